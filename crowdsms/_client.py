@@ -1,0 +1,210 @@
+"""What every async provider client shares: settings, the transport, the lifecycle."""
+
+from __future__ import annotations
+
+import ipaddress
+from types import TracebackType
+from typing import ClassVar, TypedDict
+
+import httpx
+from typing_extensions import Self, Unpack
+
+from crowdsms._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    ClientSender,
+    LanePool,
+    RetryBudget,
+    RetryPolicy,
+    Runtime,
+    Sender,
+    Signer,
+    SkewClock,
+    Transport,
+    TransportSender,
+)
+from crowdsms._transport.connections import environment_proxy
+from crowdsms.errors import ConfigurationError
+
+__all__ = ["AsyncClientBase", "ClientOptions", "check_base_url"]
+
+USER_AGENT = "crowdsms/0.1 (+python; httpx)"
+
+
+class ClientOptions(TypedDict, total=False):
+    """Settings every client accepts as keyword arguments.
+
+    - ``timeout``: seconds per attempt, or an ``httpx.Timeout`` (default: connect 5 s,
+      write 10 s, read 30 s).
+    - ``retry_policy``: attempts, backoff and the total deadline (:class:`RetryPolicy`).
+    - ``retry_budget``: the retry quota shared by all calls of this client.
+    - ``max_connections``: how many requests may be in flight at once (default 16).
+    - ``http_client`` or ``transport``: bring your own ``httpx.AsyncClient`` or transport;
+      crowdsms does not close what it did not create.
+    - ``clock_offset``: seconds to add to this machine's clock (measured automatically too).
+    - ``runtime``: injected clocks, sleep and randomness (for tests).
+    - ``max_response_bytes``: the largest answer read (default 4 MiB).
+    - ``proxy``: a proxy URL; by default the environment's ``HTTPS_PROXY`` and friends, read
+      once when the client is created (``trust_env=False`` ignores them).
+    - ``allow_insecure_http``: permit a plain ``http://`` base URL to a non-local host.
+    """
+
+    timeout: float | httpx.Timeout
+    retry_policy: RetryPolicy
+    retry_budget: RetryBudget
+    max_connections: int
+    http_client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    clock_offset: float
+    runtime: Runtime
+    max_response_bytes: int
+    proxy: str | None
+    trust_env: bool
+    allow_insecure_http: bool
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    """Return ``base_url`` without a trailing slash, or raise :class:`ConfigurationError`."""
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(
+            "base_url is not a valid URL",
+            received=repr(base_url)[:80],
+            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+        ) from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            "base_url must be an absolute http or https URL",
+            received=repr(base_url)[:80],
+            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError(
+            "base_url must not have a query or fragment",
+            received=repr(base_url)[:80],
+            action="Remove everything after '?' or '#'",
+        )
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ConfigurationError(
+            "base_url uses plain http to a remote host, which would send credentials and "
+            "phone numbers unencrypted",
+            received=repr(base_url)[:80],
+            action=(
+                "Use https (every provider supports it), or pass allow_insecure_http=True "
+                "if you really mean it"
+            ),
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value <= 0:
+        raise ConfigurationError(
+            "timeout must be positive", received=repr(value), action="Pass seconds, e.g. 30"
+        )
+    return httpx.Timeout(value, pool=None)
+
+
+def _sender(base_url: str, options: ClientOptions) -> Sender:
+    http_client = options.get("http_client")
+    transport = options.get("transport")
+    if http_client is not None and transport is not None:
+        raise ConfigurationError(
+            "pass http_client or transport, not both",
+            action="Configure the transport on your httpx.AsyncClient instead",
+        )
+    if http_client is not None:
+        return ClientSender(http_client, owned=False)
+    if transport is not None:
+        return TransportSender(transport, owned=False)
+    proxy = options.get("proxy")
+    if proxy is None and options.get("trust_env", True):
+        proxy = environment_proxy(base_url)
+    max_connections = options.get("max_connections", 16)
+    if max_connections < 1:
+        raise ConfigurationError(
+            "max_connections must be at least 1",
+            received=repr(max_connections),
+            action="Pass the number of requests you want in flight at once, e.g. 16",
+        )
+    return LanePool(max_connections, proxy=proxy)
+
+
+class AsyncClientBase:
+    """The lifecycle and transport shared by every async provider client.
+
+    Use a client as an async context manager, or call :meth:`aclose` when done. One client
+    is meant to live as long as your application: it holds the connections, the measured
+    clock offset and the retry budget.
+    """
+
+    provider: ClassVar[str] = ""
+
+    def __init__(self, *, base_url: str, signer: Signer, **options: Unpack[ClientOptions]) -> None:
+        base_url = check_base_url(
+            base_url, allow_insecure_http=options.get("allow_insecure_http", False)
+        )
+        runtime = options.get("runtime") or Runtime()
+        self._transport = Transport(
+            provider=self.provider,
+            base_url=base_url,
+            signer=signer,
+            sender=_sender(base_url, options),
+            policy=options.get("retry_policy"),
+            budget=options.get("retry_budget"),
+            clock=SkewClock(runtime.wall_time, offset=options.get("clock_offset", 0.0)),
+            runtime=runtime,
+            timeout=_timeout(options.get("timeout")),
+            max_response_bytes=options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+            user_agent=USER_AGENT,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The provider's base URL this client talks to."""
+        return self._transport.base_url
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to this machine's clock when signing (measured or set)."""
+        return self._transport.clock.offset
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Set the clock offset by hand."""
+        self._transport.clock.set_offset(seconds)
+
+    async def measure_clock(self) -> float:
+        """Measure the offset from the provider's clock now, and return it in seconds."""
+        return await self._transport.measure_clock()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} base_url={self.base_url!r}>"
+
+    async def aclose(self) -> None:
+        """Close the client's connections. Safe to call more than once."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

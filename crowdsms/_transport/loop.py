@@ -1,0 +1,273 @@
+"""The one attempt loop every provider's calls go through.
+
+Per attempt: sign with the skew-corrected time, send, classify. Then one of:
+
+- a usable answer: hand it to the endpoint (which parses it and maps provider codes);
+- a clock rejection: re-measure the clock, re-sign and retry once, outside the retry budget;
+- a credential rejection: refresh the credential, re-sign and retry once, outside the budget;
+- a failure: retry if it is safe (``NOT_SENT``, or ``UNKNOWN`` on a call that may repeat),
+  attempts remain, the wait fits in the total deadline and the shared retry budget allows
+  it; otherwise raise the typed error, with its delivery certainty.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import attrs
+import httpx
+
+from crowdsms._transport.budget import RetryBudget
+from crowdsms._transport.classify import error_for_exception, error_for_status
+from crowdsms._transport.clock import SkewClock
+from crowdsms._transport.connections import AttemptState, Sender
+from crowdsms._transport.encode import to_httpx_request
+from crowdsms._transport.policy import RetryPolicy
+from crowdsms._transport.request import ApiRequest, ApiResponse
+from crowdsms._transport.retry_after import parse_retry_after
+from crowdsms._transport.runtime import Runtime
+from crowdsms._transport.signer import Rejection, RejectionKind, Signer
+from crowdsms.errors import (
+    DeadlineExceededError,
+    DeliveryCertainty,
+    RequestError,
+    RequestTimeoutError,
+)
+
+__all__ = ["Transport"]
+
+logger = logging.getLogger("crowdsms.transport")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, write=10.0, pool=None)
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+@attrs.define
+class _Failure:
+    error: RequestError
+    retry_after: float | None = None
+
+
+class Transport:
+    """Sends a provider's logical requests with signing, retries and clock correction."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        signer: Signer,
+        sender: Sender,
+        policy: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        clock: SkewClock | None = None,
+        runtime: Runtime | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str = "crowdsms",
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+        self.sender = sender
+        self.policy = policy or RetryPolicy()
+        self.budget = budget or RetryBudget()
+        self.runtime = runtime or Runtime()
+        self.clock = clock or SkewClock(self.runtime.wall_time)
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.provider} {self.base_url}>"
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.sender.aclose()
+
+    async def request(
+        self, request: ApiRequest, *, policy: RetryPolicy | None = None
+    ) -> ApiResponse:
+        """Make ``request``, retrying as the policy and the request's safety allow."""
+        policy = policy or self.policy
+        runtime = self.runtime
+        deadline = runtime.monotonic() + policy.total_timeout
+        attempt = 0  # every attempt made, for the answer and the error
+        counted = 0  # attempts that count against policy.max_attempts
+        repaired: set[RejectionKind] = set()
+        while True:
+            attempt += 1
+            counted += 1
+            outcome = await self._attempt(request, attempt, deadline, policy)
+            if isinstance(outcome, ApiResponse):
+                rejection = self.signer.detect_rejection(outcome)
+                if rejection is None:
+                    self.budget.refund()
+                    return outcome
+                if rejection.kind not in repaired:
+                    repaired.add(rejection.kind)
+                    await self._repair(rejection, outcome)
+                    counted -= 1  # a repaired rejection is outside the retry budget
+                    continue
+                rejection.error.attempts = attempt
+                raise rejection.error
+            failure = outcome
+            delay = self._retry_delay(request, failure, policy, counted, deadline)
+            if delay is None:
+                failure.error.attempts = attempt
+                raise failure.error
+            logger.debug(
+                "%s: retrying in %.3f s after attempt %d failed: %s",
+                request.operation,
+                delay,
+                attempt,
+                failure.error.what,
+            )
+            await runtime.sleep(delay)
+
+    async def _attempt(
+        self, request: ApiRequest, attempt: int, deadline: float, policy: RetryPolicy
+    ) -> ApiResponse | _Failure:
+        runtime = self.runtime
+        signed = await self.signer.sign(request, now=self.clock.now())
+        wire = to_httpx_request(
+            signed, base_url=self.base_url, timeout=self.timeout, user_agent=self.user_agent
+        )
+        state = AttemptState()
+        sent_at = runtime.wall_time()
+        started = runtime.monotonic()
+        remaining = deadline - started
+        received = None
+        try:
+            with anyio.move_on_after(max(remaining, 0.0)):
+                received = await self.sender.send(
+                    wire, max_body=self.max_response_bytes, state=state
+                )
+        except httpx.HTTPError as exc:
+            error = error_for_exception(exc, operation=request.operation)
+            if isinstance(error, RequestError):
+                logger.debug(
+                    "%s attempt %d: %s %s failed: %s",
+                    request.operation,
+                    attempt,
+                    request.method,
+                    request.path,
+                    error.what,
+                )
+                return _Failure(error)
+            raise error from exc
+        except RequestError as error:  # the body was too large
+            return _Failure(error)
+        if received is None:
+            return _Failure(self._deadline_error(request, state))
+        received_at = runtime.wall_time()
+        response = ApiResponse(
+            status_code=received.status_code,
+            headers=received.headers,
+            content=received.content,
+            operation=request.operation,
+            attempts=attempt,
+        )
+        logger.debug(
+            "%s attempt %d: %s %s -> %d in %.1f ms (request id %s)",
+            request.operation,
+            attempt,
+            request.method,
+            request.path,
+            response.status_code,
+            (runtime.monotonic() - started) * 1000.0,
+            response.request_id,
+        )
+        self.clock.observe_date_header(response.headers, sent_at=sent_at, received_at=received_at)
+        return self._classify_status(response, policy=policy)
+
+    def _classify_status(
+        self, response: ApiResponse, *, policy: RetryPolicy
+    ) -> ApiResponse | _Failure:
+        status = response.status_code
+        if status in policy.not_processed_statuses:
+            certainty = DeliveryCertainty.NOT_SENT
+        elif status in policy.ambiguous_statuses or status >= 500:
+            certainty = DeliveryCertainty.UNKNOWN
+        else:
+            return response
+        retry_after = parse_retry_after(response.headers, now=self.clock.now())
+        error = error_for_status(response, certainty=certainty, retry_after=retry_after)
+        return _Failure(error, retry_after)
+
+    def _deadline_error(self, request: ApiRequest, state: AttemptState) -> RequestError:
+        certainty = DeliveryCertainty.UNKNOWN if state.started else DeliveryCertainty.NOT_SENT
+        return DeadlineExceededError(
+            "the call's total deadline ran out during an attempt",
+            certainty=certainty,
+            operation=request.operation,
+            received="no answer",
+            action=(
+                "Raise the client's total timeout if the provider is slow, or check its "
+                "delivery reports before sending again"
+                if certainty is DeliveryCertainty.UNKNOWN
+                else "Raise the client's total timeout or lower the concurrency"
+            ),
+        )
+
+    def _retry_delay(
+        self,
+        request: ApiRequest,
+        failure: _Failure,
+        policy: RetryPolicy,
+        counted: int,
+        deadline: float,
+    ) -> float | None:
+        """The wait before the next attempt, or ``None`` to give up with ``failure``."""
+        error = failure.error
+        if isinstance(error, DeadlineExceededError):
+            return None
+        if error.certainty is DeliveryCertainty.UNKNOWN and not request.may_repeat_ambiguous:
+            logger.debug("%s: not retried, the provider may have acted", request.operation)
+            return None
+        if counted >= policy.max_attempts:
+            return None
+        delay = policy.delay(counted, failure.retry_after, self.runtime.random)
+        if delay is None:
+            logger.debug("%s: server asked to wait longer than allowed", request.operation)
+            return None
+        if self.runtime.monotonic() + delay >= deadline:
+            logger.debug("%s: no time left for another attempt", request.operation)
+            return None
+        if not self.budget.try_spend(timeout=isinstance(error, RequestTimeoutError)):
+            logger.warning(
+                "%s: retry budget exhausted; not retrying (is the provider down?)",
+                request.operation,
+            )
+            return None
+        return delay
+
+    async def _repair(self, rejection: Rejection, response: ApiResponse) -> None:
+        if rejection.kind is RejectionKind.CLOCK:
+            logger.info("%s: timestamp rejected; re-measuring the clock", response.operation)
+            await self.measure_clock(fallback=response)
+        else:
+            logger.info("%s: credentials rejected; refreshing them", response.operation)
+            await self.signer.refresh_credentials()
+
+    async def measure_clock(self, *, fallback: ApiResponse | None = None) -> float:
+        """Measure the offset from the provider's timestamp endpoint and return it.
+
+        Providers without one use the ``Date`` header of ``fallback`` (the rejection that
+        prompted the measurement), which proves our clock is off, so it is applied as is.
+        """
+        time_request = self.signer.server_time_request()
+        if time_request is None:
+            if fallback is not None:
+                now = self.runtime.wall_time()
+                self.clock.observe_date_header(
+                    fallback.headers, sent_at=now, received_at=now, force=True
+                )
+            return self.clock.offset
+        sent_at = self.runtime.wall_time()
+        response = await self.request(time_request, policy=RetryPolicy(max_attempts=2))
+        received_at = self.runtime.wall_time()
+        server_time = self.signer.parse_server_time(response)
+        self.clock.observe_server_time(server_time, sent_at=sent_at, received_at=received_at)
+        return self.clock.offset

@@ -1,0 +1,245 @@
+"""The one error hierarchy of crowdsms.
+
+Every error derives from :class:`CrowdSMSError` and its message says three things: what
+went wrong, what was received (a short excerpt, never a secret), and what to do about it.
+
+Errors raised for a request also carry a :class:`DeliveryCertainty`: ``NOT_SENT`` when the
+provider provably did not act on the request (it is safe to send it again) and ``UNKNOWN``
+when the provider may have acted (sending it again may deliver a second message and charge
+twice).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "AuthenticationError",
+    "ClockSkewError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "CrowdSMSError",
+    "DeadlineExceededError",
+    "DeliveryCertainty",
+    "HTTPStatusError",
+    "InvalidInputError",
+    "ProviderError",
+    "RateLimitedError",
+    "RequestError",
+    "RequestTimeoutError",
+    "ResponseParseError",
+    "SignatureError",
+    "excerpt",
+]
+
+_EXCERPT_LIMIT = 200
+
+
+class DeliveryCertainty(enum.Enum):
+    """Whether a failed request may have been acted on by the provider."""
+
+    NOT_SENT = "not_sent"
+    """The provider provably did not process the request: sending it again is safe."""
+
+    UNKNOWN = "unknown"
+    """The provider may have processed the request: sending it again may send twice."""
+
+
+def excerpt(data: bytes | str | None, limit: int = _EXCERPT_LIMIT) -> str:
+    """Return a short, printable excerpt of a response body for an error message."""
+    if data is None:
+        return "<nothing>"
+    if isinstance(data, bytes):
+        if not data:
+            return "<empty body>"
+        text = data[: limit * 4].decode("utf-8", errors="replace")
+    else:
+        if not data:
+            return "<empty body>"
+        text = data
+    text = " ".join(text.split())
+    if len(text) > limit:
+        return repr(text[:limit]) + f" ... ({len(data)} bytes in all)"
+    return repr(text)
+
+
+def _compose(what: str, received: str | None, action: str | None) -> str:
+    parts = [what.rstrip(".") + "."]
+    if received:
+        parts.append(f"Received: {received}.")
+    if action:
+        parts.append(action.rstrip(".") + ".")
+    return " ".join(parts)
+
+
+class CrowdSMSError(Exception):
+    """Base class of every error raised by crowdsms."""
+
+    def __init__(
+        self, what: str, *, received: str | None = None, action: str | None = None
+    ) -> None:
+        self.what = what
+        self.received = received
+        self.action = action
+        super().__init__(_compose(what, received, action))
+
+
+class ConfigurationError(CrowdSMSError, ValueError):
+    """A client was set up wrongly: missing or malformed credentials, a bad base URL."""
+
+
+class InvalidInputError(CrowdSMSError, ValueError):
+    """An argument was refused before any request was made.
+
+    ``field`` names the argument (``"recipients[3].phone"``) and ``position`` the index of
+    the offending item where there is one, so a caller can point at the bad row.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        field: str,
+        position: int | None = None,
+        received: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.field = field
+        self.position = position
+        super().__init__(f"{field}: {what}", received=received, action=action)
+
+
+class RequestError(CrowdSMSError):
+    """A request to a provider failed. ``certainty`` says whether it may have been acted on."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        certainty: DeliveryCertainty,
+        operation: str = "",
+        received: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.certainty = certainty
+        self.operation = operation
+        self.attempts = 1
+        prefix = f"{operation}: " if operation else ""
+        if action is None:
+            action = _default_action(certainty)
+        super().__init__(prefix + what, received=received, action=action)
+
+
+def _default_action(certainty: DeliveryCertainty) -> str:
+    if certainty is DeliveryCertainty.NOT_SENT:
+        return "The provider did not act on the request; it is safe to send it again later"
+    return (
+        "The provider may have acted on the request; check its delivery reports before "
+        "sending again, or the recipients may get the message twice"
+    )
+
+
+class ConnectionFailedError(RequestError):
+    """The connection could not be made, or broke before an answer arrived."""
+
+
+class RequestTimeoutError(RequestError):
+    """One attempt timed out (connect, write, read or waiting for a free connection)."""
+
+
+class DeadlineExceededError(RequestError):
+    """The total time allowed for a call, across all its attempts, ran out."""
+
+
+class HTTPStatusError(RequestError):
+    """The provider answered with an HTTP status that is not a usable answer."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        status_code: int,
+        certainty: DeliveryCertainty,
+        operation: str = "",
+        received: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        super().__init__(
+            what, certainty=certainty, operation=operation, received=received, action=action
+        )
+
+
+class RateLimitedError(HTTPStatusError):
+    """The provider asked us to slow down (HTTP 429). ``retry_after`` is in seconds, if given."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        status_code: int,
+        retry_after: float | None,
+        operation: str = "",
+        received: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            what,
+            status_code=status_code,
+            certainty=DeliveryCertainty.NOT_SENT,
+            operation=operation,
+            received=received,
+            action="Send more slowly (lower the concurrency or the rate) and try again later",
+        )
+
+
+class ProviderError(RequestError):
+    """The provider answered and refused the request with one of its own codes.
+
+    ``code`` is the provider's code as a string, ``provider_message`` its own words (often
+    Chinese), and ``explanation`` an English explanation from crowdsms's code table.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        code: str,
+        provider_message: str,
+        explanation: str,
+        operation: str = "",
+        certainty: DeliveryCertainty = DeliveryCertainty.NOT_SENT,
+        action: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.code = code
+        self.provider_message = provider_message
+        self.explanation = explanation
+        self.retryable = retryable
+        super().__init__(
+            f"{provider} refused the request with code {code}: {explanation}",
+            certainty=certainty,
+            operation=operation,
+            received=repr(provider_message),
+            action=action,
+        )
+
+
+class AuthenticationError(ProviderError):
+    """The credentials were refused: wrong app id, key, secret or token, or a disabled account."""
+
+
+class SignatureError(ProviderError):
+    """The provider rejected the request's signature."""
+
+
+class ClockSkewError(ProviderError):
+    """The provider rejected the request's timestamp, even after correcting the clock."""
+
+
+class ResponseParseError(RequestError):
+    """The provider's answer could not be understood (not JSON, wrong shape, too large).
+
+    The request reached the provider, so its certainty is ``UNKNOWN`` for sends.
+    """

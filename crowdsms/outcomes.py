@@ -1,0 +1,129 @@
+"""Recipients and what happened to each of them.
+
+A multi-recipient send answers per recipient: some sent, some refused. crowdsms reports that
+as one :class:`RecipientOutcome` per recipient, in the order they were given, never as an
+exception for the whole request. The batch sender uses the same type, plus ``skipped`` for
+recipients it refused before sending.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from crowdsms.errors import CrowdSMSError, DeliveryCertainty, ProviderError, RequestError
+
+__all__ = [
+    "ChunkSender",
+    "OutcomeStatus",
+    "Recipient",
+    "RecipientOutcome",
+    "outcomes_for_error",
+]
+
+
+class OutcomeStatus(str, enum.Enum):
+    """What happened to one recipient."""
+
+    SENT = "sent"
+    """The provider accepted the message for this recipient."""
+    FAILED = "failed"
+    """The provider refused it, or the request failed before the provider acted."""
+    UNKNOWN = "unknown"
+    """The request may have been processed: check delivery reports before sending again."""
+    SKIPPED = "skipped"
+    """Not sent: the recipient was invalid or a duplicate."""
+
+
+def _vars(value: Mapping[str, object]) -> Mapping[str, str]:
+    return {str(key): str(item) for key, item in value.items()}
+
+
+@attrs.frozen
+class Recipient:
+    """A phone number and the template variables for it."""
+
+    phone: str
+    vars: Mapping[str, str] = attrs.field(factory=dict, converter=_vars)
+
+
+@attrs.frozen(kw_only=True)
+class RecipientOutcome:
+    """The result for one recipient.
+
+    ``phone`` is the number as sent (normalized) or, for a skipped recipient, as given.
+    ``message_id`` and ``fee`` are the provider's, when sent. ``code`` and ``message`` say
+    why it failed or was skipped; ``retryable`` whether trying again later could help.
+    """
+
+    phone: str
+    status: OutcomeStatus
+    message_id: str | None = None
+    fee: float | None = None
+    code: str | None = None
+    message: str | None = None
+    retryable: bool = False
+
+
+class ChunkSender(Protocol):
+    """What the batch sender needs from a multi-recipient endpoint.
+
+    ``max_chunk_size`` is the most recipients one request may carry. ``send_chunk`` sends
+    one request and returns exactly one outcome per recipient, in the same order. A failure
+    of the whole request is raised as a :class:`~crowdsms.errors.CrowdSMSError`; the batch
+    sender turns it into per-recipient outcomes with :func:`outcomes_for_error`.
+    ``idempotency_key`` is passed where the provider deduplicates sends (SendCloud).
+    """
+
+    @property
+    def max_chunk_size(self) -> int:
+        """The most recipients one request may carry."""
+        ...
+
+    @property
+    def supports_idempotency_key(self) -> bool:
+        """Whether ``send_chunk`` passes ``idempotency_key`` to the provider."""
+        ...
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        """Return the recipient normalized, or raise InvalidInputError before any send."""
+        ...
+
+    async def send_chunk(
+        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+    ) -> Sequence[RecipientOutcome]:
+        """Send one request for ``recipients``; one outcome each, in order."""
+        ...
+
+
+def outcomes_for_error(
+    recipients: Sequence[Recipient], error: CrowdSMSError
+) -> list[RecipientOutcome]:
+    """One outcome per recipient for a request that failed as a whole.
+
+    ``UNKNOWN`` certainty becomes ``unknown`` (the provider may have sent it); anything
+    else becomes ``failed``.
+    """
+    certainty = getattr(error, "certainty", DeliveryCertainty.NOT_SENT)
+    status = (
+        OutcomeStatus.UNKNOWN if certainty is DeliveryCertainty.UNKNOWN else OutcomeStatus.FAILED
+    )
+    if isinstance(error, ProviderError):
+        code, retryable = error.code, error.retryable
+    elif isinstance(error, RequestError):
+        code, retryable = type(error).__name__, certainty is DeliveryCertainty.NOT_SENT
+    else:
+        code, retryable = type(error).__name__, False
+    return [
+        RecipientOutcome(
+            phone=recipient.phone,
+            status=status,
+            code=code,
+            message=str(error),
+            retryable=retryable,
+        )
+        for recipient in recipients
+    ]

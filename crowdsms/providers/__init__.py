@@ -1,0 +1,1 @@
+"""One package per provider: signing, models, converters, code tables and clients."""
