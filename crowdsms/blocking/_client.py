@@ -1,0 +1,73 @@
+"""The lifecycle shared by every blocking client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Generic, Literal, TypeVar
+
+from typing_extensions import Self
+
+from crowdsms._client import AsyncClientBase
+from crowdsms.blocking._runner import BlockingRunner
+
+__all__ = ["BlockingClientBase"]
+
+C = TypeVar("C", bound=AsyncClientBase)
+
+
+class BlockingClientBase(Generic[C]):
+    """Owns the loop thread and the async client that lives on it.
+
+    The async client is created on the loop thread and closed there by :meth:`close`, which
+    also stops the thread. Use the client as a context manager or call :meth:`close` when
+    done. One blocking client may be shared by any number of threads.
+    """
+
+    def __init__(
+        self, make_async: Callable[[], C], *, backend: Literal["asyncio", "trio"] = "asyncio"
+    ) -> None:
+        name = type(self).__name__
+        self._runner = BlockingRunner(backend=backend, name=name)
+        try:
+            self._async: C = self._runner.call_sync(make_async)
+        except BaseException:
+            self._runner.close()
+            raise
+
+    @property
+    def async_client(self) -> C:
+        """The async client underneath (for code that runs on its loop)."""
+        return self._async
+
+    @property
+    def base_url(self) -> str:
+        """The provider's base URL this client talks to."""
+        return self._async.base_url
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to this machine's clock when signing."""
+        return self._async.clock_offset
+
+    def measure_clock(self) -> float:
+        """Measure the offset from the provider's clock now, and return it in seconds."""
+        return self._runner.call(self._async.measure_clock)
+
+    def close(self) -> None:
+        """Close the connections and stop the loop thread. Safe to call more than once."""
+        self._runner.close(self._async.aclose)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} base_url={self.base_url!r}>"

@@ -1,0 +1,92 @@
+"""One event loop in a background thread, shared by every call of a blocking client.
+
+A blocking client starts an anyio blocking portal when it is created: a thread running an
+event loop (asyncio by default) that lives until :meth:`BlockingRunner.close`. Every blocking
+call hands its coroutine to that loop and waits for the result, so the async client's
+connections, clock offset and retry budget are shared by all calls and all threads. No loop
+or thread is created per call.
+
+Calling a blocking method from a thread that is running an event loop would block that
+loop (or deadlock, when it is the portal's own loop), so it is refused with a clear error
+pointing to the async client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import Literal, TypeVar
+
+import sniffio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from crowdsms.errors import CrowdSMSError
+
+__all__ = ["BlockingRunner", "EventLoopBlockedError"]
+
+T = TypeVar("T")
+
+
+class EventLoopBlockedError(CrowdSMSError, RuntimeError):
+    """A blocking client was called from inside a running event loop."""
+
+
+class BlockingRunner:
+    """Runs coroutines on a private event loop thread and waits for their results."""
+
+    def __init__(self, *, backend: Literal["asyncio", "trio"] = "asyncio", name: str) -> None:
+        self._name = name
+        self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal(backend)
+        self._portal: BlockingPortal | None = self._portal_cm.__enter__()
+        self._lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._portal is None
+
+    def call(self, func: Callable[[], Awaitable[T]]) -> T:
+        """Run the coroutine function ``func`` on the loop and return its result."""
+        return self._portal_or_raise().call(func)
+
+    def call_sync(self, func: Callable[[], T]) -> T:
+        """Run the plain function ``func`` on the loop thread and return its result."""
+        return self._portal_or_raise().call(func)
+
+    def _portal_or_raise(self) -> BlockingPortal:
+        _refuse_inside_event_loop(self._name)
+        portal = self._portal
+        if portal is None:
+            raise CrowdSMSError(
+                f"this {self._name} client is closed",
+                action=f"Create a new {self._name} client, or call close() only when done",
+            )
+        return portal
+
+    def close(self, final: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run ``final`` on the loop (closing the async client), then stop the loop thread."""
+        with self._lock:
+            portal, self._portal = self._portal, None
+            if portal is None:
+                return
+            try:
+                if final is not None:
+                    portal.call(final)
+            finally:
+                self._portal_cm.__exit__(None, None, None)
+
+
+def _refuse_inside_event_loop(name: str) -> None:
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return
+    raise EventLoopBlockedError(
+        f"the blocking {name} client was called from inside a running {library} event loop, "
+        "which it would block",
+        action=(
+            f"In async code use Async{name} and await its methods; "
+            "or call the blocking client from a worker thread (anyio.to_thread.run_sync)"
+        ),
+    )

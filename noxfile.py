@@ -1,0 +1,49 @@
+"""Developer tasks: `nox` runs lint, typecheck and tests; `nox -s bench` runs the benchmarks."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install_group(session: nox.Session, group: str, *, package: bool = True) -> None:
+    """Install a dependency group from pyproject.toml (and the package, editable)."""
+    requirements = nox.project.dependency_groups(PYPROJECT, group)
+    if package:
+        session.install("-e", ".[yaml]", *requirements)
+    else:
+        session.install(*requirements)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    install_group(session, "lint", package=False)
+    session.run("ruff", "check", "crowdsms", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "crowdsms", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    install_group(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, unit and integration (asyncio and trio)."""
+    install_group(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not tests): prints a table of ratios measured in one run."""
+    install_group(session, "test")
+    session.run("python", "-m", "benchmarks", *session.posargs)
