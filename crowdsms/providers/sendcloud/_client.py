@@ -1,0 +1,150 @@
+"""The async SendCloud SMS client."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from typing_extensions import Unpack
+
+from crowdsms._client import AsyncClientBase, ClientOptions
+from crowdsms._secret import Secret
+from crowdsms.errors import ConfigurationError
+from crowdsms.providers.sendcloud._contact_tasks import ContactTaskEndpoints
+from crowdsms.providers.sendcloud._settings import SendnEndpoint, Settings
+from crowdsms.providers.sendcloud._signer import SendCloudSigner
+from crowdsms.providers.sendcloud._signing import SIGN_TYPES, SignType
+from crowdsms.providers.sendcloud._sms import SmsEndpoints
+from crowdsms.providers.sendcloud._timestamp import TimestampEndpoints
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncSendCloud"]
+
+DEFAULT_BASE_URL: Final = "https://api.sendcloud.net/smsapi"
+"""The current host; the 2015 documents' ``http://sendcloud.sohu.com/smsapi`` is older."""
+
+_SENDN_ENDPOINTS: Final = ("sendn", "sendx")
+
+
+class AsyncSendCloud(AsyncClientBase):
+    """The async client for SendCloud SMS.
+
+    ``sms_user`` and ``sms_key`` are the SMS user and its key from the SendCloud console; the
+    key only ever leaves the client inside signatures. ``sign_type`` picks the signature's
+    hash: ``md5`` (the documents of the seeds' era, the default) or ``sha256`` (the current
+    SDKs). The other settings cover what the provider's documents disagree about:
+
+    - ``base_url``: the API root (the old host was ``http://sendcloud.sohu.com/smsapi``);
+    - ``sendn_endpoint``: ``sendn`` (2015 documents) or ``sendx`` (later ones);
+    - ``max_sendn_recipients``: the most recipients per ``sendn`` request (200);
+    - ``max_var_length``: the longest variable value, or ``None`` not to check (16).
+
+    Endpoint groups: :attr:`sms`, :attr:`timestamp`, :attr:`contact_tasks`. Everything in
+    :class:`~crowdsms.ClientOptions` (timeouts, retries, connections, proxies) is accepted
+    too.
+    """
+
+    provider: ClassVar[str] = "sendcloud"
+
+    sms: SmsEndpoints
+    """Template sends: ``send`` (one vars for all) and ``sendn`` (vars per recipient)."""
+    timestamp: TimestampEndpoints
+    """The provider's clock."""
+    contact_tasks: ContactTaskEndpoints
+    """Sends to stored contact lists, and their status."""
+
+    def __init__(
+        self,
+        *,
+        sms_user: str,
+        sms_key: str | Secret,
+        sign_type: SignType = "md5",
+        base_url: str = DEFAULT_BASE_URL,
+        sendn_endpoint: SendnEndpoint = "sendn",
+        max_sendn_recipients: int = 200,
+        max_var_length: int | None = 16,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        _check_settings(sms_user, sms_key, sign_type, sendn_endpoint, max_sendn_recipients)
+        if max_var_length is not None and (
+            isinstance(max_var_length, bool)
+            or not isinstance(max_var_length, int)
+            or max_var_length < 1
+        ):
+            raise ConfigurationError(
+                "max_var_length must be a positive integer or None",
+                received=repr(max_var_length)[:40],
+                action="Pass the provider's limit (16 in its documents), or None not to check",
+            )
+        key = sms_key if isinstance(sms_key, Secret) else Secret(sms_key)
+        self._sms_user = sms_user
+        self._signer = SendCloudSigner(sms_user=sms_user, sms_key=key, sign_type=sign_type)
+        super().__init__(base_url=base_url, signer=self._signer, **options)
+        settings = Settings(
+            sendn_endpoint=sendn_endpoint,
+            max_sendn_recipients=max_sendn_recipients,
+            max_var_length=max_var_length,
+        )
+        self._settings = settings
+        self.sms = SmsEndpoints(self._transport, settings)
+        self.timestamp = TimestampEndpoints(self._transport)
+        self.contact_tasks = ContactTaskEndpoints(self._transport)
+
+    @property
+    def sms_user(self) -> str:
+        """The SMS user the requests are signed for."""
+        return self._sms_user
+
+    @property
+    def sign_type(self) -> SignType:
+        """The signature's hash, ``md5`` or ``sha256``."""
+        return self._signer.sign_type
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} sms_user={self._sms_user!r} "
+            f"sign_type={self.sign_type!r}>"
+        )
+
+
+def _check_settings(
+    sms_user: object,
+    sms_key: object,
+    sign_type: object,
+    sendn_endpoint: object,
+    max_sendn_recipients: object,
+) -> None:
+    if not isinstance(sms_user, str) or not sms_user.strip():
+        raise ConfigurationError(
+            "sms_user must be a non-empty string",
+            received=repr(sms_user)[:40],
+            action="Pass the SMS user shown in the SendCloud console",
+        )
+    if not isinstance(sms_key, (str, Secret)) or not sms_key:
+        raise ConfigurationError(
+            "sms_key must be a non-empty string or Secret",
+            received="an empty key"
+            if isinstance(sms_key, (str, Secret))
+            else type(sms_key).__name__,
+            action="Pass the SMS key shown in the SendCloud console",
+        )
+    if sign_type not in SIGN_TYPES:
+        raise ConfigurationError(
+            f"sign_type must be one of {', '.join(SIGN_TYPES)}",
+            received=repr(sign_type)[:40],
+            action="Use md5 (the default) or sha256",
+        )
+    if sendn_endpoint not in _SENDN_ENDPOINTS:
+        raise ConfigurationError(
+            f"sendn_endpoint must be one of {', '.join(_SENDN_ENDPOINTS)}",
+            received=repr(sendn_endpoint)[:40],
+            action="Use sendn (the 2015 documents) or sendx (the later ones)",
+        )
+    if (
+        isinstance(max_sendn_recipients, bool)
+        or not isinstance(max_sendn_recipients, int)
+        or max_sendn_recipients < 1
+    ):
+        raise ConfigurationError(
+            "max_sendn_recipients must be a positive integer",
+            received=repr(max_sendn_recipients)[:40],
+            action="Pass the provider's limit, 200 in its later documents",
+        )
