@@ -1,0 +1,46 @@
+"""CrowdTask's failures: an HTTP 4xx status and ``{"status": "error", "reason": ...}``.
+
+CrowdTask publishes no code list; the HTTP status is the only code it gives, so it is the
+``code`` of the typed error and the ``reason`` its provider message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from crowdsms._codes import CodeInfo, CodeKind
+
+__all__ = ["CODES", "PROVIDER"]
+
+PROVIDER: Final = "crowdtask"
+
+CODES: Final[Mapping[str, CodeInfo]] = {
+    "400": CodeInfo(
+        CodeKind.INPUT,
+        "the request was refused as invalid (a missing parameter, a bad project id, or a "
+        "CVS file the server could not read)",
+    ),
+    "401": CodeInfo(
+        CodeKind.AUTHENTICATION,
+        "the access id or the signature was refused (check the access id, the access "
+        "secret key, and the localtime_unit and auth_location settings)",
+    ),
+    "403": CodeInfo(
+        CodeKind.AUTHENTICATION,
+        "the account may not do this (disabled, or the project belongs to another account)",
+    ),
+    "404": CodeInfo(
+        CodeKind.INPUT,
+        "the project or the endpoint does not exist (check project_id, and batch_path: the "
+        "older documents use /task/batch, the later ones /api/task/batch)",
+    ),
+    "405": CodeInfo(CodeKind.INPUT, "the endpoint does not accept this HTTP method"),
+    "409": CodeInfo(CodeKind.INPUT, "the request conflicts with the project's current state"),
+    "413": CodeInfo(CodeKind.INPUT, "the uploaded CVS file is too large; upload fewer rows"),
+    "415": CodeInfo(CodeKind.INPUT, "the server did not accept the upload's content type"),
+    "422": CodeInfo(
+        CodeKind.INPUT,
+        "the CVS file does not match the project's task template (check the variable names)",
+    ),
+}
