@@ -1,0 +1,101 @@
+"""The batch sender's view of ``/sms/send``: one shared content, chunks of 125 numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from crowdsms.errors import InvalidInputError
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from crowdsms.phones import normalize_mainland_mobile
+from crowdsms.providers.paasw._limits import MAX_CHUNK_SIZE
+from crowdsms.providers.paasw._models import SmsKind
+from crowdsms.providers.paasw._validate import check_phones
+
+if TYPE_CHECKING:
+    from crowdsms.providers.paasw._sms import SmsEndpoints
+
+__all__ = ["PaaswChunkSender"]
+
+
+class PaaswChunkSender:
+    """Sends one content to chunks of recipients (:class:`~crowdsms.outcomes.ChunkSender`).
+
+    ``max_chunk_size`` is 125: the most 11-digit numbers that fit both of the gateway's
+    limits on ``phoneNumbers`` (1000 numbers, 1500 characters with the commas). A chunk is
+    one ``/sms/send`` request; on success every recipient is ``sent`` with the batch's
+    ``bizId`` as its ``message_id`` (the gateway answers per batch, not per number).
+    Recipients' ``vars`` are refused: this endpoint sends the same text to everyone.
+    The gateway has no idempotency key.
+
+    Create it with ``client.sms.send_chunks(sign=..., content=..., kind=...)``.
+    """
+
+    def __init__(self, sms: SmsEndpoints, *, sign: str, content: str, kind: SmsKind | None) -> None:
+        self._sms = sms
+        self.sign = sign
+        self.content = content
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<PaaswChunkSender sign={self.sign!r} kind={self.kind}>"
+
+    @property
+    def max_chunk_size(self) -> int:
+        """The most recipients one request may carry (125)."""
+        return MAX_CHUNK_SIZE
+
+    @property
+    def supports_idempotency_key(self) -> bool:
+        """``False``: the gateway does not deduplicate sends."""
+        return False
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        """``recipient`` with its number normalized; refuses variables and bad numbers."""
+        if recipient.vars:
+            names = ", ".join(sorted(recipient.vars))
+            raise InvalidInputError(
+                "per-recipient variables are not supported: the paasw gateway sends one "
+                "shared content to every number",
+                field=f"recipients[{position}].vars",
+                position=position,
+                received=f"{len(recipient.vars)} variables ({names[:60]})",
+                action=(
+                    "Put the final text in content and give recipients without vars, or use "
+                    "a provider with per-recipient variables (SUBMAIL multisend)"
+                ),
+            )
+        phone = normalize_mainland_mobile(
+            recipient.phone, field=f"recipients[{position}].phone", position=position
+        )
+        return Recipient(phone=phone)
+
+    async def send_chunk(
+        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+    ) -> Sequence[RecipientOutcome]:
+        """Send one request for ``recipients``: one outcome each, in order.
+
+        A failure of the request as a whole is raised (the batch sender turns it into
+        outcomes). ``idempotency_key`` must be ``None``: the gateway has none.
+        """
+        if idempotency_key is not None:
+            raise InvalidInputError(
+                "is not supported: the paasw gateway does not deduplicate sends",
+                field="idempotency_key",
+                action="Pass None (supports_idempotency_key is False)",
+            )
+        if not recipients:
+            return []
+        for position, recipient in enumerate(recipients):
+            if recipient.vars:
+                self.validate(recipient, position=position)  # raises the clear error
+        numbers = check_phones(
+            [recipient.phone for recipient in recipients], field="recipients", item_suffix=".phone"
+        )
+        result = await self._sms._send_checked(
+            numbers, sign=self.sign, content=self.content, kind=self.kind
+        )
+        return [
+            RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=result.biz_id)
+            for phone in numbers
+        ]
