@@ -1,0 +1,64 @@
+"""``CrowdTask``: the blocking twin of :class:`~crowdsms.providers.crowdtask.AsyncCrowdTask`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from typing_extensions import Unpack
+
+from crowdsms._client import ClientOptions
+from crowdsms._secret import Secret
+from crowdsms.blocking._client import BlockingClientBase
+from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.providers.crowdtask import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BATCH_PATH,
+    AsyncCrowdTask,
+    AuthLocation,
+    LocalTimeUnit,
+    Tasks,
+)
+
+__all__ = ["CrowdTask", "CrowdTaskTasks"]
+
+
+class CrowdTaskTasks(BlockingGroup[Tasks]):
+    """``client.tasks``: blocking ``batch``."""
+
+    batch = blocking(Tasks.batch)
+
+
+class CrowdTask(BlockingClientBase[AsyncCrowdTask]):
+    """CrowdTask for code that is not async: the same typed endpoints, plain values.
+
+    Takes the same arguments as :class:`~crowdsms.providers.crowdtask.AsyncCrowdTask`, plus
+    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_id: str,
+        access_secret_key: str | Secret,
+        base_url: str = DEFAULT_BASE_URL,
+        batch_path: str = DEFAULT_BATCH_PATH,
+        localtime_unit: LocalTimeUnit = "unix_ms",
+        auth_location: AuthLocation = "fields",
+        max_rows_per_batch: int = 100,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        make = functools.partial(
+            AsyncCrowdTask,
+            access_id=access_id,
+            access_secret_key=access_secret_key,
+            base_url=base_url,
+            batch_path=batch_path,
+            localtime_unit=localtime_unit,
+            auth_location=auth_location,
+            max_rows_per_batch=max_rows_per_batch,
+            **options,
+        )
+        super().__init__(make, backend=backend)
+        self.tasks = CrowdTaskTasks(self._runner, self._async.tasks)

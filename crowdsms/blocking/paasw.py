@@ -1,0 +1,75 @@
+"""``Paasw``: the blocking twin of :class:`~crowdsms.providers.paasw.AsyncPaasw`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection
+from typing import Literal
+
+from typing_extensions import Unpack
+
+from crowdsms._client import ClientOptions
+from crowdsms._secret import Secret
+from crowdsms.blocking._client import BlockingClientBase
+from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.providers.paasw import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TOKEN_REJECTED_CODES,
+    AccountEndpoints,
+    AsyncPaasw,
+    ReportEndpoints,
+    SmsEndpoints,
+)
+
+__all__ = ["Paasw", "PaaswAccount", "PaaswReports", "PaaswSms"]
+
+
+class PaaswSms(BlockingGroup[SmsEndpoints]):
+    """``client.sms``: blocking ``send`` and ``send_template``."""
+
+    send = blocking(SmsEndpoints.send)
+    send_template = blocking(SmsEndpoints.send_template)
+
+
+class PaaswReports(BlockingGroup[ReportEndpoints]):
+    """``client.reports``: pull delivery reports and replies."""
+
+    pull_deliveries = blocking(ReportEndpoints.pull_deliveries)
+    pull_replies = blocking(ReportEndpoints.pull_replies)
+
+
+class PaaswAccount(BlockingGroup[AccountEndpoints]):
+    """``client.account``: the balance."""
+
+    balance = blocking(AccountEndpoints.balance)
+
+
+class Paasw(BlockingClientBase[AsyncPaasw]):
+    """The paasw gateway for code that is not async: the same typed endpoints, plain values.
+
+    Takes the same arguments as :class:`~crowdsms.providers.paasw.AsyncPaasw`, plus
+    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        secret: str | Secret,
+        base_url: str = DEFAULT_BASE_URL,
+        token_rejected_codes: Collection[str] = DEFAULT_TOKEN_REJECTED_CODES,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        make = functools.partial(
+            AsyncPaasw,
+            app_id=app_id,
+            secret=secret,
+            base_url=base_url,
+            token_rejected_codes=token_rejected_codes,
+            **options,
+        )
+        super().__init__(make, backend=backend)
+        self.sms = PaaswSms(self._runner, self._async.sms)
+        self.reports = PaaswReports(self._runner, self._async.reports)
+        self.account = PaaswAccount(self._runner, self._async.account)

@@ -1,0 +1,81 @@
+"""``SendCloud``: the blocking twin of :class:`~crowdsms.providers.sendcloud.AsyncSendCloud`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from typing_extensions import Unpack
+
+from crowdsms._client import ClientOptions
+from crowdsms._secret import Secret
+from crowdsms.blocking._client import BlockingClientBase
+from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.providers.sendcloud import (
+    DEFAULT_BASE_URL,
+    AsyncSendCloud,
+    ContactTaskEndpoints,
+    SendnEndpoint,
+    SignType,
+    SmsEndpoints,
+    TimestampEndpoints,
+)
+
+__all__ = ["SendCloud", "SendCloudContactTasks", "SendCloudSms", "SendCloudTimestamp"]
+
+
+class SendCloudSms(BlockingGroup[SmsEndpoints]):
+    """``client.sms``: blocking ``send`` and ``sendn``."""
+
+    send = blocking(SmsEndpoints.send)
+    sendn = blocking(SmsEndpoints.sendn)
+
+
+class SendCloudTimestamp(BlockingGroup[TimestampEndpoints]):
+    """``client.timestamp``: SendCloud's clock."""
+
+    get = blocking(TimestampEndpoints.get)
+
+
+class SendCloudContactTasks(BlockingGroup[ContactTaskEndpoints]):
+    """``client.contact_tasks``: contact-list tasks."""
+
+    send = blocking(ContactTaskEndpoints.send)
+    query = blocking(ContactTaskEndpoints.query)
+
+
+class SendCloud(BlockingClientBase[AsyncSendCloud]):
+    """SendCloud SMS for code that is not async: the same typed endpoints, plain values.
+
+    Takes the same arguments as :class:`~crowdsms.providers.sendcloud.AsyncSendCloud`, plus
+    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        sms_user: str,
+        sms_key: str | Secret,
+        sign_type: SignType = "md5",
+        base_url: str = DEFAULT_BASE_URL,
+        sendn_endpoint: SendnEndpoint = "sendn",
+        max_sendn_recipients: int = 200,
+        max_var_length: int | None = 16,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        make = functools.partial(
+            AsyncSendCloud,
+            sms_user=sms_user,
+            sms_key=sms_key,
+            sign_type=sign_type,
+            base_url=base_url,
+            sendn_endpoint=sendn_endpoint,
+            max_sendn_recipients=max_sendn_recipients,
+            max_var_length=max_var_length,
+            **options,
+        )
+        super().__init__(make, backend=backend)
+        self.sms = SendCloudSms(self._runner, self._async.sms)
+        self.timestamp = SendCloudTimestamp(self._runner, self._async.timestamp)
+        self.contact_tasks = SendCloudContactTasks(self._runner, self._async.contact_tasks)
