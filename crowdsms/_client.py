@@ -79,6 +79,19 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
             received=repr(base_url)[:80],
             action="Pass an absolute URL such as https://api-v4.mysubmail.com",
         )
+    if url.userinfo:
+        # Never echo it: the user name and password are credentials.
+        raise ConfigurationError(
+            "base_url must not contain a user name or password",
+            received=repr(str(url.copy_with(username=None, password=None)))[:80],
+            action="Remove 'user:password@' from base_url; pass credentials to the client",
+        )
+    if any(ch.isspace() for ch in base_url) or "%" in url.host:
+        raise ConfigurationError(
+            "base_url contains spaces or a malformed host",
+            received=repr(base_url)[:80],
+            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+        )
     if url.query or url.fragment:
         raise ConfigurationError(
             "base_url must not have a query or fragment",

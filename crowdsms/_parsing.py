@@ -36,7 +36,7 @@ def decode_json(response: ApiResponse) -> Any:
     if not content.strip():
         raise parse_error(response, "the answer is empty where JSON was expected")
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")  # some PHP back ends send a byte order mark
     except UnicodeDecodeError as exc:
         raise parse_error(response, f"the answer is not valid UTF-8 ({exc.reason})") from exc
     try:

@@ -12,6 +12,7 @@ twice).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 __all__ = [
     "AuthenticationError",
@@ -82,6 +83,20 @@ class CrowdSMSError(Exception):
         self.received = received
         self.action = action
         super().__init__(_compose(what, received, action))
+
+    def __reduce__(self) -> tuple[Callable[..., CrowdSMSError], tuple[object, ...]]:
+        # The default, cls(*args), cannot pass the keyword-only arguments of the subclasses:
+        # rebuild from the message and the attributes, so that errors survive pickling (a
+        # batch job's process pool) and copy.copy.
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(
+    cls: type[CrowdSMSError], args: tuple[object, ...], state: dict[str, object]
+) -> CrowdSMSError:
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(CrowdSMSError, ValueError):

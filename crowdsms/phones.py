@@ -11,6 +11,7 @@ providers and are refused with a clear error.
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import phonenumbers
 
@@ -61,6 +62,11 @@ def _parse(text: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+def _digits(text: str) -> str:
+    """Every decimal digit in ``text`` (full-width ones too), as ASCII."""
+    return "".join(str(unicodedata.decimal(char)) for char in text if char.isdecimal())
+
+
 def _problem(text: str) -> str | None:
     if not text:
         return "the phone number is empty"
@@ -76,6 +82,21 @@ def _problem(text: str) -> str | None:
         return "this is not a valid mainland China phone number"
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
         return "this is a landline, not a mobile number; SMS needs a mobile number"
+    # Every digit typed must be part of the number: libphonenumber reads letters as keypad
+    # digits ("138OO138OOO" -> 13866138666, a stranger's number) and drops what follows
+    # ';' or an extension marker (a second number, an extension).
+    national = str(number.national_number)
+    if _digits(text) not in {
+        national,
+        f"0{national}",
+        f"86{national}",
+        f"860{national}",
+        f"0086{national}",
+    }:
+        return (
+            "this is not exactly one phone number (letters are not read as digits, and a "
+            "second number or an extension is not allowed)"
+        )
     return None
 
 

@@ -14,9 +14,12 @@ clock is off would have every request rejected, so each client keeps an offset:
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import logging
 from collections.abc import Callable, Mapping
+
+import httpx
 
 __all__ = ["SkewClock"]
 
@@ -74,6 +77,8 @@ class SkewClock:
         date. Unless ``force`` is set, the offset changes only if it is off by more than
         ``threshold`` seconds, since ``Date`` has a resolution of one second.
         """
+        if not isinstance(headers, httpx.Headers):
+            headers = httpx.Headers(headers)  # header names are case-insensitive
         if "age" in headers:
             return False
         raw = headers.get("date")
@@ -83,8 +88,8 @@ class SkewClock:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             return False
-        if when.tzinfo is None:
-            return False
+        if when.tzinfo is None:  # HTTP dates are GMT (the asctime form carries no zone)
+            when = when.replace(tzinfo=datetime.timezone.utc)
         # Date truncates to the second: the server's clock read somewhere in [t, t + 1).
         server_time = when.timestamp() + 0.5
         measured = server_time - (sent_at + received_at) / 2.0

@@ -42,6 +42,9 @@ logger = logging.getLogger("crowdsms.transport")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, write=10.0, pool=None)
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
+# Reading a provider's clock: one retry, since a corrected clock is worth a second try.
+_CLOCK_POLICY = RetryPolicy(max_attempts=2)
+
 
 @attrs.define
 class _Failure:
@@ -91,8 +94,20 @@ class Transport:
     ) -> ApiResponse:
         """Make ``request``, retrying as the policy and the request's safety allow."""
         policy = policy or self.policy
-        runtime = self.runtime
-        deadline = runtime.monotonic() + policy.total_timeout
+        deadline = self.runtime.monotonic() + policy.total_timeout
+        return await self._request(
+            request, policy=policy, deadline=deadline, budget=self.budget, repair=True
+        )
+
+    async def _request(
+        self,
+        request: ApiRequest,
+        *,
+        policy: RetryPolicy,
+        deadline: float,
+        budget: RetryBudget,
+        repair: bool,
+    ) -> ApiResponse:
         attempt = 0  # every attempt made, for the answer and the error
         counted = 0  # attempts that count against policy.max_attempts
         repaired: set[RejectionKind] = set()
@@ -103,17 +118,17 @@ class Transport:
             if isinstance(outcome, ApiResponse):
                 rejection = self.signer.detect_rejection(outcome)
                 if rejection is None:
-                    self.budget.refund()
+                    budget.refund()
                     return outcome
-                if rejection.kind not in repaired:
+                rejection.error.attempts = attempt
+                if repair and rejection.kind not in repaired:
                     repaired.add(rejection.kind)
-                    await self._repair(rejection, outcome)
+                    await self._repair(rejection, outcome, deadline)
                     counted -= 1  # a repaired rejection is outside the retry budget
                     continue
-                rejection.error.attempts = attempt
                 raise rejection.error
             failure = outcome
-            delay = self._retry_delay(request, failure, policy, counted, deadline)
+            delay = self._retry_delay(request, failure, policy, counted, deadline, budget)
             if delay is None:
                 failure.error.attempts = attempt
                 raise failure.error
@@ -124,17 +139,19 @@ class Transport:
                 attempt,
                 failure.error.what,
             )
-            await runtime.sleep(delay)
+            await self.runtime.sleep(delay)
 
     async def _attempt(
         self, request: ApiRequest, attempt: int, deadline: float, policy: RetryPolicy
     ) -> ApiResponse | _Failure:
         runtime = self.runtime
+        state = AttemptState()
+        if runtime.monotonic() >= deadline:  # e.g. a clock correction used up the time left
+            return _Failure(self._deadline_error(request, state))
         signed = await self.signer.sign(request, now=self.clock.now())
         wire = to_httpx_request(
             signed, base_url=self.base_url, timeout=self.timeout, user_agent=self.user_agent
         )
-        state = AttemptState()
         sent_at = runtime.wall_time()
         started = runtime.monotonic()
         remaining = deadline - started
@@ -218,6 +235,7 @@ class Transport:
         policy: RetryPolicy,
         counted: int,
         deadline: float,
+        budget: RetryBudget,
     ) -> float | None:
         """The wait before the next attempt, or ``None`` to give up with ``failure``."""
         error = failure.error
@@ -235,7 +253,7 @@ class Transport:
         if self.runtime.monotonic() + delay >= deadline:
             logger.debug("%s: no time left for another attempt", request.operation)
             return None
-        if not self.budget.try_spend(timeout=isinstance(error, RequestTimeoutError)):
+        if not budget.try_spend(timeout=isinstance(error, RequestTimeoutError)):
             logger.warning(
                 "%s: retry budget exhausted; not retrying (is the provider down?)",
                 request.operation,
@@ -243,10 +261,16 @@ class Transport:
             return None
         return delay
 
-    async def _repair(self, rejection: Rejection, response: ApiResponse) -> None:
+    async def _repair(self, rejection: Rejection, response: ApiResponse, deadline: float) -> None:
         if rejection.kind is RejectionKind.CLOCK:
             logger.info("%s: timestamp rejected; re-measuring the clock", response.operation)
-            await self.measure_clock(fallback=response)
+            try:
+                await self._measure_clock(fallback=response, deadline=deadline)
+            except RequestError as exc:
+                # The call was refused before it was processed: report that, not the
+                # failure of the clock measurement (kept as the cause).
+                logger.info("%s: measuring the clock failed: %s", response.operation, exc.what)
+                raise rejection.error from exc
         else:
             logger.info("%s: credentials rejected; refreshing them", response.operation)
             await self.signer.refresh_credentials()
@@ -257,6 +281,11 @@ class Transport:
         Providers without one use the ``Date`` header of ``fallback`` (the rejection that
         prompted the measurement), which proves our clock is off, so it is applied as is.
         """
+        return await self._measure_clock(fallback=fallback, deadline=None)
+
+    async def _measure_clock(
+        self, *, fallback: ApiResponse | None, deadline: float | None
+    ) -> float:
         time_request = self.signer.server_time_request()
         if time_request is None:
             if fallback is not None:
@@ -265,8 +294,18 @@ class Transport:
                     fallback.headers, sent_at=now, received_at=now, force=True
                 )
             return self.clock.offset
+        if deadline is None:
+            deadline = self.runtime.monotonic() + _CLOCK_POLICY.total_timeout
         sent_at = self.runtime.wall_time()
-        response = await self.request(time_request, policy=RetryPolicy(max_attempts=2))
+        # Within the calling request's deadline, but outside the retry budget: the
+        # measurement neither spends retry tokens nor earns them, and is never repaired.
+        response = await self._request(
+            time_request,
+            policy=_CLOCK_POLICY,
+            deadline=deadline,
+            budget=RetryBudget.unlimited(),
+            repair=False,
+        )
         received_at = self.runtime.wall_time()
         server_time = self.signer.parse_server_time(response)
         self.clock.observe_server_time(server_time, sent_at=sent_at, received_at=received_at)

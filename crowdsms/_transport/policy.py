@@ -48,7 +48,9 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, random: Callable[[], float]) -> float:
         """The delay before retry number ``retry_number`` (1 for the first retry)."""
-        base = min(self.initial_delay * 2.0 ** (retry_number - 1), self.max_delay)
+        # The exponent is bounded so that a late retry gives the cap, not an OverflowError.
+        exponent = min(retry_number - 1, 64)
+        base = min(self.initial_delay * 2.0**exponent, self.max_delay)
         return base * (1.0 - self.jitter * random())
 
     def delay(

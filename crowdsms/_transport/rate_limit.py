@@ -7,6 +7,7 @@ changed while it runs (the adaptive slow-down after a 429 does that).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -71,7 +72,20 @@ class TokenBucket:
         async with self._lock:
             self._refill()
             needed = min(tokens, self._burst)
-            while self._tokens < needed:
+            while not self._holds(needed):
                 await self._sleep((needed - self._tokens) / self._rate)
                 self._refill()
             self._tokens -= tokens
+
+    def _holds(self, needed: float) -> bool:
+        """Whether ``needed`` tokens are there, up to what the clock can resolve.
+
+        After sleeping for exactly the missing time, rounding can leave a shortfall worth
+        less time than the clock's resolution at its current reading; the clock cannot
+        advance by that little, so waiting for it would spin for ever.
+        """
+        shortfall = needed - self._tokens
+        if shortfall <= 0:
+            return True
+        now = self._updated if self._updated is not None else 0.0
+        return shortfall / self._rate <= 4.0 * math.ulp(now)

@@ -7,9 +7,12 @@ because it is more precise.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import math
 from collections.abc import Mapping
+
+import httpx
 
 __all__ = ["parse_retry_after"]
 
@@ -18,8 +21,11 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     """Return the delay in seconds the headers ask for, or ``None`` if they ask for none.
 
     ``now`` is the current Unix time, used to turn an HTTP date into a delay. Negative delays
-    become zero; unparseable or non-finite values are ignored.
+    become zero; unparseable or non-finite values are ignored. Header names are matched
+    case-insensitively, whatever kind of mapping ``headers`` is.
     """
+    if not isinstance(headers, httpx.Headers):
+        headers = httpx.Headers(headers)
     millis = _number(headers.get("retry-after-ms"))
     if millis is not None:
         return max(millis / 1000.0, 0.0)
@@ -33,8 +39,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
         when = email.utils.parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; treat a naive one as such
-        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT (asctime has no zone): treat as such
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(when.timestamp() - now, 0.0)
 
 
