@@ -1,0 +1,92 @@
+"""The batch sender: millions of recipients, bounded memory, one outcome each, resumable.
+
+::
+
+    from crowdsms.batch import BatchSender, JsonlSink, read_recipients_csv
+
+    chunk_sender = ...  # a ChunkSender, from a provider client's endpoint group
+    recipients = read_recipients_csv("contacts.csv", phone_column="mobile", var_columns=["name"])
+    report = await BatchSender(chunk_sender, rate=200).send(
+        recipients, sink=JsonlSink("outcomes.jsonl"), journal="job.sqlite", job_id="2024-05-promo"
+    )
+    print(report)
+
+    async with BatchSender(chunk_sender) as sender:      # or iterate the outcomes
+        async for outcome in sender.stream(recipients):
+            ...
+
+How a job runs:
+
+1. Recipients are read lazily from any iterable or async iterable (or a CSV file with
+   :func:`read_recipients_csv`). Each is validated and normalized by the chunk sender; an
+   invalid one is ``skipped`` with code ``"invalid"``, a repeated number ``skipped`` with code
+   ``"duplicate"`` (the first occurrence is sent).
+2. The rest are cut into chunks of the provider's size and sent by a fixed pool of workers
+   under a concurrency limit and an optional recipients-per-second rate, slowing down after a
+   429 and recovering gradually (:mod:`crowdsms.batch._control`).
+3. Every recipient ends with exactly one :class:`BatchOutcome` (``sent``, ``failed``,
+   ``unknown`` or ``skipped``), delivered in input order to a sink, a callback or an async
+   iterator, and counted in the :class:`BatchReport`. ``unknown`` means the request may have
+   been processed: check the provider's delivery reports before sending those again.
+
+Memory stays proportional to the concurrency, not to the size of the job; the only part that
+grows is the set of numbers seen, kept at about 18 bytes per distinct number.
+
+Resuming: with ``journal=path`` and ``job_id=...``, each chunk is recorded (SQLite, committed
+at each step) as pending, then started just before its request, then done with its outcomes.
+Running the same job again with the same input re-emits the outcomes of done chunks, sends the
+chunks that never started, and reports the chunks that were in flight as ``unknown`` (code
+``"interrupted"``), or resends them with the same idempotency key when the provider supports
+one. A journal recorded for a different input or chunk size is refused with
+:class:`JournalMismatchError`.
+"""
+
+from __future__ import annotations
+
+from crowdsms.batch._chunking import idempotency_key
+from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
+from crowdsms.batch._input import RecipientSource, read_recipients_csv
+from crowdsms.batch._job import INTERRUPTED, ProgressCallback
+from crowdsms.batch._journal import JournalBusyError, JournalError, JournalMismatchError
+from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
+from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID
+from crowdsms.batch._sender import (
+    DEFAULT_CONCURRENCY,
+    BatchOptions,
+    BatchSender,
+    BlockingRunner,
+    OutcomeStream,
+    run_batch_blocking,
+    send_batch,
+)
+from crowdsms.batch._sinks import CallbackSink, CsvSink, JsonlSink, OutcomeCallback, OutcomeSink
+
+__all__ = [
+    "DEFAULT_CHUNK_RETRY",
+    "DEFAULT_CONCURRENCY",
+    "INTERRUPTED",
+    "SKIPPED_DUPLICATE",
+    "SKIPPED_INVALID",
+    "WRONG_OUTCOME_COUNT",
+    "BatchOptions",
+    "BatchOutcome",
+    "BatchProgress",
+    "BatchReport",
+    "BatchSender",
+    "BlockingRunner",
+    "CallbackSink",
+    "CsvSink",
+    "JournalBusyError",
+    "JournalError",
+    "JournalMismatchError",
+    "JsonlSink",
+    "OutcomeCallback",
+    "OutcomeSink",
+    "OutcomeStream",
+    "ProgressCallback",
+    "RecipientSource",
+    "idempotency_key",
+    "read_recipients_csv",
+    "run_batch_blocking",
+    "send_batch",
+]

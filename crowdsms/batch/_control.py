@@ -1,0 +1,109 @@
+"""Flow control: how many requests at once, how many recipients a second, and backing off.
+
+The sender runs a fixed pool of ``concurrency`` workers. Each request holds a slot of a
+capacity limiter (the *effective* concurrency) and, when a ``rate`` is set, takes one token
+per recipient from a :class:`~crowdsms._transport.rate_limit.TokenBucket`.
+
+When the provider answers 429 (:class:`~crowdsms.errors.RateLimitedError`, after the
+transport's own retries), the sender slows down multiplicatively (AIMD, as TCP does): the
+rate is multiplied by ``slow_down`` (0.5 by default) down to a floor of ``rate / 20``; with
+no rate set, the effective concurrency is, down to 1. Requests already in flight when the
+first 429 arrived were sent at the old pace, so their 429s do not slow down again (a
+*generation* counter tells them apart). Every successful request then recovers a little:
+``recovery`` (5%) of the configured rate per request, or one slot of concurrency per
+``concurrency`` successful requests, back up to the configured values. So one 429 halves
+the rate and ten good requests restore it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from crowdsms._transport.rate_limit import TokenBucket
+
+__all__ = ["FlowControl"]
+
+logger = logging.getLogger("crowdsms.batch")
+
+_RATE_FLOOR = 1 / 20
+
+
+class FlowControl:
+    """The concurrency limiter, the token bucket and the adaptive slow-down of one job."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        rate: float | None,
+        burst: float | None,
+        slow_down: float,
+        recovery: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.concurrency = concurrency
+        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.target_rate = rate
+        self.bucket = (
+            TokenBucket(rate, burst=burst, clock=clock, sleep=sleep) if rate is not None else None
+        )
+        self.slow_down = slow_down
+        self.recovery = recovery
+        self.generation = 0
+        self._successes = 0
+
+    @property
+    def rate_limit(self) -> float | None:
+        """The current recipients-per-second limit, if a rate was set."""
+        return self.bucket.rate if self.bucket is not None else None
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The current number of requests allowed at once."""
+        return int(self.limiter.total_tokens)
+
+    async def pace(self, recipients: int) -> None:
+        """Wait for the rate limit to allow ``recipients`` more recipients."""
+        if self.bucket is not None:
+            await self.bucket.acquire(recipients)
+
+    def rate_limited(self, generation: int) -> None:
+        """React to a 429 for a request sent at ``generation``."""
+        if generation != self.generation:
+            return  # sent before the last slow-down: already accounted for
+        self.generation += 1
+        self._successes = 0
+        if self.bucket is not None and self.target_rate is not None:
+            floor = self.target_rate * _RATE_FLOOR
+            new_rate = max(floor, self.bucket.rate * self.slow_down)
+            self.bucket.set_rate(new_rate)
+            logger.warning("batch: provider asked to slow down; rate now %.3g/s", new_rate)
+        else:
+            current = self.concurrency_limit
+            new_limit = max(1, math.floor(current * self.slow_down))
+            self.limiter.total_tokens = new_limit
+            logger.warning(
+                "batch: provider asked to slow down; concurrency now %d (was %d)",
+                new_limit,
+                current,
+            )
+
+    def succeeded(self) -> None:
+        """Recover a step of the pace after a successful request."""
+        if self.bucket is not None and self.target_rate is not None:
+            if self.bucket.rate < self.target_rate:
+                step = self.target_rate * self.recovery
+                self.bucket.set_rate(min(self.target_rate, self.bucket.rate + step))
+            return
+        current = self.concurrency_limit
+        if current >= self.concurrency:
+            return
+        self._successes += 1
+        if self._successes >= self.concurrency:
+            self._successes = 0
+            self.limiter.total_tokens = current + 1

@@ -1,0 +1,219 @@
+"""Sending one chunk: pace it, journal it, send it, retry what is safe, and classify.
+
+Every recipient of the chunk ends with exactly one outcome:
+
+- the chunk sender's outcomes, when it returns one per recipient;
+- ``unknown`` for all, when it returns the wrong number of outcomes (the request was made,
+  so any of them may have been sent; code ``"wrong_outcome_count"``), or when it raises an
+  exception that is not a :class:`~crowdsms.errors.CrowdSMSError` (a bug in the sender;
+  the request may have been made; the error is logged and the job goes on);
+- :func:`~crowdsms.outcomes.outcomes_for_error` for a :class:`~crowdsms.errors.CrowdSMSError`:
+  ``unknown`` when its certainty is ``UNKNOWN``, ``failed`` otherwise.
+
+Retrying: the transport has already retried each request per its policy. A chunk that
+still failed with certainty ``NOT_SENT`` (the provider provably did not act: a 429, a
+refused connection, an exhausted retry budget...) is sent again by the batch sender later,
+after a backoff (``chunk_retry``, by default 3 attempts in all, waits of 2 s then 4 s, or
+the provider's ``Retry-After``), when a later attempt may succeed: any ``NOT_SENT``
+transport error, and provider errors the code table marks retryable. ``UNKNOWN`` failures
+are never resent (with an idempotency key the transport already resent them safely).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import anyio.lowlevel
+
+from crowdsms._transport.policy import RetryPolicy
+from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._chunking import Block
+from crowdsms.batch._control import FlowControl
+from crowdsms.batch._journal import Journal
+from crowdsms.batch._report import Tally
+from crowdsms.errors import (
+    CrowdSMSError,
+    DeliveryCertainty,
+    ProviderError,
+    RateLimitedError,
+    RequestError,
+)
+from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome, outcomes_for_error
+
+__all__ = ["DEFAULT_CHUNK_RETRY", "WRONG_OUTCOME_COUNT", "Dispatcher", "unknown_outcomes"]
+
+logger = logging.getLogger("crowdsms.batch")
+
+DEFAULT_CHUNK_RETRY = RetryPolicy(
+    max_attempts=3, initial_delay=2.0, max_delay=30.0, jitter=0.25, max_retry_after=300.0
+)
+"""Chunk-level retries of ``NOT_SENT`` failures, on top of the transport's own retries."""
+
+WRONG_OUTCOME_COUNT = "wrong_outcome_count"
+"""The ``code`` of outcomes of a chunk whose sender answered with the wrong count."""
+
+
+def unknown_outcomes(
+    block: Block, *, code: str, message: str, retryable: bool = False
+) -> list[RecipientOutcome]:
+    """``unknown`` for every recipient of the block."""
+    return [
+        RecipientOutcome(
+            phone=recipient.phone,
+            status=OutcomeStatus.UNKNOWN,
+            code=code,
+            message=message,
+            retryable=retryable,
+        )
+        for recipient in block.recipients
+    ]
+
+
+def _retryable(error: CrowdSMSError) -> bool:
+    if not isinstance(error, RequestError):
+        return False  # e.g. InvalidInputError raised by send_chunk before any request
+    if error.certainty is not DeliveryCertainty.NOT_SENT:
+        return False
+    if isinstance(error, ProviderError):
+        return error.retryable
+    return True
+
+
+class Dispatcher:
+    """Sends blocks for one job; shared by its workers."""
+
+    def __init__(
+        self,
+        *,
+        chunk_sender: ChunkSender,
+        control: FlowControl,
+        journal: Journal | None,
+        retry: RetryPolicy,
+        runtime: Runtime,
+        tally: Tally,
+    ) -> None:
+        self._chunk_sender = chunk_sender
+        self._control = control
+        self._journal = journal
+        self._retry = retry
+        self._runtime = runtime
+        self._tally = tally
+
+    async def send(self, block: Block, key: str | None) -> list[RecipientOutcome]:
+        """Send the block's chunk (with retries) and return one outcome per recipient.
+
+        With a journal, the chunk is ``started`` before each request, ``pending`` again
+        while waiting to resend after a ``NOT_SENT`` failure, and ``done`` with its outcomes
+        after the last request; ``started`` and ``done`` are written even if the job is
+        being cancelled.
+        """
+        assert block.chunk_index is not None
+        journal = self._journal
+        index = block.chunk_index
+        started = False
+        attempt = 0
+        while True:
+            attempt += 1
+            async with self._control.limiter:
+                await self._control.pace(len(block.recipients))
+                if journal is not None and not started:
+                    await self._mark_started(journal, index)
+                    started = True
+                generation = self._control.generation
+                outcome = await self._attempt(block, key)
+            if isinstance(outcome, list):
+                results = outcome
+                break
+            error = outcome
+            self._tally.retries += max(0, getattr(error, "attempts", 1) - 1)
+            if isinstance(error, RateLimitedError):
+                self._control.rate_limited(generation)
+            delay = self._retry_delay(error, attempt)
+            if delay is None:
+                results = outcomes_for_error(block.recipients, error)
+                break
+            logger.info(
+                "batch: chunk %d not sent (%s); trying again in %.1f s",
+                index,
+                type(error).__name__,
+                delay,
+            )
+            self._tally.retries += 1
+            if journal is not None:
+                # Provably not sent: while waiting, the chunk is pending again, so a crash
+                # during the wait does not make its recipients unknown.
+                await journal.mark_pending(index)
+                started = False
+            await self._runtime.sleep(delay)
+        if journal is not None:
+            with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
+                await journal.mark_done(index, results)
+        return results
+
+    async def _mark_started(self, journal: Journal, index: int) -> None:
+        with anyio.CancelScope(shield=True):
+            await journal.mark_started(index)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            # Cancelled before the request was made: the chunk is still only pending.
+            with anyio.CancelScope(shield=True):
+                await journal.mark_pending(index)
+            raise
+
+    def _retry_delay(self, error: CrowdSMSError, attempt: int) -> float | None:
+        if not _retryable(error) or attempt >= self._retry.max_attempts:
+            return None
+        retry_after = getattr(error, "retry_after", None)
+        return self._retry.delay(attempt, retry_after, self._runtime.random)
+
+    async def _attempt(
+        self, block: Block, key: str | None
+    ) -> list[RecipientOutcome] | CrowdSMSError:
+        """One request: the outcomes, or the CrowdSMSError to handle."""
+        index = block.chunk_index
+        count = len(block.recipients)
+        self._tally.requests += 1
+        try:
+            results = await self._chunk_sender.send_chunk(block.recipients, idempotency_key=key)
+        except CrowdSMSError as exc:
+            return exc
+        except Exception as exc:
+            logger.exception(
+                "batch: chunk %d: the chunk sender raised %s; its %d recipients are reported "
+                "as unknown",
+                index,
+                type(exc).__name__,
+                count,
+            )
+            return unknown_outcomes(
+                block,
+                code=type(exc).__name__,
+                message=(
+                    f"sending chunk {index} raised an unexpected {type(exc).__name__} "
+                    f"({str(exc)[:200]}); the request may have been sent. Check the "
+                    "provider's delivery reports before sending these recipients again, "
+                    "and report this error"
+                ),
+            )
+        if len(results) != count:
+            logger.error(
+                "batch: chunk %d: the chunk sender returned %d outcomes for %d recipients; "
+                "they are reported as unknown",
+                index,
+                len(results),
+                count,
+            )
+            return unknown_outcomes(
+                block,
+                code=WRONG_OUTCOME_COUNT,
+                message=(
+                    f"the chunk sender returned {len(results)} outcomes for {count} "
+                    "recipients, so they cannot be matched; the request was sent, so each "
+                    "recipient may have got the message. Check the provider's delivery "
+                    "reports before sending again"
+                ),
+            )
+        self._control.succeeded()
+        return list(results)

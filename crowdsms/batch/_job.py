@@ -1,0 +1,348 @@
+"""One batch job: a producer, a fixed pool of workers and an in-order emitter.
+
+::
+
+    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.done
+                  \\                                                              |
+                   `--(order stream, 4 x concurrency blocks)--> emitter <--------'
+                                                                   |
+                                                         sink (in input order)
+
+The producer reads one item at a time, screens it (validate, dedupe), cuts blocks, records
+each chunk in the journal and hands the block to both streams. Workers send blocks as they
+come; the emitter takes blocks in input order and waits for each one to be done, so the
+order stream is the reorder buffer. Its bound caps the blocks read but not yet emitted at
+``4 x concurrency + 3`` (buffered, one held by the emitter, one being built and one being
+handed over), each spanning at most ``4 x chunk_size`` positions: memory is proportional to
+the concurrency, never to the size of the job (apart from the compact set of numbers seen,
+see :mod:`._screen`). A slow sink or stream consumer slows the whole pipeline down.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from crowdsms._transport.policy import RetryPolicy
+from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._chunking import Block, Chunker, fingerprint, idempotency_key
+from crowdsms.batch._control import FlowControl
+from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
+from crowdsms.batch._input import RecipientSource, check_source
+from crowdsms.batch._journal import Journal
+from crowdsms.batch._report import BatchProgress, BatchReport, Tally
+from crowdsms.batch._screen import Screener, input_phone_of
+from crowdsms.batch._sinks import OutcomeSink
+from crowdsms.outcomes import ChunkSender
+
+__all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
+
+logger = logging.getLogger("crowdsms.batch")
+
+ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
+"""Called with a :class:`BatchProgress`; may be a coroutine function."""
+
+INTERRUPTED = "interrupted"
+"""The ``code`` of ``unknown`` outcomes of a chunk that was in flight when its job stopped."""
+
+JOURNAL_FORMAT = 1
+
+_Work = tuple[Block, "str | None"]
+
+
+@attrs.frozen(kw_only=True)
+class JobConfig:
+    """The settings of a job, checked by :class:`~crowdsms.batch.BatchSender`."""
+
+    chunk_size: int
+    concurrency: int
+    rate: float | None
+    burst: float | None
+    slow_down: float
+    recovery: float
+    chunk_retry: RetryPolicy
+    runtime: Runtime
+    progress: ProgressCallback | None
+    progress_interval: float
+
+    @property
+    def window(self) -> int:
+        """Blocks the order stream buffers ahead of the emitter."""
+        return 4 * self.concurrency
+
+
+async def run_job(
+    chunk_sender: ChunkSender,
+    source: RecipientSource,
+    *,
+    config: JobConfig,
+    sink: OutcomeSink | None,
+    job_id: str,
+    journal_path: str | None,
+) -> BatchReport:
+    """Run one job to the end and return its report."""
+    check_source(source)
+    journal = None
+    if journal_path is not None:
+        journal = await Journal.open(
+            journal_path,
+            job_id=job_id,
+            settings={
+                "format": JOURNAL_FORMAT,
+                "chunk_size": config.chunk_size,
+                "max_span": Chunker(config.chunk_size).max_span,
+            },
+        )
+        if journal.resumed:
+            logger.info(
+                "batch: resuming job %s (%d chunks in the journal)",
+                job_id,
+                journal.recorded_chunks,
+            )
+    try:
+        if sink is not None:
+            await sink.open()
+        try:
+            job = _Job(chunk_sender, config=config, sink=sink, job_id=job_id, journal=journal)
+            return await job.run(source)
+        finally:
+            if sink is not None:
+                with anyio.CancelScope(shield=True):
+                    await sink.close()
+    finally:
+        if journal is not None:
+            await journal.aclose()
+
+
+class _Job:
+    def __init__(
+        self,
+        chunk_sender: ChunkSender,
+        *,
+        config: JobConfig,
+        sink: OutcomeSink | None,
+        job_id: str,
+        journal: Journal | None,
+    ) -> None:
+        self._chunk_sender = chunk_sender
+        self._config = config
+        self._sink = sink
+        self._job_id = job_id
+        self._journal = journal
+        self._clock = config.runtime.monotonic
+        self._started = self._clock()
+        self._last_progress = -math.inf
+        self._tally = Tally()
+        self._screener = Screener(chunk_sender.validate)
+        self._chunker = Chunker(config.chunk_size)
+        self._keyed = bool(chunk_sender.supports_idempotency_key)
+        self._control = FlowControl(
+            concurrency=config.concurrency,
+            rate=config.rate,
+            burst=config.burst,
+            slow_down=config.slow_down,
+            recovery=config.recovery,
+            clock=config.runtime.monotonic,
+            sleep=config.runtime.sleep,
+        )
+        self._dispatcher = Dispatcher(
+            chunk_sender=chunk_sender,
+            control=self._control,
+            journal=journal,
+            retry=config.chunk_retry,
+            runtime=config.runtime,
+            tally=self._tally,
+        )
+
+    async def run(self, source: RecipientSource) -> BatchReport:
+        order_send, order_receive = anyio.create_memory_object_stream[Block](self._config.window)
+        work_send, work_receive = anyio.create_memory_object_stream[_Work](0)
+        failures: list[Exception] = []
+        logger.info(
+            "batch: job %s starting (chunk_size=%d, concurrency=%d, rate=%s)",
+            self._job_id,
+            self._config.chunk_size,
+            self._config.concurrency,
+            self._config.rate,
+        )
+        async with anyio.create_task_group() as group:
+
+            def start(func: Callable[..., Awaitable[None]], *args: Any) -> None:
+                async def guarded() -> None:
+                    try:
+                        await func(*args)
+                    except Exception as exc:
+                        # The first failure stops the job; it is raised as it is, not in an
+                        # exception group.
+                        failures.append(exc)
+                        group.cancel_scope.cancel()
+
+                group.start_soon(guarded)
+
+            start(self._produce, source, order_send, work_send)
+            for _ in range(self._config.concurrency):
+                start(self._work, work_receive.clone())
+            work_receive.close()
+            start(self._emit, order_receive)
+        if failures:
+            raise failures[0]
+        if self._journal is not None:
+            await self._journal.finish(self._chunker.chunks)
+        await self._report_progress(finished=True)
+        report = self._tally.report(
+            job_id=self._job_id,
+            duration=self._clock() - self._started,
+            resumed=self._journal is not None and self._journal.resumed,
+        )
+        logger.info("batch: %s", report)
+        return report
+
+    # -- producer ---------------------------------------------------------------------------
+
+    async def _produce(
+        self,
+        source: RecipientSource,
+        order_send: MemoryObjectSendStream[Block],
+        work_send: MemoryObjectSendStream[_Work],
+    ) -> None:
+        async with order_send, work_send:
+            position = 0
+            if isinstance(source, AsyncIterable):
+                try:
+                    async for item in source:
+                        await self._take(item, position, order_send, work_send)
+                        position += 1
+                finally:
+                    close = getattr(source, "aclose", None)
+                    if close is not None:
+                        with anyio.CancelScope(shield=True):
+                            await close()
+            else:
+                assert isinstance(source, Iterable)
+                for item in source:
+                    await self._take(item, position, order_send, work_send)
+                    position += 1
+            block = self._chunker.flush(position)
+            if block is not None:
+                await self._submit(block, order_send, work_send)
+
+    async def _take(
+        self,
+        item: object,
+        position: int,
+        order_send: MemoryObjectSendStream[Block],
+        work_send: MemoryObjectSendStream[_Work],
+    ) -> None:
+        input_phone = input_phone_of(item)
+        screened = self._screener.screen(item, position, input_phone)
+        block = self._chunker.add(position, screened, input_phone)
+        if block is not None:
+            await self._submit(block, order_send, work_send)
+
+    async def _submit(
+        self,
+        block: Block,
+        order_send: MemoryObjectSendStream[Block],
+        work_send: MemoryObjectSendStream[_Work],
+    ) -> None:
+        await order_send.send(block)
+        index = block.chunk_index
+        if index is None:
+            return  # only skipped recipients: already done
+        key = idempotency_key(self._job_id, index) if self._keyed else None
+        if self._journal is not None:
+            key = await self._resume(block, index, key)
+        if not block.done.is_set():
+            await work_send.send((block, key))
+
+    async def _resume(self, block: Block, index: int, key: str | None) -> str | None:
+        """Record the chunk in the journal, or act on what an earlier run recorded."""
+        journal = self._journal
+        assert journal is not None
+        recorded = await journal.prepare(
+            index,
+            positions=block.positions,
+            phones=[recipient.phone for recipient in block.recipients],
+            fingerprint=fingerprint(block),
+            idempotency_key=key,
+        )
+        if recorded is None or recorded.state == "pending":
+            return key
+        if recorded.state == "done":
+            assert recorded.outcomes is not None
+            block.finish(recorded.outcomes, replayed=True)
+            return key
+        # "started": the request may have reached the provider.
+        if self._keyed and recorded.idempotency_key is not None:
+            logger.info(
+                "batch: job %s: chunk %d was in flight when the job stopped; resending it "
+                "with the same idempotency key",
+                self._job_id,
+                index,
+            )
+            return recorded.idempotency_key
+        logger.warning(
+            "batch: job %s: chunk %d was in flight when the job stopped; its %d recipients "
+            "are reported as unknown",
+            self._job_id,
+            index,
+            len(block.recipients),
+        )
+        results = unknown_outcomes(
+            block,
+            code=INTERRUPTED,
+            message=(
+                f"chunk {index} of job {self._job_id!r} was being sent when the job stopped, "
+                "so the provider may have sent it. Check its delivery reports before sending "
+                "these recipients again"
+            ),
+        )
+        with anyio.CancelScope(shield=True):
+            await journal.mark_done(index, results)
+        block.finish(results)
+        return key
+
+    # -- workers ----------------------------------------------------------------------------
+
+    async def _work(self, work_receive: MemoryObjectReceiveStream[_Work]) -> None:
+        async with work_receive:
+            async for block, key in work_receive:
+                block.finish(await self._dispatcher.send(block, key))
+
+    # -- emitter ----------------------------------------------------------------------------
+
+    async def _emit(self, order_receive: MemoryObjectReceiveStream[Block]) -> None:
+        async with order_receive:
+            async for block in order_receive:
+                await block.done.wait()
+                outcomes = block.outcomes()
+                self._tally.add(outcomes, replayed=len(block.recipients) if block.replayed else 0)
+                if self._sink is not None:
+                    await self._sink.write(outcomes)
+                await self._report_progress()
+
+    async def _report_progress(self, *, finished: bool = False) -> None:
+        callback = self._config.progress
+        if callback is None:
+            return
+        now = self._clock()
+        if not finished and now - self._last_progress < self._config.progress_interval:
+            return
+        self._last_progress = now
+        snapshot = self._tally.progress(
+            job_id=self._job_id,
+            elapsed=now - self._started,
+            rate_limit=self._control.rate_limit,
+            concurrency_limit=self._control.concurrency_limit,
+            finished=finished,
+        )
+        result = callback(snapshot)
+        if inspect.isawaitable(result):
+            await result

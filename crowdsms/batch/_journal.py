@@ -1,0 +1,395 @@
+"""The job journal: a SQLite file that lets a stopped job resume without sending twice.
+
+Each chunk of a job goes through three states, each committed before the next step:
+
+- ``pending``: recorded when the chunk is cut, with its recipients' positions, normalized
+  numbers and a fingerprint of the recipients (numbers and variables). Not sent yet.
+- ``started``: recorded just before the request is made. From here on the provider may
+  have the request.
+- ``done``: recorded with the outcome of every recipient, once they are known.
+
+A resumed job (same ``job_id``) re-emits the outcomes of ``done`` chunks, sends ``pending``
+ones, and reports ``started`` ones as ``unknown``: the request may have reached the provider
+and sending it again could deliver twice. When the chunk sender supports idempotency keys,
+a ``started`` chunk is resent instead, with the same key (derived from the job id and the
+chunk's index), so the provider drops it if it had it. A journal whose recorded chunks do
+not match the input (different fingerprint or different chunking settings) is refused.
+One journal file serves one running job at a time: a run holds an exclusive lock on
+``<journal>.lock`` (POSIX ``flock``; the system releases it if the process dies), so two
+overlapping runs cannot both send the pending chunks.
+
+Blocking calls: sqlite3 is blocking and every state change is committed with
+``synchronous=FULL`` (an ``fsync``) so that it survives a crash of the process or of the
+machine. An ``fsync`` can take milliseconds, far too long for the event loop, so every call
+runs in a worker thread (``anyio.to_thread.run_sync``), one at a time through a private
+capacity limiter (one connection; SQLite serializes writers anyway), without using the
+default thread pool's tokens. Worker threads are not abandoned on cancellation, so a
+statement that has started always finishes: a chunk is always in exactly one state. WAL
+mode lets readers (a status command) look at the file while a job writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from crowdsms.errors import CrowdSMSError
+from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+
+__all__ = [
+    "ChunkState",
+    "Journal",
+    "JournalBusyError",
+    "JournalError",
+    "JournalMismatchError",
+    "RecordedChunk",
+]
+
+T = TypeVar("T")
+
+ChunkState = Literal["pending", "started", "done"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    created REAL NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'started', 'done')),
+    positions TEXT NOT NULL,
+    phones TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    idempotency_key TEXT,
+    outcomes TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (job_id, idx)
+);
+"""
+
+
+class JournalError(CrowdSMSError):
+    """The journal cannot be used: unreadable, busy, or recorded for another input."""
+
+
+class JournalMismatchError(JournalError):
+    """A job cannot resume: the journal was recorded for a different input or settings."""
+
+
+class JournalBusyError(JournalError):
+    """Another job (in this or another process) is using the same journal file."""
+
+
+def _lock(path: str) -> IO[bytes] | None:
+    """Hold an exclusive lock on ``<journal>.lock`` (POSIX only) until it is closed.
+
+    Two runs of a job at once (a cron job overlapping a manual resume) would both send the
+    pending chunks. The operating system drops the lock when the process dies, even when it
+    is killed, so a crashed run never blocks its resumption.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no guard
+        return None
+    file = open(path + ".lock", "ab")  # noqa: SIM115
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        raise JournalBusyError(
+            "another job is running with this journal",
+            received=repr(path),
+            action=(
+                "Wait for the other run to finish (or stop it) before resuming; "
+                "one journal file serves one running job at a time"
+            ),
+        ) from None
+    return file
+
+
+@attrs.frozen
+class RecordedChunk:
+    """A chunk already in the journal."""
+
+    state: ChunkState
+    idempotency_key: str | None
+    outcomes: list[RecipientOutcome] | None
+
+
+def _outcome_to_json(outcome: RecipientOutcome) -> dict[str, object]:
+    data: dict[str, object] = {"phone": outcome.phone, "status": outcome.status.value}
+    for name in ("message_id", "fee", "code", "message"):
+        value = getattr(outcome, name)
+        if value is not None:
+            data[name] = value
+    if outcome.retryable:
+        data["retryable"] = True
+    return data
+
+
+def _outcome_from_json(data: Mapping[str, object]) -> RecipientOutcome:
+    fee = data.get("fee")
+    return RecipientOutcome(
+        phone=str(data["phone"]),
+        status=OutcomeStatus(data["status"]),
+        message_id=_optional_str(data.get("message_id")),
+        fee=float(fee) if isinstance(fee, (int, float)) else None,
+        code=_optional_str(data.get("code")),
+        message=_optional_str(data.get("message")),
+        retryable=bool(data.get("retryable", False)),
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _unusable(path: str, error: Exception) -> JournalError:
+    return JournalError(
+        "the journal file cannot be opened as a crowdsms journal",
+        received=f"{path!r}: {error}",
+        action=(
+            "Check that the directory exists and is writable, and that the path names a "
+            "journal written by crowdsms (or a new file)"
+        ),
+    )
+
+
+def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[bool, int]:
+    """Set the connection up; record the job or check it. ``(resumed, chunks recorded)``."""
+    connection.execute("PRAGMA journal_mode=WAL").fetchone()
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=10000")
+    connection.executescript(_SCHEMA)
+    row = connection.execute("SELECT settings FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None:
+        connection.execute(
+            "INSERT INTO jobs (job_id, settings, created) VALUES (?, ?, ?)",
+            (job_id, settings, time.time()),
+        )
+        return False, 0
+    if row[0] != settings:
+        raise JournalMismatchError(
+            f"job {job_id!r} cannot resume: the journal recorded it with other chunking "
+            "settings, so its chunks would not line up",
+            received=f"recorded {row[0]}, this run {settings}",
+            action=(
+                "Resume with the same chunk_size (and the same chunk sender), or start a new "
+                "job with a new job_id"
+            ),
+        )
+    (recorded,) = connection.execute(
+        "SELECT COUNT(*) FROM chunks WHERE job_id = ?", (job_id,)
+    ).fetchone()
+    return True, int(recorded)
+
+
+class Journal:
+    """The journal of one job in a SQLite file. Create it with :meth:`open`."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        lock: IO[bytes] | None,
+        limiter: anyio.CapacityLimiter,
+        job_id: str,
+        resumed: bool,
+        recorded: int,
+    ) -> None:
+        self._connection = connection
+        self._lock = lock
+        self._limiter = limiter
+        self.job_id = job_id
+        self.resumed = resumed
+        """Whether the job was already in the journal (this run resumes it)."""
+        self.recorded_chunks = recorded
+        """How many chunks the journal held when the job was opened."""
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        job_id: str,
+        settings: Mapping[str, object],
+    ) -> Journal:
+        """Open (or create) the journal at ``path`` for ``job_id``.
+
+        Raises :class:`JournalMismatchError` when the job was recorded with other chunking
+        ``settings`` (its chunks would not line up with this run's),
+        :class:`JournalBusyError` when another job is using the file, and
+        :class:`JournalError` when it cannot be opened as a journal.
+        """
+        limiter = anyio.CapacityLimiter(1)
+        encoded = json.dumps(dict(settings), sort_keys=True)
+        name = os.fspath(path)
+
+        def work() -> tuple[sqlite3.Connection, IO[bytes] | None, bool, int]:
+            try:
+                lock = _lock(name)
+            except OSError as exc:
+                raise _unusable(name, exc) from exc
+            try:
+                connection = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
+                try:
+                    resumed, recorded = _start(connection, job_id, encoded)
+                except BaseException:
+                    connection.close()
+                    raise
+            except BaseException as exc:
+                if lock is not None:
+                    lock.close()
+                if isinstance(exc, sqlite3.Error):
+                    raise _unusable(name, exc) from exc
+                raise
+            return connection, lock, resumed, recorded
+
+        with anyio.CancelScope(shield=True):  # never leave an opened connection behind
+            connection, lock, resumed, recorded = await anyio.to_thread.run_sync(
+                work, limiter=limiter
+            )
+        return cls(
+            connection,
+            lock=lock,
+            limiter=limiter,
+            job_id=job_id,
+            resumed=resumed,
+            recorded=recorded,
+        )
+
+    async def _run(self, func: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+
+    async def prepare(
+        self,
+        index: int,
+        *,
+        positions: Sequence[int],
+        phones: Sequence[str],
+        fingerprint: str,
+        idempotency_key: str | None,
+    ) -> RecordedChunk | None:
+        """Record chunk ``index`` as pending, or return it if it is already recorded.
+
+        Raises :class:`JournalMismatchError` if the recorded chunk has another fingerprint.
+        """
+
+        def work() -> RecordedChunk | None:
+            row = self._connection.execute(
+                "SELECT state, fingerprint, idempotency_key, outcomes FROM chunks "
+                "WHERE job_id = ? AND idx = ?",
+                (self.job_id, index),
+            ).fetchone()
+            if row is None:
+                self._connection.execute(
+                    "INSERT INTO chunks (job_id, idx, state, positions, phones, fingerprint, "
+                    "idempotency_key, updated) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (
+                        self.job_id,
+                        index,
+                        json.dumps(list(positions)),
+                        json.dumps(list(phones)),
+                        fingerprint,
+                        idempotency_key,
+                        time.time(),
+                    ),
+                )
+                return None
+            state, recorded_fingerprint, key, outcomes = row
+            if recorded_fingerprint != fingerprint:
+                raise JournalMismatchError(
+                    f"job {self.job_id!r} cannot resume: chunk {index} (input positions "
+                    f"{positions[0]} to {positions[-1]}) does not match the journal, so the "
+                    "input changed since the job was recorded",
+                    received="a different fingerprint of the chunk's numbers and variables",
+                    action=(
+                        "Resume with exactly the same input in the same order, or start a "
+                        "new job with a new job_id"
+                    ),
+                )
+            decoded = (
+                [_outcome_from_json(item) for item in json.loads(outcomes)]
+                if outcomes is not None
+                else None
+            )
+            return RecordedChunk(state=state, idempotency_key=key, outcomes=decoded)
+
+        return await self._run(work)
+
+    async def _set_state(
+        self, index: int, state: ChunkState, outcomes: Sequence[RecipientOutcome] | None
+    ) -> None:
+        encoded = (
+            json.dumps([_outcome_to_json(item) for item in outcomes], ensure_ascii=False)
+            if outcomes is not None
+            else None
+        )
+
+        def work() -> None:
+            self._connection.execute(
+                "UPDATE chunks SET state = ?, outcomes = ?, updated = ? "
+                "WHERE job_id = ? AND idx = ?",
+                (state, encoded, time.time(), self.job_id, index),
+            )
+
+        await self._run(work)
+
+    async def mark_started(self, index: int) -> None:
+        """Record that chunk ``index`` is about to be sent."""
+        await self._set_state(index, "started", None)
+
+    async def mark_pending(self, index: int) -> None:
+        """Record that chunk ``index`` was not sent after all (cancelled before the send)."""
+        await self._set_state(index, "pending", None)
+
+    async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        """Record the outcomes of chunk ``index``."""
+        await self._set_state(index, "done", outcomes)
+
+    async def finish(self, chunks_seen: int) -> None:
+        """Check that the input had every recorded chunk, and mark the job finished.
+
+        Raises :class:`JournalMismatchError` if the journal holds chunks beyond the end of
+        this run's input (the input got shorter).
+        """
+
+        def work() -> None:
+            (extra,) = self._connection.execute(
+                "SELECT COUNT(*) FROM chunks WHERE job_id = ? AND idx >= ?",
+                (self.job_id, chunks_seen),
+            ).fetchone()
+            if extra:
+                raise JournalMismatchError(
+                    f"job {self.job_id!r}: the input ended after {chunks_seen} chunks but "
+                    f"the journal records {extra} more, so the input changed since the job "
+                    "was recorded",
+                    received=f"{chunks_seen} chunks in this run's input",
+                    action=(
+                        "Resume with exactly the same input; check the journal's chunks "
+                        "beyond the end, which were recorded by an earlier run"
+                    ),
+                )
+            self._connection.execute(
+                "UPDATE jobs SET finished = ? WHERE job_id = ?", (time.time(), self.job_id)
+            )
+
+        await self._run(work)
+
+    async def aclose(self) -> None:
+        """Close the SQLite connection (even when the job is being cancelled)."""
+        with anyio.CancelScope(shield=True):
+            await self._run(self._connection.close)
+            if self._lock is not None:
+                await self._run(self._lock.close)

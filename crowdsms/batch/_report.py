@@ -1,0 +1,185 @@
+"""What a batch job hands back: one outcome per input position, progress, a final report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+
+__all__ = ["BatchOutcome", "BatchProgress", "BatchReport"]
+
+
+@attrs.frozen
+class BatchOutcome:
+    """The outcome of the recipient at ``position`` (0-based) in the input.
+
+    ``input_phone`` is the number exactly as it was given; ``outcome.phone`` is the number as
+    sent (normalized), or as given for a skipped recipient.
+    """
+
+    position: int
+    input_phone: str
+    outcome: RecipientOutcome
+
+    @property
+    def status(self) -> OutcomeStatus:
+        """Shortcut for ``outcome.status``."""
+        return self.outcome.status
+
+    def to_dict(self) -> dict[str, object]:
+        """A flat, JSON-ready dict (the format of the JSONL and CSV sinks)."""
+        outcome = self.outcome
+        return {
+            "position": self.position,
+            "input_phone": self.input_phone,
+            "phone": outcome.phone,
+            "status": outcome.status.value,
+            "message_id": outcome.message_id,
+            "fee": outcome.fee,
+            "code": outcome.code,
+            "message": outcome.message,
+            "retryable": outcome.retryable,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class BatchProgress:
+    """A snapshot of a running job, for progress bars.
+
+    ``done`` recipients have their outcome (``sent + failed + unknown + skipped``);
+    ``per_second`` is ``done / elapsed``. ``rate_limit`` and ``concurrency_limit`` are the
+    current limits, lower than configured while the sender is slowing down after a 429.
+    ``finished`` is true for the last call.
+    """
+
+    job_id: str
+    done: int
+    sent: int
+    failed: int
+    unknown: int
+    skipped: int
+    elapsed: float
+    per_second: float
+    rate_limit: float | None
+    concurrency_limit: int
+    finished: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class BatchReport:
+    """The summary of a finished job.
+
+    ``by_status`` and ``by_code`` count outcomes (``by_code`` only those with a code:
+    failed, unknown and skipped ones, e.g. ``"invalid"``, ``"duplicate"``, a provider's
+    code). ``fees`` adds up the provider's fees of sent messages. ``requests`` counts the
+    chunk requests made by this run; ``retries`` the retries known to it (chunks resent by
+    the batch sender, plus the transport's retries reported by errors; retries inside
+    calls that succeeded are not reported by providers and not counted). ``replayed`` counts
+    outcomes re-emitted from the journal of an earlier run of the same job (they are also in
+    ``by_status``). ``duration`` is in seconds.
+    """
+
+    job_id: str
+    total: int
+    by_status: Mapping[OutcomeStatus, int]
+    by_code: Mapping[str, int]
+    fees: float
+    requests: int
+    retries: int
+    replayed: int
+    duration: float
+    resumed: bool = False
+
+    @property
+    def sent(self) -> int:
+        """Recipients the provider accepted."""
+        return self.by_status.get(OutcomeStatus.SENT, 0)
+
+    @property
+    def failed(self) -> int:
+        """Recipients the provider refused or that could not be sent."""
+        return self.by_status.get(OutcomeStatus.FAILED, 0)
+
+    @property
+    def unknown(self) -> int:
+        """Recipients that may have been sent: check delivery reports before resending."""
+        return self.by_status.get(OutcomeStatus.UNKNOWN, 0)
+
+    @property
+    def skipped(self) -> int:
+        """Recipients not sent because they were invalid or duplicates."""
+        return self.by_status.get(OutcomeStatus.SKIPPED, 0)
+
+    def __str__(self) -> str:
+        return (
+            f"job {self.job_id}: {self.total} recipients, {self.sent} sent, "
+            f"{self.failed} failed, {self.unknown} unknown, {self.skipped} skipped "
+            f"({self.requests} requests, {self.duration:.1f} s)"
+        )
+
+
+class Tally:
+    """Running counts for one job (private to the batch package)."""
+
+    def __init__(self) -> None:
+        self.by_status: Counter[OutcomeStatus] = Counter()
+        self.by_code: Counter[str] = Counter()
+        self.fees = 0.0
+        self.total = 0
+        self.replayed = 0
+        self.requests = 0
+        self.retries = 0
+
+    def add(self, outcomes: Sequence[BatchOutcome], *, replayed: int) -> None:
+        """Count emitted outcomes, ``replayed`` of which came from the journal."""
+        for item in outcomes:
+            outcome = item.outcome
+            self.by_status[outcome.status] += 1
+            if outcome.code is not None and outcome.status is not OutcomeStatus.SENT:
+                self.by_code[outcome.code] += 1
+            if outcome.status is OutcomeStatus.SENT and outcome.fee is not None:
+                self.fees += outcome.fee
+        self.total += len(outcomes)
+        self.replayed += replayed
+
+    def progress(
+        self,
+        *,
+        job_id: str,
+        elapsed: float,
+        rate_limit: float | None,
+        concurrency_limit: int,
+        finished: bool = False,
+    ) -> BatchProgress:
+        """A snapshot for the progress callback."""
+        return BatchProgress(
+            job_id=job_id,
+            done=self.total,
+            sent=self.by_status[OutcomeStatus.SENT],
+            failed=self.by_status[OutcomeStatus.FAILED],
+            unknown=self.by_status[OutcomeStatus.UNKNOWN],
+            skipped=self.by_status[OutcomeStatus.SKIPPED],
+            elapsed=elapsed,
+            per_second=self.total / elapsed if elapsed > 0 else 0.0,
+            rate_limit=rate_limit,
+            concurrency_limit=concurrency_limit,
+            finished=finished,
+        )
+
+    def report(self, *, job_id: str, duration: float, resumed: bool) -> BatchReport:
+        """The final report."""
+        return BatchReport(
+            job_id=job_id,
+            total=self.total,
+            by_status={status: self.by_status[status] for status in OutcomeStatus},
+            by_code=dict(self.by_code),
+            fees=self.fees,
+            requests=self.requests,
+            retries=self.retries,
+            replayed=self.replayed,
+            duration=duration,
+            resumed=resumed,
+        )

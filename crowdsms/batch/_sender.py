@@ -1,0 +1,461 @@
+"""The public entry points: :class:`BatchSender`, :func:`send_batch`, :func:`run_batch_blocking`."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Literal, TypedDict
+
+import anyio
+import sniffio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from typing_extensions import Self, Unpack
+
+from crowdsms._transport.policy import RetryPolicy
+from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY
+from crowdsms.batch._input import RecipientSource, check_source
+from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
+from crowdsms.batch._report import BatchOutcome, BatchReport
+from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
+from crowdsms.blocking._runner import EventLoopBlockedError
+from crowdsms.errors import CrowdSMSError, InvalidInputError
+from crowdsms.outcomes import ChunkSender
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BatchOptions",
+    "BatchSender",
+    "BlockingRunner",
+    "OutcomeStream",
+    "run_batch_blocking",
+    "send_batch",
+]
+
+DEFAULT_CONCURRENCY = 8
+"""Requests in flight at once, by default: modest, and well inside every provider's limits."""
+
+
+class BatchOptions(TypedDict, total=False):
+    """The settings of :class:`BatchSender`, as keyword arguments of :func:`send_batch`."""
+
+    concurrency: int
+    rate: float | None
+    burst: float | None
+    chunk_size: int | None
+    chunk_retry: RetryPolicy
+    slow_down: float
+    recovery: float
+    progress: ProgressCallback | None
+    progress_interval: float
+    runtime: Runtime | None
+
+
+def _check(ok: bool, field: str, value: object, what: str, action: str) -> None:
+    if not ok:
+        raise InvalidInputError(what, field=field, received=repr(value)[:60], action=action)
+
+
+class BatchSender:
+    """Sends messages to many recipients through a :class:`~crowdsms.outcomes.ChunkSender`.
+
+    Settings (all keyword-only):
+
+    - ``concurrency`` (8): requests in flight at once, each on a worker of a fixed pool.
+    - ``rate`` (``None``, no limit): recipients per second across all workers, with bursts of
+      up to ``burst`` (default: one second's worth). Set it to the provider's limit.
+    - ``chunk_size`` (the chunk sender's ``max_chunk_size``): recipients per request; may be
+      smaller than the provider's maximum, not larger.
+    - ``chunk_retry``: resends of chunks that failed ``NOT_SENT`` after the transport's own
+      retries (3 attempts in all, backoff from 2 s, ``Retry-After`` honoured).
+    - ``slow_down`` (0.5) and ``recovery`` (0.05): after a 429 the rate (or, with no rate,
+      the concurrency) is multiplied by ``slow_down``; each successful request then gives
+      back ``recovery`` of the configured rate (or one slot per ``concurrency`` requests).
+    - ``progress``: called (sync or async) with a :class:`~crowdsms.batch.BatchProgress`
+      at most once per chunk and once per ``progress_interval`` seconds (0.5), and at the end.
+    - ``runtime``: the clock, sleep and randomness (tests inject fakes).
+
+    Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
+    iterate its outcomes.
+    """
+
+    def __init__(
+        self,
+        chunk_sender: ChunkSender,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        burst: float | None = None,
+        chunk_size: int | None = None,
+        chunk_retry: RetryPolicy = DEFAULT_CHUNK_RETRY,
+        slow_down: float = 0.5,
+        recovery: float = 0.05,
+        progress: ProgressCallback | None = None,
+        progress_interval: float = 0.5,
+        runtime: Runtime | None = None,
+    ) -> None:
+        maximum = chunk_sender.max_chunk_size
+        size = maximum if chunk_size is None else chunk_size
+        _check(
+            isinstance(size, int) and 1 <= size <= maximum,
+            "chunk_size",
+            chunk_size,
+            f"chunk_size must be a whole number from 1 to {maximum} (this provider's limit)",
+            f"Pass chunk_size=None to use {maximum}",
+        )
+        _check(
+            isinstance(concurrency, int) and concurrency >= 1,
+            "concurrency",
+            concurrency,
+            "concurrency must be a whole number >= 1",
+            f"Pass e.g. concurrency={DEFAULT_CONCURRENCY}",
+        )
+        for name, value in (("rate", rate), ("burst", burst)):
+            _check(
+                value is None or (math.isfinite(value) and value > 0),
+                name,
+                value,
+                f"{name} must be a positive number of recipients per second, or None",
+                f"Pass e.g. {name}=100, or None for no limit",
+            )
+        _check(
+            0 < slow_down < 1,
+            "slow_down",
+            slow_down,
+            "slow_down must be between 0 and 1 (the factor applied to the pace after a 429)",
+            "Pass e.g. slow_down=0.5",
+        )
+        _check(
+            0 < recovery <= 1,
+            "recovery",
+            recovery,
+            "recovery must be in (0, 1] (the share of the pace regained per success)",
+            "Pass e.g. recovery=0.05",
+        )
+        _check(
+            progress_interval >= 0,
+            "progress_interval",
+            progress_interval,
+            "progress_interval must be >= 0 seconds",
+            "Pass e.g. progress_interval=0.5",
+        )
+        self.chunk_sender = chunk_sender
+        self.config = JobConfig(
+            chunk_size=size,
+            concurrency=concurrency,
+            rate=rate,
+            burst=burst,
+            slow_down=slow_down,
+            recovery=recovery,
+            chunk_retry=chunk_retry,
+            runtime=runtime or Runtime(),
+            progress=progress,
+            progress_interval=progress_interval,
+        )
+        self._group: TaskGroup | None = None
+        self._streams: list[OutcomeStream] = []
+
+    def __repr__(self) -> str:
+        config = self.config
+        return (
+            f"{type(self).__name__}({type(self.chunk_sender).__name__}, "
+            f"chunk_size={config.chunk_size}, concurrency={config.concurrency}, "
+            f"rate={config.rate})"
+        )
+
+    async def __aenter__(self) -> Self:
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        group, self._group = self._group, None
+        if group is None:
+            return None
+        group.cancel_scope.cancel()  # streams not iterated to the end are stopped
+        try:
+            return await group.__aexit__(exc_type, exc, traceback)
+        finally:
+            streams, self._streams = self._streams, []
+            for stream in streams:
+                stream._close()
+
+    async def send(
+        self,
+        recipients: RecipientSource,
+        *,
+        sink: OutcomeSink | OutcomeCallback | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+    ) -> BatchReport:
+        """Send to every recipient; return the report when all have an outcome.
+
+        ``recipients`` is any iterable or async iterable of
+        :class:`~crowdsms.outcomes.Recipient` (or phone strings), read lazily. Outcomes go to
+        ``sink`` in input order: an :class:`OutcomeSink` (:class:`JsonlSink`,
+        :class:`CsvSink`...) or a function called with each :class:`BatchOutcome` (sync or
+        async); ``None`` keeps only the counts of the report.
+
+        ``journal`` is the path of a SQLite file recording each chunk before and after it is
+        sent; ``job_id`` names the job in it (required with a journal). Running again with
+        the same journal, job id and input resumes the job: see :mod:`crowdsms.batch`.
+        Without a journal, ``job_id`` defaults to a random id.
+
+        Raises :class:`InvalidInputError` for bad arguments (bad recipients only get
+        ``skipped`` outcomes) and :class:`JournalMismatchError` when the journal was
+        recorded for another input. Cancelling leaves the journal consistent.
+        """
+        check_source(recipients)
+        return await run_job(
+            self.chunk_sender,
+            recipients,
+            config=self.config,
+            sink=_as_sink(sink),
+            job_id=_job_id(job_id, journal),
+            journal_path=os.fspath(journal) if journal is not None else None,
+        )
+
+    def stream(
+        self,
+        recipients: RecipientSource,
+        *,
+        journal: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+    ) -> OutcomeStream:
+        """Start a job and iterate its outcomes in input order: ``async for o in stream``.
+
+        Needs ``async with BatchSender(...) as sender``: the job runs in the sender's task
+        group. Arguments as for :meth:`send`. The stream's :attr:`OutcomeStream.report` is
+        set once it is exhausted; an error of the job is raised by the iteration. Closing the
+        stream early (``aclose``, or leaving ``async with stream``) or leaving the sender's
+        ``async with`` cancels the job, leaving its journal consistent.
+        """
+        group = self._group
+        if group is None:
+            raise CrowdSMSError(
+                "BatchSender.stream() needs a running sender",
+                action=(
+                    "Use `async with BatchSender(...) as sender:` and iterate "
+                    "`sender.stream(...)` inside it, or call `await sender.send(...)`"
+                ),
+            )
+        check_source(recipients)
+        identifier = _job_id(job_id, journal)
+        path = os.fspath(journal) if journal is not None else None
+        send, receive = anyio.create_memory_object_stream[BatchOutcome](self.config.chunk_size)
+        stream = OutcomeStream(receive, job_id=identifier)
+        self._streams = [item for item in self._streams if not item.closed]
+        self._streams.append(stream)
+        group.start_soon(self._stream_job, recipients, identifier, path, send, stream)
+        return stream
+
+    async def _stream_job(
+        self,
+        recipients: RecipientSource,
+        job_id: str,
+        journal: str | None,
+        send: MemoryObjectSendStream[BatchOutcome],
+        stream: OutcomeStream,
+    ) -> None:
+        with stream._scope:
+            try:
+                stream._report = await run_job(
+                    self.chunk_sender,
+                    recipients,
+                    config=self.config,
+                    sink=_StreamSink(send),
+                    job_id=job_id,
+                    journal_path=journal,
+                )
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # the consumer closed the stream
+            except Exception as exc:
+                stream._error = exc
+            finally:
+                send.close()
+
+
+class OutcomeStream:
+    """The outcomes of a running job, in input order (from :meth:`BatchSender.stream`)."""
+
+    def __init__(self, receive: MemoryObjectReceiveStream[BatchOutcome], *, job_id: str) -> None:
+        self._receive = receive
+        self._scope = anyio.CancelScope()
+        self._report: BatchReport | None = None
+        self._error: Exception | None = None
+        self._closed = False
+        self.job_id = job_id
+        """The job's id (generated when none was given)."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream was exhausted or closed."""
+        return self._closed
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> BatchOutcome:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._close()
+            if self._error is not None:
+                raise self._error from None
+            raise StopAsyncIteration from None
+
+    @property
+    def report(self) -> BatchReport:
+        """The job's report, once every outcome has been iterated."""
+        if self._report is None:
+            raise CrowdSMSError(
+                f"job {self.job_id} has not finished, so it has no report yet",
+                action="Iterate the stream to its end before reading its report",
+            )
+        return self._report
+
+    async def aclose(self) -> None:
+        """Stop the job (if still running) and close the stream."""
+        self._scope.cancel()
+        self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._receive.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _StreamSink:
+    """Feeds a job's outcomes to an :class:`OutcomeStream`."""
+
+    def __init__(self, send: MemoryObjectSendStream[BatchOutcome]) -> None:
+        self._send = send
+
+    async def open(self) -> None:
+        pass
+
+    async def write(self, outcomes: Sequence[BatchOutcome]) -> None:
+        for outcome in outcomes:
+            await self._send.send(outcome)
+
+    async def close(self) -> None:
+        pass
+
+
+def _as_sink(sink: OutcomeSink | OutcomeCallback | None) -> OutcomeSink | None:
+    if sink is None or isinstance(sink, OutcomeSink):
+        return sink
+    if callable(sink):
+        return CallbackSink(sink)
+    raise InvalidInputError(
+        f"sink must be an OutcomeSink or a function, not {type(sink).__name__}",
+        field="sink",
+        received=repr(sink)[:60],
+        action="Pass JsonlSink(path), CsvSink(path), or a function taking a BatchOutcome",
+    )
+
+
+def _job_id(job_id: str | None, journal: object) -> str:
+    if job_id is None:
+        if journal is not None:
+            raise InvalidInputError(
+                "a journal needs a job_id, so that the job can be resumed by it",
+                field="job_id",
+                received="None",
+                action="Pass job_id='...' (e.g. the campaign's name) together with journal=",
+            )
+        return uuid.uuid4().hex
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise InvalidInputError(
+            "job_id must be a non-empty string",
+            field="job_id",
+            received=repr(job_id)[:60],
+            action="Pass job_id='...' (e.g. the campaign's name and date)",
+        )
+    return job_id
+
+
+async def send_batch(
+    chunk_sender: ChunkSender,
+    recipients: RecipientSource,
+    *,
+    sink: OutcomeSink | OutcomeCallback | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    job_id: str | None = None,
+    **options: Unpack[BatchOptions],
+) -> BatchReport:
+    """Send to every recipient through ``chunk_sender`` and return the report.
+
+    A shortcut for ``await BatchSender(chunk_sender, **options).send(recipients, ...)``;
+    see :class:`BatchSender` for the options and :meth:`BatchSender.send` for the rest.
+    """
+    sender = BatchSender(chunk_sender, **options)
+    return await sender.send(recipients, sink=sink, journal=journal, job_id=job_id)
+
+
+BlockingRunner = Callable[[Callable[[], Awaitable[BatchReport]]], BatchReport]
+"""Runs a coroutine function to completion from blocking code (e.g. a portal's ``call``)."""
+
+
+def run_batch_blocking(
+    chunk_sender: ChunkSender,
+    recipients: RecipientSource,
+    *,
+    sink: OutcomeSink | OutcomeCallback | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    job_id: str | None = None,
+    runner: BlockingRunner | None = None,
+    backend: Literal["asyncio", "trio"] = "asyncio",
+    **options: Unpack[BatchOptions],
+) -> BatchReport:
+    """:func:`send_batch` for blocking code: runs the job and returns its report.
+
+    ``runner`` runs the job's coroutine function, e.g. the ``call`` of the blocking portal
+    that owns the chunk sender's client (its connections live on that loop). Without one,
+    the job runs on a new event loop (``anyio.run`` with ``backend``), which only suits a
+    chunk sender not yet bound to a loop. Calling this from inside a running event loop
+    raises :class:`~crowdsms.blocking._runner.EventLoopBlockedError`: await
+    :func:`send_batch` there instead.
+    """
+
+    async def job() -> BatchReport:
+        return await send_batch(
+            chunk_sender, recipients, sink=sink, journal=journal, job_id=job_id, **options
+        )
+
+    _refuse_inside_event_loop()
+    if runner is not None:
+        return runner(job)
+    return anyio.run(job, backend=backend)
+
+
+def _refuse_inside_event_loop() -> None:
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return
+    raise EventLoopBlockedError(
+        f"run_batch_blocking() was called from inside a running {library} event loop, "
+        "which it would block",
+        action="In async code use `await send_batch(...)` or `BatchSender(...).send(...)`",
+    )
