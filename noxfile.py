@@ -15,7 +15,7 @@ def install_group(session: nox.Session, group: str, *, package: bool = True) -> 
     """Install a dependency group from pyproject.toml (and the package, editable)."""
     requirements = nox.project.dependency_groups(PYPROJECT, group)
     if package:
-        session.install("-e", ".[yaml]", *requirements)
+        session.install("-e", ".[yaml,sandbox,cli]", *requirements)
     else:
         session.install(*requirements)
 
@@ -24,8 +24,10 @@ def install_group(session: nox.Session, group: str, *, package: bool = True) -> 
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     install_group(session, "lint", package=False)
-    session.run("ruff", "check", "crowdsms", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "crowdsms", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "crowdsms", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "crowdsms", "tests", "benchmarks", "examples", "noxfile.py"
+    )
 
 
 @nox.session
