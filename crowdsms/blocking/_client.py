@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from crowdsms._client import AsyncClientBase
 from crowdsms.blocking._runner import BlockingRunner
+from crowdsms.outcomes import ChunkSender
+
+if TYPE_CHECKING:
+    from crowdsms.batch import BatchOptions, BatchReport, OutcomeCallback, OutcomeSink
+    from crowdsms.batch._input import RecipientSource
 
 __all__ = ["BlockingClientBase"]
 
@@ -53,6 +59,33 @@ class BlockingClientBase(Generic[C]):
     def measure_clock(self) -> float:
         """Measure the offset from the provider's clock now, and return it in seconds."""
         return self._runner.call(self._async.measure_clock)
+
+    def send_batch(
+        self,
+        chunk_sender: ChunkSender,
+        recipients: RecipientSource,
+        *,
+        sink: OutcomeSink | OutcomeCallback | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        **options: Unpack[BatchOptions],
+    ) -> BatchReport:
+        """Run a batch job on this client's loop thread and return its report.
+
+        ``chunk_sender`` comes from this client (``client.sms.multisend_chunks(...)`` and so
+        on); the arguments are those of :func:`crowdsms.batch.send_batch`.
+        """
+        from crowdsms.batch import run_batch_blocking
+
+        return run_batch_blocking(
+            chunk_sender,
+            recipients,
+            sink=sink,
+            journal=journal,
+            job_id=job_id,
+            runner=self._runner.call,
+            **options,
+        )
 
     def close(self) -> None:
         """Close the connections and stop the loop thread. Safe to call more than once."""

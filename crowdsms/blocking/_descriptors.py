@@ -16,7 +16,7 @@ from typing_extensions import ParamSpec, Self
 
 from crowdsms.blocking._runner import BlockingRunner
 
-__all__ = ["BlockingGroup", "blocking"]
+__all__ = ["BlockingGroup", "blocking", "passthrough"]
 
 G = TypeVar("G")
 P = ParamSpec("P")
@@ -62,3 +62,22 @@ class blocking(Generic[G, P, T]):
             return runner.call(run)
 
         return call
+
+
+class passthrough(Generic[G, P, T]):
+    """Expose a plain (non-async) method of the async group unchanged, e.g. a chunk factory."""
+
+    def __init__(self, method: Callable[Concatenate[G, P], T]) -> None:
+        self._method = method
+        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, instance: BlockingGroup[G], owner: type[Any]) -> Callable[P, T]: ...
+
+    def __get__(self, instance: BlockingGroup[G] | None, owner: type[Any]) -> Self | Callable[P, T]:
+        if instance is None:
+            return self
+        return functools.partial(self._method, instance._group)

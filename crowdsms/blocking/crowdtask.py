@@ -10,7 +10,7 @@ from typing_extensions import Unpack
 from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
-from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.crowdtask import (
     DEFAULT_BASE_URL,
     DEFAULT_BATCH_PATH,
@@ -27,6 +27,7 @@ class CrowdTaskTasks(BlockingGroup[Tasks]):
     """``client.tasks``: blocking ``batch``."""
 
     batch = blocking(Tasks.batch)
+    batch_chunks = passthrough(Tasks.batch_chunks)
 
 
 class CrowdTask(BlockingClientBase[AsyncCrowdTask]):

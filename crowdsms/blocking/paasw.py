@@ -11,7 +11,7 @@ from typing_extensions import Unpack
 from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
-from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.paasw import (
     DEFAULT_BASE_URL,
     DEFAULT_TOKEN_REJECTED_CODES,
@@ -29,6 +29,7 @@ class PaaswSms(BlockingGroup[SmsEndpoints]):
 
     send = blocking(SmsEndpoints.send)
     send_template = blocking(SmsEndpoints.send_template)
+    send_chunks = passthrough(SmsEndpoints.send_chunks)
 
 
 class PaaswReports(BlockingGroup[ReportEndpoints]):

@@ -10,7 +10,7 @@ from typing_extensions import Unpack
 from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
-from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.sendcloud import (
     DEFAULT_BASE_URL,
     AsyncSendCloud,
@@ -29,6 +29,7 @@ class SendCloudSms(BlockingGroup[SmsEndpoints]):
 
     send = blocking(SmsEndpoints.send)
     sendn = blocking(SmsEndpoints.sendn)
+    sendn_chunks = passthrough(SmsEndpoints.sendn_chunks)
 
 
 class SendCloudTimestamp(BlockingGroup[TimestampEndpoints]):

@@ -10,7 +10,7 @@ from typing_extensions import Unpack
 from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
-from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.submail import (
     DEFAULT_BASE_URL,
     AsyncSubmail,
@@ -29,6 +29,7 @@ class SubmailSms(BlockingGroup[AsyncSubmailSms]):
 
     send = blocking(AsyncSubmailSms.send)
     multisend = blocking(AsyncSubmailSms.multisend)
+    multisend_chunks = passthrough(AsyncSubmailSms.multisend_chunks)
 
 
 class SubmailService(BlockingGroup[AsyncSubmailService]):

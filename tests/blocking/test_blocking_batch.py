@@ -1,0 +1,66 @@
+"""The batch sender from blocking code, on the blocking client's own loop thread."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from crowdsms import OutcomeStatus, Recipient, SendCloud, Submail
+from crowdsms.batch import BatchOutcome, BatchProgress
+from crowdsms.sandbox import (
+    SENDCLOUD_SMS_KEY,
+    SENDCLOUD_SMS_USER,
+    SUBMAIL_APPID,
+    SUBMAIL_APPKEY,
+    serve_in_thread,
+)
+
+
+def test_blocking_client_runs_a_batch_on_its_loop(tmp_path: Path) -> None:
+    seen: list[BatchOutcome] = []
+    threads: set[int] = set()
+
+    def progress(snapshot: BatchProgress) -> None:
+        threads.add(threading.get_ident())
+
+    recipients = [Recipient(f"1370013{i:04d}", {"name": f"n{i}"}) for i in range(230)]
+    recipients.append(Recipient("not a number", {"name": "x"}))
+    with (
+        serve_in_thread() as sandbox,
+        Submail(
+            app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=sandbox.base_url("submail")
+        ) as submail,
+    ):
+        chunks = submail.sms.multisend_chunks(content="【测试】@var(name)")
+        report = submail.send_batch(
+            chunks,
+            recipients,
+            sink=seen.append,
+            journal=tmp_path / "j.sqlite",
+            job_id="blocking",
+            concurrency=4,
+            progress=progress,
+        )
+        phones = sandbox.ledger.phones(provider="submail")
+    assert report.sent == 230
+    assert report.skipped == 1
+    assert [o.position for o in seen] == list(range(231))
+    assert seen[-1].status is OutcomeStatus.SKIPPED
+    assert sorted(p or "" for p in phones) == sorted(r.phone for r in recipients[:230])
+    assert threading.get_ident() not in threads  # the job ran on the client's loop thread
+
+
+def test_blocking_sendcloud_batch_with_idempotency_keys() -> None:
+    recipients = [Recipient(f"1360013{i:04d}", {"%code%": str(i)}) for i in range(450)]
+    with (
+        serve_in_thread() as sandbox,
+        SendCloud(
+            sms_user=SENDCLOUD_SMS_USER,
+            sms_key=SENDCLOUD_SMS_KEY,
+            base_url=sandbox.base_url("sendcloud"),
+        ) as sendcloud,
+    ):
+        report = sendcloud.send_batch(sendcloud.sms.sendn_chunks(template_id=1), recipients)
+        assert len(sandbox.ledger.phones(provider="sendcloud")) == 450
+    assert report.sent == 450
+    assert report.requests == 3  # 200 + 200 + 50
