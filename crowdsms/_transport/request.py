@@ -33,6 +33,11 @@ def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return dict(value)
 
 
+def _keys_only(value: Mapping[str, object]) -> str:
+    """Repr of a mapping that may hold credentials: its keys, never its values."""
+    return "{" + ", ".join(repr(key) for key in value) + "}"
+
+
 @attrs.frozen
 class ApiRequest:
     """One call an endpoint wants made, before signing.
@@ -52,11 +57,15 @@ class ApiRequest:
     method: str
     path: str
     operation: str
-    fields: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    fields: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_mapping, repr=_keys_only
+    )
     encoding: BodyEncoding = BodyEncoding.FORM
-    query: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    files: Mapping[str, FilePart] = attrs.field(factory=dict)
+    query: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping, repr=_keys_only)
+    headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_mapping, repr=_keys_only
+    )
+    files: Mapping[str, FilePart] = attrs.field(factory=dict, repr=_keys_only)
     idempotent: bool = False
     idempotency_key: str | None = None
     at_least_once: bool = False

@@ -150,3 +150,23 @@ async def test_no_secret_in_logs_through_a_users_http_client(
             await client.call(send_request(fields={}))
         await client.aclose()
     _assert_nowhere(caplog, client, client._transport, ok, caught.value)
+
+
+def test_api_request_repr_shows_keys_never_values() -> None:
+    from crowdsms._transport import ApiRequest, BodyEncoding, FilePart
+
+    secret = "query-secret-value-42"
+    request = ApiRequest(
+        "GET",
+        "/api/token",
+        "paasw.token",
+        fields={"appId": "app", "secret": secret},
+        encoding=BodyEncoding.QUERY,
+        query={"token": secret},
+        headers={"authorization": secret},
+        files={"f": FilePart("a.txt", secret.encode())},
+    )
+    text = repr(request)
+    assert secret not in text
+    assert "'secret'" in text
+    assert "'token'" in text
