@@ -1,0 +1,109 @@
+"""Reading typed values out of pushed fields, strictly where security depends on them.
+
+Fields that are signed or checked (token, signature, timestamp) must be present and of the
+right type, or the push is malformed. Descriptive fields are read leniently: a value of an
+unexpected type becomes ``None`` in the typed event (``raw`` keeps it), so that an odd field
+never loses a delivery report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from crowdsms.errors import excerpt
+from crowdsms.webhooks._errors import WebhookFormatError
+from crowdsms.webhooks._replay import timestamp_seconds
+
+__all__ = [
+    "CHINA_TIME",
+    "china_time",
+    "keys_of",
+    "number_text",
+    "optional_text",
+    "required_text",
+    "unix_time",
+]
+
+CHINA_TIME: Final = timezone(timedelta(hours=8), "UTC+08:00")
+"""The zone of the providers' wall-clock times (mainland China: one zone, no DST)."""
+
+_TIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y%m%d%H%M%S")
+
+
+def keys_of(fields: Mapping[str, Any]) -> str:
+    """The field names of a push, for an error message (never the values)."""
+    names = sorted(str(name) for name in fields)
+    shown = ", ".join(names[:12])
+    return f"fields {shown}" + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def optional_text(fields: Mapping[str, Any], *names: str) -> str | None:
+    """The first of ``names`` present as a string (or an integer, as digits), else ``None``."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def required_text(fields: Mapping[str, Any], name: str, *, provider: str) -> str:
+    """Field ``name`` as a non-empty string; :class:`WebhookFormatError` otherwise."""
+    value = fields.get(name)
+    if isinstance(value, str) and value:
+        return value
+    problem = "is missing" if value is None else "is empty" if value == "" else "is not a string"
+    raise WebhookFormatError(
+        f"the field {name!r} {problem}",
+        provider=provider,
+        received=keys_of(fields),
+        action="Signed pushes carry token, signature and timestamp; check what posts here",
+    )
+
+
+def number_text(fields: Mapping[str, Any], name: str, *, provider: str) -> tuple[str, float]:
+    """Field ``name`` as sent (digits) and as a number; :class:`WebhookFormatError` otherwise."""
+    value = fields.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value), float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return value, number
+    problem = "is missing" if value is None else f"is not a number ({excerpt(str(value), 40)})"
+    raise WebhookFormatError(
+        f"the field {name!r} {problem}",
+        provider=provider,
+        received=keys_of(fields),
+        action="Signed pushes carry a Unix timestamp; check what posts here",
+    )
+
+
+def unix_time(value: float | None) -> datetime | None:
+    """An aware UTC datetime from Unix seconds or milliseconds; ``None`` if out of range."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp_seconds(value), timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def china_time(text: str | None) -> datetime | None:
+    """A provider's wall-clock time (``2017-01-01 00:00:00``, China time) as an aware datetime."""
+    if text is None:
+        return None
+    stripped = text.strip()
+    for pattern in _TIME_FORMATS:
+        try:
+            return datetime.strptime(stripped, pattern).replace(tzinfo=CHINA_TIME)
+        except ValueError:
+            continue
+    return None

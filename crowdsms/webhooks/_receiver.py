@@ -1,0 +1,182 @@
+"""What every receiver offers, and the shared machinery of signed receivers.
+
+A receiver turns one pushed request into typed events (:meth:`Receiver.parse`), says what to
+answer the provider once they are handled (:attr:`Receiver.acknowledgement`), and can forget
+a push it parsed but that could not be handled, so that the provider's retry is accepted
+(:meth:`Receiver.forget`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import attrs
+
+from crowdsms._secret import Secret
+from crowdsms.errors import ConfigurationError
+from crowdsms.webhooks._body import Body, Headers, read_objects
+from crowdsms.webhooks._errors import WebhookFormatError, WebhookSignatureError
+from crowdsms.webhooks._events import Event
+from crowdsms.webhooks._fields import optional_text
+from crowdsms.webhooks._replay import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_AHEAD,
+    DEFAULT_REPLAY_CACHE_SIZE,
+    ReplayGuard,
+    ReplayKey,
+)
+
+__all__ = ["TEXT_SUCCESS", "Acknowledgement", "Receiver", "SignedReceiver"]
+
+
+@attrs.frozen(kw_only=True)
+class Acknowledgement:
+    """The answer a provider expects once a push has been handled."""
+
+    body: bytes
+    content_type: str
+    status_code: int = 200
+
+    @classmethod
+    def json(cls, value: Any) -> Acknowledgement:
+        """An acknowledgement with ``value`` as its UTF-8 JSON body."""
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(body=body, content_type="application/json; charset=utf-8")
+
+    @classmethod
+    def text(cls, value: str) -> Acknowledgement:
+        """An acknowledgement with ``value`` as its plain-text body."""
+        return cls(body=value.encode("utf-8"), content_type="text/plain; charset=utf-8")
+
+
+TEXT_SUCCESS = Acknowledgement.text("success")
+"""SUBMAIL's and SendCloud's acknowledgement: HTTP 200 with a short body."""
+
+
+class Receiver(Protocol):
+    """One kind of push: parse it, acknowledge it, or forget it to accept a retry."""
+
+    @property
+    def provider(self) -> str:
+        """The provider's name: ``"submail"``, ``"sendcloud"`` or ``"paasw"``."""
+        ...
+
+    @property
+    def acknowledgement(self) -> Acknowledgement:
+        """What to answer once the push's events have been handled."""
+        ...
+
+    def parse(self, headers: Headers, body: Body) -> list[Event]:
+        """The push's events, verified; raises a :class:`~crowdsms.webhooks.WebhookError`."""
+        ...
+
+    def forget(self, headers: Headers, body: Body) -> None:
+        """Forget a parsed push that could not be handled, so its retry is accepted."""
+        ...
+
+
+def _secret_key(key: object, provider: str) -> Secret:
+    if isinstance(key, str):
+        key = Secret(key)
+    if not isinstance(key, Secret) or not key:
+        raise ConfigurationError(
+            f"the {provider} webhook key must be a non-empty string or Secret",
+            received=type(key).__name__ if not isinstance(key, Secret) else "an empty Secret",
+            action="Pass the key shown in the provider's console for this webhook",
+        )
+    return key
+
+
+class SignedReceiver:
+    """The shared part of SUBMAIL's and SendCloud's receivers: key, window, replay memory."""
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        key: str | Secret,
+        max_age: float = DEFAULT_MAX_AGE,
+        max_ahead: float = DEFAULT_MAX_AHEAD,
+        replay_cache_size: int = DEFAULT_REPLAY_CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
+        acknowledgement: Acknowledgement = TEXT_SUCCESS,
+    ) -> None:
+        self._key = _secret_key(key, self.provider)
+        self._guard = ReplayGuard(
+            provider=self.provider,
+            max_age=max_age,
+            max_ahead=max_ahead,
+            capacity=replay_cache_size,
+            clock=clock,
+        )
+        self._max_age = float(max_age)
+        self._acknowledgement = acknowledgement
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key={self._key!r}, max_age={self._max_age!r})"
+
+    @property
+    def acknowledgement(self) -> Acknowledgement:
+        """HTTP 200 with a short text body (``success``), unless set otherwise."""
+        return self._acknowledgement
+
+    def parse(self, headers: Headers, body: Body) -> list[Event]:
+        """The events of one push, verified.
+
+        Raises :class:`~crowdsms.webhooks.WebhookFormatError` for a body that is not this
+        provider's push, :class:`~crowdsms.webhooks.WebhookSignatureError` for a forged one
+        (or a wrong key), and :class:`~crowdsms.webhooks.WebhookReplayError` for a push
+        outside the timestamp window or received before. A push that parses is remembered:
+        if handling its events then fails, call :meth:`forget` so that the provider's retry
+        is accepted.
+        """
+        objects = read_objects(headers, body, provider=self.provider)
+        keys = [self._verify(fields) for fields in objects]
+        events = [event for fields in objects for event in self._events(fields)]
+        self._guard.claim(keys)
+        return events
+
+    def forget(self, headers: Headers, body: Body) -> None:
+        """Forget a push returned by :meth:`parse`, so that its retry is accepted."""
+        try:
+            objects = read_objects(headers, body, provider=self.provider)
+        except WebhookFormatError:
+            return
+        keys: list[ReplayKey] = []
+        for fields in objects:
+            token, signature = fields.get("token"), fields.get("signature")
+            if isinstance(token, str) and isinstance(signature, str):
+                keys.append((token, signature))
+        self._guard.release(keys)
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def _verify(self, fields: Mapping[str, Any]) -> ReplayKey:
+        raise NotImplementedError
+
+    def _events(self, fields: dict[str, Any]) -> list[Event]:
+        raise NotImplementedError
+
+    def _check_signature(
+        self, fields: Mapping[str, Any], *, expected: str, received: str, rule: str
+    ) -> None:
+        if not hmac.compare_digest(
+            expected.encode("ascii"), received.strip().lower().encode("utf-8")
+        ):
+            kind = optional_text(fields, "events", "event") or "?"
+            token = optional_text(fields, "token") or ""
+            raise WebhookSignatureError(
+                f"the signature does not match {rule}: the push is forged, or the key is not "
+                "the one the provider signs with",
+                provider=self.provider,
+                received=f"event {kind[:40]!r}, token {token[:8]!r}...",
+                action=(
+                    "Nothing was handled. If genuine pushes are refused, check that the key "
+                    "is this webhook's key from the provider's console"
+                ),
+            )

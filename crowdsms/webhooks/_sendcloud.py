@@ -1,0 +1,161 @@
+"""SendCloud SMSHook: pushed SMS events, signed ``hex(HMAC-SHA256(appkey, timestamp + token))``.
+
+Each push is one event (form fields, or a JSON object; a JSON array of them is accepted
+too). ``event`` names it (``request``, ``deliver``, ``workererror``; the numeric codes of
+later editions, 1, 20, 4 and 5, mean the same). ``timestamp`` (milliseconds; seconds are
+recognised by their size) is signed, so the window check stops old replays too. A push
+naming several ``smsIds`` becomes one event per id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final
+
+from crowdsms._secret import Secret
+from crowdsms.webhooks._events import (
+    DeliveryOutcome,
+    Event,
+    SendCloudDelivered,
+    SendCloudFailed,
+    SendCloudRequest,
+    UnknownEvent,
+)
+from crowdsms.webhooks._fields import number_text, optional_text, required_text, unix_time
+from crowdsms.webhooks._receiver import TEXT_SUCCESS, Acknowledgement, SignedReceiver
+from crowdsms.webhooks._replay import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_AHEAD,
+    DEFAULT_REPLAY_CACHE_SIZE,
+    ReplayKey,
+    timestamp_seconds,
+)
+
+__all__ = ["SENDCLOUD_EVENT_KINDS", "SendCloudWebhook"]
+
+_KINDS: Final[Mapping[str, type[SendCloudRequest | SendCloudDelivered | SendCloudFailed]]] = {
+    "request": SendCloudRequest,
+    "1": SendCloudRequest,
+    "deliver": SendCloudDelivered,
+    "delivered": SendCloudDelivered,
+    "20": SendCloudDelivered,
+    "workererror": SendCloudFailed,
+    "failed": SendCloudFailed,
+    "5": SendCloudFailed,
+    "suppressed": SendCloudFailed,
+    "4": SendCloudFailed,
+}
+
+SENDCLOUD_EVENT_KINDS: Final = frozenset(_KINDS)
+"""The SMSHook event names and codes with a typed class; others become ``UnknownEvent``."""
+
+
+class SendCloudWebhook(SignedReceiver):
+    """Receives SendCloud SMSHook pushes: ``SendCloudWebhook(key=...).parse(headers, body)``.
+
+    ``key`` is the app key SendCloud signs SMSHook pushes with. A push is genuine when
+    ``hex(HMAC-SHA256(key, timestamp + token))`` equals its ``signature``. Its timestamp
+    must lie at most ``max_age`` seconds in the past and ``max_ahead`` seconds in the future
+    of ``clock()`` (Unix seconds). The last ``replay_cache_size`` ``(token, signature)``
+    pairs are remembered, and a push repeating one is refused. ``acknowledgement`` is what
+    :class:`~crowdsms.webhooks.WebhookApp` answers once the events are handled (HTTP 200,
+    ``success``).
+    """
+
+    provider: ClassVar[str] = "sendcloud"
+
+    def __init__(
+        self,
+        *,
+        key: str | Secret,
+        max_age: float = DEFAULT_MAX_AGE,
+        max_ahead: float = DEFAULT_MAX_AHEAD,
+        replay_cache_size: int = DEFAULT_REPLAY_CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
+        acknowledgement: Acknowledgement = TEXT_SUCCESS,
+    ) -> None:
+        super().__init__(
+            key=key,
+            max_age=max_age,
+            max_ahead=max_ahead,
+            replay_cache_size=replay_cache_size,
+            clock=clock,
+            acknowledgement=acknowledgement,
+        )
+
+    def _verify(self, fields: Mapping[str, Any]) -> ReplayKey:
+        token = required_text(fields, "token", provider=self.provider)
+        signature = required_text(fields, "signature", provider=self.provider)
+        stamp, seconds = number_text(fields, "timestamp", provider=self.provider)
+        expected = hmac.new(
+            self._key.reveal().encode("utf-8"), (stamp + token).encode("utf-8"), hashlib.sha256
+        ).hexdigest()
+        self._check_signature(
+            fields,
+            expected=expected,
+            received=signature,
+            rule="HMAC-SHA256(key, timestamp + token)",
+        )
+        self._guard.check_time(timestamp_seconds(seconds))
+        return token, signature
+
+    def _events(self, fields: dict[str, Any]) -> list[Event]:
+        kind = optional_text(fields, "event") or ""
+        cls = _KINDS.get(kind.strip().lower())
+        if cls is None:
+            return [UnknownEvent(provider=self.provider, kind=kind, raw=fields)]
+        _, seconds = number_text(fields, "timestamp", provider=self.provider)
+        phone = optional_text(fields, "phone")
+        ids: list[str | None] = [*_sms_ids(fields)] or [None]
+        common: dict[str, Any] = {
+            "provider": self.provider,
+            "kind": kind,
+            "raw": fields,
+            "occurred_at": unix_time(seconds),
+            "sms_user": optional_text(fields, "smsUser", "sms_user"),
+            "template_id": optional_text(fields, "templateId", "template_id"),
+            "message": optional_text(fields, "message"),
+        }
+        events: list[Event] = []
+        for sms_id in ids:
+            own_phone = phone if len(ids) == 1 and phone else _phone_of(sms_id) or phone
+            message = {**common, "message_id": sms_id, "phone": own_phone}
+            if cls is SendCloudDelivered:
+                events.append(SendCloudDelivered(**message, outcome=DeliveryOutcome.DELIVERED))
+            elif cls is SendCloudFailed:
+                events.append(SendCloudFailed(**message, outcome=DeliveryOutcome.FAILED))
+            else:
+                events.append(SendCloudRequest(**message))
+        return events
+
+
+def _sms_ids(fields: Mapping[str, Any]) -> list[str]:
+    """``smsId``, or the ids of ``smsIds`` (a list, a JSON array or a comma-separated text)."""
+    single = optional_text(fields, "smsId", "sms_id")
+    if single:
+        return [single]
+    value = fields.get("smsIds", fields.get("sms_ids"))
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text.strip("[]").split(",")
+        else:
+            value = text.split(",")
+    if not isinstance(value, list):
+        return []
+    ids = [str(item).strip().strip('"') for item in value if isinstance(item, (str, int))]
+    return [item for item in ids if item]
+
+
+def _phone_of(sms_id: str | None) -> str | None:
+    """The phone number at the end of a SendCloud SMS id (``...$13800138000``), if any."""
+    if sms_id is None or "$" not in sms_id:
+        return None
+    return sms_id.rsplit("$", 1)[1] or None

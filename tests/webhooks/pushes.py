@@ -1,0 +1,69 @@
+"""Hand-built, hand-signed pushes, signed here with hashlib/hmac (never by crowdsms)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.parse
+from typing import Any
+
+NOW = 1_700_000_000
+"""The tests' fixed clock: 2023-11-14 22:13:20 UTC."""
+
+SUBMAIL_KEY = "test-subhook-key-7f3a"
+SENDCLOUD_KEY = "test-sendcloud-app-key-91c2"
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+JSON = {"content-type": "application/json"}
+
+
+def clock() -> float:
+    return float(NOW)
+
+
+def submail_signature(token: str, key: str = SUBMAIL_KEY) -> str:
+    return hashlib.md5((token + key).encode()).hexdigest()
+
+
+def sendcloud_signature(timestamp: str, token: str, key: str = SENDCLOUD_KEY) -> str:
+    return hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+
+
+def submail_fields(
+    events: str = "delivered",
+    *,
+    token: str = "067ef7e2f286a9a56eabb07dc9657852",  # noqa: S107 (a random push token)
+    timestamp: int | str | None = NOW,
+    key: str = SUBMAIL_KEY,
+    **extra: Any,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"events": events, **extra}
+    if timestamp is not None:
+        fields["timestamp"] = timestamp
+    fields["token"] = token
+    fields["signature"] = submail_signature(token, key)
+    return fields
+
+
+def sendcloud_fields(
+    event: str = "deliver",
+    *,
+    token: str = "Xk3lQ0v8b2TqLwRz5mNcYpA7sJd1FhGu9eKiO4tBy6VxWnE0aZ",  # noqa: S107
+    timestamp: int | str = NOW * 1000,
+    key: str = SENDCLOUD_KEY,
+    **extra: Any,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"event": event, **extra}
+    fields["timestamp"] = timestamp
+    fields["token"] = token
+    fields["signature"] = sendcloud_signature(str(timestamp), token, key)
+    return fields
+
+
+def form(fields: dict[str, Any]) -> bytes:
+    return urllib.parse.urlencode({k: str(v) for k, v in fields.items()}).encode()
+
+
+def as_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
