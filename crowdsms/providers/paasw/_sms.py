@@ -77,6 +77,7 @@ class SmsEndpoints:
         params: Sequence[Mapping[str, str]] | Mapping[str, str],
         sign: str,
         content: str,
+        kind: SmsKind | None = None,
     ) -> SendResult:
         """Send an approved template to every number (``POST /sms/sendTemplate``).
 
@@ -85,23 +86,30 @@ class SmsEndpoints:
         characters as compact JSON. ``template_id`` has at most 20 characters. ``phones``
         and ``sign`` follow the rules of :meth:`send`; ``content`` (at most 1000
         characters) is not required to contain the 【sign】 here, as the seed does not say.
+        ``kind`` is as for :meth:`send` (PROVIDERS.md: ``sendTemplate`` takes the fields
+        of ``send`` plus ``templateId`` and ``paramJson``): required when the account has
+        several kinds, left out when it has one.
         """
         numbers = check_phones(phones)
         checked_template = check_template_id(template_id)
         param_json = encode_params(params)
         checked_sign = check_sign(sign)
         checked_content = check_content(content, sign=None)
+        checked_kind = check_kind(kind)
+        fields = {
+            "phoneNumbers": ",".join(numbers),
+            "templateId": checked_template,
+            "paramJson": param_json,
+            "sign": checked_sign,
+            "content": checked_content,
+        }
+        if checked_kind is not None:
+            fields["kind"] = checked_kind.value
         request = ApiRequest(
             method="POST",
             path=SEND_TEMPLATE_PATH,
             operation="paasw.sms.send_template",
-            fields={
-                "phoneNumbers": ",".join(numbers),
-                "templateId": checked_template,
-                "paramJson": param_json,
-                "sign": checked_sign,
-                "content": checked_content,
-            },
+            fields=fields,
             encoding=BodyEncoding.FORM,
         )
         response = await self._context.call(request)
