@@ -15,6 +15,8 @@ ROWS = [
     {"img_url": "https://example.com/3.jpg", "question": 'she said "hello" twice'},
     {"img_url": "C:\\my files\\4.jpg", "question": '"quoted" at the start'},
     {"img_url": "https://example.com/5.jpg", "question": ""},
+    {"img_url": "C:\\tmp\\", "question": 'a back\\"slash before a quote'},
+    {"img_url": "two\\\\slashes", "question": "ends\\with\\"},
 ]
 
 

@@ -15,12 +15,12 @@ way that every value the format can carry goes through :func:`write_cvs` and
   names are bare tokens, nothing is quoted or escaped in them.
 - Each further line is one row's values joined by one space, with ``\\n`` after every line
   (the last one included). No byte-order mark is written.
-- A double quote in a value is always written ``\\"``.
-- A backslash is doubled (``\\\\``) only where a reader would otherwise take it for an
-  escape: right before a double quote, right before another backslash, or at the very end
-  of the value. Everywhere else it is written as is, so a value such as
-  ``C:\\tmp\\1.jpg`` reaches CrowdTask byte for byte the same whether its parser knows the
-  ``\\\\`` rule or only the documented ``\\"`` one.
+- A double quote in a value is always written ``\\"``; that is the only escape, as
+  documented. A backslash is written as is, so ``C:\\tmp\\1.jpg`` and ``a\\"b`` (a
+  backslash before a quote, written ``a\\\\"b``) read back unchanged by any parser that
+  knows the documented ``\\"`` rule, whether it scans left to right or replaces ``\\"``.
+- The one value the documented format cannot carry is a *quoted* value (see below) that
+  ends with a backslash: its closing quote would read as an escaped quote. It is refused.
 - A value is wrapped in double quotes when it contains any whitespace (a space, an
   ideographic space U+3000, a no-break space...), when it is empty (``""``), or when it
   starts with a double quote.
@@ -34,8 +34,8 @@ way that every value the format can carry goes through :func:`write_cvs` and
 the looser files people write by hand: values separated by runs of spaces and tabs, ``\\r\\n``
 line endings, a UTF-8 byte-order mark, blank lines (ignored), and a double quote inside an
 unquoted value taken literally (the documents' own example shows ``def="123"``, most likely
-a Markdown rendering of ``def=\\"123\\"``). Inside a value, ``\\"`` stands for ``"`` and
-``\\\\`` for ``\\``; a backslash before any other character is a literal backslash. Malformed
+a Markdown rendering of ``def=\\"123\\"``). Inside a value, ``\\"`` stands for ``"``; a
+backslash before any other character is a literal backslash. Malformed
 input (an unterminated quote, text glued to a closing quote, the wrong number of values,
 a bad or repeated variable name) raises :class:`CvsFormatError` with the line number.
 """
@@ -70,10 +70,7 @@ _BAD_IN_NAME = re.compile(r'[\s"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\uf
 # A value needing more than a plain copy: whitespace (quote it), a quote or a backslash.
 _SPECIAL = re.compile(r'[\s"\\]')
 _WHITESPACE = re.compile(r"\s")
-# A backslash that a reader would take for the start of an escape.
-_AMBIGUOUS_BACKSLASH = re.compile(r'\\(?=[\\"]|\Z)')
 _SEPARATORS = " \t"
-_ESCAPABLE = '"\\'
 _EXCERPT = 60
 
 
@@ -232,7 +229,21 @@ def _check_value(
                 "with spaces"
             ),
         )
+    if value.endswith("\\") and _needs_quotes(value):
+        raise InvalidInputError(
+            f"the value of {where} ends with a backslash and must be quoted (it contains "
+            "spaces or starts with a quote), which the CVS format cannot carry: the closing "
+            'quote would read as an escaped quote (\\")',
+            field=field,
+            position=position,
+            received=_excerpt(value),
+            action="Remove the trailing backslash, or add a character after it",
+        )
     return value
+
+
+def _needs_quotes(value: str) -> bool:
+    return not value or value[0] == '"' or _WHITESPACE.search(value) is not None
 
 
 def validate_row(
@@ -305,8 +316,8 @@ def validate_row(
 def _encode_value(value: str) -> str:
     if value and value[0] != '"' and _SPECIAL.search(value) is None:
         return value
-    escaped = _AMBIGUOUS_BACKSLASH.sub(r"\\\\", value).replace('"', '\\"')
-    if not value or value[0] == '"' or _WHITESPACE.search(value) is not None:
+    escaped = value.replace('"', '\\"')
+    if _needs_quotes(value):
         return f'"{escaped}"'
     return escaped
 
@@ -351,7 +362,7 @@ def _split_line(line: str, number: int) -> list[str]:
                         action='Close the value with a quote; write a quote inside it as \\"',
                     )
                 char = line[index]
-                if char == "\\" and index + 1 < end and line[index + 1] in _ESCAPABLE:
+                if char == "\\" and index + 1 < end and line[index + 1] == '"':
                     chars.append(line[index + 1])
                     index += 2
                 elif char == '"':
@@ -371,7 +382,7 @@ def _split_line(line: str, number: int) -> list[str]:
         else:
             while index < end and line[index] not in _SEPARATORS:
                 char = line[index]
-                if char == "\\" and index + 1 < end and line[index + 1] in _ESCAPABLE:
+                if char == "\\" and index + 1 < end and line[index + 1] == '"':
                     chars.append(line[index + 1])
                     index += 2
                 else:
