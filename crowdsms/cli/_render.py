@@ -11,7 +11,6 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -27,11 +26,9 @@ class SendProgress:
 
     def __init__(self, console: Console, *, total: int | None, enabled: bool) -> None:
         self._progress = Progress(
-            TextColumn("[bold]sending"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>8} /s"),
-            TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}/s"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[counts]}"),
             console=console,
@@ -55,8 +52,8 @@ class SendProgress:
     def update(self, snapshot: BatchProgress) -> None:
         """Show a snapshot: recipients done, rate, and outcomes so far."""
         counts = (
-            f"[green]{snapshot.sent} sent[/] [red]{snapshot.failed} failed[/] "
-            f"[yellow]{snapshot.unknown} unknown[/] [dim]{snapshot.skipped} skipped[/]"
+            f"[green]{snapshot.sent}[/] sent [red]{snapshot.failed}[/] failed "
+            f"[yellow]{snapshot.unknown}[/] unknown {snapshot.skipped} skipped"
         )
         self._progress.update(
             self._task,
