@@ -16,7 +16,9 @@ refused connection, an exhausted retry budget...) is sent again by the batch sen
 after a backoff (``chunk_retry``, by default 3 attempts in all, waits of 2 s then 4 s, or
 the provider's ``Retry-After``), when a later attempt may succeed: any ``NOT_SENT``
 transport error, and provider errors the code table marks retryable. ``UNKNOWN`` failures
-are never resent (with an idempotency key the transport already resent them safely).
+are resent only when the chunk carries an idempotency key (SendCloud's ``sendRequestId``,
+the same key on every attempt), which makes the provider drop a second copy; without one
+they are never resent, and their recipients are reported ``unknown``.
 """
 
 from __future__ import annotations
@@ -70,14 +72,28 @@ def unknown_outcomes(
     ]
 
 
-def _retryable(error: CrowdSMSError) -> bool:
+def _retryable(error: CrowdSMSError, *, keyed: bool) -> bool:
     if not isinstance(error, RequestError):
         return False  # e.g. InvalidInputError raised by send_chunk before any request
     if error.certainty is not DeliveryCertainty.NOT_SENT:
-        return False
+        return keyed  # the provider drops a second request with the same key
     if isinstance(error, ProviderError):
         return error.retryable
     return True
+
+
+async def _acquire(limiter: anyio.CapacityLimiter) -> None:
+    """``limiter.acquire()``, without yielding to the event loop when a token is free.
+
+    anyio's ``acquire`` always lets other tasks run after taking a free token; once per
+    request that is a measurable part of a batch job's CPU time, and the request itself
+    yields soon enough. Cancellation is still checked first, as ``acquire`` does.
+    """
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    try:
+        limiter.acquire_nowait()
+    except anyio.WouldBlock:
+        await limiter.acquire()
 
 
 class Dispatcher:
@@ -115,13 +131,17 @@ class Dispatcher:
         attempt = 0
         while True:
             attempt += 1
-            async with self._control.limiter:
+            limiter = self._control.limiter
+            await _acquire(limiter)
+            try:
                 await self._control.pace(len(block.recipients))
                 if journal is not None and not started:
                     await self._mark_started(journal, index)
                     started = True
                 generation = self._control.generation
                 outcome = await self._attempt(block, key)
+            finally:
+                limiter.release()
             if isinstance(outcome, list):
                 results = outcome
                 break
@@ -129,7 +149,7 @@ class Dispatcher:
             self._tally.retries += max(0, getattr(error, "attempts", 1) - 1)
             if isinstance(error, RateLimitedError):
                 self._control.rate_limited(generation)
-            delay = self._retry_delay(error, attempt)
+            delay = self._retry_delay(error, attempt, keyed=key is not None)
             if delay is None:
                 results = outcomes_for_error(block.recipients, error)
                 break
@@ -141,8 +161,9 @@ class Dispatcher:
             )
             self._tally.retries += 1
             if journal is not None:
-                # Provably not sent: while waiting, the chunk is pending again, so a crash
-                # during the wait does not make its recipients unknown.
+                # Provably not sent, or keyed: while waiting, the chunk is pending again, so
+                # a crash during the wait resends it (with the same key) instead of making
+                # its recipients unknown.
                 await journal.mark_pending(index)
                 started = False
             await self._runtime.sleep(delay)
@@ -162,8 +183,8 @@ class Dispatcher:
                 await journal.mark_pending(index)
             raise
 
-    def _retry_delay(self, error: CrowdSMSError, attempt: int) -> float | None:
-        if not _retryable(error) or attempt >= self._retry.max_attempts:
+    def _retry_delay(self, error: CrowdSMSError, attempt: int, *, keyed: bool) -> float | None:
+        if not _retryable(error, keyed=keyed) or attempt >= self._retry.max_attempts:
             return None
         retry_after = getattr(error, "retry_after", None)
         return self._retry.delay(attempt, retry_after, self._runtime.random)

@@ -260,6 +260,31 @@ async def test_unknown_chunk_is_never_resent_and_not_sent_is_bounded() -> None:
 
 
 @pytest.mark.asyncio
+async def test_unknown_chunk_is_resent_with_the_same_key_when_the_sender_has_keys() -> None:
+    attempts: dict[str, list[str | None]] = {}
+
+    async def script(call: Call, recipients: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        seen = attempts.setdefault(call.phones[0], [])
+        seen.append(call.key)
+        if len(seen) == 1:  # the first attempt of every chunk is ambiguous
+            raise ConnectionFailedError("reset", certainty=DeliveryCertainty.UNKNOWN)
+        return [sent(recipient, "id") for recipient in recipients]
+
+    keyed = FakeChunkSender(script=script, max_chunk_size=5, keyed=True)
+    time = FakeTime()
+    items = [Recipient(phone_at(i)) for i in range(10)]
+    received: list[BatchOutcome] = []
+    await send_batch(keyed, items, sink=received.append, runtime=time.runtime())
+
+    assert [item.status for item in received] == [OutcomeStatus.SENT] * 10
+    assert len(attempts) == 2
+    for keys in attempts.values():
+        assert len(keys) == 2
+        assert keys[0] is not None
+        assert keys[0] == keys[1]  # the provider sees the same key: it drops the copy
+
+
+@pytest.mark.asyncio
 async def test_errors_from_the_sink_stop_the_job_as_they_are() -> None:
     def sink(item: BatchOutcome) -> None:
         if item.position == 120:
