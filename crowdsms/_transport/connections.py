@@ -23,9 +23,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 
+from crowdsms._transport.httpx_log import redact_httpx_log
 from crowdsms.errors import DeliveryCertainty, ResponseParseError
 
 __all__ = [
@@ -127,11 +129,16 @@ class TransportSender:
 
 
 class ClientSender:
-    """Sends through a user-supplied ``httpx.AsyncClient`` (its pool, proxies, hooks)."""
+    """Sends through a user-supplied ``httpx.AsyncClient`` (its pool, proxies, hooks).
+
+    The client logs each request's URL at INFO; credentials in query strings are masked
+    in those records (:func:`~crowdsms._transport.httpx_log.redact_httpx_log`).
+    """
 
     def __init__(self, client: httpx.AsyncClient, *, owned: bool) -> None:
         self._client = client
         self._owned = owned
+        redact_httpx_log()
 
     async def send(self, request: httpx.Request, *, max_body: int, state: AttemptState) -> Received:
         """Send through the user's client."""
@@ -209,7 +216,14 @@ class LanePool:
         """Send on an idle lane, waiting for one if all are busy."""
         if self._closed:
             raise RuntimeError("this client is closed; create a new one")
-        async with self._free:
+        # ``async with self._free`` would also yield to the event loop after taking a free
+        # lane, once per request; checking for cancellation is all that is needed first.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._free.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._free.acquire()
+        try:
             lane = self._idle.pop() if self._idle else self._new_lane()
             try:
                 state.started = True
@@ -219,6 +233,8 @@ class LanePool:
                 )
             finally:
                 self._idle.append(lane)
+        finally:
+            self._free.release()
 
     def _new_lane(self) -> httpx.AsyncBaseTransport:
         lane = self._make_lane()

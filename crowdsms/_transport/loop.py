@@ -111,27 +111,42 @@ class Transport:
         attempt = 0  # every attempt made, for the answer and the error
         counted = 0  # attempts that count against policy.max_attempts
         repaired: set[RejectionKind] = set()
+        # The last attempt that may have been processed. Once one may have been, the call
+        # as a whole may have been, whatever later attempts say: a refusal of a retry
+        # (a 503, a rejected timestamp) proves nothing about the earlier attempt.
+        ambiguous: RequestError | None = None
         while True:
             attempt += 1
             counted += 1
-            outcome = await self._attempt(request, attempt, deadline, policy)
-            if isinstance(outcome, ApiResponse):
-                rejection = self.signer.detect_rejection(outcome)
-                if rejection is None:
-                    budget.refund()
-                    return outcome
-                rejection.error.attempts = attempt
-                if repair and rejection.kind not in repaired:
-                    repaired.add(rejection.kind)
-                    await self._repair(rejection, outcome, deadline)
-                    counted -= 1  # a repaired rejection is outside the retry budget
-                    continue
-                raise rejection.error
+            try:
+                outcome = await self._attempt(request, attempt, deadline, policy)
+                if isinstance(outcome, ApiResponse):
+                    rejection = self.signer.detect_rejection(outcome)
+                    if rejection is None:
+                        budget.refund()
+                        return outcome
+                    rejection.error.attempts = attempt
+                    if repair and rejection.kind not in repaired:
+                        repaired.add(rejection.kind)
+                        await self._repair(rejection, outcome, deadline)
+                        counted -= 1  # a repaired rejection is outside the retry budget
+                        continue
+                    raise rejection.error
+            except RequestError as error:
+                final = self._final_error(error, ambiguous, attempt)
+                if final is error:
+                    raise
+                raise final from error
             failure = outcome
+            if failure.error.certainty is DeliveryCertainty.UNKNOWN:
+                ambiguous = failure.error
             delay = self._retry_delay(request, failure, policy, counted, deadline, budget)
             if delay is None:
                 failure.error.attempts = attempt
-                raise failure.error
+                final = self._final_error(failure.error, ambiguous, attempt)
+                if final is failure.error:
+                    raise final
+                raise final from failure.error
             logger.debug(
                 "%s: retrying in %.3f s after attempt %d failed: %s",
                 request.operation,
@@ -140,6 +155,29 @@ class Transport:
                 failure.error.what,
             )
             await self.runtime.sleep(delay)
+
+    def _final_error(
+        self, error: RequestError, ambiguous: RequestError | None, attempt: int
+    ) -> RequestError:
+        """``error``, unless an earlier attempt may have been processed: then that one's.
+
+        A call whose earlier attempt may have reached the provider is ``UNKNOWN`` even if
+        its last attempt was provably refused, or the caller would be told that sending
+        again is safe.
+        """
+        if ambiguous is None or ambiguous is error:
+            return error
+        if error.certainty is not DeliveryCertainty.NOT_SENT:
+            return error
+        logger.debug(
+            "%s: attempt %d was refused (%s), but an earlier attempt may have been processed: %s",
+            error.operation,
+            attempt,
+            error.what,
+            ambiguous.what,
+        )
+        ambiguous.attempts = attempt
+        return ambiguous
 
     async def _attempt(
         self, request: ApiRequest, attempt: int, deadline: float, policy: RetryPolicy
@@ -186,16 +224,17 @@ class Transport:
             operation=request.operation,
             attempts=attempt,
         )
-        logger.debug(
-            "%s attempt %d: %s %s -> %d in %.1f ms (request id %s)",
-            request.operation,
-            attempt,
-            request.method,
-            request.path,
-            response.status_code,
-            (runtime.monotonic() - started) * 1000.0,
-            response.request_id,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # looking up the request id costs more than the call
+            logger.debug(
+                "%s attempt %d: %s %s -> %d in %.1f ms (request id %s)",
+                request.operation,
+                attempt,
+                request.method,
+                request.path,
+                response.status_code,
+                (runtime.monotonic() - started) * 1000.0,
+                response.request_id,
+            )
         self.clock.observe_date_header(response.headers, sent_at=sent_at, received_at=received_at)
         return self._classify_status(response, policy=policy)
 

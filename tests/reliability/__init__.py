@@ -1,0 +1,1 @@
+"""Reliability suites: faults, crashes, chaos, bad answers, bad input and secrets."""
