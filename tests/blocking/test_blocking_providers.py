@@ -245,7 +245,14 @@ def test_no_connection_or_thread_left_after_close() -> None:
                 break
             threading.Event().wait(0.01)
         assert _CountingHandler.open_connections == 0
-        assert {t.ident for t in threading.enumerate()} - {serving.ident} <= before
+        # The test server's own per-connection threads may still be finishing; only a
+        # thread of the client's would be a leak.
+        left = {
+            t.ident
+            for t in threading.enumerate()
+            if t is not serving and "process_request_thread" not in t.name
+        }
+        assert left <= before
     finally:
         server.shutdown()
         server.server_close()
