@@ -46,6 +46,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not tests): prints a table of ratios measured in one run."""
-    install_group(session, "test")
+    """Benchmarks (not tests): prints a table of ratios measured in one run.
+
+    About ten minutes on two cores; ``nox -s bench -- --quick`` takes about one, and
+    ``nox -s bench -- --help`` lists the sizes and sections.
+    """
+    install_group(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)

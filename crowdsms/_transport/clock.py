@@ -39,6 +39,9 @@ class SkewClock:
         self._wall_time = wall_time
         self._offset = float(offset)
         self.threshold = threshold
+        # The last Date header parsed and its Unix time: it changes once a second, while a
+        # busy client reads hundreds of answers a second.
+        self._last_date: tuple[str, float] | None = None
 
     @property
     def offset(self) -> float:
@@ -84,14 +87,19 @@ class SkewClock:
         raw = headers.get("date")
         if not raw:
             return False
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if when.tzinfo is None:  # HTTP dates are GMT (the asctime form carries no zone)
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        # Date truncates to the second: the server's clock read somewhere in [t, t + 1).
-        server_time = when.timestamp() + 0.5
+        last = self._last_date
+        if last is not None and last[0] == raw:
+            server_time = last[1]
+        else:
+            try:
+                when = email.utils.parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                return False
+            if when.tzinfo is None:  # HTTP dates are GMT (the asctime form carries no zone)
+                when = when.replace(tzinfo=datetime.timezone.utc)
+            # Date truncates to the second: the server's clock read somewhere in [t, t + 1).
+            server_time = when.timestamp() + 0.5
+            self._last_date = (raw, server_time)
         measured = server_time - (sent_at + received_at) / 2.0
         if not force and abs(measured - self._offset) <= self.threshold:
             return False

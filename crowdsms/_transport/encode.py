@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.parse
 
@@ -13,6 +14,15 @@ __all__ = ["to_httpx_request"]
 
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 _JSON = "application/json; charset=utf-8"
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed once: exactly the URL ``httpx.Request(url, params={})`` would build.
+
+    Parsing costs more than the rest of building a request; a client calls few endpoints.
+    """
+    return httpx.URL(url, params={})
 
 
 def to_httpx_request(
@@ -42,6 +52,10 @@ def to_httpx_request(
             files=files,
             extensions=extensions,
         )
+    target: str | httpx.URL = url
+    params: dict[str, str] | None = query
+    if not query:  # the usual case: no query string, and a URL parsed once per endpoint
+        target, params = _parsed_url(url), None
     if request.encoding is BodyEncoding.JSON:
         content = json.dumps(dict(request.fields), ensure_ascii=False, separators=(",", ":"))
         headers.setdefault("content-type", _JSON)
@@ -50,8 +64,8 @@ def to_httpx_request(
         headers.setdefault("content-type", _FORM)
     return httpx.Request(
         request.method,
-        url,
-        params=query,
+        target,
+        params=params,
         headers=headers,
         content=content.encode("utf-8"),
         extensions=extensions,

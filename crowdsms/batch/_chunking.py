@@ -52,6 +52,13 @@ class Block:
     def outcomes(self) -> list[BatchOutcome]:
         """Every position's outcome, in input order (after :meth:`finish`)."""
         results = self.results or []
+        if not self.skipped:  # the usual block: every position was sent
+            return [
+                BatchOutcome(position, input_phone, outcome)
+                for position, input_phone, outcome in zip(
+                    self.positions, self.input_phones, results, strict=True
+                )
+            ]
         sent = iter(zip(self.positions, self.input_phones, results, strict=True))
         merged = []
         for position in range(self.start, self.end):

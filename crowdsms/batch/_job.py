@@ -24,9 +24,10 @@ import inspect
 import logging
 import math
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -55,6 +56,7 @@ INTERRUPTED = "interrupted"
 JOURNAL_FORMAT = 1
 
 _Work = tuple[Block, "str | None"]
+_T = TypeVar("_T")
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +78,28 @@ class JobConfig:
     def window(self) -> int:
         """Blocks the order stream buffers ahead of the emitter."""
         return 4 * self.concurrency
+
+
+# Per chunk, the producer hands a block to two streams and a worker and the emitter each take
+# it from one. anyio's send and receive always yield to the event loop first, even when the
+# other side is ready; these check for cancellation instead, and wait only when they must.
+
+
+async def _send(stream: MemoryObjectSendStream[_T], item: _T) -> None:
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    try:
+        stream.send_nowait(item)
+    except anyio.WouldBlock:
+        await stream.send(item)
+
+
+async def _receive(stream: MemoryObjectReceiveStream[_T]) -> _T:
+    """The next item; raises ``anyio.EndOfStream`` once the senders are done."""
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    try:
+        return stream.receive_nowait()
+    except anyio.WouldBlock:
+        return await stream.receive()
 
 
 async def run_job(
@@ -217,7 +241,9 @@ class _Job:
             if isinstance(source, AsyncIterable):
                 try:
                     async for item in source:
-                        await self._take(item, position, order_send, work_send)
+                        block = self._take(item, position)
+                        if block is not None:
+                            await self._submit(block, order_send, work_send)
                         position += 1
                 finally:
                     close = getattr(source, "aclose", None)
@@ -227,24 +253,22 @@ class _Job:
             else:
                 assert isinstance(source, Iterable)
                 for item in source:
-                    await self._take(item, position, order_send, work_send)
+                    block = self._take(item, position)
+                    if block is not None:
+                        await self._submit(block, order_send, work_send)
                     position += 1
             block = self._chunker.flush(position)
             if block is not None:
                 await self._submit(block, order_send, work_send)
 
-    async def _take(
-        self,
-        item: object,
-        position: int,
-        order_send: MemoryObjectSendStream[Block],
-        work_send: MemoryObjectSendStream[_Work],
-    ) -> None:
+    def _take(self, item: object, position: int) -> Block | None:
+        """Screen the item at ``position``; return the block it closed, if any.
+
+        Not a coroutine: it runs once per recipient, and only a closed block is awaited on.
+        """
         input_phone = input_phone_of(item)
         screened = self._screener.screen(item, position, input_phone)
-        block = self._chunker.add(position, screened, input_phone)
-        if block is not None:
-            await self._submit(block, order_send, work_send)
+        return self._chunker.add(position, screened, input_phone)
 
     async def _submit(
         self,
@@ -252,7 +276,7 @@ class _Job:
         order_send: MemoryObjectSendStream[Block],
         work_send: MemoryObjectSendStream[_Work],
     ) -> None:
-        await order_send.send(block)
+        await _send(order_send, block)
         index = block.chunk_index
         if index is None:
             return  # only skipped recipients: already done
@@ -260,7 +284,7 @@ class _Job:
         if self._journal is not None:
             key = await self._resume(block, index, key)
         if not block.done.is_set():
-            await work_send.send((block, key))
+            await _send(work_send, (block, key))
 
     async def _resume(self, block: Block, index: int, key: str | None) -> str | None:
         """Record the chunk in the journal, or act on what an earlier run recorded."""
@@ -313,19 +337,35 @@ class _Job:
 
     async def _work(self, work_receive: MemoryObjectReceiveStream[_Work]) -> None:
         async with work_receive:
-            async for block, key in work_receive:
+            while True:
+                try:
+                    block, key = await _receive(work_receive)
+                except anyio.EndOfStream:
+                    return
                 block.finish(await self._dispatcher.send(block, key))
 
     # -- emitter ----------------------------------------------------------------------------
 
     async def _emit(self, order_receive: MemoryObjectReceiveStream[Block]) -> None:
         async with order_receive:
-            async for block in order_receive:
-                await block.done.wait()
-                outcomes = block.outcomes()
-                self._tally.add(outcomes, replayed=len(block.recipients) if block.replayed else 0)
-                if self._sink is not None:
-                    await self._sink.write(outcomes)
+            while True:
+                try:
+                    block = await _receive(order_receive)
+                except anyio.EndOfStream:
+                    return
+                if not block.done.is_set():
+                    await block.done.wait()
+                replayed = len(block.recipients) if block.replayed else 0
+                sink = self._sink
+                if sink is None and not block.skipped:
+                    # Only the counts are kept, and no skipped ones to count in input order:
+                    # count the chunk's outcomes without merging them into BatchOutcomes.
+                    self._tally.add_results(block.results or [], replayed=replayed)
+                else:
+                    outcomes = block.outcomes()
+                    self._tally.add(outcomes, replayed=replayed)
+                    if sink is not None:
+                        await sink.write(outcomes)
                 await self._report_progress()
 
     async def _report_progress(self, *, finished: bool = False) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -135,15 +135,27 @@ class Tally:
 
     def add(self, outcomes: Sequence[BatchOutcome], *, replayed: int) -> None:
         """Count emitted outcomes, ``replayed`` of which came from the journal."""
-        for item in outcomes:
-            outcome = item.outcome
-            self.by_status[outcome.status] += 1
-            if outcome.code is not None and outcome.status is not OutcomeStatus.SENT:
-                self.by_code[outcome.code] += 1
-            if outcome.status is OutcomeStatus.SENT and outcome.fee is not None:
-                self.fees += outcome.fee
+        self._count(item.outcome for item in outcomes)
         self.total += len(outcomes)
         self.replayed += replayed
+
+    def add_results(self, results: Sequence[RecipientOutcome], *, replayed: int) -> None:
+        """Count a chunk's outcomes, in order (a block without skipped recipients)."""
+        self._count(results)
+        self.total += len(results)
+        self.replayed += replayed
+
+    def _count(self, outcomes: Iterable[RecipientOutcome]) -> None:
+        by_status = self.by_status
+        sent = OutcomeStatus.SENT
+        for outcome in outcomes:
+            status = outcome.status
+            by_status[status] += 1
+            if status is sent:
+                if outcome.fee is not None:
+                    self.fees += outcome.fee
+            elif outcome.code is not None:
+                self.by_code[outcome.code] += 1
 
     def progress(
         self,

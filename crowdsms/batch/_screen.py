@@ -37,7 +37,7 @@ class SeenPhones:
     """The numbers seen so far, each with the position where it first appeared."""
 
     def __init__(self) -> None:
-        self._buckets: dict[int, tuple[array[int], array[int]]] = {}
+        self._buckets: list[tuple[array[int], array[int]] | None] = [None] * _BUCKETS
         self._other: dict[str, int] = {}
         self._count = 0
 
@@ -46,14 +46,14 @@ class SeenPhones:
 
     def first_position(self, phone: str, position: int) -> int | None:
         """Record ``phone`` at ``position`` unless seen; return the earlier position if seen."""
-        if not (phone.isascii() and phone.isdigit() and len(phone) <= _MAX_DIGITS):
+        if len(phone) > _MAX_DIGITS or not (phone.isdigit() and phone.isascii()):
             earlier = self._other.setdefault(phone, position)
             if earlier != position:
                 return earlier
             self._count += 1
             return None
         key = int("1" + phone)  # the leading "1" keeps "013" apart from "13"
-        bucket = self._buckets.get(key % _BUCKETS)
+        bucket = self._buckets[key % _BUCKETS]
         if bucket is None:
             bucket = self._buckets[key % _BUCKETS] = (array("Q"), array("Q"))
         keys, positions = bucket

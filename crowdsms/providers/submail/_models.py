@@ -21,6 +21,7 @@ __all__ = [
     "SendResult",
     "error_if_error_object",
     "parse_multisend",
+    "parse_multisend_outcomes",
     "parse_send",
     "parse_timestamp",
 ]
@@ -232,6 +233,46 @@ def parse_multisend(value: Any, response: ApiResponse, *, phones: Sequence[str])
     so items are matched by position. A different count, or an item whose ``to`` names
     another number, means the answer cannot be matched up: a ResponseParseError.
     """
+    results = _results(value, response, phones)
+    items = tuple(
+        _multisend_item(raw, response, position=position, phone=phone)
+        for position, (raw, phone) in enumerate(zip(results, phones, strict=True))
+    )
+    return MultisendResult(items=items)
+
+
+def parse_multisend_outcomes(
+    value: Any, response: ApiResponse, *, phones: Sequence[str]
+) -> list[RecipientOutcome]:
+    """``parse_multisend(...).outcomes()``, without the intermediate items (batch sends).
+
+    Success items in the usual shape become outcomes directly; any other item goes through
+    :func:`parse_multisend`'s checks, with the same errors.
+    """
+    results = _results(value, response, phones)
+    outcomes: list[RecipientOutcome] = []
+    append = outcomes.append
+    sent = OutcomeStatus.SENT
+    for position, (raw, phone) in enumerate(zip(results, phones, strict=True)):
+        if type(raw) is dict and raw.get("status") == "success":
+            # _plain_success, inlined: this loop runs once per recipient of a batch job.
+            send_id = raw.get("send_id")
+            to = raw.get("to")
+            fee = raw.get("fee")
+            if (
+                type(send_id) is str
+                and (to is None or to == phone)
+                and (fee is None or (type(fee) is int and fee >= 0))
+                and "sms_credits" not in raw
+            ):
+                append(RecipientOutcome(phone=phone, status=sent, message_id=send_id, fee=fee))
+                continue
+        append(_multisend_item(raw, response, position=position, phone=phone).to_outcome())
+    return outcomes
+
+
+def _results(value: Any, response: ApiResponse, phones: Sequence[str]) -> list[Any]:
+    """The answer's list of per-recipient results, checked against the recipients sent."""
     error = error_if_error_object(value, response)
     if error is not None:
         raise error
@@ -244,17 +285,24 @@ def parse_multisend(value: Any, response: ApiResponse, *, phones: Sequence[str])
             f"the answer has {len(value)} results for {len(phones)} recipients, so they "
             "cannot be matched to the recipients",
         )
-    items = tuple(
-        _multisend_item(raw, response, position=position, phone=phone)
-        for position, (raw, phone) in enumerate(zip(value, phones, strict=True))
-    )
-    return MultisendResult(items=items)
+    return value
 
 
 def _multisend_item(raw: Any, response: ApiResponse, *, position: int, phone: str) -> MultisendItem:
-    data = _object(raw, response, f"an object for recipient {position}")
+    data = (
+        raw if type(raw) is dict else _object(raw, response, f"an object for recipient {position}")
+    )
     status = data.get("status")
     if status == "success":
+        fast = _plain_success(data, phone)
+        if fast is not None:
+            return MultisendItem(
+                position=position,
+                phone=phone,
+                status=OutcomeStatus.SENT,
+                send_id=fast[0],
+                fee=fast[1],
+            )
         wire = structure(CONVERTER, data, _WireSuccess, response)
         if wire.to is not None and not _same_number(wire.to, phone):
             raise parse_error(
@@ -284,7 +332,29 @@ def _multisend_item(raw: Any, response: ApiResponse, *, position: int, phone: st
     raise parse_error(response, f"result {position} has the status {status!r:.40}")
 
 
+def _plain_success(data: dict[str, Any], phone: str) -> tuple[str, int | None] | None:
+    """``(send_id, fee)`` of a success item in the usual JSON shape, else ``None``.
+
+    A shortcut that gives what the converter would, for the shape SUBMAIL's JSON answers
+    have (a string ``send_id``, ``to`` equal to the number sent, an int ``fee``, no
+    ``sms_credits``); any other item goes through the converter and its checks.
+    """
+    send_id = data.get("send_id")
+    to = data.get("to")
+    fee = data.get("fee")
+    if (
+        type(send_id) is str
+        and (to is None or to == phone)
+        and (fee is None or (type(fee) is int and fee >= 0))
+        and "sms_credits" not in data
+    ):
+        return send_id, fee
+    return None
+
+
 def _same_number(reported: str, sent: str) -> bool:
+    if reported == sent:
+        return True
     digits = "".join(ch for ch in reported if ch.isdigit())
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]

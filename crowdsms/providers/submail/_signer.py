@@ -77,10 +77,10 @@ class SubmailSigner:
     def detect_rejection(self, response: ApiResponse) -> Rejection | None:
         """A CLOCK rejection for an answer ``{"status": "error", "code": 151 or 152}``."""
         content = response.content
-        if not any(marker in content for marker in _CLOCK_MARKERS):
-            return None
         if self._format == "json" and not content.lstrip().startswith(b"{"):
             return None  # a list of per-recipient results is never a rejection
+        if not any(marker in content for marker in _CLOCK_MARKERS):
+            return None
         try:
             value = decode_answer(response, self._format)
             error = error_if_error_object(value, response)

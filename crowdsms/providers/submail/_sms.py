@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
+from crowdsms._transport import ApiResponse
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient, RecipientOutcome
 from crowdsms.phones import normalize_mainland_mobile
@@ -13,6 +15,7 @@ from crowdsms.providers.submail._models import (
     MultisendResult,
     SendResult,
     parse_multisend,
+    parse_multisend_outcomes,
     parse_send,
 )
 from crowdsms.providers.submail._validation import (
@@ -98,12 +101,24 @@ class AsyncSubmailSms:
     async def _multisend(
         self, content: CheckedContent, recipients: Sequence[Recipient], tag: str | None
     ) -> MultisendResult:
+        value, response = await self._call_multisend(content, recipients, tag)
+        return parse_multisend(value, response, phones=[item.phone for item in recipients])
+
+    async def _multisend_outcomes(
+        self, content: CheckedContent, recipients: Sequence[Recipient], tag: str | None
+    ) -> list[RecipientOutcome]:
+        value, response = await self._call_multisend(content, recipients, tag)
+        phones = [item.phone for item in recipients]
+        return parse_multisend_outcomes(value, response, phones=phones)
+
+    async def _call_multisend(
+        self, content: CheckedContent, recipients: Sequence[Recipient], tag: str | None
+    ) -> tuple[Any, ApiResponse]:
         fields = {"content": content.text, "multi": _multi(content, recipients)}
         if tag is not None:
             fields["tag"] = tag
         request = self._api.post("sms/multisend", fields, operation=MULTISEND_OPERATION)
-        value, response = await self._api.call(request)
-        return parse_multisend(value, response, phones=[item.phone for item in recipients])
+        return await self._api.call(request)
 
     @property
     def _max_multisend_recipients(self) -> int:
@@ -114,13 +129,17 @@ def _multi(content: CheckedContent, recipients: Sequence[Recipient]) -> str:
     """The ``multi`` JSON array; only the variables the content uses are sent."""
     keys = content.placeholders
     items: list[dict[str, object]] = []
+    append = items.append
     for recipient in recipients:
         if keys:
-            items.append(
-                {"to": recipient.phone, "vars": {key: recipient.vars[key] for key in keys}}
-            )
+            variables = recipient.vars
+            # Most recipients have exactly the content's variables, in its order: send their
+            # dict as it is rather than building an equal one.
+            if type(variables) is not dict or tuple(variables) != keys:
+                variables = {key: variables[key] for key in keys}
+            append({"to": recipient.phone, "vars": variables})
         else:
-            items.append({"to": recipient.phone})
+            append({"to": recipient.phone})
     return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -170,5 +189,4 @@ class MultisendChunkSender:
         valid = check_recipients(
             recipients, placeholders=self._content.placeholders, limit=self.max_chunk_size
         )
-        result = await self._sms._multisend(self._content, valid, self._tag)
-        return result.outcomes()
+        return await self._sms._multisend_outcomes(self._content, valid, self._tag)

@@ -1,0 +1,245 @@
+"""``python -m benchmarks`` (or ``nox -s bench``): every benchmark, and one table of results.
+
+Sections (``--only`` picks some):
+
+1. ``overhead``: client CPU per recipient of crowdsms's batch sender and hand-written loops;
+2. ``latency``: throughput with 100 ms answers, against the best hand-written loop;
+3. ``sequential``: a one-request-at-a-time blocking loop, as many users write today;
+4. ``facade``: a call through the blocking ``Submail`` against ``await AsyncSubmail``;
+5. ``memory``: peak RSS of jobs of 100,000 and 1,000,000 recipients from CSV;
+6. ``server``: the sandbox's own request rate.
+
+The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
+nothing here asserts a timing. A run that does not do what it measures (an answer that is
+not a success for every recipient, a message the sandbox did not charge for) stops with an
+error instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks._table import Row, render
+
+SECTIONS = ("overhead", "latency", "sequential", "facade", "memory", "server")
+
+_DEFAULTS = {
+    "recipients": 25_000,
+    "rounds": 11,
+    "latency_recipients": 96_000,
+    "latency_rounds": 3,
+    "sequential_requests": 30,
+    "facade_calls": 500,
+    "memory_sizes": [100_000, 1_000_000],
+    "server_requests": 2_000,
+}
+_QUICK = {
+    "recipients": 5_000,
+    "rounds": 3,
+    "latency_recipients": 16_000,
+    "latency_rounds": 1,
+    "sequential_requests": 10,
+    "facade_calls": 100,
+    "memory_sizes": [20_000, 200_000],
+    "server_requests": 500,
+}
+LATENCY_CONCURRENCY = 32
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="crowdsms benchmarks against the sandbox on loopback; prints a table.",
+    )
+    cli.add_argument("--quick", action="store_true", help="small sizes, about a minute")
+    cli.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run"
+    )
+    cli.add_argument("--recipients", type=int, help="recipients per run, section 1 (default 25000)")
+    cli.add_argument("--rounds", type=int, help="rounds of section 1 (default 11)")
+    cli.add_argument(
+        "--concurrency", type=int, nargs="+", default=[16, 64], help="section 1 (16 64)"
+    )
+    cli.add_argument(
+        "--no-extras",
+        dest="extras",
+        action="store_false",
+        help="section 1 without the informational contenders",
+    )
+    cli.add_argument(
+        "--latency-recipients",
+        type=int,
+        help="recipients per run, section 2 (default 96000; a multiple of 32 x 50)",
+    )
+    cli.add_argument("--latency-rounds", type=int, help="rounds of section 2 (default 3)")
+    cli.add_argument("--sequential-requests", type=int, help="requests of section 3 (default 30)")
+    cli.add_argument("--facade-calls", type=int, help="calls per client, section 4 (500)")
+    cli.add_argument(
+        "--memory-sizes", type=int, nargs="+", help="job sizes, section 5 (100000 1000000)"
+    )
+    cli.add_argument("--server-requests", type=int, help="requests of section 6 (2000)")
+    cli.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the client and the sandbox to separate CPUs",
+    )
+    return cli
+
+
+def _settings(args: argparse.Namespace) -> argparse.Namespace:
+    base = _QUICK if args.quick else _DEFAULTS
+    for name, value in base.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    wave = LATENCY_CONCURRENCY * 50
+    if args.latency_recipients % wave:
+        args.latency_recipients += wave - args.latency_recipients % wave
+    return args
+
+
+def _versions() -> str:
+    names = ("crowdsms", "httpx", "httpcore", "anyio", "aiohttp", "httpx-aiohttp", "uvicorn")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _pin(server_pid: int) -> str:
+    """Put the sandbox on the last CPU and this process on the others, if possible.
+
+    Each process then keeps its CPU and caches instead of being moved around: the figures
+    vary less from run to run. Returns what was done, for the output.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "processes not pinned (fewer than 2 CPUs available)"
+    try:
+        os.sched_setaffinity(server_pid, {cpus[-1]})
+        os.sched_setaffinity(0, set(cpus[:-1]))
+    except OSError as exc:
+        return f"processes not pinned ({exc})"
+    client = ",".join(str(cpu) for cpu in cpus[:-1])
+    return f"client pinned to CPU {client}, sandbox to CPU {cpus[-1]}"
+
+
+def _check_dependencies() -> None:
+    missing = []
+    for module in ("aiohttp", "httpx_aiohttp", "uvicorn", "starlette"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise SystemExit(
+            f"missing {', '.join(missing)}: run `nox -s bench`, or install the `bench` "
+            "dependency group and the `sandbox` extra (pip install -e '.[sandbox]' aiohttp "
+            "httpx-aiohttp)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections and print the table."""
+    args = _settings(parser().parse_args(argv))
+    _check_dependencies()
+    from benchmarks._facade import measure_facade
+    from benchmarks._latency import LatencyResult, measure_latency, measure_sequential
+    from benchmarks._measure import RERUNS
+    from benchmarks._memory import measure_memory
+    from benchmarks._overhead import measure_overhead
+    from benchmarks._sandbox import SandboxProcess
+    from benchmarks._server import measure_server, server_rows
+
+    started = time.perf_counter()
+    load_before = _load()
+    print(f"benchmarks starting; load average {load_before}", file=sys.stderr, flush=True)
+    rows: list[Row] = []
+    pinning = "processes not pinned (--no-pin)"
+    with SandboxProcess() as sandbox:
+        if args.pin:
+            pinning = _pin(sandbox.pid)
+        if "overhead" in args.only:
+            overhead = measure_overhead(
+                sandbox,
+                recipients=args.recipients,
+                concurrencies=args.concurrency,
+                rounds=args.rounds,
+                extras=args.extras,
+            )
+            rows += overhead.rows()
+        if "latency" in args.only or "sequential" in args.only:  # 3 compares with 2
+            runs = measure_latency(
+                sandbox,
+                recipients=args.latency_recipients,
+                concurrency=LATENCY_CONCURRENCY,
+                rounds=args.latency_rounds,
+            )
+            sequential = (
+                measure_sequential(sandbox, requests=args.sequential_requests)
+                if "sequential" in args.only
+                else None
+            )
+            result = LatencyResult(LATENCY_CONCURRENCY, runs, sequential, args.sequential_requests)
+            rows += result.rows()
+        if "facade" in args.only:
+            rows += measure_facade(sandbox, calls=args.facade_calls).rows()
+        if "server" in args.only:
+            per_second = measure_server(sandbox, requests=args.server_requests)
+            server = server_rows(per_second, args.server_requests)
+        else:
+            server = []
+    if "memory" in args.only:
+        with tempfile.TemporaryDirectory(prefix="crowdsms-bench-") as directory:
+            rows += measure_memory(args.memory_sizes, directory=Path(directory)).rows()
+    rows += server
+    rows.sort(key=lambda row: row.section)  # stable: sections in order, rows as added
+
+    elapsed = time.perf_counter() - started
+    given = sys.argv[1:] if argv is None else argv
+    command = "nox -s bench" + (f" -- {shlex.join(given)}" if given else "")
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print()
+    print(f"### crowdsms benchmarks ({today})")
+    print()
+    print(
+        f"{platform.python_implementation()} {platform.python_version()} on "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; {_versions()}."
+    )
+    print(
+        f"Load average {load_before} before, {_load()} after (1, 5, 15 min); "
+        f"{elapsed / 60:.1f} minutes. Sandbox in its own process on loopback ({pinning}); "
+        "CPU is the client process's `time.process_time`. Figures are medians over "
+        "alternating rounds; ratios are medians of the ratios within each round."
+    )
+    if RERUNS:
+        print(f"{len(RERUNS)} run(s) lost a connection and were run again: " + "; ".join(RERUNS))
+    print()
+    print(render(rows))
+    print()
+    print(f"Reproduce: `{command}` (or `python -m benchmarks ...`; `--help` for sizes).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
