@@ -13,6 +13,7 @@ pointing to the async client.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -40,6 +41,13 @@ class BlockingRunner:
         self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal(backend)
         self._portal: BlockingPortal | None = self._portal_cm.__enter__()
         self._lock = threading.Lock()
+        self._calls = threading.Condition()
+        self._active = 0
+        # On asyncio, hand coroutines to the loop directly: a third of the cost of the
+        # portal's own call() (about 60 us against 165 us per call, benchmarks section 4).
+        self._loop: asyncio.AbstractEventLoop | None = (
+            self._portal.call(asyncio.get_running_loop) if backend == "asyncio" else None
+        )
 
     @property
     def closed(self) -> bool:
@@ -48,7 +56,22 @@ class BlockingRunner:
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:
         """Run the coroutine function ``func`` on the loop and return its result."""
-        return self._portal_or_raise().call(func)
+        with self._calls:
+            portal = self._portal_or_raise()
+            self._active += 1
+        try:
+            loop = self._loop
+            if loop is None:
+                return portal.call(func)
+
+            async def run() -> T:
+                return await func()
+
+            return asyncio.run_coroutine_threadsafe(run(), loop).result()
+        finally:
+            with self._calls:
+                self._active -= 1
+                self._calls.notify_all()
 
     def call_sync(self, func: Callable[[], T]) -> T:
         """Run the plain function ``func`` on the loop thread and return its result."""
@@ -67,9 +90,11 @@ class BlockingRunner:
     def close(self, final: Callable[[], Awaitable[None]] | None = None) -> None:
         """Run ``final`` on the loop (closing the async client), then stop the loop thread."""
         with self._lock:
-            portal, self._portal = self._portal, None
-            if portal is None:
-                return
+            with self._calls:  # no new calls; wait for those in flight to finish
+                portal, self._portal = self._portal, None
+                if portal is None:
+                    return
+                self._calls.wait_for(lambda: self._active == 0)
             try:
                 if final is not None:
                     portal.call(final)

@@ -168,3 +168,35 @@ def test_mypy_sees_the_blocking_signatures(tmp_path: Path) -> None:
     assert 'Revealed type is "str"' in out, out
     assert 'Argument "text" has incompatible type "int"; expected "str"' in out, out
     assert "Found 1 error" in out, out
+
+
+def test_close_while_threads_are_calling_never_hangs_a_caller() -> None:
+    client = _EchoClient()
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        while True:  # call until the client is closed under us
+            try:
+                result = client.echo.echo(text="x")
+            except CrowdSMSError as error:
+                with lock:
+                    outcomes.append(str(error))
+                return
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=hammer) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    while True:  # let the callers get going before closing under them
+        with lock:
+            if len(outcomes) >= 200:
+                break
+    client.close()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)  # nobody is stuck in a call
+    errors = [outcome for outcome in outcomes if outcome != "x"]
+    assert len(errors) == 16  # every caller was told, none hung
+    assert all("is closed" in error for error in errors)
