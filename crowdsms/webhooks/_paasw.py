@@ -78,7 +78,27 @@ def _outcome(report: DeliveryReport) -> DeliveryOutcome:
     return DeliveryOutcome.FAILED
 
 
-class PaaswDeliveryWebhook:
+class _UnsignedReceiver:
+    """What both paasw receivers share: an acknowledgement, and no replay memory."""
+
+    provider: ClassVar[str] = "paasw"
+
+    def __init__(self, *, acknowledgement: Acknowledgement) -> None:
+        self._acknowledgement = acknowledgement
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @property
+    def acknowledgement(self) -> Acknowledgement:
+        """What the gateway expects back once the push is handled."""
+        return self._acknowledgement
+
+    def forget(self, headers: Headers, body: Body) -> None:
+        """Nothing to forget: unsigned pushes are not remembered."""
+
+
+class PaaswDeliveryWebhook(_UnsignedReceiver):
     """Receives pushed paasw delivery reports (JSON arrays; unsigned).
 
     Each report becomes a :class:`~crowdsms.webhooks.PaaswDeliveryReport`. A code outside
@@ -86,18 +106,8 @@ class PaaswDeliveryWebhook:
     otherwise (unless ``success`` is ``false``: failed).
     """
 
-    provider: ClassVar[str] = "paasw"
-
     def __init__(self, *, acknowledgement: Acknowledgement = PAASW_DELIVERY_ACK) -> None:
-        self._acknowledgement = acknowledgement
-
-    def __repr__(self) -> str:
-        return "PaaswDeliveryWebhook()"
-
-    @property
-    def acknowledgement(self) -> Acknowledgement:
-        """``{"code": 10000, "msg": "操作成功"}``, unless set otherwise."""
-        return self._acknowledgement
+        super().__init__(acknowledgement=acknowledgement)
 
     def parse(self, headers: Headers, body: Body) -> list[Event]:
         """The pushed reports, one event each; :class:`~crowdsms.webhooks.WebhookFormatError`
@@ -121,25 +131,12 @@ class PaaswDeliveryWebhook:
             for report in reports
         ]
 
-    def forget(self, headers: Headers, body: Body) -> None:
-        """Nothing to forget: unsigned pushes are not remembered."""
 
-
-class PaaswReplyWebhook:
+class PaaswReplyWebhook(_UnsignedReceiver):
     """Receives pushed paasw replies (上行; JSON arrays; unsigned)."""
 
-    provider: ClassVar[str] = "paasw"
-
     def __init__(self, *, acknowledgement: Acknowledgement = PAASW_REPLY_ACK) -> None:
-        self._acknowledgement = acknowledgement
-
-    def __repr__(self) -> str:
-        return "PaaswReplyWebhook()"
-
-    @property
-    def acknowledgement(self) -> Acknowledgement:
-        """``{"code": "10000", "msg": "请求成功"}``, unless set otherwise."""
-        return self._acknowledgement
+        super().__init__(acknowledgement=acknowledgement)
 
     def parse(self, headers: Headers, body: Body) -> list[Event]:
         """The pushed replies, one event each; :class:`~crowdsms.webhooks.WebhookFormatError`
@@ -161,9 +158,6 @@ class PaaswReplyWebhook:
             )
             for reply in replies
         ]
-
-    def forget(self, headers: Headers, body: Body) -> None:
-        """Nothing to forget: unsigned pushes are not remembered."""
 
 
 class PaaswWebhook:
