@@ -35,7 +35,7 @@ from crowdsms.batch import BatchReport, BatchSender
 from crowdsms.errors import ConnectionFailedError, RequestTimeoutError
 from crowdsms.outcomes import OutcomeStatus, Recipient
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import SUBMAIL_APPID, SUBMAIL_APPKEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = [
     "CONTENDERS",

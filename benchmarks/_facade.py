@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from benchmarks._measure import median
 from benchmarks._sandbox import SandboxProcess
 from benchmarks._table import Row, ratio, us
-from crowdsms.blocking import Submail
+from crowdsms import Submail
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import SUBMAIL_APPID, SUBMAIL_APPKEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = ["FacadeResult", "measure_facade"]
 

@@ -32,7 +32,7 @@ from benchmarks._table import Row
 from crowdsms.batch import BatchSender, JsonlSink, read_recipients_csv
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.providers.submail import AsyncSubmail, MultisendChunkSender
-from crowdsms.sandbox import SUBMAIL_APPID, SUBMAIL_APPKEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = ["MemoryResult", "measure_memory", "write_csv"]
 

@@ -16,7 +16,7 @@ from types import TracebackType
 import httpx
 
 from benchmarks.sandbox_rate import _start_sandbox
-from crowdsms.sandbox import SUBMAIL_APPID
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID
 
 __all__ = ["SandboxProcess"]
 

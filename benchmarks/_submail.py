@@ -21,7 +21,7 @@ from typing import Any
 
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.submail._signing import SIGN_VERSION, compute_signature
-from crowdsms.sandbox import SUBMAIL_APPID, SUBMAIL_APPKEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = [
     "API",

@@ -26,9 +26,17 @@ from crowdsms._transport import (
 from crowdsms._transport.connections import environment_proxy
 from crowdsms.errors import ConfigurationError
 
-__all__ = ["AsyncClientBase", "ClientOptions", "check_base_url"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "AsyncClientBase",
+    "ClientOptions",
+    "check_base_url",
+]
 
 USER_AGENT = "crowdsms/0.1 (+python; httpx)"
+
+DEFAULT_MAX_CONNECTIONS = 16
+"""How many requests one client keeps in flight at once unless told otherwise."""
 
 
 class ClientOptions(TypedDict, total=False):
@@ -147,7 +155,7 @@ def _sender(base_url: str, options: ClientOptions) -> Sender:
     proxy = options.get("proxy")
     if proxy is None and options.get("trust_env", True):
         proxy = environment_proxy(base_url)
-    max_connections = options.get("max_connections", 16)
+    max_connections = options.get("max_connections", DEFAULT_MAX_CONNECTIONS)
     if max_connections < 1:
         raise ConfigurationError(
             "max_connections must be at least 1",

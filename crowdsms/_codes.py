@@ -15,7 +15,7 @@ from crowdsms.errors import (
     SignatureError,
 )
 
-__all__ = ["CodeInfo", "CodeKind", "error_for_code"]
+__all__ = ["CodeInfo", "CodeKind", "error_for_code", "explain_code"]
 
 
 class CodeKind(enum.Enum):
@@ -84,3 +84,11 @@ def error_for_code(
         action=_ADVICE[info.kind],
         retryable=info.retryable,
     )
+
+
+def explain_code(table: Mapping[str, CodeInfo], code: str | int, *, provider: str) -> str:
+    """The English explanation of ``code`` in ``table``, or a note that it is not known."""
+    info = table.get(str(code))
+    if info is None:
+        return f"{provider} code {code} is not in crowdsms's table of known codes"
+    return info.explanation

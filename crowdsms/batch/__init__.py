@@ -47,7 +47,12 @@ from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
 from crowdsms.batch._input import RecipientSource, read_recipients_csv
 from crowdsms.batch._job import INTERRUPTED, ProgressCallback
-from crowdsms.batch._journal import JournalBusyError, JournalError, JournalMismatchError
+from crowdsms.batch._journal import (
+    JournalBusyError,
+    JournalError,
+    JournalMismatchError,
+    journal_has_job,
+)
 from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
 from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID
 from crowdsms.batch._sender import (
@@ -86,6 +91,7 @@ __all__ = [
     "ProgressCallback",
     "RecipientSource",
     "idempotency_key",
+    "journal_has_job",
     "read_recipients_csv",
     "run_batch_blocking",
     "send_batch",

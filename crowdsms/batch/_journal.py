@@ -30,6 +30,7 @@ mode lets readers (a status command) look at the file while a job writes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -51,6 +52,7 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "RecordedChunk",
+    "journal_has_job",
 ]
 
 T = TypeVar("T")
@@ -164,6 +166,21 @@ def _unusable(path: str, error: Exception) -> JournalError:
             "journal written by crowdsms (or a new file)"
         ),
     )
+
+
+def journal_has_job(path: str | os.PathLike[str], job_id: str) -> bool:
+    """Whether the journal at ``path`` records ``job_id`` (read-only; a missing file: no).
+
+    Raises :class:`JournalError` for a file that is not a crowdsms journal.
+    """
+    if not os.path.isfile(path):
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    except sqlite3.Error as exc:
+        raise _unusable(os.fspath(path), exc) from exc
+    return row is not None
 
 
 def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[bool, int]:

@@ -10,11 +10,11 @@ from types import TracebackType
 from typing import Literal, TypedDict
 
 import anyio
-import sniffio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from typing_extensions import Self, Unpack
 
+from crowdsms._loops import refuse_inside_event_loop
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY
@@ -22,7 +22,6 @@ from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
-from crowdsms.blocking._runner import EventLoopBlockedError
 from crowdsms.errors import CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender
 
@@ -434,7 +433,7 @@ def run_batch_blocking(
     that owns the chunk sender's client (its connections live on that loop). Without one,
     the job runs on a new event loop (``anyio.run`` with ``backend``), which only suits a
     chunk sender not yet bound to a loop. Calling this from inside a running event loop
-    raises :class:`~crowdsms.blocking._runner.EventLoopBlockedError`: await
+    raises :class:`~crowdsms.EventLoopBlockedError`: await
     :func:`send_batch` there instead.
     """
 
@@ -443,19 +442,10 @@ def run_batch_blocking(
             chunk_sender, recipients, sink=sink, journal=journal, job_id=job_id, **options
         )
 
-    _refuse_inside_event_loop()
+    refuse_inside_event_loop(
+        "run_batch_blocking()",
+        action="In async code use `await send_batch(...)` or `BatchSender(...).send(...)`",
+    )
     if runner is not None:
         return runner(job)
     return anyio.run(job, backend=backend)
-
-
-def _refuse_inside_event_loop() -> None:
-    try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return
-    raise EventLoopBlockedError(
-        f"run_batch_blocking() was called from inside a running {library} event loop, "
-        "which it would block",
-        action="In async code use `await send_batch(...)` or `BatchSender(...).send(...)`",
-    )

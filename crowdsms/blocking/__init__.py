@@ -1,15 +1,20 @@
-"""Blocking twins of the async clients, for code that is not async.
+"""What every blocking twin is made of: a loop thread, a client base and method descriptors.
 
-Each blocking client runs its async twin on one event loop in a background thread that lives
-as long as the client, and has the same typed endpoint methods, returning plain values.
+Each provider's blocking client (``crowdsms.Submail``, ...) lives in its provider's folder and
+runs its async twin on one event loop in a background thread that lives as long as the
+client, with the same typed endpoint methods, returning plain values.
 """
 
 from __future__ import annotations
 
-from crowdsms.blocking._runner import EventLoopBlockedError
-from crowdsms.blocking.crowdtask import CrowdTask
-from crowdsms.blocking.paasw import Paasw
-from crowdsms.blocking.sendcloud import SendCloud
-from crowdsms.blocking.submail import Submail
+from crowdsms._loops import EventLoopBlockedError
+from crowdsms.blocking._client import BlockingClientBase
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 
-__all__ = ["CrowdTask", "EventLoopBlockedError", "Paasw", "SendCloud", "Submail"]
+__all__ = [
+    "BlockingClientBase",
+    "BlockingGroup",
+    "EventLoopBlockedError",
+    "blocking",
+    "passthrough",
+]

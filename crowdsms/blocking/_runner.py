@@ -19,18 +19,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Literal, TypeVar
 
-import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from crowdsms._loops import EventLoopBlockedError, refuse_inside_event_loop
 from crowdsms.errors import CrowdSMSError
 
 __all__ = ["BlockingRunner", "EventLoopBlockedError"]
 
 T = TypeVar("T")
-
-
-class EventLoopBlockedError(CrowdSMSError, RuntimeError):
-    """A blocking client was called from inside a running event loop."""
 
 
 class BlockingRunner:
@@ -103,13 +99,8 @@ class BlockingRunner:
 
 
 def _refuse_inside_event_loop(name: str) -> None:
-    try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return
-    raise EventLoopBlockedError(
-        f"the blocking {name} client was called from inside a running {library} event loop, "
-        "which it would block",
+    refuse_inside_event_loop(
+        f"the blocking {name} client",
         action=(
             f"In async code use Async{name} and await its methods; "
             "or call the blocking client from a worker thread (anyio.to_thread.run_sync)"

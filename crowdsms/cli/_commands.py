@@ -1,10 +1,9 @@
-"""The ``crowdsms`` commands: send, demo, sandbox, balance, reports, time."""
+"""The ``crowdsms`` commands: send, demo, sandbox, providers, balance, reports, time."""
 
 from __future__ import annotations
 
 import csv
 import logging
-import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -16,24 +15,25 @@ import attrs
 import click
 from rich.console import Console
 
-from crowdsms._client import AsyncClientBase
-from crowdsms.batch import BatchReport, BatchSender, CsvSink, JsonlSink, read_recipients_csv
+from crowdsms._client import DEFAULT_MAX_CONNECTIONS, AsyncClientBase
+from crowdsms.batch import (
+    BatchReport,
+    BatchSender,
+    CsvSink,
+    JournalError,
+    JsonlSink,
+    journal_has_job,
+    read_recipients_csv,
+)
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.cli._config import PROVIDER_NAMES, Credentials, ProviderName, load_credentials
+from crowdsms.cli._config import Credentials, load_credentials
 from crowdsms.cli._render import SendProgress, summary_table
 from crowdsms.cli._sample import write_sample_csv
-from crowdsms.cli._targets import (
-    Message,
-    make_chunk_sender,
-    make_client,
-    sandbox_credentials,
-    var_keys,
-)
+from crowdsms.cli._targets import make_client, sandbox_credentials, var_keys
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus
-from crowdsms.providers.paasw import AsyncPaasw
-from crowdsms.providers.sendcloud import AsyncSendCloud
-from crowdsms.providers.submail import AsyncSubmail
+from crowdsms.providers import _registry
+from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
 __all__ = ["cli"]
 
@@ -42,16 +42,14 @@ T = TypeVar("T")
 console = Console(stderr=False, highlight=False)
 notes = Console(stderr=True, highlight=False)
 
-DEMO_CONTENT = "【SANDBOX】@var(name)，您好，您的取货码为 @var(code)"
-
 
 @attrs.frozen(kw_only=True)
 class SendJob:
     """Everything ``crowdsms send`` was asked to do."""
 
     recipients: Path
-    provider: ProviderName
-    message: Message
+    provider: str
+    message: MessageOptions
     phone_column: str
     var_columns: tuple[str, ...]
     chunk_size: int | None
@@ -75,7 +73,7 @@ class SendJob:
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug; never secrets).")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
-    """Send SMS and crowd tasks through SUBMAIL, SendCloud, CrowdTask and paasw.
+    """Send SMS and crowd tasks through every registered provider (crowdsms providers).
 
     With no credentials configured, commands run against an embedded sandbox on loopback:
     nothing leaves this machine.
@@ -88,13 +86,16 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
         )
 
 
-def _provider_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
+def _provider_option(
+    specs: Sequence[ProviderSpec] | None = None, *, what: str = "send through"
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    names = [spec.name for spec in (specs if specs is not None else _registry.providers())]
     return click.option(
         "--provider",
-        type=click.Choice(PROVIDER_NAMES),
-        default="submail",
+        type=click.Choice(names),
+        default=names[0] if names else None,
         show_default=True,
-        help="Which provider to send through.",
+        help=f"Which provider to {what}.",
     )
 
 
@@ -133,7 +134,7 @@ def _provider_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
 def send(
     config: Path | None,
     recipients: Path,
-    provider: ProviderName,
+    provider: str,
     content: str | None,
     tag: str | None,
     template_id: int | None,
@@ -161,7 +162,7 @@ def send(
     job = SendJob(
         recipients=recipients,
         provider=provider,
-        message=Message(
+        message=MessageOptions(
             content=content,
             tag=tag,
             template_id=template_id,
@@ -198,37 +199,22 @@ def send(
 def demo(
     config: Path | None,
     count: int,
-    provider: ProviderName,
+    provider: str,
     concurrency: int,
     output: Path | None,
     quiet: bool,
 ) -> None:
     """Send a sample campaign to COUNT generated recipients through the embedded sandbox."""
+    message = _registry.get(provider).demo_message
     with tempfile.TemporaryDirectory(prefix="crowdsms-demo-") as folder:
         sample = write_sample_csv(Path(folder) / "recipients.csv", count)
         notes.print(f"Wrote {count:,} sample recipients to a temporary CSV file.")
-        message = {
-            "submail": Message(content=DEMO_CONTENT),
-            "sendcloud": Message(template_id=1),
-            "crowdtask": Message(project_id=1, columns=("name", "code")),
-            "paasw": Message(content="【SANDBOX】您的订单已发货", sign="SANDBOX", kind=2),
-        }[provider]
-        var_columns = (
-            ()
-            if provider == "paasw"
-            else ("code",)
-            if provider == "sendcloud"
-            else (
-                "name",
-                "code",
-            )
-        )
         job = SendJob(
             recipients=sample,
             provider=provider,
             message=message,
             phone_column="phone",
-            var_columns=var_columns,
+            var_columns=message.columns,
             chunk_size=None,
             concurrency=concurrency,
             rate=None,
@@ -243,67 +229,80 @@ def demo(
         _finish(report, job)
 
 
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def sandbox(ctx: click.Context) -> None:
+    """Run the sandbox (an emulator of every provider) in the foreground.
+
+    The same command as ``python -m crowdsms.sandbox``: ``crowdsms sandbox --help`` lists its
+    options (port, latency, faults, webhooks).
+    """
+    from crowdsms.sandbox._cli import main as sandbox_main
+
+    raise SystemExit(sandbox_main(ctx.args))
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-def sandbox(host: str, port: int) -> None:
-    """Run the sandbox (an emulator of all four providers) in the foreground."""
-    from crowdsms.sandbox import run
+def providers() -> None:
+    """List the providers, with their config keys and environment variables."""
+    for spec in _registry.providers():
+        console.print(f"[bold]{spec.name}[/] ({spec.title}): {spec.default_base_url}")
+        for field in (*spec.credentials,):
+            kind = "secret" if field.secret else "identity"
+            console.print(f"  {field.name:<20} {field.env_var(spec.name):<40} {kind}")
+        console.print(f"  {'base_url':<20} CROWDSMS_{spec.name.upper()}_BASE_URL")
 
-    notes.print(f"Sandbox on http://{host}:{port} (Ctrl-C stops it).")
-    run(host=host, port=port)
+
+def _specs_with(feature: str) -> list[ProviderSpec]:
+    return [spec for spec in _registry.providers() if getattr(spec, feature) is not None]
 
 
 @cli.command()
+@_provider_option(_specs_with("read_balance"), what="ask")
 @click.pass_obj
-def balance(config: Path | None) -> None:
-    """Show the paasw account balance."""
-
-    async def job(client: AsyncClientBase) -> str:
-        assert isinstance(client, AsyncPaasw)
-        return str((await client.account.balance()).balance)
-
-    console.print(f"balance: {_run(lambda: _with_client('paasw', config, job))}")
+def balance(config: Path | None, provider: str) -> None:
+    """Show the account balance (where the provider can tell it)."""
+    read = _registry.get(provider).read_balance
+    assert read is not None
+    console.print(f"balance: {_run(lambda: _with_client(provider, config, read))}")
 
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["deliveries", "replies"]))
+@_provider_option(_specs_with("pull_reports"), what="pull from")
 @click.option("--sign", help="Only this SMS signature (required for replies).")
 @click.pass_obj
-def reports(config: Path | None, kind: str, sign: str | None) -> None:
-    """Pull paasw delivery reports or replies (pulling removes them from the queue)."""
+def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> None:
+    """Pull delivery reports or replies (pulling removes them from the queue)."""
     if kind == "replies" and not sign:
         raise click.BadParameter("replies need --sign", param_hint="--sign")
+    pull = _registry.get(provider).pull_reports
+    assert pull is not None
 
-    async def job(client: AsyncClientBase) -> list[str]:
-        assert isinstance(client, AsyncPaasw)
-        if kind == "deliveries":
-            got = await client.reports.pull_deliveries(sign=sign)
-            return [f"{r.phone}\t{r.biz_id}\t{r.code}\t{r.status.name}" for r in got]
-        assert sign is not None
-        replies = await client.reports.pull_replies(sign=sign)
-        return [f"{r.phone}\t{r.send_time}\t{r.content}" for r in replies]
+    async def job(client: AsyncClientBase) -> Sequence[str]:
+        assert pull is not None
+        return await pull(client, kind, sign)
 
-    lines = _run(lambda: _with_client("paasw", config, job))
+    lines = _run(lambda: _with_client(provider, config, job))
     for line in lines:
         console.print(line, markup=False)
     notes.print(f"{len(lines)} {kind}")
 
 
 @cli.command(name="time")
-@click.option(
-    "--provider", type=click.Choice(["submail", "sendcloud"]), default="submail", show_default=True
-)
+@_provider_option(_specs_with("read_clock"), what="ask")
 @click.pass_obj
-def server_time(config: Path | None, provider: ProviderName) -> None:
+def server_time(config: Path | None, provider: str) -> None:
     """Show the provider's clock and how far this machine's clock is off."""
+    read = _registry.get(provider).read_clock
+    assert read is not None
 
     async def job(client: AsyncClientBase) -> str:
-        if isinstance(client, AsyncSubmail):
-            stamp = float(await client.service.timestamp())
-        else:
-            assert isinstance(client, AsyncSendCloud)
-            stamp = (await client.timestamp.get()).seconds
+        assert read is not None
+        stamp = await read(client)
         offset = await client.measure_clock()
         return f"server time: {stamp:.0f} (this machine is {-offset:+.3f} s off)"
 
@@ -335,7 +334,12 @@ def _check_journal(journal: Path | None, job_id: str | None, resume: bool) -> No
         raise click.BadParameter("--journal needs --job-id", param_hint="--job-id")
     if journal is None or job_id is None:
         return
-    exists = _journal_has_job(journal, job_id)
+    try:
+        exists = journal_has_job(journal, job_id)
+    except JournalError as exc:
+        raise click.BadParameter(
+            f"{journal} is not a crowdsms journal", param_hint="--journal"
+        ) from exc
     if resume and not exists:
         raise click.BadParameter(
             f"{journal} has no job {job_id!r} to resume", param_hint="--job-id"
@@ -346,17 +350,6 @@ def _check_journal(journal: Path | None, job_id: str | None, resume: bool) -> No
             "or choose another --job-id",
             param_hint="--job-id",
         )
-
-
-def _journal_has_job(journal: Path, job_id: str) -> bool:
-    if not journal.is_file():
-        return False
-    try:
-        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-    except sqlite3.Error as exc:
-        raise click.BadParameter(f"{journal} is not a crowdsms journal ({exc})") from exc
-    return row is not None
 
 
 def _sink(path: Path | None) -> OutcomeSink | None:
@@ -372,11 +365,11 @@ def _count_rows(path: Path) -> int:
 
 async def _open_target(
     stack: AsyncExitStack,
-    provider: ProviderName,
+    provider: str,
     config: Path | None,
     *,
     force_sandbox: bool,
-    max_connections: int = 16,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> AsyncClientBase:
     credentials: Credentials | None = None
     if not force_sandbox:
@@ -385,7 +378,7 @@ async def _open_target(
         from crowdsms.sandbox import serve
 
         running = await stack.enter_async_context(serve())
-        credentials = sandbox_credentials(provider, running.url)
+        credentials = sandbox_credentials(provider, running)
         notes.print(
             f"[bold]No {provider} credentials configured[/]: using the embedded sandbox at "
             f"{running.url} (nothing leaves this machine)."
@@ -395,7 +388,7 @@ async def _open_target(
 
 
 async def _with_client(
-    provider: ProviderName, config: Path | None, job: Callable[[AsyncClientBase], Awaitable[T]]
+    provider: str, config: Path | None, job: Callable[[AsyncClientBase], Awaitable[T]]
 ) -> T:
     async with AsyncExitStack() as stack:
         client = await _open_target(stack, provider, config, force_sandbox=False)
@@ -412,7 +405,7 @@ async def run_send(job: SendJob) -> BatchReport:
             force_sandbox=job.force_sandbox,
             max_connections=job.concurrency,
         )
-        chunk_sender = make_chunk_sender(client, job.message)
+        chunk_sender = _registry.get(job.provider).chunk_sender(client, job.message)
         recipients = read_recipients_csv(
             job.recipients,
             phone_column=job.phone_column,

@@ -1,18 +1,15 @@
 """Credentials for the command line: environment variables first, then a TOML config file.
 
-=========== ================================================ ======================================
-provider    environment variables                            config file table ``[provider]``
-=========== ================================================ ======================================
-submail     ``CROWDSMS_SUBMAIL_APP_ID``, ``..._APP_KEY``      ``app_id``, ``app_key``
-sendcloud   ``CROWDSMS_SENDCLOUD_SMS_USER``, ``..._SMS_KEY``  ``sms_user``, ``sms_key``
-crowdtask   ``CROWDSMS_CROWDTASK_ACCESS_ID``,                 ``access_id``, ``access_secret_key``
-            ``..._ACCESS_SECRET_KEY``
-paasw       ``CROWDSMS_PAASW_APP_ID``, ``..._SECRET``         ``app_id``, ``secret``
-=========== ================================================ ======================================
+Each registered provider has a table ``[name]`` in the config file whose keys are its
+client's credential keywords, and the environment variables ``CROWDSMS_<NAME>_<KEY>``::
 
-Each provider also takes ``base_url`` (``CROWDSMS_<PROVIDER>_BASE_URL``). The config file is
-``--config PATH``, else ``$CROWDSMS_CONFIG``, else ``~/.config/crowdsms/config.toml``; it is
-optional. A provider with no credentials at all is served by the embedded sandbox.
+    [submail]
+    app_id = "..."
+    app_key = "..."
+
+Every provider also takes ``base_url`` (``CROWDSMS_<NAME>_BASE_URL``). ``crowdsms providers``
+lists each provider's keys and variables. The config file is ``--config PATH``, else
+``$CROWDSMS_CONFIG``, else ``~/.config/crowdsms/config.toml``; it is optional.
 """
 
 from __future__ import annotations
@@ -21,39 +18,29 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
 
 import attrs
 
 from crowdsms._secret import Secret
 from crowdsms.errors import ConfigurationError
+from crowdsms.providers import _registry
+from crowdsms.providers._spec import ProviderSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["PROVIDER_NAMES", "Credentials", "ProviderName", "load_credentials"]
-
-ProviderName = Literal["submail", "sendcloud", "crowdtask", "paasw"]
-PROVIDER_NAMES: Final[tuple[ProviderName, ...]] = ("submail", "sendcloud", "crowdtask", "paasw")
-
-# (public id setting, secret setting) per provider
-_FIELDS: Final[Mapping[ProviderName, tuple[str, str]]] = {
-    "submail": ("app_id", "app_key"),
-    "sendcloud": ("sms_user", "sms_key"),
-    "crowdtask": ("access_id", "access_secret_key"),
-    "paasw": ("app_id", "secret"),
-}
+__all__ = ["Credentials", "load_credentials"]
 
 
 @attrs.frozen
 class Credentials:
     """One provider's identity, key and optional base URL."""
 
-    provider: ProviderName
-    identity: str
-    secret: Secret = attrs.field(repr=False)
+    provider: str
+    values: Mapping[str, str | Secret] = attrs.field(repr=False)
+    """Credential keyword -> value (secrets wrapped in :class:`~crowdsms.Secret`)."""
     base_url: str | None = None
     source: str = ""
 
@@ -68,7 +55,7 @@ def _config_path(explicit: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _read_table(path: Path | None, provider: ProviderName) -> Mapping[str, object]:
+def _read_table(path: Path | None, provider: str) -> Mapping[str, object]:
     if path is None:
         return {}
     try:
@@ -91,32 +78,47 @@ def _read_table(path: Path | None, provider: ProviderName) -> Mapping[str, objec
     return table
 
 
-def load_credentials(provider: ProviderName, *, config: Path | None = None) -> Credentials | None:
+def load_credentials(provider: str, *, config: Path | None = None) -> Credentials | None:
     """The credentials for ``provider``, or ``None`` if none are configured anywhere."""
-    id_name, secret_name = _FIELDS[provider]
-    prefix = f"CROWDSMS_{provider.upper()}_"
+    spec = _registry.get(provider)
     path = _config_path(config)
     table = _read_table(path, provider)
-    identity = os.environ.get(prefix + id_name.upper()) or table.get(id_name)
-    secret = os.environ.get(prefix + secret_name.upper()) or table.get(secret_name)
-    base_url = os.environ.get(prefix + "BASE_URL") or table.get("base_url")
-    if not identity and not secret:
+    values: dict[str, object] = {}
+    from_environment = False
+    for field in spec.credentials:
+        value = os.environ.get(field.env_var(provider))
+        from_environment = from_environment or bool(value)
+        values[field.name] = value or table.get(field.name)
+    base_url = os.environ.get(_base_url_var(spec)) or table.get("base_url")
+    if not any(values.values()):
         return None
-    if not identity or not secret:
-        missing = id_name if not identity else secret_name
-        raise ConfigurationError(
-            f"{provider} is half configured: {missing} is missing",
-            action=(
-                f"Set {prefix}{missing.upper()} or {missing} under [{provider}] in the config "
-                "file, or remove the other setting to use the embedded sandbox"
-            ),
-        )
-    if not isinstance(identity, str) or not isinstance(secret, str):
-        raise ConfigurationError(
-            f"{provider}: {id_name} and {secret_name} must be strings",
-            action="Quote them in the config file",
-        )
+    _check_complete(spec, values)
     if base_url is not None and not isinstance(base_url, str):
         raise ConfigurationError(f"{provider}: base_url must be a string", action="Quote it")
-    source = "environment" if os.environ.get(prefix + id_name.upper()) else str(path)
-    return Credentials(provider, identity, Secret(secret), base_url, source)
+    credentials = {
+        field.name: Secret(str(values[field.name])) if field.secret else str(values[field.name])
+        for field in spec.credentials
+    }
+    source = "environment" if from_environment else str(path)
+    return Credentials(provider, credentials, base_url, source)
+
+
+def _base_url_var(spec: ProviderSpec) -> str:
+    return f"CROWDSMS_{spec.name.upper()}_BASE_URL"
+
+
+def _check_complete(spec: ProviderSpec, values: Mapping[str, object]) -> None:
+    for field in spec.credentials:
+        value = values[field.name]
+        if not value:
+            raise ConfigurationError(
+                f"{spec.name} is half configured: {field.name} is missing",
+                action=(
+                    f"Set {field.env_var(spec.name)} or {field.name} under [{spec.name}] in the "
+                    "config file"
+                ),
+            )
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"{spec.name}: {field.name} must be a string", action="Quote it in the config file"
+            )

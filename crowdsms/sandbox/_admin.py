@@ -12,8 +12,8 @@ All bodies are JSON; errors are HTTP 400 ``{"error": "..."}``. The endpoints:
 - ``PUT /_sandbox/faults`` ``{"rates": {"drop": 0.1}, "seed", "slow_seconds", "retry_after"}``
 - ``POST /_sandbox/faults/force`` ``{"kind", "count", "provider", "path"}``
 - ``POST /_sandbox/clock`` ``{"offset": s}`` or ``{"advance": s}``
-- ``POST /_sandbox/paasw/reset-secret`` ``{"appId", "secret"}`` (both optional) ->
-  ``{"appId", "secret"}``
+- ``POST /_sandbox/{provider}/reset-secret`` ``{"account", "secret"}`` (both optional) ->
+  ``{"account", "secret"}``, for providers with tokens that a reset kills
 - ``GET /_sandbox/balance?provider=&account=``, ``POST /_sandbox/balance``
   ``{"provider", "amount", "account"}`` -> ``{"balance"}``
 - ``POST /_sandbox/replies`` ``{"provider", "phone", "content", "account", "sign"}``
@@ -139,8 +139,10 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
 
     async def reset_secret(request: Request) -> Any:
         data = await _json(request)
-        app_id = data.get("appId") or sandbox.default_account("paasw")
-        return {"appId": app_id, "secret": sandbox.reset_paasw_secret(app_id, data.get("secret"))}
+        provider = request.path_params["provider"]
+        account = data.get("account") or sandbox.default_account(provider)
+        secret = sandbox.reset_secret(provider, account, data.get("secret"))
+        return {"account": account, "secret": secret}
 
     async def balance(request: Request) -> Any:
         if request.method == "GET":
@@ -185,7 +187,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         Route("/faults", _endpoint(faults), methods=["PUT"]),
         Route("/faults/force", _endpoint(force), methods=["POST"]),
         Route("/clock", _endpoint(clock), methods=["POST"]),
-        Route("/paasw/reset-secret", _endpoint(reset_secret), methods=["POST"]),
+        Route("/{provider}/reset-secret", _endpoint(reset_secret), methods=["POST"]),
         Route("/balance", _endpoint(balance), methods=["GET", "POST"]),
         Route("/replies", _endpoint(replies), methods=["POST"]),
         Route("/webhooks", _endpoint(webhooks), methods=["GET"]),

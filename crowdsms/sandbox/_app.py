@@ -1,6 +1,6 @@
-"""The sandbox as one Starlette application: four providers and the admin endpoints.
+"""The sandbox as one Starlette application: every provider's emulator and the admin endpoints.
 
-Each provider is mounted under its own prefix (see :data:`PREFIXES`), so one server URL
+Each registered provider is mounted under its registry entry's ``sandbox_prefix``, so one server URL
 serves every SDK client, each given its provider's base URL. The app's lifespan runs the
 webhook pusher and a ticker that moves time-driven state (contact-list tasks) along.
 """
@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from crowdsms.sandbox._admin import admin_routes
-from crowdsms.sandbox._control import PREFIXES, Sandbox
+from crowdsms.sandbox._control import Sandbox, prefixes
 from crowdsms.sandbox._middleware import SandboxMiddleware
 from crowdsms.sandbox._settings import SandboxSettings
 
@@ -51,15 +51,13 @@ def create_app(
             group.cancel_scope.cancel()
 
     routes = [
-        Mount(PREFIXES["submail"], routes=sandbox.submail.routes()),
-        Mount(PREFIXES["sendcloud"], routes=sandbox.sendcloud.routes()),
-        Mount(PREFIXES["crowdtask"], routes=sandbox.crowdtask.routes()),
-        Mount(PREFIXES["paasw"], routes=sandbox.paasw.routes()),
-        Mount("/_sandbox", routes=admin_routes(sandbox)),
+        Mount(prefix, routes=list(sandbox.emulator(name).routes()))
+        for name, prefix in prefixes().items()
     ]
+    routes.append(Mount("/_sandbox", routes=admin_routes(sandbox)))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SandboxMiddleware, state=sandbox.state)],
+        middleware=[Middleware(SandboxMiddleware, state=sandbox.state, prefixes=prefixes())],
         lifespan=lifespan,
         max_body_size=_MAX_BODY,
     )

@@ -7,10 +7,11 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
+from crowdsms.providers import _registry
 from crowdsms.sandbox._control import Sandbox
 from crowdsms.sandbox._faults import FaultKind, FaultSettings
 from crowdsms.sandbox._server import run
-from crowdsms.sandbox._settings import PROVIDERS, SandboxSettings
+from crowdsms.sandbox._settings import SandboxSettings
 
 __all__ = ["main", "parser"]
 
@@ -28,10 +29,10 @@ def _pairs(values: Sequence[str], what: str) -> dict[str, str]:
 def parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     kinds = ", ".join(kind.value for kind in FaultKind)
-    providers = ", ".join(PROVIDERS)
+    providers = ", ".join(_registry.names())
     cli = argparse.ArgumentParser(
         prog="python -m crowdsms.sandbox",
-        description="An emulator of SUBMAIL, SendCloud SMS, CrowdTask and paasw over HTTP.",
+        description="An emulator of every crowdsms provider over HTTP.",
     )
     cli.add_argument("--host", default="127.0.0.1", help="address to listen on")
     cli.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
@@ -57,10 +58,13 @@ def parser() -> argparse.ArgumentParser:
 
 def _announce(sandbox: Sandbox) -> None:
     print(f"crowdsms sandbox listening on {sandbox.url}", flush=True)
-    for provider in PROVIDERS:
-        account = sandbox.default_account(provider)
-        print(f"  {provider:<10} {sandbox.base_url(provider):<48} account {account}")
-    print("  keys: the defaults exported by crowdsms.sandbox (SUBMAIL_APPKEY, ...)", flush=True)
+    for provider in _registry.names():
+        credentials = "  ".join(
+            f"{key}={value}" for key, value in sandbox.credentials(provider).items()
+        )
+        print(f"  {provider:<10} {sandbox.base_url(provider)}")
+        print(f"  {'':<10} {credentials}")
+    print("  (public sandbox credentials: they work only here)", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,28 +16,19 @@ import anyio
 import anyio.from_thread
 import attrs
 
+from crowdsms._suggest import did_you_mean
+from crowdsms.providers import _registry
 from crowdsms.sandbox._clock import SandboxClock
-from crowdsms.sandbox._crowdtask import CrowdTaskEmulator
 from crowdsms.sandbox._faults import FaultInjector, FaultKind, FaultSettings
 from crowdsms.sandbox._ledger import Ledger, LedgerEntry
-from crowdsms.sandbox._paasw import PaaswEmulator
-from crowdsms.sandbox._sendcloud import SendCloudEmulator
-from crowdsms.sandbox._settings import PROVIDERS, SandboxSettings
+from crowdsms.sandbox._settings import SandboxSettings
 from crowdsms.sandbox._state import Reply, SandboxState
-from crowdsms.sandbox._submail import SubmailEmulator
 from crowdsms.sandbox._webhooks import PushRecord
+from crowdsms.sandbox.emulators import emulator_classes
 
-__all__ = ["PREFIXES", "Sandbox"]
+__all__ = ["Sandbox", "prefixes"]
 
 T = TypeVar("T")
-
-PREFIXES: Final = {
-    "submail": "/submail",
-    "sendcloud": "/sendcloud/smsapi",
-    "crowdtask": "/crowdtask",
-    "paasw": "/paasw",
-}
-"""Where each provider is served, below the sandbox's URL: its SDK's base URL."""
 
 _RUNTIME_FIELDS: Final = frozenset(
     {
@@ -51,23 +42,25 @@ _RUNTIME_FIELDS: Final = frozenset(
         "webhook_attempts",
         "webhook_retry_delay",
         "webhook_timeout",
-        "submail",
-        "sendcloud",
-        "crowdtask",
-        "paasw",
+        "providers",
     }
 )
 
 
+def prefixes() -> dict[str, str]:
+    """Where each registered provider is served, below the sandbox's URL."""
+    return {spec.name: spec.sandbox_prefix for spec in _registry.providers()}
+
+
 class Sandbox:
-    """One sandbox: settings, clock, faults, ledger and accounts of the four providers."""
+    """One sandbox: settings, clock, faults, ledger, and an emulator per registered provider."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.state = SandboxState(settings or SandboxSettings())
-        self.submail = SubmailEmulator(self.state)
-        self.sendcloud = SendCloudEmulator(self.state)
-        self.crowdtask = CrowdTaskEmulator(self.state)
-        self.paasw = PaaswEmulator(self.state)
+        self.emulators: dict[str, Any] = {
+            name: cls(self.state) for name, cls in emulator_classes().items()
+        }
+        """Each provider's emulator, by registry name."""
         self._url: str | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self._loop_thread: int | None = None
@@ -84,9 +77,35 @@ class Sandbox:
             raise RuntimeError("the sandbox is not being served; use serve() or serve_in_thread()")
         return self._url
 
+    def emulator(self, provider: str) -> Any:
+        """The emulator of ``provider``."""
+        try:
+            return self.emulators[provider]
+        except KeyError:
+            raise ValueError(
+                f"the sandbox has no provider {provider!r}"
+                f"{did_you_mean(provider, self.emulators)}; it has {', '.join(self.emulators)}"
+            ) from None
+
     def base_url(self, provider: str) -> str:
         """The base URL to give ``provider``'s client, e.g. ``{url}/sendcloud/smsapi``."""
-        return self.url + PREFIXES[provider]
+        self.emulator(provider)
+        return self.url + _registry.get(provider).sandbox_prefix
+
+    def credentials(self, provider: str, account: str | None = None) -> dict[str, str]:
+        """The credential keywords of ``provider``'s client for an account of this sandbox."""
+        emulator = self.emulator(provider)
+        return dict(emulator.client_credentials(account or self.default_account(provider)))
+
+    def client(self, provider: str, *, account: str | None = None, **options: Any) -> Any:
+        """A new async client of ``provider`` for this sandbox (close it when done).
+
+        ``options`` go to the client's constructor, e.g. ``max_connections=32``.
+        """
+        spec = _registry.get(provider)
+        return spec.make_client(
+            self.credentials(provider, account), base_url=self.base_url(provider), **options
+        )
 
     def _attach(self, url: str | None, *, loop_thread: int | None = None) -> None:
         self._url = url
@@ -150,8 +169,8 @@ class Sandbox:
         """Change settings at runtime, e.g. ``configure(latency=0.05, webhooks={...})``.
 
         ``clock_offset`` and ``faults`` have their own methods; accounts and keys of the
-        provider settings may change too (``paasw`` secrets through
-        :meth:`reset_paasw_secret`).
+        provider settings (``providers={...}``) may change too; secrets through
+        :meth:`reset_secret`.
         """
         unknown = set(changes) - _RUNTIME_FIELDS
         if unknown:
@@ -178,8 +197,8 @@ class Sandbox:
         path: str | None = None,
     ) -> None:
         """Make the next ``count`` matching provider requests fail with ``kind``."""
-        if provider is not None and provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
+        if provider is not None:
+            self.emulator(provider)
         self.state.faults.force(kind, count=count, provider=provider, path=path)
 
     def set_clock_offset(self, seconds: float) -> None:
@@ -196,21 +215,21 @@ class Sandbox:
         """Bring time-driven state (contact-list tasks) up to the clock."""
         self._call(self.state.tick)
 
-    def reset_paasw_secret(self, app_id: str | None = None, secret: str | None = None) -> str:
-        """Give a paasw app a new secret (returned) and kill its tokens."""
-        app = app_id or next(iter(self.state.settings.paasw.apps))
-        return self._call(self.paasw.reset_secret, app, secret)
+    def reset_secret(
+        self, provider: str, account: str | None = None, secret: str | None = None
+    ) -> str:
+        """Give an account a new secret (returned) and kill its tokens, where tokens exist."""
+        emulator = self.emulator(provider)
+        reset = getattr(emulator, "reset_secret", None)
+        if reset is None:
+            raise ValueError(f"{provider} has no secret reset in the sandbox")
+        new_secret: str = self._call(reset, account or self.default_account(provider), secret)
+        return new_secret
 
     def default_account(self, provider: str) -> str:
-        """The first configured account of ``provider`` (appid, smsUser, accessid, appId)."""
-        settings = self.state.settings
-        accounts = {
-            "submail": settings.submail.apps,
-            "sendcloud": settings.sendcloud.users,
-            "crowdtask": settings.crowdtask.keys,
-            "paasw": settings.paasw.apps,
-        }[provider]
-        return next(iter(accounts))
+        """The first configured account of ``provider`` (its app id, user or access id)."""
+        accounts: list[str] = self.emulator(provider).accounts()
+        return accounts[0]
 
     def balance(self, provider: str, account: str | None = None) -> int:
         """An account's balance, in SMS segments."""
@@ -231,13 +250,16 @@ class Sandbox:
         account: str | None = None,
         sign: str | None = None,
     ) -> Reply:
-        """An inbound SMS from ``phone``: queued for paasw's smsUp, pushed where set.
+        """An inbound SMS from ``phone``, delivered as the provider delivers replies.
 
-        SUBMAIL pushes it as an ``mo`` event; paasw queues and pushes it. SendCloud and
-        CrowdTask have no replies.
+        Providers whose emulator has ``push_reply`` take replies (queued for pulling,
+        pushed to the reply webhook, or both, as the provider does); others raise
+        ``ValueError``.
         """
-        if provider not in ("submail", "paasw"):
-            raise ValueError(f"{provider} has no replies in the sandbox (submail and paasw do)")
+        emulator = self.emulator(provider)
+        if not hasattr(emulator, "push_reply"):
+            repliers = [name for name, e in self.emulators.items() if hasattr(e, "push_reply")]
+            raise ValueError(f"{provider} has no replies in the sandbox ({', '.join(repliers)} do)")
 
         def add() -> Reply:
             reply = Reply(
@@ -249,7 +271,6 @@ class Sandbox:
                 received_at=self.state.clock.now(),
                 sequence_id=self.state.next_number(),
             )
-            emulator = self.paasw if provider == "paasw" else self.submail
             emulator.push_reply(reply)
             return reply
 

@@ -9,6 +9,7 @@ sees the skew the test configured.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import anyio
@@ -16,12 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdsms.sandbox._drop import DropUnsupportedError
 from crowdsms.sandbox._faults import FaultKind
-from crowdsms.sandbox._settings import PROVIDERS
 from crowdsms.sandbox._state import SandboxState
 
 __all__ = ["SandboxMiddleware"]
-
-_PROVIDERS: Final = frozenset(PROVIDERS)
 
 
 def _page(status: str) -> bytes:
@@ -39,9 +37,11 @@ _TOO_MANY: Final = _page("429 Too Many Requests")
 class SandboxMiddleware:
     """Adds latency, faults and the ``Date`` header to the app it wraps."""
 
-    def __init__(self, app: ASGIApp, *, state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, *, state: SandboxState, prefixes: Mapping[str, str]) -> None:
         self.app = app
         self.state = state
+        self._providers = {prefix.split("/", 2)[1]: name for name, prefix in prefixes.items()}
+        """The first path segment of each provider's prefix -> the provider."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -57,8 +57,8 @@ class SandboxMiddleware:
             await send(message)
 
         path: str = scope["path"]
-        provider = path.split("/", 2)[1] if path.count("/") >= 2 else ""
-        if provider not in _PROVIDERS:
+        provider = self._providers.get(path.split("/", 2)[1]) if path.count("/") >= 2 else None
+        if provider is None:
             await self.app(scope, receive, dated)
             return
         # The whole request arrives before any delay: a client that gives up while the

@@ -20,7 +20,7 @@ from crowdsms.sandbox._drop import ConnectionRegistry
 from crowdsms.sandbox._faults import FaultInjector
 from crowdsms.sandbox._ledger import Ledger, LedgerEntry
 from crowdsms.sandbox._settings import SandboxSettings
-from crowdsms.sandbox._webhooks import Push, RetryPolicy, WebhookDispatcher
+from crowdsms.sandbox._webhooks import Push, PushRetryPolicy, WebhookDispatcher
 
 __all__ = ["DeliveryReport", "Reply", "SandboxState"]
 
@@ -75,9 +75,9 @@ class SandboxState:
             str(settings.seed).encode(), usedforsecurity=False
         ).hexdigest()[:8]
 
-    def _retry_policy(self) -> RetryPolicy:
+    def _retry_policy(self) -> PushRetryPolicy:
         settings = self.settings
-        return RetryPolicy(
+        return PushRetryPolicy(
             attempts=settings.webhook_attempts,
             first_delay=settings.webhook_retry_delay,
             timeout=settings.webhook_timeout,

@@ -16,7 +16,7 @@ import anyio
 import attrs
 import httpx
 
-__all__ = ["Push", "PushRecord", "RetryPolicy", "WebhookDispatcher"]
+__all__ = ["Push", "PushRecord", "PushRetryPolicy", "WebhookDispatcher"]
 
 logger = logging.getLogger("crowdsms.sandbox.webhooks")
 
@@ -48,7 +48,7 @@ class PushRecord:
 
 
 @attrs.frozen(kw_only=True)
-class RetryPolicy:
+class PushRetryPolicy:
     """How often and how patiently a push is retried."""
 
     attempts: int
@@ -59,7 +59,7 @@ class RetryPolicy:
 class WebhookDispatcher:
     """Queues pushes and delivers them from :meth:`run`, a task of the server's lifespan."""
 
-    def __init__(self, policy: Callable[[], RetryPolicy]) -> None:
+    def __init__(self, policy: Callable[[], PushRetryPolicy]) -> None:
         self._policy = policy
         self._queue: collections.deque[Push] = collections.deque()
         self._wakeup: anyio.Event | None = None

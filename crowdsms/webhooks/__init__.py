@@ -26,9 +26,10 @@ Mounting the ASGI app (Starlette or FastAPI; no framework is needed to run it al
     import os
 
     from fastapi import FastAPI  # or: from starlette.applications import Starlette
-    from crowdsms.webhooks import (
-        DeliveryEvent, PaaswWebhook, ReplyEvent, SendCloudWebhook, SubmailWebhook, WebhookApp,
-    )
+    from crowdsms.providers.paasw import PaaswWebhook
+    from crowdsms.providers.sendcloud import SendCloudWebhook
+    from crowdsms.providers.submail import SubmailWebhook
+    from crowdsms.webhooks import DeliveryEvent, ReplyEvent, WebhookApp
 
     async def on_report(event: DeliveryEvent) -> None:
         # event.provider, event.message_id (the send's id), event.phone, event.delivered
@@ -56,7 +57,7 @@ make handlers idempotent (a retried push brings all its events again).
 
 Or parse in a framework of your own (``headers`` may be any mapping or list of pairs)::
 
-    receiver = SubmailWebhook(key=subhook_key)
+    receiver = SubmailWebhook(key=subhook_key)   # from crowdsms.providers.submail
 
     async def subhook(request: Request) -> Response:      # a Starlette endpoint, say
         body = await request.body()
@@ -89,47 +90,28 @@ from crowdsms.webhooks._events import (
     DeliveryOutcome,
     Event,
     MessageEvent,
-    PaaswDeliveryReport,
-    PaaswReply,
     ReplyEvent,
-    SendCloudDelivered,
-    SendCloudFailed,
-    SendCloudRequest,
-    SubmailDelivered,
-    SubmailDropped,
-    SubmailReply,
-    SubmailRequest,
-    SubmailSending,
-    SubmailTemplateAccepted,
-    SubmailTemplateRejected,
-    SubmailUnknownStatus,
     UnknownEvent,
 )
-from crowdsms.webhooks._paasw import (
-    PAASW_DELIVERY_ACK,
-    PAASW_REPLY_ACK,
-    PaaswDeliveryWebhook,
-    PaaswReplyWebhook,
-    PaaswWebhook,
+from crowdsms.webhooks._receiver import (
+    TEXT_SUCCESS,
+    Acknowledgement,
+    ProviderWebhook,
+    Receiver,
+    SignedReceiver,
+    WebhookRoute,
 )
-from crowdsms.webhooks._receiver import TEXT_SUCCESS, Acknowledgement, Receiver
 from crowdsms.webhooks._replay import (
     DEFAULT_MAX_AGE,
     DEFAULT_MAX_AHEAD,
     DEFAULT_REPLAY_CACHE_SIZE,
 )
-from crowdsms.webhooks._sendcloud import SENDCLOUD_EVENT_KINDS, SendCloudWebhook
-from crowdsms.webhooks._submail import SUBMAIL_EVENT_KINDS, SubmailWebhook
 
 __all__ = [
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_AHEAD",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_REPLAY_CACHE_SIZE",
-    "PAASW_DELIVERY_ACK",
-    "PAASW_REPLY_ACK",
-    "SENDCLOUD_EVENT_KINDS",
-    "SUBMAIL_EVENT_KINDS",
     "TEXT_SUCCESS",
     "Acknowledgement",
     "Body",
@@ -139,30 +121,15 @@ __all__ = [
     "EventHandler",
     "Headers",
     "MessageEvent",
-    "PaaswDeliveryReport",
-    "PaaswDeliveryWebhook",
-    "PaaswReply",
-    "PaaswReplyWebhook",
-    "PaaswWebhook",
+    "ProviderWebhook",
     "Receiver",
     "ReplyEvent",
-    "SendCloudDelivered",
-    "SendCloudFailed",
-    "SendCloudRequest",
-    "SendCloudWebhook",
-    "SubmailDelivered",
-    "SubmailDropped",
-    "SubmailReply",
-    "SubmailRequest",
-    "SubmailSending",
-    "SubmailTemplateAccepted",
-    "SubmailTemplateRejected",
-    "SubmailUnknownStatus",
-    "SubmailWebhook",
+    "SignedReceiver",
     "UnknownEvent",
     "WebhookApp",
     "WebhookError",
     "WebhookFormatError",
     "WebhookReplayError",
+    "WebhookRoute",
     "WebhookSignatureError",
 ]

@@ -16,13 +16,11 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
+from crowdsms._suggest import did_you_mean
 from crowdsms.errors import ConfigurationError
 from crowdsms.webhooks._errors import WebhookError, WebhookReplayError
 from crowdsms.webhooks._events import Event
-from crowdsms.webhooks._paasw import PaaswWebhook
-from crowdsms.webhooks._receiver import Receiver
-from crowdsms.webhooks._sendcloud import SendCloudWebhook
-from crowdsms.webhooks._submail import SubmailWebhook
+from crowdsms.webhooks._receiver import ProviderWebhook, Receiver
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "EventHandler", "WebhookApp"]
 
@@ -79,10 +77,44 @@ def _check_path(path: object, what: str) -> str:
     return path.rstrip("/") or "/"
 
 
-class WebhookApp:
-    """An ASGI app that receives SUBMAIL, SendCloud and paasw pushes.
+def _routes(receivers: Mapping[str, ProviderWebhook], paths: dict[str, str]) -> list[_Route]:
+    routes: list[_Route] = []
+    for name, webhook in receivers.items():
+        provider = getattr(webhook, "provider", None)
+        if provider != name or not callable(getattr(webhook, "routes", None)):
+            raise ConfigurationError(
+                f"{name}= must be the {name} webhook receiver",
+                received=repr(webhook)[:80],
+                action=(
+                    "Pass each provider's receiver under its name, e.g. "
+                    "submail=SubmailWebhook(key=...); unknown keywords are refused"
+                ),
+            )
+        for route in webhook.routes():
+            default = f"/{name}{route.suffix}"
+            path = _check_path(paths.pop(default, default), f"the path of {default}")
+            routes.append(_Route(path, route.receiver, default.lstrip("/")))
+    if paths:
+        known = [f"/{route.name}" for route in routes]
+        unknown = next(iter(paths))
+        raise ConfigurationError(
+            f"paths names a route that no receiver serves: {unknown!r}"
+            f"{did_you_mean(unknown, known)}",
+            action=f"Use one of: {', '.join(known) or 'none (pass a receiver first)'}",
+        )
+    if not routes:
+        raise ConfigurationError(
+            "WebhookApp needs at least one receiver",
+            action="Pass e.g. submail=SubmailWebhook(key=...) or paasw=PaaswWebhook()",
+        )
+    return routes
 
-    Give it the receivers of the providers you use and your handlers::
+
+class WebhookApp:
+    """An ASGI app that receives the providers' pushes and calls your handlers.
+
+    Give it the receivers of the providers you use, each under its provider's name, and
+    your handlers::
 
         app = WebhookApp(
             submail=SubmailWebhook(key=subhook_key),
@@ -91,9 +123,9 @@ class WebhookApp:
             on_event=on_anything_else,
         )
 
-    Paths (below wherever the app is mounted): ``submail_path`` (``/submail``),
-    ``sendcloud_path`` (``/sendcloud``), ``paasw_deliveries_path`` (``/paasw/deliver``) and
-    ``paasw_replies_path`` (``/paasw/replies``).
+    Each provider is served at ``/{name}`` below wherever the app is mounted, plus the
+    receiver's own suffixes (paasw: ``/paasw/deliver`` and ``/paasw/replies``). ``paths``
+    moves a route: ``paths={"/paasw/deliver": "/hooks/reports"}``.
 
     Each event goes to the handler registered for its class or its nearest base class in
     ``handlers``, else to ``on_event``, else nowhere (logged at DEBUG and acknowledged).
@@ -110,33 +142,13 @@ class WebhookApp:
     def __init__(
         self,
         *,
-        submail: SubmailWebhook | None = None,
-        sendcloud: SendCloudWebhook | None = None,
-        paasw: PaaswWebhook | None = None,
         on_event: EventHandler | None = None,
         handlers: Mapping[type[Event], EventHandler] | None = None,
-        submail_path: str = "/submail",
-        sendcloud_path: str = "/sendcloud",
-        paasw_deliveries_path: str = "/paasw/deliver",
-        paasw_replies_path: str = "/paasw/replies",
+        paths: Mapping[str, str] | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        **receivers: ProviderWebhook,
     ) -> None:
-        routes: list[_Route] = []
-        if submail is not None:
-            routes.append(_Route(_check_path(submail_path, "submail_path"), submail, "submail"))
-        if sendcloud is not None:
-            path = _check_path(sendcloud_path, "sendcloud_path")
-            routes.append(_Route(path, sendcloud, "sendcloud"))
-        if paasw is not None:
-            path = _check_path(paasw_deliveries_path, "paasw_deliveries_path")
-            routes.append(_Route(path, paasw.deliveries, "paasw deliveries"))
-            path = _check_path(paasw_replies_path, "paasw_replies_path")
-            routes.append(_Route(path, paasw.replies, "paasw replies"))
-        if not routes:
-            raise ConfigurationError(
-                "WebhookApp needs at least one receiver",
-                action="Pass submail=SubmailWebhook(...), sendcloud=... or paasw=PaaswWebhook()",
-            )
+        routes = _routes(receivers, dict(paths or {}))
         self._routes: dict[str, _Route] = {}
         for route in routes:
             if route.path in self._routes:

@@ -30,7 +30,14 @@ from crowdsms.webhooks._replay import (
     ReplayKey,
 )
 
-__all__ = ["TEXT_SUCCESS", "Acknowledgement", "Receiver", "SignedReceiver"]
+__all__ = [
+    "TEXT_SUCCESS",
+    "Acknowledgement",
+    "ProviderWebhook",
+    "Receiver",
+    "SignedReceiver",
+    "WebhookRoute",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -62,7 +69,7 @@ class Receiver(Protocol):
 
     @property
     def provider(self) -> str:
-        """The provider's name: ``"submail"``, ``"sendcloud"`` or ``"paasw"``."""
+        """The provider's registry name."""
         ...
 
     @property
@@ -76,6 +83,28 @@ class Receiver(Protocol):
 
     def forget(self, headers: Headers, body: Body) -> None:
         """Forget a parsed push that could not be handled, so its retry is accepted."""
+        ...
+
+
+@attrs.frozen
+class WebhookRoute:
+    """One path a provider pushes to: ``suffix`` below the provider's own path."""
+
+    suffix: str
+    """``""`` for the provider's path itself, or e.g. ``"/deliver"`` below it."""
+    receiver: Receiver
+
+
+class ProviderWebhook(Protocol):
+    """What :class:`~crowdsms.webhooks.WebhookApp` takes per provider: its routes."""
+
+    @property
+    def provider(self) -> str:
+        """The provider's registry name."""
+        ...
+
+    def routes(self) -> tuple[WebhookRoute, ...]:
+        """The paths this provider pushes to, below ``/{provider}``."""
         ...
 
 
@@ -116,6 +145,10 @@ class SignedReceiver:
         )
         self._max_age = float(max_age)
         self._acknowledgement = acknowledgement
+
+    def routes(self) -> tuple[WebhookRoute, ...]:
+        """One route: the provider's own path."""
+        return (WebhookRoute("", self),)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(key={self._key!r}, max_age={self._max_age!r})"

@@ -7,13 +7,9 @@ from pathlib import Path
 
 from crowdsms import OutcomeStatus, Recipient, SendCloud, Submail
 from crowdsms.batch import BatchOutcome, BatchProgress
-from crowdsms.sandbox import (
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    serve_in_thread,
-)
+from crowdsms.sandbox import serve_in_thread
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_SMS_USER
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 
 def test_blocking_client_runs_a_batch_on_its_loop(tmp_path: Path) -> None:

@@ -15,17 +15,11 @@ import anyio.lowlevel
 import httpx
 
 from crowdsms import AsyncCrowdTask, AsyncPaasw, AsyncSendCloud, AsyncSubmail, Runtime
-from crowdsms.sandbox import (
-    CROWDTASK_ACCESS_ID,
-    CROWDTASK_SECRET,
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    Sandbox,
-)
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_ACCESS_ID, CROWDTASK_SECRET
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_SMS_USER
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 SECRETS: tuple[str, ...] = (SUBMAIL_APPKEY, SENDCLOUD_SMS_KEY, CROWDTASK_SECRET, PAASW_SECRET)
 """The sandbox's default keys: none may show up in a log record, an error or a repr."""

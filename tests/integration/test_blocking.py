@@ -16,18 +16,11 @@ from crowdsms import (
     Submail,
 )
 from crowdsms.providers.paasw import SmsKind
-from crowdsms.sandbox import (
-    CROWDTASK_ACCESS_ID,
-    CROWDTASK_SECRET,
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    Sandbox,
-    serve_in_thread,
-)
+from crowdsms.sandbox import Sandbox, serve_in_thread
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_ACCESS_ID, CROWDTASK_SECRET
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_SMS_USER
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from .support import TIME_LIMIT, assert_no_secret
 

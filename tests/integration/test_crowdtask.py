@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from crowdsms.sandbox import CROWDTASK_ACCESS_ID, Sandbox
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_ACCESS_ID
 
 from .support import TIME_LIMIT, assert_no_secret, crowdtask
 

@@ -8,7 +8,8 @@ import anyio
 import pytest
 
 from crowdsms.providers.paasw import DeliveryStatus, SmsKind
-from crowdsms.sandbox import PAASW_APP_ID, Sandbox
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID
 
 from .support import TIME_LIMIT, RecordingTransport, assert_no_secret, paasw, segments
 

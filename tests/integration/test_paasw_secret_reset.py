@@ -9,7 +9,8 @@ import pytest
 from crowdsms import AsyncPaasw, DeliveryCertainty
 from crowdsms.errors import AuthenticationError
 from crowdsms.providers.paasw import SmsKind
-from crowdsms.sandbox import PAASW_APP_ID, PAASW_SECRET, Sandbox
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
 
 from .support import (
     SECRETS,
@@ -44,7 +45,7 @@ async def test_same_secret_the_next_call_refreshes_the_token_once(
         async with RecordingTransport() as recorder, paasw(sandbox, transport=recorder) as client:
             await send(client, "13800138000")
             old_token = await current_token(sandbox, PAASW_SECRET)
-            sandbox.reset_paasw_secret(secret=PAASW_SECRET)  # same secret, tokens killed
+            sandbox.reset_secret("paasw", secret=PAASW_SECRET)  # same secret, tokens killed
             await send(client, "13800138001")
             new_token = await current_token(sandbox, PAASW_SECRET)
     assert [path for _, path in recorder.requests] == [
@@ -64,7 +65,7 @@ async def test_calls_refused_together_share_one_refresh(sandbox: Sandbox):
     with anyio.fail_after(TIME_LIMIT):
         async with RecordingTransport() as recorder, paasw(sandbox, transport=recorder) as client:
             before = await client.account.balance()
-            sandbox.reset_paasw_secret(secret=PAASW_SECRET)
+            sandbox.reset_secret("paasw", secret=PAASW_SECRET)
             balances = []
 
             async def balance() -> None:
@@ -87,7 +88,7 @@ async def test_new_secret_the_old_client_gets_a_clear_authentication_error(
     with anyio.fail_after(TIME_LIMIT):
         async with paasw(sandbox) as client:
             await send(client, "13800138000")
-            sandbox.reset_paasw_secret(secret=new_secret)
+            sandbox.reset_secret("paasw", secret=new_secret)
             with pytest.raises(AuthenticationError) as caught:
                 await send(client, "13800138001")
         async with paasw(sandbox, secret=new_secret) as rotated:

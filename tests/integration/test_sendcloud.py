@@ -9,7 +9,8 @@ import pytest
 
 from crowdsms import OutcomeStatus, Recipient
 from crowdsms.providers.sendcloud import TaskStatus
-from crowdsms.sandbox import SENDCLOUD_CONTACT_LISTS, Sandbox
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_CONTACT_LISTS
 
 from .support import TIME_LIMIT, RecordingTransport, assert_no_secret, sendcloud
 

@@ -24,7 +24,7 @@ import anyio
 from crowdsms.batch import BatchSender, JsonlSink
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import SUBMAIL_APPID, SUBMAIL_APPKEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 CONTENT = "【测试】@var(name)，您好"
 

@@ -24,16 +24,10 @@ from crowdsms.providers.crowdtask import AsyncCrowdTask
 from crowdsms.providers.paasw import AsyncPaasw, SmsKind
 from crowdsms.providers.sendcloud import AsyncSendCloud
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import (
-    CROWDTASK_ACCESS_ID,
-    CROWDTASK_SECRET,
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-)
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_ACCESS_ID, CROWDTASK_SECRET
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_SMS_USER
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from ._support import phone
 

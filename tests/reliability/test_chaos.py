@@ -36,13 +36,8 @@ from crowdsms import RetryPolicy, Runtime
 from crowdsms.batch import BatchOutcome, BatchSender
 from crowdsms.outcomes import OutcomeStatus, Recipient
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import (
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    FaultKind,
-    FaultSettings,
-    Sandbox,
-)
+from crowdsms.sandbox import FaultKind, FaultSettings, Sandbox
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from ._requests import RequestLog, SendRecord
 from ._support import (

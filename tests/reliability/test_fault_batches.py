@@ -28,15 +28,9 @@ from crowdsms.errors import DeliveryCertainty, RequestError
 from crowdsms.outcomes import OutcomeStatus, Recipient
 from crowdsms.providers.sendcloud import AsyncSendCloud
 from crowdsms.providers.submail import AsyncSubmail
-from crowdsms.sandbox import (
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    FaultKind,
-    FaultSettings,
-    Sandbox,
-)
+from crowdsms.sandbox import FaultKind, FaultSettings, Sandbox
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_SMS_USER
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from ._requests import RequestLog, SendRecord
 from ._support import (

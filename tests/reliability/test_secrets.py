@@ -31,14 +31,9 @@ from crowdsms.batch import BatchOutcome, BatchSender
 from crowdsms.errors import CrowdSMSError
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.paasw import AsyncPaasw, SmsKind
-from crowdsms.sandbox import (
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SUBMAIL_APPID,
-    FaultKind,
-    serve,
-    serve_in_thread,
-)
+from crowdsms.sandbox import FaultKind, serve, serve_in_thread
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID
 
 from ._support import PROVIDERS, SECRETS, batch_recipients, chunk_sender, make_client
 

@@ -8,13 +8,9 @@ import time
 import httpx
 import pytest
 
-from crowdsms.sandbox import (
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    Sandbox,
-)
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from . import signing
 
@@ -72,7 +68,7 @@ async def test_secret_reset_and_balance_over_http(sandbox: Sandbox, client: http
     params = {"appId": PAASW_APP_ID, "secret": PAASW_SECRET}
     old = (await client.get("/paasw/api/token", params=params)).json()["token"]
     reset = (await client.post("/_sandbox/paasw/reset-secret", json={})).json()
-    assert reset["appId"] == PAASW_APP_ID
+    assert reset["account"] == PAASW_APP_ID
     assert reset["secret"] != PAASW_SECRET
     killed = (await client.get("/paasw/sms/balance", params={"token": old})).json()
     assert killed["code"] != "10000"

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from crowdsms.sandbox import CROWDTASK_ACCESS_ID, CROWDTASK_SECRET, Sandbox
+from crowdsms.sandbox import Sandbox
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_ACCESS_ID, CROWDTASK_SECRET
 
 from . import signing
 

@@ -6,8 +6,6 @@ import httpx
 import pytest
 
 from crowdsms.sandbox import (
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
     DropUnsupportedError,
     FaultInjector,
     FaultKind,
@@ -15,6 +13,7 @@ from crowdsms.sandbox import (
     Sandbox,
     create_app,
 )
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 from . import signing
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from crowdsms.sandbox import (
-    PAASW_APP_ID,
-    PAASW_CODES,
-    PAASW_SECRET,
-    PaaswSettings,
-    Sandbox,
-    SandboxSettings,
-    serve,
-)
+from crowdsms.sandbox import Sandbox, SandboxSettings, serve
+from crowdsms.sandbox.emulators.paasw import CODES, PAASW_APP_ID, PAASW_SECRET, PaaswSettings
 
 
 async def token(client: httpx.AsyncClient, secret: str = PAASW_SECRET) -> dict:
@@ -47,9 +40,9 @@ async def test_token_is_the_same_while_it_lives(client: httpx.AsyncClient):
     assert first["expires_in"] == 7200
     assert {"+", "/", "="} <= set(first["token"])
     assert (await token(client))["token"] == first["token"]
-    assert (await token(client, "wrong"))["code"] == PAASW_CODES["bad_secret"]
+    assert (await token(client, "wrong"))["code"] == CODES["bad_secret"]
     stranger = await client.get("/paasw/api/token", params={"appId": "x", "secret": PAASW_SECRET})
-    assert stranger.json()["code"] == PAASW_CODES["bad_app_id"]
+    assert stranger.json()["code"] == CODES["bad_app_id"]
 
 
 @pytest.mark.asyncio
@@ -63,7 +56,7 @@ async def test_token_in_query_or_form_and_it_must_be_url_encoded(
     assert in_query.json()["code"] == "10000"
     assert (await send(client, tok, "13800138001"))["code"] == "10000"
     raw = await client.post(f"/paasw/sms/send?token={tok}", data=message("13800138002"))
-    assert raw.json()["code"] == PAASW_CODES["token_invalid"]  # '+' arrived as a space
+    assert raw.json()["code"] == CODES["token_invalid"]  # '+' arrived as a space
     assert sandbox.ledger.phones() == ["13800138000", "13800138001"]
 
 
@@ -74,7 +67,7 @@ async def test_token_expires_after_7200_seconds(sandbox: Sandbox, client: httpx.
     assert (await send(client, tok, "13800138000"))["code"] == "10000"
     sandbox.advance_clock(2)
     expired = await send(client, tok, "13800138001")
-    assert expired["code"] == PAASW_CODES["token_expired"]
+    assert expired["code"] == CODES["token_expired"]
     assert "token" in expired["message"]
     fresh = (await token(client))["token"]
     assert fresh != tok
@@ -85,12 +78,12 @@ async def test_token_expires_after_7200_seconds(sandbox: Sandbox, client: httpx.
 @pytest.mark.asyncio
 async def test_secret_reset_kills_tokens(sandbox: Sandbox, client: httpx.AsyncClient):
     tok = (await token(client))["token"]
-    new_secret = sandbox.reset_paasw_secret()
+    new_secret = sandbox.reset_secret("paasw")
     assert new_secret != PAASW_SECRET
     killed = await send(client, tok, "13800138000")
-    assert killed["code"] == PAASW_CODES["token_invalid"]
+    assert killed["code"] == CODES["token_invalid"]
     assert "token" in killed["message"]
-    assert (await token(client))["code"] == PAASW_CODES["bad_secret"]
+    assert (await token(client))["code"] == CODES["bad_secret"]
     fresh = await token(client, new_secret)
     assert fresh["code"] == "10000"
     assert fresh["token"] != tok
@@ -99,19 +92,19 @@ async def test_secret_reset_kills_tokens(sandbox: Sandbox, client: httpx.AsyncCl
 
 @pytest.mark.asyncio
 async def test_phone_numbers_limits_by_count_and_by_characters():
-    settings = SandboxSettings(paasw=PaaswSettings(max_numbers=3))
+    settings = SandboxSettings(providers={"paasw": PaaswSettings(max_numbers=3)})
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         tok = (await token(client))["token"]
         four = ",".join(f"1380013800{i}" for i in range(4))
         answer = await send(client, tok, four)
-        assert answer["code"] == PAASW_CODES["too_many_numbers"]
+        assert answer["code"] == CODES["too_many_numbers"]
         assert len(sandbox.ledger) == 0
     async with serve() as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         tok = (await token(client))["token"]
         numbers = [f"138{i:08d}" for i in range(126)]
         assert len(",".join(numbers)) == 1511
         answer = await send(client, tok, ",".join(numbers))
-        assert answer["code"] == PAASW_CODES["too_many_numbers"]
+        assert answer["code"] == CODES["too_many_numbers"]
         assert "1500" in answer["message"]
         assert (await send(client, tok, ",".join(numbers[:125])))["code"] == "10000"
         assert len(sandbox.ledger) == 125
@@ -143,7 +136,7 @@ async def test_invalid_numbers_get_failed_reports_and_reports_are_pulled_once(
     }
     assert (await client.get("/paasw/sms/deliver", params={"token": tok})).json() == []
     assert sandbox.ledger.phones() == ["13800138000"]
-    assert (await send(client, tok, "123,456"))["code"] == PAASW_CODES["no_valid_number"]
+    assert (await send(client, tok, "123,456"))["code"] == CODES["no_valid_number"]
 
 
 @pytest.mark.asyncio
@@ -159,13 +152,11 @@ async def test_invalid_numbers_get_failed_reports_and_reports_are_pulled_once(
 )
 async def test_parameter_errors(sandbox: Sandbox, client: httpx.AsyncClient, change: dict):
     tok = (await token(client))["token"]
-    assert (await send(client, tok, "13800138000", **change))["code"] == PAASW_CODES[
-        "bad_parameter"
-    ]
+    assert (await send(client, tok, "13800138000", **change))["code"] == CODES["bad_parameter"]
     data = {"token": tok, **message("13800138000")}
     del data["kind"]
     answer = (await client.post("/paasw/sms/send", data=data)).json()
-    assert answer["code"] == PAASW_CODES["bad_parameter"]
+    assert answer["code"] == CODES["bad_parameter"]
     assert len(sandbox.ledger) == 0
 
 
@@ -187,7 +178,7 @@ async def test_send_template_substitutes_param_json(sandbox: Sandbox, client: ht
     rejected = await client.post(
         "/paasw/sms/sendTemplate", data={"token": tok, **fields, "paramJson": too_long}
     )
-    assert rejected.json()["code"] == PAASW_CODES["bad_parameter"]
+    assert rejected.json()["code"] == CODES["bad_parameter"]
 
 
 @pytest.mark.asyncio
@@ -195,7 +186,7 @@ async def test_replies_are_pulled_by_sign(sandbox: Sandbox, client: httpx.AsyncC
     tok = (await token(client))["token"]
     reply = sandbox.add_reply("paasw", "13800138000", "TD", sign="沙箱")
     missing_sign = (await client.get("/paasw/sms/smsUp", params={"token": tok})).json()
-    assert missing_sign["code"] == PAASW_CODES["bad_parameter"]
+    assert missing_sign["code"] == CODES["bad_parameter"]
     other = await client.get("/paasw/sms/smsUp", params={"token": tok, "sign": "别的"})
     assert other.json() == []
     pulled = (await client.get("/paasw/sms/smsUp", params={"token": tok, "sign": "沙箱"})).json()
@@ -214,4 +205,4 @@ async def test_balance_decreases_by_segments(sandbox: Sandbox, client: httpx.Asy
     after = (await client.get("/paasw/sms/balance", params={"token": tok})).json()
     assert after["balance"] == start["balance"] - 4
     sandbox.top_up("paasw", -int(after["balance"]))
-    assert (await send(client, tok, "13800138000"))["code"] == PAASW_CODES["balance"]
+    assert (await send(client, tok, "13800138000"))["code"] == CODES["balance"]

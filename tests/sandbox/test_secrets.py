@@ -7,18 +7,11 @@ import logging
 import httpx
 import pytest
 
-from crowdsms.sandbox import (
-    CROWDTASK_SECRET,
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_WEBHOOK_KEY,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    SUBMAIL_SUBHOOK_KEY,
-    Sandbox,
-    SandboxSettings,
-)
+from crowdsms.sandbox import Sandbox, SandboxSettings
+from crowdsms.sandbox.emulators.crowdtask import CROWDTASK_SECRET
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import SENDCLOUD_SMS_KEY, SENDCLOUD_WEBHOOK_KEY
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY, SUBMAIL_SUBHOOK_KEY
 
 from . import signing
 
@@ -34,10 +27,10 @@ KEYS = (
 
 def test_keys_are_not_in_reprs():
     settings = SandboxSettings()
-    text = repr(settings) + repr(Sandbox(settings)) + str(settings.paasw)
+    text = repr(settings) + repr(Sandbox(settings)) + str(settings.provider("paasw"))
     for key in KEYS:
         assert key not in text
-    assert "********" in repr(settings.submail)
+    assert "********" in repr(settings.provider("submail"))
 
 
 @pytest.mark.asyncio
@@ -51,7 +44,7 @@ async def test_keys_are_not_in_log_records(
     )
     await client.post("/submail/sms/multisend", data=form)
     await client.get("/paasw/api/token", params={"appId": PAASW_APP_ID, "secret": PAASW_SECRET})
-    sandbox.reset_paasw_secret()
+    sandbox.reset_secret("paasw")
     # The test's own httpx client logs the token URL (paasw puts the secret in the query);
     # what matters here is what the sandbox and its server log.
     ours = [r for r in caplog.records if r.name.startswith(("crowdsms", "uvicorn"))]

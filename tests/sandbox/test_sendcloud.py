@@ -8,13 +8,11 @@ import time
 import httpx
 import pytest
 
-from crowdsms.sandbox import (
+from crowdsms.sandbox import Sandbox, SandboxSettings, serve
+from crowdsms.sandbox.emulators.sendcloud import (
     SENDCLOUD_SMS_KEY,
     SENDCLOUD_SMS_USER,
-    Sandbox,
-    SandboxSettings,
     SendCloudSettings,
-    serve,
 )
 
 from . import signing
@@ -155,7 +153,9 @@ async def test_sendx_shape_errors(client: httpx.AsyncClient):
 
 @pytest.mark.asyncio
 async def test_request_limits():
-    settings = SandboxSettings(sendcloud=SendCloudSettings(send_limit=2, sendx_limit=2))
+    settings = SandboxSettings(
+        providers={"sendcloud": SendCloudSettings(send_limit=2, sendx_limit=2)}
+    )
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         phones = "13800138000,13800138001,13800138002"
         assert (await post(client, "send", form(templateId="1", phone=phones)))["statusCode"] == 412
@@ -222,10 +222,10 @@ async def test_contact_list_task_moves_from_waiting_to_done_with_the_clock(
 
     assert (await status())["status"] == "等待执行"
     assert len(sandbox.ledger) == 0
-    sandbox.advance_clock(sandbox.settings.sendcloud.task_start_delay + 0.1)
+    sandbox.advance_clock(sandbox.settings.provider("sendcloud").task_start_delay + 0.1)
     assert (await status())["status"] == "执行中"
     assert len(sandbox.ledger) == 0
-    sandbox.advance_clock(sandbox.settings.sendcloud.task_run_time)
+    sandbox.advance_clock(sandbox.settings.provider("sendcloud").task_run_time)
     done = await status()
     assert done["status"] == "执行成功"
     assert done["endTime"] != ""

@@ -11,14 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from crowdsms.sandbox import (
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    Sandbox,
-    SandboxSettings,
-    SubmailSettings,
-    serve,
-)
+from crowdsms.sandbox import Sandbox, SandboxSettings, serve
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY, SubmailSettings
 
 from . import signing
 
@@ -189,7 +183,7 @@ async def test_request_level_errors_are_one_error_object(
 
 @pytest.mark.asyncio
 async def test_multi_limit():
-    settings = SandboxSettings(submail=SubmailSettings(multi_limit=2))
+    settings = SandboxSettings(providers={"submail": SubmailSettings(multi_limit=2)})
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         multi = [{"to": f"1380013800{i}"} for i in range(3)]
         assert (await client.post(MULTISEND, data=multisend_form(multi))).json()["code"] == 410

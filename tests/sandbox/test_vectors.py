@@ -10,16 +10,13 @@ import time
 import httpx
 import pytest
 
-from crowdsms.sandbox import (
-    CrowdTaskSettings,
-    SandboxSettings,
-    SendCloudSettings,
-    SubmailSettings,
-    serve,
-)
-from crowdsms.sandbox._crowdtask import crowdtask_signature
-from crowdsms.sandbox._sendcloud import sendcloud_signature
-from crowdsms.sandbox._submail import submail_signature
+from crowdsms.sandbox import SandboxSettings, serve
+from crowdsms.sandbox.emulators.crowdtask import CrowdTaskSettings
+from crowdsms.sandbox.emulators.crowdtask._emulator import crowdtask_signature
+from crowdsms.sandbox.emulators.sendcloud import SendCloudSettings
+from crowdsms.sandbox.emulators.sendcloud._emulator import sendcloud_signature
+from crowdsms.sandbox.emulators.submail import SubmailSettings
+from crowdsms.sandbox.emulators.submail._emulator import submail_signature
 
 from . import signing
 
@@ -71,7 +68,7 @@ def test_crowdtask_example_by_hand_and_by_the_sandbox():
 
 @pytest.mark.asyncio
 async def test_submail_example_signature_is_accepted_over_http():
-    settings = SandboxSettings(submail=SubmailSettings(apps={"10000": "abc123"}))
+    settings = SandboxSettings(providers={"submail": SubmailSettings(apps={"10000": "abc123"})})
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         sandbox.set_clock_offset(1414253462 - time.time())
         form = {
@@ -90,7 +87,9 @@ async def test_submail_example_signature_is_accepted_over_http():
 
 @pytest.mark.asyncio
 async def test_sendcloud_example_signatures_are_accepted_over_http():
-    settings = SandboxSettings(sendcloud=SendCloudSettings(users={"testuser": SENDCLOUD_KEY}))
+    settings = SandboxSettings(
+        providers={"sendcloud": SendCloudSettings(users={"testuser": SENDCLOUD_KEY})}
+    )
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         for digest in (SENDCLOUD_MD5, SENDCLOUD_SHA256):
             form = {**SENDCLOUD_PARAMS, "signature": digest}
@@ -101,7 +100,9 @@ async def test_sendcloud_example_signatures_are_accepted_over_http():
 
 @pytest.mark.asyncio
 async def test_crowdtask_example_signature_is_accepted_over_http():
-    settings = SandboxSettings(crowdtask=CrowdTaskSettings(keys={"example": "0987654321"}))
+    settings = SandboxSettings(
+        providers={"crowdtask": CrowdTaskSettings(keys={"example": "0987654321"})}
+    )
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         sandbox.set_clock_offset(1435132361 - time.time())
         fields = {

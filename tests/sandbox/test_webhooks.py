@@ -17,20 +17,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crowdsms.sandbox import (
-    PAASW_APP_ID,
-    PAASW_SECRET,
+from crowdsms.sandbox import SandboxSettings, serve, serve_asgi
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import (
     SENDCLOUD_SMS_KEY,
     SENDCLOUD_SMS_USER,
     SENDCLOUD_WEBHOOK_KEY,
+    SendCloudSettings,
+)
+from crowdsms.sandbox.emulators.submail import (
     SUBMAIL_APPID,
     SUBMAIL_APPKEY,
     SUBMAIL_SUBHOOK_KEY,
-    SandboxSettings,
-    SendCloudSettings,
     SubmailSettings,
-    serve,
-    serve_asgi,
 )
 
 from . import signing
@@ -110,7 +109,7 @@ async def test_failed_deliveries_and_replies_reach_the_subhook_as_json(receiver:
     settings = SandboxSettings(
         webhooks={"submail": receiver.url},
         delivery_failure_rate=1.0,
-        submail=SubmailSettings(subhook_format="json"),
+        providers={"submail": SubmailSettings(subhook_format="json")},
     )
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         form = signing.submail_request(
@@ -157,7 +156,7 @@ async def test_smshook_pushes_are_signed_with_hmac_sha256(receiver: Receiver):
 async def test_smshook_key_is_a_setting(receiver: Receiver):
     settings = SandboxSettings(
         webhooks={"sendcloud": receiver.url},
-        sendcloud=SendCloudSettings(webhook_key="my-app-key", webhook_format="json"),
+        providers={"sendcloud": SendCloudSettings(webhook_key="my-app-key", webhook_format="json")},
     )
     async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as client:
         data = signing.sendcloud_request(

@@ -12,21 +12,20 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from crowdsms.errors import ConfigurationError
-from crowdsms.webhooks import (
-    DeliveryEvent,
-    Event,
-    MessageEvent,
-    PaaswDeliveryReport,
-    PaaswReply,
-    PaaswWebhook,
-    ReplyEvent,
-    SendCloudDelivered,
-    SendCloudWebhook,
+from crowdsms.providers.paasw import PaaswDeliveryReport, PaaswReply, PaaswWebhook
+from crowdsms.providers.sendcloud import SendCloudDelivered, SendCloudWebhook
+from crowdsms.providers.submail import (
     SubmailDelivered,
     SubmailDropped,
     SubmailReply,
     SubmailSending,
     SubmailWebhook,
+)
+from crowdsms.webhooks import (
+    DeliveryEvent,
+    Event,
+    MessageEvent,
+    ReplyEvent,
     UnknownEvent,
     WebhookApp,
 )
@@ -361,15 +360,13 @@ async def test_paths_are_settings():
     recorder = Recorder()
     app = make_app(
         recorder,
-        submail_path="/hooks/s-9f2c",
-        paasw_deliveries_path="/p/d",
-        paasw_replies_path="/p/r",
+        paths={"/submail": "/hooks/s-9f2c", "/paasw/deliver": "/p/d", "/paasw/replies": "/p/r"},
     )
     assert app.paths == {
         "/hooks/s-9f2c": "submail",
         "/sendcloud": "sendcloud",
-        "/p/d": "paasw deliveries",
-        "/p/r": "paasw replies",
+        "/p/d": "paasw/deliver",
+        "/p/r": "paasw/replies",
     }
     async with client_for(app) as client:
         old = await client.post("/submail", content=form(submail_fields()), headers=FORM)
@@ -427,10 +424,19 @@ def test_configuration_errors():
         WebhookApp(submail=submail, handlers={str: handler})  # type: ignore[dict-item]
     with pytest.raises(ConfigurationError, match="share the path"):
         WebhookApp(
-            submail=submail, paasw=PaaswWebhook(), on_event=handler, submail_path="/paasw/deliver"
+            submail=submail,
+            paasw=PaaswWebhook(),
+            on_event=handler,
+            paths={"/submail": "/paasw/deliver"},
         )
     with pytest.raises(ConfigurationError, match="starting with '/'"):
-        WebhookApp(submail=submail, on_event=handler, submail_path="submail")
+        WebhookApp(submail=submail, on_event=handler, paths={"/submail": "submail"})
+    with pytest.raises(ConfigurationError, match="did you mean '/submail'"):
+        WebhookApp(submail=submail, on_event=handler, paths={"/submial": "/x"})
+    with pytest.raises(ConfigurationError, match="must be the sendcloud webhook receiver"):
+        WebhookApp(sendcloud=submail, on_event=handler)
+    with pytest.raises(ConfigurationError, match="must be the smbmail webhook receiver"):
+        WebhookApp(smbmail=submail, on_event=handler)
     with pytest.raises(ConfigurationError, match="max_body_size"):
         WebhookApp(submail=submail, on_event=handler, max_body_size=0)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crowdsms.webhooks import SubmailDelivered, SubmailWebhook, WebhookFormatError
+from crowdsms.providers.submail import SubmailDelivered, SubmailWebhook
+from crowdsms.webhooks import WebhookFormatError
 
 from .pushes import SUBMAIL_KEY, as_json, clock, form, submail_fields
 

@@ -14,37 +14,23 @@ import pytest
 import pytest_asyncio
 
 from crowdsms import AsyncPaasw, AsyncSendCloud, AsyncSubmail, Recipient
-from crowdsms.providers.paasw import SmsKind
-from crowdsms.sandbox import (
-    PAASW_APP_ID,
-    PAASW_SECRET,
-    SENDCLOUD_SMS_KEY,
-    SENDCLOUD_SMS_USER,
-    SENDCLOUD_WEBHOOK_KEY,
-    SUBMAIL_APPID,
-    SUBMAIL_APPKEY,
-    SUBMAIL_SUBHOOK_KEY,
-    SandboxSettings,
-    serve,
-    serve_asgi,
-)
-from crowdsms.webhooks import (
-    DeliveryEvent,
-    DeliveryOutcome,
-    Event,
-    PaaswDeliveryReport,
-    PaaswReply,
-    PaaswWebhook,
-    ReplyEvent,
-    SendCloudDelivered,
-    SendCloudFailed,
-    SendCloudWebhook,
+from crowdsms.providers.paasw import PaaswDeliveryReport, PaaswReply, PaaswWebhook, SmsKind
+from crowdsms.providers.sendcloud import SendCloudDelivered, SendCloudFailed, SendCloudWebhook
+from crowdsms.providers.submail import (
     SubmailDelivered,
     SubmailDropped,
     SubmailReply,
     SubmailWebhook,
-    WebhookApp,
 )
+from crowdsms.sandbox import SandboxSettings, serve, serve_asgi
+from crowdsms.sandbox.emulators.paasw import PAASW_APP_ID, PAASW_SECRET
+from crowdsms.sandbox.emulators.sendcloud import (
+    SENDCLOUD_SMS_KEY,
+    SENDCLOUD_SMS_USER,
+    SENDCLOUD_WEBHOOK_KEY,
+)
+from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY, SUBMAIL_SUBHOOK_KEY
+from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, Event, ReplyEvent, WebhookApp
 
 BLOCKED = "13800138002"
 PHONES = ["13800138000", "13800138001", BLOCKED]

@@ -7,16 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crowdsms.providers.paasw import DeliveryStatus
-from crowdsms.webhooks import (
+from crowdsms.providers.paasw import (
     PAASW_DELIVERY_ACK,
     PAASW_REPLY_ACK,
-    DeliveryOutcome,
+    DeliveryStatus,
     PaaswDeliveryReport,
     PaaswReply,
     PaaswWebhook,
-    WebhookFormatError,
 )
+from crowdsms.webhooks import DeliveryOutcome, WebhookFormatError
 
 from .pushes import JSON, as_json
 

@@ -9,14 +9,10 @@ import httpx
 import pytest
 
 from crowdsms._secret import Secret
-from crowdsms.webhooks import (
-    PaaswWebhook,
-    SendCloudWebhook,
-    SubmailWebhook,
-    WebhookApp,
-    WebhookReplayError,
-    WebhookSignatureError,
-)
+from crowdsms.providers.paasw import PaaswWebhook
+from crowdsms.providers.sendcloud import SendCloudWebhook
+from crowdsms.providers.submail import SubmailWebhook
+from crowdsms.webhooks import WebhookApp, WebhookReplayError, WebhookSignatureError
 
 from .pushes import FORM, NOW, clock, form, sendcloud_fields, submail_fields
 

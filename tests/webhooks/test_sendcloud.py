@@ -8,13 +8,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from crowdsms.webhooks import (
-    DeliveryEvent,
-    DeliveryOutcome,
+from crowdsms.providers.sendcloud import (
     SendCloudDelivered,
     SendCloudFailed,
     SendCloudRequest,
     SendCloudWebhook,
+)
+from crowdsms.webhooks import (
+    DeliveryEvent,
+    DeliveryOutcome,
     UnknownEvent,
     WebhookFormatError,
     WebhookReplayError,

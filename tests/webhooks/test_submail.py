@@ -8,9 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crowdsms.errors import CrowdSMSError
-from crowdsms.webhooks import (
-    DeliveryEvent,
-    DeliveryOutcome,
+from crowdsms.providers.submail import (
     SubmailDelivered,
     SubmailDropped,
     SubmailReply,
@@ -20,6 +18,10 @@ from crowdsms.webhooks import (
     SubmailTemplateRejected,
     SubmailUnknownStatus,
     SubmailWebhook,
+)
+from crowdsms.webhooks import (
+    DeliveryEvent,
+    DeliveryOutcome,
     UnknownEvent,
     WebhookFormatError,
     WebhookReplayError,

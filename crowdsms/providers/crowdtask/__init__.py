@@ -16,6 +16,7 @@ The CVS file format lives in :mod:`crowdsms.providers.crowdtask.cvs`.
 
 from __future__ import annotations
 
+from crowdsms.providers.crowdtask._blocking import CrowdTask
 from crowdsms.providers.crowdtask._chunks import TaskBatchSender
 from crowdsms.providers.crowdtask._client import (
     DEFAULT_BASE_URL,
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_BATCH_PATH",
     "AsyncCrowdTask",
     "AuthLocation",
+    "CrowdTask",
     "CrowdTaskSigner",
     "CvsDocument",
     "CvsFormatError",

@@ -12,10 +12,12 @@ the pushed reports too.
 from __future__ import annotations
 
 from crowdsms.providers.paasw._account import AccountEndpoints
+from crowdsms.providers.paasw._blocking import Paasw
 from crowdsms.providers.paasw._chunks import PaaswChunkSender
 from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
 from crowdsms.providers.paasw._codes import DEFAULT_TOKEN_REJECTED_CODES, REQUEST_CODES
 from crowdsms.providers.paasw._errors import ReportFormatError, ReportsParseError, TokenFetchError
+from crowdsms.providers.paasw._events import PaaswDeliveryReport, PaaswReply
 from crowdsms.providers.paasw._limits import (
     MAX_CHUNK_SIZE,
     MAX_CONTENT_LENGTH,
@@ -37,6 +39,13 @@ from crowdsms.providers.paasw._report_parsing import parse_delivery_reports, par
 from crowdsms.providers.paasw._reports import ReportEndpoints
 from crowdsms.providers.paasw._sms import SmsEndpoints
 from crowdsms.providers.paasw._token import MAX_REFRESH_MARGIN, refresh_margin
+from crowdsms.providers.paasw._webhooks import (
+    PAASW_DELIVERY_ACK,
+    PAASW_REPLY_ACK,
+    PaaswDeliveryWebhook,
+    PaaswReplyWebhook,
+    PaaswWebhook,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -49,13 +58,21 @@ __all__ = [
     "MAX_REFRESH_MARGIN",
     "MAX_SIGN_LENGTH",
     "MAX_TEMPLATE_ID_LENGTH",
+    "PAASW_DELIVERY_ACK",
+    "PAASW_REPLY_ACK",
     "REQUEST_CODES",
     "AccountEndpoints",
     "AsyncPaasw",
     "Balance",
     "DeliveryReport",
     "DeliveryStatus",
+    "Paasw",
     "PaaswChunkSender",
+    "PaaswDeliveryReport",
+    "PaaswDeliveryWebhook",
+    "PaaswReply",
+    "PaaswReplyWebhook",
+    "PaaswWebhook",
     "Reply",
     "ReportEndpoints",
     "ReportFormatError",

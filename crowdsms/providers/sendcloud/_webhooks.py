@@ -17,14 +17,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 from crowdsms._secret import Secret
-from crowdsms.webhooks._events import (
-    DeliveryOutcome,
-    Event,
+from crowdsms.providers.sendcloud._events import (
     SendCloudDelivered,
     SendCloudFailed,
     SendCloudRequest,
-    UnknownEvent,
 )
+from crowdsms.webhooks._events import DeliveryOutcome, Event, UnknownEvent
 from crowdsms.webhooks._fields import number_text, optional_text, required_text, unix_time
 from crowdsms.webhooks._receiver import TEXT_SUCCESS, Acknowledgement, SignedReceiver
 from crowdsms.webhooks._replay import (

@@ -11,15 +11,11 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
-from crowdsms.providers.submail import (
-    DEFAULT_BASE_URL,
-    AsyncSubmail,
-    AsyncSubmailService,
-    AsyncSubmailSms,
-    ResponseFormat,
-    SignType,
-    SubmailBodyEncoding,
-)
+from crowdsms.providers.submail._client import DEFAULT_BASE_URL, AsyncSubmail, SubmailBodyEncoding
+from crowdsms.providers.submail._formats import ResponseFormat
+from crowdsms.providers.submail._service import AsyncSubmailService
+from crowdsms.providers.submail._signing import SignType
+from crowdsms.providers.submail._sms import AsyncSubmailSms
 
 __all__ = ["Submail", "SubmailService", "SubmailSms"]
 

@@ -113,7 +113,7 @@ class ContactTaskBook:
     ) -> ContactTask:
         """A new waiting task; raise :class:`BadExecuteTime` for a bad ``executeTime``."""
         now = self.state.clock.now()
-        settings = self.state.settings.sendcloud
+        settings = self.state.settings.provider("sendcloud")
         start_at = _execute_time(execute_time, now)
         if start_at is None:
             start_at = now + settings.task_start_delay

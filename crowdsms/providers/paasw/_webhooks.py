@@ -15,22 +15,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Final
 
 from crowdsms.errors import excerpt
-from crowdsms.providers.paasw import (
-    DeliveryReport,
-    DeliveryStatus,
-    ReportFormatError,
-    parse_delivery_reports,
-    parse_replies,
-)
+from crowdsms.providers.paasw._errors import ReportFormatError
+from crowdsms.providers.paasw._events import PaaswDeliveryReport, PaaswReply
+from crowdsms.providers.paasw._models import DeliveryReport, DeliveryStatus
+from crowdsms.providers.paasw._report_parsing import parse_delivery_reports, parse_replies
 from crowdsms.webhooks._body import Body, Headers, decode_json
 from crowdsms.webhooks._errors import WebhookFormatError
-from crowdsms.webhooks._events import (
-    DeliveryOutcome,
-    Event,
-    PaaswDeliveryReport,
-    PaaswReply,
-)
-from crowdsms.webhooks._receiver import Acknowledgement
+from crowdsms.webhooks._events import DeliveryOutcome, Event
+from crowdsms.webhooks._receiver import Acknowledgement, WebhookRoute
 
 __all__ = [
     "PAASW_DELIVERY_ACK",
@@ -179,6 +171,10 @@ class PaaswWebhook:
         """Receives pushed delivery reports."""
         self.replies = replies if replies is not None else PaaswReplyWebhook()
         """Receives pushed replies."""
+
+    def routes(self) -> tuple[WebhookRoute, ...]:
+        """Deliveries at ``/deliver`` and replies at ``/replies``, below ``/paasw``."""
+        return (WebhookRoute("/deliver", self.deliveries), WebhookRoute("/replies", self.replies))
 
     def __repr__(self) -> str:
         return "PaaswWebhook()"

@@ -11,15 +11,12 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
-from crowdsms.providers.sendcloud import (
-    DEFAULT_BASE_URL,
-    AsyncSendCloud,
-    ContactTaskEndpoints,
-    SendnEndpoint,
-    SignType,
-    SmsEndpoints,
-    TimestampEndpoints,
-)
+from crowdsms.providers.sendcloud._client import DEFAULT_BASE_URL, AsyncSendCloud
+from crowdsms.providers.sendcloud._contact_tasks import ContactTaskEndpoints
+from crowdsms.providers.sendcloud._settings import SendnEndpoint
+from crowdsms.providers.sendcloud._signing import SignType
+from crowdsms.providers.sendcloud._sms import SmsEndpoints
+from crowdsms.providers.sendcloud._timestamp import TimestampEndpoints
 
 __all__ = ["SendCloud", "SendCloudContactTasks", "SendCloudSms", "SendCloudTimestamp"]
 

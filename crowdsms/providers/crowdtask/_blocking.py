@@ -11,14 +11,13 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
-from crowdsms.providers.crowdtask import (
+from crowdsms.providers.crowdtask._client import (
     DEFAULT_BASE_URL,
     DEFAULT_BATCH_PATH,
     AsyncCrowdTask,
-    AuthLocation,
-    LocalTimeUnit,
-    Tasks,
 )
+from crowdsms.providers.crowdtask._signing import AuthLocation, LocalTimeUnit
+from crowdsms.providers.crowdtask._tasks import Tasks
 
 __all__ = ["CrowdTask", "CrowdTaskTasks"]
 

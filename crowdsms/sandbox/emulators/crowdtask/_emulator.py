@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from crowdsms.sandbox._http import MalformedBody, Params, json_response, read_params
 from crowdsms.sandbox._ledger import LedgerEntry
 from crowdsms.sandbox._state import SandboxState
+from crowdsms.sandbox.emulators.crowdtask._settings import CrowdTaskSettings
 
 __all__ = ["CrowdTaskEmulator", "crowdtask_signature", "parse_cvs"]
 
@@ -118,10 +119,25 @@ class _Rejected(Exception):
 class CrowdTaskEmulator:
     """The CrowdTask endpoints of one sandbox."""
 
-    provider: Final = PROVIDER
+    provider: ClassVar[str] = PROVIDER
+    settings_class: ClassVar[type[CrowdTaskSettings]] = CrowdTaskSettings
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+
+    @property
+    def settings(self) -> CrowdTaskSettings:
+        """This emulator's current settings."""
+        settings: CrowdTaskSettings = self.state.settings.provider(PROVIDER)
+        return settings
+
+    def accounts(self) -> list[str]:
+        """The configured accounts, the default first."""
+        return list(self.settings.keys)
+
+    def client_credentials(self, account: str) -> dict[str, str]:
+        """The SDK client's credential keywords for ``account``."""
+        return {"access_id": account, "access_secret_key": self.settings.keys[account].reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/crowdtask``."""
@@ -153,7 +169,7 @@ class CrowdTaskEmulator:
         access_id = self._credential(request, params, "accessid")
         localtime = self._credential(request, params, "localtime")
         signature = self._credential(request, params, "signature")
-        keys = self.state.settings.crowdtask.keys
+        keys = self.settings.keys
         if not access_id or access_id not in keys:
             raise _Rejected(401, "invalid accessid")
         if not signature:
@@ -161,7 +177,7 @@ class CrowdTaskEmulator:
         if not localtime.isdigit():
             # Not a clock problem: the reason must not name the time field (see the docstring).
             raise _Rejected(401, "the request carries no valid time field (a number is required)")
-        settings = self.state.settings.crowdtask
+        settings = self.settings
         scale = 1000.0 if settings.time_unit == "ms" else 1.0
         if abs(int(localtime) / scale - self.state.clock.now()) > settings.window:
             raise _Rejected(
@@ -191,7 +207,7 @@ class CrowdTaskEmulator:
             raise _Rejected(400, "the inputCVS file is not UTF-8") from None
         except CvsError as exc:
             raise _Rejected(400, f"the inputCVS file is malformed: {exc}") from None
-        rows = rows[: self.state.settings.crowdtask.max_rows]
+        rows = rows[: self.settings.max_rows]
         batch = f"SB{self.state.clock.now_ms()}{self.state.next_number():06d}"
         entries = [
             LedgerEntry(

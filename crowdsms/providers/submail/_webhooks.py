@@ -15,10 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from crowdsms._secret import Secret
-from crowdsms.webhooks._errors import WebhookFormatError
-from crowdsms.webhooks._events import (
-    DeliveryOutcome,
-    Event,
+from crowdsms.providers.submail._events import (
     SubmailDelivered,
     SubmailDropped,
     SubmailReply,
@@ -27,8 +24,9 @@ from crowdsms.webhooks._events import (
     SubmailTemplateAccepted,
     SubmailTemplateRejected,
     SubmailUnknownStatus,
-    UnknownEvent,
 )
+from crowdsms.webhooks._errors import WebhookFormatError
+from crowdsms.webhooks._events import DeliveryOutcome, Event, UnknownEvent
 from crowdsms.webhooks._fields import (
     china_time,
     keys_of,

@@ -23,7 +23,7 @@ import json
 import string
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 from starlette.requests import Request
@@ -32,9 +32,10 @@ from starlette.routing import BaseRoute, Route
 
 from crowdsms.sandbox._http import MalformedBody, Params, json_bytes, read_params
 from crowdsms.sandbox._ledger import LedgerEntry
-from crowdsms.sandbox._sendcloud_tasks import BadExecuteTime, ContactTask, ContactTaskBook
 from crowdsms.sandbox._state import DeliveryReport, SandboxState
 from crowdsms.sandbox._text import segments, valid_number
+from crowdsms.sandbox.emulators.sendcloud._settings import SendCloudSettings
+from crowdsms.sandbox.emulators.sendcloud._tasks import BadExecuteTime, ContactTask, ContactTaskBook
 
 __all__ = ["MESSAGES", "SendCloudEmulator", "sendcloud_signature"]
 
@@ -105,12 +106,27 @@ class _Recipient:
 class SendCloudEmulator:
     """The SendCloud SMS endpoints of one sandbox."""
 
-    provider: Final = PROVIDER
+    provider: ClassVar[str] = PROVIDER
+    settings_class: ClassVar[type[SendCloudSettings]] = SendCloudSettings
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.tasks = ContactTaskBook(state, self._run_task)
         self._replays: collections.OrderedDict[tuple[str, str], bytes] = collections.OrderedDict()
+
+    @property
+    def settings(self) -> SendCloudSettings:
+        """This emulator's current settings."""
+        settings: SendCloudSettings = self.state.settings.provider(PROVIDER)
+        return settings
+
+    def accounts(self) -> list[str]:
+        """The configured accounts, the default first."""
+        return list(self.settings.users)
+
+    def client_credentials(self, account: str) -> dict[str, str]:
+        """The SDK client's credential keywords for ``account``."""
+        return {"sms_user": account, "sms_key": self.settings.users[account].reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/sendcloud/smsapi``."""
@@ -164,7 +180,7 @@ class SendCloudEmulator:
         user = params.get("smsUser")
         if not user:
             raise _Rejected(472)
-        users = self.state.settings.sendcloud.users
+        users = self.settings.users
         if user not in users:
             raise _Rejected(471)
         signature = params.get("signature")
@@ -174,7 +190,7 @@ class SendCloudEmulator:
         if timestamp is not None:
             if not timestamp.isdigit():
                 raise _Rejected(461)
-            window = self.state.settings.sendcloud.timestamp_window * 1000
+            window = self.settings.timestamp_window * 1000
             if abs(self.state.clock.now_ms() - int(timestamp)) > window:
                 raise _Rejected(461)
         algorithm = "md5" if len(signature) == 32 else "sha256"
@@ -187,7 +203,7 @@ class SendCloudEmulator:
         raw = params.get("templateId")
         if not raw:
             raise _Rejected(433)
-        templates = self.state.settings.sendcloud.templates
+        templates = self.settings.templates
         if not raw.isdigit() or int(raw) not in templates:
             raise _Rejected(431)
         return int(raw), templates[int(raw)]
@@ -200,7 +216,7 @@ class SendCloudEmulator:
         if not phone.strip():
             raise _Rejected(411)
         numbers = [number.strip() for number in phone.split(",")]
-        limit = self.state.settings.sendcloud.send_limit
+        limit = self.settings.send_limit
         if len(numbers) > limit:
             raise _Rejected(412, f"手机号数量不能超过{limit}个")
         if len(set(numbers)) != len(numbers):
@@ -228,7 +244,7 @@ class SendCloudEmulator:
                 raise _Rejected(482) from None
         if not isinstance(tos, list) or not tos:
             raise _Rejected(482 if tos else 481)
-        limit = self.state.settings.sendcloud.sendx_limit
+        limit = self.settings.sendx_limit
         if len(tos) > limit:
             raise _Rejected(482, f"tos最多{limit}个")
         recipients = []
@@ -255,7 +271,7 @@ class SendCloudEmulator:
         return {str(key): str(item) for key, item in value.items()}
 
     def _too_long(self, variables: Mapping[str, str]) -> str | None:
-        limit = self.state.settings.sendcloud.var_max_length
+        limit = self.settings.var_max_length
         if any(len(value) > limit for value in variables.values()):
             return f"替换变量长度不能超过{limit}个字符"
         return None
@@ -348,7 +364,7 @@ class SendCloudEmulator:
         task_name = params.get("taskName")
         if not names or not task_name:
             raise _Rejected(400, "参数错误: contactListName和taskName不能为空")
-        lists = self.state.settings.sendcloud.contact_lists
+        lists = self.settings.contact_lists
         unknown = [name for name in names if name not in lists]
         if unknown:
             raise _Rejected(400, f"联系人列表不存在: {';'.join(unknown)}")
@@ -375,7 +391,7 @@ class SendCloudEmulator:
 
     def _run_task(self, task: ContactTask) -> bool:
         settings = self.state.settings
-        template = settings.sendcloud.templates.get(task.template_id, "")
+        template = self.settings.templates.get(task.template_id, "")
         fee = segments(template, settings.segment_length)
         if not self.state.charge(PROVIDER, task.user, fee * len(task.members)):
             return False
@@ -408,7 +424,7 @@ class SendCloudEmulator:
     def _push_reports(self, user: str, template_id: int, reports: list[DeliveryReport]) -> None:
         if not self._pushing():
             return
-        settings = self.state.settings.sendcloud
+        settings = self.settings
         key = settings.webhook_key.reveal().encode()
         for report in reports:
             timestamp = str(self.state.clock.now_ms())

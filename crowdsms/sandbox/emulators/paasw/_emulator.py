@@ -22,7 +22,7 @@ import base64
 import collections
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from crowdsms.sandbox._http import MalformedBody, Params, json_bytes, json_respo
 from crowdsms.sandbox._ledger import LedgerEntry
 from crowdsms.sandbox._state import DeliveryReport, Reply, SandboxState
 from crowdsms.sandbox._text import segments, valid_number
+from crowdsms.sandbox.emulators.paasw._settings import PaaswSettings
 
 __all__ = ["CODES", "PaaswEmulator"]
 
@@ -77,11 +78,12 @@ class _Token:
 class PaaswEmulator:
     """The paasw endpoints of one sandbox."""
 
-    provider: Final = PROVIDER
+    provider: ClassVar[str] = PROVIDER
+    settings_class: ClassVar[type[PaaswSettings]] = PaaswSettings
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self.secrets: dict[str, Secret] = dict(state.settings.paasw.apps)
+        self.secrets: dict[str, Secret] = dict(state.settings.provider(PROVIDER).apps)
         self._generations: dict[str, int] = collections.defaultdict(int)
         self._tokens: dict[str, _Token] = {}
         self._current: dict[str, str] = {}
@@ -91,6 +93,20 @@ class PaaswEmulator:
         self._replies: dict[str, collections.deque[Reply]] = collections.defaultdict(
             lambda: collections.deque(maxlen=_QUEUE_LIMIT)
         )
+
+    @property
+    def settings(self) -> PaaswSettings:
+        """This emulator's current settings."""
+        settings: PaaswSettings = self.state.settings.provider(PROVIDER)
+        return settings
+
+    def accounts(self) -> list[str]:
+        """The configured accounts, the default first."""
+        return list(self.settings.apps)
+
+    def client_credentials(self, account: str) -> dict[str, str]:
+        """The SDK client's credential keywords for ``account``."""
+        return {"app_id": account, "secret": self.settings.apps[account].reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/paasw``."""
@@ -172,7 +188,7 @@ class PaaswEmulator:
         if params.get("secret") != self.secrets[app_id].reveal():
             raise _Rejected("bad_secret", "secret错误")
         now = self.state.clock.now()
-        ttl = self.state.settings.paasw.token_ttl
+        ttl = self.settings.token_ttl
         current = self._current.get(app_id)
         if current is None or self._tokens[current].expires_at <= now:
             current = self._new_token()
@@ -202,7 +218,7 @@ class PaaswEmulator:
         text = params.get("phoneNumbers")
         if not text:
             raise _Rejected("bad_parameter", "phoneNumbers不能为空")
-        settings = self.state.settings.paasw
+        settings = self.settings
         if len(text) > settings.max_phone_chars:
             raise _Rejected(
                 "too_many_numbers", f"phoneNumbers不能超过{settings.max_phone_chars}个字符"
@@ -222,7 +238,7 @@ class PaaswEmulator:
         if not template and f"【{sign}】" not in content:
             raise _Rejected("bad_parameter", "content必须包含【签名】")
         kind = params.fields.get("kind")
-        if kind is None and self.state.settings.paasw.kind_required:
+        if kind is None and self.settings.kind_required:
             raise _Rejected("bad_parameter", "kind不能为空(1验证码, 2普通短信, 3营销短信)")
         if kind is not None and kind not in ("1", "2", "3"):
             raise _Rejected("bad_parameter", "kind必须是1, 2或3")
@@ -330,7 +346,7 @@ class PaaswEmulator:
         queue = self._reports[app_id]
         taken: list[dict[str, Any]] = []
         kept: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
-        limit = self.state.settings.paasw.pull_batch
+        limit = self.settings.pull_batch
         while queue:
             item = queue.popleft()
             if len(taken) < limit and (sign is None or item[0] == sign):
@@ -345,7 +361,7 @@ class PaaswEmulator:
         if not sign:
             raise _Rejected("bad_parameter", "sign不能为空")
         queue = self._replies[app_id]
-        limit = self.state.settings.paasw.pull_batch
+        limit = self.settings.pull_batch
         taken = [reply for reply in queue if reply.sign in (sign, None)][:limit]
         for reply in taken:
             queue.remove(reply)

@@ -20,17 +20,18 @@ import json
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from crowdsms.sandbox._formats import FORMATS, render
 from crowdsms.sandbox._http import MalformedBody, Params, json_bytes, read_params
 from crowdsms.sandbox._ledger import LedgerEntry
 from crowdsms.sandbox._state import DeliveryReport, Reply, SandboxState
 from crowdsms.sandbox._text import segments, valid_number
+from crowdsms.sandbox.emulators.submail._formats import FORMATS, render
+from crowdsms.sandbox.emulators.submail._settings import SubmailSettings
 
 __all__ = ["MESSAGES", "SubmailEmulator", "submail_signature"]
 
@@ -127,10 +128,25 @@ def _substitute(parts: list[str], variables: Mapping[str, Any]) -> str:
 class SubmailEmulator:
     """The SUBMAIL endpoints of one sandbox."""
 
-    provider: Final = PROVIDER
+    provider: ClassVar[str] = PROVIDER
+    settings_class: ClassVar[type[SubmailSettings]] = SubmailSettings
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+
+    @property
+    def settings(self) -> SubmailSettings:
+        """This emulator's current settings."""
+        settings: SubmailSettings = self.state.settings.provider(PROVIDER)
+        return settings
+
+    def accounts(self) -> list[str]:
+        """The configured accounts, the default first."""
+        return list(self.settings.apps)
+
+    def client_credentials(self, account: str) -> dict[str, str]:
+        """The SDK client's credential keywords for ``account``."""
+        return {"app_id": account, "app_key": self.settings.apps[account].reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/submail``."""
@@ -187,7 +203,7 @@ class SubmailEmulator:
             raise _Rejected(307) from None
 
     def _authenticate(self, params: Params, *, exclude: set[str], default_version: str) -> str:
-        apps = self.state.settings.submail.apps
+        apps = self.settings.apps
         appid = params.get("appid")
         if appid not in apps:
             raise _Rejected(101)
@@ -205,7 +221,7 @@ class SubmailEmulator:
         timestamp = params.get("timestamp")
         if not timestamp.isdigit():
             raise _Rejected(151)
-        window = self.state.settings.submail.timestamp_window
+        window = self.settings.timestamp_window
         if abs(self.state.clock.now() - int(timestamp)) > window:
             raise _Rejected(152)
         version = params.get("sign_version") or default_version
@@ -267,7 +283,7 @@ class SubmailEmulator:
                 raise _Rejected(307) from None
         if not isinstance(value, list) or not value:
             raise _Rejected(410)
-        if len(value) > self.state.settings.submail.multi_limit:
+        if len(value) > self.settings.multi_limit:
             raise _Rejected(410)
         return value
 
@@ -334,11 +350,11 @@ class SubmailEmulator:
 
     def _signed_event(self, fields: dict[str, Any]) -> tuple[bytes, str]:
         token = f"{self.state.rng.getrandbits(128):032x}"
-        key = self.state.settings.submail.subhook_key.reveal()
+        key = self.settings.subhook_key.reveal()
         fields["timestamp"] = int(self.state.clock.now())
         fields["token"] = token
         fields["signature"] = hashlib.md5((token + key).encode(), usedforsecurity=False).hexdigest()
-        if self.state.settings.submail.subhook_format == "json":
+        if self.settings.subhook_format == "json":
             return json_bytes(fields), "application/json"
         text = {name: str(value) for name, value in fields.items()}
         return urllib.parse.urlencode(text).encode("ascii"), "application/x-www-form-urlencoded"
