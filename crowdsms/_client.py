@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from types import TracebackType
-from typing import ClassVar, TypedDict
+from typing import ClassVar, Final, TypedDict
 
 import httpx
 from typing_extensions import Self, Unpack
 
+from crowdsms._suggest import did_you_mean
 from crowdsms._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -31,6 +33,7 @@ __all__ = [
     "AsyncClientBase",
     "ClientOptions",
     "check_base_url",
+    "check_options",
 ]
 
 USER_AGENT = "crowdsms/0.1 (+python; httpx)"
@@ -128,6 +131,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_OPTION_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
+    "timeout": (int, float, httpx.Timeout),
+    "retry_policy": (RetryPolicy,),
+    "retry_budget": (RetryBudget,),
+    "max_connections": (int,),
+    "http_client": (httpx.AsyncClient,),
+    "transport": (httpx.AsyncBaseTransport,),
+    "clock_offset": (int, float),
+    "runtime": (Runtime,),
+    "max_response_bytes": (int,),
+    "proxy": (str, type(None)),
+    "trust_env": (bool,),
+    "allow_insecure_http": (bool,),
+}
+_FLAGS: Final = frozenset({"trust_env", "allow_insecure_http"})
+
+
+def check_options(client: str, options: Mapping[str, object]) -> None:
+    """Refuse an unknown client option, or one of the wrong type, naming it.
+
+    Type checkers catch these in typed code; this catches them at run time too (a typo
+    such as ``max_conections=4`` would otherwise be ignored without a word).
+    """
+    for name, value in options.items():
+        types = _OPTION_TYPES.get(name)
+        if types is None:
+            raise ConfigurationError(
+                f"{client} has no option {name!r}{did_you_mean(name, _OPTION_TYPES)}",
+                action=f"The options every client takes: {', '.join(_OPTION_TYPES)}",
+            )
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, types) or (is_bool and name not in _FLAGS):
+            expected = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise ConfigurationError(
+                f"{client}'s option {name} must be {expected}, not {type(value).__name__}",
+                received=repr(value)[:40] if name != "proxy" else None,
+                action=f"Pass {name} as {expected}",
+            )
+
+
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     if value is None:
         return DEFAULT_TIMEOUT
@@ -176,6 +219,12 @@ class AsyncClientBase:
     provider: ClassVar[str] = ""
 
     def __init__(self, *, base_url: str, signer: Signer, **options: Unpack[ClientOptions]) -> None:
+        check_options(type(self).__name__, options)
+        self._max_connections = (
+            None
+            if "http_client" in options or "transport" in options
+            else options.get("max_connections", DEFAULT_MAX_CONNECTIONS)
+        )
         base_url = check_base_url(
             base_url, allow_insecure_http=options.get("allow_insecure_http", False)
         )
@@ -198,6 +247,11 @@ class AsyncClientBase:
     def base_url(self) -> str:
         """The provider's base URL this client talks to."""
         return self._transport.base_url
+
+    @property
+    def max_connections(self) -> int | None:
+        """How many requests this client keeps in flight at once (``None``: your transport's)."""
+        return self._max_connections
 
     @property
     def clock_offset(self) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["Secret"]
+from crowdsms.errors import ConfigurationError
+
+__all__ = ["Secret", "require_secret"]
 
 _MASK: Final = "********"
 
@@ -53,3 +55,20 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled; pass credentials explicitly")
+
+
+def require_secret(value: object, *, name: str, action: str) -> Secret:
+    """``value`` (a str or :class:`Secret`) as a non-empty :class:`Secret`.
+
+    Anything else raises :class:`~crowdsms.errors.ConfigurationError` naming the setting
+    ``name`` (its value is never echoed); ``action`` says where to find the right one.
+    """
+    secret = Secret(value) if isinstance(value, str) else value
+    if not isinstance(secret, Secret):
+        raise ConfigurationError(
+            f"{name} must be a str or a crowdsms Secret, not {type(value).__name__}",
+            action=action,
+        )
+    if not secret.reveal().strip():
+        raise ConfigurationError(f"{name} is empty", action=action)
+    return secret

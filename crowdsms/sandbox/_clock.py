@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from crowdsms._time import CHINA_TIME
+
 __all__ = ["CHINA_TIME", "SandboxClock", "china_time_text"]
 
-CHINA_TIME = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
 """The providers format wall-clock times in China Standard Time (UTC+8)."""
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Final
 
+from crowdsms._time import CHINA_TIME
 from crowdsms.errors import excerpt
 from crowdsms.webhooks._errors import WebhookFormatError
 from crowdsms.webhooks._replay import timestamp_seconds
@@ -27,7 +28,6 @@ __all__ = [
     "unix_time",
 ]
 
-CHINA_TIME: Final = timezone(timedelta(hours=8), "UTC+08:00")
 """The zone of the providers' wall-clock times (mainland China: one zone, no DST)."""
 
 _TIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y%m%d%H%M%S")

@@ -16,8 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 
-from crowdsms._secret import Secret
-from crowdsms.errors import ConfigurationError
+from crowdsms._secret import Secret, require_secret
 from crowdsms.webhooks._body import Body, Headers, read_objects
 from crowdsms.webhooks._errors import WebhookFormatError, WebhookSignatureError
 from crowdsms.webhooks._events import Event
@@ -108,18 +107,6 @@ class ProviderWebhook(Protocol):
         ...
 
 
-def _secret_key(key: object, provider: str) -> Secret:
-    if isinstance(key, str):
-        key = Secret(key)
-    if not isinstance(key, Secret) or not key:
-        raise ConfigurationError(
-            f"the {provider} webhook key must be a non-empty string or Secret",
-            received=type(key).__name__ if not isinstance(key, Secret) else "an empty Secret",
-            action="Pass the key shown in the provider's console for this webhook",
-        )
-    return key
-
-
 class SignedReceiver:
     """The shared part of SUBMAIL's and SendCloud's receivers: key, window, replay memory."""
 
@@ -135,7 +122,11 @@ class SignedReceiver:
         clock: Callable[[], float] = time.time,
         acknowledgement: Acknowledgement = TEXT_SUCCESS,
     ) -> None:
-        self._key = _secret_key(key, self.provider)
+        self._key = require_secret(
+            key,
+            name=f"the {self.provider} webhook key",
+            action="Pass the key shown in the provider's console for this webhook",
+        )
         self._guard = ReplayGuard(
             provider=self.provider,
             max_age=max_age,
