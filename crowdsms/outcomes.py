@@ -75,7 +75,11 @@ class ChunkSender(Protocol):
     one request and returns exactly one outcome per recipient, in the same order. A failure
     of the whole request is raised as a :class:`~crowdsms.errors.CrowdSMSError`; the batch
     sender turns it into per-recipient outcomes with :func:`outcomes_for_error`.
-    ``idempotency_key`` is passed where the provider deduplicates sends (SendCloud).
+    ``idempotency_key`` is passed where the provider deduplicates sends.
+
+    A chunk sender may also have ``max_connections`` (``int | None``): how many requests
+    its client can keep in flight. The batch sender refuses a ``concurrency`` above it, which
+    would otherwise be capped without a word.
     """
 
     @property

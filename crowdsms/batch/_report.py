@@ -29,6 +29,11 @@ class BatchOutcome:
         """Shortcut for ``outcome.status``."""
         return self.outcome.status
 
+    @property
+    def phone(self) -> str:
+        """Shortcut for ``outcome.phone``: the number as sent (or as given, if skipped)."""
+        return self.outcome.phone
+
     def to_dict(self) -> dict[str, object]:
         """A flat, JSON-ready dict (the format of the JSONL and CSV sinks)."""
         outcome = self.outcome

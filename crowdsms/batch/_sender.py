@@ -22,7 +22,7 @@ from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
-from crowdsms.errors import CrowdSMSError, InvalidInputError
+from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender
 
 __all__ = [
@@ -113,6 +113,17 @@ class BatchSender:
             "concurrency must be a whole number >= 1",
             f"Pass e.g. concurrency={DEFAULT_CONCURRENCY}",
         )
+        connections = getattr(chunk_sender, "max_connections", None)
+        if isinstance(connections, int) and concurrency > connections:
+            raise ConfigurationError(
+                f"concurrency={concurrency} needs {concurrency} connections, but the client "
+                f"keeps at most {connections} (max_connections): the batch would silently "
+                f"run {connections} requests at a time",
+                action=(
+                    f"Create the client with max_connections={concurrency}, or pass "
+                    f"concurrency={connections}"
+                ),
+            )
         for name, value in (("rate", rate), ("burst", burst)):
             _check(
                 value is None or (math.isfinite(value) and value > 0),

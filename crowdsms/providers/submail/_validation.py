@@ -18,7 +18,8 @@ import attrs
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
-from crowdsms.providers.submail._phones import is_known_mobile, normalize_phone
+from crowdsms.phones import is_known_mobile
+from crowdsms.phones import normalize_mainland_mobile as normalize_phone
 
 __all__ = [
     "MAX_CONTENT_CHARS",
