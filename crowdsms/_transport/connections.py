@@ -2,8 +2,9 @@
 
 httpcore's connection pool spends time proportional to the number of connections it holds
 on every request (connection assignment, expiry checks): with 64 connections in one pool its
-cost per request doubles compared to 16 (DESIGN.md, performance facts). crowdsms therefore
-does not put many connections in one httpx pool. :class:`LanePool` keeps ``size`` lanes, each
+cost per request doubles compared to 16 (measured on a 2-core machine; see
+docs/architecture.md). crowdsms therefore does not put many connections in one httpx pool.
+:class:`LanePool` keeps ``size`` lanes, each
 an ``httpx.AsyncHTTPTransport`` holding a single keep-alive connection, and hands out an
 idle lane per request from a stack (the most recently used first, so its connection is warm).
 Checking a lane out and back in is O(1) whatever the size.

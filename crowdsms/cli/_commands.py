@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from crowdsms._client import DEFAULT_MAX_CONNECTIONS, AsyncClientBase
+from crowdsms._suggest import did_you_mean
 from crowdsms.batch import (
     BatchReport,
     BatchSender,
@@ -33,7 +34,7 @@ from crowdsms.cli._targets import make_client, sandbox_credentials, var_keys
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus
 from crowdsms.providers import _registry
-from crowdsms.providers._spec import MessageOptions, ProviderSpec
+from crowdsms.providers._spec import MessageOptions
 
 __all__ = ["cli"]
 
@@ -86,13 +87,57 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
         )
 
 
+if TYPE_CHECKING:  # click >= 8.5 types ParamType as a generic; older click does not
+    _ParamType = click.ParamType[str, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class ProviderChoice(_ParamType):
+    """A registered provider's name, checked against the registry when the command runs.
+
+    ``feature`` keeps only the providers whose registry entry has it (e.g. ``read_balance``).
+    """
+
+    name = "provider"
+
+    def __init__(self, feature: str | None = None) -> None:
+        self.feature = feature
+
+    def names(self) -> list[str]:
+        """The names this option accepts now."""
+        return [
+            spec.name
+            for spec in _registry.providers()
+            if self.feature is None or getattr(spec, self.feature) is not None
+        ]
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """``[submail|sendcloud|...]`` in the help."""
+        return "[" + "|".join(self.names()) + "]"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        """Accept a registered name; refuse anything else with the list and a suggestion."""
+        names = self.names()
+        if value in names:
+            return str(value)
+        return self.fail(
+            f"{value!r} is not one of {', '.join(names)}{did_you_mean(str(value), names)}",
+            param,
+            ctx,
+        )
+
+
 def _provider_option(
-    specs: Sequence[ProviderSpec] | None = None, *, what: str = "send through"
+    feature: str | None = None, *, what: str = "send through"
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    names = [spec.name for spec in (specs if specs is not None else _registry.providers())]
+    choice = ProviderChoice(feature)
+    names = choice.names()
     return click.option(
         "--provider",
-        type=click.Choice(names),
+        type=choice,
         default=names[0] if names else None,
         show_default=True,
         help=f"Which provider to {what}.",
@@ -256,12 +301,8 @@ def providers() -> None:
         console.print(f"  {'base_url':<20} CROWDSMS_{spec.name.upper()}_BASE_URL")
 
 
-def _specs_with(feature: str) -> list[ProviderSpec]:
-    return [spec for spec in _registry.providers() if getattr(spec, feature) is not None]
-
-
 @cli.command()
-@_provider_option(_specs_with("read_balance"), what="ask")
+@_provider_option("read_balance", what="ask")
 @click.pass_obj
 def balance(config: Path | None, provider: str) -> None:
     """Show the account balance (where the provider can tell it)."""
@@ -272,7 +313,7 @@ def balance(config: Path | None, provider: str) -> None:
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["deliveries", "replies"]))
-@_provider_option(_specs_with("pull_reports"), what="pull from")
+@_provider_option("pull_reports", what="pull from")
 @click.option("--sign", help="Only this SMS signature (required for replies).")
 @click.pass_obj
 def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> None:
@@ -293,7 +334,7 @@ def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> 
 
 
 @cli.command(name="time")
-@_provider_option(_specs_with("read_clock"), what="ask")
+@_provider_option("read_clock", what="ask")
 @click.pass_obj
 def server_time(config: Path | None, provider: str) -> None:
     """Show the provider's clock and how far this machine's clock is off."""

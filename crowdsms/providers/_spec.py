@@ -97,8 +97,9 @@ class ProviderSpec:
     default_base_url: str
     sandbox_prefix: str
     """Where the sandbox serves it, below the sandbox's URL, e.g. ``/submail``."""
-    emulator: str
-    """The sandbox's emulator, as ``module:Class`` (imported only when a sandbox starts)."""
+    emulator: str | type[Any]
+    """The sandbox's emulator class, or ``module:Class`` to import it only when a sandbox
+    starts (the built-in providers do, so the SDK does not need the sandbox's packages)."""
     chunk_sender: Callable[[Any, MessageOptions], ChunkSender]
     """Builds the batch sender's chunk sender from a client and the command-line options."""
     demo_message: MessageOptions

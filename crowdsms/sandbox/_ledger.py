@@ -20,30 +20,30 @@ __all__ = ["Ledger", "LedgerEntry"]
 
 @attrs.frozen(kw_only=True)
 class LedgerEntry:
-    """One message (or CrowdTask task) a provider endpoint processed."""
+    """One message (or task) a provider endpoint processed."""
 
     provider: str
-    """``submail``, ``sendcloud``, ``crowdtask`` or ``paasw``."""
+    """The provider's registry name."""
     endpoint: str
     """The endpoint that sent it, e.g. ``sms/multisend`` or ``sendContactListTask``."""
     account: str
-    """The appid, smsUser, accessid or appId the request came from."""
+    """The account (app id, user, access id) the request came from."""
     phone: str | None
-    """The 11-digit number (``None`` for a CrowdTask task)."""
+    """The 11-digit number (``None`` for a task that is not a message)."""
     content: str | None
-    """The final text, with variables substituted (``None`` for a CrowdTask task)."""
+    """The final text, with variables substituted (``None`` for a task)."""
     template: str | None
     """The template id or content template, if the request used one."""
     vars: Mapping[str, str]
     """The variables of this message or task."""
     message_id: str
-    """The id the provider returned for it (send_id, smsId, bizId, task id)."""
+    """The id the provider returned for it."""
     fee: int
     """What it cost, in SMS segments of 70 characters."""
     time: float
     """When it was processed, on the sandbox's clock."""
     request_id: str | None = None
-    """An idempotency key (SendCloud ``sendRequestId``) or batch id, if any."""
+    """An idempotency key or batch id the request carried, if any."""
 
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON-ready values."""

@@ -1,4 +1,4 @@
-"""PROVIDERS.md's worked examples, by hand, through the sandbox's verifiers, and over HTTP."""
+"""The providers' published worked examples, by hand, through the sandbox's verifiers, and over HTTP."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 An emulator has its own signing checks, parsing, codes and answers (it shares no code with
 the SDK's provider packages, so it can catch their mistakes). The sandbox finds each
-registered provider's emulator through the registry entry's ``emulator`` (``module:Class``)
+registered provider's emulator through the registry entry's ``emulator`` (a class, or
+``module:Class``)
 and serves it under the entry's ``sandbox_prefix``. An emulator class has:
 
 - ``provider``: the registry name; ``settings_class``: its settings (every field defaulted);
@@ -10,7 +11,8 @@ and serves it under the entry's ``sandbox_prefix``. An emulator class has:
 - ``routes()``: its Starlette routes, below its prefix;
 - ``accounts()``: the configured account names, the default one first;
 - ``client_credentials(account)``: the SDK client's credential keywords for that account;
-- optionally ``push_reply(reply)``, for providers that deliver replies.
+- optionally ``push_reply(reply)``, for providers that deliver replies, and
+  ``webhook_options()``, the keywords of the SDK receiver that verifies its pushes.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ class Emulator(Protocol):
 def emulator_class(provider: str) -> type[Any]:
     """The emulator class of a registered provider (imported on first use)."""
     spec = _registry.get(provider)
-    module_name, _, class_name = spec.emulator.partition(":")
-    cls: type[Any] = getattr(importlib.import_module(module_name), class_name)
+    if isinstance(spec.emulator, str):
+        module_name, _, class_name = spec.emulator.partition(":")
+        cls: type[Any] = getattr(importlib.import_module(module_name), class_name)
+    else:
+        cls = spec.emulator
     if getattr(cls, "provider", None) != provider:
         raise TypeError(f"{spec.emulator} is not the emulator of {provider}")
     return cls

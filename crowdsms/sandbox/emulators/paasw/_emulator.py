@@ -108,6 +108,10 @@ class PaaswEmulator:
         """The SDK client's credential keywords for ``account``."""
         return {"app_id": account, "secret": self.settings.apps[account].reveal()}
 
+    def webhook_options(self) -> dict[str, str]:
+        """The keywords of the SDK's webhook receiver that verifies this emulator's pushes."""
+        return {}
+
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/paasw``."""
         return [

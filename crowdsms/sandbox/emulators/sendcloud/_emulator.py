@@ -6,7 +6,7 @@ Served under ``/sendcloud/smsapi``. Every answer is SendCloud's envelope
 successes, each id ``messageId + index + "$" + phone`` (the index is the recipient's
 position in the request); 312 when every recipient failed.
 
-Signatures are checked by this module's own implementation of PROVIDERS.md: every parameter
+Signatures are checked by this module's own implementation of SendCloud's rule: every parameter
 but ``signature``, sorted, joined ``k=v&k=v`` with raw values, hashed as
 ``smsKey + "&" + S + "&" + smsKey`` with md5 (32 hex digits) or sha256 (64). ``timestamp``
 (milliseconds) is optional, as in the seed; when present it must be within the window.
@@ -127,6 +127,10 @@ class SendCloudEmulator:
     def client_credentials(self, account: str) -> dict[str, str]:
         """The SDK client's credential keywords for ``account``."""
         return {"sms_user": account, "sms_key": self.settings.users[account].reveal()}
+
+    def webhook_options(self) -> dict[str, str]:
+        """The keywords of the SDK's webhook receiver that verifies this emulator's pushes."""
+        return {"key": self.settings.webhook_key.reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/sendcloud/smsapi``."""

@@ -6,7 +6,7 @@ suffix, in that format. Request-level failures are one error object
 answers in practice; ``multisend`` answers a list with one item per recipient, in order,
 whose error items carry no ``to``.
 
-Signatures are checked by this module's own implementation of PROVIDERS.md (not the SDK's):
+Signatures are checked by this module's own implementation of SUBMAIL's rule (not the SDK's):
 every parameter but ``signature`` and ``tag`` (with ``sign_version=2`` also ``multi`` and
 ``content`` for multisend, ``content`` for send), sorted, joined ``k=v&k=v`` with raw
 values, hashed as ``appid + appkey + S + appid + appkey``.
@@ -147,6 +147,10 @@ class SubmailEmulator:
     def client_credentials(self, account: str) -> dict[str, str]:
         """The SDK client's credential keywords for ``account``."""
         return {"app_id": account, "app_key": self.settings.apps[account].reveal()}
+
+    def webhook_options(self) -> dict[str, str]:
+        """The keywords of the SDK's webhook receiver that verifies this emulator's pushes."""
+        return {"key": self.settings.subhook_key.reveal()}
 
     def routes(self) -> list[BaseRoute]:
         """The routes, relative to ``/submail``."""
