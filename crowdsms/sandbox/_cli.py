@@ -13,7 +13,10 @@ from crowdsms.sandbox._faults import FaultKind, FaultSettings
 from crowdsms.sandbox._server import run
 from crowdsms.sandbox._settings import SandboxSettings
 
-__all__ = ["main", "parser"]
+__all__ = ["DEFAULT_PORT", "main", "parser"]
+
+DEFAULT_PORT = 8080
+"""The port ``crowdsms sandbox`` (and ``python -m crowdsms.sandbox``) listens on by default."""
 
 
 def _pairs(values: Sequence[str], what: str) -> dict[str, str]:
@@ -31,11 +34,11 @@ def parser() -> argparse.ArgumentParser:
     kinds = ", ".join(kind.value for kind in FaultKind)
     providers = ", ".join(_registry.names())
     cli = argparse.ArgumentParser(
-        prog="python -m crowdsms.sandbox",
+        prog="crowdsms sandbox",
         description="An emulator of every crowdsms provider over HTTP.",
     )
     cli.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    cli.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    cli.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
     cli.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     cli.add_argument("--clock-offset", type=float, default=0.0, help="server clock skew, seconds")
     cli.add_argument("--seed", type=int, default=0, help="seed of ids and delivery outcomes")
