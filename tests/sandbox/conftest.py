@@ -1,7 +1,8 @@
 """Fixtures of the sandbox tests: a served sandbox and a plain httpx client.
 
 Every request in these tests is built and signed by hand (``signing.py``), never by the SDK,
-so they check the sandbox against the providers' documents rather than against the SDK's reading of it.
+so they check the sandbox against the providers' documents rather than against the SDK's
+reading of it.
 """
 
 from __future__ import annotations

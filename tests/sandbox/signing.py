@@ -1,4 +1,4 @@
-"""Hand-written signing for the tests, straight from the providers' documents (independent of crowdsms)."""
+"""Hand-written signing for the tests, from the providers' documents (independent of crowdsms)."""
 
 from __future__ import annotations
 

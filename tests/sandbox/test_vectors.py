@@ -1,4 +1,4 @@
-"""The providers' published worked examples, by hand, through the sandbox's verifiers, and over HTTP."""
+"""The providers' published worked examples, by hand, through the sandbox's verifiers and HTTP."""
 
 from __future__ import annotations
 
