@@ -82,13 +82,13 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         raise ConfigurationError(
             "base_url is not a valid URL",
             received=repr(base_url)[:80],
-            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+            action="Pass an absolute URL such as https://api.example.com",
         ) from exc
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(
             "base_url must be an absolute http or https URL",
             received=repr(base_url)[:80],
-            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+            action="Pass an absolute URL such as https://api.example.com",
         )
     if url.userinfo:
         # Never echo it: the user name and password are credentials.
@@ -101,7 +101,7 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
         raise ConfigurationError(
             "base_url contains spaces or a malformed host",
             received=repr(base_url)[:80],
-            action="Pass an absolute URL such as https://api-v4.mysubmail.com",
+            action="Pass an absolute URL such as https://api.example.com",
         )
     if url.query or url.fragment:
         raise ConfigurationError(

@@ -1,7 +1,7 @@
 """A per-client clock corrected for the difference between our time and the provider's.
 
 Signed requests carry a timestamp that must fall within a few seconds of the provider's own
-time (SUBMAIL documents 6 s, SendCloud about 60 s, CrowdTask 5 minutes). A machine whose
+time (from 6 seconds to 5 minutes, depending on the provider). A machine whose
 clock is off would have every request rejected, so each client keeps an offset:
 
 - measured from the provider's timestamp endpoint, taking the midpoint of the moments the

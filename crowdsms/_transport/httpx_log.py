@@ -3,7 +3,7 @@
 ``httpx.AsyncClient`` logs every request at INFO as ``HTTP Request: GET <url> ...``, query
 string included. crowdsms's own connections never go through that code, but a user who
 brings an ``http_client`` does, and some provider calls carry a credential in the query
-(paasw: ``/api/token?secret=...``, ``/sms/balance?token=...``). :func:`redact_httpx_log`
+(``?secret=...``, ``?token=...``). :func:`redact_httpx_log`
 adds a filter to the ``httpx`` logger that masks the values of such query parameters in
 those records, so a user's INFO log never shows them. Nothing else in the record changes.
 """

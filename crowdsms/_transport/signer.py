@@ -1,6 +1,6 @@
 """The interface between the transport's attempt loop and one provider's rules.
 
-The transport knows nothing of SUBMAIL or paasw. Once per attempt it asks the provider's
+The transport knows no provider. Once per attempt it asks the provider's
 signer to turn the logical request into the final one, using the skew-corrected time, so
 every retry carries a fresh timestamp and signature. After each answer it asks the signer
 whether the provider rejected the attempt before processing it for a reason a retry can fix:

@@ -16,8 +16,8 @@ refused connection, an exhausted retry budget...) is sent again by the batch sen
 after a backoff (``chunk_retry``, by default 3 attempts in all, waits of 2 s then 4 s, or
 the provider's ``Retry-After``), when a later attempt may succeed: any ``NOT_SENT``
 transport error, and provider errors the code table marks retryable. ``UNKNOWN`` failures
-are resent only when the chunk carries an idempotency key (SendCloud's ``sendRequestId``,
-the same key on every attempt), which makes the provider drop a second copy; without one
+are resent only when the chunk carries an idempotency key (the same key on every
+attempt), which makes the provider drop a second copy; without one
 they are never resent, and their recipients are reported ``unknown``.
 """
 

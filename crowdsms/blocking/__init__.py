@@ -1,6 +1,6 @@
 """What every blocking twin is made of: a loop thread, a client base and method descriptors.
 
-Each provider's blocking client (``crowdsms.Submail``, ...) lives in its provider's folder and
+Each provider's blocking client lives in its provider's folder (``_blocking.py``) and
 runs its async twin on one event loop in a background thread that lives as long as the
 client, with the same typed endpoint methods, returning plain values.
 """

@@ -113,7 +113,7 @@ class ProviderChoice(_ParamType):
         ]
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        """``[submail|sendcloud|...]`` in the help."""
+        """The registered names, ``[a|b|...]``, in the help."""
         return "[" + "|".join(self.names()) + "]"
 
     def convert(
@@ -144,19 +144,25 @@ def _provider_option(
     )
 
 
+def _uses(option: str, text: str) -> str:
+    """``text``, then what ``option`` means for each provider that reads it."""
+    uses = [
+        f"{spec.name}: {meaning}"
+        for spec in _registry.providers()
+        if (meaning := spec.send_options.get(option))
+    ]
+    return f"{text} {'; '.join(uses)}." if uses else text
+
+
 @cli.command()
 @click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
 @_provider_option()
-@click.option("--content", help="Message text (SUBMAIL: with @var(name); paasw: one text).")
-@click.option("--tag", help="SUBMAIL tag, at most 32 characters.")
-@click.option("--template-id", type=int, help="SendCloud template id.")
-@click.option("--sign", help="paasw SMS signature, without 【】.")
-@click.option(
-    "--kind",
-    type=click.Choice(["1", "2", "3"]),
-    help="paasw message kind: 1 verification code, 2 notice, 3 marketing.",
-)
-@click.option("--project-id", type=int, help="CrowdTask project id.")
+@click.option("--content", help=_uses("content", "Message text."))
+@click.option("--tag", help=_uses("tag", "A tag the provider keeps with the send."))
+@click.option("--template-id", type=int, help=_uses("template_id", "Template id."))
+@click.option("--sign", help=_uses("sign", "SMS signature."))
+@click.option("--kind", type=click.Choice(["1", "2", "3"]), help=_uses("kind", "Message kind."))
+@click.option("--project-id", type=int, help=_uses("project_id", "Project id."))
 @click.option("--phone-column", default="phone", show_default=True, help="CSV column of numbers.")
 @click.option(
     "--var-column",

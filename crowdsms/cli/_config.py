@@ -3,9 +3,8 @@
 Each registered provider has a table ``[name]`` in the config file whose keys are its
 client's credential keywords, and the environment variables ``CROWDSMS_<NAME>_<KEY>``::
 
-    [submail]
-    app_id = "..."
-    app_key = "..."
+    [name]                 # the provider's registry name
+    key = "..."            # each of its credential fields
 
 Every provider also takes ``base_url`` (``CROWDSMS_<NAME>_BASE_URL``). ``crowdsms providers``
 lists each provider's keys and variables. The config file is ``--config PATH``, else
@@ -68,7 +67,7 @@ def _read_table(path: Path | None, provider: str) -> Mapping[str, object]:
         raise ConfigurationError(
             f"the config file {path} is not valid TOML",
             received=str(exc)[:120],
-            action="Fix the file; each provider is a table such as [submail]",
+            action="Fix the file; each provider is a table named after it, such as [name]",
         ) from exc
     table = data.get(provider, {})
     if not isinstance(table, dict):

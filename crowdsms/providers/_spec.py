@@ -37,7 +37,7 @@ class CredentialField:
     """Whether it is a secret (masked everywhere, wrapped in :class:`~crowdsms.Secret`)."""
 
     def env_var(self, provider: str) -> str:
-        """The environment variable that sets it, e.g. ``CROWDSMS_SUBMAIL_APP_ID``."""
+        """The environment variable that sets it: ``CROWDSMS_<PROVIDER>_<NAME>``."""
         return f"CROWDSMS_{provider.upper()}_{self.name.upper()}"
 
 
@@ -45,8 +45,9 @@ class CredentialField:
 class MessageOptions:
     """What the command line was asked to send; each provider reads the options it needs.
 
-    ``content`` (with ``@var(name)`` for SUBMAIL), ``tag``, ``template_id``, ``sign``,
-    ``kind``, ``project_id``; ``columns`` are the CSV columns that become variables.
+    ``content``, ``tag``, ``template_id``, ``sign``, ``kind``, ``project_id`` (each
+    provider's ``send_options`` say which it reads and what they mean); ``columns`` are the
+    CSV columns that become variables.
     """
 
     content: str | None = None
@@ -87,7 +88,7 @@ class ProviderSpec:
     name: str
     """The registry name: lower case, used in URLs, config tables and environment variables."""
     title: str
-    """How people write it, e.g. ``SUBMAIL``."""
+    """How people write it (the provider's own spelling)."""
     async_client: Callable[..., AsyncClientBase]
     """The async client class (called with credentials, ``base_url`` and client options)."""
     blocking_client: type[Any]
@@ -96,7 +97,7 @@ class ProviderSpec:
     """The constructor's credentials, identity first; config keys and variables follow."""
     default_base_url: str
     sandbox_prefix: str
-    """Where the sandbox serves it, below the sandbox's URL, e.g. ``/submail``."""
+    """Where the sandbox serves it, below the sandbox's URL: ``/{name}`` or longer."""
     emulator: str | type[Any]
     """The sandbox's emulator class, or ``module:Class`` to import it only when a sandbox
     starts (the built-in providers do, so the SDK does not need the sandbox's packages)."""
@@ -104,8 +105,10 @@ class ProviderSpec:
     """Builds the batch sender's chunk sender from a client and the command-line options."""
     demo_message: MessageOptions
     """What ``crowdsms demo`` sends (its CSV has ``name`` and ``code`` columns)."""
+    send_options: Mapping[str, str] = attrs.field(factory=dict)
+    """The :class:`MessageOptions` fields it reads, each with what it means for it."""
     var_name: Callable[[str], str] = _identity
-    """The template variable a CSV column fills (SendCloud writes them ``%name%``)."""
+    """The template variable a CSV column fills (some providers write them ``%name%``)."""
     compute_signature: Callable[..., str] | None = None
     """The provider's exported signing function (keyword-only); ``None`` if it signs nothing."""
     signature_vectors: tuple[SignatureVector, ...] = ()

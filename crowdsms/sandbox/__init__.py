@@ -4,7 +4,7 @@ One server serves every provider under its registry entry's prefix, so each SDK 
 its own base URL (and public sandbox credentials) from the same sandbox::
 
     async with serve() as sandbox:
-        async with sandbox.client("submail") as client:      # base URL and keys filled in
+        async with sandbox.client(name) as client:   # base URL and credentials filled in
             ...
         assert sandbox.ledger.phones() == [...]   # what was really sent, once each
 

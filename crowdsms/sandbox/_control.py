@@ -88,7 +88,7 @@ class Sandbox:
             ) from None
 
     def base_url(self, provider: str) -> str:
-        """The base URL to give ``provider``'s client, e.g. ``{url}/sendcloud/smsapi``."""
+        """The base URL to give ``provider``'s client: the URL and the entry's prefix."""
         self.emulator(provider)
         return self.url + _registry.get(provider).sandbox_prefix
 

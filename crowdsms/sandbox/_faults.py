@@ -124,7 +124,7 @@ class FaultInjector:
     ) -> None:
         """Make the next ``count`` requests fail with ``kind``.
 
-        Only requests to ``provider`` (``"submail"``, ...) count when it is given, and only
+        Only requests to ``provider`` (a registry name) count when it is given, and only
         requests whose path contains ``path`` when that is given (``path="multisend"``).
         Forced faults are used in the order they were added.
         """

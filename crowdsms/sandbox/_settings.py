@@ -66,7 +66,7 @@ class SandboxSettings:
     delivery_failure_rate: float = 0.0
     """Fraction of sent messages whose delivery report says they failed."""
     blocked_numbers: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
-    """Numbers every provider refuses (SUBMAIL 114, SendCloud item failure, paasw code 7)."""
+    """Numbers every provider refuses, each in its own way (a code, a failed item)."""
     strict_phone_format: bool = True
     """Accept only the 11-digit form of a number (what the SDK must send), not ``+86 ...``."""
     segment_length: int = 70
@@ -74,7 +74,7 @@ class SandboxSettings:
     webhooks: Mapping[str, str] = attrs.field(factory=dict)
     """provider -> URL that delivery reports (and replies, unless ``reply_webhooks``) go to."""
     reply_webhooks: Mapping[str, str] = attrs.field(factory=dict)
-    """provider -> URL that replies (SUBMAIL ``mo``, paasw smsUp) go to."""
+    """provider -> URL that replies go to (providers that push replies)."""
     webhook_attempts: int = 3
     """Attempts per push before it is given up."""
     webhook_retry_delay: float = 0.2

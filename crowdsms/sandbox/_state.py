@@ -1,6 +1,6 @@
 """State the four provider emulators share: clock, ledger, faults, balances, reports, pushes.
 
-Provider-specific state (paasw tokens, SendCloud contact-list tasks) lives in each
+Provider-specific state (tokens, scheduled tasks) lives in each
 provider's emulator; this module holds what is common, and the one place where a processed
 message becomes a ledger entry and a delivery report.
 """
@@ -36,7 +36,7 @@ class DeliveryReport:
     reported_at: float
     segments: int
     tag: str | None = None
-    """SUBMAIL's ``tag`` or paasw's ``sign`` of the request, for pushes and filters."""
+    """The request's tag or SMS signature, where the provider has one, for pushes and filters."""
 
 
 @attrs.frozen(kw_only=True)

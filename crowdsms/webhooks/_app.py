@@ -72,7 +72,7 @@ def _check_path(path: object, what: str) -> str:
         raise ConfigurationError(
             f"{what} must be a path starting with '/'",
             received=repr(path)[:80],
-            action="Pass e.g. '/submail'",
+            action="Pass e.g. '/hooks/reports'",
         )
     return path.rstrip("/") or "/"
 
@@ -87,7 +87,7 @@ def _routes(receivers: Mapping[str, ProviderWebhook], paths: dict[str, str]) -> 
                 received=repr(webhook)[:80],
                 action=(
                     "Pass each provider's receiver under its name, e.g. "
-                    "submail=SubmailWebhook(key=...); unknown keywords are refused"
+                    "name=NameWebhook(...); unknown keywords are refused"
                 ),
             )
         for route in webhook.routes():
@@ -105,7 +105,7 @@ def _routes(receivers: Mapping[str, ProviderWebhook], paths: dict[str, str]) -> 
     if not routes:
         raise ConfigurationError(
             "WebhookApp needs at least one receiver",
-            action="Pass e.g. submail=SubmailWebhook(key=...) or paasw=PaaswWebhook()",
+            action="Pass each provider's receiver under its registry name",
         )
     return routes
 
@@ -117,15 +117,15 @@ class WebhookApp:
     your handlers::
 
         app = WebhookApp(
-            submail=SubmailWebhook(key=subhook_key),
-            paasw=PaaswWebhook(),
+            **receivers,   # each provider's receiver under its registry name
             handlers={DeliveryEvent: on_report, ReplyEvent: on_reply},
             on_event=on_anything_else,
         )
 
     Each provider is served at ``/{name}`` below wherever the app is mounted, plus the
-    receiver's own suffixes (paasw: ``/paasw/deliver`` and ``/paasw/replies``). ``paths``
-    moves a route: ``paths={"/paasw/deliver": "/hooks/reports"}``.
+    receiver's own suffixes (a provider that pushes reports and replies to different URLs
+    has ``/{name}/deliver`` and ``/{name}/replies``); :attr:`paths` lists them. ``paths=``
+    moves a route: ``paths={"/{name}/deliver": "/hooks/reports"}``.
 
     Each event goes to the handler registered for its class or its nearest base class in
     ``handlers``, else to ``on_event``, else nowhere (logged at DEBUG and acknowledged).
@@ -193,7 +193,7 @@ class WebhookApp:
 
     @property
     def paths(self) -> Mapping[str, str]:
-        """Which receiver answers at which path (``{"/submail": "submail", ...}``)."""
+        """Which receiver answers at which path (path -> route name)."""
         return {path: route.name for path, route in self._routes.items()}
 
     def handler_for(self, event: Event) -> EventHandler | None:

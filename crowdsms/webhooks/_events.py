@@ -53,10 +53,10 @@ def _raw() -> Any:
 class Event:
     """One pushed event.
 
-    ``provider`` is ``"submail"``, ``"sendcloud"`` or ``"paasw"``; ``kind`` the provider's
-    name for the event as received (``"delivered"``, ``"deliver"``, ``"mo"``, ...; paasw
-    pushes have no name: ``"report"`` or ``"reply"``); ``raw`` the pushed fields as received
-    (a JSON object, or the form fields; a field sent twice in a form holds a list).
+    ``provider`` is the provider's registry name; ``kind`` the provider's name for the
+    event as received (``"report"`` or ``"reply"`` for pushes that carry no name); ``raw``
+    the pushed fields as received (a JSON object, or the form fields; a field sent twice in
+    a form holds a list).
     """
 
     provider: str
@@ -68,8 +68,8 @@ class Event:
 class MessageEvent(Event):
     """An event about one sent message.
 
-    ``message_id`` is the id the send returned for it (SUBMAIL ``send_id``, SendCloud
-    ``smsId``; paasw ``bizId``, a batch id: pair it with ``phone``); ``occurred_at`` an aware
+    ``message_id`` is the id the send returned for it (for a provider whose ids name a
+    whole batch, pair it with ``phone``); ``occurred_at`` an aware
     datetime, when the push says.
     """
 

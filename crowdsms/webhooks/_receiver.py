@@ -60,7 +60,7 @@ class Acknowledgement:
 
 
 TEXT_SUCCESS = Acknowledgement.text("success")
-"""SUBMAIL's and SendCloud's acknowledgement: HTTP 200 with a short body."""
+"""The usual acknowledgement: HTTP 200 with the body ``success``."""
 
 
 class Receiver(Protocol):
@@ -108,7 +108,7 @@ class ProviderWebhook(Protocol):
 
 
 class SignedReceiver:
-    """The shared part of SUBMAIL's and SendCloud's receivers: key, window, replay memory."""
+    """The shared part of receivers of signed pushes: key, time window, replay memory."""
 
     provider: ClassVar[str]
 
