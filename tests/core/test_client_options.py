@@ -26,7 +26,7 @@ def test_a_misspelt_option_is_refused_with_a_suggestion(spec: ProviderSpec) -> N
 @pytest.mark.parametrize(
     ("option", "value", "expected"),
     [
-        ("timeout", "abc", "int or float or Timeout"),
+        ("timeout", "abc", "must be int or float or Timeout, not str"),
         ("max_connections", True, "must be int, not bool"),
         ("max_connections", 2.5, "must be int, not float"),
         ("trust_env", "yes", "must be bool"),
