@@ -15,6 +15,7 @@ import attrs
 import click
 from rich.console import Console
 
+from crowdsms import __version__
 from crowdsms._client import DEFAULT_MAX_CONNECTIONS, AsyncClientBase
 from crowdsms._suggest import did_you_mean
 from crowdsms.batch import (
@@ -27,7 +28,7 @@ from crowdsms.batch import (
     read_recipients_csv,
 )
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.cli._config import Credentials, load_credentials
+from crowdsms.cli._config import require_credentials
 from crowdsms.cli._render import SendProgress, summary_table
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import make_client, sandbox_credentials, var_keys
@@ -59,27 +60,69 @@ class SendJob:
     journal: Path | None
     job_id: str | None
     output: Path | None
-    force_sandbox: bool
+    use_sandbox: bool
     config: Path | None
     show_progress: bool
 
 
+@attrs.define
+class CliState:
+    """What the group's options set for every command."""
+
+    config: Path | None = None
+
+
+def _set_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliState).config = value
+
+
+_CONFIG_HELP = "TOML credentials (default: $CROWDSMS_CONFIG or ~/.config/crowdsms/config.toml)."
+
+
+def config_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--config``, accepted after the command's name as well as before it."""
+    return click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_set_config,
+        help=_CONFIG_HELP,
+    )(command)
+
+
+def sandbox_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--sandbox``: talk to the embedded sandbox instead of the configured provider."""
+    return click.option(
+        "--sandbox",
+        "use_sandbox",
+        is_flag=True,
+        help="Use the embedded sandbox on loopback (nothing leaves this machine).",
+    )(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=__version__, prog_name="crowdsms", message="%(prog)s %(version)s")
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="TOML credentials (default: $CROWDSMS_CONFIG or ~/.config/crowdsms/config.toml).",
+    expose_value=False,
+    is_eager=True,
+    callback=_set_config,
+    help=_CONFIG_HELP,
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug; never secrets).")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int) -> None:
     """Send SMS and crowd tasks through every registered provider (crowdsms providers).
 
-    With no credentials configured, commands run against an embedded sandbox on loopback:
-    nothing leaves this machine.
+    Commands that talk to a provider use the credentials configured for it and never fall
+    back to anything else: without credentials they stop and say where they looked.
+    ``--sandbox`` asks for the embedded sandbox (nothing leaves this machine); ``demo``
+    always uses it.
     """
-    ctx.obj = config
+    ctx.ensure_object(CliState)
     if verbose:
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -179,11 +222,12 @@ def _uses(option: str, text: str) -> str:
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
 )
-@click.option("--sandbox", "force_sandbox", is_flag=True, help="Use the embedded sandbox.")
+@sandbox_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@config_option
 @click.pass_obj
 def send(
-    config: Path | None,
+    state: CliState,
     recipients: Path,
     provider: str,
     content: str | None,
@@ -201,7 +245,7 @@ def send(
     job_id: str | None,
     resume: bool,
     output: Path | None,
-    force_sandbox: bool,
+    use_sandbox: bool,
     quiet: bool,
 ) -> None:
     """Send one campaign to every recipient in a CSV file (a header row, then one per line)."""
@@ -230,8 +274,8 @@ def send(
         journal=journal,
         job_id=job_id,
         output=output,
-        force_sandbox=force_sandbox,
-        config=config,
+        use_sandbox=use_sandbox,
+        config=state.config,
         show_progress=not quiet,
     )
     report = _run(lambda: run_send(job))
@@ -248,7 +292,7 @@ def send(
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def demo(
-    config: Path | None,
+    state: CliState,
     count: int,
     provider: str,
     concurrency: int,
@@ -272,8 +316,8 @@ def demo(
             journal=None,
             job_id=None,
             output=output,
-            force_sandbox=True,
-            config=config,
+            use_sandbox=True,
+            config=state.config,
             show_progress=not quiet,
         )
         report = _run(lambda: run_send(job))
@@ -309,20 +353,25 @@ def providers() -> None:
 
 @cli.command()
 @_provider_option("read_balance", what="ask")
+@sandbox_option
+@config_option
 @click.pass_obj
-def balance(config: Path | None, provider: str) -> None:
+def balance(state: CliState, provider: str, use_sandbox: bool) -> None:
     """Show the account balance (where the provider can tell it)."""
     read = _registry.get(provider).read_balance
     assert read is not None
-    console.print(f"balance: {_run(lambda: _with_client(provider, config, read))}")
+    value = _run(lambda: _with_client(provider, state.config, read, use_sandbox=use_sandbox))
+    console.print(f"balance: {value}")
 
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["deliveries", "replies"]))
 @_provider_option("pull_reports", what="pull from")
 @click.option("--sign", help="Only this SMS signature (required for replies).")
+@sandbox_option
+@config_option
 @click.pass_obj
-def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> None:
+def reports(state: CliState, kind: str, provider: str, sign: str | None, use_sandbox: bool) -> None:
     """Pull delivery reports or replies (pulling removes them from the queue)."""
     if kind == "replies" and not sign:
         raise click.BadParameter("replies need --sign", param_hint="--sign")
@@ -333,7 +382,7 @@ def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> 
         assert pull is not None
         return await pull(client, kind, sign)
 
-    lines = _run(lambda: _with_client(provider, config, job))
+    lines = _run(lambda: _with_client(provider, state.config, job, use_sandbox=use_sandbox))
     for line in lines:
         console.print(line, markup=False)
     notes.print(f"{len(lines)} {kind}")
@@ -341,8 +390,10 @@ def reports(config: Path | None, kind: str, provider: str, sign: str | None) -> 
 
 @cli.command(name="time")
 @_provider_option("read_clock", what="ask")
+@sandbox_option
+@config_option
 @click.pass_obj
-def server_time(config: Path | None, provider: str) -> None:
+def server_time(state: CliState, provider: str, use_sandbox: bool) -> None:
     """Show the provider's clock and how far this machine's clock is off."""
     read = _registry.get(provider).read_clock
     assert read is not None
@@ -353,7 +404,7 @@ def server_time(config: Path | None, provider: str) -> None:
         offset = await client.measure_clock()
         return f"server time: {stamp:.0f} (this machine is {-offset:+.3f} s off)"
 
-    console.print(_run(lambda: _with_client(provider, config, job)))
+    console.print(_run(lambda: _with_client(provider, state.config, job, use_sandbox=use_sandbox)))
 
 
 def _header(path: Path, phone_column: str) -> list[str]:
@@ -415,30 +466,30 @@ async def _open_target(
     provider: str,
     config: Path | None,
     *,
-    force_sandbox: bool,
+    use_sandbox: bool,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> AsyncClientBase:
-    credentials: Credentials | None = None
-    if not force_sandbox:
-        credentials = load_credentials(provider, config=config)
-    if credentials is None:
+    if use_sandbox:
         from crowdsms.sandbox import serve
 
         running = await stack.enter_async_context(serve())
         credentials = sandbox_credentials(provider, running)
-        notes.print(
-            f"[bold]No {provider} credentials configured[/]: using the embedded sandbox at "
-            f"{running.url} (nothing leaves this machine)."
-        )
+        notes.print(f"Using the embedded sandbox at {running.url} (nothing leaves this machine).")
+    else:
+        credentials = require_credentials(provider, config=config)
     client = make_client(credentials, max_connections=max_connections)
     return await stack.enter_async_context(client)
 
 
 async def _with_client(
-    provider: str, config: Path | None, job: Callable[[AsyncClientBase], Awaitable[T]]
+    provider: str,
+    config: Path | None,
+    job: Callable[[AsyncClientBase], Awaitable[T]],
+    *,
+    use_sandbox: bool,
 ) -> T:
     async with AsyncExitStack() as stack:
-        client = await _open_target(stack, provider, config, force_sandbox=False)
+        client = await _open_target(stack, provider, config, use_sandbox=use_sandbox)
         return await job(client)
 
 
@@ -449,7 +500,7 @@ async def run_send(job: SendJob) -> BatchReport:
             stack,
             job.provider,
             job.config,
-            force_sandbox=job.force_sandbox,
+            use_sandbox=job.use_sandbox,
             max_connections=job.concurrency,
         )
         chunk_sender = _registry.get(job.provider).chunk_sender(client, job.message)

@@ -8,7 +8,8 @@ client's credential keywords, and the environment variables ``CROWDSMS_<NAME>_<K
 
 Every provider also takes ``base_url`` (``CROWDSMS_<NAME>_BASE_URL``). ``crowdsms providers``
 lists each provider's keys and variables. The config file is ``--config PATH``, else
-``$CROWDSMS_CONFIG``, else ``~/.config/crowdsms/config.toml``; it is optional.
+``$CROWDSMS_CONFIG``, else ``~/.config/crowdsms/config.toml``; it is optional. Unknown
+sections and keys are errors, so a misspelt key never looks like a missing one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import attrs
 
 from crowdsms._secret import Secret
+from crowdsms._suggest import did_you_mean
 from crowdsms.errors import ConfigurationError
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import ProviderSpec
@@ -30,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Credentials", "load_credentials"]
+__all__ = ["Credentials", "load_credentials", "looked_for", "require_credentials"]
 
 
 @attrs.frozen
@@ -54,7 +56,7 @@ def _config_path(explicit: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _read_table(path: Path | None, provider: str) -> Mapping[str, object]:
+def _read_file(path: Path | None) -> Mapping[str, object]:
     if path is None:
         return {}
     try:
@@ -69,19 +71,64 @@ def _read_table(path: Path | None, provider: str) -> Mapping[str, object]:
             received=str(exc)[:120],
             action="Fix the file; each provider is a table named after it, such as [name]",
         ) from exc
-    table = data.get(provider, {})
-    if not isinstance(table, dict):
-        raise ConfigurationError(
-            f"[{provider}] in {path} must be a table", action=f"Write it as [{provider}]"
-        )
-    return table
+    names = _registry.names()
+    for section, table in data.items():
+        if section not in names:
+            raise ConfigurationError(
+                f"the config file {path} has a section [{section}] that is no provider"
+                f"{did_you_mean(section, names)}",
+                action=f"Name each section after a provider: {', '.join(names)}",
+            )
+        if not isinstance(table, dict):
+            raise ConfigurationError(
+                f"{section} in {path} must be a table", action=f"Write it as [{section}]"
+            )
+        known = [field.name for field in _registry.get(section).credentials] + ["base_url"]
+        for key in table:
+            if key not in known:
+                raise ConfigurationError(
+                    f"[{section}] in {path} has a key {key!r} that crowdsms does not know"
+                    f"{did_you_mean(key, known)}",
+                    action=f"Use the keys {', '.join(known)}",
+                )
+    return data
+
+
+def _check_environment(spec: ProviderSpec) -> None:
+    prefix = f"CROWDSMS_{spec.name.upper()}_"
+    known = [field.env_var(spec.name) for field in spec.credentials] + [_base_url_var(spec)]
+    for name in os.environ:
+        if name.startswith(prefix) and name not in known:
+            raise ConfigurationError(
+                f"the environment variable {name} is not one crowdsms reads"
+                f"{did_you_mean(name, known)}",
+                action=f"Use {', '.join(known)}",
+            )
+
+
+def looked_for(provider: str) -> str:
+    """Where credentials for ``provider`` are read from, for an error message."""
+    spec = _registry.get(provider)
+    variables = " and ".join(field.env_var(provider) for field in spec.credentials)
+    keys = ", ".join(field.name for field in spec.credentials)
+    return (
+        f"the environment variables {variables}, or the keys {keys} under [{provider}] in the "
+        "config file (--config, $CROWDSMS_CONFIG or ~/.config/crowdsms/config.toml)"
+    )
 
 
 def load_credentials(provider: str, *, config: Path | None = None) -> Credentials | None:
-    """The credentials for ``provider``, or ``None`` if none are configured anywhere."""
+    """The credentials for ``provider``, or ``None`` if none are configured anywhere.
+
+    Unknown sections and keys in the config file, and unknown ``CROWDSMS_<PROVIDER>_...``
+    variables, are errors (with a suggestion): a misspelt key must not look like no key. A
+    base URL without credentials is an error too.
+    """
     spec = _registry.get(provider)
     path = _config_path(config)
-    table = _read_table(path, provider)
+    table = _read_file(path).get(provider, {})
+    assert isinstance(table, dict)
+    _check_environment(spec)
     values: dict[str, object] = {}
     from_environment = False
     for field in spec.credentials:
@@ -90,6 +137,11 @@ def load_credentials(provider: str, *, config: Path | None = None) -> Credential
         values[field.name] = value or table.get(field.name)
     base_url = os.environ.get(_base_url_var(spec)) or table.get("base_url")
     if not any(values.values()):
+        if base_url is not None:
+            raise ConfigurationError(
+                f"{provider} has a base URL but no credentials",
+                action=f"Set {looked_for(provider)}",
+            )
         return None
     _check_complete(spec, values)
     if base_url is not None and not isinstance(base_url, str):
@@ -100,6 +152,20 @@ def load_credentials(provider: str, *, config: Path | None = None) -> Credential
     }
     source = "environment" if from_environment else str(path)
     return Credentials(provider, credentials, base_url, source)
+
+
+def require_credentials(provider: str, *, config: Path | None = None) -> Credentials:
+    """The credentials for ``provider``; :class:`ConfigurationError` saying where it looked."""
+    credentials = load_credentials(provider, config=config)
+    if credentials is None:
+        raise ConfigurationError(
+            f"no {provider} credentials are configured",
+            action=(
+                f"Set {looked_for(provider)}; or pass --sandbox to use the embedded sandbox "
+                "(nothing leaves this machine)"
+            ),
+        )
+    return credentials
 
 
 def _base_url_var(spec: ProviderSpec) -> str:
