@@ -11,7 +11,7 @@ async with AsyncCrowdTask(access_id="...", access_secret_key="...") as client:
     print(result.batch_sn, result.task_ids)
 ```
 
-The CVS file format lives in :mod:`crowdsms.providers.crowdtask.cvs`.
+The CVS file format: :func:`write_cvs`, :func:`read_cvs` and :func:`load_cvs`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ from crowdsms.providers.crowdtask._signing import (
     format_localtime,
 )
 from crowdsms.providers.crowdtask._tasks import Tasks
-from crowdsms.providers.crowdtask.cvs import (
+from crowdsms.providers.crowdtask._cvs import (
     CvsDocument,
     CvsFormatError,
     load_cvs,
     read_cvs,
+    validate_columns,
+    validate_row,
     write_cvs,
 )
 
@@ -58,5 +60,7 @@ __all__ = [
     "is_clock_reason",
     "load_cvs",
     "read_cvs",
+    "validate_columns",
+    "validate_row",
     "write_cvs",
 ]

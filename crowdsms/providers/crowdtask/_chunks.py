@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
-from crowdsms.providers.crowdtask.cvs import validate_row, write_cvs
+from crowdsms.providers.crowdtask._cvs import validate_row, write_cvs
 
 if TYPE_CHECKING:
     from crowdsms.providers.crowdtask._tasks import Tasks

@@ -10,7 +10,7 @@ from crowdsms.errors import InvalidInputError
 from crowdsms.providers.crowdtask._answers import parse_batch_answer
 from crowdsms.providers.crowdtask._chunks import TaskBatchSender
 from crowdsms.providers.crowdtask._models import TaskBatchResult
-from crowdsms.providers.crowdtask.cvs import validate_columns, write_cvs
+from crowdsms.providers.crowdtask._cvs import validate_columns, write_cvs
 
 __all__ = ["Tasks"]
 
