@@ -1,7 +1,8 @@
-"""CrowdTask's failures: an HTTP 4xx status and ``{"status": "error", "reason": ...}``.
+"""CrowdTask's failure codes: the HTTP statuses of its ``{"status": "error", ...}`` answers.
 
 CrowdTask publishes no code list; the HTTP status is the only code it gives, so it is the
-``code`` of the typed error and the ``reason`` its provider message.
+``code`` of the typed error and the ``reason`` its provider message. :data:`CODES` explains
+the statuses CrowdTask is known or expected to answer with; :func:`explain` looks one up.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from crowdsms._codes import CodeInfo, CodeKind
+from crowdsms._codes import CodeInfo, CodeKind, explain_code
 
-__all__ = ["CODES", "PROVIDER"]
+__all__ = ["CODES", "PROVIDER_NAME", "PROVIDER_TITLE", "explain"]
 
-PROVIDER: Final = "crowdtask"
+PROVIDER_NAME: Final = "crowdtask"
+"""The provider's name in errors (``error.provider``) and in the provider registry."""
+PROVIDER_TITLE: Final = "CrowdTask"
+"""The provider's name in sentences."""
 
 CODES: Final[Mapping[str, CodeInfo]] = {
     "400": CodeInfo(
@@ -44,3 +48,12 @@ CODES: Final[Mapping[str, CodeInfo]] = {
         "the CVS file does not match the project's task template (check the variable names)",
     ),
 }
+"""What each HTTP status of a CrowdTask error answer means, keyed by the status as a string."""
+
+
+def explain(code: str | int) -> str:
+    """The English explanation of the HTTP status ``code`` of a CrowdTask error answer.
+
+    A status not in :data:`CODES` gets a sentence saying it is not known.
+    """
+    return explain_code(CODES, code, provider=PROVIDER_TITLE)
