@@ -31,8 +31,9 @@ class CrowdTaskChunkSender:
     values, with exactly the ``columns`` as keys, and ``phone`` is *not* a phone number but
     the row's identifier, copied into its outcome so you can tell the rows apart (use your
     own key or the row number). It is not validated or normalized. The batch sender
-    deduplicates recipients by ``phone``, so for CrowdTask rows it refuses a repeated row
-    identifier as a duplicate: give every row a different one.
+    deduplicates recipients by ``phone``, which for CrowdTask rows is this row identifier:
+    a row whose identifier an earlier row already has is skipped (``skipped``, code
+    ``duplicate``) and not uploaded, so give every row a different one.
 
     Each sent row's outcome carries the created task's id as ``message_id``. CrowdTask does
     not deduplicate uploads, so there is no idempotency key: a chunk whose upload may have

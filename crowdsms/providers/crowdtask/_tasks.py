@@ -83,8 +83,9 @@ class TaskEndpoints:
 
         For the batch sender: each :class:`~crowdsms.outcomes.Recipient`'s ``vars`` is one
         task row with exactly ``columns`` as keys, and its ``phone`` is only the row's
-        identifier, reported back in the outcomes (it is not checked as a phone number, but
-        the batch sender refuses a repeated one as a duplicate).
+        identifier, reported back in the outcomes (it is not checked as a phone number; the
+        batch sender skips a row whose identifier an earlier row already has, as a
+        duplicate).
         """
         return CrowdTaskChunkSender(
             self._transport,
