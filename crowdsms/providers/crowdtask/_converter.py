@@ -20,7 +20,6 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from crowdsms._codes import error_for_code
 from crowdsms._parsing import decode_json, parse_error, structure
 from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding, FilePart
 from crowdsms.errors import (
@@ -30,7 +29,7 @@ from crowdsms.errors import (
     ResponseParseError,
     excerpt,
 )
-from crowdsms.providers.crowdtask._codes import CODES, PROVIDER_NAME
+from crowdsms.providers.crowdtask._codes import error_for_code
 from crowdsms.providers.crowdtask._models import TaskBatchResult
 
 __all__ = [
@@ -166,12 +165,7 @@ def error_for_answer(response: ApiResponse) -> CrowdSMSError:
     certainty = DeliveryCertainty.NOT_SENT if status < 500 else DeliveryCertainty.UNKNOWN
     if reason is not None:
         return error_for_code(
-            provider=PROVIDER_NAME,
-            code=str(status),
-            message=reason,
-            table=CODES,
-            operation=response.operation,
-            certainty=certainty,
+            code=status, message=reason, operation=response.operation, certainty=certainty
         )
     action = (
         "Check base_url and batch_path (the older documents use /task/batch, the later ones "
