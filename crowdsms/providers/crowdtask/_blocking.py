@@ -12,21 +12,24 @@ from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.crowdtask._client import (
+    DEFAULT_AUTH_LOCATION,
     DEFAULT_BASE_URL,
     DEFAULT_BATCH_PATH,
+    DEFAULT_LOCALTIME_UNIT,
+    DEFAULT_MAX_ROWS_PER_BATCH,
     AsyncCrowdTask,
 )
 from crowdsms.providers.crowdtask._signing import AuthLocation, LocalTimeUnit
-from crowdsms.providers.crowdtask._tasks import Tasks
+from crowdsms.providers.crowdtask._tasks import TaskEndpoints
 
 __all__ = ["CrowdTask", "CrowdTaskTasks"]
 
 
-class CrowdTaskTasks(BlockingGroup[Tasks]):
-    """``client.tasks``: blocking ``batch``."""
+class CrowdTaskTasks(BlockingGroup[TaskEndpoints]):
+    """``client.tasks``: blocking ``batch``; ``batch_chunks`` returns the chunk sender as is."""
 
-    batch = blocking(Tasks.batch)
-    batch_chunks = passthrough(Tasks.batch_chunks)
+    batch = blocking(TaskEndpoints.batch)
+    batch_chunks = passthrough(TaskEndpoints.batch_chunks)
 
 
 class CrowdTask(BlockingClientBase[AsyncCrowdTask]):
@@ -43,9 +46,9 @@ class CrowdTask(BlockingClientBase[AsyncCrowdTask]):
         access_secret_key: str | Secret,
         base_url: str = DEFAULT_BASE_URL,
         batch_path: str = DEFAULT_BATCH_PATH,
-        localtime_unit: LocalTimeUnit = "unix_ms",
-        auth_location: AuthLocation = "fields",
-        max_rows_per_batch: int = 100,
+        localtime_unit: LocalTimeUnit = DEFAULT_LOCALTIME_UNIT,
+        auth_location: AuthLocation = DEFAULT_AUTH_LOCATION,
+        max_rows_per_batch: int = DEFAULT_MAX_ROWS_PER_BATCH,
         backend: Literal["asyncio", "trio"] = "asyncio",
         **options: Unpack[ClientOptions],
     ) -> None:
@@ -62,3 +65,4 @@ class CrowdTask(BlockingClientBase[AsyncCrowdTask]):
         )
         super().__init__(make, backend=backend)
         self.tasks = CrowdTaskTasks(self._runner, self._async.tasks)
+        """Task uploads: ``client.tasks.batch(...)``, ``client.tasks.batch_chunks(...)``."""

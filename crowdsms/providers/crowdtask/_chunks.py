@@ -1,46 +1,79 @@
-"""Task uploads for the batch sender: one chunk of rows per ``task/batch`` request."""
+"""The batch sender's chunk sender for CrowdTask: one chunk of task rows per ``task/batch``.
+
+Made by ``client.tasks.batch_chunks(...)`` (:meth:`TaskEndpoints.batch_chunks`); this
+module does not import the endpoint module. It shares the request and the reading of the
+answer with ``client.tasks.batch`` through the converter module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from crowdsms.errors import InvalidInputError
+from crowdsms._transport import Transport
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
-from crowdsms.providers.crowdtask.cvs import validate_row, write_cvs
+from crowdsms.providers.crowdtask._converter import batch_request, parse_batch_answer
+from crowdsms.providers.crowdtask._cvs import validate_columns, write_cvs
+from crowdsms.providers.crowdtask._validation import (
+    check_chunk,
+    check_project_id,
+    check_task_row,
+)
 
-if TYPE_CHECKING:
-    from crowdsms.providers.crowdtask._tasks import Tasks
-
-__all__ = ["TaskBatchSender"]
+__all__ = ["CrowdTaskChunkSender"]
 
 
-class TaskBatchSender:
+class CrowdTaskChunkSender:
     """Uploads chunks of task rows to one CrowdTask project (a ``ChunkSender``).
+
+    Get one from ``client.tasks.batch_chunks(project_id=..., columns=...)``.
 
     Each :class:`~crowdsms.outcomes.Recipient` is one task row: ``vars`` holds the row's
     values, with exactly the ``columns`` as keys, and ``phone`` is *not* a phone number but
     the row's identifier, copied into its outcome so you can tell the rows apart (use your
-    own key or the row number; give every row a different one, since the batch sender
-    treats repeated identifiers as duplicates). It is not validated or normalized.
+    own key or the row number). It is not validated or normalized. The batch sender
+    deduplicates recipients by ``phone``, which for CrowdTask rows is this row identifier:
+    a row whose identifier an earlier row already has is skipped (``skipped``, code
+    ``duplicate``) and not uploaded, so give every row a different one.
 
     Each sent row's outcome carries the created task's id as ``message_id``. CrowdTask does
     not deduplicate uploads, so there is no idempotency key: a chunk whose upload may have
     reached CrowdTask ends as ``unknown``, never silently uploaded twice.
     """
 
-    def __init__(self, tasks: Tasks, *, project_id: int, columns: tuple[str, ...]) -> None:
-        self._tasks = tasks
-        self.project_id = project_id
-        self.columns = columns
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        batch_path: str,
+        project_id: int,
+        columns: Sequence[str],
+        max_rows_per_batch: int,
+        max_connections: int | None,
+    ) -> None:
+        self._transport = transport
+        self._batch_path = batch_path
+        self._max_rows = max_rows_per_batch
+        self._max_connections = max_connections
+        self.project_id = check_project_id(project_id)
+        """The CrowdTask project every chunk is uploaded to."""
+        self.columns = validate_columns(columns)
+        """The task template's variable names: every row's ``vars`` has exactly these keys."""
 
     def __repr__(self) -> str:
-        return f"<TaskBatchSender project_id={self.project_id} columns={list(self.columns)!r}>"
+        return f"<CrowdTaskChunkSender project_id={self.project_id} columns={list(self.columns)!r}>"
 
     @property
     def max_chunk_size(self) -> int:
         """The most rows one upload may carry (the client's ``max_rows_per_batch``)."""
-        return self._tasks.max_rows_per_batch
+        return self._max_rows
+
+    @property
+    def max_connections(self) -> int | None:
+        """How many uploads the client keeps in flight at once (its ``max_connections``).
+
+        ``None`` when the client was given its own ``http_client`` or ``transport``.
+        """
+        return self._max_connections
 
     @property
     def supports_idempotency_key(self) -> bool:
@@ -52,12 +85,9 @@ class TaskBatchSender:
 
         Raises :class:`~crowdsms.errors.InvalidInputError` naming
         ``recipients[<position>].vars['<column>']`` for a missing or extra variable, or a
-        value the CVS format cannot carry.
+        value the CVS format cannot carry. ``phone`` (the row identifier) is not checked.
         """
-        validate_row(
-            self.columns, recipient.vars, position=position, field=f"recipients[{position}].vars"
-        )
-        return recipient
+        return check_task_row(recipient, columns=self.columns, position=position)
 
     async def send_chunk(
         self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
@@ -67,28 +97,17 @@ class TaskBatchSender:
         A failure of the upload as a whole is raised (the batch sender turns it into
         per-row outcomes).
         """
-        if idempotency_key is not None:
-            raise InvalidInputError(
-                "CrowdTask does not deduplicate uploads, so an idempotency key cannot be used",
-                field="idempotency_key",
-                received=repr(idempotency_key)[:60],
-                action="Pass idempotency_key=None (supports_idempotency_key is False)",
-            )
+        check_chunk(recipients, max_chunk_size=self._max_rows, idempotency_key=idempotency_key)
         if not recipients:
             return []
-        if len(recipients) > self.max_chunk_size:
-            raise InvalidInputError(
-                f"{len(recipients)} rows in one chunk, but one upload takes at most "
-                f"{self.max_chunk_size}",
-                field="recipients",
-                position=self.max_chunk_size,
-                received=f"{len(recipients)} rows",
-                action=f"Cut the rows into chunks of at most {self.max_chunk_size}",
-            )
         for position, recipient in enumerate(recipients):
             self.validate(recipient, position=position)
         text = write_cvs(self.columns, [recipient.vars for recipient in recipients])
-        result = await self._tasks._upload(self.project_id, text, len(recipients))
+        request = batch_request(
+            batch_path=self._batch_path, project_id=self.project_id, cvs_text=text
+        )
+        response = await self._transport.request(request)
+        result = parse_batch_answer(response, rows_sent=len(recipients))
         return [
             RecipientOutcome(phone=recipient.phone, status=OutcomeStatus.SENT, message_id=task_id)
             for recipient, task_id in zip(recipients, result.task_ids, strict=True)

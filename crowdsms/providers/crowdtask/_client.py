@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar, Final
 
 import httpx
@@ -10,25 +9,39 @@ from typing_extensions import Unpack
 
 from crowdsms._client import AsyncClientBase, ClientOptions
 from crowdsms._secret import Secret
-from crowdsms.errors import ConfigurationError
+from crowdsms.providers.crowdtask._codes import PROVIDER_NAME
 from crowdsms.providers.crowdtask._signer import CrowdTaskSigner
 from crowdsms.providers.crowdtask._signing import (
-    AUTH_LOCATIONS,
-    LOCALTIME_UNITS,
+    DEFAULT_AUTH_LOCATION,
+    DEFAULT_LOCALTIME_UNIT,
     AuthLocation,
     LocalTimeUnit,
 )
-from crowdsms.providers.crowdtask._tasks import Tasks
+from crowdsms.providers.crowdtask._tasks import TaskEndpoints
+from crowdsms.providers.crowdtask._validation import (
+    check_access_id,
+    check_access_secret_key,
+    check_auth_location,
+    check_batch_path,
+    check_localtime_unit,
+    check_max_rows_per_batch,
+)
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_BATCH_PATH", "AsyncCrowdTask"]
+__all__ = [
+    "DEFAULT_AUTH_LOCATION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_BATCH_PATH",
+    "DEFAULT_LOCALTIME_UNIT",
+    "DEFAULT_MAX_ROWS_PER_BATCH",
+    "AsyncCrowdTask",
+]
 
 DEFAULT_BASE_URL: Final = "https://api.crowdtask.cn"
+"""CrowdTask's API host."""
 DEFAULT_BATCH_PATH: Final = "/task/batch"
+"""The upload path of the seed document; later documents use ``/api/task/batch``."""
 DEFAULT_MAX_ROWS_PER_BATCH: Final = 100
-
-# A path of RFC 3986 characters, without percent-escapes, query or fragment, so that the path
-# signed is byte for byte the path sent.
-_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
+"""The most rows one upload may carry, as documented (CrowdTask drops rows beyond it)."""
 
 
 class AsyncCrowdTask(AsyncClientBase):
@@ -55,7 +68,7 @@ class AsyncCrowdTask(AsyncClientBase):
     timeout, retry policy, connections, clock offset...).
     """
 
-    provider: ClassVar[str] = "crowdtask"
+    provider: ClassVar[str] = PROVIDER_NAME
 
     def __init__(
         self,
@@ -64,41 +77,17 @@ class AsyncCrowdTask(AsyncClientBase):
         access_secret_key: str | Secret,
         base_url: str = DEFAULT_BASE_URL,
         batch_path: str = DEFAULT_BATCH_PATH,
-        localtime_unit: LocalTimeUnit = "unix_ms",
-        auth_location: AuthLocation = "fields",
+        localtime_unit: LocalTimeUnit = DEFAULT_LOCALTIME_UNIT,
+        auth_location: AuthLocation = DEFAULT_AUTH_LOCATION,
         max_rows_per_batch: int = DEFAULT_MAX_ROWS_PER_BATCH,
         **options: Unpack[ClientOptions],
     ) -> None:
-        _check_access_id(access_id)
-        secret = _check_secret(access_secret_key)
-        if localtime_unit not in LOCALTIME_UNITS:
-            raise ConfigurationError(
-                "localtime_unit is not one of the supported units",
-                received=repr(localtime_unit)[:40],
-                action="Pass 'unix_ms' (the default), 'unix_s' or 'ntp_s'",
-            )
-        if auth_location not in AUTH_LOCATIONS:
-            raise ConfigurationError(
-                "auth_location is not one of the supported places",
-                received=repr(auth_location)[:40],
-                action="Pass 'fields' (the default) or 'headers'",
-            )
-        if not isinstance(batch_path, str) or _PATH.fullmatch(batch_path) is None:
-            raise ConfigurationError(
-                "batch_path must be an absolute URL path without query or percent-escapes",
-                received=repr(batch_path)[:80],
-                action="Pass '/task/batch' (the default) or '/api/task/batch'",
-            )
-        if (
-            isinstance(max_rows_per_batch, bool)
-            or not isinstance(max_rows_per_batch, int)
-            or max_rows_per_batch < 1
-        ):
-            raise ConfigurationError(
-                "max_rows_per_batch must be a positive integer",
-                received=repr(max_rows_per_batch)[:40],
-                action="Pass 100 (CrowdTask's documented limit) or less",
-            )
+        check_access_id(access_id)
+        secret = check_access_secret_key(access_secret_key)
+        check_localtime_unit(localtime_unit)
+        check_auth_location(auth_location)
+        check_batch_path(batch_path)
+        check_max_rows_per_batch(max_rows_per_batch)
         self._signer = CrowdTaskSigner(
             access_id=access_id,
             access_secret_key=secret,
@@ -107,9 +96,11 @@ class AsyncCrowdTask(AsyncClientBase):
             path_prefix=_base_path(base_url),
         )
         super().__init__(base_url=base_url, signer=self._signer, **options)
-        self._batch_path = batch_path
-        self.tasks = Tasks(
-            self._transport, batch_path=batch_path, max_rows_per_batch=max_rows_per_batch
+        self.tasks = TaskEndpoints(
+            self._transport,
+            batch_path=batch_path,
+            max_rows_per_batch=max_rows_per_batch,
+            max_connections=self.max_connections,
         )
         """Task uploads: ``await client.tasks.batch(...)``, ``client.tasks.batch_chunks(...)``."""
 
@@ -131,44 +122,12 @@ class AsyncCrowdTask(AsyncClientBase):
     @property
     def batch_path(self) -> str:
         """The path of the task upload endpoint, relative to the base URL."""
-        return self._batch_path
+        return self.tasks.batch_path
 
     @property
     def max_rows_per_batch(self) -> int:
         """The most rows one upload may carry."""
         return self.tasks.max_rows_per_batch
-
-
-def _check_access_id(access_id: object) -> None:
-    if (
-        not isinstance(access_id, str)
-        or not access_id
-        or access_id != access_id.strip()
-        or not access_id.isprintable()
-    ):
-        raise ConfigurationError(
-            "access_id must be a non-empty string without surrounding spaces or control characters",
-            received=repr(access_id)[:40],
-            action="Pass the accessid shown in CrowdTask's console",
-        )
-
-
-def _check_secret(value: object) -> Secret:
-    if isinstance(value, Secret):
-        secret = value
-    elif isinstance(value, str):
-        secret = Secret(value)
-    else:
-        raise ConfigurationError(
-            f"access_secret_key must be a str or a Secret, not {type(value).__name__}",
-            action="Pass the accesssecretkey shown in CrowdTask's console",
-        )
-    if not secret:
-        raise ConfigurationError(
-            "access_secret_key is empty",
-            action="Pass the accesssecretkey shown in CrowdTask's console",
-        )
-    return secret
 
 
 def _base_path(base_url: str) -> str:

@@ -1,7 +1,9 @@
-"""CrowdTask's failures: an HTTP 4xx status and ``{"status": "error", "reason": ...}``.
+"""CrowdTask's failure codes: the HTTP statuses of its ``{"status": "error", ...}`` answers.
 
 CrowdTask publishes no code list; the HTTP status is the only code it gives, so it is the
-``code`` of the typed error and the ``reason`` its provider message.
+``code`` of the typed error and the ``reason`` its provider message. :data:`CODES` explains
+the statuses CrowdTask is known or expected to answer with; :func:`explain` looks one up
+and :func:`error_for_code` makes the typed error.
 """
 
 from __future__ import annotations
@@ -9,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from crowdsms._codes import CodeInfo, CodeKind
+from crowdsms._codes import CodeInfo, CodeKind, explain_code
+from crowdsms._codes import error_for_code as _error_for_code
+from crowdsms.errors import DeliveryCertainty, ProviderError
 
-__all__ = ["CODES", "PROVIDER"]
+__all__ = ["CODES", "PROVIDER_NAME", "PROVIDER_TITLE", "error_for_code", "explain"]
 
-PROVIDER: Final = "crowdtask"
+PROVIDER_NAME: Final = "crowdtask"
+"""The provider's name in errors (``error.provider``) and in the provider registry."""
+PROVIDER_TITLE: Final = "CrowdTask"
+"""The provider's name in sentences."""
 
 CODES: Final[Mapping[str, CodeInfo]] = {
     "400": CodeInfo(
@@ -44,3 +51,34 @@ CODES: Final[Mapping[str, CodeInfo]] = {
         "the CVS file does not match the project's task template (check the variable names)",
     ),
 }
+"""What each HTTP status of a CrowdTask error answer means, keyed by the status as a string."""
+
+
+def explain(code: str | int) -> str:
+    """The English explanation of the HTTP status ``code`` of a CrowdTask error answer.
+
+    A status not in :data:`CODES` gets a sentence saying it is not known.
+    """
+    return explain_code(CODES, code, provider=PROVIDER_TITLE)
+
+
+def error_for_code(
+    *,
+    code: int | str,
+    message: str,
+    operation: str,
+    certainty: DeliveryCertainty = DeliveryCertainty.NOT_SENT,
+) -> ProviderError:
+    """The typed error for an error answer with HTTP status ``code`` and reason ``message``.
+
+    401 and 403 give an :class:`~crowdsms.errors.AuthenticationError`, every other status a
+    :class:`~crowdsms.errors.ProviderError` (unknown statuses included).
+    """
+    return _error_for_code(
+        provider=PROVIDER_NAME,
+        code=str(code),
+        message=message,
+        table=CODES,
+        operation=operation,
+        certainty=certainty,
+    )

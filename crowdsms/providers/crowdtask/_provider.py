@@ -12,21 +12,21 @@ from crowdsms.providers._spec import (
 )
 from crowdsms.providers.crowdtask._blocking import CrowdTask
 from crowdsms.providers.crowdtask._client import DEFAULT_BASE_URL, AsyncCrowdTask
-from crowdsms.providers.crowdtask._codes import CODES
+from crowdsms.providers.crowdtask._codes import CODES, PROVIDER_NAME, PROVIDER_TITLE
 from crowdsms.providers.crowdtask._signing import compute_signature
 
 __all__ = ["PROVIDER"]
 
 
 def _chunk_sender(client: AsyncCrowdTask, message: MessageOptions) -> ChunkSender:
-    require_option(message.project_id, "--project-id", "crowdtask")
+    require_option(message.project_id, "--project-id", PROVIDER_NAME)
     assert message.project_id is not None
     return client.tasks.batch_chunks(project_id=message.project_id, columns=message.columns)
 
 
 PROVIDER = ProviderSpec(
-    name="crowdtask",
-    title="CrowdTask",
+    name=PROVIDER_NAME,
+    title=PROVIDER_TITLE,
     async_client=AsyncCrowdTask,
     blocking_client=CrowdTask,
     credentials=(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
 from crowdsms.errors import ClockSkewError, DeliveryCertainty
-from crowdsms.providers.crowdtask._answers import error_reason
-from crowdsms.providers.crowdtask._codes import PROVIDER
+from crowdsms.providers.crowdtask._codes import PROVIDER_NAME
+from crowdsms.providers.crowdtask._converter import error_reason
 from crowdsms.providers.crowdtask._signing import (
+    DEFAULT_AUTH_LOCATION,
+    DEFAULT_LOCALTIME_UNIT,
     AuthLocation,
     LocalTimeUnit,
     compute_signature,
@@ -45,8 +47,8 @@ class CrowdTaskSigner:
         *,
         access_id: str,
         access_secret_key: Secret,
-        localtime_unit: LocalTimeUnit = "unix_ms",
-        auth_location: AuthLocation = "fields",
+        localtime_unit: LocalTimeUnit = DEFAULT_LOCALTIME_UNIT,
+        auth_location: AuthLocation = DEFAULT_AUTH_LOCATION,
         path_prefix: str = "",
     ) -> None:
         self.access_id = access_id
@@ -94,7 +96,7 @@ class CrowdTaskSigner:
         return Rejection(
             RejectionKind.CLOCK,
             ClockSkewError(
-                provider=PROVIDER,
+                provider=PROVIDER_NAME,
                 code=str(response.status_code),
                 provider_message=reason,
                 explanation=(

@@ -18,6 +18,8 @@ from typing import Final, Literal
 
 __all__ = [
     "AUTH_LOCATIONS",
+    "DEFAULT_AUTH_LOCATION",
+    "DEFAULT_LOCALTIME_UNIT",
     "LOCALTIME_UNITS",
     "NTP_EPOCH_OFFSET",
     "AuthLocation",
@@ -33,13 +35,20 @@ AuthLocation = Literal["fields", "headers"]
 """Where ``accessid``, ``localtime`` and ``signature`` travel: form fields or HTTP headers."""
 
 LOCALTIME_UNITS: Final[tuple[LocalTimeUnit, ...]] = ("unix_ms", "unix_s", "ntp_s")
+"""Every :data:`LocalTimeUnit`."""
 AUTH_LOCATIONS: Final[tuple[AuthLocation, ...]] = ("fields", "headers")
+"""Every :data:`AuthLocation`."""
+
+DEFAULT_LOCALTIME_UNIT: Final[LocalTimeUnit] = "unix_ms"
+"""Milliseconds since the Unix epoch: the unit that reproduces the provider's worked example."""
+DEFAULT_AUTH_LOCATION: Final[AuthLocation] = "fields"
+"""Form fields beside ``projectid``, as the seed document lists them."""
 
 NTP_EPOCH_OFFSET: Final = 2_208_988_800
 """Seconds from 1900-01-01 00:00:00 UTC to the Unix epoch."""
 
 
-def format_localtime(now: float, unit: LocalTimeUnit = "unix_ms") -> str:
+def format_localtime(now: float, unit: LocalTimeUnit = DEFAULT_LOCALTIME_UNIT) -> str:
     """The ``localtime`` value for the Unix time ``now`` (seconds), in ``unit``, rounded down."""
     if unit == "unix_ms":
         return str(math.floor(now * 1000))

@@ -3,45 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
 
-from crowdsms._transport import ApiRequest, BodyEncoding, FilePart, Transport
-from crowdsms.errors import InvalidInputError
-from crowdsms.providers.crowdtask._answers import parse_batch_answer
-from crowdsms.providers.crowdtask._chunks import TaskBatchSender
+from crowdsms._transport import Transport
+from crowdsms.providers.crowdtask._chunks import CrowdTaskChunkSender
+from crowdsms.providers.crowdtask._converter import batch_request, parse_batch_answer
+from crowdsms.providers.crowdtask._cvs import validate_columns, write_cvs
 from crowdsms.providers.crowdtask._models import TaskBatchResult
-from crowdsms.providers.crowdtask.cvs import validate_columns, write_cvs
+from crowdsms.providers.crowdtask._validation import check_project_id, check_rows
 
-__all__ = ["Tasks"]
-
-CVS_FIELD: Final = "inputCVS"
-CVS_FILENAME: Final = "tasks.cvs"
-CVS_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
-OPERATION: Final = "crowdtask.tasks.batch"
+__all__ = ["TaskEndpoints"]
 
 
-def check_project_id(project_id: object) -> int:
-    """Return ``project_id`` if it is a positive int, else raise :class:`InvalidInputError`."""
-    if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 1:
-        raise InvalidInputError(
-            "the project id must be a positive integer",
-            field="project_id",
-            received=repr(project_id)[:40],
-            action="Pass the id of the CrowdTask project, e.g. project_id=1024",
-        )
-    return project_id
-
-
-class Tasks:
+class TaskEndpoints:
     """CrowdTask's task endpoints (``client.tasks``)."""
 
-    def __init__(self, transport: Transport, *, batch_path: str, max_rows_per_batch: int) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        batch_path: str,
+        max_rows_per_batch: int,
+        max_connections: int | None,
+    ) -> None:
         self._transport = transport
         self._batch_path = batch_path
         self._max_rows = max_rows_per_batch
+        self._max_connections = max_connections
 
     def __repr__(self) -> str:
-        return f"<Tasks batch_path={self._batch_path!r} max_rows_per_batch={self._max_rows}>"
+        return (
+            f"<TaskEndpoints batch_path={self._batch_path!r} max_rows_per_batch={self._max_rows}>"
+        )
+
+    @property
+    def batch_path(self) -> str:
+        """The path of the task upload endpoint, relative to the base URL."""
+        return self._batch_path
 
     @property
     def max_rows_per_batch(self) -> int:
@@ -57,7 +54,7 @@ class Tasks:
     ) -> TaskBatchResult:
         """Create one task per row in project ``project_id`` (``POST task/batch``).
 
-        The rows are written as a CVS file (see :mod:`crowdsms.providers.crowdtask.cvs`)
+        The rows are written as a CVS file (see :func:`~crowdsms.providers.crowdtask.write_cvs`)
         and uploaded as the multipart file ``inputCVS``. ``columns`` are the task
         template's variable names; by default the first row's keys, in order. Every row
         must have exactly those keys, with string values.
@@ -74,74 +71,27 @@ class Tasks:
         answer cannot be understood or does not account for every row.
         """
         check_project_id(project_id)
-        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Sequence):
-            raise InvalidInputError(
-                "rows must be a list of rows, each a dict from variable name to value",
-                field="rows",
-                received=repr(rows)[:60],
-                action="Pass rows=[{'img_url': '...'}, ...]",
-            )
-        if not rows:
-            raise InvalidInputError(
-                "there are no rows to upload",
-                field="rows",
-                received="an empty list",
-                action="Pass at least one row",
-            )
-        if len(rows) > self._max_rows:
-            raise InvalidInputError(
-                f"{len(rows)} rows given, but one upload takes at most {self._max_rows} "
-                "(CrowdTask silently drops the rows beyond its limit)",
-                field="rows",
-                position=self._max_rows,
-                received=f"{len(rows)} rows",
-                action=(
-                    f"Upload at most {self._max_rows} rows per call, or pass "
-                    "client.tasks.batch_chunks(project_id=..., columns=...) to crowdsms's "
-                    "batch sender, which cuts the rows into uploads for you"
-                ),
-            )
-        for position, row in enumerate(rows):
-            if not isinstance(row, Mapping):
-                raise InvalidInputError(
-                    f"a row must be a dict from variable name to value, not {type(row).__name__}",
-                    field=f"rows[{position}]",
-                    position=position,
-                    received=repr(row)[:60],
-                    action="Pass each row as a dict, e.g. {'img_url': '...'}",
-                )
+        rows = check_rows(rows, max_rows=self._max_rows)
         names = validate_columns(list(rows[0]) if columns is None else columns)
         text = write_cvs(names, rows)
-        return await self._upload(project_id, text, len(rows))
-
-    async def _upload(self, project_id: int, text: str, row_count: int) -> TaskBatchResult:
-        request = ApiRequest(
-            method="POST",
-            path=self._batch_path,
-            operation=OPERATION,
-            fields={"projectid": str(project_id)},
-            encoding=BodyEncoding.MULTIPART,
-            files={
-                CVS_FIELD: FilePart(
-                    filename=CVS_FILENAME,
-                    content=text.encode("utf-8"),
-                    content_type=CVS_CONTENT_TYPE,
-                )
-            },
-            idempotent=False,
-        )
+        request = batch_request(batch_path=self._batch_path, project_id=project_id, cvs_text=text)
         response = await self._transport.request(request)
-        return parse_batch_answer(response, rows_sent=row_count)
+        return parse_batch_answer(response, rows_sent=len(rows))
 
-    def batch_chunks(self, *, project_id: int, columns: Sequence[str]) -> TaskBatchSender:
+    def batch_chunks(self, *, project_id: int, columns: Sequence[str]) -> CrowdTaskChunkSender:
         """A :class:`~crowdsms.outcomes.ChunkSender` that uploads rows to ``project_id``.
 
         For the batch sender: each :class:`~crowdsms.outcomes.Recipient`'s ``vars`` is one
         task row with exactly ``columns`` as keys, and its ``phone`` is only the row's
-        identifier, reported back in the outcomes (it is not checked as a phone number).
+        identifier, reported back in the outcomes (it is not checked as a phone number; the
+        batch sender skips a row whose identifier an earlier row already has, as a
+        duplicate).
         """
-        return TaskBatchSender(
-            self,
-            project_id=check_project_id(project_id),
-            columns=validate_columns(columns),
+        return CrowdTaskChunkSender(
+            self._transport,
+            batch_path=self._batch_path,
+            project_id=project_id,
+            columns=columns,
+            max_rows_per_batch=self._max_rows,
+            max_connections=self._max_connections,
         )

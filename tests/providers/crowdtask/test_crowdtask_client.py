@@ -43,7 +43,7 @@ async def test_a_secret_object_is_accepted(
         ({"access_id": 12}, "access_id"),
         ({"access_secret_key": ""}, "access_secret_key is empty"),
         ({"access_secret_key": Secret("")}, "access_secret_key is empty"),
-        ({"access_secret_key": b"bytes"}, "str or a Secret"),
+        ({"access_secret_key": b"bytes"}, "str or a crowdsms Secret"),
         ({"localtime_unit": "unix_us"}, "localtime_unit"),
         ({"auth_location": "query"}, "auth_location"),
         ({"batch_path": "task/batch"}, "batch_path"),

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crowdsms.errors import InvalidInputError
-from crowdsms.providers.crowdtask.cvs import (
+from crowdsms.providers.crowdtask import (
     CvsDocument,
     CvsFormatError,
     load_cvs,
