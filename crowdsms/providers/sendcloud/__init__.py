@@ -13,14 +13,22 @@ Facts and settled ambiguities are in PROVIDERS.md ("SendCloud SMS"). Use
 
 from __future__ import annotations
 
+from crowdsms._time import CHINA_TIME
 from crowdsms.providers.sendcloud._blocking import SendCloud
 from crowdsms.providers.sendcloud._chunks import SendnChunkSender
 from crowdsms.providers.sendcloud._client import DEFAULT_BASE_URL, AsyncSendCloud
+from crowdsms.providers.sendcloud._codes import CODES, error_for_code, explain
 from crowdsms.providers.sendcloud._contact_tasks import ContactTaskEndpoints
 from crowdsms.providers.sendcloud._events import (
     SendCloudDelivered,
     SendCloudFailed,
     SendCloudRequest,
+)
+from crowdsms.providers.sendcloud._models import (
+    ContactListTask,
+    SendResult,
+    ServerTime,
+    TaskStatus,
 )
 from crowdsms.providers.sendcloud._settings import SendnEndpoint
 from crowdsms.providers.sendcloud._signer import SendCloudSigner
@@ -35,17 +43,9 @@ from crowdsms.providers.sendcloud._sms import SmsEndpoints
 from crowdsms.providers.sendcloud._timestamp import TimestampEndpoints
 from crowdsms.providers.sendcloud._validation import MAX_SEND_PHONES, MAX_SEND_REQUEST_ID_LENGTH
 from crowdsms.providers.sendcloud._webhooks import SENDCLOUD_EVENT_KINDS, SendCloudWebhook
-from crowdsms.providers.sendcloud.codes import CODES, error_for_code, explain
-from crowdsms.providers.sendcloud.models import (
-    BEIJING,
-    ContactListTask,
-    SendResult,
-    ServerTime,
-    TaskStatus,
-)
 
 __all__ = [
-    "BEIJING",
+    "CHINA_TIME",
     "CODES",
     "DEFAULT_BASE_URL",
     "MAX_SEND_PHONES",

@@ -11,6 +11,7 @@ from crowdsms.providers.sendcloud._envelope import (
     parse_envelope,
     require_success,
 )
+from crowdsms.providers.sendcloud._models import ContactListTask
 from crowdsms.providers.sendcloud._validation import (
     check_contact_list_names,
     check_execute_time,
@@ -20,7 +21,6 @@ from crowdsms.providers.sendcloud._validation import (
     check_text,
 )
 from crowdsms.providers.sendcloud._wire import TaskInfo
-from crowdsms.providers.sendcloud.models import ContactListTask
 
 __all__ = ["ContactTaskEndpoints"]
 
@@ -46,8 +46,8 @@ class ContactTaskEndpoints:
     ) -> ContactListTask:
         """Create a task sending template ``template_id`` to the members of the lists.
 
-        ``execute_time`` schedules it (an aware datetime is converted to Beijing time, a
-        naive one is taken as Beijing time); without it the task runs at once. Creating a
+        ``execute_time`` schedules it (an aware datetime is converted to China time, a
+        naive one is taken as China time); without it the task runs at once. Creating a
         task sends messages, so a call that may have reached the provider is not retried.
         """
         fields = {

@@ -17,7 +17,9 @@ from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import format_exception
 
 from crowdsms._parsing import parse_error
+from crowdsms._time import CHINA_TIME
 from crowdsms._transport import ApiResponse
+from crowdsms.providers.sendcloud._models import ContactListTask
 from crowdsms.providers.sendcloud._wire import (
     Envelope,
     FailedItem,
@@ -25,7 +27,6 @@ from crowdsms.providers.sendcloud._wire import (
     TaskInfo,
     TimestampInfo,
 )
-from crowdsms.providers.sendcloud.models import BEIJING, ContactListTask
 
 __all__ = ["converter", "structure"]
 
@@ -71,7 +72,7 @@ def _optional_time(value: Any, _type: Any) -> dt.datetime | None:
         return None
     text = _str(value, str)
     try:
-        return dt.datetime.strptime(text.strip(), _TIME_FORMAT).replace(tzinfo=BEIJING)
+        return dt.datetime.strptime(text.strip(), _TIME_FORMAT).replace(tzinfo=CHINA_TIME)
     except ValueError:
         raise ValueError(f"expected a time as yyyy-MM-dd HH:mm:ss, got {text!r:.40}") from None
 

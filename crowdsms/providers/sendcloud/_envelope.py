@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 from crowdsms._parsing import decode_json, parse_error
 from crowdsms._transport import ApiResponse
 from crowdsms.errors import DeliveryCertainty, HTTPStatusError, ResponseParseError, excerpt
+from crowdsms.providers.sendcloud._codes import SUCCESS, error_for_code
 from crowdsms.providers.sendcloud._converter import structure
 from crowdsms.providers.sendcloud._wire import Envelope
-from crowdsms.providers.sendcloud.codes import SUCCESS, error_for_code
 
 __all__ = ["info_as", "parse_envelope", "peek_status", "require_success"]
 

@@ -19,15 +19,15 @@ from collections.abc import Sequence
 from crowdsms._parsing import parse_error
 from crowdsms._transport import ApiResponse
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
-from crowdsms.providers.sendcloud._envelope import info_as
-from crowdsms.providers.sendcloud._wire import Envelope, SendInfo
-from crowdsms.providers.sendcloud.codes import (
+from crowdsms.providers.sendcloud._codes import (
     ALL_FAILED,
     PARTIAL_SUCCESS,
     SUCCESS,
     error_for_code,
 )
-from crowdsms.providers.sendcloud.models import SendResult
+from crowdsms.providers.sendcloud._envelope import info_as
+from crowdsms.providers.sendcloud._models import SendResult
+from crowdsms.providers.sendcloud._wire import Envelope, SendInfo
 
 __all__ = ["send_result"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from crowdsms._parsing import parse_error
 from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding
 from crowdsms.providers.sendcloud._envelope import info_as, parse_envelope, require_success
+from crowdsms.providers.sendcloud._models import ServerTime
 from crowdsms.providers.sendcloud._wire import TimestampInfo
-from crowdsms.providers.sendcloud.models import ServerTime
 
 __all__ = ["parse_server_time", "server_time_request"]
 

@@ -8,10 +8,10 @@ import attrs
 
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
+from crowdsms.providers.sendcloud._codes import CLOCK_REJECTED, error_for_code
 from crowdsms.providers.sendcloud._envelope import peek_status
 from crowdsms.providers.sendcloud._server_time import parse_server_time, server_time_request
 from crowdsms.providers.sendcloud._signing import SignType, compute_signature
-from crowdsms.providers.sendcloud.codes import CLOCK_REJECTED, error_for_code
 
 __all__ = ["SendCloudSigner"]
 

@@ -9,6 +9,7 @@ from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.sendcloud._chunks import SendnChunkSender
 from crowdsms.providers.sendcloud._envelope import parse_envelope
+from crowdsms.providers.sendcloud._models import SendResult
 from crowdsms.providers.sendcloud._results import send_result
 from crowdsms.providers.sendcloud._settings import Settings
 from crowdsms.providers.sendcloud._signing import encode_json
@@ -20,7 +21,6 @@ from crowdsms.providers.sendcloud._validation import (
     check_send_request_id,
     check_vars,
 )
-from crowdsms.providers.sendcloud.models import SendResult
 
 __all__ = ["SmsEndpoints"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from crowdsms._transport import Transport
+from crowdsms.providers.sendcloud._models import ServerTime
 from crowdsms.providers.sendcloud._server_time import parse_server_time, server_time_request
-from crowdsms.providers.sendcloud.models import ServerTime
 
 __all__ = ["TimestampEndpoints"]
 

@@ -12,10 +12,10 @@ from typing import Final
 
 import attrs
 
+from crowdsms._time import CHINA_TIME
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
 from crowdsms.phones import normalize_mainland_mobile
-from crowdsms.providers.sendcloud.models import BEIJING
 
 __all__ = [
     "MAX_SEND_PHONES",
@@ -284,9 +284,9 @@ def check_contact_list_names(names: object) -> str:
 
 
 def check_execute_time(value: object) -> str | None:
-    """The scheduled time as ``yyyy-MM-dd HH:mm:ss`` in Beijing time.
+    """The scheduled time as ``yyyy-MM-dd HH:mm:ss`` in China time.
 
-    An aware datetime is converted to Beijing time; a naive one is taken to be Beijing time
+    An aware datetime is converted to China time; a naive one is taken to be China time
     already (the provider's clock).
     """
     if value is None:
@@ -299,5 +299,5 @@ def check_execute_time(value: object) -> str | None:
             action="Pass a datetime, preferably timezone-aware",
         )
     if value.tzinfo is not None:
-        value = value.astimezone(BEIJING)
+        value = value.astimezone(CHINA_TIME)
     return value.strftime(_TIME_FORMAT)

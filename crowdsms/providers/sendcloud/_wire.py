@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from crowdsms.providers.sendcloud.models import ContactListTask
+from crowdsms.providers.sendcloud._models import ContactListTask
 
 __all__ = ["Envelope", "FailedItem", "SendInfo", "TaskInfo", "TimestampInfo"]
 
