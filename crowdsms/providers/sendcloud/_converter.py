@@ -1,6 +1,6 @@
-"""The one cattrs converter for SendCloud's answers (private).
+"""The shapes of SendCloud's answers and the one cattrs converter that reads them (private).
 
-Its primitive hooks are strict: a string where a number belongs (other than a string of
+The converter's primitive hooks are strict: a string where a number belongs (other than a string of
 digits, which the provider sends for some ids), a number where a string belongs, or a
 string where a boolean belongs is a parse error, not silently coerced.
 """
@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
@@ -20,15 +21,63 @@ from crowdsms._parsing import parse_error
 from crowdsms._time import CHINA_TIME
 from crowdsms._transport import ApiResponse
 from crowdsms.providers.sendcloud._models import ContactListTask
-from crowdsms.providers.sendcloud._wire import (
-    Envelope,
-    FailedItem,
-    SendInfo,
-    TaskInfo,
-    TimestampInfo,
-)
 
-__all__ = ["converter", "structure"]
+__all__ = [
+    "Envelope",
+    "FailedItem",
+    "SendInfo",
+    "TaskInfo",
+    "TimestampInfo",
+    "converter",
+    "structure",
+]
+
+
+@attrs.frozen
+class Envelope:
+    """``{"result": bool, "statusCode": int, "message": str, "info": {...}}``."""
+
+    result: bool
+    status_code: int
+    message: str = ""
+    info: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class FailedItem:
+    """One refused recipient in ``info.items``: ``{phone, vars, message}``."""
+
+    phone: str
+    message: str = ""
+
+
+@attrs.frozen
+class SendInfo:
+    """``info`` of a send: ids of the accepted recipients, and the refused ones.
+
+    ``sms_ids`` is ``None`` when the answer has no ``smsIds`` at all (the 2015 documents'
+    shape), which is not the same as an empty list.
+    """
+
+    sms_ids: list[str] | None = None
+    items: list[FailedItem] = attrs.field(factory=list)
+    success_count: int | None = None
+    failed_count: int | None = None
+
+
+@attrs.frozen
+class TimestampInfo:
+    """``info`` of ``timestamp/get``."""
+
+    timestamp: int
+
+
+@attrs.frozen
+class TaskInfo:
+    """``info`` of the contact-list task endpoints: the task is under ``smsTask``."""
+
+    sms_task: ContactListTask
+
 
 T = TypeVar("T")
 

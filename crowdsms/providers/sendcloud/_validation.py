@@ -22,6 +22,7 @@ __all__ = [
     "MAX_SEND_REQUEST_ID_LENGTH",
     "check_contact_list_names",
     "check_execute_time",
+    "check_msg_type",
     "check_optional_positive",
     "check_optional_text",
     "check_phones",
@@ -58,6 +59,18 @@ def check_positive(value: object, *, field: str) -> int:
             field=field,
             received=repr(value),
             action=f"Pass the {field} shown in the SendCloud console",
+        )
+    return value
+
+
+def check_msg_type(value: object) -> int:
+    """``value`` if it is a non-negative int, the provider's ``msgType`` (0 is SMS)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(
+            "must be a non-negative integer",
+            field="msg_type",
+            received=repr(value)[:40],
+            action="Pass 0 for SMS, or leave it out",
         )
     return value
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from crowdsms.errors import ProviderError, ResponseParseError
 from crowdsms._time import CHINA_TIME as SHARED_CHINA_TIME
+from crowdsms.errors import ProviderError, ResponseParseError
 from crowdsms.providers.sendcloud import CHINA_TIME, AsyncSendCloud, ContactListTask, TaskStatus
 
 from .sendcloud_support import NOW_MS, SMS_USER, answer, expected_signature, form
