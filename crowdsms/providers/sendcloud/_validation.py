@@ -7,7 +7,7 @@ Every refusal is an :class:`InvalidInputError` naming the field (``phones[3]``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -32,6 +32,7 @@ __all__ = [
     "check_send_request_id",
     "check_text",
     "check_vars",
+    "normalize_phone_list",
     "utf16_length",
 ]
 
@@ -148,15 +149,28 @@ def _too_many(count: int, limit: int, *, field: str, setting: str | None) -> Inv
     )
 
 
-def _duplicate(phone: str, *, field: str, position: int, first: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"the number {phone} is also {first}; SendCloud refuses a whole request that lists a "
-        "number twice (code 413)",
-        field=field,
-        position=position,
-        received=repr(phone),
-        action="Remove the duplicate, or merge the two entries",
-    )
+def normalize_phone_list(phones: Sequence[object], *, field: Callable[[int], str]) -> list[str]:
+    """Each number as its 11 digits, in order; refuses a bad number and one listed twice.
+
+    ``field(position)`` names an item in the error (``phones[3]``); a duplicate's error names
+    the first item with the same number too.
+    """
+    normalized: list[str] = []
+    first: dict[str, int] = {}
+    for position, raw in enumerate(phones):
+        phone = normalize_mainland_mobile(raw, field=field(position), position=position)
+        if phone in first:
+            raise InvalidInputError(
+                f"the number {phone} is also {field(first[phone])}; SendCloud refuses a whole "
+                "request that lists a number twice (code 413)",
+                field=field(position),
+                position=position,
+                received=repr(phone),
+                action="Remove the duplicate, or merge the two entries",
+            )
+        first[phone] = position
+        normalized.append(phone)
+    return normalized
 
 
 def check_phones(phones: object, *, limit: int = MAX_SEND_PHONES) -> list[str]:
@@ -164,16 +178,7 @@ def check_phones(phones: object, *, limit: int = MAX_SEND_PHONES) -> list[str]:
     items = _sequence(phones, field="phones", noun="numbers")
     if len(items) > limit:
         raise _too_many(len(items), limit, field="phones", setting=None)
-    normalized: list[str] = []
-    seen: dict[str, int] = {}
-    for position, raw in enumerate(items):
-        field = f"phones[{position}]"
-        phone = normalize_mainland_mobile(raw, field=field, position=position)
-        if phone in seen:
-            raise _duplicate(phone, field=field, position=position, first=f"phones[{seen[phone]}]")
-        seen[phone] = position
-        normalized.append(phone)
-    return normalized
+    return normalize_phone_list(items, field=lambda position: f"phones[{position}]")
 
 
 def utf16_length(text: str) -> int:
@@ -252,23 +257,21 @@ def check_recipient(recipient: object, *, position: int, max_length: int | None)
 
 
 def check_recipients(recipients: object, *, limit: int, max_length: int | None) -> list[Recipient]:
-    """The recipients checked one by one; refuses duplicates and more than ``limit``."""
+    """The recipients checked one by one; refuses duplicates and more than ``limit``.
+
+    Each recipient is checked first (type, number, variables), then the numbers together.
+    """
     items = _sequence(recipients, field="recipients", noun="recipients")
     if len(items) > limit:
         raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
-    checked: list[Recipient] = []
-    seen: dict[str, int] = {}
-    for position, raw in enumerate(items):
-        recipient = check_recipient(raw, position=position, max_length=max_length)
-        if recipient.phone in seen:
-            raise _duplicate(
-                recipient.phone,
-                field=f"recipients[{position}].phone",
-                position=position,
-                first=f"recipients[{seen[recipient.phone]}].phone",
-            )
-        seen[recipient.phone] = position
-        checked.append(recipient)
+    checked = [
+        check_recipient(raw, position=position, max_length=max_length)
+        for position, raw in enumerate(items)
+    ]
+    normalize_phone_list(
+        [recipient.phone for recipient in checked],
+        field=lambda position: f"recipients[{position}].phone",
+    )
     return checked
 
 
