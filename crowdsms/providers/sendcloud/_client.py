@@ -81,20 +81,7 @@ class AsyncSendCloud(AsyncClientBase):
         key = require_secret(
             sms_key, name="sms_key", action="Pass the SMS key shown in the SendCloud console"
         )
-        _check_settings(sign_type, sendn_endpoint, max_sendn_recipients)
-        if max_var_length is not None and (
-            isinstance(max_var_length, bool)
-            or not isinstance(max_var_length, int)
-            or max_var_length < 1
-        ):
-            raise ConfigurationError(
-                "max_var_length must be a positive integer or None",
-                received=repr(max_var_length)[:40],
-                action=(
-                    f"Pass the provider's limit ({DEFAULT_MAX_VAR_LENGTH} in its documents), "
-                    "or None not to check"
-                ),
-            )
+        _check_settings(sign_type, sendn_endpoint, max_sendn_recipients, max_var_length)
         self._sms_user = sms_user
         self._signer = SendCloudSigner(sms_user=sms_user, sms_key=key, sign_type=sign_type)
         super().__init__(base_url=base_url, signer=self._signer, **options)
@@ -135,7 +122,10 @@ def _check_sms_user(sms_user: object) -> None:
 
 
 def _check_settings(
-    sign_type: object, sendn_endpoint: object, max_sendn_recipients: object
+    sign_type: object,
+    sendn_endpoint: object,
+    max_sendn_recipients: object,
+    max_var_length: object,
 ) -> None:
     if sign_type not in SIGN_TYPES:
         raise ConfigurationError(
@@ -159,5 +149,18 @@ def _check_settings(
             received=repr(max_sendn_recipients)[:40],
             action=(
                 f"Pass the provider's limit, {DEFAULT_MAX_SENDN_RECIPIENTS} in its later documents"
+            ),
+        )
+    if max_var_length is not None and (
+        isinstance(max_var_length, bool)
+        or not isinstance(max_var_length, int)
+        or max_var_length < 1
+    ):
+        raise ConfigurationError(
+            "max_var_length must be a positive integer or None",
+            received=repr(max_var_length)[:40],
+            action=(
+                f"Pass the provider's limit ({DEFAULT_MAX_VAR_LENGTH} in its documents), "
+                "or None not to check"
             ),
         )
