@@ -7,6 +7,9 @@ later documents call the endpoint ``sendx``: the ``sendn_endpoint`` setting). A
 ``send_request_id`` makes a send idempotent, so ambiguous failures may be retried. Use
 :class:`AsyncSendCloud` (or its blocking twin :class:`SendCloud`)::
 
+    from crowdsms import Recipient
+    from crowdsms.providers.sendcloud import AsyncSendCloud
+
     async with AsyncSendCloud(sms_user="user", sms_key="key") as client:
         result = await client.sms.sendn(
             template_id=1,

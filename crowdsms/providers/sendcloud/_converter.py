@@ -1,8 +1,9 @@
 """The shapes of SendCloud's answers and the one cattrs converter that reads them (private).
 
-The converter's primitive hooks are strict: a string where a number belongs (other than a string of
-digits, which the provider sends for some ids), a number where a string belongs, or a
-string where a boolean belongs is a parse error, not silently coerced.
+The converter's primitive hooks are strict: a string where a number belongs (other than a
+string of digits, which the provider sends for some ids), a number where a string belongs,
+or a string where a boolean belongs is a parse error, not silently coerced. Times in the
+answers are ``yyyy-MM-dd HH:mm:ss`` in China time.
 """
 
 from __future__ import annotations
