@@ -11,18 +11,25 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
-from crowdsms.providers.sendcloud._client import DEFAULT_BASE_URL, AsyncSendCloud
+from crowdsms.providers.sendcloud._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_SENDN_RECIPIENTS,
+    DEFAULT_MAX_VAR_LENGTH,
+    DEFAULT_SENDN_ENDPOINT,
+    DEFAULT_SIGN_TYPE,
+    AsyncSendCloud,
+)
 from crowdsms.providers.sendcloud._contact_tasks import ContactTaskEndpoints
-from crowdsms.providers.sendcloud._settings import SendnEndpoint
 from crowdsms.providers.sendcloud._signing import SignType
 from crowdsms.providers.sendcloud._sms import SmsEndpoints
+from crowdsms.providers.sendcloud._sms_requests import SendnEndpoint
 from crowdsms.providers.sendcloud._timestamp import TimestampEndpoints
 
 __all__ = ["SendCloud", "SendCloudContactTasks", "SendCloudSms", "SendCloudTimestamp"]
 
 
 class SendCloudSms(BlockingGroup[SmsEndpoints]):
-    """``client.sms``: blocking ``send`` and ``sendn``."""
+    """``client.sms``: blocking ``send`` and ``sendn``; ``sendn_chunks`` for the batch sender."""
 
     send = blocking(SmsEndpoints.send)
     sendn = blocking(SmsEndpoints.sendn)
@@ -54,11 +61,11 @@ class SendCloud(BlockingClientBase[AsyncSendCloud]):
         *,
         sms_user: str,
         sms_key: str | Secret,
-        sign_type: SignType = "md5",
+        sign_type: SignType = DEFAULT_SIGN_TYPE,
         base_url: str = DEFAULT_BASE_URL,
-        sendn_endpoint: SendnEndpoint = "sendn",
-        max_sendn_recipients: int = 200,
-        max_var_length: int | None = 16,
+        sendn_endpoint: SendnEndpoint = DEFAULT_SENDN_ENDPOINT,
+        max_sendn_recipients: int = DEFAULT_MAX_SENDN_RECIPIENTS,
+        max_var_length: int | None = DEFAULT_MAX_VAR_LENGTH,
         backend: Literal["asyncio", "trio"] = "asyncio",
         **options: Unpack[ClientOptions],
     ) -> None:

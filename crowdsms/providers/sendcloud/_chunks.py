@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from crowdsms._transport import Transport
 from crowdsms.outcomes import Recipient, RecipientOutcome
-from crowdsms.providers.sendcloud._settings import Settings
+from crowdsms.providers.sendcloud._sms_requests import SmsSettings, prepare_sendn
 from crowdsms.providers.sendcloud._validation import check_recipient
 
-if TYPE_CHECKING:
-    from crowdsms.providers.sendcloud._sms import SmsEndpoints
-
-__all__ = ["SendnChunkSender"]
+__all__ = ["SendCloudChunkSender"]
 
 
-class SendnChunkSender:
+class SendCloudChunkSender:
     """Sends chunks of recipients through ``sendn`` for one template.
 
-    Implements :class:`crowdsms.outcomes.ChunkSender`. The batch sender's idempotency key
-    goes to the provider as ``sendRequestId``, so a chunk whose answer was lost can be sent
-    again without sending anything twice.
+    Implements :class:`crowdsms.outcomes.ChunkSender`; get one from
+    ``client.sms.sendn_chunks(template_id=...)``. The batch sender's idempotency key goes to
+    the provider as ``sendRequestId``, so a chunk whose answer was lost can be sent again
+    without sending anything twice. Each chunk is the same request as
+    :meth:`SmsEndpoints.sendn`, checked the same way.
     """
 
-    def __init__(self, sms: SmsEndpoints, *, template_id: int, settings: Settings) -> None:
-        self._sms = sms
-        self._template_id = template_id
+    def __init__(
+        self,
+        transport: Transport,
+        settings: SmsSettings,
+        *,
+        template_id: int,
+        max_connections: int | None,
+    ) -> None:
+        self._transport = transport
         self._settings = settings
+        self._template_id = template_id
+        self._max_connections = max_connections
 
     def __repr__(self) -> str:
-        return f"<SendnChunkSender template_id={self._template_id}>"
+        return f"<SendCloudChunkSender template_id={self._template_id}>"
 
     @property
     def template_id(self) -> int:
@@ -40,6 +47,14 @@ class SendnChunkSender:
     def max_chunk_size(self) -> int:
         """The client's ``max_sendn_recipients`` setting."""
         return self._settings.max_sendn_recipients
+
+    @property
+    def max_connections(self) -> int | None:
+        """The client's ``max_connections``: how many chunks can be in flight at once.
+
+        ``None`` when the client was given its own HTTP client or transport.
+        """
+        return self._max_connections
 
     @property
     def supports_idempotency_key(self) -> bool:
@@ -56,9 +71,11 @@ class SendnChunkSender:
         self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
     ) -> Sequence[RecipientOutcome]:
         """Send one ``sendn`` request; one outcome per recipient, in order."""
-        result = await self._sms.sendn(
+        prepared = prepare_sendn(
+            self._settings,
             template_id=self._template_id,
             recipients=recipients,
             send_request_id=idempotency_key,
         )
+        result = await prepared.submit(self._transport)
         return result.outcomes

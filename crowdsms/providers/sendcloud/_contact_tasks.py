@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding, Transport
-from crowdsms.providers.sendcloud._envelope import (
-    info_as,
-    parse_envelope,
-    require_success,
-)
+from crowdsms._transport import ApiRequest, BodyEncoding, Transport
+from crowdsms.providers.sendcloud._answers import parse_task
+from crowdsms.providers.sendcloud._models import ContactListTask
 from crowdsms.providers.sendcloud._validation import (
     check_contact_list_names,
     check_execute_time,
@@ -19,8 +16,6 @@ from crowdsms.providers.sendcloud._validation import (
     check_positive,
     check_text,
 )
-from crowdsms.providers.sendcloud._wire import TaskInfo
-from crowdsms.providers.sendcloud.models import ContactListTask
 
 __all__ = ["ContactTaskEndpoints"]
 
@@ -46,8 +41,8 @@ class ContactTaskEndpoints:
     ) -> ContactListTask:
         """Create a task sending template ``template_id`` to the members of the lists.
 
-        ``execute_time`` schedules it (an aware datetime is converted to Beijing time, a
-        naive one is taken as Beijing time); without it the task runs at once. Creating a
+        ``execute_time`` schedules it (an aware datetime is converted to China time, a
+        naive one is taken as China time); without it the task runs at once. Creating a
         task sends messages, so a call that may have reached the provider is not retried.
         """
         fields = {
@@ -71,7 +66,7 @@ class ContactTaskEndpoints:
             fields=fields,
             encoding=BodyEncoding.FORM,
         )
-        return _task(await self._transport.request(request))
+        return parse_task(await self._transport.request(request))
 
     async def query(self, *, task_id: int) -> ContactListTask:
         """The task ``task_id`` as it is now (its status, member count, end time)."""
@@ -83,10 +78,4 @@ class ContactTaskEndpoints:
             encoding=BodyEncoding.FORM,
             idempotent=True,
         )
-        return _task(await self._transport.request(request))
-
-
-def _task(response: ApiResponse) -> ContactListTask:
-    envelope = parse_envelope(response)
-    require_success(envelope, response)
-    return info_as(envelope, TaskInfo, response).sms_task
+        return parse_task(await self._transport.request(request))

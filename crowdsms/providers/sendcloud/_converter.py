@@ -1,8 +1,9 @@
-"""The one cattrs converter for SendCloud's answers (private).
+"""The shapes of SendCloud's answers and the one cattrs converter that reads them (private).
 
-Its primitive hooks are strict: a string where a number belongs (other than a string of
-digits, which the provider sends for some ids), a number where a string belongs, or a
-string where a boolean belongs is a parse error, not silently coerced.
+The converter's primitive hooks are strict: a string where a number belongs (other than a
+string of digits, which the provider sends for some ids), a number where a string belongs,
+or a string where a boolean belongs is a parse error, not silently coerced. Times in the
+answers are ``yyyy-MM-dd HH:mm:ss`` in China time.
 """
 
 from __future__ import annotations
@@ -11,23 +12,73 @@ import datetime as dt
 import re
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 from cattrs.v import format_exception
 
 from crowdsms._parsing import parse_error
+from crowdsms._time import CHINA_TIME
 from crowdsms._transport import ApiResponse
-from crowdsms.providers.sendcloud._wire import (
-    Envelope,
-    FailedItem,
-    SendInfo,
-    TaskInfo,
-    TimestampInfo,
-)
-from crowdsms.providers.sendcloud.models import BEIJING, ContactListTask
+from crowdsms.providers.sendcloud._models import ContactListTask
 
-__all__ = ["converter", "structure"]
+__all__ = [
+    "Envelope",
+    "FailedItem",
+    "SendInfo",
+    "TaskInfo",
+    "TimestampInfo",
+    "converter",
+    "structure",
+]
+
+
+@attrs.frozen
+class Envelope:
+    """``{"result": bool, "statusCode": int, "message": str, "info": {...}}``."""
+
+    result: bool
+    status_code: int
+    message: str = ""
+    info: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class FailedItem:
+    """One refused recipient in ``info.items``: ``{phone, vars, message}``."""
+
+    phone: str
+    message: str = ""
+
+
+@attrs.frozen
+class SendInfo:
+    """``info`` of a send: ids of the accepted recipients, and the refused ones.
+
+    ``sms_ids`` is ``None`` when the answer has no ``smsIds`` at all (the 2015 documents'
+    shape), which is not the same as an empty list.
+    """
+
+    sms_ids: list[str] | None = None
+    items: list[FailedItem] = attrs.field(factory=list)
+    success_count: int | None = None
+    failed_count: int | None = None
+
+
+@attrs.frozen
+class TimestampInfo:
+    """``info`` of ``timestamp/get``."""
+
+    timestamp: int
+
+
+@attrs.frozen
+class TaskInfo:
+    """``info`` of the contact-list task endpoints: the task is under ``smsTask``."""
+
+    sms_task: ContactListTask
+
 
 T = TypeVar("T")
 
@@ -71,7 +122,7 @@ def _optional_time(value: Any, _type: Any) -> dt.datetime | None:
         return None
     text = _str(value, str)
     try:
-        return dt.datetime.strptime(text.strip(), _TIME_FORMAT).replace(tzinfo=BEIJING)
+        return dt.datetime.strptime(text.strip(), _TIME_FORMAT).replace(tzinfo=CHINA_TIME)
     except ValueError:
         raise ValueError(f"expected a time as yyyy-MM-dd HH:mm:ss, got {text!r:.40}") from None
 

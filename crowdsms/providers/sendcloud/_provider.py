@@ -12,9 +12,9 @@ from crowdsms.providers._spec import (
 )
 from crowdsms.providers.sendcloud._blocking import SendCloud
 from crowdsms.providers.sendcloud._client import DEFAULT_BASE_URL, AsyncSendCloud
+from crowdsms.providers.sendcloud._codes import CODES
 from crowdsms.providers.sendcloud._signing import compute_signature
 from crowdsms.providers.sendcloud._webhooks import SendCloudWebhook
-from crowdsms.providers.sendcloud.codes import CODES
 
 __all__ = ["PROVIDER"]
 

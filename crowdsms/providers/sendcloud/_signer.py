@@ -8,10 +8,10 @@ import attrs
 
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
-from crowdsms.providers.sendcloud._envelope import peek_status
-from crowdsms.providers.sendcloud._server_time import parse_server_time, server_time_request
-from crowdsms.providers.sendcloud._signing import SignType, compute_signature
-from crowdsms.providers.sendcloud.codes import CLOCK_REJECTED, error_for_code
+from crowdsms.providers.sendcloud._answers import parse_server_time, peek_status
+from crowdsms.providers.sendcloud._codes import CLOCK_REJECTED, error_for_code
+from crowdsms.providers.sendcloud._signing import DEFAULT_SIGN_TYPE, SignType, compute_signature
+from crowdsms.providers.sendcloud._timestamp import server_time_request
 
 __all__ = ["SendCloudSigner"]
 
@@ -26,7 +26,9 @@ class SendCloudSigner:
     rejection: it re-measures the clock with ``timestamp/get`` and retries once.
     """
 
-    def __init__(self, *, sms_user: str, sms_key: Secret, sign_type: SignType = "md5") -> None:
+    def __init__(
+        self, *, sms_user: str, sms_key: Secret, sign_type: SignType = DEFAULT_SIGN_TYPE
+    ) -> None:
         self._sms_user = sms_user
         self._sms_key = sms_key
         self._sign_type: SignType = sign_type
@@ -49,7 +51,7 @@ class SendCloudSigner:
             "timestamp": str(int(now * 1000)),
         }
         fields["signature"] = compute_signature(
-            fields, sms_key=self._sms_key, sign_type=self._sign_type
+            params=fields, sms_key=self._sms_key, sign_type=self._sign_type
         )
         return attrs.evolve(request, fields=fields)
 

@@ -18,12 +18,23 @@ from typing import Final, Literal
 
 from crowdsms._secret import Secret
 
-__all__ = ["SIGN_TYPES", "SignType", "compute_signature", "encode_json", "string_to_sign"]
+__all__ = [
+    "DEFAULT_SIGN_TYPE",
+    "SIGN_TYPES",
+    "SignType",
+    "compute_signature",
+    "encode_json",
+    "string_to_sign",
+]
 
 SignType = Literal["md5", "sha256"]
 """The hash functions SendCloud accepts for the signature."""
 
 SIGN_TYPES: Final[tuple[SignType, ...]] = ("md5", "sha256")
+"""Every accepted ``sign_type``."""
+
+DEFAULT_SIGN_TYPE: Final[SignType] = "md5"
+"""md5, the hash of the 2015-2017 documents (the current official SDKs use sha256)."""
 
 
 def encode_json(value: object) -> str:
@@ -44,9 +55,13 @@ def string_to_sign(params: Mapping[str, str]) -> str:
 
 
 def compute_signature(
-    params: Mapping[str, str], *, sms_key: str | Secret, sign_type: SignType = "md5"
+    *, params: Mapping[str, str], sms_key: str | Secret, sign_type: SignType = DEFAULT_SIGN_TYPE
 ) -> str:
-    """The lower-case hex signature of ``params``: ``hash(smsKey & S & smsKey)``."""
+    """The lower-case hex signature of ``params``: ``hash(smsKey & S & smsKey)``.
+
+    ``S`` is :func:`string_to_sign` of ``params``; ``sign_type`` picks the hash (``md5``,
+    the default, or ``sha256``).
+    """
     key = sms_key.reveal() if isinstance(sms_key, Secret) else sms_key
     text = f"{key}&{string_to_sign(params)}&{key}".encode()
     if sign_type == "md5":

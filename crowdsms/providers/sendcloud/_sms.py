@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from crowdsms._transport import ApiRequest, BodyEncoding, Transport
-from crowdsms.errors import InvalidInputError
+from crowdsms._transport import Transport
 from crowdsms.outcomes import Recipient
-from crowdsms.providers.sendcloud._chunks import SendnChunkSender
-from crowdsms.providers.sendcloud._envelope import parse_envelope
-from crowdsms.providers.sendcloud._results import send_result
-from crowdsms.providers.sendcloud._settings import Settings
-from crowdsms.providers.sendcloud._signing import encode_json
-from crowdsms.providers.sendcloud._validation import (
-    MAX_SEND_PHONES,
-    check_phones,
-    check_positive,
-    check_recipients,
-    check_send_request_id,
-    check_vars,
-)
-from crowdsms.providers.sendcloud.models import SendResult
+from crowdsms.providers.sendcloud._chunks import SendCloudChunkSender
+from crowdsms.providers.sendcloud._models import SendResult
+from crowdsms.providers.sendcloud._sms_requests import SmsSettings, prepare_send, prepare_sendn
+from crowdsms.providers.sendcloud._validation import check_positive
 
 __all__ = ["SmsEndpoints"]
 
@@ -33,9 +22,12 @@ class SmsEndpoints:
     a ``send_request_id``, which the provider uses to drop duplicates.
     """
 
-    def __init__(self, transport: Transport, settings: Settings) -> None:
+    def __init__(
+        self, transport: Transport, settings: SmsSettings, *, max_connections: int | None
+    ) -> None:
         self._transport = transport
         self._settings = settings
+        self._max_connections = max_connections
 
     def __repr__(self) -> str:
         return f"<SmsEndpoints {self._transport.base_url}>"
@@ -61,27 +53,15 @@ class SmsEndpoints:
         before any request for bad arguments, and the typed
         :class:`~crowdsms.errors.ProviderError` for a refusal of the whole request.
         """
-        check_positive(template_id, field="template_id")
-        key = check_send_request_id(send_request_id)
-        normalized = check_phones(phones, limit=MAX_SEND_PHONES)
-        fields = {"templateId": str(template_id), "phone": ",".join(normalized)}
-        if vars is not None:
-            values = check_vars(vars, field="vars", max_length=self._settings.max_var_length)
-            fields["vars"] = encode_json(values)
-        if msg_type is not None:
-            fields["msgType"] = str(_check_msg_type(msg_type))
-        if key is not None:
-            fields["sendRequestId"] = key
-        request = ApiRequest(
-            method="POST",
-            path="send",
-            operation="sendcloud.sms.send",
-            fields=fields,
-            encoding=BodyEncoding.FORM,
-            idempotency_key=key,
+        prepared = prepare_send(
+            self._settings,
+            template_id=template_id,
+            phones=phones,
+            vars=vars,
+            msg_type=msg_type,
+            send_request_id=send_request_id,
         )
-        response = await self._transport.request(request)
-        return send_result(parse_envelope(response), normalized, response, send_request_id=key)
+        return await prepared.submit(self._transport)
 
     async def sendn(
         self,
@@ -97,43 +77,20 @@ class SmsEndpoints:
         ``sendn_endpoint`` setting (``sendn`` or ``sendx``). Outcomes, idempotency and
         errors are as for :meth:`send`.
         """
-        check_positive(template_id, field="template_id")
-        key = check_send_request_id(send_request_id)
-        settings = self._settings
-        checked = check_recipients(
-            recipients,
-            limit=settings.max_sendn_recipients,
-            max_length=settings.max_var_length,
+        prepared = prepare_sendn(
+            self._settings,
+            template_id=template_id,
+            recipients=recipients,
+            send_request_id=send_request_id,
         )
-        tos = [{"phone": r.phone, "vars": dict(r.vars)} for r in checked]
-        fields = {"templateId": str(template_id), "tos": encode_json(tos)}
-        if key is not None:
-            fields["sendRequestId"] = key
-        request = ApiRequest(
-            method="POST",
-            path=settings.sendn_endpoint,
-            operation=f"sendcloud.sms.{settings.sendn_endpoint}",
-            fields=fields,
-            encoding=BodyEncoding.FORM,
-            idempotency_key=key,
-        )
-        response = await self._transport.request(request)
-        return send_result(
-            parse_envelope(response), [r.phone for r in checked], response, send_request_id=key
-        )
+        return await prepared.submit(self._transport)
 
-    def sendn_chunks(self, *, template_id: int) -> SendnChunkSender:
+    def sendn_chunks(self, *, template_id: int) -> SendCloudChunkSender:
         """The batch sender's view of :meth:`sendn` for one template."""
         check_positive(template_id, field="template_id")
-        return SendnChunkSender(self, template_id=template_id, settings=self._settings)
-
-
-def _check_msg_type(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(
-            "must be a non-negative integer",
-            field="msg_type",
-            received=repr(value)[:40],
-            action="Pass 0 for SMS, or leave it out",
+        return SendCloudChunkSender(
+            self._transport,
+            self._settings,
+            template_id=template_id,
+            max_connections=self._max_connections,
         )
-    return value

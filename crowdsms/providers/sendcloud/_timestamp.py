@@ -1,12 +1,28 @@
-"""``client.timestamp``: the provider's clock."""
+"""``client.timestamp``: the provider's clock, ``GET timestamp/get`` (unsigned)."""
 
 from __future__ import annotations
 
-from crowdsms._transport import Transport
-from crowdsms.providers.sendcloud._server_time import parse_server_time, server_time_request
-from crowdsms.providers.sendcloud.models import ServerTime
+from crowdsms._transport import ApiRequest, BodyEncoding, Transport
+from crowdsms.providers.sendcloud._answers import parse_server_time
+from crowdsms.providers.sendcloud._models import ServerTime
 
-__all__ = ["TimestampEndpoints"]
+__all__ = ["TimestampEndpoints", "server_time_request"]
+
+
+def server_time_request() -> ApiRequest:
+    """The unsigned, idempotent request for the provider's clock.
+
+    :meth:`TimestampEndpoints.get` makes it, and so does the transport (through the signer)
+    when it measures the clock offset.
+    """
+    return ApiRequest(
+        method="GET",
+        path="timestamp/get",
+        operation="sendcloud.timestamp.get",
+        encoding=BodyEncoding.QUERY,
+        idempotent=True,
+        authenticate=False,
+    )
 
 
 class TimestampEndpoints:

@@ -7,21 +7,22 @@ Every refusal is an :class:`InvalidInputError` naming the field (``phones[3]``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 import attrs
 
+from crowdsms._time import CHINA_TIME
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
 from crowdsms.phones import normalize_mainland_mobile
-from crowdsms.providers.sendcloud.models import BEIJING
 
 __all__ = [
     "MAX_SEND_PHONES",
     "MAX_SEND_REQUEST_ID_LENGTH",
     "check_contact_list_names",
     "check_execute_time",
+    "check_msg_type",
     "check_optional_positive",
     "check_optional_text",
     "check_phones",
@@ -31,6 +32,7 @@ __all__ = [
     "check_send_request_id",
     "check_text",
     "check_vars",
+    "normalize_phone_list",
     "utf16_length",
 ]
 
@@ -58,6 +60,18 @@ def check_positive(value: object, *, field: str) -> int:
             field=field,
             received=repr(value),
             action=f"Pass the {field} shown in the SendCloud console",
+        )
+    return value
+
+
+def check_msg_type(value: object) -> int:
+    """``value`` if it is a non-negative int, the provider's ``msgType`` (0 is SMS)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(
+            "must be a non-negative integer",
+            field="msg_type",
+            received=repr(value)[:40],
+            action="Pass 0 for SMS, or leave it out",
         )
     return value
 
@@ -135,15 +149,28 @@ def _too_many(count: int, limit: int, *, field: str, setting: str | None) -> Inv
     )
 
 
-def _duplicate(phone: str, *, field: str, position: int, first: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"the number {phone} is also {first}; SendCloud refuses a whole request that lists a "
-        "number twice (code 413)",
-        field=field,
-        position=position,
-        received=repr(phone),
-        action="Remove the duplicate, or merge the two entries",
-    )
+def normalize_phone_list(phones: Sequence[object], *, field: Callable[[int], str]) -> list[str]:
+    """Each number as its 11 digits, in order; refuses a bad number and one listed twice.
+
+    ``field(position)`` names an item in the error (``phones[3]``); a duplicate's error names
+    the first item with the same number too.
+    """
+    normalized: list[str] = []
+    first: dict[str, int] = {}
+    for position, raw in enumerate(phones):
+        phone = normalize_mainland_mobile(raw, field=field(position), position=position)
+        if phone in first:
+            raise InvalidInputError(
+                f"the number {phone} is also {field(first[phone])}; SendCloud refuses a whole "
+                "request that lists a number twice (code 413)",
+                field=field(position),
+                position=position,
+                received=repr(phone),
+                action="Remove the duplicate, or merge the two entries",
+            )
+        first[phone] = position
+        normalized.append(phone)
+    return normalized
 
 
 def check_phones(phones: object, *, limit: int = MAX_SEND_PHONES) -> list[str]:
@@ -151,16 +178,7 @@ def check_phones(phones: object, *, limit: int = MAX_SEND_PHONES) -> list[str]:
     items = _sequence(phones, field="phones", noun="numbers")
     if len(items) > limit:
         raise _too_many(len(items), limit, field="phones", setting=None)
-    normalized: list[str] = []
-    seen: dict[str, int] = {}
-    for position, raw in enumerate(items):
-        field = f"phones[{position}]"
-        phone = normalize_mainland_mobile(raw, field=field, position=position)
-        if phone in seen:
-            raise _duplicate(phone, field=field, position=position, first=f"phones[{seen[phone]}]")
-        seen[phone] = position
-        normalized.append(phone)
-    return normalized
+    return normalize_phone_list(items, field=lambda position: f"phones[{position}]")
 
 
 def utf16_length(text: str) -> int:
@@ -239,23 +257,21 @@ def check_recipient(recipient: object, *, position: int, max_length: int | None)
 
 
 def check_recipients(recipients: object, *, limit: int, max_length: int | None) -> list[Recipient]:
-    """The recipients checked one by one; refuses duplicates and more than ``limit``."""
+    """The recipients checked one by one; refuses duplicates and more than ``limit``.
+
+    Each recipient is checked first (type, number, variables), then the numbers together.
+    """
     items = _sequence(recipients, field="recipients", noun="recipients")
     if len(items) > limit:
         raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
-    checked: list[Recipient] = []
-    seen: dict[str, int] = {}
-    for position, raw in enumerate(items):
-        recipient = check_recipient(raw, position=position, max_length=max_length)
-        if recipient.phone in seen:
-            raise _duplicate(
-                recipient.phone,
-                field=f"recipients[{position}].phone",
-                position=position,
-                first=f"recipients[{seen[recipient.phone]}].phone",
-            )
-        seen[recipient.phone] = position
-        checked.append(recipient)
+    checked = [
+        check_recipient(raw, position=position, max_length=max_length)
+        for position, raw in enumerate(items)
+    ]
+    normalize_phone_list(
+        [recipient.phone for recipient in checked],
+        field=lambda position: f"recipients[{position}].phone",
+    )
     return checked
 
 
@@ -284,9 +300,9 @@ def check_contact_list_names(names: object) -> str:
 
 
 def check_execute_time(value: object) -> str | None:
-    """The scheduled time as ``yyyy-MM-dd HH:mm:ss`` in Beijing time.
+    """The scheduled time as ``yyyy-MM-dd HH:mm:ss`` in China time.
 
-    An aware datetime is converted to Beijing time; a naive one is taken to be Beijing time
+    An aware datetime is converted to China time; a naive one is taken to be China time
     already (the provider's clock).
     """
     if value is None:
@@ -299,5 +315,5 @@ def check_execute_time(value: object) -> str | None:
             action="Pass a datetime, preferably timezone-aware",
         )
     if value.tzinfo is not None:
-        value = value.astimezone(BEIJING)
+        value = value.astimezone(CHINA_TIME)
     return value.strftime(_TIME_FORMAT)

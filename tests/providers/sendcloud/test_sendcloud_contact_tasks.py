@@ -8,8 +8,9 @@ import httpx
 import pytest
 import respx
 
+from crowdsms._time import CHINA_TIME as SHARED_CHINA_TIME
 from crowdsms.errors import ProviderError, ResponseParseError
-from crowdsms.providers.sendcloud import AsyncSendCloud, ContactListTask, TaskStatus
+from crowdsms.providers.sendcloud import CHINA_TIME, AsyncSendCloud, ContactListTask, TaskStatus
 
 from .sendcloud_support import NOW_MS, SMS_USER, answer, expected_signature, form
 
@@ -72,6 +73,13 @@ async def test_send_exact_request_and_seed_answer(
     )
     assert task.status is TaskStatus.WAITING
     assert task.contact_list_names == ("test",)
+    assert task.create_time is not None
+    assert task.create_time.tzinfo is CHINA_TIME
+
+
+def test_china_time_is_the_shared_zone() -> None:
+    assert CHINA_TIME is SHARED_CHINA_TIME
+    assert CHINA_TIME.utcoffset(None) == dt.timedelta(hours=8)
 
 
 @pytest.mark.asyncio

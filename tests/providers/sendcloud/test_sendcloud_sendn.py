@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 import respx
 
+from crowdsms._client import DEFAULT_MAX_CONNECTIONS
 from crowdsms.errors import InvalidInputError, ResponseParseError, SignatureError
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient
 from crowdsms.providers.sendcloud import AsyncSendCloud
@@ -174,3 +176,33 @@ def test_chunk_sender_refuses_a_bad_template(client: AsyncSendCloud) -> None:
     with pytest.raises(InvalidInputError) as caught:
         client.sms.sendn_chunks(template_id=0)
     assert caught.value.field == "template_id"
+
+
+@pytest.mark.asyncio
+async def test_chunk_sender_reports_the_clients_connections(
+    make_client: Callable[..., AsyncSendCloud],
+) -> None:
+    assert make_client(max_connections=3).sms.sendn_chunks(template_id=9).max_connections == 3
+    default = make_client()
+    assert default.sms.sendn_chunks(template_id=9).max_connections == default.max_connections
+    assert default.max_connections == DEFAULT_MAX_CONNECTIONS
+    own = make_client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+    assert own.sms.sendn_chunks(template_id=9).max_connections is None
+
+
+@pytest.mark.asyncio
+async def test_sendn_reports_bad_recipients_before_duplicates(
+    client: AsyncSendCloud, api: respx.MockRouter
+) -> None:
+    route = api.post("/sendn").mock(return_value=answer())
+    with pytest.raises(InvalidInputError) as caught:
+        await client.sms.sendn(
+            template_id=1,
+            recipients=[
+                Recipient("13800138000"),
+                Recipient("+86 138 0013 8000"),
+                Recipient("13900139000", {"%v%": "x" * 17}),
+            ],
+        )
+    assert caught.value.field == "recipients[2].vars[%v%]"
+    assert not route.called

@@ -1,9 +1,10 @@
-"""The signature rule: PROVIDERS.md's worked example and vectors written out by hand."""
+"""The signature rule: the signing document's worked example and vectors written out by hand."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -25,16 +26,18 @@ def sha256(text: str) -> str:
 
 
 def test_documented_example_md5() -> None:
-    assert compute_signature(DOC_PARAMS, sms_key=DOC_KEY) == "31eda13789be63afca40a32e37880d6d"
     assert (
-        compute_signature(DOC_PARAMS, sms_key=DOC_KEY, sign_type="md5")
+        compute_signature(params=DOC_PARAMS, sms_key=DOC_KEY) == "31eda13789be63afca40a32e37880d6d"
+    )
+    assert (
+        compute_signature(params=DOC_PARAMS, sms_key=DOC_KEY, sign_type="md5")
         == "31eda13789be63afca40a32e37880d6d"
     )
 
 
 def test_documented_example_sha256() -> None:
     assert (
-        compute_signature(DOC_PARAMS, sms_key=DOC_KEY, sign_type="sha256")
+        compute_signature(params=DOC_PARAMS, sms_key=DOC_KEY, sign_type="sha256")
         == "473959199cbb4bcac74310296ba880b1394ff73fd0953f3661c5d5eb999d43d3"
     )
 
@@ -93,31 +96,41 @@ VECTORS = [
 def test_own_vectors_md5(params: dict[str, str], text: str) -> None:
     key = "my-key-&-秘密"
     assert string_to_sign(params) == text
-    assert compute_signature(params, sms_key=key) == md5(f"{key}&{text}&{key}")
+    assert compute_signature(params=params, sms_key=key) == md5(f"{key}&{text}&{key}")
 
 
 @pytest.mark.parametrize(("params", "text"), VECTORS)
 def test_own_vectors_sha256(params: dict[str, str], text: str) -> None:
     key = "another key"
-    assert compute_signature(params, sms_key=key, sign_type="sha256") == sha256(
+    assert compute_signature(params=params, sms_key=key, sign_type="sha256") == sha256(
         f"{key}&{text}&{key}"
     )
 
 
 def test_signature_parameter_is_not_signed() -> None:
     with_signature = {**DOC_PARAMS, "signature": "stale-value"}
-    assert compute_signature(with_signature, sms_key=DOC_KEY) == "31eda13789be63afca40a32e37880d6d"
+    assert (
+        compute_signature(params=with_signature, sms_key=DOC_KEY)
+        == "31eda13789be63afca40a32e37880d6d"
+    )
 
 
 def test_secret_key_signs_like_its_value() -> None:
-    assert compute_signature(DOC_PARAMS, sms_key=Secret(DOC_KEY)) == compute_signature(
-        DOC_PARAMS, sms_key=DOC_KEY
+    assert compute_signature(params=DOC_PARAMS, sms_key=Secret(DOC_KEY)) == compute_signature(
+        params=DOC_PARAMS, sms_key=DOC_KEY
     )
 
 
 def test_unknown_sign_type_is_refused() -> None:
+    sign_type: Any = "sha1"
     with pytest.raises(ValueError, match="sign_type"):
-        compute_signature(DOC_PARAMS, sms_key=DOC_KEY, sign_type="sha1")  # type: ignore[arg-type]
+        compute_signature(params=DOC_PARAMS, sms_key=DOC_KEY, sign_type=sign_type)
+
+
+def test_arguments_are_keyword_only() -> None:
+    arguments: Any = (DOC_PARAMS,)
+    with pytest.raises(TypeError):
+        compute_signature(*arguments, sms_key=DOC_KEY)
 
 
 def test_encode_json_is_compact_and_keeps_text() -> None:
@@ -132,7 +145,7 @@ def test_nested_json_vars_are_signed_as_serialized() -> None:
     vars_text = encode_json({"outer": {"inner": "值 & =", "n": [1, 2]}})
     params = {"smsUser": "u", "templateId": "5", "phone": "13800138000", "vars": vars_text}
     text = 'phone=13800138000&smsUser=u&templateId=5&vars={"outer":{"inner":"值 & =","n":[1,2]}}'
-    assert compute_signature(params, sms_key="k") == md5(f"k&{text}&k")
+    assert compute_signature(params=params, sms_key="k") == md5(f"k&{text}&k")
 
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1)
@@ -142,4 +155,6 @@ names = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
 def test_order_of_parameters_does_not_matter(params: dict[str, str], rnd: random.Random) -> None:
     items = list(params.items())
     rnd.shuffle(items)
-    assert compute_signature(dict(items), sms_key="k") == compute_signature(params, sms_key="k")
+    assert compute_signature(params=dict(items), sms_key="k") == compute_signature(
+        params=params, sms_key="k"
+    )

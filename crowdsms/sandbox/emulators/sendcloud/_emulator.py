@@ -6,12 +6,12 @@ Served under ``/sendcloud/smsapi``. Every answer is SendCloud's envelope
 successes, each id ``messageId + index + "$" + phone`` (the index is the recipient's
 position in the request); 312 when every recipient failed.
 
-Signatures are checked by this module's own implementation of SendCloud's rule: every parameter
-but ``signature``, sorted, joined ``k=v&k=v`` with raw values, hashed as
-``smsKey + "&" + S + "&" + smsKey`` with md5 (32 hex digits) or sha256 (64). ``timestamp``
-(milliseconds) is optional, as in the seed; when present it must be within the window.
-A repeated ``sendRequestId`` of the same smsUser gets the first answer again and sends
-nothing.
+Signatures are checked by this module's own implementation of SendCloud's signing rule,
+written apart from the client's: every parameter but ``signature``, sorted, joined
+``k=v&k=v`` with raw values, hashed as ``smsKey + "&" + S + "&" + smsKey`` with md5 (32 hex
+digits) or sha256 (64). ``timestamp`` (milliseconds) is optional, as in the seed; when
+present it must be within the window. A repeated ``sendRequestId`` of the same smsUser gets
+the first answer again and sends nothing.
 """
 
 from __future__ import annotations

@@ -9,10 +9,7 @@ import attrs
 
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["BEIJING", "ContactListTask", "SendResult", "ServerTime", "TaskStatus"]
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-"""The provider's time zone: the times it sends and expects are Beijing time (UTC+8)."""
+__all__ = ["ContactListTask", "SendResult", "ServerTime", "TaskStatus"]
 
 
 @attrs.frozen(kw_only=True)
@@ -84,7 +81,8 @@ class ContactListTask:
 
     ``status_text`` is the provider's Chinese status as received; :attr:`status` the typed
     value (a :class:`TaskStatus`, or the raw text for a status crowdsms does not know).
-    Times are Beijing time (aware datetimes); ``end_time`` is ``None`` until the task ends.
+    Times are aware datetimes in China time (``CHINA_TIME``, UTC+8);
+    ``end_time`` is ``None`` until the task ends.
     """
 
     task_id: int

@@ -1,8 +1,8 @@
 """SendCloud SMS status codes: what each one means, and the typed error for it.
 
-The table joins the seed's list, the fuller list of the provider's 2016 documents, and the
-codes of the current API that PROVIDERS.md records (312, 496). ``200`` is success, ``311``
-partial success and ``312`` "every recipient failed": the send endpoints turn those into
+The table joins the seed's list, the fuller list of the provider's 2016 documents, and two
+codes only the current API answers with (312 and 496). ``200`` is success, ``311`` partial
+success and ``312`` "every recipient failed": the send endpoints turn those into
 per-recipient outcomes instead of raising. Every other code refuses the whole request and
 becomes the error :func:`error_for_code` returns.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from crowdsms._codes import CodeInfo, CodeKind
+from crowdsms._codes import CodeInfo, CodeKind, explain_code
 from crowdsms._codes import error_for_code as _error_for_code
 from crowdsms.errors import DeliveryCertainty, ProviderError
 
@@ -21,18 +21,21 @@ __all__ = [
     "CLOCK_REJECTED",
     "CODES",
     "PARTIAL_SUCCESS",
-    "PROVIDER",
     "SUCCESS",
     "error_for_code",
     "explain",
 ]
 
-PROVIDER: Final = "sendcloud"
+_PROVIDER: Final = "sendcloud"
 
 SUCCESS: Final = 200
+"""The request succeeded; for a send, every recipient was accepted."""
 PARTIAL_SUCCESS: Final = 311
+"""A send accepted some recipients; the others are listed with their reason."""
 ALL_FAILED: Final = 312
+"""A send accepted no recipient; each is listed with its reason."""
 CLOCK_REJECTED: Final = 461
+"""The request's timestamp is outside the server's window (the clocks differ)."""
 
 _K = CodeKind
 
@@ -97,8 +100,7 @@ _AMBIGUOUS: Final = frozenset({"501"})
 
 def explain(code: int | str) -> str:
     """The English explanation of ``code``, or a note that crowdsms does not know it."""
-    info = CODES.get(str(code))
-    return info.explanation if info else f"code {code} is not in crowdsms's table"
+    return explain_code(CODES, code, provider=_PROVIDER)
 
 
 def error_for_code(
@@ -117,7 +119,7 @@ def error_for_code(
     if certainty is None:
         certainty = DeliveryCertainty.UNKNOWN if text in _AMBIGUOUS else DeliveryCertainty.NOT_SENT
     return _error_for_code(
-        provider=PROVIDER,
+        provider=_PROVIDER,
         code=text,
         message=message,
         table=CODES,
