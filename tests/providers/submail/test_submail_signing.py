@@ -50,7 +50,7 @@ def test_worked_example_md5() -> None:
 
 
 def test_worked_example_sha1() -> None:
-    # PROVIDERS.md gives the sha1 of the same string (sign_type=md5 inside it).
+    # SUBMAIL's signing document gives the sha1 of the same string (sign_type=md5 inside it).
     signature = compute_signature(
         sign_type="sha1",
         app_id="10000",
@@ -209,8 +209,8 @@ def test_lower_case_hex() -> None:
     ("path", "api"),
     [
         ("sms/multisend.json", "sms/multisend"),
-        ("/sms/send.xml", "sms/send"),
-        ("sms/xsend.yaml", "sms/xsend"),
+        ("/sms/send.json", "sms/send"),
+        ("sms/multixsend.json", "sms/multixsend"),
         ("service/timestamp", "service/timestamp"),
     ],
 )
