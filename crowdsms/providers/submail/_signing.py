@@ -5,7 +5,8 @@ parameters:
 
 1. take every parameter except ``signature`` and ``tag``; with ``sign_version=2`` also
    leave out the API's long free-text parameters (``content`` for ``sms/send``, ``multi``
-   and ``content`` for ``sms/multisend``, ``vars`` for ``sms/xsend``);
+   and ``content`` for ``sms/multisend``, ``vars`` for ``sms/xsend``, ``multi`` for
+   ``sms/multixsend``, as each API's document says);
 2. sort the keys ascending and join them as ``k=v&k=v`` with the raw values (not
    URL-encoded);
 3. hash ``appid + appkey + S + appid + appkey`` (UTF-8) and write it as lower-case hex.
@@ -39,6 +40,7 @@ _UNSIGNED_IN_V2: Final[Mapping[str, frozenset[str]]] = {
     "sms/send": frozenset({"content"}),
     "sms/multisend": frozenset({"multi", "content"}),
     "sms/xsend": frozenset({"vars"}),
+    "sms/multixsend": frozenset({"multi"}),
 }
 _JSON_SUFFIX: Final = ".json"
 

@@ -122,6 +122,35 @@ def test_xsend_v2_leaves_out_vars_only() -> None:
     )
 
 
+def test_multixsend_v2_leaves_out_multi_only() -> None:
+    # SUBMAIL's one-to-many template document: with sign_version=2, multi is not signed.
+    fields = {
+        **EXAMPLE_FIELDS,
+        "project": "XDEs2",
+        "multi": '[{"to":"13800138000","vars":{"code":"1234"}}]',
+        "tag": "t",
+    }
+    assert string_to_sign(fields, api="sms/multixsend") == (
+        "appid=10000&project=XDEs2&sign_type=md5&sign_version=2&timestamp=1414253462"
+    )
+    expected = md5(
+        "10000abc123"
+        "appid=10000&project=XDEs2&sign_type=md5&sign_version=2&timestamp=1414253462"
+        "10000abc123"
+    )
+    assert (
+        compute_signature(
+            sign_type="md5", app_id="10000", app_key="abc123", fields=fields, api="sms/multixsend"
+        )
+        == expected
+    )
+    # Without sign_version=2 the same multi is signed, raw.
+    version_1 = {key: value for key, value in fields.items() if key != "sign_version"}
+    assert string_to_sign(version_1, api="sms/multixsend") == (
+        "appid=10000&multi=" + fields["multi"] + "&project=XDEs2&sign_type=md5&timestamp=1414253462"
+    )
+
+
 def test_without_version_2_content_is_signed_with_raw_special_characters() -> None:
     # Chinese, spaces, &, =, +, an emoji: joined raw, never URL-encoded.
     content = "【测试签名】您好 张三 & 李四, a=b+c 🎉 ok"
@@ -228,6 +257,8 @@ def test_unsigned_fields() -> None:
     assert unsigned_fields("sms/multisend", sign_version=None) == {"signature", "tag"}
     assert unsigned_fields("sms/send", sign_version="2") == {"signature", "tag", "content"}
     assert unsigned_fields("sms/xsend", sign_version="2") == {"signature", "tag", "vars"}
+    assert unsigned_fields("sms/multixsend", sign_version="2") == {"signature", "tag", "multi"}
+    assert unsigned_fields("sms/multixsend", sign_version=None) == {"signature", "tag"}
 
 
 @given(
