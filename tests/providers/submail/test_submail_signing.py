@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crowdsms.providers import submail
+from crowdsms.providers.submail._provider import PROVIDER
 from crowdsms.providers.submail._signing import (
     api_name,
     compute_signature,
@@ -275,3 +278,13 @@ def test_string_is_independent_of_insertion_order(fields: dict[str, str]) -> Non
         f"{key}={fields[key]}" for key in sorted(fields) if key not in ("signature", "tag")
     )
     assert string_to_sign(fields, api="x") == expected
+
+
+def test_registry_vectors_and_keyword_only_signature() -> None:
+    assert PROVIDER.compute_signature is compute_signature
+    assert len(PROVIDER.signature_vectors) == 2
+    for vector in PROVIDER.signature_vectors:
+        assert compute_signature(**vector.arguments) == vector.expected
+    parameters = inspect.signature(compute_signature).parameters.values()
+    assert {parameter.kind for parameter in parameters} == {inspect.Parameter.KEYWORD_ONLY}
+    assert submail.compute_signature is compute_signature
