@@ -24,6 +24,7 @@ __all__ = [
     "SEND_OPERATION",
     "TIMESTAMP_OPERATION",
     "SubmailRequests",
+    "multi_field",
     "multisend_request",
     "post",
     "timestamp_request",
