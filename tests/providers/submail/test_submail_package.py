@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pkgutil
+from collections.abc import Callable
 
 from crowdsms.blocking._descriptors import blocking, passthrough
 from crowdsms.providers import submail
@@ -27,14 +28,14 @@ def test_every_module_is_private_and_every_public_name_is_exported() -> None:
 
 
 def test_the_blocking_twin_takes_exactly_the_async_clients_arguments() -> None:
-    def parameters(cls: type) -> list[tuple[str, object, str, object]]:
+    def parameters(init: Callable[..., object]) -> list[tuple[str, object, str, object]]:
         return [
             (p.name, p.kind, str(p.annotation), p.default)
-            for p in inspect.signature(cls.__init__).parameters.values()
+            for p in inspect.signature(init).parameters.values()
             if p.name != "backend"
         ]
 
-    assert parameters(Submail) == parameters(AsyncSubmail)
+    assert parameters(Submail.__init__) == parameters(AsyncSubmail.__init__)
 
 
 def test_every_async_endpoint_has_a_twin() -> None:
