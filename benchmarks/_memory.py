@@ -31,7 +31,7 @@ from benchmarks._submail import CONTENT
 from benchmarks._table import Row
 from crowdsms.batch import BatchSender, JsonlSink, read_recipients_csv
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
-from crowdsms.providers.submail import AsyncSubmail, MultisendChunkSender
+from crowdsms.providers.submail import AsyncSubmail, SubmailChunkSender
 from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = ["MemoryResult", "measure_memory", "write_csv"]
@@ -44,7 +44,7 @@ class InstantChunkSender:
 
     supports_idempotency_key = False
 
-    def __init__(self, real: MultisendChunkSender) -> None:
+    def __init__(self, real: SubmailChunkSender) -> None:
         self._real = real
         self.max_chunk_size = real.max_chunk_size
         self._ids = 0

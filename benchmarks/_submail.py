@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crowdsms.outcomes import Recipient
-from crowdsms.providers.submail._signing import SIGN_VERSION, compute_signature
+from crowdsms.providers.submail import SIGN_VERSION, compute_signature
 from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 __all__ = [

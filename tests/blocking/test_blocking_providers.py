@@ -57,7 +57,7 @@ def test_submail_every_endpoint() -> None:
             assert client.service.timestamp() == 1_700_000_000
         assert sent.send_id == "s0"
         assert _form(send.calls.last.request)["to"] == "13800138000"
-        statuses = [o.status for o in result.outcomes()]
+        statuses = [o.status for o in result.outcomes]
         assert statuses == [OutcomeStatus.SENT, OutcomeStatus.FAILED]
         assert json.loads(_form(multi.calls.last.request)["multi"])[1]["to"] == "13900139000"
 

@@ -11,27 +11,31 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
-from crowdsms.providers.submail._client import DEFAULT_BASE_URL, AsyncSubmail, SubmailBodyEncoding
-from crowdsms.providers.submail._formats import ResponseFormat
-from crowdsms.providers.submail._service import AsyncSubmailService
+from crowdsms.providers.submail._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_MULTISEND_RECIPIENTS,
+    DEFAULT_SIGN_TYPE,
+    AsyncSubmail,
+)
+from crowdsms.providers.submail._service import ServiceEndpoints
 from crowdsms.providers.submail._signing import SignType
-from crowdsms.providers.submail._sms import AsyncSubmailSms
+from crowdsms.providers.submail._sms import SmsEndpoints
 
 __all__ = ["Submail", "SubmailService", "SubmailSms"]
 
 
-class SubmailSms(BlockingGroup[AsyncSubmailSms]):
-    """``client.sms``: blocking ``send`` and ``multisend``."""
+class SubmailSms(BlockingGroup[SmsEndpoints]):
+    """``client.sms``: blocking ``send`` and ``multisend``, and ``multisend_chunks``."""
 
-    send = blocking(AsyncSubmailSms.send)
-    multisend = blocking(AsyncSubmailSms.multisend)
-    multisend_chunks = passthrough(AsyncSubmailSms.multisend_chunks)
+    send = blocking(SmsEndpoints.send)
+    multisend = blocking(SmsEndpoints.multisend)
+    multisend_chunks = passthrough(SmsEndpoints.multisend_chunks)
 
 
-class SubmailService(BlockingGroup[AsyncSubmailService]):
+class SubmailService(BlockingGroup[ServiceEndpoints]):
     """``client.service``: SUBMAIL's clock."""
 
-    timestamp = blocking(AsyncSubmailService.timestamp)
+    timestamp = blocking(ServiceEndpoints.timestamp)
 
 
 class Submail(BlockingClientBase[AsyncSubmail]):
@@ -46,11 +50,9 @@ class Submail(BlockingClientBase[AsyncSubmail]):
         *,
         app_id: str,
         app_key: str | Secret,
-        sign_type: SignType = "md5",
+        sign_type: SignType = DEFAULT_SIGN_TYPE,
         base_url: str = DEFAULT_BASE_URL,
-        response_format: ResponseFormat = "json",
-        body_encoding: SubmailBodyEncoding = "json",
-        max_multisend_recipients: int = 50,
+        max_multisend_recipients: int = DEFAULT_MAX_MULTISEND_RECIPIENTS,
         backend: Literal["asyncio", "trio"] = "asyncio",
         **options: Unpack[ClientOptions],
     ) -> None:
@@ -60,8 +62,6 @@ class Submail(BlockingClientBase[AsyncSubmail]):
             app_key=app_key,
             sign_type=sign_type,
             base_url=base_url,
-            response_format=response_format,
-            body_encoding=body_encoding,
             max_multisend_recipients=max_multisend_recipients,
             **options,
         )

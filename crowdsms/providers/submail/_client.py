@@ -3,46 +3,51 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 
 from typing_extensions import Unpack
 
 from crowdsms._client import AsyncClientBase, ClientOptions
-from crowdsms._secret import Secret
-from crowdsms._transport import BodyEncoding
+from crowdsms._secret import Secret, require_secret
 from crowdsms.errors import ConfigurationError
-from crowdsms.providers.submail._api import SubmailApi
-from crowdsms.providers.submail._formats import RESPONSE_FORMATS, ResponseFormat, require_yaml
-from crowdsms.providers.submail._service import AsyncSubmailService
+from crowdsms.providers.submail._requests import SubmailRequests
+from crowdsms.providers.submail._service import ServiceEndpoints
 from crowdsms.providers.submail._signer import SubmailSigner
 from crowdsms.providers.submail._signing import SIGN_TYPES, SignType
-from crowdsms.providers.submail._sms import AsyncSubmailSms
+from crowdsms.providers.submail._sms import SmsEndpoints
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncSubmail", "SubmailBodyEncoding"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_MULTISEND_RECIPIENTS",
+    "DEFAULT_SIGN_TYPE",
+    "AsyncSubmail",
+]
 
 DEFAULT_BASE_URL: Final = "https://api-v4.mysubmail.com"
+"""SUBMAIL's API; pass another ``base_url`` for another of SUBMAIL's endpoints or a proxy."""
+DEFAULT_SIGN_TYPE: Final[SignType] = "md5"
+"""How requests are signed unless the SUBMAIL app is set up otherwise."""
 DEFAULT_MAX_MULTISEND_RECIPIENTS: Final = 50
-
-SubmailBodyEncoding = Literal["json", "form"]
-_BODY_ENCODINGS: Final[dict[str, BodyEncoding]] = {
-    "json": BodyEncoding.JSON,
-    "form": BodyEncoding.FORM,
-}
+"""The most recipients per ``sms/multisend`` request (SUBMAIL recommends 50)."""
 
 _APP_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _APP_KEY = re.compile(r"[\x21-\x7e]{1,256}")  # printable ASCII without spaces
+_APP_KEY_ACTION = (
+    "Pass the SMS app's key from the SUBMAIL console (read it from your secret store or an "
+    "environment variable)"
+)
 
 
 class AsyncSubmail(AsyncClientBase):
     """The async client for SUBMAIL's SMS API (https://www.mysubmail.com).
 
     ``app_id`` and ``app_key`` are the SMS app's credentials from the SUBMAIL console.
-    ``sign_type`` ``md5`` (default) or ``sha1`` signs every request with a timestamp;
-    ``normal`` sends the app key itself (not recommended). ``response_format`` picks the
-    answer format SUBMAIL uses (``yaml`` needs ``crowdsms[yaml]``); ``body_encoding``
-    ``json`` (default, cheaper to encode) or ``form``. ``max_multisend_recipients`` is the
-    most recipients per ``sms/multisend`` request (SUBMAIL recommends 50). The other
-    keyword arguments are the :class:`~crowdsms._client.ClientOptions` every client takes.
+    ``sign_type`` is the app's setting in the SUBMAIL console: ``md5`` (default) or
+    ``sha1`` signs every request with a timestamp; ``normal`` sends the app key itself
+    (not recommended). ``max_multisend_recipients`` is the most recipients per
+    ``sms/multisend`` request (SUBMAIL recommends 50). Requests carry JSON bodies and ask
+    for JSON answers. The other keyword arguments are the
+    :class:`~crowdsms._client.ClientOptions` every client takes.
 
     Use it as an async context manager, or call :meth:`aclose` when done::
 
@@ -52,10 +57,10 @@ class AsyncSubmail(AsyncClientBase):
 
     provider: ClassVar[str] = "submail"
 
-    sms: AsyncSubmailSms
+    sms: SmsEndpoints
     """``sms/send``, ``sms/multisend`` and the batch sender's chunk sender."""
 
-    service: AsyncSubmailService
+    service: ServiceEndpoints
     """``service/timestamp``."""
 
     def __init__(
@@ -63,20 +68,14 @@ class AsyncSubmail(AsyncClientBase):
         *,
         app_id: str,
         app_key: str | Secret,
-        sign_type: SignType = "md5",
+        sign_type: SignType = DEFAULT_SIGN_TYPE,
         base_url: str = DEFAULT_BASE_URL,
-        response_format: ResponseFormat = "json",
-        body_encoding: SubmailBodyEncoding = "json",
         max_multisend_recipients: int = DEFAULT_MAX_MULTISEND_RECIPIENTS,
         **options: Unpack[ClientOptions],
     ) -> None:
         app_id = _check_app_id(app_id)
         key = _check_app_key(app_key)
-        _check_choice("sign_type", sign_type, SIGN_TYPES)
-        _check_choice("response_format", response_format, RESPONSE_FORMATS)
-        _check_choice("body_encoding", body_encoding, tuple(_BODY_ENCODINGS))
-        if response_format == "yaml":
-            require_yaml()
+        _check_sign_type(sign_type)
         if (
             not isinstance(max_multisend_recipients, int)
             or isinstance(max_multisend_recipients, bool)
@@ -89,19 +88,15 @@ class AsyncSubmail(AsyncClientBase):
             )
         self._app_id = app_id
         self._sign_type: SignType = sign_type
-        signer = SubmailSigner(
-            app_id=app_id, app_key=key, sign_type=sign_type, response_format=response_format
-        )
+        signer = SubmailSigner(app_id=app_id, app_key=key, sign_type=sign_type)
         super().__init__(base_url=base_url, signer=signer, **options)
-        api = SubmailApi(
+        requests = SubmailRequests(
             transport=self._transport,
-            signer=signer,
-            response_format=response_format,
-            encoding=_BODY_ENCODINGS[body_encoding],
             max_multisend_recipients=max_multisend_recipients,
+            max_connections=self.max_connections,
         )
-        self.sms = AsyncSubmailSms(api)
-        self.service = AsyncSubmailService(api)
+        self.sms = SmsEndpoints(requests)
+        self.service = ServiceEndpoints(requests)
 
     @property
     def app_id(self) -> str:
@@ -136,22 +131,8 @@ def _check_app_id(app_id: object) -> str:
 
 
 def _check_app_key(app_key: object) -> Secret:
-    if isinstance(app_key, Secret):
-        key = app_key
-    elif isinstance(app_key, str):
-        key = Secret(app_key)
-    else:
-        raise ConfigurationError(
-            f"app_key must be a str or a crowdsms Secret, not {type(app_key).__name__}",
-            action="Pass the SMS app's key from the SUBMAIL console",
-        )
+    key = require_secret(app_key, name="app_key", action=_APP_KEY_ACTION)
     value = key.reveal()
-    if not value.strip():
-        raise ConfigurationError(
-            "app_key is empty",
-            action="Pass the SMS app's key from the SUBMAIL console (read it from your "
-            "secret store or an environment variable)",
-        )
     if _APP_KEY.fullmatch(value) is None:
         problem = (
             "has spaces or line breaks around it"
@@ -166,10 +147,13 @@ def _check_app_key(app_key: object) -> Secret:
     return key
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+def _check_sign_type(sign_type: object) -> None:
+    if sign_type not in SIGN_TYPES:
         raise ConfigurationError(
-            f"{name} must be one of {', '.join(repr(choice) for choice in choices)}",
-            received=repr(value)[:40],
-            action=f"Pass {name}={choices[0]!r} (the default) or another of the choices",
+            f"sign_type must be one of {', '.join(repr(choice) for choice in SIGN_TYPES)}",
+            received=repr(sign_type)[:40],
+            action=(
+                f"Pass the sign type the SMS app uses in the SUBMAIL console "
+                f"({DEFAULT_SIGN_TYPE!r} is the default)"
+            ),
         )

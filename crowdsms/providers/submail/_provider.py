@@ -12,9 +12,9 @@ from crowdsms.providers._spec import (
 )
 from crowdsms.providers.submail._blocking import Submail
 from crowdsms.providers.submail._client import DEFAULT_BASE_URL, AsyncSubmail
+from crowdsms.providers.submail._codes import CODES
 from crowdsms.providers.submail._signing import compute_signature
 from crowdsms.providers.submail._webhooks import SubmailWebhook
-from crowdsms.providers.submail.codes import SUBMAIL_CODES
 
 __all__ = ["PROVIDER"]
 
@@ -67,7 +67,7 @@ PROVIDER = ProviderSpec(
             ("sha1", "56d592d04c52fcbacf02d049d3e338c469732cc7"),
         )
     ),
-    codes=SUBMAIL_CODES,
+    codes=CODES,
     webhooks=(SubmailWebhook,),
     read_clock=_read_clock,
 )

@@ -1,21 +1,21 @@
-"""SUBMAIL's service endpoints (``client.service``)."""
+"""SUBMAIL's service endpoints (``client.service``): ``service/timestamp``."""
 
 from __future__ import annotations
 
-from crowdsms.providers.submail._api import SubmailApi
-from crowdsms.providers.submail._models import parse_timestamp
+from crowdsms.providers.submail._converter import parse_timestamp
+from crowdsms.providers.submail._requests import SubmailRequests, timestamp_request
 
-__all__ = ["AsyncSubmailService"]
+__all__ = ["ServiceEndpoints"]
 
 
-class AsyncSubmailService:
+class ServiceEndpoints:
     """SUBMAIL's service endpoints (``client.service``)."""
 
-    def __init__(self, api: SubmailApi) -> None:
-        self._api = api
+    def __init__(self, requests: SubmailRequests) -> None:
+        self._requests = requests
 
     def __repr__(self) -> str:
-        return "<AsyncSubmailService>"
+        return "<ServiceEndpoints>"
 
     async def timestamp(self) -> int:
         """SUBMAIL's current Unix time in seconds (``GET /service/timestamp``, unsigned).
@@ -23,5 +23,5 @@ class AsyncSubmailService:
         The call is idempotent, so it is retried after any failure. To correct the
         client's clock from it, call ``client.measure_clock()`` instead.
         """
-        value, response = await self._api.call(self._api.signer.server_time_request())
+        value, response = await self._requests.call(timestamp_request())
         return parse_timestamp(value, response)

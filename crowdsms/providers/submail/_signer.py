@@ -6,24 +6,23 @@ import math
 
 import attrs
 
+from crowdsms._parsing import decode_json
 from crowdsms._secret import Secret
-from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding, Rejection, RejectionKind
+from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
 from crowdsms.errors import ResponseParseError
-from crowdsms.providers.submail._formats import ResponseFormat, accept_header, decode_answer
-from crowdsms.providers.submail._models import error_if_error_object, parse_timestamp
+from crowdsms.providers.submail._codes import CLOCK_CODES
+from crowdsms.providers.submail._converter import error_if_error_object, parse_timestamp
+from crowdsms.providers.submail._requests import timestamp_request
 from crowdsms.providers.submail._signing import (
     SIGN_VERSION,
     SignType,
     api_name,
     compute_signature,
 )
-from crowdsms.providers.submail.codes import CLOCK_CODES
 
-__all__ = ["TIMESTAMP_OPERATION", "SubmailSigner"]
+__all__ = ["SubmailSigner"]
 
-TIMESTAMP_OPERATION = "submail.service.timestamp"
-
-# Cheap pre-check: a clock rejection's body contains its code, in every answer format.
+# Cheap pre-check: a clock rejection's body contains its code.
 _CLOCK_MARKERS = tuple(code.encode() for code in sorted(CLOCK_CODES))
 
 
@@ -41,12 +40,10 @@ class SubmailSigner:
         app_id: str,
         app_key: Secret,
         sign_type: SignType,
-        response_format: ResponseFormat,
     ) -> None:
         self._app_id = app_id
         self._app_key = app_key
         self._sign_type: SignType = sign_type
-        self._format: ResponseFormat = response_format
 
     def __repr__(self) -> str:
         return f"<SubmailSigner app_id={self._app_id!r} sign_type={self._sign_type!r}>"
@@ -77,12 +74,12 @@ class SubmailSigner:
     def detect_rejection(self, response: ApiResponse) -> Rejection | None:
         """A CLOCK rejection for an answer ``{"status": "error", "code": 151 or 152}``."""
         content = response.content
-        if self._format == "json" and not content.lstrip().startswith(b"{"):
+        if not content.lstrip().startswith(b"{"):
             return None  # a list of per-recipient results is never a rejection
         if not any(marker in content for marker in _CLOCK_MARKERS):
             return None
         try:
-            value = decode_answer(response, self._format)
+            value = decode_json(response)
             error = error_if_error_object(value, response)
         except ResponseParseError:
             return None  # the endpoint reports the malformed answer itself
@@ -94,17 +91,9 @@ class SubmailSigner:
         """Nothing to refresh: SUBMAIL's app key does not expire."""
 
     def server_time_request(self) -> ApiRequest:
-        """The unsigned, idempotent ``GET /service/timestamp`` (with the format suffix)."""
-        return ApiRequest(
-            method="GET",
-            path=f"service/timestamp.{self._format}",
-            operation=TIMESTAMP_OPERATION,
-            encoding=BodyEncoding.QUERY,
-            headers={"accept": accept_header(self._format)},
-            idempotent=True,
-            authenticate=False,
-        )
+        """The unsigned, idempotent ``GET /service/timestamp.json``."""
+        return timestamp_request()
 
     def parse_server_time(self, response: ApiResponse) -> float:
         """SUBMAIL's Unix time from the answer ``{"timestamp": N}``, in seconds."""
-        return float(parse_timestamp(decode_answer(response, self._format), response))
+        return float(parse_timestamp(decode_json(response), response))

@@ -1,11 +1,12 @@
-"""SUBMAIL request signatures, as pure functions (PROVIDERS.md, "SUBMAIL").
+"""SUBMAIL request signatures, as pure functions, following SUBMAIL's API documents.
 
 With ``sign_type`` ``md5`` or ``sha1`` the signature is computed over the request's
 parameters:
 
 1. take every parameter except ``signature`` and ``tag``; with ``sign_version=2`` also
-   leave out the API's long free-text parameters (``multi`` and ``content`` for
-   ``sms/multisend``, ``content`` for ``sms/send``, ``vars`` for ``sms/xsend``);
+   leave out the API's long free-text parameters (``content`` for ``sms/send``, ``multi``
+   and ``content`` for ``sms/multisend``, ``vars`` for ``sms/xsend``, ``multi`` for
+   ``sms/multixsend``, as each API's document says);
 2. sort the keys ascending and join them as ``k=v&k=v`` with the raw values (not
    URL-encoded);
 3. hash ``appid + appkey + S + appid + appkey`` (UTF-8) and write it as lower-case hex.
@@ -39,17 +40,15 @@ _UNSIGNED_IN_V2: Final[Mapping[str, frozenset[str]]] = {
     "sms/send": frozenset({"content"}),
     "sms/multisend": frozenset({"multi", "content"}),
     "sms/xsend": frozenset({"vars"}),
+    "sms/multixsend": frozenset({"multi"}),
 }
-_FORMAT_SUFFIXES: Final = (".json", ".xml", ".yaml")
+_JSON_SUFFIX: Final = ".json"
 
 
 def api_name(path: str) -> str:
     """The API a request path names: ``"/sms/multisend.json"`` -> ``"sms/multisend"``."""
     name = path.strip("/")
-    for suffix in _FORMAT_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return name.removesuffix(_JSON_SUFFIX)
 
 
 def unsigned_fields(api: str, *, sign_version: str | None) -> frozenset[str]:

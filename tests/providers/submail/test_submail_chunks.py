@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import httpx
 import pytest
 import respx
 
@@ -140,3 +141,13 @@ async def test_send_chunk_refuses_an_oversized_chunk(
             with pytest.raises(InvalidInputError, match="more than one multisend"):
                 await sender.send_chunk(recipients)
     assert route.call_count == 0
+
+
+@pytest.mark.asyncio
+async def test_max_connections_is_the_clients(make_client: Callable[..., AsyncSubmail]) -> None:
+    async with make_client(max_connections=4) as client:
+        sender = client.sms.multisend_chunks(content=CONTENT)
+        assert sender.max_connections == client.max_connections == 4
+    async with make_client(transport=httpx.MockTransport(lambda _: httpx.Response(200))) as client:
+        # With your own transport, crowdsms does not know how many connections it keeps.
+        assert client.sms.multisend_chunks(content=CONTENT).max_connections is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,8 +28,6 @@ APP_KEY = "TopSecretAppKey0123456789abcdef"
         ({"app_key": None}, "app_key"),
         ({"sign_type": "sha256"}, "sign_type"),
         ({"sign_type": "MD5"}, "sign_type"),
-        ({"response_format": "csv"}, "response_format"),
-        ({"body_encoding": "multipart"}, "body_encoding"),
         ({"max_multisend_recipients": 0}, "max_multisend_recipients"),
         ({"max_multisend_recipients": True}, "max_multisend_recipients"),
         ({"max_multisend_recipients": 2.5}, "max_multisend_recipients"),
@@ -66,20 +63,15 @@ def test_malformed_key_is_refused_without_echoing_it(
     assert repr(bad_key) not in message
 
 
-def test_yaml_without_pyyaml_says_what_to_install(
-    make_client: Callable[..., AsyncSubmail], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("removed", ["response_format", "body_encoding"])
+def test_answer_format_and_body_encoding_are_not_settings(
+    make_client: Callable[..., AsyncSubmail], removed: str
 ) -> None:
-    monkeypatch.setitem(sys.modules, "yaml", None)  # makes `import yaml` fail
+    # Requests are always JSON and answers always JSON: the caller gets the same values
+    # either way, so there is nothing to choose.
     with pytest.raises(ConfigurationError) as info:
-        make_client(response_format="yaml")
-    assert "crowdsms[yaml]" in str(info.value)
-    assert str(info.value).startswith('response_format="yaml"')
-
-
-@pytest.mark.asyncio
-async def test_yaml_with_pyyaml_is_accepted(make_client: Callable[..., AsyncSubmail]) -> None:
-    async with make_client(response_format="yaml") as client:
-        assert client.service is not None
+        make_client(**{removed: "json"})
+    assert str(info.value).startswith(f"AsyncSubmail has no option {removed!r}")
 
 
 @pytest.mark.asyncio
@@ -115,3 +107,4 @@ async def test_defaults() -> None:
         chunks = client.sms.multisend_chunks(content="【SUBMAIL】hello")
         assert chunks.max_chunk_size == 50
         assert chunks.supports_idempotency_key is False
+        assert chunks.max_connections == client.max_connections == 16

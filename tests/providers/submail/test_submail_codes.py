@@ -1,13 +1,13 @@
-"""SUBMAIL's code table covers every code PROVIDERS.md lists, in the right families."""
+"""SUBMAIL's code table covers every code in SUBMAIL's published table, in the right families."""
 
 from __future__ import annotations
 
 import pytest
 
-from crowdsms._codes import CodeKind, error_for_code
+from crowdsms._codes import CodeKind
 from crowdsms.errors import AuthenticationError, ClockSkewError, ProviderError, SignatureError
-from crowdsms.providers.submail import SUBMAIL_CODES
-from crowdsms.providers.submail.codes import CLOCK_CODES, explain
+from crowdsms.providers.submail import CLOCK_CODES, CODES, explain
+from crowdsms.providers.submail._codes import code_info, error_for_code
 
 LISTED = [
     "101",
@@ -37,10 +37,10 @@ LISTED = [
 
 
 def test_every_listed_code_is_known() -> None:
-    missing = [code for code in LISTED if code not in SUBMAIL_CODES]
+    missing = [code for code in LISTED if code not in CODES]
     assert missing == []
     for code in LISTED:
-        explanation = SUBMAIL_CODES[code].explanation
+        explanation = CODES[code].explanation
         assert explanation
         # English explanations (the brackets 【】 an SMS signature needs are quoted as is)
         assert explanation.replace("【】", "").isascii(), code
@@ -60,26 +60,33 @@ def test_every_listed_code_is_known() -> None:
     ],
 )
 def test_kinds(codes: list[str], kind: CodeKind) -> None:
-    assert {code: SUBMAIL_CODES[code].kind for code in codes} == dict.fromkeys(codes, kind)
+    assert {code: CODES[code].kind for code in codes} == dict.fromkeys(codes, kind)
 
 
 def test_documented_meanings() -> None:
-    assert "identical message" in SUBMAIL_CODES["408"].explanation
-    assert "multi" in SUBMAIL_CODES["410"].explanation
-    assert "template" in SUBMAIL_CODES["420"].explanation
-    assert "32" in SUBMAIL_CODES["310"].explanation
+    assert "identical message" in CODES["408"].explanation
+    assert "multi" in CODES["410"].explanation
+    assert "template" in CODES["420"].explanation
+    assert "32" in CODES["310"].explanation
 
 
 def test_retryable_codes() -> None:
-    retryable = {code for code, info in SUBMAIL_CODES.items() if info.retryable}
+    retryable = {code for code, info in CODES.items() if info.retryable}
     assert retryable == {"115", "151", "152", "409", "901"}
     assert {"151", "152"} == CLOCK_CODES
 
 
-def test_unknown_code() -> None:
-    info = explain("12345")
+def test_explain() -> None:
+    assert explain("108") == CODES["108"].explanation
+    assert explain(152) == CODES["152"].explanation
+    assert explain("12345") == "SUBMAIL code 12345 is not in crowdsms's table of known codes"
+
+
+def test_unknown_code_info() -> None:
+    info = code_info("12345")
     assert info.kind is CodeKind.OTHER
-    assert explain("108") is SUBMAIL_CODES["108"]
+    assert info.retryable is False
+    assert code_info("108") is CODES["108"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +99,7 @@ def test_unknown_code() -> None:
     ],
 )
 def test_error_classes(code: str, error_class: type[ProviderError]) -> None:
-    error = error_for_code(
-        provider="submail", code=code, message="m", table=SUBMAIL_CODES, operation="op"
-    )
+    error = error_for_code(code=code, message="m", operation="op")
     assert type(error) is error_class
+    assert (error.provider, error.code, error.provider_message) == ("submail", code, "m")
+    assert error.explanation == explain(code)

@@ -117,7 +117,7 @@ async def test_partial_success_is_a_result(make_client: Callable[..., AsyncSubma
     assert first.retryable is False
     assert result.items[2].retryable is True  # 115: per-number rate limit
     assert result.items[1].fee is None
-    assert result.outcomes() == [
+    assert result.outcomes == (
         RecipientOutcome(
             phone="15000000001",
             status=OutcomeStatus.FAILED,
@@ -134,7 +134,7 @@ async def test_partial_success_is_a_result(make_client: Callable[..., AsyncSubma
             message="该手机号码请求超限",
             retryable=True,
         ),
-    ]
+    )
 
 
 @pytest.mark.asyncio

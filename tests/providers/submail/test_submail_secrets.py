@@ -47,7 +47,7 @@ async def test_app_key_never_leaks(
             ]
             mock.get("/service/timestamp.json").respond(json={"timestamp": 1_700_000_000})
             result = await client.sms.multisend(content=CONTENT, recipients=recipients)
-            seen += [repr(result), str(result), repr(result.outcomes())]
+            seen += [repr(result), str(result), repr(result.outcomes)]
             for _ in range(6):
                 try:
                     await client.sms.multisend(content=CONTENT, recipients=recipients)

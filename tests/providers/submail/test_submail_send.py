@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.parse
 from collections.abc import Callable
 
 import httpx
@@ -72,10 +71,8 @@ async def test_send_request_and_result(make_client: Callable[..., AsyncSubmail])
 
 
 @pytest.mark.asyncio
-async def test_send_form_encoded_sha1_without_tag(
-    make_client: Callable[..., AsyncSubmail],
-) -> None:
-    async with make_client(body_encoding="form", sign_type="sha1") as client:
+async def test_send_sha1_without_tag(make_client: Callable[..., AsyncSubmail]) -> None:
+    async with make_client(sign_type="sha1") as client:
         with respx.mock(base_url=BASE) as mock:
             route = mock.post("/sms/send.json").respond(
                 json={"status": "success", "send_id": "abc", "fee": 2}
@@ -84,9 +81,8 @@ async def test_send_form_encoded_sha1_without_tag(
     assert result.fee == 2
     assert result.sms_credits is None
     request = route.calls.last.request
-    assert request.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    fields = dict(urllib.parse.parse_qsl(request.content.decode("utf-8"), strict_parsing=True))
-    assert fields == {
+    assert request.headers["content-type"].startswith("application/json")
+    assert json.loads(request.content) == {
         "to": "13900139000",
         "content": CONTENT,
         "appid": APP_ID,

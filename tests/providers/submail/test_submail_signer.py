@@ -16,12 +16,11 @@ APP_ID = "10000"
 APP_KEY = "TopSecretAppKey0123456789abcdef"
 
 
-def signer(sign_type: str = "md5", response_format: str = "json") -> SubmailSigner:
+def signer(sign_type: str = "md5") -> SubmailSigner:
     return SubmailSigner(
         app_id=APP_ID,
         app_key=Secret(APP_KEY),
         sign_type=sign_type,  # type: ignore[arg-type]
-        response_format=response_format,  # type: ignore[arg-type]
     )
 
 
@@ -67,11 +66,11 @@ async def test_sign_md5_adds_auth_fields_for_the_corrected_time() -> None:
 async def test_sign_sha1_signs_send_to() -> None:
     request = ApiRequest(
         method="POST",
-        path="sms/send.xml",
+        path="sms/send.json",
         operation="submail.sms.send",
         fields={"to": "13800138000", "content": "【SUBMAIL】hi"},
     )
-    signed = await signer("sha1", "xml").sign(request, now=1414253462.0)
+    signed = await signer("sha1").sign(request, now=1414253462.0)
     expected = hashlib.sha1(
         b"10000TopSecretAppKey0123456789abcdef"
         b"appid=10000&sign_type=sha1&sign_version=2&timestamp=1414253462&to=13800138000"
@@ -125,13 +124,6 @@ def test_clock_codes_are_clock_rejections(code: object) -> None:
     assert rejection.error.operation == "submail.sms.multisend"
 
 
-def test_clock_rejection_in_xml() -> None:
-    body = b"<?xml version='1.0'?><root><status>error</status><code>152</code><msg>x</msg></root>"
-    rejection = signer(response_format="xml").detect_rejection(answer(body))
-    assert rejection is not None
-    assert rejection.error.code == "152"  # type: ignore[attr-defined]
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -148,25 +140,19 @@ def test_other_answers_are_not_rejections(body: bytes) -> None:
 
 
 def test_server_time_request_is_an_unsigned_idempotent_get() -> None:
-    request = signer(response_format="yaml").server_time_request()
+    request = signer().server_time_request()
     assert request.method == "GET"
-    assert request.path == "service/timestamp.yaml"
+    assert request.path == "service/timestamp.json"
+    assert dict(request.headers) == {"accept": "application/json"}
     assert request.idempotent is True
     assert request.authenticate is False
     assert dict(request.fields) == {}
     assert request.encoding is BodyEncoding.QUERY
 
 
-@pytest.mark.parametrize(
-    ("response_format", "body"),
-    [
-        ("json", b'{"timestamp": 1414253462}'),
-        ("xml", b"<?xml version='1.0'?><result><timestamp>1414253462</timestamp></result>"),
-        ("yaml", b"---\ntimestamp: 1414253462\n"),
-    ],
-)
-def test_parse_server_time(response_format: str, body: bytes) -> None:
-    s = signer(response_format=response_format)
+@pytest.mark.parametrize("body", [b'{"timestamp": 1414253462}', b'{"timestamp": "1414253462"}'])
+def test_parse_server_time(body: bytes) -> None:
+    s = signer()
     assert s.parse_server_time(answer(body, operation="submail.service.timestamp")) == 1414253462.0
 
 

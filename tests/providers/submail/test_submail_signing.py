@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crowdsms.providers import submail
+from crowdsms.providers.submail._provider import PROVIDER
 from crowdsms.providers.submail._signing import (
     api_name,
     compute_signature,
@@ -50,7 +53,7 @@ def test_worked_example_md5() -> None:
 
 
 def test_worked_example_sha1() -> None:
-    # PROVIDERS.md gives the sha1 of the same string (sign_type=md5 inside it).
+    # SUBMAIL's signing document gives the sha1 of the same string (sign_type=md5 inside it).
     signature = compute_signature(
         sign_type="sha1",
         app_id="10000",
@@ -119,6 +122,35 @@ def test_xsend_v2_leaves_out_vars_only() -> None:
             sign_type="sha1", app_id="10000", app_key="abc123", fields=fields, api="sms/xsend"
         )
         == expected
+    )
+
+
+def test_multixsend_v2_leaves_out_multi_only() -> None:
+    # SUBMAIL's one-to-many template document: with sign_version=2, multi is not signed.
+    fields = {
+        **EXAMPLE_FIELDS,
+        "project": "XDEs2",
+        "multi": '[{"to":"13800138000","vars":{"code":"1234"}}]',
+        "tag": "t",
+    }
+    assert string_to_sign(fields, api="sms/multixsend") == (
+        "appid=10000&project=XDEs2&sign_type=md5&sign_version=2&timestamp=1414253462"
+    )
+    expected = md5(
+        "10000abc123"
+        "appid=10000&project=XDEs2&sign_type=md5&sign_version=2&timestamp=1414253462"
+        "10000abc123"
+    )
+    assert (
+        compute_signature(
+            sign_type="md5", app_id="10000", app_key="abc123", fields=fields, api="sms/multixsend"
+        )
+        == expected
+    )
+    # Without sign_version=2 the same multi is signed, raw.
+    version_1 = {key: value for key, value in fields.items() if key != "sign_version"}
+    assert string_to_sign(version_1, api="sms/multixsend") == (
+        "appid=10000&multi=" + fields["multi"] + "&project=XDEs2&sign_type=md5&timestamp=1414253462"
     )
 
 
@@ -209,8 +241,8 @@ def test_lower_case_hex() -> None:
     ("path", "api"),
     [
         ("sms/multisend.json", "sms/multisend"),
-        ("/sms/send.xml", "sms/send"),
-        ("sms/xsend.yaml", "sms/xsend"),
+        ("/sms/send.json", "sms/send"),
+        ("sms/multixsend.json", "sms/multixsend"),
         ("service/timestamp", "service/timestamp"),
     ],
 )
@@ -228,6 +260,8 @@ def test_unsigned_fields() -> None:
     assert unsigned_fields("sms/multisend", sign_version=None) == {"signature", "tag"}
     assert unsigned_fields("sms/send", sign_version="2") == {"signature", "tag", "content"}
     assert unsigned_fields("sms/xsend", sign_version="2") == {"signature", "tag", "vars"}
+    assert unsigned_fields("sms/multixsend", sign_version="2") == {"signature", "tag", "multi"}
+    assert unsigned_fields("sms/multixsend", sign_version=None) == {"signature", "tag"}
 
 
 @given(
@@ -244,3 +278,13 @@ def test_string_is_independent_of_insertion_order(fields: dict[str, str]) -> Non
         f"{key}={fields[key]}" for key in sorted(fields) if key not in ("signature", "tag")
     )
     assert string_to_sign(fields, api="x") == expected
+
+
+def test_registry_vectors_and_keyword_only_signature() -> None:
+    assert PROVIDER.compute_signature is compute_signature
+    assert len(PROVIDER.signature_vectors) == 2
+    for vector in PROVIDER.signature_vectors:
+        assert compute_signature(**vector.arguments) == vector.expected
+    parameters = inspect.signature(compute_signature).parameters.values()
+    assert {parameter.kind for parameter in parameters} == {inspect.Parameter.KEYWORD_ONLY}
+    assert submail.compute_signature is compute_signature

@@ -6,10 +6,10 @@ suffix, in that format. Request-level failures are one error object
 answers in practice; ``multisend`` answers a list with one item per recipient, in order,
 whose error items carry no ``to``.
 
-Signatures are checked by this module's own implementation of SUBMAIL's rule (not the SDK's):
-every parameter but ``signature`` and ``tag`` (with ``sign_version=2`` also ``multi`` and
-``content`` for multisend, ``content`` for send), sorted, joined ``k=v&k=v`` with raw
-values, hashed as ``appid + appkey + S + appid + appkey``.
+Signatures are checked by this module's own implementation of SUBMAIL's signing rules (not
+the SDK's): every parameter but ``signature`` and ``tag`` (with ``sign_version=2`` also
+``multi`` and ``content`` for multisend, ``content`` for send), sorted, joined ``k=v&k=v``
+with raw values, hashed as ``appid + appkey + S + appid + appkey``.
 """
 
 from __future__ import annotations

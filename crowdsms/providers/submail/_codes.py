@@ -1,8 +1,9 @@
 """SUBMAIL's error codes: what each means in English, its family, and whether to retry.
 
-The codes and their meanings follow SUBMAIL's published table ("API 错误代码"), grouped as
-PROVIDERS.md does. A code crowdsms does not know is reported as such by
-:func:`crowdsms._codes.error_for_code`, with the provider's own message.
+The codes and their meanings follow SUBMAIL's published table ("API 错误代码"), grouped by
+what the caller has to fix: credentials, signature, clock, recipient, content, input, rate
+or balance. A code crowdsms does not know becomes a plain
+:class:`~crowdsms.errors.ProviderError` that says so, with the provider's own message.
 
 ``retryable`` says whether sending the same thing again later can succeed without changing
 anything: a per-number rate limit, a template under review, a daily quota, a timestamp.
@@ -14,9 +15,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from crowdsms._codes import CodeInfo, CodeKind
+from crowdsms._codes import CodeInfo, CodeKind, explain_code
+from crowdsms._codes import error_for_code as shared_error_for_code
+from crowdsms.errors import ProviderError
 
-__all__ = ["CLOCK_CODES", "SUBMAIL_CODES", "explain"]
+__all__ = ["CLOCK_CODES", "CODES", "code_info", "error_for_code", "explain"]
 
 _AUTH = CodeKind.AUTHENTICATION
 _SIGNATURE = CodeKind.SIGNATURE
@@ -80,7 +83,7 @@ _TABLE: dict[str, CodeInfo] = {
         "the recipient's phone number is not valid (or the address book used has no contacts)",
     ),
     "253": CodeInfo(_RECIPIENT, "this contact has unsubscribed from your messages"),
-    # Parameters (PROVIDERS.md groups 305-307 as malformed parameters).
+    # Parameters: 305-307 are malformed parameters.
     "305": CodeInfo(_INPUT, "a required project (template) id is missing or malformed"),
     "306": CodeInfo(_INPUT, "the project (template) id is not valid"),
     "307": CodeInfo(_INPUT, "a JSON parameter (multi, vars or links) is not valid JSON"),
@@ -144,15 +147,28 @@ _TABLE: dict[str, CodeInfo] = {
     ),
 }
 
-SUBMAIL_CODES: Final[Mapping[str, CodeInfo]] = MappingProxyType(_TABLE)
+CODES: Final[Mapping[str, CodeInfo]] = MappingProxyType(_TABLE)
 """Every SUBMAIL code crowdsms knows, keyed by the code as a string."""
 
 CLOCK_CODES: Final = frozenset(code for code, info in _TABLE.items() if info.kind is _CLOCK)
 """The codes that reject a request's timestamp (151, 152)."""
 
-_UNKNOWN = CodeInfo(CodeKind.OTHER, "a SUBMAIL code crowdsms does not know")
+_TITLE: Final = "SUBMAIL"
+_UNKNOWN: Final = CodeInfo(CodeKind.OTHER, "a SUBMAIL code crowdsms does not know")
 
 
-def explain(code: str) -> CodeInfo:
+def explain(code: str | int) -> str:
+    """What SUBMAIL's ``code`` means, in English (or that crowdsms does not know it)."""
+    return explain_code(CODES, code, provider=_TITLE)
+
+
+def code_info(code: str) -> CodeInfo:
     """The :class:`~crowdsms._codes.CodeInfo` for ``code``, or a generic one if unknown."""
-    return SUBMAIL_CODES.get(code, _UNKNOWN)
+    return CODES.get(code, _UNKNOWN)
+
+
+def error_for_code(*, code: str, message: str, operation: str) -> ProviderError:
+    """The typed error for a request-level SUBMAIL ``code`` with SUBMAIL's ``message``."""
+    return shared_error_for_code(
+        provider="submail", code=code, message=message, table=CODES, operation=operation
+    )
