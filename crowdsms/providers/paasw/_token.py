@@ -14,8 +14,8 @@ Concurrency: however many calls need a token at once, exactly one fetch is in fl
 call that finds no usable token takes an ``anyio.Lock`` (asyncio and trio), checks again
 (another call may have fetched it while it waited), and only then fetches.
 
-Each fetched token gets a generation number. When the gateway refuses a token, the
-signer drops it only if it is still the generation the refused request was signed with:
+Each fetched token gets a generation number, for the logs. When the gateway refuses a
+token, the signer drops it only if it is still the token the refused request carried:
 fifty calls refused together cause one new fetch, not fifty.
 
 The secret travels in the query string of the token request because that is the only way
@@ -165,15 +165,15 @@ class TokenCache:
         )
         return kept
 
-    def invalidate(self, *, generation: int | None = None) -> bool:
-        """Drop the cached token; with ``generation``, only if it is still that one.
+    def invalidate(self, *, token: str | None = None) -> bool:
+        """Drop the cached token; with ``token`` (a refused value), only if it is still that one.
 
         Returns whether a token was dropped.
         """
         current = self._current
         if current is None:
             return False
-        if generation is not None and current.generation != generation:
+        if token is not None and current.value != Secret(token):
             return False  # already replaced since the refused request was signed
         self._current = None
         logger.info(
