@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind, Transport
 from crowdsms.errors import AuthenticationError, CrowdSMSError, DeliveryCertainty, excerpt
-from crowdsms.providers.paasw._envelope import PROVIDER, answer_code, answer_message
-from crowdsms.providers.paasw._limits import SUCCESS_CODE
+from crowdsms.providers.paasw._codes import PROVIDER_NAME, SUCCESS_CODE
+from crowdsms.providers.paasw._converter import answer_code, answer_message
 from crowdsms.providers.paasw._redact import Redactor
 from crowdsms.providers.paasw._token import TOKEN_OPERATION, TokenCache
 
@@ -109,7 +109,7 @@ class PaaswSigner:
 
     def _rejection(self, response: ApiResponse, *, code: str, message: str) -> Rejection:
         error = AuthenticationError(
-            provider=PROVIDER,
+            provider=PROVIDER_NAME,
             code=code,
             provider_message=self.redactor.text(message),
             explanation=(

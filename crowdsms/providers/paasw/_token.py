@@ -43,15 +43,15 @@ from crowdsms.errors import (
     RequestError,
     ResponseParseError,
 )
-from crowdsms.providers.paasw._converter import TokenAnswer, converter
-from crowdsms.providers.paasw._envelope import (
-    PROVIDER,
+from crowdsms.providers.paasw._codes import PROVIDER_NAME, SUCCESS_CODE
+from crowdsms.providers.paasw._converter import (
+    TokenAnswer,
     answer_code,
     answer_message,
+    converter,
     http_status_error,
 )
 from crowdsms.providers.paasw._errors import TokenFetchError
-from crowdsms.providers.paasw._limits import SUCCESS_CODE
 from crowdsms.providers.paasw._redact import Redactor
 
 __all__ = [
@@ -253,7 +253,7 @@ class TokenCache:
 
     def _refused(self, code: str, message: str) -> AuthenticationError:
         return AuthenticationError(
-            provider=PROVIDER,
+            provider=PROVIDER_NAME,
             code=code,
             provider_message=self._redactor.text(message),
             explanation="the gateway refused to issue an access token for this app id and secret",
