@@ -27,7 +27,7 @@ from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.request import ApiRequest, ApiResponse
 from crowdsms._transport.retry_after import parse_retry_after
 from crowdsms._transport.runtime import Runtime
-from crowdsms._transport.signer import Rejection, RejectionKind, Signer
+from crowdsms._transport.signer import Rejection, RejectionAwareSigner, RejectionKind, Signer
 from crowdsms.errors import (
     DeadlineExceededError,
     DeliveryCertainty,
@@ -119,7 +119,7 @@ class Transport:
             attempt += 1
             counted += 1
             try:
-                outcome = await self._attempt(request, attempt, deadline, policy)
+                signed, outcome = await self._attempt(request, attempt, deadline, policy)
                 if isinstance(outcome, ApiResponse):
                     rejection = self.signer.detect_rejection(outcome)
                     if rejection is None:
@@ -128,6 +128,7 @@ class Transport:
                     rejection.error.attempts = attempt
                     if repair and rejection.kind not in repaired:
                         repaired.add(rejection.kind)
+                        rejection = attrs.evolve(rejection, request=signed)
                         await self._repair(rejection, outcome, deadline)
                         counted -= 1  # a repaired rejection is outside the retry budget
                         continue
@@ -181,11 +182,12 @@ class Transport:
 
     async def _attempt(
         self, request: ApiRequest, attempt: int, deadline: float, policy: RetryPolicy
-    ) -> ApiResponse | _Failure:
+    ) -> tuple[ApiRequest, ApiResponse | _Failure]:
+        """The request as signed for this attempt (``request`` if never signed), and its outcome."""
         runtime = self.runtime
         state = AttemptState()
         if runtime.monotonic() >= deadline:  # e.g. a clock correction used up the time left
-            return _Failure(self._deadline_error(request, state))
+            return request, _Failure(self._deadline_error(request, state))
         signed = await self.signer.sign(request, now=self.clock.now())
         wire = to_httpx_request(
             signed, base_url=self.base_url, timeout=self.timeout, user_agent=self.user_agent
@@ -210,12 +212,12 @@ class Transport:
                     request.path,
                     error.what,
                 )
-                return _Failure(error)
+                return signed, _Failure(error)
             raise error from exc
         except RequestError as error:  # the body was too large
-            return _Failure(error)
+            return signed, _Failure(error)
         if received is None:
-            return _Failure(self._deadline_error(request, state))
+            return signed, _Failure(self._deadline_error(request, state))
         received_at = runtime.wall_time()
         response = ApiResponse(
             status_code=received.status_code,
@@ -236,7 +238,7 @@ class Transport:
                 response.request_id,
             )
         self.clock.observe_date_header(response.headers, sent_at=sent_at, received_at=received_at)
-        return self._classify_status(response, policy=policy)
+        return signed, self._classify_status(response, policy=policy)
 
     def _classify_status(
         self, response: ApiResponse, *, policy: RetryPolicy
@@ -312,7 +314,10 @@ class Transport:
                 raise rejection.error from exc
         else:
             logger.info("%s: credentials rejected; refreshing them", response.operation)
-            await self.signer.refresh_credentials()
+            if isinstance(self.signer, RejectionAwareSigner):
+                await self.signer.refresh_rejected_credentials(rejection)
+            else:
+                await self.signer.refresh_credentials()
 
     async def measure_clock(self, *, fallback: ApiResponse | None = None) -> float:
         """Measure the offset from the provider's timestamp endpoint and return it.

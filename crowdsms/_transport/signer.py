@@ -6,19 +6,24 @@ every retry carries a fresh timestamp and signature. After each answer it asks t
 whether the provider rejected the attempt before processing it for a reason a retry can fix:
 a timestamp out of the window (re-measure the clock, re-sign, retry once) or a credential
 that expired (refresh it, re-sign, retry once).
+
+A signer that caches credentials may also want to know *which* attempt was refused (another
+call may have replaced the credential since that attempt was signed): it implements
+:class:`RejectionAwareSigner`, and the transport hands it the rejection, with the refused
+signed request attached, instead of calling :meth:`Signer.refresh_credentials`.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
 from crowdsms._transport.request import ApiRequest, ApiResponse
 from crowdsms.errors import RequestError
 
-__all__ = ["NoSigning", "Rejection", "RejectionKind", "Signer"]
+__all__ = ["NoSigning", "Rejection", "RejectionAwareSigner", "RejectionKind", "Signer"]
 
 
 class RejectionKind(enum.Enum):
@@ -33,10 +38,16 @@ class RejectionKind(enum.Enum):
 
 @attrs.frozen
 class Rejection:
-    """A refusal the transport can repair; ``error`` is raised if the repair does not help."""
+    """A refusal the transport can repair; ``error`` is raised if the repair does not help.
+
+    ``request`` is the signed request the provider refused. Signers leave it out (they see
+    only the answer); the transport fills it in before it asks a
+    :class:`RejectionAwareSigner` to repair the rejection.
+    """
 
     kind: RejectionKind
     error: RequestError
+    request: ApiRequest | None = None
 
 
 class Signer(Protocol):
@@ -60,6 +71,21 @@ class Signer(Protocol):
 
     def parse_server_time(self, response: ApiResponse) -> float:
         """The provider's Unix time in seconds from the answer to :meth:`server_time_request`."""
+        ...
+
+
+@runtime_checkable
+class RejectionAwareSigner(Signer, Protocol):
+    """A :class:`Signer` that repairs a credential rejection knowing which attempt it refused.
+
+    Optional: when the signer has :meth:`refresh_rejected_credentials`, the transport calls
+    it for a ``CREDENTIALS`` rejection instead of :meth:`Signer.refresh_credentials`, so the
+    signer can tell a refusal of its current credential from a refusal of one that another
+    call has already replaced. Signers without it keep working unchanged.
+    """
+
+    async def refresh_rejected_credentials(self, rejection: Rejection) -> None:
+        """Drop the credential ``rejection.request`` was signed with, if it is still cached."""
         ...
 
 

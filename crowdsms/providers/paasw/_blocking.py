@@ -13,8 +13,11 @@ from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.providers.paasw._account import AccountEndpoints
-from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
-from crowdsms.providers.paasw._codes import DEFAULT_TOKEN_REJECTED_CODES
+from crowdsms.providers.paasw._client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TOKEN_REJECTED_CODES,
+    AsyncPaasw,
+)
 from crowdsms.providers.paasw._reports import ReportEndpoints
 from crowdsms.providers.paasw._sms import SmsEndpoints
 

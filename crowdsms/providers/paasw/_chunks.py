@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.phones import normalize_mainland_mobile
-from crowdsms.providers.paasw._limits import MAX_CHUNK_SIZE
+from crowdsms.providers.paasw._converter import parse_send_answer
 from crowdsms.providers.paasw._models import SmsKind
-from crowdsms.providers.paasw._validate import check_phones
-
-if TYPE_CHECKING:
-    from crowdsms.providers.paasw._sms import SmsEndpoints
+from crowdsms.providers.paasw._requests import PaaswRequests, send_request
+from crowdsms.providers.paasw._validation import MAX_CHUNK_SIZE, normalize_phone_list
 
 __all__ = ["PaaswChunkSender"]
 
@@ -31,8 +28,10 @@ class PaaswChunkSender:
     Create it with ``client.sms.send_chunks(sign=..., content=..., kind=...)``.
     """
 
-    def __init__(self, sms: SmsEndpoints, *, sign: str, content: str, kind: SmsKind | None) -> None:
-        self._sms = sms
+    def __init__(
+        self, requests: PaaswRequests, *, sign: str, content: str, kind: SmsKind | None
+    ) -> None:
+        self._requests = requests
         self.sign = sign
         self.content = content
         self.kind = kind
@@ -44,6 +43,14 @@ class PaaswChunkSender:
     def max_chunk_size(self) -> int:
         """The most recipients one request may carry (125)."""
         return MAX_CHUNK_SIZE
+
+    @property
+    def max_connections(self) -> int | None:
+        """How many requests the client keeps in flight at once (``None``: your transport's).
+
+        The batch sender refuses a ``concurrency`` above it.
+        """
+        return self._requests.max_connections
 
     @property
     def supports_idempotency_key(self) -> bool:
@@ -89,12 +96,11 @@ class PaaswChunkSender:
         for position, recipient in enumerate(recipients):
             if recipient.vars:
                 self.validate(recipient, position=position)  # raises the clear error
-        numbers = check_phones(
+        numbers = normalize_phone_list(
             [recipient.phone for recipient in recipients], field="recipients", item_suffix=".phone"
         )
-        result = await self._sms._send_checked(
-            numbers, sign=self.sign, content=self.content, kind=self.kind
-        )
+        request = send_request(numbers, sign=self.sign, content=self.content, kind=self.kind)
+        result = parse_send_answer(await self._requests.call(request), numbers)
         return [
             RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=result.biz_id)
             for phone in numbers

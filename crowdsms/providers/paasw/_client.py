@@ -8,16 +8,16 @@ from typing import ClassVar, Final
 from typing_extensions import Unpack
 
 from crowdsms._client import AsyncClientBase, ClientOptions
-from crowdsms._secret import Secret
+from crowdsms._secret import Secret, require_secret
 from crowdsms.errors import ConfigurationError
 from crowdsms.providers.paasw._account import AccountEndpoints
 from crowdsms.providers.paasw._codes import DEFAULT_TOKEN_REJECTED_CODES
-from crowdsms.providers.paasw._context import Context
 from crowdsms.providers.paasw._reports import ReportEndpoints
+from crowdsms.providers.paasw._requests import PaaswRequests
 from crowdsms.providers.paasw._signer import PaaswSigner
 from crowdsms.providers.paasw._sms import SmsEndpoints
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncPaasw"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TOKEN_REJECTED_CODES", "AsyncPaasw"]
 
 DEFAULT_BASE_URL: Final = "https://openapi.gateway.paasw.com"
 """HTTPS, although the seed prints ``http://``: the gateway supports both, and the token
@@ -59,14 +59,9 @@ class AsyncPaasw(AsyncClientBase):
                 received=repr(app_id)[:40],
                 action="Pass the app id shown in the gateway's console, e.g. '0189457543'",
             )
-        if isinstance(secret, str):
-            secret = Secret(secret)
-        if not isinstance(secret, Secret) or not secret:
-            raise ConfigurationError(
-                "secret must be a non-empty string or Secret",
-                received=type(secret).__name__ if secret else "an empty value",
-                action="Pass the app's secret from the gateway's console",
-            )
+        checked_secret = require_secret(
+            secret, name="secret", action="Pass the app's secret from the gateway's console"
+        )
         if isinstance(token_rejected_codes, str) or not all(
             isinstance(code, str) for code in token_rejected_codes
         ):
@@ -77,14 +72,19 @@ class AsyncPaasw(AsyncClientBase):
             )
         self.app_id = app_id
         self._signer = PaaswSigner(
-            app_id=app_id, secret=secret, token_rejected_codes=token_rejected_codes
+            app_id=app_id, secret=checked_secret, token_rejected_codes=token_rejected_codes
         )
         super().__init__(base_url=base_url, signer=self._signer, **options)
         self._signer.bind(self._transport)
-        context = Context(self._transport, self._signer)
-        self.sms = SmsEndpoints(context)
-        self.reports = ReportEndpoints(context)
-        self.account = AccountEndpoints(context)
+        requests = PaaswRequests(
+            transport=self._transport, signer=self._signer, max_connections=self.max_connections
+        )
+        self.sms = SmsEndpoints(requests)
+        """Sending: ``send``, ``send_template``, ``send_chunks``."""
+        self.reports = ReportEndpoints(requests)
+        """Pulling the queues: ``pull_deliveries``, ``pull_replies``."""
+        self.account = AccountEndpoints(requests)
+        """The account: ``balance``."""
 
     @property
     def token_rejected_codes(self) -> frozenset[str]:

@@ -1,4 +1,4 @@
-"""The paasw converter: the gateway's JSON shapes, structured strictly.
+"""The paasw converter and the gateway's answers: the envelope, and each answer's fields.
 
 cattrs' defaults coerce (``str(x)`` for any ``x``, ``bool("false")`` is true); the hooks
 here accept only what the gateway plausibly sends and refuse the rest, so a wrong shape
@@ -6,6 +6,13 @@ becomes a :class:`~crowdsms.errors.ResponseParseError` instead of a silently wro
 
 Field names are matched after :func:`snake_keys`: the seed shows camelCase (``phoneNumber``,
 ``bizId``) and another edition snake_case (``phone_number``); both end up the same.
+
+Every answer is an envelope ``{"code": "10000", "message": ..., ...}``. Success is ``code ==
+"10000"`` (a string in the seed; the integer is accepted too). Every other code refuses the
+request before it was processed, so its error is ``NOT_SENT``. An HTTP error status without
+such an envelope (a proxy's HTML page, a 404) becomes an
+:class:`~crowdsms.errors.HTTPStatusError`. Delivery reports and replies are parsed in
+:mod:`crowdsms.providers.paasw._report_parsing`.
 """
 
 from __future__ import annotations
@@ -13,28 +20,36 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, NewType
 
 import attrs
 import cattrs
 
+from crowdsms._parsing import decode_json, parse_error, structure
+from crowdsms._time import CHINA_TIME
+from crowdsms._transport import ApiResponse
+from crowdsms.errors import DeliveryCertainty, HTTPStatusError, ResponseParseError, excerpt
+from crowdsms.providers.paasw._codes import SUCCESS_CODE, error_for_code
+from crowdsms.providers.paasw._models import Balance, SendResult
+
 __all__ = [
-    "CHINA_TIME",
     "DEFAULT_EXPIRES_IN",
-    "BalanceAnswer",
     "Code",
-    "SendAnswer",
+    "Count",
+    "Identifier",
     "TokenAnswer",
-    "WireReply",
-    "WireReport",
+    "answer_code",
+    "answer_message",
     "converter",
+    "http_status_error",
+    "parse_balance_answer",
+    "parse_send_answer",
+    "read_answer",
+    "read_object",
     "snake_keys",
 ]
-
-CHINA_TIME: Final = timezone(timedelta(hours=8), "UTC+08:00")
-"""The zone of the gateway's timestamps (mainland China has one zone and no DST)."""
 
 DEFAULT_EXPIRES_IN: Final = 7200
 """The token lifetime the seed documents, used when an answer leaves ``expires_in`` out."""
@@ -162,31 +177,6 @@ class BalanceAnswer:
     balance: Decimal
 
 
-@attrs.frozen
-class WireReport:
-    """One delivery report item, keys in snake_case."""
-
-    phone_number: Identifier
-    code: Code
-    biz_id: Identifier | None = None
-    success: bool | None = None
-    message: str | None = None
-    send_time: datetime | None = None
-    report_time: datetime | None = None
-    sms_size: Count | None = None
-
-
-@attrs.frozen
-class WireReply:
-    """One reply item, keys in snake_case."""
-
-    phone_number: Identifier
-    content: str
-    send_time: datetime | None = None
-    sequence_id: Identifier | None = None
-    sign: str | None = None
-
-
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(str, _text)
@@ -201,3 +191,94 @@ def _make_converter() -> cattrs.Converter:
 
 converter: Final = _make_converter()
 """The one cattrs converter of the paasw provider."""
+
+
+def answer_code(data: Mapping[str, Any]) -> str | None:
+    """The envelope's code as a string, or ``None`` if it has none of a usable type."""
+    code = data.get("code")
+    if isinstance(code, str):
+        return code.strip()
+    if isinstance(code, int) and not isinstance(code, bool):
+        return str(code)
+    return None
+
+
+def answer_message(data: Mapping[str, Any]) -> str:
+    """The envelope's message (``message``, or ``msg`` as in the push answers)."""
+    for key in ("message", "msg"):
+        value = data.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def http_status_error(response: ApiResponse) -> HTTPStatusError:
+    """The error for an HTTP error status whose body is not the gateway's envelope."""
+    status = response.status_code
+    return HTTPStatusError(
+        f"the gateway answered HTTP {status} without its usual answer",
+        status_code=status,
+        certainty=DeliveryCertainty.NOT_SENT,
+        operation=response.operation,
+        received=f"HTTP {status}, body {excerpt(response.content)}",
+        action=(
+            "The request was refused before processing; check the client's base_url and "
+            "that nothing between you and the gateway (a proxy) rewrites requests"
+        ),
+    )
+
+
+def read_answer(response: ApiResponse) -> Any:
+    """The decoded JSON answer, with a refusing envelope raised as its typed error.
+
+    Returns any JSON value (objects of every endpoint, the bare arrays of the report
+    queues); only an object carrying a code other than ``"10000"`` raises here.
+    """
+    try:
+        data = decode_json(response)
+    except ResponseParseError as exc:
+        if response.status_code >= 300:
+            raise http_status_error(response) from exc
+        raise
+    if isinstance(data, dict) and "code" in data:
+        _require_success(response, data)
+    if response.status_code >= 300:
+        raise http_status_error(response)
+    return data
+
+
+def _require_success(response: ApiResponse, data: Mapping[str, Any]) -> None:
+    """Raise the typed error unless ``data``'s code is the success code."""
+    code = answer_code(data)
+    if code is None:
+        raise parse_error(
+            response, f"the answer's code is missing or not a string ({data.get('code')!r:.40})"
+        )
+    if code != SUCCESS_CODE:
+        raise error_for_code(code=code, message=answer_message(data), operation=response.operation)
+
+
+def read_object(response: ApiResponse) -> dict[str, Any]:
+    """The answer as a successful envelope object, or the right error."""
+    data = read_answer(response)
+    if not isinstance(data, dict):
+        raise parse_error(response, f"the answer is a JSON {type(data).__name__}, not an object")
+    if "code" not in data:
+        raise parse_error(response, "the answer has no code")
+    return data
+
+
+def parse_send_answer(response: ApiResponse, numbers: tuple[str, ...]) -> SendResult:
+    """The result of a ``/sms/send`` or ``/sms/sendTemplate`` answer for ``numbers``."""
+    data = read_object(response)
+    answer = structure(converter, snake_keys(data), SendAnswer, response)
+    if not answer.biz_id:
+        raise parse_error(response, "the gateway accepted the send but its bizId is empty")
+    return SendResult(biz_id=answer.biz_id, phones=numbers, provider_message=answer_message(data))
+
+
+def parse_balance_answer(response: ApiResponse) -> Balance:
+    """The balance in a ``/sms/balance`` answer."""
+    data = read_object(response)
+    answer = structure(converter, snake_keys(data), BalanceAnswer, response)
+    return Balance(balance=answer.balance, provider_message=answer_message(data))

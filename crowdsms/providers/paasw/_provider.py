@@ -9,7 +9,7 @@ from crowdsms.outcomes import ChunkSender
 from crowdsms.providers._spec import CredentialField, MessageOptions, ProviderSpec, require_option
 from crowdsms.providers.paasw._blocking import Paasw
 from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
-from crowdsms.providers.paasw._codes import REQUEST_CODES
+from crowdsms.providers.paasw._codes import CODES
 from crowdsms.providers.paasw._models import SmsKind
 from crowdsms.providers.paasw._webhooks import PaaswWebhook
 
@@ -50,7 +50,7 @@ PROVIDER = ProviderSpec(
     emulator="crowdsms.sandbox.emulators.paasw:PaaswEmulator",
     chunk_sender=_chunk_sender,
     demo_message=MessageOptions(content="【SANDBOX】您的订单已发货", sign="SANDBOX", kind=2),
-    codes=REQUEST_CODES,
+    codes=CODES,
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,
     pull_reports=_pull_reports,

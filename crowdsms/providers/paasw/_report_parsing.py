@@ -3,25 +3,76 @@
 The seed shows the items in camelCase (``phoneNumber``, ``sendTime``, ``bizId``,
 ``smsSize``, ``sequenceId``); another edition of the gateway's documents uses snake_case
 (``phone_number``, ...). Both are accepted, item by item.
+
+A pulled answer is a bare JSON array in the seed; a success envelope holding the array
+(under ``data``, ``list``, ...) is accepted too. Pulling takes the reports off the gateway's
+queue, so an answer that cannot be parsed raises :class:`ReportsParseError` with the whole
+body attached.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Final, TypeVar
 
+import attrs
 import cattrs
 
-from crowdsms.errors import excerpt
-from crowdsms.providers.paasw._converter import WireReply, WireReport, converter, snake_keys
-from crowdsms.providers.paasw._errors import ReportFormatError
+from crowdsms._parsing import parse_error
+from crowdsms._transport import ApiResponse
+from crowdsms.errors import ResponseParseError, excerpt
+from crowdsms.providers.paasw._converter import (
+    Code,
+    Count,
+    Identifier,
+    converter,
+    read_answer,
+    snake_keys,
+)
+from crowdsms.providers.paasw._errors import ReportFormatError, ReportsParseError
 from crowdsms.providers.paasw._models import DeliveryReport, DeliveryStatus, Reply
 
-__all__ = ["parse_delivery_reports", "parse_replies"]
+__all__ = [
+    "WireReply",
+    "WireReport",
+    "parse_delivery_reports",
+    "parse_pulled_deliveries",
+    "parse_pulled_replies",
+    "parse_replies",
+]
+
+# Where an envelope object might hold the list (the seed shows bare arrays only).
+_LIST_KEYS: Final = ("data", "list", "result", "rows", "records")
 
 T = TypeVar("T")
 W = TypeVar("W")
+
+
+@attrs.frozen
+class WireReport:
+    """One delivery report item, keys in snake_case."""
+
+    phone_number: Identifier
+    code: Code
+    biz_id: Identifier | None = None
+    success: bool | None = None
+    message: str | None = None
+    send_time: datetime | None = None
+    report_time: datetime | None = None
+    sms_size: Count | None = None
+
+
+@attrs.frozen
+class WireReply:
+    """One reply item, keys in snake_case."""
+
+    phone_number: Identifier
+    content: str
+    send_time: datetime | None = None
+    sequence_id: Identifier | None = None
+    sign: str | None = None
 
 
 def parse_delivery_reports(data: Any) -> list[DeliveryReport]:
@@ -139,3 +190,48 @@ def _show(value: Any) -> str:
     except ValueError:
         text = repr(value)
     return excerpt(text)
+
+
+def parse_pulled_deliveries(response: ApiResponse) -> list[DeliveryReport]:
+    """The delivery reports of a ``/sms/deliver`` answer (``[]`` when none wait)."""
+    return _parse_pulled(response, parse_delivery_reports)
+
+
+def parse_pulled_replies(response: ApiResponse) -> list[Reply]:
+    """The replies of a ``/sms/smsUp`` answer (``[]`` when none wait)."""
+    return _parse_pulled(response, parse_replies)
+
+
+def _parse_pulled(response: ApiResponse, parse: Callable[[Any], list[T]]) -> list[T]:
+    if not response.content.strip() and response.status_code < 300:
+        return []  # nothing waiting
+    try:
+        items = _items(response, read_answer(response))
+        return parse(items)
+    except ReportFormatError as exc:
+        cause = parse_error(response, exc.what)
+        raise ReportsParseError(cause, body=response.content) from exc
+    except ResponseParseError as exc:
+        raise ReportsParseError(exc, body=response.content) from exc
+
+
+def _items(response: ApiResponse, data: Any) -> list[Any]:
+    """The list of items: a bare array, or the list inside a successful envelope."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, dict) or "code" not in data:
+        raise parse_error(response, "the answer is neither a JSON array nor the gateway's envelope")
+    for key in _LIST_KEYS:
+        if key in data:
+            value = data[key]
+            if value is None:
+                return []
+            if isinstance(value, list):
+                return value
+            raise parse_error(response, f"the answer's {key!r} is not a JSON array")
+    lists = [value for value in data.values() if isinstance(value, list)]
+    if len(lists) == 1:
+        return lists[0]
+    if not lists:
+        return []  # a success envelope with nothing in it: nothing waiting
+    raise parse_error(response, "the answer holds several arrays; crowdsms cannot tell which")

@@ -8,40 +8,35 @@ is ``None``.
 
 A refused token is recognized by its code (``token_rejected_codes``, a guess since the
 gateway does not publish it), by a message that mentions the token, or by HTTP 401. The
-transport then calls :meth:`refresh_credentials` and retries the call once with a new
-token; a refused token proves the request was not processed, so even a send is safe to
-repeat.
+transport then hands the rejection, with the refused request attached, to
+:meth:`refresh_rejected_credentials` and retries the call once with a new token; a refused
+token proves the request was not processed, so even a send is safe to repeat. The refused
+request's ``token`` field tells which token was refused: if another call has already
+replaced it, the new token is kept (fifty calls refused together cause one fetch).
 """
 
 from __future__ import annotations
 
-import contextvars
-import itertools
 import json
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind, Transport
 from crowdsms.errors import AuthenticationError, CrowdSMSError, DeliveryCertainty, excerpt
-from crowdsms.providers.paasw._envelope import PROVIDER, answer_code, answer_message
-from crowdsms.providers.paasw._limits import SUCCESS_CODE
+from crowdsms.providers.paasw._codes import PROVIDER_NAME, SUCCESS_CODE
+from crowdsms.providers.paasw._converter import answer_code, answer_message
 from crowdsms.providers.paasw._redact import Redactor
 from crowdsms.providers.paasw._token import TOKEN_OPERATION, TokenCache
+
+if TYPE_CHECKING:
+    from crowdsms._transport.signer import RejectionAwareSigner
 
 __all__ = ["TOKEN_FIELD", "PaaswSigner"]
 
 TOKEN_FIELD: Final = "token"  # noqa: S105 (a field name, not a password)
 
 _TOKEN_WORDS: Final = ("token", "令牌")
-
-# The token generation the current task last signed with, per signer. sign(), the rejection
-# check and refresh_credentials() run in the same task (the transport's attempt loop), so
-# refresh_credentials() knows which token the refused request carried.
-_SIGNED_WITH: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "crowdsms_paasw_signed_with", default=None
-)
-_signer_ids = itertools.count(1)
 
 
 class PaaswSigner:
@@ -51,7 +46,6 @@ class PaaswSigner:
         self.token_rejected_codes = frozenset(str(code) for code in token_rejected_codes)
         self.redactor = Redactor(secret.reveal())
         self.tokens = TokenCache(app_id=app_id, secret=secret, redactor=self.redactor)
-        self._id = next(_signer_ids)
 
     def __repr__(self) -> str:
         return f"<PaaswSigner tokens fetched={self.tokens.generation}>"
@@ -65,7 +59,6 @@ class PaaswSigner:
         if not request.authenticate:
             return request
         token = await self.tokens.get(operation=request.operation)
-        _SIGNED_WITH.set((self._id, token.generation))
         return request.with_fields({TOKEN_FIELD: token.value.reveal()})
 
     def detect_rejection(self, response: ApiResponse) -> Rejection | None:
@@ -86,11 +79,17 @@ class PaaswSigner:
             return self._rejection(response, code=code, message=message)
         return None
 
+    async def refresh_rejected_credentials(self, rejection: Rejection) -> None:
+        """Drop the token ``rejection.request`` carried, unless another call has replaced it.
+
+        Without the refused request (a rejection built by hand), drop the current token.
+        """
+        refused = None if rejection.request is None else rejection.request.fields.get(TOKEN_FIELD)
+        self.tokens.invalidate(token=refused)
+
     async def refresh_credentials(self) -> None:
-        """Drop the refused token, unless another call has already replaced it."""
-        signed = _SIGNED_WITH.get()
-        generation = signed[1] if signed is not None and signed[0] == self._id else None
-        self.tokens.invalidate(generation=generation)
+        """Drop the current token, so that the next request fetches a new one."""
+        self.tokens.invalidate()
 
     def server_time_request(self) -> ApiRequest | None:
         """``None``: the gateway has no clock endpoint and nothing is signed with time."""
@@ -110,7 +109,7 @@ class PaaswSigner:
 
     def _rejection(self, response: ApiResponse, *, code: str, message: str) -> Rejection:
         error = AuthenticationError(
-            provider=PROVIDER,
+            provider=PROVIDER_NAME,
             code=code,
             provider_message=self.redactor.text(message),
             explanation=(
@@ -126,6 +125,10 @@ class PaaswSigner:
             ),
         )
         return Rejection(kind=RejectionKind.CREDENTIALS, error=error)
+
+
+if TYPE_CHECKING:  # mypy checks that the transport hands PaaswSigner the refused request
+    _REJECTION_AWARE: type[RejectionAwareSigner] = PaaswSigner
 
 
 def _envelope(content: bytes) -> dict[str, Any] | None:

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
 
-from crowdsms._parsing import parse_error, structure
-from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding
 from crowdsms.providers.paasw._chunks import PaaswChunkSender
-from crowdsms.providers.paasw._context import Context
-from crowdsms.providers.paasw._converter import SendAnswer, converter, snake_keys
-from crowdsms.providers.paasw._envelope import answer_message, read_object
+from crowdsms.providers.paasw._converter import parse_send_answer
 from crowdsms.providers.paasw._models import SendResult, SmsKind
-from crowdsms.providers.paasw._validate import (
+from crowdsms.providers.paasw._requests import (
+    PaaswRequests,
+    send_request,
+    send_template_request,
+)
+from crowdsms.providers.paasw._validation import (
     check_content,
     check_kind,
-    check_phones,
     check_sign,
     check_template_id,
     encode_params,
+    normalize_phone_list,
 )
 
 __all__ = ["SmsEndpoints"]
-
-SEND_PATH: Final = "/sms/send"
-SEND_TEMPLATE_PATH: Final = "/sms/sendTemplate"
 
 
 class SmsEndpoints:
@@ -35,8 +32,8 @@ class SmsEndpoints:
     error says so with ``certainty=UNKNOWN``.
     """
 
-    def __init__(self, context: Context) -> None:
-        self._context = context
+    def __init__(self, requests: PaaswRequests) -> None:
+        self._requests = requests
 
     def __repr__(self) -> str:
         return "<paasw SmsEndpoints>"
@@ -61,13 +58,14 @@ class SmsEndpoints:
 
         Returns the batch's ``bizId``, which the delivery reports carry.
         """
-        numbers = check_phones(phones)
+        numbers = normalize_phone_list(phones)
         checked_sign = check_sign(sign)
         checked_content = check_content(content, sign=checked_sign)
         checked_kind = check_kind(kind)
-        return await self._send_checked(
+        request = send_request(
             numbers, sign=checked_sign, content=checked_content, kind=checked_kind
         )
+        return parse_send_answer(await self._requests.call(request), numbers)
 
     async def send_template(
         self,
@@ -86,34 +84,25 @@ class SmsEndpoints:
         characters as compact JSON. ``template_id`` has at most 20 characters. ``phones``
         and ``sign`` follow the rules of :meth:`send`; ``content`` (at most 1000
         characters) is not required to contain the 【sign】 here, as the seed does not say.
-        ``kind`` is as for :meth:`send` (PROVIDERS.md: ``sendTemplate`` takes the fields
-        of ``send`` plus ``templateId`` and ``paramJson``): required when the account has
-        several kinds, left out when it has one.
+        ``kind`` is as for :meth:`send` (the gateway's documents describe ``sendTemplate``
+        as the fields of ``send`` plus ``templateId`` and ``paramJson``): required when the
+        account has several kinds, left out when it has one.
         """
-        numbers = check_phones(phones)
+        numbers = normalize_phone_list(phones)
         checked_template = check_template_id(template_id)
         param_json = encode_params(params)
         checked_sign = check_sign(sign)
         checked_content = check_content(content, sign=None)
         checked_kind = check_kind(kind)
-        fields = {
-            "phoneNumbers": ",".join(numbers),
-            "templateId": checked_template,
-            "paramJson": param_json,
-            "sign": checked_sign,
-            "content": checked_content,
-        }
-        if checked_kind is not None:
-            fields["kind"] = checked_kind.value
-        request = ApiRequest(
-            method="POST",
-            path=SEND_TEMPLATE_PATH,
-            operation="paasw.sms.send_template",
-            fields=fields,
-            encoding=BodyEncoding.FORM,
+        request = send_template_request(
+            numbers,
+            template_id=checked_template,
+            param_json=param_json,
+            sign=checked_sign,
+            content=checked_content,
+            kind=checked_kind,
         )
-        response = await self._context.call(request)
-        return _send_result(response, numbers)
+        return parse_send_answer(await self._requests.call(request), numbers)
 
     def send_chunks(
         self, *, sign: str, content: str, kind: SmsKind | None = None
@@ -126,30 +115,5 @@ class SmsEndpoints:
         checked_sign = check_sign(sign)
         checked_content = check_content(content, sign=checked_sign)
         return PaaswChunkSender(
-            self, sign=checked_sign, content=checked_content, kind=check_kind(kind)
+            self._requests, sign=checked_sign, content=checked_content, kind=check_kind(kind)
         )
-
-    async def _send_checked(
-        self, numbers: Sequence[str], *, sign: str, content: str, kind: SmsKind | None
-    ) -> SendResult:
-        """Send already checked arguments (used by :meth:`send` and the chunk sender)."""
-        fields = {"phoneNumbers": ",".join(numbers), "sign": sign, "content": content}
-        if kind is not None:
-            fields["kind"] = kind.value
-        request = ApiRequest(
-            method="POST",
-            path=SEND_PATH,
-            operation="paasw.sms.send",
-            fields=fields,
-            encoding=BodyEncoding.FORM,
-        )
-        response = await self._context.call(request)
-        return _send_result(response, tuple(numbers))
-
-
-def _send_result(response: ApiResponse, numbers: tuple[str, ...]) -> SendResult:
-    data = read_object(response)
-    answer = structure(converter, snake_keys(data), SendAnswer, response)
-    if not answer.biz_id:
-        raise parse_error(response, "the gateway accepted the send but its bizId is empty")
-    return SendResult(biz_id=answer.biz_id, phones=numbers, provider_message=answer_message(data))

@@ -14,8 +14,8 @@ Concurrency: however many calls need a token at once, exactly one fetch is in fl
 call that finds no usable token takes an ``anyio.Lock`` (asyncio and trio), checks again
 (another call may have fetched it while it waited), and only then fetches.
 
-Each fetched token gets a generation number. When the gateway refuses a token, the
-signer drops it only if it is still the generation the refused request was signed with:
+Each fetched token gets a generation number, for the logs. When the gateway refuses a
+token, the signer drops it only if it is still the token the refused request carried:
 fifty calls refused together cause one new fetch, not fifty.
 
 The secret travels in the query string of the token request because that is the only way
@@ -43,15 +43,15 @@ from crowdsms.errors import (
     RequestError,
     ResponseParseError,
 )
-from crowdsms.providers.paasw._converter import TokenAnswer, converter
-from crowdsms.providers.paasw._envelope import (
-    PROVIDER,
+from crowdsms.providers.paasw._codes import PROVIDER_NAME, SUCCESS_CODE
+from crowdsms.providers.paasw._converter import (
+    TokenAnswer,
     answer_code,
     answer_message,
+    converter,
     http_status_error,
 )
 from crowdsms.providers.paasw._errors import TokenFetchError
-from crowdsms.providers.paasw._limits import SUCCESS_CODE
 from crowdsms.providers.paasw._redact import Redactor
 
 __all__ = [
@@ -165,15 +165,15 @@ class TokenCache:
         )
         return kept
 
-    def invalidate(self, *, generation: int | None = None) -> bool:
-        """Drop the cached token; with ``generation``, only if it is still that one.
+    def invalidate(self, *, token: str | None = None) -> bool:
+        """Drop the cached token; with ``token`` (a refused value), only if it is still that one.
 
         Returns whether a token was dropped.
         """
         current = self._current
         if current is None:
             return False
-        if generation is not None and current.generation != generation:
+        if token is not None and current.value != Secret(token):
             return False  # already replaced since the refused request was signed
         self._current = None
         logger.info(
@@ -253,7 +253,7 @@ class TokenCache:
 
     def _refused(self, code: str, message: str) -> AuthenticationError:
         return AuthenticationError(
-            provider=PROVIDER,
+            provider=PROVIDER_NAME,
             code=code,
             provider_message=self._redactor.text(message),
             explanation="the gateway refused to issue an access token for this app id and secret",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+from crowdsms._time import CHINA_TIME
 from crowdsms.errors import (
     DeliveryCertainty,
     HTTPStatusError,
@@ -29,8 +30,6 @@ from crowdsms.providers.paasw import (
 )
 
 from .conftest import BASE_URL, TOKEN, answer, query, raw, token_answer
-
-BEIJING = timezone(timedelta(hours=8))
 
 CAMEL_REPORT = {
     "phoneNumber": "13900000001",
@@ -59,8 +58,8 @@ EXPECTED_REPORT = DeliveryReport(
     biz_id="39036632588910887018",
     success=True,
     message="请求成功",
-    send_time=datetime(2017, 1, 1, 0, 0, 0, tzinfo=BEIJING),
-    report_time=datetime(2017, 1, 1, 0, 0, 5, tzinfo=BEIJING),
+    send_time=datetime(2017, 1, 1, 0, 0, 0, tzinfo=CHINA_TIME),
+    report_time=datetime(2017, 1, 1, 0, 0, 5, tzinfo=CHINA_TIME),
     sms_size=1,
 )
 CAMEL_REPLY = {
@@ -78,7 +77,7 @@ SNAKE_REPLY = {
 EXPECTED_REPLY = Reply(
     phone="18612345678",
     content="内容",
-    send_time=datetime(2017, 9, 1, tzinfo=BEIJING),
+    send_time=datetime(2017, 9, 1, tzinfo=CHINA_TIME),
     sequence_id="1234567890",
 )
 
@@ -167,7 +166,8 @@ def test_report_time_in_an_unknown_format_is_none_and_kept_in_raw() -> None:
     (report,) = parse_delivery_reports([{**CAMEL_REPORT, "sendTime": "yesterday"}])
     assert report.send_time is None
     assert report.raw["sendTime"] == "yesterday"
-    assert report.report_time == datetime(2017, 1, 1, 0, 0, 5, tzinfo=BEIJING)
+    assert report.report_time == datetime(2017, 1, 1, 0, 0, 5, tzinfo=CHINA_TIME)
+    assert report.report_time.tzinfo is CHINA_TIME  # the shared zone, not a local copy
 
 
 @pytest.mark.asyncio

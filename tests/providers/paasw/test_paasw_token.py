@@ -3,16 +3,21 @@ refresh after a refused token, and failed fetches."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import anyio
+import attrs
 import httpx
 import pytest
 import respx
 
-from crowdsms._transport import RetryBudget, Runtime
+from crowdsms._secret import Secret
+from crowdsms._transport import ApiRequest, ApiResponse, RetryBudget, Runtime
+from crowdsms._transport.signer import Rejection, RejectionAwareSigner
 from crowdsms.errors import AuthenticationError, DeliveryCertainty, ProviderError
 from crowdsms.providers.paasw import AsyncPaasw, TokenFetchError
+from crowdsms.providers.paasw._signer import PaaswSigner
 
 from .conftest import (
     APP_ID,
@@ -472,3 +477,63 @@ async def test_refused_secret_on_refresh_is_not_papered_over(
         with pytest.raises(AuthenticationError):
             await client.account.balance()
     assert balance.call_count == 1
+
+
+def _signer_fetching(*tokens: str) -> PaaswSigner:
+    """A signer whose token fetches answer ``tokens`` in turn (no transport)."""
+    answers = iter(tokens)
+
+    async def send(request: ApiRequest) -> ApiResponse:
+        body = {"code": "10000", "token": next(answers), "expires_in": 7200}
+        return ApiResponse(
+            status_code=200,
+            headers=httpx.Headers(),
+            content=json.dumps(body).encode(),
+            operation=request.operation,
+        )
+
+    signer = PaaswSigner(
+        app_id=APP_ID, secret=Secret(SECRET), token_rejected_codes=frozenset({"40001"})
+    )
+    signer.tokens.bind(send=send, monotonic=lambda: 1000.0)
+    return signer
+
+
+async def _signed(signer: PaaswSigner) -> ApiRequest:
+    return await signer.sign(ApiRequest("POST", "/sms/send", operation="paasw.sms.send"), now=0.0)
+
+
+def _refusal(signer: PaaswSigner, request: ApiRequest | None) -> Rejection:
+    refused = ApiResponse(
+        status_code=200,
+        headers=httpx.Headers(),
+        content=b'{"code": "40001", "message": "token invalid"}',
+        operation="paasw.sms.send",
+    )
+    rejection = signer.detect_rejection(refused)
+    assert rejection is not None
+    assert rejection.request is None  # the transport attaches the refused request
+    return attrs.evolve(rejection, request=request)
+
+
+@pytest.mark.asyncio
+async def test_the_transport_hands_the_signer_the_refused_request() -> None:
+    signer = _signer_fetching(TOKEN, TOKEN_2, "third")
+    assert isinstance(signer, RejectionAwareSigner)
+    old = await _signed(signer)
+    await signer.refresh_rejected_credentials(_refusal(signer, old))
+    assert (await _signed(signer)).fields["token"] == TOKEN_2
+    # A late refusal of the old token keeps TOKEN_2, whatever task or context it comes from.
+    await signer.refresh_rejected_credentials(_refusal(signer, old))
+    assert (await _signed(signer)).fields["token"] == TOKEN_2
+    assert signer.tokens.generation == 2
+
+
+@pytest.mark.asyncio
+async def test_a_rejection_without_its_request_drops_the_current_token() -> None:
+    signer = _signer_fetching(TOKEN, TOKEN_2)
+    await _signed(signer)
+    await signer.refresh_rejected_credentials(_refusal(signer, None))
+    assert (await _signed(signer)).fields["token"] == TOKEN_2
+    await signer.refresh_credentials()  # the plain Signer method drops it as well
+    assert signer.tokens.invalidate() is False  # nothing cached any more

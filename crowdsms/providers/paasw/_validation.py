@@ -1,36 +1,59 @@
-"""Argument checks for the paasw endpoints, all made before any request.
+"""Argument checks for the paasw endpoints, all made before any request, and their limits.
 
 Every refusal is an :class:`~crowdsms.errors.InvalidInputError` that names the field and,
-for a list, the position (``phones[3]``).
+for a list, the position (``phones[3]``). The limits are the gateway's published ones.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.phones import normalize_mainland_mobile
-from crowdsms.providers.paasw._limits import (
-    MAX_CHUNK_SIZE,
-    MAX_CONTENT_LENGTH,
-    MAX_PARAM_JSON_LENGTH,
-    MAX_PHONE_FIELD_LENGTH,
-    MAX_PHONES,
-    MAX_SIGN_LENGTH,
-    MAX_TEMPLATE_ID_LENGTH,
-)
 from crowdsms.providers.paasw._models import SmsKind
 
 __all__ = [
+    "MAX_CHUNK_SIZE",
+    "MAX_CONTENT_LENGTH",
+    "MAX_PARAM_JSON_LENGTH",
+    "MAX_PHONES",
+    "MAX_PHONE_FIELD_LENGTH",
+    "MAX_SIGN_LENGTH",
+    "MAX_TEMPLATE_ID_LENGTH",
+    "MOBILE_LENGTH",
     "check_content",
     "check_kind",
-    "check_phones",
     "check_sign",
     "check_template_id",
     "encode_params",
+    "normalize_phone_list",
 ]
+
+MAX_PHONES: Final = 1000
+"""Most numbers in ``phoneNumbers`` (seed: 最多1000)."""
+
+MAX_PHONE_FIELD_LENGTH: Final = 1500
+"""Most characters in ``phoneNumbers``, commas included (seed: 最大长度 1500)."""
+
+MOBILE_LENGTH: Final = 11
+"""Length of a normalized mainland mobile number."""
+
+MAX_CHUNK_SIZE: Final = min(MAX_PHONES, (MAX_PHONE_FIELD_LENGTH + 1) // (MOBILE_LENGTH + 1))
+"""Most 11-digit numbers one request can carry under both limits: n*11 + (n-1) <= 1500 -> 125."""
+
+MAX_SIGN_LENGTH: Final = 20
+"""Most characters in ``sign`` (the SMS signature without 【】)."""
+
+MAX_CONTENT_LENGTH: Final = 1000
+"""Most characters in ``content`` (the 【sign】 included)."""
+
+MAX_TEMPLATE_ID_LENGTH: Final = 20
+"""Most characters in ``templateId``."""
+
+MAX_PARAM_JSON_LENGTH: Final = 100
+"""Most characters in ``paramJson`` (the JSON text as sent)."""
 
 _SIGN_BRACKETS = ("【", "】")
 _MORE_THAN_ONE_REQUEST = (
@@ -39,14 +62,16 @@ _MORE_THAN_ONE_REQUEST = (
 )
 
 
-def check_phones(
+def normalize_phone_list(
     phones: Iterable[str], *, field: str = "phones", item_suffix: str = ""
 ) -> tuple[str, ...]:
-    """The numbers normalized to 11 digits, or the first problem as InvalidInputError.
+    """The numbers of one request normalized to 11 digits, or the first problem.
 
-    Refuses a bare string, an empty list, more than 1000 numbers, a number that is not a
-    mainland mobile, a number given twice (naming both positions) and a ``phoneNumbers``
-    field longer than 1500 characters. Items are named ``{field}[i]{item_suffix}``.
+    Each number goes through :func:`crowdsms.phones.normalize_mainland_mobile`. Refuses (with
+    :class:`~crowdsms.errors.InvalidInputError`) a bare string, an empty list, more than
+    1000 numbers, a number that is not a mainland mobile, a number given twice (naming both
+    positions) and a ``phoneNumbers`` field longer than 1500 characters. Items are named
+    ``{field}[i]{item_suffix}``.
     """
     if isinstance(phones, (str, bytes)):
         raise InvalidInputError(
