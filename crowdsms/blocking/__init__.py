@@ -10,8 +10,11 @@ from __future__ import annotations
 from crowdsms._loops import EventLoopBlockedError
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend
 
 __all__ = [
+    "DEFAULT_BACKEND",
+    "Backend",
     "BlockingClientBase",
     "BlockingGroup",
     "EventLoopBlockedError",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from typing_extensions import Self, Unpack
 
 from crowdsms._client import AsyncClientBase
-from crowdsms.blocking._runner import BlockingRunner
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend, BlockingRunner
 from crowdsms.outcomes import ChunkSender
 
 if TYPE_CHECKING:
@@ -30,9 +30,7 @@ class BlockingClientBase(Generic[C]):
     done. One blocking client may be shared by any number of threads.
     """
 
-    def __init__(
-        self, make_async: Callable[[], C], *, backend: Literal["asyncio", "trio"] = "asyncio"
-    ) -> None:
+    def __init__(self, make_async: Callable[[], C], *, backend: Backend = DEFAULT_BACKEND) -> None:
         name = type(self).__name__
         self._runner = BlockingRunner(backend=backend, name=name)
         try:

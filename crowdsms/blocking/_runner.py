@@ -24,7 +24,13 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from crowdsms._loops import EventLoopBlockedError, refuse_inside_event_loop
 from crowdsms.errors import CrowdSMSError
 
-__all__ = ["BlockingRunner", "EventLoopBlockedError"]
+__all__ = ["DEFAULT_BACKEND", "Backend", "BlockingRunner", "EventLoopBlockedError"]
+
+Backend = Literal["asyncio", "trio"]
+"""The event loops a blocking client can run its async twin on."""
+
+DEFAULT_BACKEND: Backend = "asyncio"
+"""The loop a blocking client runs on unless told otherwise."""
 
 T = TypeVar("T")
 
@@ -32,7 +38,7 @@ T = TypeVar("T")
 class BlockingRunner:
     """Runs coroutines on a private event loop thread and waits for their results."""
 
-    def __init__(self, *, backend: Literal["asyncio", "trio"] = "asyncio", name: str) -> None:
+    def __init__(self, *, backend: Backend = DEFAULT_BACKEND, name: str) -> None:
         self._name = name
         self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal(backend)
         self._portal: BlockingPortal | None = self._portal_cm.__enter__()

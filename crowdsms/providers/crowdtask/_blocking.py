@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 from typing_extensions import Unpack
 
@@ -11,6 +10,7 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend
 from crowdsms.providers.crowdtask._client import (
     DEFAULT_AUTH_LOCATION,
     DEFAULT_BASE_URL,
@@ -49,7 +49,7 @@ class CrowdTask(BlockingClientBase[AsyncCrowdTask]):
         localtime_unit: LocalTimeUnit = DEFAULT_LOCALTIME_UNIT,
         auth_location: AuthLocation = DEFAULT_AUTH_LOCATION,
         max_rows_per_batch: int = DEFAULT_MAX_ROWS_PER_BATCH,
-        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend: Backend = DEFAULT_BACKEND,
         **options: Unpack[ClientOptions],
     ) -> None:
         make = functools.partial(

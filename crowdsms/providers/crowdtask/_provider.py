@@ -38,6 +38,7 @@ PROVIDER = ProviderSpec(
     emulator="crowdsms.sandbox.emulators.crowdtask:CrowdTaskEmulator",
     chunk_sender=_chunk_sender,
     demo_message=MessageOptions(project_id=1, columns=("name", "code")),
+    send_options={"project_id": "the project the rows become tasks of (required)"},
     compute_signature=compute_signature,
     signature_vectors=(
         SignatureVector(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from typing import Literal
 
 from typing_extensions import Unpack
 
@@ -12,6 +11,7 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend
 from crowdsms.providers.paasw._account import AccountEndpoints
 from crowdsms.providers.paasw._client import (
     DEFAULT_BASE_URL,
@@ -59,7 +59,7 @@ class Paasw(BlockingClientBase[AsyncPaasw]):
         secret: str | Secret,
         base_url: str = DEFAULT_BASE_URL,
         token_rejected_codes: Collection[str] = DEFAULT_TOKEN_REJECTED_CODES,
-        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend: Backend = DEFAULT_BACKEND,
         **options: Unpack[ClientOptions],
     ) -> None:
         make = functools.partial(

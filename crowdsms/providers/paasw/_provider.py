@@ -50,6 +50,11 @@ PROVIDER = ProviderSpec(
     emulator="crowdsms.sandbox.emulators.paasw:PaaswEmulator",
     chunk_sender=_chunk_sender,
     demo_message=MessageOptions(content="【SANDBOX】您的订单已发货", sign="SANDBOX", kind=2),
+    send_options={
+        "content": "the text, 【sign】 included (required)",
+        "sign": "the SMS signature without 【】 (required)",
+        "kind": "1 verification code, 2 notice, 3 marketing (if the account has several)",
+    },
     codes=CODES,
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,

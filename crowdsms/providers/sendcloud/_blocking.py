@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 from typing_extensions import Unpack
 
@@ -11,6 +10,7 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend
 from crowdsms.providers.sendcloud._client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_SENDN_RECIPIENTS,
@@ -66,7 +66,7 @@ class SendCloud(BlockingClientBase[AsyncSendCloud]):
         sendn_endpoint: SendnEndpoint = DEFAULT_SENDN_ENDPOINT,
         max_sendn_recipients: int = DEFAULT_MAX_SENDN_RECIPIENTS,
         max_var_length: int | None = DEFAULT_MAX_VAR_LENGTH,
-        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend: Backend = DEFAULT_BACKEND,
         **options: Unpack[ClientOptions],
     ) -> None:
         make = functools.partial(

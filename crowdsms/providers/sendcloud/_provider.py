@@ -50,6 +50,7 @@ PROVIDER = ProviderSpec(
     emulator="crowdsms.sandbox.emulators.sendcloud:SendCloudEmulator",
     chunk_sender=_chunk_sender,
     demo_message=MessageOptions(template_id=1, columns=("code",)),
+    send_options={"template_id": "the approved template, with %name% variables (required)"},
     var_name=_var_name,
     compute_signature=compute_signature,
     signature_vectors=tuple(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 from typing_extensions import Unpack
 
@@ -11,6 +10,7 @@ from crowdsms._client import ClientOptions
 from crowdsms._secret import Secret
 from crowdsms.blocking._client import BlockingClientBase
 from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
+from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend
 from crowdsms.providers.submail._client import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_MULTISEND_RECIPIENTS,
@@ -53,7 +53,7 @@ class Submail(BlockingClientBase[AsyncSubmail]):
         sign_type: SignType = DEFAULT_SIGN_TYPE,
         base_url: str = DEFAULT_BASE_URL,
         max_multisend_recipients: int = DEFAULT_MAX_MULTISEND_RECIPIENTS,
-        backend: Literal["asyncio", "trio"] = "asyncio",
+        backend: Backend = DEFAULT_BACKEND,
         **options: Unpack[ClientOptions],
     ) -> None:
         make = functools.partial(

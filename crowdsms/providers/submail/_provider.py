@@ -49,6 +49,10 @@ PROVIDER = ProviderSpec(
     demo_message=MessageOptions(
         content="【SANDBOX】@var(name)，您好，您的取货码为 @var(code)", columns=("name", "code")
     ),
+    send_options={
+        "content": "【签名】 first, then the text with @var(name) variables (required)",
+        "tag": "at most 32 characters, kept with every report of the send",
+    },
     compute_signature=compute_signature,
     signature_vectors=tuple(
         SignatureVector(
