@@ -68,6 +68,7 @@ def test_send_through_the_embedded_sandbox(tmp_path: Path, recipients: Path) -> 
         "--output",
         str(out),
         "--quiet",
+        "--sandbox",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -103,6 +104,7 @@ def test_journal_resume_after_finish_sends_nothing_again(tmp_path: Path, recipie
         "--job-id",
         "promo-1",
         "--quiet",
+        "--sandbox",
     ]
     first = run(*common, "--output", str(tmp_path / "a.jsonl"), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -121,7 +123,7 @@ def test_journal_resume_after_finish_sends_nothing_again(tmp_path: Path, recipie
     [
         (["send", "missing.csv", "--content", "【测试】hi"], "no such file"),
         (["send", "contacts.csv", "--content", "【测试】hi"], "no column 'phone'"),
-        (["send", "contacts.csv", "--phone-column", "mobile"], "needs --content"),
+        (["send", "contacts.csv", "--phone-column", "mobile", "--sandbox"], "needs --content"),
         (["send", "contacts.csv", "--phone-column", "mobile", "--concurrency", "0"], "concurrency"),
         (
             ["send", "contacts.csv", "--phone-column", "mobile", "--output", "x.txt"],
@@ -134,7 +136,15 @@ def test_journal_resume_after_finish_sends_nothing_again(tmp_path: Path, recipie
         (["send", "contacts.csv", "--provider", "nope"], "provider"),
         (["frobnicate"], "No such command"),
         (
-            ["send", "contacts.csv", "--phone-column", "mobile", "--content", "no signature"],
+            [
+                "send",
+                "contacts.csv",
+                "--phone-column",
+                "mobile",
+                "--content",
+                "no signature",
+                "--sandbox",
+            ],
             "signature",
         ),
     ],
@@ -200,6 +210,7 @@ def test_failed_recipients_exit_1(tmp_path: Path) -> None:
         "--template-id",
         "999",
         "--quiet",
+        "--sandbox",
         cwd=tmp_path,
     )
     assert result.returncode == 1, (result.stdout, result.stderr)
@@ -207,13 +218,13 @@ def test_failed_recipients_exit_1(tmp_path: Path) -> None:
 
 
 def test_account_commands_against_the_sandbox(tmp_path: Path) -> None:
-    balance = run("balance", cwd=tmp_path)
+    balance = run("balance", "--sandbox", cwd=tmp_path)
     assert balance.returncode == 0, balance.stderr
     assert balance.stdout.startswith("balance: ")
-    clock = run("time", "--provider", "sendcloud", cwd=tmp_path)
+    clock = run("time", "--provider", "sendcloud", "--sandbox", cwd=tmp_path)
     assert clock.returncode == 0, clock.stderr
     assert "server time:" in clock.stdout
-    reports = run("reports", "deliveries", cwd=tmp_path)
+    reports = run("reports", "deliveries", "--sandbox", cwd=tmp_path)
     assert reports.returncode == 0, reports.stderr
     assert "0 deliveries" in reports.stderr
 
@@ -236,6 +247,7 @@ def test_ctrl_c_stops_cleanly_and_the_job_resumes(tmp_path: Path) -> None:
         "--concurrency",
         "2",
         "--quiet",
+        "--sandbox",
     ]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
     clean["CROWDSMS_CONFIG"] = str(tmp_path / "none.toml")
