@@ -53,13 +53,34 @@ _ADVICE: Mapping[CodeKind, str] = {
 }
 
 
+_JOB_WIDE: Mapping[CodeKind, bool] = {
+    CodeKind.AUTHENTICATION: True,
+    CodeKind.SIGNATURE: True,
+    CodeKind.BALANCE: True,
+    CodeKind.CONTENT: True,
+    CodeKind.INPUT: True,
+}
+"""Families whose request-level refusals would refuse every request of a job alike."""
+
+
 @attrs.frozen
 class CodeInfo:
-    """One documented provider code."""
+    """One documented provider code.
+
+    ``job_wide`` says whether a request refused with it means every request of a batch job
+    would be refused alike (the batch sender then stops); ``None`` decides by ``kind``:
+    credentials, signature, balance, content and input refusals are, the others are not.
+    """
 
     kind: CodeKind
     explanation: str
     retryable: bool = False
+    job_wide: bool | None = None
+
+    @property
+    def stops_a_job(self) -> bool:
+        """Whether a request-level refusal with this code stops a batch job."""
+        return self.job_wide if self.job_wide is not None else _JOB_WIDE.get(self.kind, False)
 
 
 def error_for_code(
@@ -83,6 +104,7 @@ def error_for_code(
         certainty=certainty,
         action=_ADVICE[info.kind],
         retryable=info.retryable,
+        job_wide=info.stops_a_job,
     )
 
 

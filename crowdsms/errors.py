@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import ClassVar
 
 __all__ = [
     "AuthenticationError",
@@ -213,7 +214,12 @@ class ProviderError(RequestError):
 
     ``code`` is the provider's code as a string, ``provider_message`` its own words (often
     Chinese), and ``explanation`` an English explanation from crowdsms's code table.
+    ``job_wide`` says whether every request of a batch job would be refused the same way
+    (credentials, signature, balance, a content or setting of the whole job): the batch
+    sender stops after the first such refusal.
     """
+
+    job_wide_by_default: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -226,12 +232,14 @@ class ProviderError(RequestError):
         certainty: DeliveryCertainty = DeliveryCertainty.NOT_SENT,
         action: str | None = None,
         retryable: bool = False,
+        job_wide: bool | None = None,
     ) -> None:
         self.provider = provider
         self.code = code
         self.provider_message = provider_message
         self.explanation = explanation
         self.retryable = retryable
+        self.job_wide = type(self).job_wide_by_default if job_wide is None else job_wide
         super().__init__(
             f"{provider} refused the request with code {code}: {explanation}",
             certainty=certainty,
@@ -244,9 +252,13 @@ class ProviderError(RequestError):
 class AuthenticationError(ProviderError):
     """The credentials were refused: wrong app id, key, secret or token, or a disabled account."""
 
+    job_wide_by_default = True
+
 
 class SignatureError(ProviderError):
     """The provider rejected the request's signature."""
+
+    job_wide_by_default = True
 
 
 class ClockSkewError(ProviderError):

@@ -65,11 +65,13 @@ from crowdsms.batch._sender import (
     send_batch,
 )
 from crowdsms.batch._sinks import CallbackSink, CsvSink, JsonlSink, OutcomeCallback, OutcomeSink
+from crowdsms.batch._stop import NOT_SENT
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
     "DEFAULT_CONCURRENCY",
     "INTERRUPTED",
+    "NOT_SENT",
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
     "WRONG_OUTCOME_COUNT",

@@ -34,6 +34,7 @@ from crowdsms.batch._chunking import Block
 from crowdsms.batch._control import FlowControl
 from crowdsms.batch._journal import Journal
 from crowdsms.batch._report import Tally
+from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
 from crowdsms.errors import (
     CrowdSMSError,
     DeliveryCertainty,
@@ -51,6 +52,9 @@ DEFAULT_CHUNK_RETRY = RetryPolicy(
     max_attempts=3, initial_delay=2.0, max_delay=30.0, jitter=0.25, max_retry_after=300.0
 )
 """Chunk-level retries of ``NOT_SENT`` failures, on top of the transport's own retries."""
+
+REPEATED_REFUSALS = 3
+"""Whole chunks refused in a row with the same unknown code after which a job stops."""
 
 WRONG_OUTCOME_COUNT = "wrong_outcome_count"
 """The ``code`` of outcomes of a chunk whose sender answered with the wrong count."""
@@ -108,7 +112,13 @@ class Dispatcher:
         retry: RetryPolicy,
         runtime: Runtime,
         tally: Tally,
+        stop: JobStop,
+        stop_on_job_wide_error: bool,
     ) -> None:
+        self._stop = stop
+        self._stop_on_job_wide_error = stop_on_job_wide_error
+        self._refusals: tuple[str, int] = ("", 0)
+        """The code of the last whole-chunk refusals in a row, and how many."""
         self._chunk_sender = chunk_sender
         self._control = control
         self._journal = journal
@@ -135,6 +145,11 @@ class Dispatcher:
             await _acquire(limiter)
             try:
                 await self._control.pace(len(block.recipients))
+                if self._stop:
+                    # Never sent (a chunk waiting to be resent is pending again): it stays
+                    # pending in the journal, and a resumed job sends it.
+                    assert self._stop.reason is not None
+                    return not_sent_outcomes(block.recipients, self._stop.reason)
                 if journal is not None and not started:
                     await self._mark_started(journal, index)
                     started = True
@@ -144,6 +159,7 @@ class Dispatcher:
                 limiter.release()
             if isinstance(outcome, list):
                 results = outcome
+                self._refusals = ("", 0)
                 break
             error = outcome
             self._tally.retries += max(0, getattr(error, "attempts", 1) - 1)
@@ -152,6 +168,15 @@ class Dispatcher:
             delay = self._retry_delay(error, attempt, keyed=key is not None)
             if delay is None:
                 results = outcomes_for_error(block.recipients, error)
+                if self._stop_on_job_wide_error and self._stops_the_job(error):
+                    if not self._stop:
+                        logger.warning(
+                            "batch: chunk %d failed in a way every chunk would (%s); "
+                            "the job sends no more chunks",
+                            index,
+                            error,
+                        )
+                    self._stop.fail(error)
                 break
             logger.info(
                 "batch: chunk %d not sent (%s); trying again in %.1f s",
@@ -171,6 +196,23 @@ class Dispatcher:
             with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
                 await journal.mark_done(index, results)
         return results
+
+    def _stops_the_job(self, error: CrowdSMSError) -> bool:
+        """Whether ``error`` (a chunk's final one) means every chunk would fail alike.
+
+        Known job-wide refusals stop at once; a provider code crowdsms does not know stops
+        once it has refused :data:`REPEATED_REFUSALS` whole chunks in a row.
+        """
+        if is_job_wide(error):
+            return True
+        if not isinstance(error, ProviderError):
+            return False
+        if error.certainty is not DeliveryCertainty.NOT_SENT or error.retryable:
+            return False
+        code, count = self._refusals
+        count = count + 1 if code == error.code else 1
+        self._refusals = (error.code, count)
+        return count >= REPEATED_REFUSALS
 
     async def _mark_started(self, journal: Journal, index: int) -> None:
         with anyio.CancelScope(shield=True):

@@ -23,7 +23,8 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+import uuid
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -41,7 +42,8 @@ from crowdsms.batch._journal import Journal
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.outcomes import ChunkSender
+from crowdsms.batch._stop import JobStop, not_sent_outcomes
+from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
 
 __all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
 
@@ -73,6 +75,8 @@ class JobConfig:
     runtime: Runtime
     progress: ProgressCallback | None
     progress_interval: float
+    stop_on_job_wide_error: bool = True
+    resend_failed_chunks: bool = True
 
     @property
     def window(self) -> int:
@@ -110,8 +114,14 @@ async def run_job(
     sink: OutcomeSink | None,
     job_id: str,
     journal_path: str | None,
+    stop: JobStop | None = None,
 ) -> BatchReport:
-    """Run one job to the end and return its report."""
+    """Run one job to the end and return its report.
+
+    ``stop``, when given, lets the caller stop the job taking new chunks
+    (:meth:`JobStop.interrupt`); the job also stops itself after an error every chunk would
+    meet, unless ``config.stop_on_job_wide_error`` is false.
+    """
     check_source(source)
     journal = None
     if journal_path is not None:
@@ -134,7 +144,14 @@ async def run_job(
         if sink is not None:
             await sink.open()
         try:
-            job = _Job(chunk_sender, config=config, sink=sink, job_id=job_id, journal=journal)
+            job = _Job(
+                chunk_sender,
+                config=config,
+                sink=sink,
+                job_id=job_id,
+                journal=journal,
+                stop=stop if stop is not None else JobStop(),
+            )
             return await job.run(source)
         finally:
             if sink is not None:
@@ -143,6 +160,10 @@ async def run_job(
     finally:
         if journal is not None:
             await journal.aclose()
+
+
+def _all_failed(outcomes: Sequence[RecipientOutcome]) -> bool:
+    return bool(outcomes) and all(o.status is OutcomeStatus.FAILED for o in outcomes)
 
 
 class _Job:
@@ -154,7 +175,9 @@ class _Job:
         sink: OutcomeSink | None,
         job_id: str,
         journal: Journal | None,
+        stop: JobStop,
     ) -> None:
+        self._stop = stop
         self._chunk_sender = chunk_sender
         self._config = config
         self._sink = sink
@@ -183,6 +206,8 @@ class _Job:
             retry=config.chunk_retry,
             runtime=config.runtime,
             tally=self._tally,
+            stop=stop,
+            stop_on_job_wide_error=config.stop_on_job_wide_error,
         )
 
     async def run(self, source: RecipientSource) -> BatchReport:
@@ -217,13 +242,15 @@ class _Job:
             start(self._emit, order_receive)
         if failures:
             raise failures[0]
-        if self._journal is not None:
+        if self._journal is not None and not self._stop.interrupted:
             await self._journal.finish(self._chunker.chunks)
         await self._report_progress(finished=True)
         report = self._tally.report(
             job_id=self._job_id,
             duration=self._clock() - self._started,
             resumed=self._journal is not None and self._journal.resumed,
+            stopped=self._stop.reason,
+            interrupted=self._stop.interrupted,
         )
         logger.info("batch: %s", report)
         return report
@@ -241,6 +268,8 @@ class _Job:
             if isinstance(source, AsyncIterable):
                 try:
                     async for item in source:
+                        if self._stop.interrupted:
+                            break
                         block = self._take(item, position)
                         if block is not None:
                             await self._submit(block, order_send, work_send)
@@ -253,12 +282,14 @@ class _Job:
             else:
                 assert isinstance(source, Iterable)
                 for item in source:
+                    if self._stop.interrupted:
+                        break
                     block = self._take(item, position)
                     if block is not None:
                         await self._submit(block, order_send, work_send)
                     position += 1
             block = self._chunker.flush(position)
-            if block is not None:
+            if block is not None and not self._stop.interrupted:
                 await self._submit(block, order_send, work_send)
 
     def _take(self, item: object, position: int) -> Block | None:
@@ -283,8 +314,13 @@ class _Job:
         key = idempotency_key(self._job_id, index) if self._keyed else None
         if self._journal is not None:
             key = await self._resume(block, index, key)
-        if not block.done.is_set():
-            await _send(work_send, (block, key))
+        if block.done.is_set():
+            return
+        if self._stop:
+            assert self._stop.reason is not None
+            block.finish(not_sent_outcomes(block.recipients, self._stop.reason))
+            return
+        await _send(work_send, (block, key))
 
     async def _resume(self, block: Block, index: int, key: str | None) -> str | None:
         """Record the chunk in the journal, or act on what an earlier run recorded."""
@@ -301,6 +337,17 @@ class _Job:
             return key
         if recorded.state == "done":
             assert recorded.outcomes is not None
+            if self._config.resend_failed_chunks and _all_failed(recorded.outcomes):
+                # The provider accepted none of them (refused, or never sent): safe to send
+                # again, under a new key in case the provider remembers the refused one.
+                fresh = f"{key}-{uuid.uuid4().hex[:8]}" if key is not None else None
+                await journal.reopen(index, idempotency_key=fresh)
+                logger.info(
+                    "batch: job %s: chunk %d failed as a whole in an earlier run; sending it again",
+                    self._job_id,
+                    index,
+                )
+                return fresh
             block.finish(recorded.outcomes, replayed=True)
             return key
         # "started": the request may have reached the provider.

@@ -371,6 +371,22 @@ class Journal:
         """Record that chunk ``index`` was not sent after all (cancelled before the send)."""
         await self._set_state(index, "pending", None)
 
+    async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
+        """Make done chunk ``index`` pending again, to be resent with ``idempotency_key``.
+
+        Only for a chunk none of whose recipients the provider accepted: its outcomes are
+        dropped, and the new key (a provider may remember the refused one) is recorded.
+        """
+
+        def work() -> None:
+            self._connection.execute(
+                "UPDATE chunks SET state = 'pending', outcomes = NULL, idempotency_key = ?, "
+                "updated = ? WHERE job_id = ? AND idx = ? AND state = 'done'",
+                (idempotency_key, time.time(), self.job_id, index),
+            )
+
+        await self._run(work)
+
     async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
         """Record the outcomes of chunk ``index``."""
         await self._set_state(index, "done", outcomes)

@@ -97,6 +97,17 @@ class BatchReport:
     replayed: int
     duration: float
     resumed: bool = False
+    stopped: str | None = None
+    """Why the job stopped taking new chunks before the end, if it did: the error every chunk
+    would have met, or the owner's request. Its unsent recipients are ``failed`` with code
+    ``"not_sent"``, and a resumed job sends them."""
+    interrupted: bool = False
+    """Whether the owner stopped it (Ctrl-C, :meth:`BatchSender.stop`) rather than an error."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every recipient that was not skipped was sent."""
+        return self.sent + self.skipped == self.total and not self.interrupted
 
     @property
     def sent(self) -> int:
@@ -119,11 +130,14 @@ class BatchReport:
         return self.by_status.get(OutcomeStatus.SKIPPED, 0)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"job {self.job_id}: {self.total} recipients, {self.sent} sent, "
             f"{self.failed} failed, {self.unknown} unknown, {self.skipped} skipped "
             f"({self.requests} requests, {self.duration:.1f} s)"
         )
+        if self.stopped is not None:
+            text += f"; stopped early: {self.stopped}"
+        return text
 
 
 class Tally:
@@ -186,7 +200,15 @@ class Tally:
             finished=finished,
         )
 
-    def report(self, *, job_id: str, duration: float, resumed: bool) -> BatchReport:
+    def report(
+        self,
+        *,
+        job_id: str,
+        duration: float,
+        resumed: bool,
+        stopped: str | None = None,
+        interrupted: bool = False,
+    ) -> BatchReport:
         """The final report."""
         return BatchReport(
             job_id=job_id,
@@ -199,4 +221,6 @@ class Tally:
             replayed=self.replayed,
             duration=duration,
             resumed=resumed,
+            stopped=stopped,
+            interrupted=interrupted,
         )

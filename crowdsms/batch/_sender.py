@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import anyio
 from anyio.abc import TaskGroup
@@ -22,6 +22,7 @@ from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
+from crowdsms.batch._stop import JobStop
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender
 
@@ -51,6 +52,8 @@ class BatchOptions(TypedDict, total=False):
     recovery: float
     progress: ProgressCallback | None
     progress_interval: float
+    stop_on_job_wide_error: bool
+    resend_failed_chunks: bool
     runtime: Runtime | None
 
 
@@ -76,10 +79,23 @@ class BatchSender:
       back ``recovery`` of the configured rate (or one slot per ``concurrency`` requests).
     - ``progress``: called (sync or async) with a :class:`~crowdsms.batch.BatchProgress`
       at most once per chunk and once per ``progress_interval`` seconds (0.5), and at the end.
+    - ``stop_on_job_wide_error`` (``True``): after the first answer that would fail every
+      request the same way (refused credentials or signature, an exhausted balance, content
+      or a setting the provider refuses for the whole job), send no more chunks: requests in
+      flight finish, every recipient still gets one outcome (the unsent ones ``failed`` with
+      code ``"not_sent"``), and the report's ``stopped`` says why. ``False`` sends every
+      chunk anyway.
+    - ``resend_failed_chunks`` (``True``): when a journaled job is resumed, chunks that
+      failed as a whole in an earlier run (refused before the provider sent any of them:
+      a wrong key, an exhausted balance, a network failure) are sent again; their failure
+      proves nothing was sent. Per-recipient refusals inside a chunk the provider otherwise
+      accepted (an invalid or blocked number) keep their outcome, as do ``unknown`` chunks,
+      which are never resent without an idempotency key. ``False`` replays every recorded
+      outcome.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
-    iterate its outcomes.
+    iterate its outcomes. :meth:`stop` stops the running jobs taking new chunks.
     """
 
     def __init__(
@@ -95,6 +111,8 @@ class BatchSender:
         recovery: float = 0.05,
         progress: ProgressCallback | None = None,
         progress_interval: float = 0.5,
+        stop_on_job_wide_error: bool = True,
+        resend_failed_chunks: bool = True,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -165,9 +183,32 @@ class BatchSender:
             runtime=runtime or Runtime(),
             progress=progress,
             progress_interval=progress_interval,
+            stop_on_job_wide_error=stop_on_job_wide_error,
+            resend_failed_chunks=resend_failed_chunks,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []
+        self._running: set[JobStop] = set()
+
+    def stop(self, reason: str = "stopped by the caller") -> None:
+        """Stop the running jobs taking new chunks; requests in flight finish.
+
+        Each job then ends normally: recipients of chunks not sent are ``failed`` with code
+        ``"not_sent"`` (input not read yet gets no outcome), the report says ``interrupted``,
+        and with a journal those chunks stay pending, so running the job again sends them.
+        """
+        for stop in list(self._running):
+            stop.interrupt(reason)
+
+    async def _run(self, recipients: RecipientSource, **arguments: Any) -> BatchReport:
+        stop = JobStop()
+        self._running.add(stop)
+        try:
+            return await run_job(
+                self.chunk_sender, recipients, config=self.config, stop=stop, **arguments
+            )
+        finally:
+            self._running.discard(stop)
 
     def __repr__(self) -> str:
         config = self.config
@@ -226,10 +267,8 @@ class BatchSender:
         recorded for another input. Cancelling leaves the journal consistent.
         """
         check_source(recipients)
-        return await run_job(
-            self.chunk_sender,
+        return await self._run(
             recipients,
-            config=self.config,
             sink=_as_sink(sink),
             job_id=_job_id(job_id, journal),
             journal_path=os.fspath(journal) if journal is not None else None,
@@ -279,10 +318,8 @@ class BatchSender:
     ) -> None:
         with stream._scope:
             try:
-                stream._report = await run_job(
-                    self.chunk_sender,
+                stream._report = await self._run(
                     recipients,
-                    config=self.config,
                     sink=_StreamSink(send),
                     job_id=job_id,
                     journal_path=journal,

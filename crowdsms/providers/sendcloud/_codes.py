@@ -47,9 +47,11 @@ CODES: Final[Mapping[str, CodeInfo]] = {
     ),
     "312": CodeInfo(_K.RECIPIENT, "no recipient was accepted; each is listed with the reason"),
     "401": CodeInfo(_K.CONTENT, "the message content is empty"),
-    "411": CodeInfo(_K.INPUT, "no phone number was given"),
+    "411": CodeInfo(_K.INPUT, "no phone number was given", job_wide=False),
     "412": CodeInfo(_K.RECIPIENT, "a phone number is malformed"),
-    "413": CodeInfo(_K.INPUT, "the request lists the same phone number more than once"),
+    "413": CodeInfo(
+        _K.INPUT, "the request lists the same phone number more than once", job_wide=False
+    ),
     "421": CodeInfo(
         _K.SIGNATURE, "the signature parameters are missing or malformed (smsUser, signature)"
     ),
@@ -71,8 +73,8 @@ CODES: Final[Mapping[str, CodeInfo]] = {
         _K.AUTHENTICATION, "the account has no permission to send (free accounts cannot send SMS)"
     ),
     "474": CodeInfo(_K.AUTHENTICATION, "the user does not exist"),
-    "481": CodeInfo(_K.INPUT, "the recipients and variables (tos) are missing"),
-    "482": CodeInfo(_K.INPUT, "the recipients and variables (tos) are malformed"),
+    "481": CodeInfo(_K.INPUT, "the recipients and variables (tos) are missing", job_wide=False),
+    "482": CodeInfo(_K.INPUT, "the recipients and variables (tos) are malformed", job_wide=False),
     "483": CodeInfo(_K.CONTENT, "a variable value is longer than the provider allows"),
     "496": CodeInfo(
         _K.RATE_LIMIT,

@@ -106,6 +106,7 @@ _TABLE: dict[str, CodeInfo] = {
         _CONTENT,
         "an identical message was already sent to this contact; SUBMAIL refuses repeats "
         "(change the content, or do not send it twice)",
+        job_wide=False,  # about one contact, not the job
     ),
     "409": CodeInfo(
         _CONTENT,

@@ -1,0 +1,69 @@
+"""Stopping a job early without losing or repeating anything.
+
+A job stops taking new chunks when its owner asks (the first Ctrl-C of the command line,
+:meth:`~crowdsms.batch.BatchSender.stop`) or, by default, after the first answer that would
+fail every request the same way: refused credentials or signature, an exhausted balance, a
+content or setting the provider refuses for the whole job (an error whose ``job_wide`` is
+true). Requests already in flight finish and their answers are kept; every chunk not yet
+sent ends with ``failed`` outcomes of code :data:`NOT_SENT`, which stay pending in a
+journal, so resuming the job sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crowdsms.errors import CrowdSMSError
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+
+__all__ = ["NOT_SENT", "JobStop", "is_job_wide", "not_sent_outcomes"]
+
+NOT_SENT = "not_sent"
+"""The ``code`` of the outcomes of recipients a stopped job did not send."""
+
+
+def is_job_wide(error: CrowdSMSError) -> bool:
+    """Whether ``error`` would fail every request of the job the same way."""
+    return bool(getattr(error, "job_wide", False))
+
+
+class JobStop:
+    """Whether, and why, one job stopped taking new chunks."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        """Why the job stopped, in a sentence; ``None`` while it runs."""
+        self.error: CrowdSMSError | None = None
+        """The error that stopped it, if one did."""
+        self.interrupted = False
+        """Whether its owner stopped it (rather than an error)."""
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
+
+    def interrupt(self, reason: str) -> None:
+        """Stop taking new chunks, because the owner asked (the first one to ask wins)."""
+        if self.reason is None:
+            self.reason = reason
+            self.interrupted = True
+
+    def fail(self, error: CrowdSMSError) -> None:
+        """Stop taking new chunks after ``error``, which would fail them all the same way."""
+        if self.reason is None:
+            self.error = error
+            self.reason = str(error)
+
+
+def not_sent_outcomes(recipients: Sequence[Recipient], reason: str) -> list[RecipientOutcome]:
+    """``failed`` (code :data:`NOT_SENT`) for recipients of a chunk a stopped job never sent."""
+    message = f"not sent: the job stopped before this chunk ({reason})"
+    return [
+        RecipientOutcome(
+            phone=recipient.phone,
+            status=OutcomeStatus.FAILED,
+            code=NOT_SENT,
+            message=message,
+            retryable=True,
+        )
+        for recipient in recipients
+    ]
