@@ -51,14 +51,19 @@ _TRANSPORT_ERRORS: tuple[tuple[type[httpx.TransportError], DeliveryCertainty, st
 )
 
 
-def error_for_exception(exc: Exception, *, operation: str) -> CrowdSMSError:
-    """Map an exception raised by httpx during one attempt to a crowdsms error."""
+def error_for_exception(exc: Exception, *, operation: str, url: str | None = None) -> CrowdSMSError:
+    """Map an exception raised by httpx during one attempt to a crowdsms error.
+
+    ``url`` (the base URL and path, never the query, which may hold a credential) is named
+    in connection and timeout errors, so a wrong host or port is visible.
+    """
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where = f" ({url})" if url else ""
     if isinstance(exc, httpx.TimeoutException):
         for kind, certainty, what in _TIMEOUTS:
             if isinstance(exc, kind):
                 return RequestTimeoutError(
-                    what, certainty=certainty, operation=operation, received=detail
+                    what + where, certainty=certainty, operation=operation, received=detail
                 )
         return RequestTimeoutError(
             "the request timed out", certainty=UNKNOWN, operation=operation, received=detail
@@ -79,10 +84,13 @@ def error_for_exception(exc: Exception, *, operation: str) -> CrowdSMSError:
     for error_kind, certainty, what in _TRANSPORT_ERRORS:
         if isinstance(exc, error_kind):
             return ConnectionFailedError(
-                what, certainty=certainty, operation=operation, received=detail
+                what + where, certainty=certainty, operation=operation, received=detail
             )
     return ConnectionFailedError(
-        "the request failed in transit", certainty=UNKNOWN, operation=operation, received=detail
+        "the request failed in transit" + where,
+        certainty=UNKNOWN,
+        operation=operation,
+        received=detail,
     )
 
 

@@ -202,7 +202,11 @@ class Transport:
                     wire, max_body=self.max_response_bytes, state=state
                 )
         except httpx.HTTPError as exc:
-            error = error_for_exception(exc, operation=request.operation)
+            error = error_for_exception(
+                exc,
+                operation=request.operation,
+                url=f"{self.base_url}/{request.path.lstrip('/')}",
+            )
             if isinstance(error, RequestError):
                 logger.debug(
                     "%s attempt %d: %s %s failed: %s",

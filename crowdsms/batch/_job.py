@@ -43,6 +43,7 @@ from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, not_sent_outcomes
+from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
 
 __all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
@@ -178,6 +179,7 @@ class _Job:
         stop: JobStop,
     ) -> None:
         self._stop = stop
+        self._input_error: InvalidInputError | None = None
         self._chunk_sender = chunk_sender
         self._config = config
         self._sink = sink
@@ -242,6 +244,8 @@ class _Job:
             start(self._emit, order_receive)
         if failures:
             raise failures[0]
+        if self._input_error is not None:
+            raise self._input_error
         if self._journal is not None and not self._stop.interrupted:
             await self._journal.finish(self._chunker.chunks)
         await self._report_progress(finished=True)
@@ -274,6 +278,8 @@ class _Job:
                         if block is not None:
                             await self._submit(block, order_send, work_send)
                         position += 1
+                except InvalidInputError as exc:
+                    self._unreadable(exc, position)
                 finally:
                     close = getattr(source, "aclose", None)
                     if close is not None:
@@ -281,16 +287,34 @@ class _Job:
                             await close()
             else:
                 assert isinstance(source, Iterable)
-                for item in source:
-                    if self._stop.interrupted:
-                        break
-                    block = self._take(item, position)
-                    if block is not None:
-                        await self._submit(block, order_send, work_send)
-                    position += 1
+                try:
+                    for item in source:
+                        if self._stop.interrupted:
+                            break
+                        block = self._take(item, position)
+                        if block is not None:
+                            await self._submit(block, order_send, work_send)
+                        position += 1
+                except InvalidInputError as exc:
+                    self._unreadable(exc, position)
             block = self._chunker.flush(position)
             if block is not None and not self._stop.interrupted:
                 await self._submit(block, order_send, work_send)
+
+    def _unreadable(self, error: InvalidInputError, position: int) -> None:
+        """The input could not be read past ``position``: stop like an interrupted job.
+
+        Chunks already handed out finish; the error is raised once the job has drained,
+        with the journal consistent, so the job can be resumed once the input is fixed.
+        """
+        logger.warning(
+            "batch: job %s: the input could not be read after %d items (%s); stopping",
+            self._job_id,
+            position,
+            error,
+        )
+        self._input_error = error
+        self._stop.interrupt(f"the input could not be read after {position} recipients")
 
     def _take(self, item: object, position: int) -> Block | None:
         """Screen the item at ``position``; return the block it closed, if any.

@@ -103,6 +103,8 @@ class BatchReport:
     ``"not_sent"``, and a resumed job sends them."""
     interrupted: bool = False
     """Whether the owner stopped it (Ctrl-C, :meth:`BatchSender.stop`) rather than an error."""
+    examples: Mapping[str, str] = attrs.field(factory=dict)
+    """One message for each code in ``by_code`` (the first seen), to say why."""
 
     @property
     def complete(self) -> bool:
@@ -132,9 +134,17 @@ class BatchReport:
     def __str__(self) -> str:
         text = (
             f"job {self.job_id}: {self.total} recipients, {self.sent} sent, "
-            f"{self.failed} failed, {self.unknown} unknown, {self.skipped} skipped "
-            f"({self.requests} requests, {self.duration:.1f} s)"
+            f"{self.failed} failed, {self.unknown} unknown, {self.skipped} skipped"
         )
+        if self.by_code:
+            top = sorted(self.by_code.items(), key=lambda item: -item[1])[:5]
+            text += "; codes " + ", ".join(f"{code} x{count}" for code, count in top)
+        text += (
+            f"; fees {self.fees:g}; {self.requests} requests, {self.retries} retries, "
+            f"{self.duration:.1f} s"
+        )
+        if self.replayed:
+            text += f"; {self.replayed} from the journal"
         if self.stopped is not None:
             text += f"; stopped early: {self.stopped}"
         return text
@@ -151,6 +161,8 @@ class Tally:
         self.replayed = 0
         self.requests = 0
         self.retries = 0
+        self.examples: dict[str, str] = {}
+        """The first message seen for each code."""
 
     def add(self, outcomes: Sequence[BatchOutcome], *, replayed: int) -> None:
         """Count emitted outcomes, ``replayed`` of which came from the journal."""
@@ -175,6 +187,8 @@ class Tally:
                     self.fees += outcome.fee
             elif outcome.code is not None:
                 self.by_code[outcome.code] += 1
+                if outcome.code not in self.examples and outcome.message:
+                    self.examples[outcome.code] = outcome.message
 
     def progress(
         self,
@@ -223,4 +237,5 @@ class Tally:
             resumed=resumed,
             stopped=stopped,
             interrupted=interrupted,
+            examples=dict(self.examples),
         )

@@ -1,9 +1,10 @@
 """The ``crowdsms`` command (needs the ``cli`` extra: ``pip install 'crowdsms[cli]'``).
 
-Bad input (a missing file, an unknown column, a bad option) prints one line and exits with
-status 2, never a traceback. Ctrl-C stops cleanly and says how to resume a journaled job.
-A finished job exits 0 when every recipient was sent or skipped, 1 when some failed or are
-unknown.
+Bad input (a missing file, an unknown column or variable, a bad option, missing
+credentials) prints one line and exits with status 2, before anything is sent. A finished
+job exits 0 when every recipient that was not skipped was sent, 1 otherwise (some failed,
+are unknown, or were not sent because the job stopped early). Ctrl-C exits 130 and prints
+the command that resumes a journaled job.
 """
 
 from __future__ import annotations
@@ -11,49 +12,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
-
-from crowdsms.errors import CrowdSMSError
-
 __all__ = ["main"]
+
+_EXTRA_HINT = "install it with: python -m pip install 'crowdsms[cli]'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    from crowdsms.cli._commands import cli
-
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="crowdsms", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.Abort:
-        return _interrupted(args)
-    except KeyboardInterrupt:
-        return _interrupted(args)
-    except click.ClickException as error:
-        _say(f"crowdsms: error: {_one_line(error.format_message())}")
+        import click  # noqa: F401 (checked here so that a missing extra is one line)
+        import rich  # noqa: F401
+    except ImportError as exc:
+        missing = exc.name or "a package"
+        _say(
+            f"crowdsms: error: the command line needs {missing}, part of the cli extra; "
+            f"{_EXTRA_HINT}"
+        )
         return 2
-    except CrowdSMSError as error:
-        _say(f"crowdsms: error: {_one_line(str(error))}")
-        return 2
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 1
-    return 0
+    from crowdsms.cli._main import run_cli
 
-
-def _interrupted(args: list[str]) -> int:
-    if "--journal" in args:
-        resume = " ".join(args) + ("" if "--resume" in args else " --resume")
-        _say(f"crowdsms: interrupted. The journal is consistent; resume with: crowdsms {resume}")
-    else:
-        _say("crowdsms: interrupted. Without --journal the job cannot be resumed.")
-    return 130
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return run_cli(args)
 
 
 def _say(text: str) -> None:
-    click.echo(text, err=True)
+    print(text, file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,10 +16,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from crowdsms.batch import BatchProgress, BatchReport
+from crowdsms.batch import (
+    INTERRUPTED,
+    NOT_SENT,
+    SKIPPED_DUPLICATE,
+    SKIPPED_INVALID,
+    BatchProgress,
+    BatchReport,
+)
 from crowdsms.outcomes import OutcomeStatus
+from crowdsms.providers._spec import ProviderSpec
 
-__all__ = ["SendProgress", "summary_table"]
+__all__ = ["SendProgress", "explain", "stop_notes", "summary_table"]
 
 
 class SendProgress:
@@ -71,23 +80,58 @@ _STYLE = {
 }
 
 
-def summary_table(report: BatchReport) -> Table:
-    """The end-of-job summary: outcomes, codes, fees, requests, retries, duration."""
+_BATCH_CODES = {
+    SKIPPED_INVALID: "not a valid mainland China mobile number",
+    SKIPPED_DUPLICATE: "the number appeared earlier in the input (the first one was sent)",
+    NOT_SENT: "not sent: the job stopped before this chunk; resuming the job sends it",
+    INTERRUPTED: "was being sent when an earlier run stopped: check delivery reports first",
+}
+
+
+def explain(code: str, spec: ProviderSpec) -> str:
+    """What ``code`` means: a batch code, or the provider's."""
+    return _BATCH_CODES.get(code) or spec.explain(code)
+
+
+def summary_table(report: BatchReport, spec: ProviderSpec) -> Table:
+    """The end-of-job summary: outcomes, codes with their meaning and an example, fees."""
     table = Table(title=f"job {report.job_id}", show_header=True, header_style="bold")
     table.add_column("outcome")
     table.add_column("recipients", justify="right")
+    table.add_column("why", overflow="fold")
     for status in OutcomeStatus:
         count = report.by_status.get(status, 0)
-        table.add_row(f"[{_STYLE[status]}]{status.value}[/]", f"{count:,}")
-    table.add_row("[bold]total[/]", f"[bold]{report.total:,}[/]")
+        table.add_row(f"[{_STYLE[status]}]{status.value}[/]", f"{count:,}", "")
+    table.add_row("[bold]total[/]", f"[bold]{report.total:,}[/]", "")
     for code, count in sorted(report.by_code.items(), key=lambda item: -item[1])[:8]:
-        table.add_row(f"  code {code}", f"{count:,}")
+        why = explain(code, spec)
+        example = report.examples.get(code)
+        if example and example != why:
+            why = f"{why}. For example: {example}"
+        table.add_row(f"  code {code}", f"{count:,}", escape(why))
     rate = report.total / report.duration if report.duration > 0 else 0.0
     table.add_section()
-    table.add_row("fees", f"{report.fees:g}")
-    table.add_row("requests", f"{report.requests:,}")
-    table.add_row("retries", f"{report.retries:,}")
-    table.add_row("duration", f"{report.duration:.2f} s ({rate:,.0f} recipients/s)")
+    if spec.fee_unit is not None:
+        table.add_row("fees", f"{report.fees:g} {spec.fee_unit}", "as the provider reported them")
+    else:
+        table.add_row("fees", "-", f"{spec.title} reports no fee per message")
+    table.add_row("requests", f"{report.requests:,}", "")
+    table.add_row("retries", f"{report.retries:,}", "")
+    table.add_row("duration", f"{report.duration:.2f} s", f"{rate:,.0f} recipients/s")
     if report.replayed:
-        table.add_row("from the journal", f"{report.replayed:,}")
+        table.add_row("from the journal", f"{report.replayed:,}", "outcomes of an earlier run")
     return table
+
+
+def stop_notes(report: BatchReport, spec: ProviderSpec) -> list[str]:
+    """Why a job stopped early and what to do, as lines for the terminal."""
+    if report.stopped is None or report.interrupted:
+        return []
+    lines = [f"The job stopped early: {report.stopped}"]
+    lowered = report.stopped.lower()
+    lines += [f"What to do: {hint}" for word, hint in spec.hints.items() if word in lowered]
+    lines.append(
+        "Nothing was sent after that answer; the recipients not sent are 'failed' with code "
+        "not_sent, and resuming the job sends them."
+    )
+    return lines

@@ -81,6 +81,10 @@ def _identity(column: str) -> str:
     return column
 
 
+def _unknown_variables(message: MessageOptions) -> frozenset[str] | None:
+    return None
+
+
 @attrs.frozen(kw_only=True)
 class ProviderSpec:
     """Everything the SDK outside a provider's folder needs to know about that provider."""
@@ -109,6 +113,15 @@ class ProviderSpec:
     """The :class:`MessageOptions` fields it reads, each with what it means for it."""
     var_name: Callable[[str], str] = _identity
     """The template variable a CSV column fills (some providers write them ``%name%``)."""
+    per_recipient_variables: bool = True
+    """Whether a message can vary per recipient (the CLI's default variable columns)."""
+    template_variables: Callable[[MessageOptions], frozenset[str] | None] = _unknown_variables
+    """The variables a message uses, as CSV column names, when the SDK can tell (``None``
+    when the template lives at the provider); checked against the CSV before any send."""
+    fee_unit: str | None = None
+    """What the provider's ``fee`` counts, if it reports one (e.g. ``SMS segments``)."""
+    hints: Mapping[str, str] = attrs.field(factory=dict)
+    """Words in an error that stopped a job -> what to do on the command line."""
     compute_signature: Callable[..., str] | None = None
     """The provider's exported signing function (keyword-only); ``None`` if it signs nothing."""
     signature_vectors: tuple[SignatureVector, ...] = ()

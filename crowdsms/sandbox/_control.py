@@ -143,6 +143,11 @@ class Sandbox:
         self.tick()
         return self.state.ledger
 
+    def requests(self, provider: str | None = None) -> int:
+        """How many requests the sandbox received (for ``provider``), faults included."""
+        counts = self.state.requests
+        return counts[provider] if provider is not None else sum(counts.values())
+
     @property
     def webhook_records(self) -> list[PushRecord]:
         """What became of each webhook push so far, oldest first."""

@@ -61,6 +61,7 @@ class SandboxMiddleware:
         if provider is None:
             await self.app(scope, receive, dated)
             return
+        self.state.requests[provider] += 1
         # The whole request arrives before any delay: a client that gives up while the
         # server is slow has still delivered a request the server goes on to process.
         body = await _read_body(receive)

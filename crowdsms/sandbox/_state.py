@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 import attrs
@@ -67,6 +68,8 @@ class SandboxState:
         self.lock = threading.Lock()
         self.tickers: list[Callable[[], None]] = []
         """Called by :meth:`tick`: emulators whose state moves with time register here."""
+        self.requests: Counter[str] = Counter()
+        """Requests received per provider (before any fault), for tests to count."""
         self.connections: ConnectionRegistry | None = None
         """Live connections, set by the server so that faults can drop them."""
         self._balances: dict[tuple[str, str], int] = {}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from crowdsms.errors import ConfigurationError
 from crowdsms.outcomes import ChunkSender
-from crowdsms.providers._spec import CredentialField, MessageOptions, ProviderSpec, require_option
+from crowdsms.providers._spec import (
+    CredentialField,
+    MessageOptions,
+    ProviderSpec,
+    require_option,
+)
 from crowdsms.providers.paasw._blocking import Paasw
 from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
 from crowdsms.providers.paasw._codes import CODES
@@ -16,13 +22,35 @@ from crowdsms.providers.paasw._webhooks import PaaswWebhook
 __all__ = ["PROVIDER"]
 
 
-def _chunk_sender(client: AsyncPaasw, message: MessageOptions) -> ChunkSender:
+_SIGN = re.compile(r"【([^【】]+)】")
+
+
+def _sign_and_content(message: MessageOptions) -> tuple[str, str]:
+    """The signature, given once: ``--sign`` or the 【】 that starts ``--content``."""
     require_option(message.content, "--content", "paasw")
-    require_option(message.sign, "--sign", "paasw")
-    assert message.content is not None
-    assert message.sign is not None
+    content = message.content
+    assert content is not None
+    found = _SIGN.match(content)
+    if message.sign is not None and found is not None:
+        raise ConfigurationError(
+            "paasw got the SMS signature twice: --sign and 【】 at the start of --content",
+            action="Give it once: pass --sign NAME with the text alone, or start --content "
+            "with 【NAME】 and leave --sign out",
+        )
+    if message.sign is not None:
+        return message.sign, f"【{message.sign}】{content}"
+    if found is None:
+        raise ConfigurationError(
+            "paasw needs the SMS signature",
+            action="Start --content with 【签名】, or pass --sign",
+        )
+    return found.group(1), content
+
+
+def _chunk_sender(client: AsyncPaasw, message: MessageOptions) -> ChunkSender:
+    sign, content = _sign_and_content(message)
     kind = SmsKind(str(message.kind)) if message.kind is not None else None
-    return client.sms.send_chunks(sign=message.sign, content=message.content, kind=kind)
+    return client.sms.send_chunks(sign=sign, content=content, kind=kind)
 
 
 async def _read_balance(client: AsyncPaasw) -> str:
@@ -49,12 +77,15 @@ PROVIDER = ProviderSpec(
     sandbox_prefix="/paasw",
     emulator="crowdsms.sandbox.emulators.paasw:PaaswEmulator",
     chunk_sender=_chunk_sender,
-    demo_message=MessageOptions(content="【SANDBOX】您的订单已发货", sign="SANDBOX", kind=2),
+    demo_message=MessageOptions(content="【SANDBOX】您的订单已发货", kind=2),
     send_options={
-        "content": "the text, 【sign】 included (required)",
-        "sign": "the SMS signature without 【】 (required)",
+        "content": "the text, starting with 【签名】 unless --sign gives it (required)",
+        "sign": "the SMS signature without 【】, if --content does not start with it",
         "kind": "1 verification code, 2 notice, 3 marketing (if the account has several)",
     },
+    per_recipient_variables=False,
+    template_variables=lambda message: frozenset(),
+    hints={"kind": "this account needs the message kind: pass --kind 1, 2 or 3"},
     codes=CODES,
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,

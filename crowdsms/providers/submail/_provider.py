@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from crowdsms.outcomes import ChunkSender
 from crowdsms.providers._spec import (
     CredentialField,
@@ -17,6 +19,14 @@ from crowdsms.providers.submail._signing import compute_signature
 from crowdsms.providers.submail._webhooks import SubmailWebhook
 
 __all__ = ["PROVIDER"]
+
+
+_VAR = re.compile(r"@var\(([^()]*)\)")
+
+
+def _template_variables(message: MessageOptions) -> frozenset[str] | None:
+    """The ``@var(name)`` names the content uses."""
+    return frozenset(_VAR.findall(message.content or ""))
 
 
 def _chunk_sender(client: AsyncSubmail, message: MessageOptions) -> ChunkSender:
@@ -53,6 +63,8 @@ PROVIDER = ProviderSpec(
         "content": "【签名】 first, then the text with @var(name) variables (required)",
         "tag": "at most 32 characters, kept with every report of the send",
     },
+    template_variables=_template_variables,
+    fee_unit="SMS segments",
     compute_signature=compute_signature,
     signature_vectors=tuple(
         SignatureVector(

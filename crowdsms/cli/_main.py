@@ -1,0 +1,54 @@
+"""Running the click group: exit statuses, one-line errors, interrupts."""
+
+from __future__ import annotations
+
+import click
+
+from crowdsms.cli._app import CliState
+from crowdsms.cli._commands import cli
+from crowdsms.errors import CrowdSMSError
+
+__all__ = ["run_cli"]
+
+
+def run_cli(args: list[str]) -> int:
+    """Run ``crowdsms ARGS``; return the exit status."""
+    state = CliState(argv=list(args))
+    try:
+        cli.main(args=args, prog_name="crowdsms", standalone_mode=False, obj=state)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if state.resume_line is not None:
+            _say(
+                "crowdsms: stopped at once. The journal is consistent (requests that were in "
+                f"flight are reported 'unknown'). Resume with: {state.resume_line}"
+            )
+        else:
+            _say("crowdsms: interrupted. Without --journal the job cannot be resumed.")
+        return 130
+    except click.ClickException as error:
+        _say(f"crowdsms: error: {_one_line(error.format_message())}")
+        return 2
+    except CrowdSMSError as error:
+        _say(f"crowdsms: error: {_one_line(str(error))}")
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name in ("starlette", "uvicorn", "python_multipart", "multipart"):
+            _say(
+                f"crowdsms: error: the sandbox needs {error.name}, part of the sandbox extra; "
+                "install it with: python -m pip install 'crowdsms[sandbox]'"
+            )
+            return 2
+        raise
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+    return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)

@@ -1,0 +1,438 @@
+"""``crowdsms send`` and ``crowdsms demo``: a batch job from a CSV file."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import tempfile
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+import attrs
+import click
+
+from crowdsms._suggest import did_you_mean
+from crowdsms.batch import (
+    BatchReport,
+    BatchSender,
+    CsvSink,
+    JournalError,
+    JsonlSink,
+    detect_encoding,
+    journal_has_job,
+    read_recipients_csv,
+)
+from crowdsms.batch._sinks import OutcomeSink
+from crowdsms.cli._app import (
+    CliState,
+    cli,
+    config_option,
+    console,
+    notes,
+    open_target,
+    provider_option,
+    run,
+    sandbox_option,
+    send_option_help,
+)
+from crowdsms.cli._render import SendProgress, stop_notes, summary_table
+from crowdsms.cli._resume import resume_line
+from crowdsms.cli._sample import write_sample_csv
+from crowdsms.cli._targets import var_keys
+from crowdsms.providers import _registry
+from crowdsms.providers._spec import MessageOptions, ProviderSpec
+
+__all__ = ["SendJob", "demo", "run_send", "send"]
+
+
+@attrs.frozen(kw_only=True)
+class SendJob:
+    """Everything ``crowdsms send`` was asked to do."""
+
+    recipients: Path
+    provider: str
+    message: MessageOptions
+    phone_column: str
+    var_columns: tuple[str, ...]
+    encoding: str | None
+    chunk_size: int | None
+    concurrency: int
+    rate: float | None
+    journal: Path | None
+    job_id: str | None
+    output: Path | None
+    use_sandbox: bool
+    config: Path | None
+    show_progress: bool
+    resume_line: str | None = None
+    """The command that resumes this job (journaled jobs only)."""
+
+
+EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
+failed, are unknown, or were not sent because the job stopped early (the summary says why);
+2 for bad input or configuration, before anything is sent; 130 when interrupted (Ctrl-C)."""
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
+@provider_option()
+@click.option("--content", help=send_option_help("content", "Message text."))
+@click.option("--tag", help=send_option_help("tag", "A tag the provider keeps with the send."))
+@click.option("--template-id", type=int, help=send_option_help("template_id", "Template id."))
+@click.option("--sign", help=send_option_help("sign", "SMS signature."))
+@click.option(
+    "--kind", type=click.Choice(["1", "2", "3"]), help=send_option_help("kind", "Message kind.")
+)
+@click.option("--project-id", type=int, help=send_option_help("project_id", "Project id."))
+@click.option("--phone-column", default="phone", show_default=True, help="CSV column of numbers.")
+@click.option(
+    "--var-column",
+    "var_columns",
+    multiple=True,
+    help=(
+        "CSV column used as a template variable (repeatable). Default: every other column, "
+        "for providers whose messages vary per recipient; none for the others."
+    ),
+)
+@click.option("--no-vars", is_flag=True, help="Use no column as a variable.")
+@click.option(
+    "--encoding",
+    help="The CSV file's encoding, e.g. gb18030 or utf-8 (default: detected: UTF-8, with or "
+    "without BOM, else GB18030).",
+)
+@click.option("--chunk-size", type=click.IntRange(min=1), help="Recipients per request.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Recipients/second.")
+@click.option("--journal", type=click.Path(path_type=Path, dir_okay=False), help="SQLite journal.")
+@click.option("--job-id", help="Name of the job in the journal.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Resume the job recorded in --journal: chunks sent before are not sent again; chunks "
+    "never sent, and chunks that failed as a whole (nothing was sent), are sent.",
+)
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
+)
+@sandbox_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@config_option
+@click.pass_obj
+def send(
+    state: CliState,
+    recipients: Path,
+    provider: str,
+    content: str | None,
+    tag: str | None,
+    template_id: int | None,
+    sign: str | None,
+    kind: str | None,
+    project_id: int | None,
+    phone_column: str,
+    var_columns: Sequence[str],
+    no_vars: bool,
+    encoding: str | None,
+    chunk_size: int | None,
+    concurrency: int,
+    rate: float | None,
+    journal: Path | None,
+    job_id: str | None,
+    resume: bool,
+    output: Path | None,
+    use_sandbox: bool,
+    quiet: bool,
+) -> None:
+    """Send one campaign to every recipient in a CSV file (a header row, then one per line).
+
+    Every variable the message uses is checked against the CSV's columns before anything is
+    sent. A job stops after the first answer that every request would get (refused
+    credentials, an exhausted balance, a refused template): requests in flight finish, the
+    rest are not sent, and the summary says why. With --journal, Ctrl-C stops taking new
+    chunks and waits for the requests in flight (a second Ctrl-C stops at once), then prints
+    the command that resumes the job.
+    """
+    spec = _registry.get(provider)
+    columns = _header(recipients, phone_column, encoding)
+    chosen = _variable_columns(spec, columns, phone_column, tuple(var_columns), no_vars)
+    message = MessageOptions(
+        content=content,
+        tag=tag,
+        template_id=template_id,
+        sign=sign,
+        kind=int(kind) if kind is not None else None,
+        project_id=project_id,
+        columns=chosen,
+    )
+    _check_variables(spec, message, columns, chosen)
+    _check_journal(journal, job_id, resume)
+    if output is not None and output.suffix not in (".jsonl", ".csv"):
+        raise click.BadParameter("must end in .jsonl or .csv", param_hint="--output")
+    job = SendJob(
+        recipients=recipients,
+        provider=provider,
+        message=message,
+        phone_column=phone_column,
+        var_columns=chosen,
+        encoding=encoding,
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        rate=rate,
+        journal=journal,
+        job_id=job_id,
+        output=output,
+        use_sandbox=use_sandbox,
+        config=state.config,
+        show_progress=not quiet,
+        resume_line=_resume_line(state) if journal is not None else None,
+    )
+    state.resume_line = job.resume_line
+    report = run(lambda: run_send(job))
+    _finish(report, job)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option(
+    "--recipients", "count", type=click.IntRange(min=1), default=10_000, show_default=True
+)
+@provider_option()
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def demo(
+    state: CliState,
+    count: int,
+    provider: str,
+    concurrency: int,
+    output: Path | None,
+    quiet: bool,
+) -> None:
+    """Send a sample campaign to COUNT generated recipients through the embedded sandbox."""
+    message = _registry.get(provider).demo_message
+    with tempfile.TemporaryDirectory(prefix="crowdsms-demo-") as folder:
+        sample = write_sample_csv(Path(folder) / "recipients.csv", count)
+        notes.print(f"Wrote {count:,} sample recipients to a temporary CSV file.")
+        job = SendJob(
+            recipients=sample,
+            provider=provider,
+            message=message,
+            phone_column="phone",
+            var_columns=message.columns,
+            encoding=None,
+            chunk_size=None,
+            concurrency=concurrency,
+            rate=None,
+            journal=None,
+            job_id=None,
+            output=output,
+            use_sandbox=True,
+            config=state.config,
+            show_progress=not quiet,
+        )
+        report = run(lambda: run_send(job))
+        _finish(report, job)
+
+
+def _resume_line(state: CliState) -> str:
+    options = [param for param in send.params if isinstance(param, click.Option)]
+    paths = {"--journal", "--output", "--config"}
+    values = {name for param in options if not param.is_flag for name in param.opts}
+    return resume_line(state.argv, path_options=paths, value_options=values | {"--config"})
+
+
+def _header(path: Path, phone_column: str, encoding: str | None) -> list[str]:
+    if not path.is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint="RECIPIENTS")
+    chosen = encoding or detect_encoding(path)
+    try:
+        with path.open(encoding=chosen, newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except LookupError as exc:
+        raise click.BadParameter(
+            f"{encoding!r} is not an encoding Python knows", param_hint="--encoding"
+        ) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise click.BadParameter(
+            f"the header of {path} cannot be read as {chosen} ({exc})", param_hint="--encoding"
+        ) from exc
+    if not header:
+        raise click.BadParameter(f"{path} is empty: it needs a header row", param_hint="RECIPIENTS")
+    if phone_column not in header:
+        raise click.BadParameter(
+            f"{path} has no column {phone_column!r}{did_you_mean(phone_column, header)} "
+            f"(columns: {', '.join(header)})",
+            param_hint="--phone-column",
+        )
+    return header
+
+
+def _variable_columns(
+    spec: ProviderSpec,
+    columns: Sequence[str],
+    phone_column: str,
+    given: tuple[str, ...],
+    no_vars: bool,
+) -> tuple[str, ...]:
+    if no_vars and given:
+        raise click.BadParameter("--no-vars and --var-column contradict each other")
+    for column in given:
+        if column not in columns:
+            raise click.BadParameter(
+                f"the CSV has no column {column!r}{did_you_mean(column, columns)} "
+                f"(columns: {', '.join(columns)})",
+                param_hint="--var-column",
+            )
+    if given and not spec.per_recipient_variables:
+        raise click.BadParameter(
+            f"{spec.name} messages have no per-recipient variables", param_hint="--var-column"
+        )
+    if given or no_vars or not spec.per_recipient_variables:
+        return given
+    return tuple(column for column in columns if column != phone_column)
+
+
+def _check_variables(
+    spec: ProviderSpec, message: MessageOptions, columns: Sequence[str], chosen: Sequence[str]
+) -> None:
+    """Every variable the message uses must be a chosen column: checked before any send."""
+    used = spec.template_variables(message)
+    if used is None:
+        return
+    for name in sorted(used):
+        if name in chosen:
+            continue
+        if name in columns:
+            raise click.BadParameter(
+                f"the message uses the variable {name!r}, but --var-column does not include "
+                f"that column (variables: {', '.join(chosen) or 'none'})",
+                param_hint="--var-column",
+            )
+        raise click.BadParameter(
+            f"the message uses the variable {name!r}, but the CSV has no such column"
+            f"{did_you_mean(name, columns)} (columns: {', '.join(columns)})",
+            param_hint="--content",
+        )
+
+
+def _check_journal(journal: Path | None, job_id: str | None, resume: bool) -> None:
+    if resume and (journal is None or job_id is None):
+        raise click.BadParameter("--resume needs --journal and --job-id", param_hint="--resume")
+    if journal is not None and job_id is None:
+        raise click.BadParameter("--journal needs --job-id", param_hint="--job-id")
+    if journal is None or job_id is None:
+        return
+    try:
+        exists = journal_has_job(journal, job_id)
+    except JournalError as exc:
+        raise click.BadParameter(
+            f"{journal} is not a crowdsms journal", param_hint="--journal"
+        ) from exc
+    if resume and not exists:
+        raise click.BadParameter(
+            f"{journal} has no job {job_id!r} to resume", param_hint="--job-id"
+        )
+    if exists and not resume:
+        raise click.BadParameter(
+            f"{journal} already holds job {job_id!r}: pass --resume to continue it, "
+            "or choose another --job-id",
+            param_hint="--job-id",
+        )
+
+
+def _sink(path: Path | None) -> OutcomeSink | None:
+    if path is None:
+        return None
+    return JsonlSink(path) if path.suffix == ".jsonl" else CsvSink(path)
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(sum(1 for line in handle if line.strip()) - 1, 0)
+
+
+async def _watch_interrupts(sender: BatchSender, hard_stop: anyio.CancelScope) -> None:
+    """The first Ctrl-C stops taking new chunks; the second stops at once."""
+    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        count = 0
+        async for _ in signals:
+            count += 1
+            if count == 1:
+                notes.print(
+                    "Stopping: no new requests; waiting for the ones in flight so that their "
+                    "answers are kept. Press Ctrl-C again to stop at once."
+                )
+                sender.stop("interrupted (Ctrl-C)")
+            else:
+                hard_stop.cancel()
+                return
+
+
+async def run_send(job: SendJob) -> BatchReport:
+    """Run one ``send`` (or ``demo``) job; return its report.
+
+    Raises ``KeyboardInterrupt`` after a second Ctrl-C (the journal stays consistent).
+    """
+    spec = _registry.get(job.provider)
+    async with AsyncExitStack() as stack:
+        client = await open_target(
+            stack,
+            job.provider,
+            job.config,
+            use_sandbox=job.use_sandbox,
+            max_connections=job.concurrency,
+        )
+        chunk_sender = spec.chunk_sender(client, job.message)
+        recipients = read_recipients_csv(
+            job.recipients,
+            phone_column=job.phone_column,
+            var_columns=var_keys(job.provider, job.var_columns),
+            encoding=job.encoding,
+        )
+        total = _count_rows(job.recipients)
+        with SendProgress(notes, total=total, enabled=job.show_progress) as bar:
+            sender = BatchSender(
+                chunk_sender,
+                concurrency=job.concurrency,
+                rate=job.rate,
+                chunk_size=job.chunk_size,
+                progress=bar.update,
+            )
+            report: BatchReport | None = None
+            async with anyio.create_task_group() as group:
+                group.start_soon(_watch_interrupts, sender, group.cancel_scope)
+                report = await sender.send(
+                    recipients, sink=_sink(job.output), journal=job.journal, job_id=job.job_id
+                )
+                group.cancel_scope.cancel()
+            if report is None:
+                raise KeyboardInterrupt
+            return report
+
+
+def _finish(report: BatchReport, job: SendJob) -> None:
+    spec = _registry.get(job.provider)
+    console.print(summary_table(report, spec))
+    if job.output is not None:
+        notes.print(f"Outcomes written to {job.output}")
+    for line in stop_notes(report, spec):
+        notes.print(line, markup=False)
+    if report.unknown:
+        notes.print(
+            "Some recipients are 'unknown': their request may have been processed. Check the "
+            "provider's delivery reports before sending to them again.",
+            markup=False,
+        )
+    if report.interrupted:
+        if job.resume_line is not None:
+            click.echo(f"crowdsms: interrupted. Resume with: {job.resume_line}", err=True)
+        else:
+            click.echo(
+                "crowdsms: interrupted. Without --journal the job cannot be resumed.", err=True
+            )
+        raise SystemExit(130)
+    if not report.complete:
+        if job.resume_line is not None and report.stopped is not None:
+            click.echo(f"crowdsms: once fixed, resume with: {job.resume_line}", err=True)
+        raise SystemExit(1)
