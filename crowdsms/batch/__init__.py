@@ -18,7 +18,8 @@
 How a job runs:
 
 1. Recipients are read lazily from any iterable or async iterable (or a CSV file with
-   :func:`read_recipients_csv`). Each is validated and normalized by the chunk sender; an
+   :func:`read_recipients_csv`, which detects UTF-8 or GB18030 with :func:`detect_encoding`
+   unless given an encoding). Each is validated and normalized by the chunk sender; an
    invalid one is ``skipped`` with code ``"invalid"``, a repeated number ``skipped`` with code
    ``"duplicate"`` (the first occurrence is sent).
 2. The rest are cut into chunks of the provider's size and sent by a fixed pool of workers
@@ -45,7 +46,12 @@ from __future__ import annotations
 
 from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
-from crowdsms.batch._input import RecipientSource, read_recipients_csv
+from crowdsms.batch._input import (
+    DETECT_PREFIX_BYTES,
+    RecipientSource,
+    detect_encoding,
+    read_recipients_csv,
+)
 from crowdsms.batch._job import INTERRUPTED, ProgressCallback
 from crowdsms.batch._journal import (
     JournalBusyError,
@@ -70,6 +76,7 @@ from crowdsms.batch._stop import NOT_SENT
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
     "DEFAULT_CONCURRENCY",
+    "DETECT_PREFIX_BYTES",
     "INTERRUPTED",
     "NOT_SENT",
     "SKIPPED_DUPLICATE",
@@ -92,6 +99,7 @@ __all__ = [
     "OutcomeStream",
     "ProgressCallback",
     "RecipientSource",
+    "detect_encoding",
     "idempotency_key",
     "journal_has_job",
     "read_recipients_csv",

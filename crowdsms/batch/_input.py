@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import os
-from collections.abc import AsyncIterable, Generator, Iterable, Mapping, Sequence
-from typing import TypeAlias
+import re
+from collections.abc import AsyncIterable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TextIO, TypeAlias
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
 
-__all__ = ["RecipientSource", "check_source", "read_recipients_csv"]
+__all__ = [
+    "DETECT_PREFIX_BYTES",
+    "RecipientSource",
+    "check_source",
+    "detect_encoding",
+    "read_recipients_csv",
+]
 
 RecipientSource: TypeAlias = Iterable[Recipient | str] | AsyncIterable[Recipient | str]
 """What a batch job reads: ``Recipient`` objects (or bare phone strings), sync or async."""
@@ -39,22 +49,221 @@ def check_source(source: object) -> None:
         )
 
 
-def _normal_encoding(encoding: str) -> str:
-    # Spreadsheet programs often start UTF-8 files with a BOM; "utf-8-sig" reads both.
-    if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
+# -- encodings ------------------------------------------------------------------------------
+
+DETECT_PREFIX_BYTES = 64 * 1024
+"""How much of a file :func:`detect_encoding` looks at."""
+
+_DETECTED_FALLBACK = "gb18030"  # a superset of GBK (and GB2312): what Chinese Excel saves
+_ESCAPE = "crowdsms.csv-escape"
+_ESCAPED = re.compile("([\udc00-\udcff]+)")
+_BYTES_EXCERPT = 8
+
+
+# How many times _escape_bad_bytes ran, in any file: a line needs the (slower) search for
+# escaped bytes only once this has moved since its file was opened.
+_escapes = [0]
+
+
+def _escape_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    # Undecodable bytes become lone surrogates U+DC00 + byte, which no strict decoder of a
+    # text encoding produces: the reader finds them in the line they belong to and raises
+    # there, after every row before it was yielded. (Letting the decoder raise would lose
+    # the rows decoded with the bad bytes in the same 8 KiB block, and the line number.)
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    _escapes[0] += 1
+    bad = error.object[error.start : error.end]
+    return "".join(chr(0xDC00 + byte) for byte in bad), error.end
+
+
+codecs.register_error(_ESCAPE, _escape_bad_bytes)
+
+
+def detect_encoding(path: str | os.PathLike[str]) -> str:
+    """Guess a CSV file's encoding from its first 64 KiB: ``"utf-8-sig"``, ``"utf-8"`` or
+    ``"gb18030"``.
+
+    A UTF-8 byte-order mark gives ``"utf-8-sig"``. Otherwise the first
+    :data:`DETECT_PREFIX_BYTES` bytes are decoded as strict UTF-8 (a character cut at the
+    end of that prefix does not count against it): ``"utf-8"`` if they decode, pure ASCII
+    included, else ``"gb18030"``, the superset of GBK and GB2312 that Excel uses for
+    Chinese. Only the prefix is read, so a file whose encoding changes further on is
+    reported by :func:`read_recipients_csv` at the first row it cannot decode.
+    """
+    with open(path, "rb") as file:
+        prefix = file.read(DETECT_PREFIX_BYTES + 1)
+    if prefix.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    return encoding
+    whole = len(prefix) <= DETECT_PREFIX_BYTES
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        decoder.decode(prefix[:DETECT_PREFIX_BYTES], final=whole)
+    except UnicodeDecodeError:
+        return _DETECTED_FALLBACK
+    return "utf-8"
 
 
-def _read_header(path: str | os.PathLike[str], encoding: str) -> list[str]:
-    with open(path, encoding=encoding, newline="") as file:
-        for row in csv.reader(file):
+def _check_encoding(encoding: str) -> None:
+    try:
+        io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    except LookupError as exc:
+        raise InvalidInputError(
+            f"{encoding!r} is not a known text encoding",
+            field="encoding",
+            received=str(exc),
+            action=(
+                "Pass a text encoding such as 'utf-8', 'gb18030' or 'gbk', or leave encoding "
+                "unset (None) to detect UTF-8 or GB18030"
+            ),
+        ) from None
+
+
+def _codec_name(encoding: str) -> str:
+    return codecs.lookup(encoding).name
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A CSV file and how to decode it."""
+
+    path: str | os.PathLike[str]
+    label: str  # the encoding as given or detected, for messages
+    encoding: str  # the codec the file is opened with
+    detected: bool
+
+    @classmethod
+    def resolve(cls, path: str | os.PathLike[str], encoding: str | None) -> _Source:
+        if encoding is None:
+            label = detect_encoding(path)
+            detected = True
+        else:
+            _check_encoding(encoding)
+            label = encoding
+            detected = False
+        codec = _codec_name(label)
+        # Spreadsheet programs often start UTF-8 files with a BOM; "utf-8-sig" reads both.
+        return cls(path, label, "utf-8-sig" if codec == "utf-8" else label, detected)
+
+    @property
+    def name(self) -> str:
+        return repr(os.fspath(self.path))
+
+    def open(self) -> TextIO:
+        return open(self.path, encoding=self.encoding, errors=_ESCAPE, newline="")
+
+    def undecodable(self, row: int, line: str, position: int | None) -> InvalidInputError:
+        match = _ESCAPED.search(line)
+        assert match is not None
+        bad = bytes(ord(char) - 0xDC00 for char in match.group())
+        shown = repr(bad[:_BYTES_EXCERPT]) + (" ..." if len(bad) > _BYTES_EXCERPT else "")
+        how = "detected from the start of the file" if self.detected else "as given"
+        other, fits = self._other_encoding(line)
+        received = f"the bytes {shown} at character {match.start() + 1} of the line"
+        if fits:
+            received += f"; this row reads as {other}"
+        return InvalidInputError(
+            f"row {row} of {self.name} cannot be decoded as {self.label} ({how})",
+            field="encoding",
+            position=position,
+            received=received,
+            action=(
+                f"If the file is in another encoding, pass it: --encoding {other} on the "
+                f'command line, encoding="{other}" in Python. If only some rows are, the file '
+                "mixes encodings: fix those rows, or save the whole file again as UTF-8"
+            ),
+        )
+
+    def _other_encoding(self, line: str) -> tuple[str, bool]:
+        """Another encoding to suggest, and whether the bad line decodes with it."""
+        codec = _codec_name(self.encoding)
+        others = [name for name in ("gb18030", "utf-8") if _codec_name(name) != codec]
+        raw = _raw_line(line, "utf-8" if codec == "utf-8-sig" else self.encoding)
+        if raw is not None:
+            for other in others:
+                try:
+                    raw.decode(other)
+                except UnicodeDecodeError:
+                    continue
+                return other, True
+        return others[0], False
+
+    def malformed(
+        self, start: int, end: int, error: csv.Error, position: int | None
+    ) -> InvalidInputError:
+        runs_on = f"; the record runs on to line {end}" if end > start else ""
+        return InvalidInputError(
+            f"row {start} of {self.name} is not well-formed CSV ({error}){runs_on}",
+            field="path",
+            position=position,
+            action=(
+                "Fix the file at that row (a quote that is never closed takes in the lines "
+                "after it), then run again"
+            ),
+        )
+
+
+def _raw_line(line: str, encoding: str) -> bytes | None:
+    """The bytes a line with escaped bad bytes was decoded from, if they can be rebuilt."""
+    raw = []
+    try:
+        # With the pattern's group, split() alternates text and runs of escaped bytes.
+        for index, part in enumerate(_ESCAPED.split(line)):
+            if index % 2:
+                raw.append(bytes(ord(char) - 0xDC00 for char in part))
+            else:
+                raw.append(part.encode(encoding))
+    except (UnicodeError, LookupError):
+        return None
+    return b"".join(raw)
+
+
+class _Undecodable(Exception):
+    """Raised inside the line iterator, so that the CSV reader stops at the bad line."""
+
+    def __init__(self, row: int, line: str) -> None:
+        super().__init__(row)
+        self.row = row
+        self.line = line
+
+
+def _checked_lines(file: TextIO, escapes_before: int) -> Iterator[str]:
+    for row, line in enumerate(file, 1):
+        if _escapes[0] != escapes_before and _ESCAPED.search(line) is not None:
+            raise _Undecodable(row, line)
+        yield line
+
+
+def _records(source: _Source, file: TextIO, yielded: list[int]) -> Iterator[list[str]]:
+    """The CSV records of ``file``, just opened; a bad row raises :class:`InvalidInputError`.
+
+    ``yielded[0]`` is the number of recipients produced so far: the position the bad row
+    would have had.
+    """
+    escapes_before = _escapes[0]  # opening a file decodes nothing yet
+    reader = csv.reader(_checked_lines(file, escapes_before))
+    while True:
+        start = reader.line_num + 1  # where the next record starts
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except _Undecodable as bad:
+            raise source.undecodable(bad.row, bad.line, yielded[0]) from None
+        except csv.Error as exc:
+            raise source.malformed(start, reader.line_num, exc, yielded[0]) from exc
+        yield row
+
+
+def _read_header(source: _Source) -> list[str]:
+    with source.open() as file:
+        for row in _records(source, file, [0]):
             if any(cell.strip() for cell in row):
                 return [cell.strip() for cell in row]
     raise InvalidInputError(
         "the CSV file is empty: it has no header line",
         field="path",
-        received=repr(os.fspath(path)),
+        received=source.name,
         action="Give a CSV file whose first line names the columns, e.g. 'phone,name'",
     )
 
@@ -110,7 +319,7 @@ def read_recipients_csv(
     *,
     phone_column: str = "phone",
     var_columns: Mapping[str, str] | Sequence[str] | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
 ) -> Generator[Recipient, None, None]:
     """Read recipients from a CSV file, one row at a time (a generator).
 
@@ -118,30 +327,38 @@ def read_recipients_csv(
     number. ``var_columns`` chooses the template variables: a list of column names (each
     variable named like its column), a mapping ``{column: variable name}``, or ``None`` for
     every column except the phone column. Blank lines are ignored; a short row gives empty
-    values. UTF-8 files may start with a byte-order mark; Chinese spreadsheets saved as
-    ``gbk`` need ``encoding="gbk"``.
+    values.
+
+    ``encoding`` is the file's text encoding. ``None`` (the default) detects it with
+    :func:`detect_encoding`: UTF-8, with or without a byte-order mark, or else GB18030,
+    which also reads the GBK files of Chinese spreadsheets. A UTF-8 file may start with a
+    byte-order mark whichever way its encoding is chosen. An unknown encoding raises
+    :class:`InvalidInputError` at once.
 
     The header is checked at once: a missing column raises :class:`InvalidInputError`
     naming the column and listing the header. The rows are then read lazily, so a file of
-    millions of rows is never held in memory.
+    millions of rows is never held in memory. A row that cannot be decoded, or is not
+    well-formed CSV, raises :class:`InvalidInputError` when the reader reaches it, after
+    every recipient before it was yielded; the message gives the row as the line number in
+    the file (the header is row 1, blank lines count) and ``position`` is the index the
+    row's recipient would have had.
     """
-    encoding = _normal_encoding(encoding)
-    header = _read_header(path, encoding)
+    source = _Source.resolve(path, encoding)
+    header = _read_header(source)
     phone_index, pairs = _plan(header, phone_column, var_columns)
-    return _rows(path, encoding, header, phone_index, pairs)
+    return _rows(source, header, phone_index, pairs)
 
 
 def _rows(
-    path: str | os.PathLike[str],
-    encoding: str,
+    source: _Source,
     header: list[str],
     phone_index: int,
     pairs: list[tuple[str, int]],
 ) -> Generator[Recipient, None, None]:
-    with open(path, encoding=encoding, newline="") as file:
-        reader = csv.reader(file)
+    yielded = [0]
+    with source.open() as file:
         seen_header = False
-        for row in reader:
+        for row in _records(source, file, yielded):
             if not any(cell.strip() for cell in row):
                 continue
             if not seen_header:
@@ -150,9 +367,10 @@ def _rows(
                     raise InvalidInputError(
                         "the CSV file's header changed while the job was starting",
                         field="path",
-                        received=repr(os.fspath(path)),
+                        received=source.name,
                         action="Do not modify the file while a job reads it",
                     )
                 continue
             phone = row[phone_index] if phone_index < len(row) else ""
             yield Recipient(phone, {var: row[i] if i < len(row) else "" for var, i in pairs})
+            yielded[0] += 1
