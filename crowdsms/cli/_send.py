@@ -41,6 +41,7 @@ from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import var_keys
+from crowdsms.errors import CrowdSMSError
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
@@ -400,12 +401,18 @@ async def run_send(job: SendJob) -> BatchReport:
                 progress=bar.update,
             )
             report: BatchReport | None = None
+            error: CrowdSMSError | None = None
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_interrupts, sender, group.cancel_scope)
-                report = await sender.send(
-                    recipients, sink=_sink(job.output), journal=job.journal, job_id=job.job_id
-                )
+                try:
+                    report = await sender.send(
+                        recipients, sink=_sink(job.output), journal=job.journal, job_id=job.job_id
+                    )
+                except CrowdSMSError as exc:  # raised as itself, not in an exception group
+                    error = exc
                 group.cancel_scope.cancel()
+            if error is not None:
+                raise error
             if report is None:
                 raise KeyboardInterrupt
             return report

@@ -212,7 +212,7 @@ async def test_progress_is_throttled_and_ends_with_a_final_snapshot() -> None:
     assert final.concurrency_limit == 8
     assert final.rate_limit is None
     assert str(report) == (
-        "job p: 96 recipients, 95 sent, 0 failed, 0 unknown, 1 skipped; codes duplicate x1; "
+        "job p: 96 recipients, 95 sent, 0 failed, 0 unknown, 1 skipped; codes invalid x1; "
         "fees 95; 10 requests, 0 retries, 0.0 s"
     )
 

@@ -8,13 +8,18 @@ nothing was sent).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from crowdsms.batch import NOT_SENT, BatchOutcome, BatchProgress, BatchReport, BatchSender
-from crowdsms.errors import AuthenticationError, DeliveryCertainty, ProviderError
+from crowdsms.errors import (
+    AuthenticationError,
+    DeliveryCertainty,
+    InvalidInputError,
+    ProviderError,
+)
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, FakeTime, recipients, sent
@@ -203,3 +208,27 @@ async def test_the_owner_can_stop_a_job_and_resume_it(tmp_path: Path) -> None:
     assert sorted(sent_first | set(again.phones_received())) == sorted(
         r.phone for r in recipients(COUNT)
     )
+
+
+@pytest.mark.anyio
+async def test_unreadable_input_drains_the_job_and_a_resume_finishes_it(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+
+    def broken() -> Iterator[Recipient]:
+        for index, recipient in enumerate(recipients(COUNT)):
+            if index == 45:
+                raise InvalidInputError("row 47 cannot be decoded", field="encoding")
+            yield recipient
+
+    fake = FakeChunkSender(max_chunk_size=10)
+    sender = BatchSender(fake, concurrency=1, chunk_size=10, runtime=FakeTime().runtime())
+    with pytest.raises(InvalidInputError, match="row 47"):
+        await sender.send(broken(), journal=journal, job_id="job-1")
+    first = fake.phones_received()
+    assert first == [r.phone for r in recipients(40)]  # whole chunks read before the bad row
+
+    again = FakeChunkSender(max_chunk_size=10)
+    _, report = await run(again, journal=journal)
+    assert report.sent == COUNT
+    assert set(first).isdisjoint(again.phones_received())
+    assert len(first) + len(again.phones_received()) == COUNT

@@ -361,3 +361,53 @@ def test_the_printed_resume_line_works_pasted_from_another_directory(tmp_path: P
         phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
     assert len(phones) == 3000
     assert len(set(phones)) == 3000  # nothing sent twice, nothing left unknown
+
+
+# -- encodings ----------------------------------------------------------------------------
+
+
+def test_a_gb18030_file_is_detected_and_its_names_are_sent_right(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = [["phone", "name", "code"], ["13800138000", "张三", "1"], ["13800138001", "刘䶮", "2"]]
+    path = write_csv(tmp_path / "excel.csv", rows, encoding="gb18030")
+    result = crowdsms(
+        "send",
+        str(path),
+        "--content",
+        CONTENT,
+        "--quiet",
+        cwd=tmp_path,
+        env=submail_env(sandbox, tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    texts = sorted(entry.content or "" for entry in sandbox.ledger.entries(provider="submail"))
+    assert any("张三" in text for text in texts)
+    assert any("刘䶮" in text for text in texts)
+
+
+def test_a_file_undecodable_mid_way_stops_cleanly_and_resumes(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
+    # past the 64 KiB that detection reads, one row is in GB18030 (as a careless merge does)
+    lines = ["phone,name,code"] + [f"1380{i:07d},n{i},{i}" for i in range(5000)]
+    data = ("\n".join(lines[:4500]) + "\n").encode("utf-8")
+    data += ("\n".join(lines[4500:]).replace("n4600,", "王五,") + "\n").encode("gb18030")
+    path.write_bytes(data)
+    common = ["send", str(path), "--content", CONTENT, "--quiet", "--journal"]
+    common += [str(tmp_path / "job.sqlite"), "--job-id", "mixed"]
+    env = submail_env(sandbox, tmp_path)
+    first = crowdsms(*common, cwd=tmp_path, env=env)
+    assert first.returncode == 2, first.stderr
+    (line,) = error_lines(first)
+    assert "row 4602" in line
+    assert "--encoding gb18030" in line
+    assert "Traceback" not in first.stderr
+    sent_before = len(sandbox.ledger.entries(provider="submail"))
+    assert 0 < sent_before < 5000
+    resumed = crowdsms(*common, "--resume", "--encoding", "gb18030", cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
+    assert len(phones) == 5000
+    assert len(set(phones)) == 5000
