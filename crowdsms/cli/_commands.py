@@ -1,4 +1,4 @@
-"""The commands that are not a batch job: providers, balance, reports, time, sandbox."""
+"""The commands that are not a batch job: providers, check, balance, reports, time, sandbox."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from crowdsms._client import AsyncClientBase
 from crowdsms.cli._app import (
     CliState,
+    ProviderChoice,
     cli,
     config_option,
     console,
@@ -18,10 +19,12 @@ from crowdsms.cli._app import (
     sandbox_option,
     with_client,
 )
+from crowdsms.cli._config import load_credentials
 from crowdsms.cli._send import demo, send
+from crowdsms.errors import AuthenticationError, CrowdSMSError, SignatureError
 from crowdsms.providers import _registry
 
-__all__ = ["cli", "demo", "send"]
+__all__ = ["check", "cli", "demo", "send"]
 
 
 @cli.command(
@@ -105,3 +108,58 @@ def server_time(state: CliState, provider: str, use_sandbox: bool) -> None:
         return f"server time: {stamp:.0f} (this machine is {-offset:+.3f} s off)"
 
     console.print(run(lambda: with_client(provider, state.config, job, use_sandbox=use_sandbox)))
+
+
+@cli.command()
+@click.option(
+    "--provider",
+    "only",
+    type=ProviderChoice(),
+    help="Check only this provider (default: every provider with credentials configured).",
+)
+@sandbox_option
+@config_option
+@click.pass_obj
+def check(state: CliState, only: str | None, use_sandbox: bool) -> None:
+    """Check each configured provider's credentials without sending a message.
+
+    Where a provider cannot tell without a send, it says so (and checks that the service
+    answers, where it can). Exit status 0 when every check passed, 1 when one failed, 2
+    when no provider is configured.
+    """
+    names = [only] if only else list(_registry.names())
+    if not use_sandbox and only is None:
+        names = [name for name in names if load_credentials(name, config=state.config)]
+        if not names:
+            raise click.UsageError(
+                "no provider has credentials configured; see crowdsms providers for the "
+                "environment variables and config keys, or pass --sandbox"
+            )
+    failed = 0
+    for name in names:
+        verdict, ok = run(lambda name=name: _check_one(name, state, use_sandbox))  # type: ignore[misc]
+        console.print(f"{name:<10} {verdict}", markup=False)
+        failed += not ok
+    if failed:
+        raise SystemExit(1)
+
+
+async def _check_one(name: str, state: CliState, use_sandbox: bool) -> tuple[str, bool]:
+    spec = _registry.get(name)
+
+    async def job(client: AsyncClientBase) -> tuple[str, bool]:
+        if spec.check_credentials is not None:
+            try:
+                return f"ok: {await spec.check_credentials(client)}", True
+            except (AuthenticationError, SignatureError) as error:
+                return f"refused: {error}", False
+        note = f"cannot check the credentials: {spec.cannot_check}"
+        if spec.read_clock is not None:
+            await spec.read_clock(client)
+            note += f"; the service at {client.base_url} answers"
+        return note, True
+
+    try:
+        return await with_client(name, state.config, job, use_sandbox=use_sandbox)
+    except CrowdSMSError as error:
+        return f"failed: {error}", False

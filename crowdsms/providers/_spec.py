@@ -135,6 +135,12 @@ class ProviderSpec:
     """Reads the account's balance, where the provider can tell it."""
     pull_reports: Callable[[Any, str, str | None], Awaitable[Sequence[str]]] | None = None
     """Pulls ``deliveries`` or ``replies`` (with an optional sign) as printable lines."""
+    check_credentials: Callable[[Any], Awaitable[str]] | None = None
+    """Proves the credentials work without sending a message; returns what it checked.
+    Raises :class:`~crowdsms.errors.AuthenticationError` (or ``SignatureError``) if refused."""
+    cannot_check: str = ""
+    """Why the credentials cannot be checked without sending, when ``check_credentials``
+    is ``None``."""
 
     def explain(self, code: str | int) -> str:
         """What the provider's ``code`` means, in English."""

@@ -411,3 +411,30 @@ def test_a_file_undecodable_mid_way_stops_cleanly_and_resumes(
     phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
     assert len(phones) == 5000
     assert len(set(phones)) == 5000
+
+
+# -- crowdsms check -----------------------------------------------------------------------
+
+
+def test_check_proves_credentials_without_sending(sandbox: Sandbox, tmp_path: Path) -> None:
+    credentials = sandbox.credentials("paasw")
+    good = {
+        "CROWDSMS_PAASW_APP_ID": credentials["app_id"],
+        "CROWDSMS_PAASW_SECRET": credentials["secret"],
+        "CROWDSMS_PAASW_BASE_URL": sandbox.base_url("paasw"),
+    }
+    ok = crowdsms("check", cwd=tmp_path, env=clean_env(tmp_path, good))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("paasw")
+    assert "ok:" in ok.stdout
+    bad = clean_env(tmp_path, {**good, "CROWDSMS_PAASW_SECRET": "wrong"})
+    refused = crowdsms("check", cwd=tmp_path, env=bad)
+    assert refused.returncode == 1
+    assert "refused" in refused.stdout
+    assert "wrong" not in refused.stdout + refused.stderr
+    submail = crowdsms("check", cwd=tmp_path, env=submail_env(sandbox, tmp_path))
+    assert submail.returncode == 0
+    assert "cannot check the credentials" in submail.stdout
+    assert sandbox.ledger.entries() == []
+    nothing = crowdsms("check", cwd=tmp_path, env=clean_env(tmp_path))
+    assert nothing.returncode == 2

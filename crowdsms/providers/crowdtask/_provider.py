@@ -52,4 +52,5 @@ PROVIDER = ProviderSpec(
         ),
     ),
     codes=CODES,
+    cannot_check="CrowdTask has no call that checks credentials without creating tasks",
 )

@@ -57,6 +57,11 @@ async def _read_balance(client: AsyncPaasw) -> str:
     return str((await client.account.balance()).balance)
 
 
+async def _check_credentials(client: AsyncPaasw) -> str:
+    balance = await client.account.balance()
+    return f"a token was issued and the balance read ({balance.balance})"
+
+
 async def _pull_reports(client: AsyncPaasw, kind: str, sign: str | None) -> Sequence[str]:
     if kind == "deliveries":
         got = await client.reports.pull_deliveries(sign=sign)
@@ -90,4 +95,5 @@ PROVIDER = ProviderSpec(
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,
     pull_reports=_pull_reports,
+    check_credentials=_check_credentials,
 )

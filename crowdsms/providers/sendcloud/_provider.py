@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crowdsms.errors import AuthenticationError, ProviderError, SignatureError
 from crowdsms.outcomes import ChunkSender
 from crowdsms.providers._spec import (
     CredentialField,
@@ -27,6 +28,17 @@ def _chunk_sender(client: AsyncSendCloud, message: MessageOptions) -> ChunkSende
 
 async def _read_clock(client: AsyncSendCloud) -> float:
     return (await client.timestamp.get()).seconds
+
+
+async def _check_credentials(client: AsyncSendCloud) -> str:
+    """Query a contact-list task: a signed call that sends nothing."""
+    try:
+        await client.contact_tasks.query(task_id=1)
+    except (AuthenticationError, SignatureError):
+        raise
+    except ProviderError as error:
+        return f"a signed query was accepted (it answered code {error.code} for task 1)"
+    return "a signed query was accepted"
 
 
 def _var_name(column: str) -> str:
@@ -67,4 +79,5 @@ PROVIDER = ProviderSpec(
     codes=CODES,
     webhooks=(SendCloudWebhook,),
     read_clock=_read_clock,
+    check_credentials=_check_credentials,
 )

@@ -86,4 +86,8 @@ PROVIDER = ProviderSpec(
     codes=CODES,
     webhooks=(SubmailWebhook,),
     read_clock=_read_clock,
+    cannot_check=(
+        "SUBMAIL checks the app id and key only on a send, and crowdsms has no SUBMAIL call "
+        "that proves them without sending"
+    ),
 )
