@@ -48,7 +48,7 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): prints a table of ratios measured in one run.
 
-    About ten minutes on two cores; ``nox -s bench -- --quick`` takes about one, and
+    About 3.5 minutes on two cores; ``nox -s bench -- --quick`` takes about 30 seconds, and
     ``nox -s bench -- --help`` lists the sizes and sections.
     """
     install_group(session, "bench")

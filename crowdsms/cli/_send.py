@@ -385,6 +385,12 @@ async def run_send(job: SendJob) -> BatchReport:
             max_connections=job.concurrency,
         )
         chunk_sender = spec.chunk_sender(client, job.message)
+        if job.chunk_size is not None and job.chunk_size > chunk_sender.max_chunk_size:
+            raise click.BadParameter(
+                f"{job.provider} takes at most {chunk_sender.max_chunk_size} recipients a "
+                f"request, not {job.chunk_size}",
+                param_hint="--chunk-size",
+            )
         recipients = read_recipients_csv(
             job.recipients,
             phone_column=job.phone_column,
