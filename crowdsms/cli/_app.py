@@ -29,6 +29,7 @@ __all__ = [
     "notes",
     "open_target",
     "provider_option",
+    "require_sandbox",
     "run",
     "sandbox_option",
     "send_option_help",
@@ -179,6 +180,20 @@ def send_option_help(option: str, text: str) -> str:
     return f"{text} {'; '.join(uses)}." if uses else text
 
 
+def require_sandbox() -> None:
+    """Raise a one-line error when the sandbox's packages (the ``sandbox`` extra) are missing."""
+    try:
+        import python_multipart  # noqa: F401
+        import starlette.applications  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        missing = (exc.name or "a package").split(".")[0]
+        raise click.ClickException(
+            f"the sandbox needs {missing}, part of the sandbox extra; install it with: "
+            "python -m pip install 'crowdsms[sandbox]'"
+        ) from exc
+
+
 async def open_target(
     stack: AsyncExitStack,
     provider: str,
@@ -188,6 +203,7 @@ async def open_target(
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> AsyncClientBase:
     if use_sandbox:
+        require_sandbox()
         from crowdsms.sandbox import serve
 
         running = await stack.enter_async_context(serve())

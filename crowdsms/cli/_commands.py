@@ -15,6 +15,7 @@ from crowdsms.cli._app import (
     console,
     notes,
     provider_option,
+    require_sandbox,
     run,
     sandbox_option,
     with_client,
@@ -38,6 +39,7 @@ def sandbox(ctx: click.Context) -> None:
     The same command as ``python -m crowdsms.sandbox``: ``crowdsms sandbox --help`` lists its
     options (port, latency, faults, webhooks).
     """
+    require_sandbox()
     from crowdsms.sandbox._cli import main as sandbox_main
 
     raise SystemExit(sandbox_main(ctx.args))

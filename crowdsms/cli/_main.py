@@ -33,14 +33,6 @@ def run_cli(args: list[str]) -> int:
     except CrowdSMSError as error:
         _say(f"crowdsms: error: {_one_line(str(error))}")
         return 2
-    except ModuleNotFoundError as error:
-        if error.name in ("starlette", "uvicorn", "python_multipart", "multipart"):
-            _say(
-                f"crowdsms: error: the sandbox needs {error.name}, part of the sandbox extra; "
-                "install it with: python -m pip install 'crowdsms[sandbox]'"
-            )
-            return 2
-        raise
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     return 0

@@ -33,6 +33,7 @@ from crowdsms.cli._app import (
     notes,
     open_target,
     provider_option,
+    require_sandbox,
     run,
     sandbox_option,
     send_option_help,
@@ -211,6 +212,7 @@ def demo(
     quiet: bool,
 ) -> None:
     """Send a sample campaign to COUNT generated recipients through the embedded sandbox."""
+    require_sandbox()
     message = _registry.get(provider).demo_message
     with tempfile.TemporaryDirectory(prefix="crowdsms-demo-") as folder:
         sample = write_sample_csv(Path(folder) / "recipients.csv", count)

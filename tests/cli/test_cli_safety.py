@@ -438,3 +438,37 @@ def test_check_proves_credentials_without_sending(sandbox: Sandbox, tmp_path: Pa
     assert sandbox.ledger.entries() == []
     nothing = crowdsms("check", cwd=tmp_path, env=clean_env(tmp_path))
     assert nothing.returncode == 2
+
+
+# -- a missing extra is one line ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "extra"),
+    [
+        ("click", ["demo"], "crowdsms[cli]"),
+        ("starlette", ["demo", "--quiet", "--recipients", "5"], "crowdsms[sandbox]"),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(
+    tmp_path: Path, blocked: str, args: list[str], extra: str
+) -> None:
+    program = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None  # as if the package were not installed\n"
+        "from crowdsms.cli import main\n"
+        f"sys.exit(main({args!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert extra in line
