@@ -25,13 +25,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import phonenumbers
 
 from crowdsms.errors import InvalidInputError
 
-__all__ = ["is_known_mobile", "normalize_mainland_mobile"]
+__all__ = ["is_known_mobile", "normalize_distinct", "normalize_mainland_mobile"]
 
 _WIRE: Final = re.compile(r"1[3-9][0-9]{9}")
 _PREFIX: Final = 5
@@ -76,6 +77,32 @@ def normalize_mainland_mobile(
             "remove it from the list if it is not one"
         ),
     )
+
+
+def normalize_distinct(
+    phones: Iterable[object], *, field: Callable[[int], str], twice: str
+) -> list[str]:
+    """Each number of one request as its 11 digits, in order, each number once.
+
+    ``field(position)`` names an item in errors (``phones[3]``). A number given twice (once
+    normalized) is refused naming both items, with ``twice`` saying why it matters to the
+    provider (e.g. "the gateway would send it twice").
+    """
+    normalized: list[str] = []
+    first: dict[str, int] = {}
+    for position, raw in enumerate(phones):
+        phone = normalize_mainland_mobile(raw, field=field(position), position=position)
+        earlier = first.setdefault(phone, position)
+        if earlier != position:
+            raise InvalidInputError(
+                f"is the same number as {field(earlier)} ({phone} once normalized): {twice}",
+                field=field(position),
+                position=position,
+                received=repr(str(raw)[:40]),
+                action="Give each number once",
+            )
+        normalized.append(phone)
+    return normalized
 
 
 def is_known_mobile(raw: object) -> bool:

@@ -120,3 +120,19 @@ def test_a_non_string_is_refused_with_field_and_position(raw: object) -> None:
 def test_a_long_input_is_cut_short_in_the_message() -> None:
     error = _refused("1" * 500)
     assert "1" * 41 not in str(error)
+
+
+def test_normalize_distinct_names_both_items_of_a_number_given_twice() -> None:
+    from crowdsms.phones import normalize_distinct
+
+    field = "phones[{}]".format
+    assert normalize_distinct(["+86 138 0013 8000", "13900139000"], field=field, twice="x") == [
+        "13800138000",
+        "13900139000",
+    ]
+    with pytest.raises(InvalidInputError) as caught:
+        normalize_distinct(["13800138000", "138-0013-8000"], field=field, twice="sent twice")
+    message = str(caught.value)
+    assert "phones[1]" in message
+    assert "phones[0]" in message
+    assert "sent twice" in message

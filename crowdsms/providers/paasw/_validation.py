@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from crowdsms.errors import InvalidInputError
-from crowdsms.phones import normalize_mainland_mobile
+from crowdsms.phones import normalize_distinct
 from crowdsms.providers.paasw._models import SmsKind
 
 __all__ = [
@@ -90,21 +90,11 @@ def normalize_phone_list(
             received=f"{len(items)} numbers",
             action=_MORE_THAN_ONE_REQUEST,
         )
-    normalized: list[str] = []
-    first_seen: dict[str, int] = {}
-    for position, raw in enumerate(items):
-        name = f"{field}[{position}]{item_suffix}"
-        phone = normalize_mainland_mobile(raw, field=name, position=position)
-        earlier = first_seen.setdefault(phone, position)
-        if earlier != position:
-            raise InvalidInputError(
-                f"is the same number as {field}[{earlier}]{item_suffix} ({phone} once normalized)",
-                field=name,
-                position=position,
-                received=repr(str(raw)[:40]),
-                action="Give each number once; the gateway would send it twice",
-            )
-        normalized.append(phone)
+    normalized = normalize_distinct(
+        items,
+        field=lambda position: f"{field}[{position}]{item_suffix}",
+        twice="the gateway would send it twice",
+    )
     length = sum(len(phone) for phone in normalized) + len(normalized) - 1
     if length > MAX_PHONE_FIELD_LENGTH:
         raise InvalidInputError(

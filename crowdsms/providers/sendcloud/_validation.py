@@ -15,7 +15,7 @@ import attrs
 from crowdsms._time import CHINA_TIME
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
-from crowdsms.phones import normalize_mainland_mobile
+from crowdsms.phones import normalize_distinct, normalize_mainland_mobile
 
 __all__ = [
     "MAX_SEND_PHONES",
@@ -155,22 +155,11 @@ def normalize_phone_list(phones: Sequence[object], *, field: Callable[[int], str
     ``field(position)`` names an item in the error (``phones[3]``); a duplicate's error names
     the first item with the same number too.
     """
-    normalized: list[str] = []
-    first: dict[str, int] = {}
-    for position, raw in enumerate(phones):
-        phone = normalize_mainland_mobile(raw, field=field(position), position=position)
-        if phone in first:
-            raise InvalidInputError(
-                f"the number {phone} is also {field(first[phone])}; SendCloud refuses a whole "
-                "request that lists a number twice (code 413)",
-                field=field(position),
-                position=position,
-                received=repr(phone),
-                action="Remove the duplicate, or merge the two entries",
-            )
-        first[phone] = position
-        normalized.append(phone)
-    return normalized
+    return normalize_distinct(
+        phones,
+        field=field,
+        twice="SendCloud refuses a whole request that lists a number twice (code 413)",
+    )
 
 
 def check_phones(phones: object, *, limit: int = MAX_SEND_PHONES) -> list[str]:
