@@ -205,7 +205,7 @@ CLI_SENDS = {
     "submail": ["--content", "【测试】@var(name)，您好"],
     "sendcloud": ["--template-id", "1"],
     "crowdtask": ["--project-id", "7"],
-    "paasw": ["--sign", "测试", "--content", "【测试】您好", "--kind", "2"],
+    "paasw": ["--content", "【测试】您好", "--kind", "2"],
 }
 CLI_COLUMNS = {"submail": "name", "sendcloud": "code", "crowdtask": "img", "paasw": None}
 
