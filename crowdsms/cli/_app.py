@@ -60,10 +60,7 @@ def _set_config(ctx: click.Context, _: click.Parameter, value: Path | None) -> N
         ctx.ensure_object(CliState).config = value
 
 
-_CONFIG_HELP = "TOML credentials (default: $CROWDSMS_CONFIG or ~/.config/crowdsms/config.toml)."
-
-
-def config_option(command: Callable[..., None]) -> Callable[..., None]:
+def config_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--config``, accepted after the command's name as well as before it."""
     return click.option(
         "--config",
@@ -71,7 +68,7 @@ def config_option(command: Callable[..., None]) -> Callable[..., None]:
         expose_value=False,
         is_eager=True,
         callback=_set_config,
-        help=_CONFIG_HELP,
+        help="TOML credentials (default: $CROWDSMS_CONFIG or ~/.config/crowdsms/config.toml).",
     )(command)
 
 
@@ -87,14 +84,7 @@ def sandbox_option(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="crowdsms", message="%(prog)s %(version)s")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    expose_value=False,
-    is_eager=True,
-    callback=_set_config,
-    help=_CONFIG_HELP,
-)
+@config_option
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug; never secrets).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
