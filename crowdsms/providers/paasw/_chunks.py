@@ -69,7 +69,7 @@ class PaaswChunkSender:
                 received=f"{len(recipient.vars)} variables ({names[:60]})",
                 action=(
                     "Put the final text in content and give recipients without vars, or use "
-                    "a provider with per-recipient variables (SUBMAIL multisend)"
+                    "a provider whose messages have per-recipient variables"
                 ),
             )
         phone = normalize_mainland_mobile(
