@@ -65,12 +65,23 @@ def excerpt(data: bytes | str | None, limit: int = _EXCERPT_LIMIT) -> str:
     return repr(text)
 
 
+_OWN_ENDINGS = ("!", "?", "\u3002", "\uff01", "\uff1f")  # ! ? and the Chinese 。！？
+
+
+def _sentence(text: str) -> str:
+    """``text`` ended by one full stop: never "..", and no "." after its own "!" or "?"."""
+    text = text.rstrip()
+    if text.endswith(_OWN_ENDINGS):
+        return text
+    return text.rstrip(".").rstrip() + "."
+
+
 def _compose(what: str, received: str | None, action: str | None) -> str:
-    parts = [what.rstrip(".") + "."]
+    parts = [_sentence(what)]
     if received:
-        parts.append(f"Received: {received}.")
+        parts.append(_sentence(f"Received: {received}"))
     if action:
-        parts.append(action.rstrip(".") + ".")
+        parts.append(_sentence(action))
     return " ".join(parts)
 
 

@@ -3,7 +3,10 @@
 All bodies are JSON; errors are HTTP 400 ``{"error": "..."}``. The endpoints:
 
 - ``GET /_sandbox/health`` -> ``{"status": "ok"}``
-- ``GET /_sandbox/ledger[?provider=]`` -> ``{"count", "entries": [...]}``;
+- ``GET /_sandbox/ledger[?provider=&offset=&limit=]`` -> ``{"count", "offset", "limit",
+  "entries": [...]}``: ``count`` entries (of ``provider``, or of all) in all, and up to
+  ``limit`` of them (default 1000, at most 10000) from position ``offset`` (default 0,
+  the oldest); read the next page from ``offset + limit`` until it passes ``count``.
   ``DELETE /_sandbox/ledger`` empties it
 - ``GET /_sandbox/settings`` -> clock, latency, faults, webhooks (never keys)
 - ``PATCH /_sandbox/settings`` ``{"latency", "delivery_failure_rate", "webhooks",
@@ -30,11 +33,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from crowdsms._suggest import did_you_mean
 from crowdsms.sandbox._control import Sandbox
 from crowdsms.sandbox._faults import FaultSettings
 from crowdsms.sandbox._http import json_response
 
-__all__ = ["admin_routes"]
+__all__ = ["DEFAULT_LEDGER_LIMIT", "MAX_LEDGER_LIMIT", "admin_routes"]
+
+DEFAULT_LEDGER_LIMIT: Final = 1000
+"""Entries per ``GET /_sandbox/ledger`` page when the request gives no ``limit``."""
+MAX_LEDGER_LIMIT: Final = 10_000
+"""The largest ``limit`` of ``GET /_sandbox/ledger``."""
+_LEDGER_PARAMS: Final = ("provider", "offset", "limit")
 
 _SETTABLE: Final = frozenset(
     {
@@ -66,6 +76,29 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+def _count_param(request: Request, name: str, default: int, most: int | None = None) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    value = int(text) if text.isascii() and text.isdigit() else -1
+    if value < 0 or (most is not None and value > most):
+        bounds = "0 or more" if most is None else f"from 0 to {most}"
+        raise _BadRequest(f"{name} must be a whole number {bounds}, not {text!r}")
+    return value
+
+
+def _ledger_query(request: Request) -> tuple[str | None, int, int]:
+    for name in request.query_params:
+        if name not in _LEDGER_PARAMS:
+            raise _BadRequest(
+                f"the ledger takes no parameter {name!r}{did_you_mean(name, _LEDGER_PARAMS)}; "
+                f"it takes {', '.join(_LEDGER_PARAMS)}"
+            )
+    offset = _count_param(request, "offset", 0)
+    limit = _count_param(request, "limit", DEFAULT_LEDGER_LIMIT, MAX_LEDGER_LIMIT)
+    return request.query_params.get("provider"), offset, limit
+
+
 Handler = Callable[[Request], Awaitable[Any]]
 
 
@@ -89,8 +122,14 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         if request.method == "DELETE":
             sandbox.state.ledger.clear()
             return {"count": 0}
-        entries = sandbox.ledger.entries(provider=request.query_params.get("provider"))
-        return {"count": len(entries), "entries": [entry.to_json() for entry in entries]}
+        provider, offset, limit = _ledger_query(request)
+        page = sandbox.ledger.page(provider=provider, offset=offset, limit=limit)
+        return {
+            "count": page.count,
+            "offset": page.offset,
+            "limit": page.limit,
+            "entries": [entry.to_json() for entry in page.entries],
+        }
 
     async def settings(request: Request) -> Any:
         if request.method == "PATCH":

@@ -4,6 +4,9 @@ Tests read it to prove that nothing was lost and nothing was sent twice: an entr
 when a provider endpoint processes a message, and never for a request that was rejected, or
 dropped before processing. A request that is processed and then dropped (the ambiguous
 failure) does leave its entries.
+
+A ledger may grow to hundreds of thousands of entries: :meth:`Ledger.page` (and the
+``offset``/``limit`` of :meth:`Ledger.entries`) read a window of it without copying it all.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Ledger", "LedgerEntry"]
+__all__ = ["Ledger", "LedgerEntry", "LedgerPage"]
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +65,27 @@ class LedgerEntry:
         }
 
 
+@attrs.frozen(kw_only=True)
+class LedgerPage:
+    """A window of the ledger: ``entries`` from ``offset``, and how many there are in all."""
+
+    count: int
+    """How many entries (of the provider asked for) the ledger holds in all."""
+    offset: int
+    """The position of the first of ``entries`` among them (0 is the oldest)."""
+    limit: int | None
+    """The most entries the page could hold (``None``: no limit)."""
+    entries: list[LedgerEntry]
+    """The entries, oldest first."""
+
+
+def _check_window(offset: int, limit: int | None) -> None:
+    if offset < 0:
+        raise ValueError(f"offset must be 0 or more, not {offset}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more (or None for no limit), not {limit}")
+
+
 class Ledger:
     """An append-only, thread-safe list of :class:`LedgerEntry`."""
 
@@ -74,13 +98,47 @@ class Ledger:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self, *, provider: str | None = None) -> list[LedgerEntry]:
-        """A snapshot of the entries, oldest first, of one provider or of all."""
+    def entries(
+        self, *, provider: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """A snapshot of the entries, oldest first, of one provider or of all.
+
+        ``offset`` skips that many of them and ``limit`` caps how many are returned (all
+        of them by default); :meth:`page` also says how many there are in all.
+        """
+        return self.page(provider=provider, offset=offset, limit=limit).entries
+
+    def page(
+        self, *, provider: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> LedgerPage:
+        """Up to ``limit`` entries from ``offset`` (of one provider or of all), and the count.
+
+        The count and the entries are read at the same moment. Raises ``ValueError`` for a
+        negative ``offset`` or ``limit``.
+        """
+        _check_window(offset, limit)
+        stop = None if limit is None else offset + limit
+        if provider is None:
+            with self._lock:
+                return LedgerPage(
+                    count=len(self._entries),
+                    offset=offset,
+                    limit=limit,
+                    entries=self._entries[offset:stop],
+                )
         with self._lock:
             snapshot = list(self._entries)
+        matching = [entry for entry in snapshot if entry.provider == provider]
+        return LedgerPage(
+            count=len(matching), offset=offset, limit=limit, entries=matching[offset:stop]
+        )
+
+    def count(self, *, provider: str | None = None) -> int:
+        """How many entries there are, of one provider or of all."""
         if provider is None:
-            return snapshot
-        return [entry for entry in snapshot if entry.provider == provider]
+            return len(self)
+        with self._lock:
+            return sum(1 for entry in self._entries if entry.provider == provider)
 
     def phones(self, *, provider: str | None = None) -> list[str | None]:
         """The phone number of each entry, in order."""

@@ -6,6 +6,9 @@
   thread, for synchronous code and for tests running on trio.
 - ``run(host, port)`` serves in the foreground until Ctrl-C (the CLI).
 
+When the address cannot be listened on (the port is taken, say), each of them raises
+:class:`ListenError`, an ``OSError`` that names the address.
+
 The server is tuned so that benchmarks measure the client: no access log, no per-request
 logging, uvicorn's own ``Date``/``Server`` headers off (the sandbox writes ``Date`` from its
 own clock), and httptools when it is installed (else h11). Sockets are bound here, before
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,7 +35,7 @@ from crowdsms.sandbox._control import Sandbox
 from crowdsms.sandbox._drop import ConnectionRegistry, protocol_class
 from crowdsms.sandbox._settings import SandboxSettings
 
-__all__ = ["run", "serve", "serve_asgi", "serve_in_thread"]
+__all__ = ["ListenError", "run", "serve", "serve_asgi", "serve_in_thread"]
 
 _GRACEFUL_SHUTDOWN_SECONDS = 2
 
@@ -44,24 +48,50 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ListenError(OSError):
+    """The sandbox could not listen on ``host:port``: taken, not allowed, or no such address.
+
+    ``errno`` is the operating system's (``errno.EADDRINUSE`` for a port in use);
+    ``address`` is ``host:port`` as it would be typed.
+    """
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        self.host = host
+        self.port = port
+        self.address = _address(host, port)
+        self.reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot listen on {self.address}: {self.reason}")
+
+    @property
+    def in_use(self) -> bool:
+        """Whether another program (or sandbox) already listens on the address."""
+        return self.errno == errno.EADDRINUSE
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it Nagle's algorithm meets delayed ACKs: 40 ms per answer.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise ListenError(host, port, exc) from exc
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(1024)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise ListenError(host, port, exc) from exc
     return sock
 
 
 def _url(host: str, sock: socket.socket) -> str:
-    port = sock.getsockname()[1]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return "http://" + _address(host, sock.getsockname()[1])
 
 
 def _config(app: ASGIApp, registry: ConnectionRegistry | None, log_level: str) -> uvicorn.Config:
@@ -211,7 +241,8 @@ def run(
     """Serve a sandbox in the foreground until interrupted (Ctrl-C or SIGTERM).
 
     ``ready`` is called with the :class:`Sandbox` once the socket is bound (``port=0``
-    picks a free port: read it from ``sandbox.url``).
+    picks a free port: read it from ``sandbox.url``). Raises :class:`ListenError` if the
+    address cannot be listened on.
     """
     app = create_app(settings)
     sandbox = sandbox_of(app)
