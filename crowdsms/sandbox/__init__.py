@@ -29,8 +29,8 @@ from crowdsms.sandbox._app import create_app, sandbox_of
 from crowdsms.sandbox._control import Sandbox, prefixes
 from crowdsms.sandbox._drop import DropUnsupportedError
 from crowdsms.sandbox._faults import FaultInjector, FaultKind, FaultSettings
-from crowdsms.sandbox._ledger import Ledger, LedgerEntry
-from crowdsms.sandbox._server import run, serve, serve_asgi, serve_in_thread
+from crowdsms.sandbox._ledger import Ledger, LedgerEntry, LedgerPage
+from crowdsms.sandbox._server import ListenError, run, serve, serve_asgi, serve_in_thread
 from crowdsms.sandbox._settings import SandboxSettings
 from crowdsms.sandbox._state import DeliveryReport, Reply
 from crowdsms.sandbox._webhooks import Push, PushRecord
@@ -43,6 +43,8 @@ __all__ = [
     "FaultSettings",
     "Ledger",
     "LedgerEntry",
+    "LedgerPage",
+    "ListenError",
     "Push",
     "PushRecord",
     "Reply",
