@@ -54,6 +54,8 @@ from crowdsms.batch._input import (
 )
 from crowdsms.batch._job import INTERRUPTED, ProgressCallback
 from crowdsms.batch._journal import (
+    ChunkTakenError,
+    JobJournal,
     JournalBusyError,
     JournalError,
     JournalMismatchError,
@@ -89,7 +91,9 @@ __all__ = [
     "BatchSender",
     "BlockingRunner",
     "CallbackSink",
+    "ChunkTakenError",
     "CsvSink",
+    "JobJournal",
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",

@@ -32,7 +32,7 @@ from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._chunking import Block
 from crowdsms.batch._control import FlowControl
-from crowdsms.batch._journal import Journal
+from crowdsms.batch._journal import ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
 from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
 from crowdsms.errors import (
@@ -108,7 +108,7 @@ class Dispatcher:
         *,
         chunk_sender: ChunkSender,
         control: FlowControl,
-        journal: Journal | None,
+        journal: JobJournal | None,
         retry: RetryPolicy,
         runtime: Runtime,
         tally: Tally,
@@ -151,7 +151,11 @@ class Dispatcher:
                     assert self._stop.reason is not None
                     return not_sent_outcomes(block.recipients, self._stop.reason)
                 if journal is not None and not started:
-                    await self._mark_started(journal, index)
+                    try:
+                        await self._mark_started(journal, index)
+                    except ChunkTakenError:
+                        # Another process claimed it first: it sends it; take its outcomes.
+                        return list(await journal.wait_outcomes(index))
                     started = True
                 generation = self._control.generation
                 outcome = await self._attempt(block, key)
@@ -214,7 +218,7 @@ class Dispatcher:
         self._refusals = (error.code, count)
         return count >= REPEATED_REFUSALS
 
-    async def _mark_started(self, journal: Journal, index: int) -> None:
+    async def _mark_started(self, journal: JobJournal, index: int) -> None:
         with anyio.CancelScope(shield=True):
             await journal.mark_started(index)
         try:

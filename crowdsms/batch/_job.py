@@ -38,7 +38,7 @@ from crowdsms.batch._chunking import Block, Chunker, fingerprint, idempotency_ke
 from crowdsms.batch._control import FlowControl
 from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
-from crowdsms.batch._journal import Journal
+from crowdsms.batch._journal import JobJournal, Journal
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
@@ -116,16 +116,20 @@ async def run_job(
     job_id: str,
     journal_path: str | None,
     stop: JobStop | None = None,
+    journal: JobJournal | None = None,
 ) -> BatchReport:
     """Run one job to the end and return its report.
+
+    ``journal_path`` opens (and closes) a SQLite journal; ``journal`` is one the caller
+    opened and closes itself (a campaign's claims).
 
     ``stop``, when given, lets the caller stop the job taking new chunks
     (:meth:`JobStop.interrupt`); the job also stops itself after an error every chunk would
     meet, unless ``config.stop_on_job_wide_error`` is false.
     """
     check_source(source)
-    journal = None
-    if journal_path is not None:
+    owned = journal is None
+    if journal_path is not None and journal is None:
         journal = await Journal.open(
             journal_path,
             job_id=job_id,
@@ -159,7 +163,7 @@ async def run_job(
                 with anyio.CancelScope(shield=True):
                     await sink.close()
     finally:
-        if journal is not None:
+        if journal is not None and owned:
             await journal.aclose()
 
 
@@ -175,7 +179,7 @@ class _Job:
         config: JobConfig,
         sink: OutcomeSink | None,
         job_id: str,
-        journal: Journal | None,
+        journal: JobJournal | None,
         stop: JobStop,
     ) -> None:
         self._stop = stop

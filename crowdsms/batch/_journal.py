@@ -36,7 +36,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Literal, TypeVar
+from typing import IO, Literal, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -47,6 +47,8 @@ from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
 __all__ = [
     "ChunkState",
+    "ChunkTakenError",
+    "JobJournal",
     "Journal",
     "JournalBusyError",
     "JournalError",
@@ -127,6 +129,75 @@ class RecordedChunk:
     state: ChunkState
     idempotency_key: str | None
     outcomes: list[RecipientOutcome] | None
+
+
+class ChunkTakenError(JournalError):
+    """Another process claimed the chunk first: this one must not send it.
+
+    Raised by :meth:`JobJournal.mark_started` of a journal shared by several processes
+    (a campaign's claims); the batch sender then waits for the other process's outcomes
+    with :meth:`JobJournal.wait_outcomes`.
+    """
+
+
+class JobJournal(Protocol):
+    """What a batch job needs from its journal: SQLite on one machine, claims for campaigns.
+
+    Each chunk is ``prepare``d (recorded as pending, or its earlier state returned),
+    ``mark_started`` just before its request (durably: a chunk marked started is never
+    sent by anyone else), ``mark_pending`` again if it was provably not sent, and
+    ``mark_done`` with its outcomes.
+    """
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the journal held this job before this run."""
+        ...
+
+    @property
+    def recorded_chunks(self) -> int:
+        """How many chunks it held when this run started."""
+        ...
+
+    async def prepare(
+        self,
+        index: int,
+        *,
+        positions: Sequence[int],
+        phones: Sequence[str],
+        fingerprint: str,
+        idempotency_key: str | None,
+    ) -> RecordedChunk | None:
+        """Record chunk ``index`` as pending, or return what was recorded for it."""
+        ...
+
+    async def mark_started(self, index: int) -> None:
+        """Record that chunk ``index`` is about to be sent; :class:`ChunkTakenError` if taken."""
+        ...
+
+    async def mark_pending(self, index: int) -> None:
+        """Record that chunk ``index`` was not sent after all."""
+        ...
+
+    async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        """Record the outcomes of chunk ``index``."""
+        ...
+
+    async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
+        """Make a done chunk pending again (it failed as a whole)."""
+        ...
+
+    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
+        """The outcomes of a chunk another process took, once it has them."""
+        ...
+
+    async def finish(self, chunks_seen: int) -> None:
+        """Mark the job finished after ``chunks_seen`` chunks."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the journal's resources."""
+        ...
 
 
 def _outcome_to_json(outcome: RecipientOutcome) -> dict[str, object]:
@@ -390,6 +461,10 @@ class Journal:
     async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
         """Record the outcomes of chunk ``index``."""
         await self._set_state(index, "done", outcomes)
+
+    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
+        """Never needed: one process holds a SQLite journal, so no chunk is taken by another."""
+        raise ChunkTakenError(f"chunk {index} was taken by another process")
 
     async def finish(self, chunks_seen: int) -> None:
         """Check that the input had every recorded chunk, and mark the job finished.

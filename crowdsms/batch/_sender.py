@@ -20,6 +20,7 @@ from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
+from crowdsms.batch._journal import JobJournal
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
@@ -246,7 +247,7 @@ class BatchSender:
         recipients: RecipientSource,
         *,
         sink: OutcomeSink | OutcomeCallback | None = None,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | JobJournal | None = None,
         job_id: str | None = None,
     ) -> BatchReport:
         """Send to every recipient; return the report when all have an outcome.
@@ -260,7 +261,9 @@ class BatchSender:
         ``journal`` is the path of a SQLite file recording each chunk before and after it is
         sent; ``job_id`` names the job in it (required with a journal). Running again with
         the same journal, job id and input resumes the job: see :mod:`crowdsms.batch`.
-        Without a journal, ``job_id`` defaults to a random id.
+        Without a journal, ``job_id`` defaults to a random id. ``journal`` may also be an
+        open :class:`~crowdsms.batch.JobJournal` (a campaign's shared claims), which the
+        caller closes.
 
         Raises :class:`InvalidInputError` for bad arguments (bad recipients only get
         ``skipped`` outcomes) and :class:`JournalMismatchError` when the journal was
@@ -271,7 +274,8 @@ class BatchSender:
             recipients,
             sink=_as_sink(sink),
             job_id=_job_id(job_id, journal),
-            journal_path=os.fspath(journal) if journal is not None else None,
+            journal_path=os.fspath(journal) if isinstance(journal, (str, os.PathLike)) else None,
+            journal=None if journal is None or isinstance(journal, (str, os.PathLike)) else journal,
         )
 
     def stream(
