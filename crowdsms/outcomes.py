@@ -19,6 +19,7 @@ from crowdsms.errors import CrowdSMSError, DeliveryCertainty, ProviderError, Req
 __all__ = [
     "ChunkSender",
     "OutcomeStatus",
+    "PreSkipped",
     "Recipient",
     "RecipientOutcome",
     "outcomes_for_error",
@@ -48,6 +49,19 @@ class Recipient:
 
     phone: str
     vars: Mapping[str, str] = attrs.field(factory=dict, converter=_vars)
+
+
+@attrs.frozen
+class PreSkipped:
+    """An input item already judged: the batch sender skips it with ``code`` and ``message``.
+
+    A campaign's shard yields one for a number whose first occurrence is in another shard, so
+    duplicates are skipped campaign-wide, not per shard.
+    """
+
+    phone: str
+    code: str
+    message: str
 
 
 @attrs.frozen(kw_only=True)

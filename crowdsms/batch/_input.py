@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TextIO, TypeAlias
 
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import Recipient
+from crowdsms.outcomes import PreSkipped, Recipient
 
 __all__ = [
     "DETECT_PREFIX_BYTES",
@@ -22,8 +22,11 @@ __all__ = [
     "read_recipients_csv",
 ]
 
-RecipientSource: TypeAlias = Iterable[Recipient | str] | AsyncIterable[Recipient | str]
-"""What a batch job reads: ``Recipient`` objects (or bare phone strings), sync or async."""
+RecipientSource: TypeAlias = (
+    Iterable[Recipient | PreSkipped | str] | AsyncIterable[Recipient | PreSkipped | str]
+)
+"""What a batch job reads: ``Recipient`` objects (or bare phone strings, or items already
+judged: :class:`~crowdsms.outcomes.PreSkipped`), sync or async."""
 
 _HEADER_EXCERPT = 300
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from crowdsms.batch._report import BatchOutcome
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from crowdsms.outcomes import OutcomeStatus, PreSkipped, Recipient, RecipientOutcome
 
 __all__ = ["SKIPPED_DUPLICATE", "SKIPPED_INVALID", "Screener", "SeenPhones", "input_phone_of"]
 
@@ -82,6 +82,8 @@ def input_phone_of(item: object) -> str:
         return item.phone if isinstance(item.phone, str) else repr(item.phone)[:40]
     if isinstance(item, str):
         return item
+    if isinstance(item, PreSkipped):
+        return item.phone
     return ""
 
 
@@ -101,6 +103,8 @@ class Screener:
         """
         if isinstance(item, str):
             item = Recipient(item)
+        if isinstance(item, PreSkipped):
+            return _skipped(position, input_phone, item.code, item.message)
         if not isinstance(item, Recipient):
             return _skipped(
                 position,

@@ -20,7 +20,7 @@ from crowdsms.errors import (
     InvalidInputError,
     ProviderError,
 )
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from crowdsms.outcomes import OutcomeStatus, PreSkipped, Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, FakeTime, recipients, sent
 
@@ -232,3 +232,17 @@ async def test_unreadable_input_drains_the_job_and_a_resume_finishes_it(tmp_path
     assert report.sent == COUNT
     assert set(first).isdisjoint(again.phones_received())
     assert len(first) + len(again.phones_received()) == COUNT
+
+
+@pytest.mark.anyio
+async def test_an_item_judged_before_the_job_is_skipped_as_it_says() -> None:
+    fake = FakeChunkSender(max_chunk_size=10)
+    items: list[Recipient | PreSkipped] = list(recipients(5))
+    items.insert(2, PreSkipped("13700000001", "duplicate", "first at row 7 of shard 0"))
+    outcomes: list[BatchOutcome] = []
+    await BatchSender(fake, runtime=FakeTime().runtime()).send(items, sink=outcomes.append)
+    assert [o.status for o in outcomes].count(OutcomeStatus.SKIPPED) == 1
+    skipped = outcomes[2]
+    assert (skipped.phone, skipped.outcome.code) == ("13700000001", "duplicate")
+    assert skipped.outcome.message == "first at row 7 of shard 0"
+    assert "13700000001" not in fake.phones_received()
