@@ -85,7 +85,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until')
 if not s[1] or s[2] ~= ARGV[1] then return 0 end
-if s[1] == ARGV[3] then return 1 end
+if s[1] == ARGV[3] then
+    -- done already by this very call, answered on a connection that broke: write again so
+    -- that a WAITAOF on the new connection covers the first write too
+    redis.call('HSET', KEYS[1], 'state', s[1])
+    return 1
+end
 if s[1] ~= 'started' then return 0 end
 if ARGV[4] == '1' and tonumber(s[3]) > now then return -1 end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'outcomes', ARGV[2])

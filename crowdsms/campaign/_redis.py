@@ -27,6 +27,8 @@ from typing import Any
 
 import redis.asyncio
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
 
 from crowdsms.errors import ConfigurationError, CrowdSMSError, excerpt
 
@@ -57,7 +59,8 @@ class Durability(str, enum.Enum):
 def connect(url: str, **options: Any) -> redis.asyncio.Redis:
     """An asyncio Redis client for ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
-    ``options`` go to :meth:`redis.asyncio.Redis.from_url` (``socket_timeout=...``). Close
+    ``options`` go to :meth:`redis.asyncio.Redis.from_url` (``socket_timeout=...``); unless
+    they say otherwise, connection errors are retried 3 times with a short backoff. Close
     the client with ``await client.aclose()``.
     """
     if not url.startswith(("redis://", "rediss://", "unix://", "valkey://", "valkeys://")):
@@ -68,6 +71,9 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
         )
     if url.startswith("valkey"):
         url = "redis" + url[len("valkey") :]
+    # A client from from_url gives its connections no retry at all: after a Redis restart
+    # every pooled connection fails once. Retry connection errors a few times, briefly.
+    options.setdefault("retry", Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3))
     return redis.asyncio.Redis.from_url(url, **options)
 
 
@@ -210,20 +216,39 @@ class LuaScript:
         """Run the script; with ``durability=WAITAOF``, return only once its writes are fsynced.
 
         The script and the WAITAOF go out in one pipeline, on one connection, so the WAITAOF
-        covers the script's writes. A script error is raised as redis-py raises it.
+        covers the script's writes (a script whose answer the caller acts on must write, so
+        that a pipeline sent again on a new connection is covered too). A script error is
+        raised as redis-py raises it.
 
-        Like redis-py's own retry of single commands, a pipeline whose connection broke (a
-        restarted server) is sent once more, so the script may run twice: crowdsms's scripts
-        are idempotent for their token.
+        A connection that broke (a restarted server leaves every pooled connection broken)
+        is retried once, whatever retry policy the client has, so the script may run twice:
+        crowdsms's scripts are idempotent for their token.
         """
+        broken = False
+        while True:
+            try:
+                return await self._run_once(client, keys, args, durability, timeout)
+            except redis.exceptions.ConnectionError:
+                if broken:
+                    raise
+                broken = True
+
+    async def _run_once(
+        self,
+        client: redis.asyncio.Redis,
+        keys: Sequence[str],
+        args: Sequence[str | int | float | bytes],
+        durability: Durability | None,
+        timeout: float,
+    ) -> Any:
         if durability is not Durability.WAITAOF:
             try:
                 return await call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
                 return await call(client, "EVAL", self.source, len(keys), *keys, *args)
-        result, waited = await self._pipelined(client, "EVALSHA", self.sha, keys, args, timeout)
+        result, waited = await _pipelined(client, "EVALSHA", self.sha, keys, args, timeout)
         if isinstance(result, redis.exceptions.NoScriptError):
-            result, waited = await self._pipelined(client, "EVAL", self.source, keys, args, timeout)
+            result, waited = await _pipelined(client, "EVAL", self.source, keys, args, timeout)
         if isinstance(result, Exception):
             raise result
         failure = _waitaof_failed(waited, timeout)
@@ -231,27 +256,18 @@ class LuaScript:
             raise failure
         return result
 
-    @staticmethod
-    async def _pipelined(
-        client: redis.asyncio.Redis,
-        command: str,
-        script: str,
-        keys: Sequence[str],
-        args: Sequence[str | int | float | bytes],
-        timeout: float,
-    ) -> tuple[object, object]:
-        broken = False
-        while True:
-            try:
-                async with client.pipeline(transaction=False) as pipe:
-                    pipe.execute_command(command, script, len(keys), *keys, *args)
-                    pipe.execute_command("WAITAOF", 1, 0, math.ceil(timeout * 1000))
-                    replies = await pipe.execute(raise_on_error=False)
-            except redis.exceptions.ConnectionError:
-                # redis-py retries single commands but, on a client from from_url, not
-                # pipelines: a connection that broke since its last use fails here once.
-                if broken:
-                    raise
-                broken = True
-                continue
-            return replies[0], replies[1]
+
+async def _pipelined(
+    client: redis.asyncio.Redis,
+    command: str,
+    script: str,
+    keys: Sequence[str],
+    args: Sequence[str | int | float | bytes],
+    timeout: float,
+) -> tuple[object, object]:
+    """The script and ``WAITAOF 1 0 timeout`` in one pipeline: their two replies."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command(command, script, len(keys), *keys, *args)
+        pipe.execute_command("WAITAOF", 1, 0, math.ceil(timeout * 1000))
+        replies = await pipe.execute(raise_on_error=False)
+    return replies[0], replies[1]
