@@ -118,7 +118,7 @@ local base = tonumber(ARGV[1])
 local ivl = tonumber(redis.call('HGET', KEYS[1], 'ivl'))
 if not ivl then return base end
 local rate = 1000000 / ivl + tonumber(ARGV[2]) * 1000000 / base
-if rate * base >= 1000000 * (1 - 1e-9) then
+if rate * base >= 999000 then  -- within 0.1% (intervals are whole microseconds)
     redis.call('HDEL', KEYS[1], 'ivl')
     return base
 end
