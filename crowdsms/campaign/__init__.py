@@ -1,0 +1,67 @@
+"""Campaigns across processes and machines: shared claims and one shared rate limit, in Redis.
+
+A campaign is a batch job run by many workers at once (processes, machines, later Celery
+tasks). Two guarantees must hold across all of them, and Redis keeps them:
+
+* every chunk is sent at most once: a worker claims a chunk before sending it
+  (:class:`ClaimStore`), durably, and only the claim's holder can finish it;
+* the provider's rate limit is one limit for everyone (:class:`SharedRateLimiter`): permits
+  are paced on the Redis server's clock, and a 429 seen by one worker slows every worker.
+
+::
+
+    from crowdsms.campaign import ClaimStore, SharedRateLimiter, connect, durability
+
+    redis = connect("redis://127.0.0.1:6379/0")
+    store = ClaimStore(redis, "2024-05-promo", await durability(redis))
+    limiter = SharedRateLimiter(redis, "crowdsms:rate:submail:<appid>", rate=20, burst=4)
+
+:func:`durability` refuses a server that acknowledges writes before they are on disk (a claim
+lost in a crash means a chunk sent twice) unless ``allow_volatile=True``. Needs the
+``campaign`` extra (``pip install 'crowdsms[campaign]'``, which brings redis-py) and runs on
+asyncio.
+"""
+
+from __future__ import annotations
+
+try:
+    import redis.asyncio  # noqa: F401 (checked here so that a missing extra is one line)
+except ImportError as error:  # pragma: no cover - depends on the environment
+    from crowdsms.errors import ConfigurationError
+
+    raise ConfigurationError(
+        "crowdsms.campaign needs redis-py, part of the campaign extra",
+        received=str(error),
+        action="Install it with: pip install 'crowdsms[campaign]'",
+    ) from error
+
+from crowdsms.campaign._claims import ClaimCounts, Claimed, ClaimResult, ClaimStore, Done, Held
+from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
+from crowdsms.campaign._limiter import Permit, SharedRateLimiter
+from crowdsms.campaign._redis import (
+    WAITAOF_TIMEOUT,
+    Durability,
+    LuaScript,
+    connect,
+    durability,
+    make_durable,
+)
+
+__all__ = [
+    "WAITAOF_TIMEOUT",
+    "ClaimCounts",
+    "ClaimResult",
+    "ClaimStore",
+    "Claimed",
+    "Done",
+    "Durability",
+    "Held",
+    "LuaScript",
+    "Permit",
+    "SharedRateLimiter",
+    "connect",
+    "decode_outcomes",
+    "durability",
+    "encode_outcomes",
+    "make_durable",
+]

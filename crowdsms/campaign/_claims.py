@@ -1,0 +1,345 @@
+"""Chunk claims in Redis: each chunk of a campaign is sent by one worker, at most once.
+
+A worker *claims* a chunk with a token of its own before sending it, and *finishes* it with
+the outcomes afterwards; only the holder's token can finish it. A chunk that another worker
+holds is :class:`Held`; a finished one is :class:`Done` with its outcomes, so a worker that
+picks up a chunk again (a redelivered task) re-reports them instead of sending again::
+
+    store = ClaimStore(redis, "2024-05-promo", await durability(redis))
+    match await store.claim(index, token, lease_seconds=60):
+        case Claimed():
+            outcomes = await send(chunk)                # the only sender of this chunk
+            await store.finish(index, token, outcomes)
+        case Done(outcomes=outcomes):
+            ...                                         # already sent: report these
+        case Held(holder_token=holder, lease_left=left) if left <= 0:
+            await store.expire(index, holder, unknown_outcomes(chunk))
+        case Held():
+            ...                                         # someone is sending it now
+
+Leases: a claim carries a lease measured on the Redis server's clock. When it runs out while
+the chunk is still ``started``, the holder died or hung *during* its request, so the chunk
+may or may not have been sent: :meth:`ClaimStore.expire` marks it done with outcomes the
+caller supplies (``unknown``, to be checked against delivery reports), never sends it
+again. A holder that outlives its lease can still :meth:`~ClaimStore.finish` until someone
+expires the claim; it renews the lease by claiming again with the same token.
+
+Durability: :meth:`ClaimStore.claim` returns only once the claim is on disk (see
+:func:`~crowdsms.campaign.durability`), and so do ``finish``, ``expire`` and ``release``.
+Every call is idempotent for its token (claiming again, finishing again), so a call whose
+answer was lost to a connection error can simply be repeated.
+
+Keys, with the campaign id as a cluster hash tag: ``{prefix}:campaign:{<id>}:chunk:<index>``
+is a hash (``state`` = started | done | expired, ``token``, ``until`` = lease end in server
+milliseconds while started, ``outcomes`` once done); ``{prefix}:campaign:{<id>}:counts``
+counts ``started`` (held now), ``done`` (finished or expired) and ``expired``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+import attrs
+import redis.asyncio
+
+from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
+from crowdsms.campaign._redis import Durability, LuaScript, call
+from crowdsms.errors import CrowdSMSError, InvalidInputError, excerpt
+from crowdsms.outcomes import RecipientOutcome
+
+__all__ = ["ClaimCounts", "ClaimResult", "ClaimStore", "Claimed", "Done", "Held"]
+
+# KEYS[1] chunk, KEYS[2] counts; ARGV[1] token, ARGV[2] lease (ms).
+# Returns {'claimed'} | {'held', token, lease left ms} | {'done' or 'expired', outcomes}.
+_CLAIM = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = string.format('%d', now + tonumber(ARGV[2]))
+local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes')
+if not s[1] then
+    redis.call('HSET', KEYS[1], 'state', 'started', 'token', ARGV[1], 'until', until_ms)
+    redis.call('HINCRBY', KEYS[2], 'started', 1)
+    return {'claimed'}
+end
+if s[1] == 'started' then
+    if s[2] == ARGV[1] then
+        redis.call('HSET', KEYS[1], 'until', until_ms)
+        return {'claimed'}
+    end
+    return {'held', s[2], tonumber(s[3]) - now}
+end
+return {s[1], s[4]}
+"""
+)
+
+# KEYS[1] chunk, KEYS[2] counts; ARGV[1] token, ARGV[2] outcomes, ARGV[3] 'done' | 'expired',
+# ARGV[4] '1' to require a lapsed lease, ARGV[5] retention (ms, 0 = keep).
+# Returns 1 (done, or already done so by this token), 0 (not the holder), -1 (lease running).
+_FINISH = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until')
+if not s[1] or s[2] ~= ARGV[1] then return 0 end
+if s[1] == ARGV[3] then
+    -- done already by this very call, answered on a connection that broke: write again so
+    -- that a WAITAOF on the new connection covers the first write too
+    redis.call('HSET', KEYS[1], 'state', s[1])
+    return 1
+end
+if s[1] ~= 'started' then return 0 end
+if ARGV[4] == '1' and tonumber(s[3]) > now then return -1 end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'outcomes', ARGV[2])
+redis.call('HDEL', KEYS[1], 'until')
+redis.call('HINCRBY', KEYS[2], 'started', -1)
+redis.call('HINCRBY', KEYS[2], 'done', 1)
+if ARGV[3] == 'expired' then redis.call('HINCRBY', KEYS[2], 'expired', 1) end
+local retention = tonumber(ARGV[5])
+if retention > 0 then
+    redis.call('PEXPIRE', KEYS[1], retention)
+    redis.call('PEXPIRE', KEYS[2], retention)
+end
+return 1
+"""
+)
+
+# KEYS[1] chunk, KEYS[2] counts; ARGV[1] token. Returns 1 if the holder's claim was dropped.
+_RELEASE = LuaScript(
+    """
+local s = redis.call('HMGET', KEYS[1], 'state', 'token')
+if s[1] ~= 'started' or s[2] ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HINCRBY', KEYS[2], 'started', -1)
+return 1
+"""
+)
+
+_CAMPAIGN_ID = re.compile(r"[^\s{}]{1,200}")
+_MAX_TOKEN = 200
+
+
+@attrs.frozen
+class Claimed:
+    """The chunk is this worker's (``token``) until ``lease_seconds`` pass: send it."""
+
+    token: str
+    lease_seconds: float
+
+
+@attrs.frozen
+class Held:
+    """Another worker holds the chunk (``state`` is ``"started"``).
+
+    ``lease_left`` is in seconds on the server's clock; zero or less means the lease ran out
+    and the chunk may be expired with :meth:`ClaimStore.expire`.
+    """
+
+    holder_token: str
+    state: Literal["started"]
+    lease_left: float
+
+    @property
+    def lease_expired(self) -> bool:
+        """Whether the holder's lease has run out."""
+        return self.lease_left <= 0
+
+
+@attrs.frozen
+class Done:
+    """The chunk was finished: its outcomes, one per recipient in order.
+
+    ``expired`` says they were supplied by :meth:`ClaimStore.expire` for a holder that died,
+    not reported by the holder itself.
+    """
+
+    outcomes: tuple[RecipientOutcome, ...]
+    expired: bool = False
+
+
+ClaimResult: TypeAlias = Claimed | Held | Done
+"""What :meth:`ClaimStore.claim` answers."""
+
+
+@attrs.frozen
+class ClaimCounts:
+    """How many chunks are held now (``started``), finished (``done``, which includes
+    ``expired``) and expired."""
+
+    started: int
+    done: int
+    expired: int
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _check_index(chunk_index: int) -> int:
+    if isinstance(chunk_index, bool) or not isinstance(chunk_index, int) or chunk_index < 0:
+        raise InvalidInputError(
+            "must be a whole number of at least 0", field="chunk_index", received=repr(chunk_index)
+        )
+    return chunk_index
+
+
+def _check_token(token: str, field: str = "token") -> str:
+    if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN:
+        raise InvalidInputError(
+            f"must be a non-empty string of at most {_MAX_TOKEN} characters",
+            field=field,
+            received=excerpt(repr(token)),
+            action="Use a unique id per attempt, such as uuid.uuid4().hex or a task id",
+        )
+    return token
+
+
+class ClaimStore:
+    """The chunk claims of one campaign, in Redis.
+
+    ``durability`` comes from :func:`~crowdsms.campaign.durability` for this server.
+    ``retention`` (seconds) lets finished chunks expire from Redis that long after they
+    finished; by default they stay. ``prefix`` starts every key.
+    """
+
+    def __init__(
+        self,
+        redis: redis.asyncio.Redis,
+        campaign_id: str,
+        durability: Durability,
+        *,
+        retention: float | None = None,
+        prefix: str = "crowdsms",
+    ) -> None:
+        if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.fullmatch(campaign_id):
+            raise InvalidInputError(
+                "must be 1 to 200 characters with no spaces or braces",
+                field="campaign_id",
+                received=excerpt(repr(campaign_id)),
+            )
+        if retention is not None and not retention > 0:
+            raise InvalidInputError(
+                "must be above 0 seconds, or None to keep finished chunks",
+                field="retention",
+                received=repr(retention),
+            )
+        self._redis = redis
+        self.campaign_id = campaign_id
+        self.durability = Durability(durability)
+        self._retention_ms = 0 if retention is None else math.ceil(retention * 1000)
+        self._base = f"{prefix}:campaign:{{{campaign_id}}}"
+
+    def chunk_key(self, chunk_index: int) -> str:
+        """The Redis key of one chunk's claim."""
+        return f"{self._base}:chunk:{_check_index(chunk_index)}"
+
+    @property
+    def counts_key(self) -> str:
+        """The Redis key of the campaign's counters."""
+        return f"{self._base}:counts"
+
+    def _keys(self, chunk_index: int) -> list[str]:
+        return [self.chunk_key(chunk_index), self.counts_key]
+
+    async def _run(self, script: LuaScript, chunk_index: int, args: Sequence[str | int]) -> Any:
+        return await script.run(
+            self._redis, self._keys(chunk_index), args, durability=self.durability
+        )
+
+    async def claim(self, chunk_index: int, token: str, lease_seconds: float) -> ClaimResult:
+        """Claim a chunk for ``token`` for ``lease_seconds``, durably.
+
+        :class:`Claimed` when it is now this token's (also when this token held it already:
+        the lease is renewed), :class:`Held` when another token holds it, :class:`Done` when
+        it was finished.
+        """
+        _check_token(token)
+        if isinstance(lease_seconds, bool) or not (
+            isinstance(lease_seconds, (int, float)) and 0 < lease_seconds < 10**9
+        ):
+            raise InvalidInputError(
+                "must be a number of seconds above 0",
+                field="lease_seconds",
+                received=repr(lease_seconds),
+            )
+        reply: list[Any] = await self._run(
+            _CLAIM, chunk_index, [token, math.ceil(lease_seconds * 1000)]
+        )
+        kind = _text(reply[0])
+        if kind == "claimed":
+            return Claimed(token=token, lease_seconds=float(lease_seconds))
+        if kind == "held":
+            return Held(holder_token=_text(reply[1]), state="started", lease_left=reply[2] / 1000)
+        if kind in ("done", "expired"):
+            return Done(outcomes=decode_outcomes(reply[1]), expired=kind == "expired")
+        raise CrowdSMSError(
+            f"the claim of chunk {chunk_index} is in a state crowdsms does not know",
+            received=excerpt(repr(reply)),
+            action="Check that nothing else writes to keys under " + self._base,
+        )
+
+    async def finish(
+        self, chunk_index: int, token: str, outcomes: Sequence[RecipientOutcome]
+    ) -> bool:
+        """Store the outcomes and mark the chunk done, if ``token`` holds it.
+
+        False when it does not: another token holds it, the claim was expired (the outcomes
+        supplied then stay), or it was never claimed.
+        """
+        _check_token(token)
+        reply = await self._run(
+            _FINISH, chunk_index, [token, encode_outcomes(outcomes), "done", 0, self._retention_ms]
+        )
+        return int(reply) == 1
+
+    async def expire(
+        self, chunk_index: int, holder_token: str, outcomes: Sequence[RecipientOutcome]
+    ) -> bool:
+        """Mark a chunk whose lease ran out while started as done with ``outcomes``.
+
+        The holder died or hung during its request, so nobody knows whether the chunk was
+        sent: pass ``unknown`` outcomes (or what delivery reports told). ``holder_token`` is
+        the one :class:`Held` showed; nothing changes if the chunk moved on since (the holder
+        finished, or someone else expired it) or if the lease is still running. Returns
+        whether the chunk is now expired with these outcomes.
+        """
+        _check_token(holder_token, "holder_token")
+        reply = await self._run(
+            _FINISH,
+            chunk_index,
+            [holder_token, encode_outcomes(outcomes), "expired", 1, self._retention_ms],
+        )
+        return int(reply) == 1
+
+    async def release(self, chunk_index: int, token: str) -> bool:
+        """Give up a claim *before sending*: the chunk can be claimed again by anyone.
+
+        Only for a holder that knows no request went out (shutting down, or
+        :meth:`claim` failed after the write). Returns whether ``token`` held it.
+        """
+        _check_token(token)
+        reply = await self._run(_RELEASE, chunk_index, [token])
+        return int(reply) == 1
+
+    async def outcomes(self, chunk_index: int) -> tuple[RecipientOutcome, ...] | None:
+        """The outcomes of a finished (or expired) chunk; None while it is not finished."""
+        state, stored = await call(
+            self._redis, "HMGET", self.chunk_key(chunk_index), "state", "outcomes"
+        )
+        if state is None or _text(state) == "started" or stored is None:
+            return None
+        return decode_outcomes(stored)
+
+    async def counts(self) -> ClaimCounts:
+        """How many chunks are held now, done and expired."""
+        started, done, expired = await call(
+            self._redis, "HMGET", self.counts_key, "started", "done", "expired"
+        )
+        return ClaimCounts(
+            started=int(started or 0), done=int(done or 0), expired=int(expired or 0)
+        )

@@ -1,0 +1,273 @@
+"""Connecting to Redis, and knowing whether an acknowledged write is on disk.
+
+A chunk claim that Redis acknowledged but lost in a crash lets a second worker claim the
+chunk again and send it twice. Redis acknowledges a write before it reaches the disk unless
+
+* the append-only file is on with ``appendfsync always`` (every write is fsynced before the
+  reply): :attr:`Durability.FSYNC_ALWAYS`, nothing more to do; or
+* the client asks for it with ``WAITAOF 1 0 <timeout>`` after its write (Redis 7.2 and
+  later, Valkey 8), which answers once the local AOF holds the write:
+  :attr:`Durability.WAITAOF`, one more round trip per claim.
+
+Otherwise (no AOF, or ``everysec`` on a Redis without WAITAOF) an acknowledged claim may be
+lost: :attr:`Durability.VOLATILE`, refused unless asked for with ``allow_volatile=True``.
+A crash of the Redis *process* loses nothing either way (the kernel holds the written AOF);
+a crash of the *machine* or its power does.
+
+Only the asyncio client of redis-py is used, so the campaign store runs on asyncio (not trio).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
+
+from crowdsms.errors import ConfigurationError, CrowdSMSError, excerpt
+
+__all__ = [
+    "WAITAOF_TIMEOUT",
+    "Durability",
+    "LuaScript",
+    "connect",
+    "durability",
+    "make_durable",
+]
+
+WAITAOF_TIMEOUT = 5.0
+"""Seconds ``WAITAOF`` may wait for the local fsync before the write counts as not durable."""
+
+
+class Durability(str, enum.Enum):
+    """How an acknowledged write reaches the disk on a given server."""
+
+    FSYNC_ALWAYS = "fsync_always"
+    """AOF with ``appendfsync always``: acknowledged means on disk."""
+    WAITAOF = "waitaof"
+    """AOF with a lazier fsync, and ``WAITAOF`` available: wait for it after each claim."""
+    VOLATILE = "volatile"
+    """An acknowledged write may be lost in a machine crash."""
+
+
+def connect(url: str, **options: Any) -> redis.asyncio.Redis:
+    """An asyncio Redis client for ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+
+    ``options`` go to :meth:`redis.asyncio.Redis.from_url` (``socket_timeout=...``); unless
+    they say otherwise, connection errors are retried 3 times with a short backoff. Close
+    the client with ``await client.aclose()``.
+    """
+    if not url.startswith(("redis://", "rediss://", "unix://", "valkey://", "valkeys://")):
+        raise ConfigurationError(
+            "a Redis URL must start with redis://, rediss:// or unix://",
+            received=repr(url[:80]),
+            action="Pass a URL such as redis://127.0.0.1:6379/0",
+        )
+    if url.startswith("valkey"):
+        url = "redis" + url[len("valkey") :]
+    # A client from from_url gives its connections no retry at all: after a Redis restart
+    # every pooled connection fails once. Retry connection errors a few times, briefly.
+    options.setdefault("retry", Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3))
+    return redis.asyncio.Redis.from_url(url, **options)
+
+
+async def call(client: redis.asyncio.Redis, *args: str | int | float | bytes) -> Any:
+    """One Redis command (redis-py leaves ``execute_command`` untyped)."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+async def _config(client: redis.asyncio.Redis, name: str) -> str | None:
+    """``CONFIG GET name``, or None when CONFIG is not allowed (managed services rename it)."""
+    try:
+        reply = await call(client, "CONFIG", "GET", name)
+    except redis.exceptions.ResponseError:
+        return None
+    if isinstance(reply, dict):
+        values = {_text(key): _text(item) for key, item in reply.items()}
+        return values.get(name)
+    if isinstance(reply, list) and len(reply) >= 2:
+        return _text(reply[1])
+    return None
+
+
+async def _waitaof(client: redis.asyncio.Redis, timeout: float) -> object:
+    """``WAITAOF 1 0 timeout``: ``[numlocal, numreplicas]`` once our writes are fsynced."""
+    reply: object = await call(client, "WAITAOF", 1, 0, math.ceil(timeout * 1000))
+    return reply
+
+
+_HOW_TO_FIX = (
+    "Make claims durable: set `appendonly yes` and `appendfsync always` on the server, or use "
+    "Redis 7.2 or later (or Valkey 8) with `appendonly yes`, where crowdsms waits for the fsync "
+    "with WAITAOF. Pass allow_volatile=True only if a chunk sent twice after a Redis machine "
+    "crash is acceptable"
+)
+
+
+async def durability(client: redis.asyncio.Redis, *, allow_volatile: bool = False) -> Durability:
+    """Find out whether a write the server acknowledges is on disk, and how to make it so.
+
+    ``appendonly yes`` with ``appendfsync always`` gives :attr:`Durability.FSYNC_ALWAYS`;
+    otherwise a successful ``WAITAOF 1 0`` gives :attr:`Durability.WAITAOF`; otherwise the
+    answer is :attr:`Durability.VOLATILE`, which raises
+    :class:`~crowdsms.errors.ConfigurationError` unless ``allow_volatile`` is true.
+    """
+    appendonly = await _config(client, "appendonly")
+    appendfsync = await _config(client, "appendfsync")
+    if appendonly == "yes" and appendfsync == "always":
+        return Durability.FSYNC_ALWAYS
+    reason: str
+    try:
+        reply = await _waitaof(client, WAITAOF_TIMEOUT)
+    except redis.exceptions.ResponseError as error:
+        # "unknown command" before Redis 7.2; "appendonly is disabled" without an AOF.
+        reason = f"WAITAOF was refused ({error})"
+    else:
+        failure = _waitaof_failed(reply, WAITAOF_TIMEOUT)
+        if failure is None:
+            return Durability.WAITAOF
+        reason = failure.what
+    if allow_volatile:
+        return Durability.VOLATILE
+    raise ConfigurationError(
+        "the Redis server acknowledges writes before they are on disk, so a claimed chunk "
+        "could be claimed and sent again after a crash",
+        received=(
+            f"appendonly={appendonly or 'unknown (CONFIG not allowed)'}, "
+            f"appendfsync={appendfsync or 'unknown'}; {reason}"
+        ),
+        action=_HOW_TO_FIX,
+    )
+
+
+async def make_durable(
+    client: redis.asyncio.Redis, mode: Durability, *, timeout: float = WAITAOF_TIMEOUT
+) -> None:
+    """After a write: return once it is on disk, as far as ``mode`` allows.
+
+    With :attr:`Durability.WAITAOF` this runs ``WAITAOF 1 0`` and raises
+    :class:`~crowdsms.errors.CrowdSMSError` when the fsync did not happen within
+    ``timeout`` seconds; the other modes need nothing.
+
+    WAITAOF waits for the writes *of its own connection*: ``client`` must be the connection
+    that wrote, a client made with ``single_connection_client=True``. On a pooled client the
+    WAITAOF may go out on another connection and answer at once without covering the write.
+    :meth:`LuaScript.run` with ``durability=`` sends the write and the WAITAOF together on one
+    connection, which is what the claim store does.
+    """
+    if mode is not Durability.WAITAOF:
+        return
+    failure = _waitaof_failed(await _waitaof(client, timeout), timeout)
+    if failure is not None:
+        raise failure
+
+
+def _waitaof_failed(reply: object, timeout: float) -> CrowdSMSError | None:
+    if isinstance(reply, Exception):
+        return CrowdSMSError(
+            "WAITAOF failed after a write",
+            received=excerpt(str(reply)),
+            action="The write may be lost if Redis crashes now; do not act on it",
+        )
+    local = int(reply[0]) if isinstance(reply, list) and reply else 0
+    if local < 1:
+        return CrowdSMSError(
+            f"the write was not fsynced to the append-only file within {timeout:g} s",
+            received=f"WAITAOF 1 0 answered {excerpt(repr(reply))}",
+            action=(
+                "The write may be lost if Redis crashes now; do not act on it. Check the Redis "
+                "server's disk, or set appendfsync always"
+            ),
+        )
+    return None
+
+
+class LuaScript:
+    """A Lua script run with EVALSHA, falling back to EVAL when the server does not know it.
+
+    (A restarted server has forgotten every loaded script.)
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    async def run(
+        self,
+        client: redis.asyncio.Redis,
+        keys: Sequence[str],
+        args: Sequence[str | int | float | bytes],
+        *,
+        durability: Durability | None = None,
+        timeout: float = WAITAOF_TIMEOUT,
+    ) -> Any:
+        """Run the script; with ``durability=WAITAOF``, return only once its writes are fsynced.
+
+        The script and the WAITAOF go out in one pipeline, on one connection, so the WAITAOF
+        covers the script's writes (a script whose answer the caller acts on must write, so
+        that a pipeline sent again on a new connection is covered too). A script error is
+        raised as redis-py raises it.
+
+        A connection that broke (a restarted server leaves every pooled connection broken)
+        is retried once, whatever retry policy the client has, so the script may run twice:
+        crowdsms's scripts are idempotent for their token.
+        """
+        broken = False
+        while True:
+            try:
+                return await self._run_once(client, keys, args, durability, timeout)
+            except redis.exceptions.ConnectionError:
+                if broken:
+                    raise
+                broken = True
+
+    async def _run_once(
+        self,
+        client: redis.asyncio.Redis,
+        keys: Sequence[str],
+        args: Sequence[str | int | float | bytes],
+        durability: Durability | None,
+        timeout: float,
+    ) -> Any:
+        if durability is not Durability.WAITAOF:
+            try:
+                return await call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                return await call(client, "EVAL", self.source, len(keys), *keys, *args)
+        result, waited = await _pipelined(client, "EVALSHA", self.sha, keys, args, timeout)
+        if isinstance(result, redis.exceptions.NoScriptError):
+            result, waited = await _pipelined(client, "EVAL", self.source, keys, args, timeout)
+        if isinstance(result, Exception):
+            raise result
+        failure = _waitaof_failed(waited, timeout)
+        if failure is not None:
+            raise failure
+        return result
+
+
+async def _pipelined(
+    client: redis.asyncio.Redis,
+    command: str,
+    script: str,
+    keys: Sequence[str],
+    args: Sequence[str | int | float | bytes],
+    timeout: float,
+) -> tuple[object, object]:
+    """The script and ``WAITAOF 1 0 timeout`` in one pipeline: their two replies."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command(command, script, len(keys), *keys, *args)
+        pipe.execute_command("WAITAOF", 1, 0, math.ceil(timeout * 1000))
+        replies = await pipe.execute(raise_on_error=False)
+    return replies[0], replies[1]

@@ -1,0 +1,69 @@
+"""The compact JSON form of a chunk's outcomes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crowdsms.campaign import decode_outcomes, encode_outcomes
+from crowdsms.errors import CrowdSMSError
+from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+
+
+def test_a_sent_outcome_is_four_short_fields() -> None:
+    outcome = RecipientOutcome(
+        phone="13812345678", status=OutcomeStatus.SENT, message_id="a1b2", fee=1.0
+    )
+    assert encode_outcomes([outcome]) == '[1,["13812345678","s","a1b2",1]]'
+    assert decode_outcomes(encode_outcomes([outcome])) == (outcome,)
+
+
+def test_a_failure_keeps_its_code_message_and_retryable_flag_in_utf8() -> None:
+    outcome = RecipientOutcome(
+        phone="13812345678",
+        status=OutcomeStatus.FAILED,
+        code="101",
+        message="号码无效",
+        retryable=True,
+    )
+    text = encode_outcomes([outcome])
+    assert text == '[1,["13812345678","f",null,null,"101","号码无效",1]]'
+    assert decode_outcomes(text.encode()) == (outcome,)
+
+
+outcomes = st.builds(
+    RecipientOutcome,
+    phone=st.text(max_size=20),
+    status=st.sampled_from(OutcomeStatus),
+    message_id=st.none() | st.text(max_size=40),
+    fee=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    code=st.none() | st.text(max_size=10),
+    message=st.none() | st.text(max_size=40),
+    retryable=st.booleans(),
+)
+
+
+@given(st.lists(outcomes, max_size=60))
+def test_every_outcome_comes_back_as_it_went_in(chunk: list[RecipientOutcome]) -> None:
+    assert decode_outcomes(encode_outcomes(chunk)) == tuple(chunk)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "{}",
+        "[]",
+        '[2,["138","s"]]',
+        '[1,["138"]]',
+        '[1,["138","x"]]',
+        '[1,["138",["s"]]]',
+        '[1,["138","s",5]]',
+        '[1,["138","s",null,"1"]]',
+        '[1,["138","s",null,null,null,null,2]]',
+    ],
+)
+def test_anything_else_is_refused_with_what_was_stored(text: str) -> None:
+    with pytest.raises(CrowdSMSError, match=r"cannot be read.*Received"):
+        decode_outcomes(text)

