@@ -107,6 +107,18 @@ return 1
 """
 )
 
+# KEYS[1] chunk. Returns {} (never claimed) | {'held', token, lease left ms} | {state, outcomes}.
+_PEEK = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes')
+if not s[1] then return {} end
+if s[1] == 'started' then return {'held', s[2], tonumber(s[3]) - now} end
+return {s[1], s[4]}
+"""
+)
+
 # KEYS[1] chunk, KEYS[2] counts; ARGV[1] token. Returns 1 if the holder's claim was dropped.
 _RELEASE = LuaScript(
     """
@@ -282,6 +294,16 @@ class ClaimStore:
             received=excerpt(repr(reply)),
             action="Check that nothing else writes to keys under " + self._base,
         )
+
+    async def peek(self, chunk_index: int) -> Held | Done | None:
+        """A chunk's claim as it is now, without claiming: ``None`` if never claimed."""
+        reply: list[Any] = await _PEEK.run(self._redis, [self.chunk_key(chunk_index)], [])
+        if not reply:
+            return None
+        kind = _text(reply[0])
+        if kind == "held":
+            return Held(holder_token=_text(reply[1]), state="started", lease_left=reply[2] / 1000)
+        return Done(outcomes=decode_outcomes(reply[1]), expired=kind == "expired")
 
     async def finish(
         self, chunk_index: int, token: str, outcomes: Sequence[RecipientOutcome]

@@ -78,7 +78,9 @@ class ClaimJournal:
                 return None
             self._recorded += 1
             if isinstance(state, Done):
-                return RecordedChunk(state="done", idempotency_key=None, outcomes=list(state.outcomes))
+                return RecordedChunk(
+                    state="done", idempotency_key=None, outcomes=list(state.outcomes)
+                )
             assert isinstance(state, Held)
             if state.lease_expired:
                 self._dead_holders[index] = state.holder_token
