@@ -35,9 +35,12 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         action="Install it with: pip install 'crowdsms[campaign]'",
     ) from error
 
+from crowdsms.campaign._campaign import Campaign, CampaignStatus, LimitedChunkSender
 from crowdsms.campaign._claims import ClaimCounts, Claimed, ClaimResult, ClaimStore, Done, Held
 from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
+from crowdsms.campaign._journal import ClaimJournal
 from crowdsms.campaign._limiter import Permit, SharedRateLimiter
+from crowdsms.campaign._plan import CampaignPlan, ShardPlan, plan_input
 from crowdsms.campaign._redis import (
     WAITAOF_TIMEOUT,
     Durability,
@@ -49,19 +52,26 @@ from crowdsms.campaign._redis import (
 
 __all__ = [
     "WAITAOF_TIMEOUT",
+    "Campaign",
+    "CampaignPlan",
+    "CampaignStatus",
     "ClaimCounts",
+    "ClaimJournal",
     "ClaimResult",
     "ClaimStore",
     "Claimed",
     "Done",
     "Durability",
     "Held",
+    "LimitedChunkSender",
     "LuaScript",
     "Permit",
+    "ShardPlan",
     "SharedRateLimiter",
     "connect",
     "decode_outcomes",
     "durability",
     "encode_outcomes",
     "make_durable",
+    "plan_input",
 ]

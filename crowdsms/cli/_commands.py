@@ -20,7 +20,7 @@ from crowdsms.cli._app import (
     sandbox_option,
     with_client,
 )
-from crowdsms.cli._config import load_credentials
+from crowdsms._credentials import load_credentials
 from crowdsms.cli._send import demo, send
 from crowdsms.errors import AuthenticationError, CrowdSMSError, SignatureError
 from crowdsms.providers import _registry

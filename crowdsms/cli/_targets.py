@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crowdsms._client import DEFAULT_MAX_CONNECTIONS, AsyncClientBase
-from crowdsms.cli._config import Credentials
+from crowdsms._credentials import Credentials
 from crowdsms.providers import _registry
 
 __all__ = ["make_client", "sandbox_credentials", "var_keys"]

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from crowdsms.cli import main
-from crowdsms.cli._config import load_credentials
+from crowdsms._credentials import load_credentials
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import ProviderSpec
 from crowdsms.sandbox import serve, serve_in_thread

@@ -1,4 +1,4 @@
-"""Credentials for the command line: environment variables first, then a TOML config file.
+"""Credentials from environment variables and a TOML config file, for every provider.
 
 Each registered provider has a table ``[name]`` in the config file whose keys are its
 client's credential keywords, and the environment variables ``CROWDSMS_<NAME>_<KEY>``::

@@ -1,0 +1,372 @@
+"""A campaign: a batch job cut into shards that any number of workers run, safely.
+
+The coordinator plans the input once (:func:`~crowdsms.campaign._plan.plan_input`) and
+stores the manifest in Redis; the engine (Celery, first) hands shards to workers; each
+worker runs its shard as an ordinary batch job whose journal is the campaign's claims
+(:class:`~crowdsms.campaign._journal.ClaimJournal`). A shard delivered twice never sends a
+claimed chunk again. Outcomes are read back in input order when the campaign is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import redis.asyncio
+
+from crowdsms._credentials import require_credentials
+from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
+from crowdsms.batch._journal import RecordedChunk
+from crowdsms.campaign._claims import ClaimStore, Done
+from crowdsms.campaign._journal import ClaimJournal
+from crowdsms.campaign._limiter import SharedRateLimiter
+from crowdsms.campaign._plan import CampaignPlan, plan_input, shard_rows
+from crowdsms.campaign._redis import Durability, durability
+from crowdsms.errors import ConfigurationError, CrowdSMSError
+from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
+from crowdsms.providers import _registry
+from crowdsms.providers._spec import MessageOptions
+
+__all__ = ["Campaign", "CampaignStatus", "LimitedChunkSender"]
+
+logger = logging.getLogger("crowdsms.campaign")
+
+DEFAULT_SHARD_ROWS = 5_000
+"""Rows per shard: at 200 recipients/s shared by 4 workers, about 100 s of work, well inside
+a broker's visibility timeout of several minutes (a shard outliving it is delivered again,
+which the claims make harmless but wasteful)."""
+
+
+class LimitedChunkSender:
+    """A chunk sender that takes its permits from a limiter shared by every process."""
+
+    def __init__(self, inner: ChunkSender, limiter: SharedRateLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+        self.max_chunk_size = inner.max_chunk_size
+        self.supports_idempotency_key = inner.supports_idempotency_key
+
+    @property
+    def max_connections(self) -> int | None:
+        """The wrapped chunk sender's client's connections."""
+        connections: int | None = getattr(self._inner, "max_connections", None)
+        return connections
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        """The wrapped chunk sender's validation."""
+        return self._inner.validate(recipient, position=position)
+
+    async def send_chunk(
+        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+    ) -> Sequence[RecipientOutcome]:
+        """Wait for the shared limiter, then send (a 429 slows every process down)."""
+        async with self._limiter.permit(len(recipients)):
+            return await self._inner.send_chunk(recipients, idempotency_key=idempotency_key)
+
+
+@attrs.frozen(kw_only=True)
+class CampaignStatus:
+    """Where a campaign stands."""
+
+    campaign_id: str
+    shards: int
+    shards_done: int
+    chunks_started: int
+    chunks_done: int
+    chunks_expired: int
+
+    @property
+    def done(self) -> bool:
+        """Whether every shard has finished."""
+        return self.shards_done == self.shards
+
+
+@attrs.frozen(kw_only=True)
+class Manifest:
+    """What every worker needs to run a shard."""
+
+    campaign_id: str
+    provider: str
+    message: MessageOptions
+    chunk_size: int | None
+    concurrency: int
+    rate: float | None
+    plan: CampaignPlan
+
+    def to_json(self) -> str:
+        data = {
+            "campaign_id": self.campaign_id,
+            "provider": self.provider,
+            "message": attrs.asdict(self.message),
+            "chunk_size": self.chunk_size,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "plan": self.plan.to_json(),
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        data = json.loads(text)
+        message = dict(data["message"])
+        message["columns"] = tuple(message["columns"])
+        return cls(
+            campaign_id=data["campaign_id"],
+            provider=data["provider"],
+            message=MessageOptions(**message),
+            chunk_size=data["chunk_size"],
+            concurrency=data["concurrency"],
+            rate=data["rate"],
+            plan=CampaignPlan.from_json(data["plan"]),
+        )
+
+
+class Campaign:
+    """One campaign's state in Redis: its manifest, its shards and its chunks' claims."""
+
+    def __init__(
+        self, redis: redis.asyncio.Redis, campaign_id: str, *, prefix: str = "crowdsms"
+    ) -> None:
+        self.redis = redis
+        self.campaign_id = campaign_id
+        self._base = f"{prefix}:campaign:{{{campaign_id}}}"
+        self._prefix = prefix
+
+    @property
+    def manifest_key(self) -> str:
+        """The Redis key of the manifest."""
+        return f"{self._base}:manifest"
+
+    @property
+    def shards_key(self) -> str:
+        """The Redis key of the shards' states (index -> ``done``)."""
+        return f"{self._base}:shards"
+
+    @classmethod
+    async def create(
+        cls,
+        redis: redis.asyncio.Redis,
+        *,
+        campaign_id: str,
+        provider: str,
+        message: MessageOptions,
+        path: str | Path,
+        phone_column: str = "phone",
+        var_columns: Mapping[str, str] | None = None,
+        chunk_size: int | None = None,
+        concurrency: int = 4,
+        rate: float | None = None,
+        shard_rows: int = DEFAULT_SHARD_ROWS,
+        encoding: str | None = None,
+    ) -> Campaign:
+        """Plan the input and store the manifest; the same id again keeps the first plan.
+
+        Submitting a campaign twice is harmless: the second submission finds the manifest
+        and the claims of the first, and sends nothing that was claimed.
+        """
+        campaign = cls(redis, campaign_id)
+        if await redis.exists(campaign.manifest_key):
+            return campaign
+        spec = _registry.get(provider)
+        validator = spec.chunk_sender(
+            spec.make_client({f.name: "x" for f in spec.credentials}), message
+        )
+        plan = plan_input(
+            path,
+            phone_column=phone_column,
+            var_columns=var_columns
+            if var_columns is not None
+            else {c: spec.var_name(c) for c in message.columns},
+            validate=validator.validate,
+            shard_rows=shard_rows,
+            encoding=encoding,
+        )
+        manifest = Manifest(
+            campaign_id=campaign_id,
+            provider=provider,
+            message=message,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            rate=rate,
+            plan=plan,
+        )
+        await redis.set(campaign.manifest_key, manifest.to_json(), nx=True)
+        return campaign
+
+    async def manifest(self) -> Manifest:
+        """The stored manifest; :class:`ConfigurationError` if there is none."""
+        text = await self.redis.get(self.manifest_key)
+        if text is None:
+            raise ConfigurationError(
+                f"there is no campaign {self.campaign_id!r} in this Redis",
+                action="Create it first (Campaign.create or crowdsms.campaign.celery.start)",
+            )
+        return Manifest.from_json(text)
+
+    def claims(self, shard: int, mode: Durability) -> ClaimStore:
+        """The claims of one shard's chunks."""
+        return ClaimStore(self.redis, f"{self.campaign_id}/{shard}", mode, prefix=self._prefix)
+
+    async def run_shard(
+        self,
+        shard: int,
+        *,
+        token: str | None = None,
+        credentials: Mapping[str, object] | None = None,
+        base_url: str | None = None,
+    ) -> BatchReport:
+        """Run one shard to its end (any worker, any number of times, even at once).
+
+        ``credentials`` default to the provider's configured ones (environment variables or
+        the config file, as for the command line).
+        """
+        manifest = await self.manifest()
+        spec = _registry.get(manifest.provider)
+        if credentials is None:
+            configured = require_credentials(manifest.provider)
+            credentials, base_url = configured.values, base_url or configured.base_url
+        mode = await durability(self.redis)
+        plan = manifest.plan
+        shard_plan = plan.shards[shard]
+        journal = ClaimJournal(
+            self.claims(shard, mode), token=token or f"{uuid.uuid4().hex}/{shard}"
+        )
+        async with spec.make_client(
+            credentials, base_url=base_url, max_connections=manifest.concurrency
+        ) as client:
+            chunk_sender: ChunkSender = spec.chunk_sender(client, manifest.message)
+            if manifest.rate is not None:
+                limiter = SharedRateLimiter(
+                    self.redis,
+                    f"{self._prefix}:rate:{manifest.provider}:{credentials_id(spec, credentials)}",
+                    rate=manifest.rate,
+                )
+                chunk_sender = LimitedChunkSender(chunk_sender, limiter)
+            sender = BatchSender(
+                chunk_sender,
+                concurrency=manifest.concurrency,
+                chunk_size=manifest.chunk_size,
+                resend_failed_chunks=False,
+            )
+            report = await sender.send(
+                shard_rows(plan, shard_plan),
+                journal=journal,
+                job_id=f"{self.campaign_id}/{shard}",
+            )
+        await self.redis.hset(self.shards_key, str(shard), "done")
+        logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
+        return report
+
+    async def status(self) -> CampaignStatus:
+        """Shards done and chunk counts, from any process."""
+        manifest = await self.manifest()
+        done = await self.redis.hlen(self.shards_key)
+        mode = Durability.VOLATILE  # reading counts needs no durability
+        started = finished = expired = 0
+        for shard in manifest.plan.shards:
+            counts = await self.claims(shard.index, mode).counts()
+            started += counts.started
+            finished += counts.done
+            expired += counts.expired
+        return CampaignStatus(
+            campaign_id=self.campaign_id,
+            shards=len(manifest.plan.shards),
+            shards_done=done,
+            chunks_started=started,
+            chunks_done=finished,
+            chunks_expired=expired,
+        )
+
+    async def outcomes(self) -> AsyncIterator[BatchOutcome]:
+        """Every row's outcome, in input order (positions are the input's), once it is done.
+
+        Rebuilds each shard's chunks as its workers did and reads their recorded outcomes;
+        nothing is sent. Raises :class:`CrowdSMSError` if a chunk is not finished yet.
+        """
+        manifest = await self.manifest()
+        spec = _registry.get(manifest.provider)
+        client = spec.make_client({f.name: "x" for f in spec.credentials})
+        reader = _Recorded(spec.chunk_sender(client, manifest.message))
+        for shard in manifest.plan.shards:
+            store = self.claims(shard.index, Durability.VOLATILE)
+            collected: list[BatchOutcome] = []
+            await BatchSender(
+                reader, chunk_size=manifest.chunk_size, resend_failed_chunks=False
+            ).send(
+                shard_rows(manifest.plan, shard),
+                sink=collected.append,
+                journal=_ReadOnlyJournal(store),
+                job_id=f"{self.campaign_id}/{shard.index}",
+            )
+            for item in collected:
+                yield attrs.evolve(item, position=shard.first_position + item.position)
+
+
+def credentials_id(spec: Any, credentials: Mapping[str, object]) -> str:
+    """The account a rate limit belongs to: the identity credential (never the secret)."""
+    return str(credentials[spec.identity_field.name])
+
+
+class _Recorded:
+    """A chunk sender that refuses to send: reading outcomes back must never send."""
+
+    def __init__(self, inner: ChunkSender) -> None:
+        self._inner = inner
+        self.max_chunk_size = inner.max_chunk_size
+        self.supports_idempotency_key = False
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        return self._inner.validate(recipient, position=position)
+
+    async def send_chunk(
+        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+    ) -> Sequence[RecipientOutcome]:
+        raise CrowdSMSError(
+            "a chunk of the campaign is not finished yet",
+            action="Wait until the campaign's status says every shard is done",
+        )
+
+
+class _ReadOnlyJournal:
+    """Replays finished chunks; any other chunk is an error (see :class:`_Recorded`)."""
+
+    resumed = True
+    recorded_chunks = 0
+
+    def __init__(self, store: ClaimStore) -> None:
+        self._store = store
+
+    async def prepare(self, index: int, **_: Any) -> RecordedChunk | None:
+        state = await self._store.peek(index)
+        if isinstance(state, Done):
+            return RecordedChunk(state="done", idempotency_key=None, outcomes=list(state.outcomes))
+        raise CrowdSMSError(
+            f"chunk {index} of the campaign is not finished yet",
+            action="Wait until the campaign's status says every shard is done",
+        )
+
+    async def mark_started(self, index: int) -> None:
+        raise AssertionError("never reached: every chunk is replayed")
+
+    async def mark_pending(self, index: int) -> None:
+        raise AssertionError("never reached")
+
+    async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        raise AssertionError("never reached")
+
+    async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
+        raise AssertionError("never reached")
+
+    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
+        raise AssertionError("never reached")
+
+    async def finish(self, chunks_seen: int) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

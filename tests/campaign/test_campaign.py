@@ -1,0 +1,105 @@
+"""A campaign on a real Redis against the sandbox: one outcome per row, nothing sent twice.
+
+Shards run in this process here (the Celery tests run them in worker processes): several
+runs of the same shard at once stand for a shard the engine delivered twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+import redis.asyncio
+
+from crowdsms.campaign import Campaign
+from crowdsms.providers._spec import MessageOptions
+from crowdsms.sandbox import Sandbox, serve_in_thread
+
+CONTENT = "【测试】@var(name)，您的验证码是 @var(code)"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with serve_in_thread() as running:
+        yield running
+
+
+def write_input(path: Path, rows: int) -> tuple[Path, dict[int, str]]:
+    """``rows`` recipients with 1% invalid and 1% duplicates (of earlier rows, any shard)."""
+    expected: dict[int, str] = {}
+    lines = ["phone,name,code"]
+    for position in range(rows):
+        if position % 100 == 7:
+            phone, expected[position] = "12345", "invalid"
+        elif position % 100 == 42 and position > 100:
+            phone, expected[position] = f"1380{position - 97:07d}", "duplicate"
+        else:
+            phone = f"1380{position:07d}"
+        lines.append(f"{phone},n{position},{position % 10000}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, expected
+
+
+async def create(redis: redis.asyncio.Redis, path: Path, **options: object) -> Campaign:
+    return await Campaign.create(
+        redis,
+        campaign_id="promo",
+        provider="submail",
+        message=MessageOptions(content=CONTENT, columns=("name", "code")),
+        path=path,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.asyncio
+async def test_every_row_gets_one_outcome_and_no_phone_is_sent_twice(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path, expected = write_input(tmp_path / "input.csv", 2000)
+    campaign = await create(redis, path, shard_rows=300, chunk_size=20)
+    manifest = await campaign.manifest()
+    assert len(manifest.plan.shards) == 7
+    credentials = sandbox.credentials("submail")
+    base_url = sandbox.base_url("submail")
+    async with anyio.create_task_group() as group:
+        for shard in manifest.plan.shards:
+            for _ in range(2):  # every shard delivered twice, both runs at once
+                group.start_soon(
+                    lambda index=shard.index: campaign.run_shard(
+                        index, credentials=credentials, base_url=base_url
+                    )
+                )
+    status = await campaign.status()
+    assert status.done
+    assert status.chunks_started == 0
+    outcomes = [item async for item in campaign.outcomes()]
+    assert [item.position for item in outcomes] == list(range(2000))
+    skipped = {
+        item.position: item.outcome.code for item in outcomes if item.status.value == "skipped"
+    }
+    assert skipped == expected
+    phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
+    assert len(phones) == 2000 - len(expected)
+    assert [phone for phone, count in Counter(phones).items() if count > 1] == []
+    sent = {item.phone for item in outcomes if item.status.value == "sent"}
+    assert sent == set(phones)
+
+
+@pytest.mark.asyncio
+async def test_submitting_the_same_campaign_again_sends_nothing_more(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 300)
+    credentials, base_url = sandbox.credentials("submail"), sandbox.base_url("submail")
+    first = await create(redis, path, shard_rows=100)
+    for shard in range(3):
+        await first.run_shard(shard, credentials=credentials, base_url=base_url)
+    sent = len(sandbox.ledger.entries())
+    again = await create(redis, path, shard_rows=50)  # the first plan is kept
+    assert len((await again.manifest()).plan.shards) == 3
+    for shard in range(3):
+        await again.run_shard(shard, credentials=credentials, base_url=base_url)
+    assert len(sandbox.ledger.entries()) == sent
