@@ -15,8 +15,8 @@ from rich.console import Console
 
 from crowdsms import __version__
 from crowdsms._client import DEFAULT_MAX_CONNECTIONS, AsyncClientBase
-from crowdsms._suggest import did_you_mean
 from crowdsms._credentials import require_credentials
+from crowdsms._suggest import did_you_mean
 from crowdsms.cli._targets import make_client, sandbox_credentials
 from crowdsms.providers import _registry
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import click
 
 from crowdsms._client import AsyncClientBase
+from crowdsms._credentials import load_credentials
 from crowdsms.cli._app import (
     CliState,
     ProviderChoice,
@@ -20,7 +21,6 @@ from crowdsms.cli._app import (
     sandbox_option,
     with_client,
 )
-from crowdsms._credentials import load_credentials
 from crowdsms.cli._send import demo, send
 from crowdsms.errors import AuthenticationError, CrowdSMSError, SignatureError
 from crowdsms.providers import _registry

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crowdsms.cli import main
 from crowdsms._credentials import load_credentials
+from crowdsms.cli import main
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import ProviderSpec
 from crowdsms.sandbox import serve, serve_in_thread
