@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import redis.asyncio
 
@@ -23,7 +24,7 @@ from crowdsms._credentials import require_credentials
 from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import ClaimStore, Done
-from crowdsms.campaign._journal import ClaimJournal
+from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
 from crowdsms.campaign._plan import CampaignPlan, plan_input, shard_rows
 from crowdsms.campaign._redis import Durability, durability
@@ -35,6 +36,8 @@ from crowdsms.providers._spec import MessageOptions
 __all__ = ["Campaign", "CampaignStatus", "LimitedChunkSender"]
 
 logger = logging.getLogger("crowdsms.campaign")
+
+_CANCEL_POLL = 0.5
 
 DEFAULT_SHARD_ROWS = 5_000
 """Rows per shard: at 200 recipients/s shared by 4 workers, about 100 s of work, well inside
@@ -97,8 +100,10 @@ class Manifest:
     concurrency: int
     rate: float | None
     plan: CampaignPlan
+    lease: float = DEFAULT_LEASE
 
     def to_json(self) -> str:
+        """The manifest as JSON."""
         data = {
             "campaign_id": self.campaign_id,
             "provider": self.provider,
@@ -106,12 +111,14 @@ class Manifest:
             "chunk_size": self.chunk_size,
             "concurrency": self.concurrency,
             "rate": self.rate,
+            "lease": self.lease,
             "plan": self.plan.to_json(),
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
+        """The manifest :meth:`to_json` wrote."""
         data = json.loads(text)
         message = dict(data["message"])
         message["columns"] = tuple(message["columns"])
@@ -123,6 +130,7 @@ class Manifest:
             concurrency=data["concurrency"],
             rate=data["rate"],
             plan=CampaignPlan.from_json(data["plan"]),
+            lease=data.get("lease", DEFAULT_LEASE),
         )
 
 
@@ -147,6 +155,30 @@ class Campaign:
         """The Redis key of the shards' states (index -> ``done``)."""
         return f"{self._base}:shards"
 
+    @property
+    def cancel_key(self) -> str:
+        """The Redis key that says the campaign was cancelled."""
+        return f"{self._base}:cancelled"
+
+    async def cancel(self) -> None:
+        """Stop the campaign: running shards take no new chunks; pending ones send nothing.
+
+        Requests in flight finish. :meth:`resume` lets the shards run again, and chunks that
+        were not sent are sent then.
+        """
+        await self.redis.set(self.cancel_key, "1")
+
+    async def resume(self) -> list[int]:
+        """Undo :meth:`cancel`; return the shards not done (to hand to workers again)."""
+        await self.redis.delete(self.cancel_key)
+        manifest = await self.manifest()
+        done = {int(key) for key in await self.redis.hkeys(self.shards_key)}
+        return [shard.index for shard in manifest.plan.shards if shard.index not in done]
+
+    async def cancelled(self) -> bool:
+        """Whether the campaign was cancelled (and not resumed)."""
+        return bool(await self.redis.exists(self.cancel_key))
+
     @classmethod
     async def create(
         cls,
@@ -163,6 +195,7 @@ class Campaign:
         rate: float | None = None,
         shard_rows: int = DEFAULT_SHARD_ROWS,
         encoding: str | None = None,
+        lease: float = DEFAULT_LEASE,
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
@@ -194,6 +227,7 @@ class Campaign:
             concurrency=concurrency,
             rate=rate,
             plan=plan,
+            lease=lease,
         )
         await redis.set(campaign.manifest_key, manifest.to_json(), nx=True)
         return campaign
@@ -234,7 +268,9 @@ class Campaign:
         plan = manifest.plan
         shard_plan = plan.shards[shard]
         journal = ClaimJournal(
-            self.claims(shard, mode), token=token or f"{uuid.uuid4().hex}/{shard}"
+            self.claims(shard, mode),
+            token=token or f"{uuid.uuid4().hex}/{shard}",
+            lease=manifest.lease,
         )
         async with spec.make_client(
             credentials, base_url=base_url, max_connections=manifest.concurrency
@@ -253,14 +289,29 @@ class Campaign:
                 chunk_size=manifest.chunk_size,
                 resend_failed_chunks=False,
             )
-            report = await sender.send(
-                shard_rows(plan, shard_plan),
-                journal=journal,
-                job_id=f"{self.campaign_id}/{shard}",
-            )
+            if await self.cancelled():
+                sender.stop("the campaign was cancelled")
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._watch_cancel, sender, group.cancel_scope)
+                report = await sender.send(
+                    shard_rows(plan, shard_plan),
+                    journal=journal,
+                    job_id=f"{self.campaign_id}/{shard}",
+                )
+                group.cancel_scope.cancel()
+        if report.interrupted:
+            logger.info("campaign %s shard %d: cancelled: %s", self.campaign_id, shard, report)
+            return report
         await self.redis.hset(self.shards_key, str(shard), "done")
         logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
         return report
+
+    async def _watch_cancel(self, sender: BatchSender, scope: anyio.CancelScope) -> None:
+        while not scope.cancel_called:
+            if await self.cancelled():
+                sender.stop("the campaign was cancelled")
+                return
+            await anyio.sleep(_CANCEL_POLL)
 
     async def status(self) -> CampaignStatus:
         """Shards done and chunk counts, from any process."""

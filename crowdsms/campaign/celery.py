@@ -1,0 +1,140 @@
+"""Celery as the campaign engine: shards are tasks, run by ordinary Celery workers.
+
+Add it to an existing Celery app in a few lines::
+
+    # tasks.py of your project
+    from celery import Celery
+    from crowdsms.campaign.celery import install
+
+    app = Celery("shop", broker="redis://127.0.0.1:6379/0")
+    install(app, store="redis://127.0.0.1:6379/1")   # the campaign store: AOF, fsync always
+
+Run workers as usual (``celery -A tasks worker``), each with the provider's credentials in
+its environment (``CROWDSMS_SUBMAIL_APP_ID``, ...). Start a campaign from anywhere::
+
+    from crowdsms.campaign.celery import start
+    from crowdsms.providers._spec import MessageOptions
+
+    campaign_id = start(
+        app,
+        campaign_id="2026-12-promo",
+        provider="submail",
+        message=MessageOptions(content="【店】@var(name)，新品到货", columns=("name",)),
+        path="/shared/contacts.csv",      # a file every worker can read
+        rate=200,                         # recipients per second, for every worker together
+    )
+
+Celery delivers a task again when a worker dies (``acks_late``) and sometimes while the first
+worker still runs it (the broker's visibility timeout): crowdsms's claims, not the engine,
+make that harmless. A shard's rows never travel through the broker: a task carries the
+campaign id and the shard's number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign
+from crowdsms.campaign._journal import DEFAULT_LEASE
+from crowdsms.campaign._redis import connect
+from crowdsms.providers._spec import MessageOptions
+
+__all__ = ["SHARD_TASK", "install", "start"]
+
+SHARD_TASK = "crowdsms.campaign.run_shard"
+"""The name of the task that runs one shard."""
+
+STORE_SETTING = "crowdsms_campaign_store"
+"""The Celery setting (``app.conf``) that holds the campaign store's Redis URL."""
+
+
+def install(app: Any, *, store: str | None = None) -> Any:
+    """Register the shard task on ``app``; return it.
+
+    ``store`` is the Redis URL of the campaign store (default: the app's
+    ``crowdsms_campaign_store`` setting, else ``$CROWDSMS_CAMPAIGN_STORE``). The task acks
+    late and is requeued when its worker is lost, so a killed worker's shard runs again.
+    """
+    if store is not None:
+        app.conf[STORE_SETTING] = store
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=SHARD_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )
+    def run_shard(campaign_id: str, shard: int) -> dict[str, int]:
+        url = app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
+        if not url:
+            raise RuntimeError(
+                "the campaign store is not configured: pass store= to install() or set "
+                "CROWDSMS_CAMPAIGN_STORE"
+            )
+
+        async def job() -> dict[str, int]:
+            redis = connect(url)
+            try:
+                report = await Campaign(redis, campaign_id).run_shard(shard)
+            finally:
+                await redis.aclose()
+            return {"sent": report.sent, "failed": report.failed, "unknown": report.unknown}
+
+        return anyio.run(job)
+
+    return run_shard
+
+
+def start(
+    app: Any,
+    *,
+    campaign_id: str,
+    provider: str,
+    message: MessageOptions,
+    path: str | Path,
+    store: str | None = None,
+    phone_column: str = "phone",
+    var_columns: Mapping[str, str] | None = None,
+    chunk_size: int | None = None,
+    concurrency: int = 4,
+    rate: float | None = None,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    encoding: str | None = None,
+    lease: float = DEFAULT_LEASE,
+) -> str:
+    """Plan the campaign (once: the same id again keeps its plan) and queue its shards.
+
+    Returns the campaign id. Shards already done are not queued again, so calling it again
+    after a crash, or after :meth:`Campaign.resume`, continues the campaign.
+    """
+    url = store or app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
+    if not url:
+        raise RuntimeError("pass store= (the campaign store's Redis URL) or install() it first")
+
+    async def plan() -> list[int]:
+        redis = connect(url)
+        try:
+            campaign = await Campaign.create(
+                redis,
+                campaign_id=campaign_id,
+                provider=provider,
+                message=message,
+                path=path,
+                phone_column=phone_column,
+                var_columns=var_columns,
+                chunk_size=chunk_size,
+                concurrency=concurrency,
+                rate=rate,
+                shard_rows=shard_rows,
+                encoding=encoding,
+                lease=lease,
+            )
+            return await campaign.resume()
+        finally:
+            await redis.aclose()
+
+    for shard in anyio.run(plan):
+        app.send_task(SHARD_TASK, args=(campaign_id, shard))
+    return campaign_id
