@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,19 +76,43 @@ class LimitedChunkSender:
 
 @attrs.frozen(kw_only=True)
 class CampaignStatus:
-    """Where a campaign stands."""
+    """Where a campaign stands: shards, chunks, outcomes of the finished shards, pace."""
 
     campaign_id: str
+    rows: int
     shards: int
     shards_done: int
     chunks_started: int
     chunks_done: int
     chunks_expired: int
+    by_status: Mapping[str, int]
+    """Outcomes of the finished shards, by status (``sent``, ``failed``, ...)."""
+    elapsed: float
+    """Seconds since the campaign was created."""
+    cancelled: bool = False
 
     @property
     def done(self) -> bool:
         """Whether every shard has finished."""
         return self.shards_done == self.shards
+
+    @property
+    def rows_done(self) -> int:
+        """Rows of the finished shards."""
+        return sum(self.by_status.values())
+
+    @property
+    def per_second(self) -> float:
+        """Rows finished per second so far."""
+        return self.rows_done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the last row, at the pace so far (``None`` before any shard ends)."""
+        if self.done:
+            return 0.0
+        rate = self.per_second
+        return (self.rows - self.rows_done) / rate if rate > 0 else None
 
 
 @attrs.frozen(kw_only=True)
@@ -101,6 +127,8 @@ class Manifest:
     rate: float | None
     plan: CampaignPlan
     lease: float = DEFAULT_LEASE
+    created: float = 0.0
+    """When it was created (Unix seconds)."""
 
     def to_json(self) -> str:
         """The manifest as JSON."""
@@ -112,6 +140,7 @@ class Manifest:
             "concurrency": self.concurrency,
             "rate": self.rate,
             "lease": self.lease,
+            "created": self.created,
             "plan": self.plan.to_json(),
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -131,6 +160,7 @@ class Manifest:
             rate=data["rate"],
             plan=CampaignPlan.from_json(data["plan"]),
             lease=data.get("lease", DEFAULT_LEASE),
+            created=data.get("created", 0.0),
         )
 
 
@@ -228,6 +258,7 @@ class Campaign:
             rate=rate,
             plan=plan,
             lease=lease,
+            created=time.time(),
         )
         await redis.set(campaign.manifest_key, manifest.to_json(), nx=True)
         return campaign
@@ -302,7 +333,8 @@ class Campaign:
         if report.interrupted:
             logger.info("campaign %s shard %d: cancelled: %s", self.campaign_id, shard, report)
             return report
-        await self.redis.hset(self.shards_key, str(shard), "done")
+        counts = {status.value: count for status, count in report.by_status.items()}
+        await self.redis.hset(self.shards_key, str(shard), json.dumps(counts))
         logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
         return report
 
@@ -316,21 +348,28 @@ class Campaign:
     async def status(self) -> CampaignStatus:
         """Shards done and chunk counts, from any process."""
         manifest = await self.manifest()
-        done = await self.redis.hlen(self.shards_key)
+        finished = await self.redis.hvals(self.shards_key)
+        by_status: Counter[str] = Counter()
+        for text in finished:
+            by_status.update(json.loads(text))
         mode = Durability.VOLATILE  # reading counts needs no durability
-        started = finished = expired = 0
+        started = chunks_done = expired = 0
         for shard in manifest.plan.shards:
             counts = await self.claims(shard.index, mode).counts()
             started += counts.started
-            finished += counts.done
+            chunks_done += counts.done
             expired += counts.expired
         return CampaignStatus(
             campaign_id=self.campaign_id,
+            rows=manifest.plan.rows,
             shards=len(manifest.plan.shards),
-            shards_done=done,
+            shards_done=len(finished),
             chunks_started=started,
-            chunks_done=finished,
+            chunks_done=chunks_done,
             chunks_expired=expired,
+            by_status=dict(by_status),
+            elapsed=time.time() - manifest.created if manifest.created else 0.0,
+            cancelled=await self.cancelled(),
         )
 
     async def outcomes(self) -> AsyncIterator[BatchOutcome]:

@@ -21,11 +21,12 @@ from crowdsms.cli._app import (
     sandbox_option,
     with_client,
 )
+from crowdsms.cli._campaign import campaign
 from crowdsms.cli._send import demo, send
 from crowdsms.errors import AuthenticationError, CrowdSMSError, SignatureError
 from crowdsms.providers import _registry
 
-__all__ = ["check", "cli", "demo", "send"]
+__all__ = ["campaign", "check", "cli", "demo", "send"]
 
 
 @cli.command(
