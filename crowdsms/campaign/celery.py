@@ -19,7 +19,7 @@ its environment (``CROWDSMS_SUBMAIL_APP_ID``, ...). Start a campaign from anywhe
         app,
         campaign_id="2026-12-promo",
         provider="submail",
-        message=MessageOptions(content="【店】@var(name)，新品到货", columns=("name",)),
+        message=MessageOptions(content="【小店】@var(name)，新品到货", columns=("name",)),
         path="/shared/contacts.csv",      # a file every worker can read
         rate=200,                         # recipients per second, for every worker together
     )

@@ -1,0 +1,114 @@
+"""``crowdsms campaign``: start, status, report, cancel and resume, as subprocesses.
+
+The shards are run here, in the test, standing in for Celery workers (tests/campaign's Celery
+tests run real workers); the command line plans, queues, reports and cancels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+
+from crowdsms.campaign import Campaign
+from crowdsms.sandbox import Sandbox, serve_in_thread
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with serve_in_thread() as running:
+        yield running
+
+
+def crowdsms(*args: str, cwd: Path, store: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDSMS_")}
+    env["CROWDSMS_CONFIG"] = str(cwd / "none.toml")
+    (cwd / "none.toml").write_text("")
+    env["CROWDSMS_CAMPAIGN_STORE"] = store
+    env["CROWDSMS_CAMPAIGN_BROKER"] = store.rsplit("/", 1)[0] + "/5"
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "crowdsms", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.asyncio
+async def test_start_status_report_cancel_resume(
+    redis_url: str, redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = ["phone,name"] + [f"1380{i:07d},n{i}" for i in range(250)] + ["12345,bad"]
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    typo = crowdsms(
+        "campaign",
+        "start",
+        str(path),
+        "--id",
+        "c1",
+        "--content",
+        "【小店】@var(nmae)",
+        cwd=tmp_path,
+        store=redis_url,
+    )
+    assert typo.returncode == 2
+    assert "did you mean 'name'" in typo.stderr
+    started = crowdsms(
+        "campaign",
+        "start",
+        str(path),
+        "--id",
+        "c1",
+        "--content",
+        "【小店】@var(name)",
+        "--shard-rows",
+        "100",
+        "--chunk-size",
+        "20",
+        cwd=tmp_path,
+        store=redis_url,
+    )
+    assert started.returncode == 0, started.stderr
+    campaign = Campaign(redis, "c1")
+    manifest = await campaign.manifest()
+    assert len(manifest.plan.shards) == 3
+    credentials, base = sandbox.credentials("submail"), sandbox.base_url("submail")
+    await campaign.run_shard(0, credentials=credentials, base_url=base)
+
+    status = crowdsms("campaign", "status", "c1", cwd=tmp_path, store=redis_url)
+    assert status.returncode == 0, status.stderr
+    assert "100 of 251 rows done" in status.stdout
+    assert "1 done, 2 left" in status.stdout
+
+    cancelled = crowdsms("campaign", "cancel", "c1", cwd=tmp_path, store=redis_url)
+    assert cancelled.returncode == 0
+    report = await campaign.run_shard(1, credentials=credentials, base_url=base)
+    assert report.interrupted
+    assert report.sent == 0
+    resumed = crowdsms("campaign", "resume", "c1", cwd=tmp_path, store=redis_url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 shards queued again" in resumed.stdout
+    for shard in (1, 2):
+        await campaign.run_shard(shard, credentials=credentials, base_url=base)
+
+    out = tmp_path / "outcomes.jsonl"
+    written = crowdsms(
+        "campaign", "report", "c1", "--output", str(out), cwd=tmp_path, store=redis_url
+    )
+    assert written.returncode == 0, written.stderr
+    outcomes = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [o["position"] for o in outcomes] == list(range(251))
+    assert [o["status"] for o in outcomes].count("sent") == 250
+    assert outcomes[-1]["code"] == "invalid"
+    assert len(sandbox.ledger.entries(provider="submail")) == 250
