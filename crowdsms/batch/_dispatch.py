@@ -155,7 +155,8 @@ class Dispatcher:
                         await self._mark_started(journal, index)
                     except ChunkTakenError:
                         # Another process claimed it first: it sends it; take its outcomes.
-                        return list(await journal.wait_outcomes(index))
+                        phones = [recipient.phone for recipient in block.recipients]
+                        return list(await journal.wait_outcomes(index, phones))
                     started = True
                 generation = self._control.generation
                 outcome = await self._attempt(block, key)

@@ -187,8 +187,12 @@ class JobJournal(Protocol):
         """Make a done chunk pending again (it failed as a whole)."""
         ...
 
-    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
-        """The outcomes of a chunk another process took, once it has them."""
+    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+        """The outcomes of a chunk another process took, once it has them.
+
+        If that process dies first (its claim's lease runs out), the chunk's recipients
+        (``phones``) are ``unknown``: it may have sent them.
+        """
         ...
 
     async def finish(self, chunks_seen: int) -> None:
@@ -462,7 +466,7 @@ class Journal:
         """Record the outcomes of chunk ``index``."""
         await self._set_state(index, "done", outcomes)
 
-    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
+    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
         """Never needed: one process holds a SQLite journal, so no chunk is taken by another."""
         raise ChunkTakenError(f"chunk {index} was taken by another process")
 

@@ -452,7 +452,7 @@ class _ReadOnlyJournal:
     async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
         raise AssertionError("never reached")
 
-    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
+    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
         raise AssertionError("never reached")
 
     async def finish(self, chunks_seen: int) -> None:

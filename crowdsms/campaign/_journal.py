@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import anyio
 
-from crowdsms.batch import ChunkTakenError
+from crowdsms.batch import INTERRUPTED, ChunkTakenError
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import Claimed, ClaimStore, Done, Held
-from crowdsms.outcomes import RecipientOutcome
+from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
 __all__ = ["DEFAULT_LEASE", "ClaimJournal"]
 
@@ -115,16 +115,32 @@ class ClaimJournal:
         """Never called: campaign shards do not resend chunks that failed as a whole."""
         raise NotImplementedError("campaign shards run with resend_failed_chunks=False")
 
-    async def wait_outcomes(self, index: int) -> list[RecipientOutcome]:
-        """The outcomes of a chunk another worker claimed, once it has finished it."""
+    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+        """The outcomes of a chunk another worker claimed, once it has finished it.
+
+        If that worker dies first (its lease runs out), the chunk is expired here with
+        ``unknown`` outcomes: it may have been sent, so it is never sent again.
+        """
         while True:
             state = await self._store.peek(index)
             if isinstance(state, Done):
                 return list(state.outcomes)
             if isinstance(state, Held) and state.lease_expired:
-                raise ChunkTakenError(
-                    f"chunk {index}'s holder died; it is reported unknown when the shard runs again"
-                )
+                unknown = [
+                    RecipientOutcome(
+                        phone=phone,
+                        status=OutcomeStatus.UNKNOWN,
+                        code=INTERRUPTED,
+                        message=(
+                            f"chunk {index} was being sent by a worker that stopped; the "
+                            "provider may have sent it. Check its delivery reports before "
+                            "sending these recipients again"
+                        ),
+                    )
+                    for phone in phones
+                ]
+                await self._store.expire(index, state.holder_token, unknown)
+                continue  # read what was recorded: ours, or another waiter's
             await anyio.sleep(_POLL)
 
     async def finish(self, chunks_seen: int) -> None:
