@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import ClaimStore, Done
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
-from crowdsms.campaign._plan import CampaignPlan, plan_input, shard_rows
+from crowdsms.campaign._plan import CampaignPlan, plan_input, plan_recipients, shard_rows
 from crowdsms.campaign._redis import Durability, durability
 from crowdsms.errors import ConfigurationError, CrowdSMSError
 from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
@@ -217,7 +217,8 @@ class Campaign:
         campaign_id: str,
         provider: str,
         message: MessageOptions,
-        path: str | Path,
+        path: str | Path | None = None,
+        recipients: Iterable[Recipient] | AsyncIterable[Recipient] | None = None,
         phone_column: str = "phone",
         var_columns: Mapping[str, str] | None = None,
         chunk_size: int | None = None,
@@ -229,9 +230,17 @@ class Campaign:
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
-        Submitting a campaign twice is harmless: the second submission finds the manifest
-        and the claims of the first, and sends nothing that was claimed.
+        The input is ``path``, a CSV file every worker can read, or ``recipients``, an
+        iterable this coordinator pushes to Redis shard by shard (for input that is no
+        shared file; it costs Redis memory). Submitting a campaign twice is harmless: the
+        second submission finds the manifest and the claims of the first, and sends nothing
+        that was claimed.
         """
+        if (path is None) == (recipients is None):
+            raise ConfigurationError(
+                "a campaign needs its input: path= (a CSV file) or recipients=, not both",
+                action="Pass path='/shared/contacts.csv' or recipients=[Recipient(...), ...]",
+            )
         campaign = cls(redis, campaign_id)
         if await redis.exists(campaign.manifest_key):
             return campaign
@@ -239,16 +248,30 @@ class Campaign:
         validator = spec.chunk_sender(
             spec.make_client({f.name: "x" for f in spec.credentials}), message
         )
-        plan = plan_input(
-            path,
-            phone_column=phone_column,
-            var_columns=var_columns
-            if var_columns is not None
-            else {c: spec.var_name(c) for c in message.columns},
-            validate=validator.validate,
-            shard_rows=shard_rows,
-            encoding=encoding,
-        )
+        if recipients is not None:
+            stale = [key async for key in redis.scan_iter(f"{campaign._base}:rows:*")]
+            if stale:  # rows of a plan that never got stored (a crashed coordinator)
+                await redis.delete(*stale)
+            plan = await plan_recipients(
+                redis,
+                f"{campaign._base}:rows",
+                recipients,
+                validate=validator.validate,
+                shard_rows=shard_rows,
+                var_columns=message.columns,
+            )
+        else:
+            assert path is not None
+            plan = plan_input(
+                path,
+                phone_column=phone_column,
+                var_columns=var_columns
+                if var_columns is not None
+                else {c: spec.var_name(c) for c in message.columns},
+                validate=validator.validate,
+                shard_rows=shard_rows,
+                encoding=encoding,
+            )
         manifest = Manifest(
             campaign_id=campaign_id,
             provider=provider,
@@ -325,7 +348,7 @@ class Campaign:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_cancel, sender, group.cancel_scope)
                 report = await sender.send(
-                    shard_rows(plan, shard_plan),
+                    shard_rows(plan, shard_plan, self.redis),
                     journal=journal,
                     job_id=f"{self.campaign_id}/{shard}",
                 )
@@ -388,7 +411,7 @@ class Campaign:
             await BatchSender(
                 reader, chunk_size=manifest.chunk_size, resend_failed_chunks=False
             ).send(
-                shard_rows(manifest.plan, shard),
+                shard_rows(manifest.plan, shard, self.redis),
                 sink=collected.append,
                 journal=_ReadOnlyJournal(store),
                 job_id=f"{self.campaign_id}/{shard.index}",

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +33,12 @@ from crowdsms.batch._screen import SeenPhones
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import PreSkipped, Recipient
 
-__all__ = ["CampaignPlan", "ShardPlan", "plan_input", "shard_rows"]
+__all__ = ["CampaignPlan", "ShardPlan", "plan_input", "plan_recipients", "shard_rows"]
 
 Validate = Callable[..., Recipient]
+
+_PAGE = 1000
+"""Rows pushed to (or read from) Redis per round trip."""
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +64,9 @@ class CampaignPlan:
     var_columns: Mapping[str, str]
     rows: int
     shards: tuple[ShardPlan, ...]
+    rows_key: str | None = None
+    """For recipients pushed by the coordinator: the Redis key prefix of each shard's rows
+    (``{rows_key}:{shard}``, a list of JSON ``[phone, vars]``); ``None`` for a file."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the manifest stored in Redis)."""
@@ -83,6 +98,7 @@ class CampaignPlan:
             var_columns=dict(data["var_columns"]),
             rows=data["rows"],
             shards=shards,
+            rows_key=data.get("rows_key"),
         )
 
 
@@ -150,55 +166,148 @@ def plan_input(
         shards=(),
     )
     index = {name: i for i, name in enumerate(header)}
-    seen = SeenPhones()
-    shards: list[ShardPlan] = []
-    current: dict[str, Any] | None = None
-    position = 0
-    for offset, fields in lines:
-        if current is None or current["rows"] == shard_rows:
+    items = ((offset, _recipient(fields, plan, index)) for offset, fields in lines)
+    planner = _Planner(validate, shard_rows)
+    for offset, recipient in items:
+        planner.add(offset, recipient)
+    return attrs.evolve(plan, rows=planner.position, shards=planner.finish())
+
+
+class _Planner:
+    """Cuts rows into shards and finds numbers whose first occurrence is in an earlier shard."""
+
+    def __init__(self, validate: Validate, shard_rows: int) -> None:
+        self._validate = validate
+        self._shard_rows = shard_rows
+        self._seen = SeenPhones()
+        self.shards: list[ShardPlan] = []
+        self._current: dict[str, Any] | None = None
+        self.position = 0
+
+    @property
+    def current_index(self) -> int:
+        """The index of the shard the last row went to."""
+        return int(self._current["index"]) if self._current is not None else 0
+
+    def add(self, offset: int, recipient: Recipient) -> None:
+        """Plan one row (``offset``: its byte offset in the file, or -1)."""
+        current = self._current
+        if current is None or current["rows"] == self._shard_rows:
             if current is not None:
-                shards.append(ShardPlan(**current))
-            current = {
-                "index": len(shards),
+                self.shards.append(ShardPlan(**current))
+            current = self._current = {
+                "index": len(self.shards),
                 "offset": offset,
-                "first_position": position,
+                "first_position": self.position,
                 "rows": 0,
                 "duplicates": {},
             }
         try:
-            recipient = validate(_recipient(fields, plan, index), position=position)
+            valid: Recipient | None = self._validate(recipient, position=self.position)
         except InvalidInputError:
-            recipient = None  # the shard's own batch job skips it as invalid
-        if recipient is not None:
-            earlier = seen.first_position(recipient.phone, position)
+            valid = None  # the shard's own batch job skips it as invalid
+        if valid is not None:
+            earlier = self._seen.first_position(valid.phone, self.position)
             if earlier is not None and earlier < current["first_position"]:
-                current["duplicates"][position] = earlier
+                current["duplicates"][self.position] = earlier
         current["rows"] += 1
-        position += 1
-    if current is not None:
-        shards.append(ShardPlan(**current))
-    return attrs.evolve(plan, rows=position, shards=tuple(shards))
+        self.position += 1
+
+    def finish(self) -> tuple[ShardPlan, ...]:
+        """Every shard, the last one included."""
+        if self._current is not None:
+            self.shards.append(ShardPlan(**self._current))
+            self._current = None
+        return tuple(self.shards)
 
 
-def shard_rows(plan: CampaignPlan, shard: ShardPlan) -> Iterator[Recipient | PreSkipped]:
+async def plan_recipients(
+    redis: Any,
+    rows_key: str,
+    recipients: Iterable[Recipient] | AsyncIterable[Recipient],
+    *,
+    validate: Validate,
+    shard_rows: int,
+    var_columns: Sequence[str] = (),
+) -> CampaignPlan:
+    """Plan recipients pushed by the coordinator: each shard's rows go to Redis, in pages.
+
+    For input that is not a file every worker can read. The rows cost Redis memory (about
+    the JSON of each row) until the campaign's keys are deleted.
+    """
+    planner = _Planner(validate, shard_rows)
+    page: list[str] = []
+    page_shard = 0
+
+    async def flush() -> None:
+        nonlocal page
+        if page:
+            await redis.rpush(f"{rows_key}:{page_shard}", *page)
+            page = []
+
+    async def take(recipient: Recipient) -> None:
+        nonlocal page_shard
+        planner.add(-1, recipient)
+        if planner.current_index != page_shard:
+            await flush()
+            page_shard = planner.current_index
+        page.append(json.dumps([recipient.phone, dict(recipient.vars)], ensure_ascii=False))
+        if len(page) >= _PAGE:
+            await flush()
+
+    if isinstance(recipients, AsyncIterable):
+        async for recipient in recipients:
+            await take(recipient)
+    else:
+        for recipient in recipients:
+            await take(recipient)
+    await flush()
+    return CampaignPlan(
+        path="",
+        encoding="",
+        header=(),
+        phone_column="phone",
+        var_columns={name: name for name in var_columns},
+        rows=planner.position,
+        shards=planner.finish(),
+        rows_key=rows_key,
+    )
+
+
+def _judged(recipient: Recipient, position: int, shard: ShardPlan) -> Recipient | PreSkipped:
+    earlier = shard.duplicates.get(position)
+    if earlier is None:
+        return recipient
+    return PreSkipped(
+        recipient.phone,
+        "duplicate",
+        f"row {position}: the number {recipient.phone} already appears at row {earlier} "
+        "(in an earlier shard), which is the one sent",
+    )
+
+
+async def shard_rows(
+    plan: CampaignPlan, shard: ShardPlan, redis: Any = None
+) -> AsyncIterator[Recipient | PreSkipped]:
     """The shard's rows as batch input: one item per row, in order.
 
-    Rows whose number came in an earlier shard are :class:`PreSkipped` duplicates.
+    Rows whose number came in an earlier shard are :class:`PreSkipped` duplicates. Rows
+    pushed by the coordinator are read from Redis (``redis`` is needed then), a page at a
+    time; rows of a file from the shard's byte offset.
     """
-    index = {name: i for i, name in enumerate(plan.header)}
     position = shard.first_position
+    end = shard.first_position + shard.rows
+    if plan.rows_key is not None:
+        key = f"{plan.rows_key}:{shard.index}"
+        for start in range(0, shard.rows, _PAGE):
+            for text in await redis.lrange(key, start, start + _PAGE - 1):
+                phone, variables = json.loads(text)
+                yield _judged(Recipient(phone, variables), position, shard)
+                position += 1
+        return
+    index = {name: i for i, name in enumerate(plan.header)}
     for _, fields in _lines(plan.path, plan.encoding, shard.offset):
-        if position >= shard.first_position + shard.rows:
+        if position >= end:
             return
-        recipient = _recipient(fields, plan, index)
-        earlier = shard.duplicates.get(position)
-        if earlier is not None:
-            yield PreSkipped(
-                recipient.phone,
-                "duplicate",
-                f"row {position}: the number {recipient.phone} already appears at row "
-                f"{earlier} (in an earlier shard), which is the one sent",
-            )
-        else:
-            yield recipient
+        yield _judged(_recipient(fields, plan, index), position, shard)
         position += 1

@@ -103,3 +103,41 @@ async def test_submitting_the_same_campaign_again_sends_nothing_more(
     for shard in range(3):
         await again.run_shard(shard, credentials=credentials, base_url=base_url)
     assert len(sandbox.ledger.entries()) == sent
+
+
+@pytest.mark.asyncio
+async def test_recipients_pushed_by_the_coordinator(
+    redis: redis.asyncio.Redis, sandbox: Sandbox
+) -> None:
+    from crowdsms import Recipient
+
+    phones = [f"1390{i:07d}" for i in range(250)] + ["13900000003", "bad"]
+    recipients = [Recipient(phone, {"name": "n", "code": "1"}) for phone in phones]
+    campaign = await Campaign.create(
+        redis,
+        campaign_id="pushed",
+        provider="submail",
+        message=MessageOptions(content=CONTENT, columns=("name", "code")),
+        recipients=recipients,
+        shard_rows=100,
+        chunk_size=25,
+    )
+    manifest = await campaign.manifest()
+    assert [shard.rows for shard in manifest.plan.shards] == [100, 100, 52]
+    for shard in manifest.plan.shards:
+        await campaign.run_shard(
+            shard.index,
+            credentials=sandbox.credentials("submail"),
+            base_url=sandbox.base_url("submail"),
+        )
+    outcomes = [item async for item in campaign.outcomes()]
+    assert [item.position for item in outcomes] == list(range(252))
+    assert [item.outcome.code for item in outcomes[250:]] == ["duplicate", "invalid"]
+    assert len(sandbox.ledger.entries()) == 250
+    with pytest.raises(Exception, match="not both"):
+        await Campaign.create(
+            redis,
+            campaign_id="neither",
+            provider="submail",
+            message=MessageOptions(content=CONTENT),
+        )
