@@ -14,7 +14,7 @@ tasks). Two guarantees must hold across all of them, and Redis keeps them:
 
     redis = connect("redis://127.0.0.1:6379/0")
     store = ClaimStore(redis, "2024-05-promo", await durability(redis))
-    limiter = SharedRateLimiter(redis, "crowdsms:rate:submail:<appid>", rate=20, burst=4)
+    limiter = SharedRateLimiter(redis, "crowdsms:rate:<provider>:<account>", rate=20, burst=4)
 
 :func:`durability` refuses a server that acknowledges writes before they are on disk (a claim
 lost in a crash means a chunk sent twice) unless ``allow_volatile=True``. Needs the

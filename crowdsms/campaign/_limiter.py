@@ -7,19 +7,17 @@ spell up to ``burst`` of them are granted at once. In any window of ``w`` second
 ``burst + rate * w`` permits are granted, however many processes ask.
 
 It is not tied to campaigns: any code that sends through a shared account can use it. Eight
-gunicorn workers sending verification codes through one SUBMAIL account limited to 20
-requests a second::
+gunicorn workers sending verification codes through one account limited to 20 requests a
+second, each worker with its own client of that account (``client``)::
 
-    from crowdsms import AsyncSubmail
     from crowdsms.campaign import SharedRateLimiter, connect
 
     redis = connect("redis://127.0.0.1:6379/0")              # once per worker process
-    limiter = SharedRateLimiter(redis, "crowdsms:rate:submail:12345", rate=20)
-    submail = AsyncSubmail(app_id="12345", app_key="your-app-key")
+    limiter = SharedRateLimiter(redis, "crowdsms:rate:<provider>:<account>", rate=20)
 
     async def send_code(phone: str, code: str) -> None:
         async with limiter.permit():                          # waits for a shared slot
-            await submail.sms.send(to=phone, content=f"【SUBMAIL】您的验证码是 {code}")
+            await client.sms.send(to=phone, content=f"【签名】您的验证码是 {code}")
 
 When the provider still answers 429 (:class:`~crowdsms.errors.RateLimitedError`), leaving
 ``permit()`` with that error slows down *every* worker: the pace lives in Redis. It is
