@@ -144,9 +144,11 @@ def _pin(server_pid: int) -> str:
     return f"client pinned to CPU {client}, sandbox to CPU {cpus[-1]}"
 
 
-def _check_dependencies() -> None:
+def _check_dependencies(sections: list[str]) -> None:
     missing = []
-    for module in ("aiohttp", "httpx_aiohttp", "uvicorn", "starlette"):
+    # aiohttp is only for section 1's contenders; the sandbox needs uvicorn and starlette.
+    needed = ("aiohttp", "httpx_aiohttp") if "overhead" in sections else ()
+    for module in (*needed, "uvicorn", "starlette"):
         try:
             __import__(module)
         except ImportError:
@@ -162,7 +164,7 @@ def _check_dependencies() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print the table."""
     args = _settings(parser().parse_args(argv))
-    _check_dependencies()
+    _check_dependencies(args.only)
     from benchmarks._facade import measure_facade
     from benchmarks._latency import LatencyResult, measure_latency, measure_sequential
     from benchmarks._measure import RERUNS
