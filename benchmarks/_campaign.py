@@ -6,9 +6,15 @@ no rate limit) with the sandbox answering after 100 ms, run by plain worker proc
 parent filled and calling ``Campaign(redis, id).run_shard(shard, ...)`` until the list is
 empty. Each worker count gets the same work per worker (``--campaign-recipients`` each, in
 shards of 1,000 rows), so every run lasts about as long; each run has a fresh campaign id
-on a flushed database. The clock starts when the workers, started and connected, are told
-to go, and stops when the last one has finished its last shard. Every run is checked: each
-shard done, every row ``sent``, and the sandbox charged one segment per recipient.
+on a flushed database. Rounds run every worker count in alternating order; figures are
+medians over the rounds, ratios medians of the ratios within each round. The clock starts
+when the workers, started and connected, are told to go, and stops when the last one has
+finished its last shard. Every run is checked: each shard done, every row ``sent``, and the
+sandbox charged one segment per recipient. "ms per chunk per request slot" is the run's
+wall time x workers x concurrency / chunks: 100 ms if every slot always had a request in
+flight; what is above is the client's own time per chunk (its CPU, the claim before the
+request and the finish after it, waiting for the next chunk). The workers and Redis share
+the client's CPUs (with pinning, all but the sandbox's one).
 
 The store, on a Redis server started for the section (AOF with ``appendfsync always``, as
 ``crowdsms.campaign.durability`` wants it, files in a temporary directory):
@@ -93,6 +99,7 @@ _HARNESS = frozenset({"lpop", "rpush", "ping", "client|setinfo", "hello", "info"
 class CampaignRun:
     """One campaign run by ``workers`` processes, and what it left in Redis."""
 
+    round: int
     workers: int
     recipients: int
     shards: int
@@ -124,6 +131,11 @@ class CampaignRun:
     def throughput(self) -> float:
         """Recipients per second."""
         return self.recipients / self.wall
+
+    @property
+    def slot_cycle(self) -> float:
+        """Seconds each request slot spent per chunk (100 ms of it the sandbox's latency)."""
+        return self.wall * self.workers * CONCURRENCY / self.chunks
 
     @property
     def ideal(self) -> float:
@@ -176,42 +188,67 @@ class CampaignResult:
     runs: list[CampaignRun]
     store: StoreCost
 
-    def _run(self, workers: int) -> CampaignRun | None:
-        return next((run for run in self.runs if run.workers == workers), None)
+    def _runs(self, workers: int) -> list[CampaignRun]:
+        return [run for run in self.runs if run.workers == workers]
+
+    def _ratios(self, workers: int) -> list[float]:
+        """Throughput of ``workers`` over that of one worker, within each round."""
+        ratios = []
+        for number in sorted({run.round for run in self.runs}):
+            in_round = {run.workers: run for run in self.runs if run.round == number}
+            if 1 in in_round and workers in in_round:
+                ratios.append(in_round[workers].throughput / in_round[1].throughput)
+        return ratios
+
+    def per_worker(self) -> float:
+        """One worker's median throughput (the fewest workers run, per worker)."""
+        fewest = min(run.workers for run in self.runs)
+        runs = self._runs(fewest)
+        return statistics.median(run.throughput for run in runs) / fewest
 
     def rows(self) -> list[Row]:
         """Section 7 of the table."""
         rows: list[Row] = []
-        for run in self.runs:
+        rounds = len({run.round for run in self.runs})
+        for workers in sorted({run.workers for run in self.runs}):
+            runs = self._runs(workers)
+            first = runs[0]
+            throughput = statistics.median(run.throughput for run in runs)
+            low, high = min(run.throughput for run in runs), max(r.throughput for r in runs)
+            spread = f", {rate(low)} to {rate(high)}" if len(runs) > 1 else ""
+            cpu = statistics.median(run.worker_cpu / run.recipients for run in runs)
+            cycle = statistics.median(run.slot_cycle for run in runs)
             rows.append(
                 Row(
                     "7",
-                    f"campaign, {run.workers} worker process(es): {run.recipients:,} recipients "
-                    f"in {run.shards} shards of {SHARD_ROWS:,}, chunks of {CHUNK}, "
-                    f"c={CONCURRENCY} per worker, no rate limit, 100 ms latency",
-                    f"{rate(run.throughput)} ({run.throughput / run.ideal:.0%} of "
-                    f"{rate(run.ideal)}) in {run.wall:.1f} s; workers' CPU "
-                    f"{us(run.worker_cpu / run.recipients * 1e6)}/recipient; busy CPUs: "
-                    f"workers {run.worker_cpu / run.wall:.2f}, Redis "
-                    f"{run.redis_cpu / run.wall:.2f}, sandbox {_busy(run.sandbox_cpu, run.wall)}",
+                    f"campaign, {workers} worker process(es): {first.recipients:,} recipients "
+                    f"in {first.shards} shards of {SHARD_ROWS:,}, chunks of {CHUNK}, "
+                    f"c={CONCURRENCY} per worker, no rate limit, 100 ms latency "
+                    f"({len(runs)} round(s))",
+                    f"{rate(throughput)} ({throughput / first.ideal:.0%} of "
+                    f"{rate(first.ideal)}{spread}); {cycle * 1000:.0f} ms per chunk per "
+                    f"request slot; workers' CPU {us(cpu * 1e6)}/recipient; busy CPUs: "
+                    f"workers {_busy_median(runs, 'worker_cpu')}, Redis "
+                    f"{_busy_median(runs, 'redis_cpu')}, sandbox "
+                    f"{_busy_median(runs, 'sandbox_cpu')}",
                 )
             )
-        one = self._run(1)
         for workers, target in ((2, None), (4, FOUR_TO_ONE_TARGET)):
-            many = self._run(workers)
-            if one is None or many is None:
+            ratios = self._ratios(workers)
+            if not ratios:
                 continue
-            value = many.throughput / one.throughput
+            value = statistics.median(ratios)
+            each = f" (rounds: {', '.join(ratio(r) for r in ratios)})" if rounds > 1 else ""
             rows.append(
                 Row(
                     "7",
                     f"campaign throughput, {workers} workers / 1 worker",
-                    ratio(value),
+                    ratio(value) + each,
                     f">= {target}x" if target else "",
                     value >= target if target else None,
                 )
             )
-        largest = max(self.runs, key=lambda run: run.recipients)
+        largest = self.largest()
         scripts, others, by_command = largest.round_trips()
         detail = ", ".join(
             f"{name.upper()} {count:.2f}" for name, count in sorted(by_command.items())
@@ -282,6 +319,11 @@ class CampaignResult:
         )
         return rows
 
+    def largest(self) -> CampaignRun:
+        """The last run of the most workers (the most recipients): its store's figures."""
+        most = max(run.recipients for run in self.runs)
+        return [run for run in self.runs if run.recipients == most][-1]
+
     def _manifest_bytes(self, shards: int) -> float:
         """The manifest's size for ``shards`` shards, from the runs' (linear in shards)."""
         runs = sorted(self.runs, key=lambda run: run.shards)
@@ -293,14 +335,13 @@ class CampaignResult:
 
     def notes(self) -> list[str]:
         """The paper extrapolation printed under the table."""
-        largest = max(self.runs, key=lambda run: run.recipients)
+        largest = self.largest()
         per_recipient = largest.used_memory / largest.recipients
         shards = math.ceil(PAPER_RECIPIENTS / PAPER_SHARD_ROWS)
         manifest = self._manifest_bytes(shards)
         memory = per_recipient * PAPER_RECIPIENTS + manifest
         seconds = PAPER_RECIPIENTS / PAPER_RATE
-        one = self._run(1) or min(self.runs, key=lambda run: run.workers)
-        per_worker = one.throughput / one.workers
+        per_worker = self.per_worker()
         workers = math.ceil(PAPER_RATE / per_worker)
         chunks_per_second = PAPER_RATE / CHUNK
         scripts, others, _ = largest.round_trips()
@@ -319,7 +360,7 @@ class CampaignResult:
             f"expire: `Campaign` passes no retention). AOF on disk: "
             f"{largest.aof_bytes / largest.recipients * PAPER_RECIPIENTS / 2**30:.2f} GiB "
             "before any rewrite.",
-            f"- Workers at 100 ms latency: one worker (c={CONCURRENCY}) did "
+            f"- Workers at 100 ms latency: one worker (c={CONCURRENCY}) did (median) "
             f"{rate(per_worker)}, so {workers} worker(s) keep up with {PAPER_RATE}/s "
             f"({PAPER_RATE / per_worker:.0%} of one worker's pace); the limit needs only "
             f"{in_flight:.1f} request(s) in flight. More workers buy nothing but redundancy.",
@@ -333,8 +374,10 @@ class CampaignResult:
         ]
 
 
-def _busy(cpu: float | None, wall: float) -> str:
-    return "unknown" if cpu is None else f"{cpu / wall:.2f}"
+def _busy_median(runs: Sequence[CampaignRun], field: str) -> str:
+    """The median share of one CPU that ``field`` (CPU seconds) kept busy during the runs."""
+    shares = [getattr(run, field) / run.wall for run in runs if getattr(run, field) is not None]
+    return f"{statistics.median(shares):.2f}" if shares else "unknown"
 
 
 def _ms(values: Sequence[float]) -> str:
@@ -448,7 +491,13 @@ def _worker_failed(log: Path, what: str) -> BenchmarkError:
 
 
 def run_campaign(
-    sandbox: SandboxProcess, server: RedisServer, *, workers: int, recipients: int, directory: Path
+    sandbox: SandboxProcess,
+    server: RedisServer,
+    *,
+    workers: int,
+    recipients: int,
+    directory: Path,
+    round_number: int = 0,
 ) -> tuple[CampaignRun, tuple[RecipientOutcome, ...]]:
     """Create a campaign of ``recipients`` and run it with ``workers`` processes.
 
@@ -519,6 +568,7 @@ def run_campaign(
     if outcomes is None or len(outcomes) != CHUNK:
         raise BenchmarkError(f"the first chunk is not a finished chunk of {CHUNK}: {outcomes}")
     run = CampaignRun(
+        round=round_number,
         workers=workers,
         recipients=recipients,
         shards=shards,
@@ -607,9 +657,13 @@ def measure_campaign(
     *,
     recipients_per_worker: int,
     workers: Sequence[int],
+    rounds: int,
     store_chunks: int,
 ) -> CampaignResult:
-    """Section 7: the runs, then the store's costs, on a Redis server of its own."""
+    """Section 7: the runs, then the store's costs, on a Redis server of its own.
+
+    Each round runs every worker count, in alternating order (1 2 4, then 4 2 1, ...).
+    """
     with tempfile.TemporaryDirectory(prefix="crowdsms-bench-campaign-") as name:
         directory = Path(name)
         with RedisServer(directory / "redis") as server:
@@ -617,21 +671,26 @@ def measure_campaign(
             runs = []
             outcomes: tuple[RecipientOutcome, ...] = ()
             try:
-                for count in workers:
-                    run, outcomes = run_campaign(
-                        sandbox,
-                        server,
-                        workers=count,
-                        recipients=recipients_per_worker * count,
-                        directory=directory,
-                    )
-                    runs.append(run)
-                    print(
-                        f"  [7] {count} worker(s): {run.throughput:8,.0f} recipients/s "
-                        f"({run.recipients:,} in {run.wall:.1f} s)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                for number in range(rounds):
+                    order = list(workers) if number % 2 == 0 else list(reversed(workers))
+                    for count in order:
+                        run, sample = run_campaign(
+                            sandbox,
+                            server,
+                            workers=count,
+                            recipients=recipients_per_worker * count,
+                            directory=directory,
+                            round_number=number,
+                        )
+                        runs.append(run)
+                        outcomes = outcomes or sample
+                        print(
+                            f"  [7] round {number + 1}/{rounds} {count} worker(s): "
+                            f"{run.throughput:8,.0f} recipients/s "
+                            f"({run.recipients:,} in {run.wall:.1f} s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
             finally:
                 sandbox.set_latency(0.0)
             store = measure_store(
