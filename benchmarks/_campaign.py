@@ -295,7 +295,7 @@ class CampaignResult:
         rows.append(
             Row(
                 "7",
-                f"Redis memory per recipient (`used_memory` after / before, "
+                f"Redis memory per recipient (`used_memory` after the campaign - before it, "
                 f"{largest.recipients:,} recipients, finished)",
                 f"{largest.used_memory / largest.recipients:,.0f} B; AOF "
                 f"{largest.aof_bytes / largest.recipients:,.0f} B/recipient",
