@@ -48,8 +48,9 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): prints a table of ratios measured in one run.
 
-    About 3.5 minutes on two cores; ``nox -s bench -- --quick`` takes about 30 seconds, and
-    ``nox -s bench -- --help`` lists the sizes and sections.
+    About 5.5 minutes on two cores (2 of them for the campaign section, which runs a Redis
+    server); ``nox -s bench -- --quick`` takes about a minute, and ``nox -s bench -- --help``
+    lists the sizes and sections.
     """
     install_group(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)

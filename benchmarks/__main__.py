@@ -7,7 +7,10 @@ Sections (``--only`` picks some):
 3. ``sequential``: a one-request-at-a-time blocking loop, as many users write today;
 4. ``facade``: a call through the blocking ``Submail`` against ``await AsyncSubmail``;
 5. ``memory``: peak RSS of jobs of 100,000 and 1,000,000 recipients from CSV;
-6. ``server``: the sandbox's own request rate.
+6. ``server``: the sandbox's own request rate;
+7. ``campaign``: a campaign run by 1, 2 and 4 worker processes at 100 ms latency, and what
+   its Redis store costs per chunk and per recipient (needs ``redis-server``), with a paper
+   extrapolation to 10,000,000 recipients under the table.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -30,7 +33,7 @@ from pathlib import Path
 
 from benchmarks._table import Row, render
 
-SECTIONS = ("overhead", "latency", "sequential", "facade", "memory", "server")
+SECTIONS = ("overhead", "latency", "sequential", "facade", "memory", "server", "campaign")
 
 _DEFAULTS = {
     "recipients": 25_000,
@@ -41,6 +44,9 @@ _DEFAULTS = {
     "facade_calls": 500,
     "memory_sizes": [100_000, 1_000_000],
     "server_requests": 2_000,
+    "campaign_recipients": 16_000,
+    "campaign_rounds": 3,
+    "campaign_chunks": 2_000,
 }
 _QUICK = {
     "recipients": 5_000,
@@ -51,6 +57,9 @@ _QUICK = {
     "facade_calls": 100,
     "memory_sizes": [20_000, 200_000],
     "server_requests": 500,
+    "campaign_recipients": 4_000,
+    "campaign_rounds": 1,
+    "campaign_chunks": 500,
 }
 LATENCY_CONCURRENCY = 32
 
@@ -88,6 +97,18 @@ def parser() -> argparse.ArgumentParser:
         "--memory-sizes", type=int, nargs="+", help="job sizes, section 5 (100000 1000000)"
     )
     cli.add_argument("--server-requests", type=int, help="requests of section 6 (2000)")
+    cli.add_argument(
+        "--campaign-recipients",
+        type=int,
+        help="recipients per worker, section 7 (default 16000: each run about 10 s)",
+    )
+    cli.add_argument("--campaign-rounds", type=int, help="rounds of section 7 (default 3)")
+    cli.add_argument(
+        "--campaign-workers", type=int, nargs="+", default=[1, 2, 4], help="section 7 (1 2 4)"
+    )
+    cli.add_argument(
+        "--campaign-chunks", type=int, help="claims timed one at a time, section 7 (2000)"
+    )
     cli.add_argument(
         "--no-pin",
         dest="pin",
@@ -144,9 +165,11 @@ def _pin(server_pid: int) -> str:
     return f"client pinned to CPU {client}, sandbox to CPU {cpus[-1]}"
 
 
-def _check_dependencies() -> None:
+def _check_dependencies(sections: list[str]) -> None:
     missing = []
-    for module in ("aiohttp", "httpx_aiohttp", "uvicorn", "starlette"):
+    # aiohttp is only for section 1's contenders; the sandbox needs uvicorn and starlette.
+    needed = ("aiohttp", "httpx_aiohttp") if "overhead" in sections else ()
+    for module in (*needed, "uvicorn", "starlette"):
         try:
             __import__(module)
         except ImportError:
@@ -159,10 +182,21 @@ def _check_dependencies() -> None:
         )
 
 
+def _check_redis_server() -> None:
+    from tests.redis_server import RedisServerUnavailable, find_server_binary
+
+    try:
+        find_server_binary()
+    except RedisServerUnavailable as error:
+        raise SystemExit(f"section campaign: {error}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print the table."""
     args = _settings(parser().parse_args(argv))
-    _check_dependencies()
+    _check_dependencies(args.only)
+    if "campaign" in args.only:
+        _check_redis_server()
     from benchmarks._facade import measure_facade
     from benchmarks._latency import LatencyResult, measure_latency, measure_sequential
     from benchmarks._measure import RERUNS
@@ -175,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = _load()
     print(f"benchmarks starting; load average {load_before}", file=sys.stderr, flush=True)
     rows: list[Row] = []
+    notes: list[str] = []
     pinning = "processes not pinned (--no-pin)"
     with SandboxProcess() as sandbox:
         if args.pin:
@@ -204,6 +239,18 @@ def main(argv: list[str] | None = None) -> int:
             rows += result.rows()
         if "facade" in args.only:
             rows += measure_facade(sandbox, calls=args.facade_calls).rows()
+        if "campaign" in args.only:
+            from benchmarks._campaign import measure_campaign
+
+            campaign = measure_campaign(
+                sandbox,
+                recipients_per_worker=args.campaign_recipients,
+                workers=args.campaign_workers,
+                rounds=args.campaign_rounds,
+                store_chunks=args.campaign_chunks,
+            )
+            rows += campaign.rows()
+            notes += campaign.notes()
         if "server" in args.only:
             per_second = measure_server(sandbox, requests=args.server_requests)
             server = server_rows(per_second, args.server_requests)
@@ -237,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(rows))
     print()
+    if notes:
+        print("\n".join(notes))
+        print()
     print(f"Reproduce: `{command}` (or `python -m benchmarks ...`; `--help` for sizes).")
     return 0
 
