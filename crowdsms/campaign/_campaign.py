@@ -28,7 +28,13 @@ from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import ClaimStore, Done
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
-from crowdsms.campaign._plan import CampaignPlan, plan_input, plan_recipients, shard_rows
+from crowdsms.campaign._plan import (
+    CampaignPlan,
+    ShardPlan,
+    plan_input,
+    plan_recipients,
+    shard_rows,
+)
 from crowdsms.campaign._redis import Durability, durability
 from crowdsms.errors import ConfigurationError, CrowdSMSError
 from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
@@ -283,8 +289,32 @@ class Campaign:
             lease=lease,
             created=time.time(),
         )
-        await redis.set(campaign.manifest_key, manifest.to_json(), nx=True)
+        # Each shard's duplicates are stored apart, so a worker reads only its own (a
+        # manifest holding them all would be read whole by every shard of a big campaign).
+        lean = attrs.evolve(
+            plan, shards=tuple(attrs.evolve(shard, duplicates={}) for shard in plan.shards)
+        )
+        async with redis.pipeline(transaction=False) as pipe:
+            for shard in plan.shards:
+                if shard.duplicates:
+                    pipe.set(
+                        campaign._duplicates_key(shard.index),
+                        json.dumps([[k, v] for k, v in shard.duplicates.items()]),
+                    )
+            await pipe.execute()
+        await redis.set(campaign.manifest_key, attrs.evolve(manifest, plan=lean).to_json(), nx=True)
         return campaign
+
+    def _duplicates_key(self, shard: int) -> str:
+        return f"{self._base}:duplicates:{shard}"
+
+    async def _shard_plan(self, manifest: Manifest, shard: int) -> ShardPlan:
+        """One shard's plan, with its duplicates (stored apart from the manifest)."""
+        plan = manifest.plan.shards[shard]
+        text = await self.redis.get(self._duplicates_key(shard))
+        if text is None:
+            return plan
+        return attrs.evolve(plan, duplicates={int(k): int(v) for k, v in json.loads(text)})
 
     async def manifest(self) -> Manifest:
         """The stored manifest; :class:`ConfigurationError` if there is none."""
@@ -320,7 +350,7 @@ class Campaign:
             credentials, base_url = configured.values, base_url or configured.base_url
         mode = await durability(self.redis)
         plan = manifest.plan
-        shard_plan = plan.shards[shard]
+        shard_plan = await self._shard_plan(manifest, shard)
         journal = ClaimJournal(
             self.claims(shard, mode),
             token=token or f"{uuid.uuid4().hex}/{shard}",
@@ -405,7 +435,8 @@ class Campaign:
         spec = _registry.get(manifest.provider)
         client = spec.make_client({f.name: "x" for f in spec.credentials})
         reader = _Recorded(spec.chunk_sender(client, manifest.message))
-        for shard in manifest.plan.shards:
+        for lean in manifest.plan.shards:
+            shard = await self._shard_plan(manifest, lean.index)
             store = self.claims(shard.index, Durability.VOLATILE)
             collected: list[BatchOutcome] = []
             await BatchSender(
