@@ -23,6 +23,7 @@ import attrs
 import redis.asyncio
 
 from crowdsms._credentials import require_credentials
+from crowdsms._transport.connections import shared_ssl_context
 from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import ClaimStore, Done
@@ -349,6 +350,7 @@ class Campaign:
             configured = require_credentials(manifest.provider)
             credentials, base_url = configured.values, base_url or configured.base_url
         mode = await durability(self.redis)
+        _load_transport()
         plan = manifest.plan
         shard_plan = await self._shard_plan(manifest, shard)
         journal = ClaimJournal(
@@ -449,6 +451,19 @@ class Campaign:
             )
             for item in collected:
                 yield attrs.evolve(item, position=shard.first_position + item.position)
+
+
+def _load_transport() -> None:
+    """Load now, before any chunk is claimed, what the first request would load.
+
+    httpx imports httpcore when the first connection is made, and crowdsms builds its TLS
+    context then: about 150 ms with the event loop blocked, in a fresh worker process. The
+    shard's other chunks, their permits of the shared rate limit granted meanwhile, would go
+    out together once it is over: a burst above the campaign's rate.
+    """
+    import httpcore  # noqa: F401 (the import is the point)
+
+    shared_ssl_context()
 
 
 def credentials_id(spec: Any, credentials: Mapping[str, object]) -> str:

@@ -26,7 +26,9 @@ its environment (``CROWDSMS_SUBMAIL_APP_ID``, ...). Start a campaign from anywhe
 
 Celery delivers a task again when a worker dies (``acks_late``) and sometimes while the first
 worker still runs it (the broker's visibility timeout): crowdsms's claims, not the engine,
-make that harmless. A shard's rows never travel through the broker: a task carries the
+make that harmless. A shard whose store could not be reached (Redis restarting, a network
+outage) is retried after a pause, for as long as it takes: Celery would otherwise count it
+as failed and drop it. A shard's rows never travel through the broker: a task carries the
 campaign id and the shard's number.
 """
 
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import redis.exceptions
 
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign
 from crowdsms.campaign._journal import DEFAULT_LEASE
@@ -52,21 +55,51 @@ SHARD_TASK = "crowdsms.campaign.run_shard"
 STORE_SETTING = "crowdsms_campaign_store"
 """The Celery setting (``app.conf``) that holds the campaign store's Redis URL."""
 
+STORE_RETRY_DELAY = 1.0
+"""Seconds before a shard that could not reach its store runs again; doubled for each
+further attempt, up to :data:`STORE_RETRY_MAX_DELAY`."""
+STORE_RETRY_MAX_DELAY = 60.0
+
+_STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _store_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the store could not be reached (a group: all of its errors).
+
+    A shard that fails so is run again: the claims its run wrote are on disk, and the chunks
+    it held when the store went away are waited for (their lease), then reported ``unknown``.
+    """
+    if isinstance(error, _STORE_ERRORS):
+        return True
+    inner = getattr(error, "exceptions", None)  # an exception group, from a task group
+    return (
+        isinstance(inner, tuple)
+        and bool(inner)
+        and all(isinstance(item, BaseException) and _store_unreachable(item) for item in inner)
+    )
+
 
 def install(app: Any, *, store: str | None = None) -> Any:
     """Register the shard task on ``app``; return it.
 
     ``store`` is the Redis URL of the campaign store (default: the app's
     ``crowdsms_campaign_store`` setting, else ``$CROWDSMS_CAMPAIGN_STORE``). The task acks
-    late and is requeued when its worker is lost, so a killed worker's shard runs again.
+    late and is requeued when its worker is lost, so a killed worker's shard runs again; it
+    is retried (without limit, after 1 s, 2 s, ... up to 60 s) when the store cannot be
+    reached.
     """
     if store is not None:
         app.conf[STORE_SETTING] = store
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=SHARD_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+        bind=True,
+        name=SHARD_TASK,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        max_retries=None,
     )
-    def run_shard(campaign_id: str, shard: int) -> dict[str, int]:
+    def run_shard(task: Any, campaign_id: str, shard: int) -> dict[str, int]:
         url = app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
         if not url:
             raise RuntimeError(
@@ -82,7 +115,13 @@ def install(app: Any, *, store: str | None = None) -> Any:
                 await redis.aclose()
             return {"sent": report.sent, "failed": report.failed, "unknown": report.unknown}
 
-        return anyio.run(job)
+        try:
+            return anyio.run(job)
+        except Exception as error:
+            if not _store_unreachable(error):
+                raise
+            delay = min(STORE_RETRY_MAX_DELAY, STORE_RETRY_DELAY * 2**task.request.retries)
+            raise task.retry(exc=error, countdown=delay) from error
 
     return run_shard
 
