@@ -10,7 +10,8 @@ Add it to an existing Celery app in a few lines::
     install(app, store="redis://127.0.0.1:6379/1")   # the campaign store: AOF, fsync always
 
 Run workers as usual (``celery -A tasks worker``), each with the provider's credentials in
-its environment (``CROWDSMS_SUBMAIL_APP_ID``, ...). Start a campaign from anywhere::
+its environment (``CROWDSMS_<PROVIDER>_<FIELD>``, as for the command line). Start a campaign
+from anywhere::
 
     from crowdsms.campaign.celery import start
     from crowdsms.providers._spec import MessageOptions
@@ -18,7 +19,7 @@ its environment (``CROWDSMS_SUBMAIL_APP_ID``, ...). Start a campaign from anywhe
     campaign_id = start(
         app,
         campaign_id="2026-12-promo",
-        provider="submail",
+        provider=name,                    # a registered provider's name
         message=MessageOptions(content="【小店】@var(name)，新品到货", columns=("name",)),
         path="/shared/contacts.csv",      # a file every worker can read
         rate=200,                         # recipients per second, for every worker together
