@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pytest
 import redis.asyncio
 
@@ -112,3 +114,38 @@ async def test_start_status_report_cancel_resume(
     assert [o["status"] for o in outcomes].count("sent") == 250
     assert outcomes[-1]["code"] == "invalid"
     assert len(sandbox.ledger.entries(provider="submail")) == 250
+
+
+@pytest.mark.asyncio
+async def test_the_celery_example_queues_a_campaign_that_shards_finish(
+    redis_url: str, redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    from crowdsms.campaign.celery import SHARD_TASK
+
+    rows = ["phone,name"] + [f"1380{i:07d},n{i}" for i in range(30)]
+    (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    os.environ["CROWDSMS_CAMPAIGN_STORE"] = redis_url
+    os.environ["CELERY_BROKER"] = redis_url.rsplit("/", 1)[0] + "/6"
+    try:
+        path = Path(__file__).parents[2] / "examples" / "celery_campaign.py"
+        spec = importlib.util.spec_from_file_location("example_celery_campaign", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert SHARD_TASK in module.app.tasks
+        sent: list[tuple[str, object]] = []
+        module.app.send_task = lambda name, args: sent.append((name, args))
+        await anyio.to_thread.run_sync(module.main, str(tmp_path / "contacts.csv"))
+    finally:
+        os.environ.pop("CROWDSMS_CAMPAIGN_STORE")
+        os.environ.pop("CELERY_BROKER")
+    assert sent == [(SHARD_TASK, ("promo-2026-12", 0))]
+    campaign = Campaign(redis, "promo-2026-12")
+    await campaign.run_shard(
+        0, credentials=sandbox.credentials("submail"), base_url=sandbox.base_url("submail")
+    )
+    assert (await campaign.status()).done
+    assert len(sandbox.ledger.entries()) == 30
