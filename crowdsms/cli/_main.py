@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from crowdsms.cli._app import CliState
@@ -31,11 +33,27 @@ def run_cli(args: list[str]) -> int:
         _say(f"crowdsms: error: {_one_line(error.format_message())}")
         return 2
     except CrowdSMSError as error:
-        _say(f"crowdsms: error: {_one_line(str(error))}")
+        _say(f"crowdsms: error: {_one_line(_as_cli(str(error)))}")
         return 2
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     return 0
+
+
+_CLI_NAMES = {
+    "chunk_size": "--chunk-size",
+    "job_id": "--job-id",
+    "phone_column": "--phone-column",
+    "var_columns": "--var-column",
+    "template_id": "--template-id",
+    "project_id": "--project-id",
+}
+_PYTHON_NAME = re.compile(r"\b(" + "|".join(_CLI_NAMES) + r")\b(=\S*)?")
+
+
+def _as_cli(text: str) -> str:
+    """An error written for Python callers, in the command line's words (``--chunk-size``)."""
+    return _PYTHON_NAME.sub(lambda match: _CLI_NAMES[match.group(1)], text)
 
 
 def _one_line(text: str) -> str:

@@ -472,3 +472,29 @@ def test_a_missing_extra_is_one_line_naming_it(
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert extra in line
+
+
+def test_errors_speak_the_command_lines_words(sandbox: Sandbox, tmp_path: Path) -> None:
+    journal = str(tmp_path / "job.sqlite")
+    common = ["send", str(contacts(tmp_path, 12)), "--content", CONTENT, "--quiet"]
+    common += ["--journal", journal, "--job-id", "j"]
+    env = submail_env(sandbox, tmp_path)
+    first = crowdsms(*common, "--chunk-size", "5", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    other = crowdsms(*common, "--chunk-size", "4", "--resume", cwd=tmp_path, env=env)
+    assert other.returncode == 2
+    (line,) = error_lines(other)
+    assert "--chunk-size" in line
+    assert "chunk_size" not in line
+    too_big = crowdsms(
+        "send",
+        str(contacts(tmp_path, 3)),
+        "--content",
+        CONTENT,
+        "--chunk-size",
+        "500",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert too_big.returncode == 2
+    assert "--chunk-size" in too_big.stderr
