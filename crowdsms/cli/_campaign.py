@@ -9,7 +9,7 @@ The campaign store (Redis, with AOF and ``appendfsync always``) is ``--store`` o
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,10 +17,9 @@ import click
 
 from crowdsms.batch import CsvSink, JsonlSink
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.cli._app import cli, console, notes, provider_option, run, send_option_help
-from crowdsms.cli._send import _check_variables, _header, _variable_columns
+from crowdsms.cli._app import cli, console, notes, provider_option, run
+from crowdsms.cli._send import choose_message, message_options
 from crowdsms.providers import _registry
-from crowdsms.providers._spec import MessageOptions
 
 __all__ = ["campaign"]
 
@@ -66,18 +65,7 @@ def campaign() -> None:
 @click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--id", "campaign_id", required=True, help="The campaign's id (its name).")
 @provider_option()
-@click.option("--content", help=send_option_help("content", "Message text."))
-@click.option("--tag", help=send_option_help("tag", "A tag the provider keeps with the send."))
-@click.option("--template-id", type=int, help=send_option_help("template_id", "Template id."))
-@click.option("--sign", help=send_option_help("sign", "SMS signature."))
-@click.option(
-    "--kind", type=click.Choice(["1", "2", "3"]), help=send_option_help("kind", "Message kind.")
-)
-@click.option("--project-id", type=int, help=send_option_help("project_id", "Project id."))
-@click.option("--phone-column", default="phone", show_default=True)
-@click.option("--var-column", "var_columns", multiple=True, help="CSV column used as a variable.")
-@click.option("--no-vars", is_flag=True, help="Use no column as a variable.")
-@click.option("--encoding", help="The CSV file's encoding (default: detected).")
+@message_options
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Recipients per request.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option(
@@ -97,22 +85,13 @@ def start(
     recipients: Path,
     campaign_id: str,
     provider: str,
-    content: str | None,
-    tag: str | None,
-    template_id: int | None,
-    sign: str | None,
-    kind: str | None,
-    project_id: int | None,
-    phone_column: str,
-    var_columns: Sequence[str],
-    no_vars: bool,
-    encoding: str | None,
     chunk_size: int | None,
     concurrency: int,
     rate: float | None,
     shard_rows: int,
     store: str,
     broker: str,
+    **options: Any,
 ) -> None:
     """Plan a campaign from a CSV file every worker can read, and queue its shards.
 
@@ -123,34 +102,23 @@ def start(
 
     from crowdsms.campaign.celery import start as start_campaign
 
+    chosen = choose_message(recipients, provider, options)
     spec = _registry.get(provider)
-    columns = _header(recipients, phone_column, encoding)
-    chosen = _variable_columns(spec, columns, phone_column, tuple(var_columns), no_vars)
-    message = MessageOptions(
-        content=content,
-        tag=tag,
-        template_id=template_id,
-        sign=sign,
-        kind=int(kind) if kind is not None else None,
-        project_id=project_id,
-        columns=chosen,
-    )
-    _check_variables(spec, message, columns, chosen)
     app = Celery("crowdsms", broker=broker)
     start_campaign(
         app,
         campaign_id=campaign_id,
         provider=provider,
-        message=message,
+        message=chosen.message,
         path=os.path.abspath(recipients),
         store=store,
-        phone_column=phone_column,
-        var_columns={column: spec.var_name(column) for column in chosen},
+        phone_column=chosen.phone_column,
+        var_columns={column: spec.var_name(column) for column in chosen.message.columns},
         chunk_size=chunk_size,
         concurrency=concurrency,
         rate=rate,
         shard_rows=shard_rows,
-        encoding=encoding,
+        encoding=chosen.encoding,
     )
     console.print(f"campaign {campaign_id} started")
     notes.print(f"Follow it with: crowdsms campaign status {campaign_id}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -77,33 +78,80 @@ failed, are unknown, or were not sent because the job stopped early (the summary
 2 for bad input or configuration, before anything is sent; 130 when interrupted (Ctrl-C)."""
 
 
+_MESSAGE_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] = (
+    click.option("--content", help=send_option_help("content", "Message text.")),
+    click.option("--tag", help=send_option_help("tag", "A tag the provider keeps with the send.")),
+    click.option("--template-id", type=int, help=send_option_help("template_id", "Template id.")),
+    click.option("--sign", help=send_option_help("sign", "SMS signature.")),
+    click.option(
+        "--kind", type=click.Choice(["1", "2", "3"]), help=send_option_help("kind", "Message kind.")
+    ),
+    click.option("--project-id", type=int, help=send_option_help("project_id", "Project id.")),
+    click.option(
+        "--phone-column", default="phone", show_default=True, help="CSV column of numbers."
+    ),
+    click.option(
+        "--var-column",
+        "var_columns",
+        multiple=True,
+        help=(
+            "CSV column used as a template variable (repeatable). Default: every other column, "
+            "for providers whose messages vary per recipient; none for the others."
+        ),
+    ),
+    click.option("--no-vars", is_flag=True, help="Use no column as a variable."),
+    click.option(
+        "--encoding",
+        help="The CSV file's encoding, e.g. gb18030 or utf-8 (default: detected: UTF-8, with or "
+        "without BOM, else GB18030).",
+    ),
+)
+
+
+@attrs.frozen(kw_only=True)
+class ChosenMessage:
+    """What the message options chose: the message, and how to read the CSV."""
+
+    message: MessageOptions
+    phone_column: str
+    encoding: str | None
+
+
+def message_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of what to send and how to read the CSV (``send``, ``campaign start``)."""
+    for option in reversed(_MESSAGE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> ChosenMessage:
+    """The message from :func:`message_options`' values (taken out of ``options``), checked
+    against the CSV's header: every variable the message uses must be a column."""
+    spec = _registry.get(provider)
+    phone_column: str = options.pop("phone_column")
+    encoding: str | None = options.pop("encoding")
+    columns = _header(recipients, phone_column, encoding)
+    chosen = _variable_columns(
+        spec, columns, phone_column, tuple(options.pop("var_columns")), options.pop("no_vars")
+    )
+    kind = options.pop("kind")
+    message = MessageOptions(
+        content=options.pop("content"),
+        tag=options.pop("tag"),
+        template_id=options.pop("template_id"),
+        sign=options.pop("sign"),
+        kind=int(kind) if kind is not None else None,
+        project_id=options.pop("project_id"),
+        columns=chosen,
+    )
+    _check_variables(spec, message, columns, chosen)
+    return ChosenMessage(message=message, phone_column=phone_column, encoding=encoding)
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
 @provider_option()
-@click.option("--content", help=send_option_help("content", "Message text."))
-@click.option("--tag", help=send_option_help("tag", "A tag the provider keeps with the send."))
-@click.option("--template-id", type=int, help=send_option_help("template_id", "Template id."))
-@click.option("--sign", help=send_option_help("sign", "SMS signature."))
-@click.option(
-    "--kind", type=click.Choice(["1", "2", "3"]), help=send_option_help("kind", "Message kind.")
-)
-@click.option("--project-id", type=int, help=send_option_help("project_id", "Project id."))
-@click.option("--phone-column", default="phone", show_default=True, help="CSV column of numbers.")
-@click.option(
-    "--var-column",
-    "var_columns",
-    multiple=True,
-    help=(
-        "CSV column used as a template variable (repeatable). Default: every other column, "
-        "for providers whose messages vary per recipient; none for the others."
-    ),
-)
-@click.option("--no-vars", is_flag=True, help="Use no column as a variable.")
-@click.option(
-    "--encoding",
-    help="The CSV file's encoding, e.g. gb18030 or utf-8 (default: detected: UTF-8, with or "
-    "without BOM, else GB18030).",
-)
+@message_options
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Recipients per request.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Recipients/second.")
@@ -124,18 +172,9 @@ failed, are unknown, or were not sent because the job stopped early (the summary
 @click.pass_obj
 def send(
     state: CliState,
+    /,
     recipients: Path,
     provider: str,
-    content: str | None,
-    tag: str | None,
-    template_id: int | None,
-    sign: str | None,
-    kind: str | None,
-    project_id: int | None,
-    phone_column: str,
-    var_columns: Sequence[str],
-    no_vars: bool,
-    encoding: str | None,
     chunk_size: int | None,
     concurrency: int,
     rate: float | None,
@@ -145,6 +184,7 @@ def send(
     output: Path | None,
     use_sandbox: bool,
     quiet: bool,
+    **options: Any,
 ) -> None:
     """Send one campaign to every recipient in a CSV file (a header row, then one per line).
 
@@ -155,29 +195,17 @@ def send(
     chunks and waits for the requests in flight (a second Ctrl-C stops at once), then prints
     the command that resumes the job.
     """
-    spec = _registry.get(provider)
-    columns = _header(recipients, phone_column, encoding)
-    chosen = _variable_columns(spec, columns, phone_column, tuple(var_columns), no_vars)
-    message = MessageOptions(
-        content=content,
-        tag=tag,
-        template_id=template_id,
-        sign=sign,
-        kind=int(kind) if kind is not None else None,
-        project_id=project_id,
-        columns=chosen,
-    )
-    _check_variables(spec, message, columns, chosen)
+    chosen = choose_message(recipients, provider, options)
     _check_journal(journal, job_id, resume)
     if output is not None and output.suffix not in (".jsonl", ".csv"):
         raise click.BadParameter("must end in .jsonl or .csv", param_hint="--output")
     job = SendJob(
         recipients=recipients,
         provider=provider,
-        message=message,
-        phone_column=phone_column,
-        var_columns=chosen,
-        encoding=encoding,
+        message=chosen.message,
+        phone_column=chosen.phone_column,
+        var_columns=chosen.message.columns,
+        encoding=chosen.encoding,
         chunk_size=chunk_size,
         concurrency=concurrency,
         rate=rate,
