@@ -16,16 +16,19 @@ Redis before the request is made, so when the engine hands the same shard to two
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TypeVar
 
 import anyio
+import redis.exceptions
 
 from crowdsms.batch import INTERRUPTED, ChunkTakenError
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import Claimed, ClaimStore, Done, Held
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["DEFAULT_LEASE", "ClaimJournal"]
+__all__ = ["DEFAULT_LEASE", "STORE_PATIENCE", "ClaimJournal"]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -35,6 +38,33 @@ transport's deadline is 60 s), so a live holder is never taken for a dead one.""
 
 _POLL = 0.2
 
+STORE_PATIENCE = 30.0
+"""Seconds a journal call keeps retrying while the store cannot be reached (a Redis restart
+takes a fraction of a second): every claim operation is safe to repeat for its token."""
+
+_STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+T = TypeVar("T")
+
+
+async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
+    """``call()``, again after a pause while the store cannot be reached, for ``patience`` s.
+
+    A short outage (a restart, a failover) then costs a pause instead of the shard's run:
+    ending the run would leave the chunks it holds to expire as ``unknown``.
+    """
+    deadline = anyio.current_time() + patience
+    delay = 0.05
+    while True:
+        try:
+            return await call()
+        except _STORE_ERRORS:
+            if anyio.current_time() + delay > deadline:
+                raise
+            logger.warning("campaign: the store cannot be reached; trying again in %.2f s", delay)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
 
 class ClaimJournal:
     """A :class:`~crowdsms.batch.JobJournal` backed by a :class:`ClaimStore`.
@@ -42,12 +72,23 @@ class ClaimJournal:
     ``token`` identifies this worker's run of the shard (unique per run).
     """
 
-    def __init__(self, store: ClaimStore, *, token: str, lease: float = DEFAULT_LEASE) -> None:
+    def __init__(
+        self,
+        store: ClaimStore,
+        *,
+        token: str,
+        lease: float = DEFAULT_LEASE,
+        patience: float = STORE_PATIENCE,
+    ) -> None:
+        self._patience = patience
         self._store = store
         self._token = token
         self._lease = lease
         self._dead_holders: dict[int, str] = {}
         self._recorded = 0
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await _patiently(call, patience=self._patience)
 
     @property
     def resumed(self) -> bool:
@@ -73,7 +114,7 @@ class ClaimJournal:
         A chunk held by a live worker is waited for until it is done (or its lease runs out).
         """
         while True:
-            state = await self._store.peek(index)
+            state = await self._call(partial(self._store.peek, index))
             if state is None:
                 return None
             self._recorded += 1
@@ -90,21 +131,21 @@ class ClaimJournal:
 
     async def mark_started(self, index: int) -> None:
         """Claim chunk ``index``, durably; :class:`ChunkTakenError` if another worker has it."""
-        result = await self._store.claim(index, self._token, self._lease)
+        result = await self._call(partial(self._store.claim, index, self._token, self._lease))
         if not isinstance(result, Claimed):
             raise ChunkTakenError(f"chunk {index} was claimed by another worker first")
 
     async def mark_pending(self, index: int) -> None:
         """Give the claim back: the chunk was provably not sent."""
-        await self._store.release(index, self._token)
+        await self._call(partial(self._store.release, index, self._token))
 
     async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
         """Record the chunk's outcomes (or, for a dead holder's chunk, its ``unknown`` ones)."""
         holder = self._dead_holders.pop(index, None)
         if holder is not None:
-            await self._store.expire(index, holder, outcomes)
+            await self._call(partial(self._store.expire, index, holder, outcomes))
             return
-        if not await self._store.finish(index, self._token, outcomes):
+        if not await self._call(partial(self._store.finish, index, self._token, outcomes)):
             logger.error(
                 "campaign: chunk %d was finished by another worker (this one's lease ran out "
                 "while it was sending); its outcomes are that worker's",
@@ -122,7 +163,7 @@ class ClaimJournal:
         ``unknown`` outcomes: it may have been sent, so it is never sent again.
         """
         while True:
-            state = await self._store.peek(index)
+            state = await self._call(partial(self._store.peek, index))
             if isinstance(state, Done):
                 return list(state.outcomes)
             if isinstance(state, Held) and state.lease_expired:
@@ -139,7 +180,7 @@ class ClaimJournal:
                     )
                     for phone in phones
                 ]
-                await self._store.expire(index, state.holder_token, unknown)
+                await self._call(partial(self._store.expire, index, state.holder_token, unknown))
                 continue  # read what was recorded: ours, or another waiter's
             await anyio.sleep(_POLL)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import anyio
+import anyio.to_thread
 import pytest
 import redis.asyncio
+import redis.exceptions
 
 from crowdsms.campaign import (
     ClaimCounts,
@@ -245,5 +248,38 @@ async def test_claims_and_outcomes_survive_a_redis_crash(
         assert held.holder_token == "worker-a"
         assert await store.claim(1, "worker-b", 600) == Done(tuple(sent_chunk(3)))
         assert await store.counts() == ClaimCounts(started=1, done=1, expired=0)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_journal_waits_out_a_store_restart_instead_of_failing(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    from crowdsms.campaign import ClaimJournal, connect, durability
+
+    server = server_factory()
+    client = connect(server.url)
+    try:
+        store = ClaimStore(client, "outage", await durability(client))
+        journal = ClaimJournal(store, token="w1", lease=30)
+        await journal.mark_started(0)
+        server.stop(kill=True)  # the store is gone while the request is in flight...
+
+        async def come_back() -> None:
+            # longer than redis-py's own retries (3, at most 1 s apart) ride out alone
+            await anyio.sleep(4.0)
+            await anyio.to_thread.run_sync(server.start)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(come_back)
+            # ...and the journal records the chunk's outcome once it is back: no failure
+            await journal.mark_done(0, sent_chunk(1))
+        assert await store.outcomes(0) == tuple(sent_chunk(1))
+        impatient = ClaimJournal(store, token="w2", lease=30, patience=0.2)
+        server.stop(kill=True)
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await impatient.mark_started(1)
     finally:
         await client.aclose()
