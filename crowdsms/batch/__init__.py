@@ -45,6 +45,7 @@ one. A journal recorded for a different input or chunk size is refused with
 from __future__ import annotations
 
 from crowdsms.batch._chunking import idempotency_key
+from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
 from crowdsms.batch._input import (
     DETECT_PREFIX_BYTES,
@@ -103,6 +104,7 @@ __all__ = [
     "OutcomeStream",
     "ProgressCallback",
     "RecipientSource",
+    "SharedPace",
     "detect_encoding",
     "idempotency_key",
     "journal_has_job",

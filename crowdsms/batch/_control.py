@@ -20,16 +20,40 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import anyio
 
 from crowdsms._transport.rate_limit import TokenBucket
 
-__all__ = ["FlowControl"]
+__all__ = ["FlowControl", "SharedPace"]
 
 logger = logging.getLogger("crowdsms.batch")
 
 _RATE_FLOOR = 1 / 20
+
+
+class SharedPace(Protocol):
+    """A rate limit shared with other processes (e.g. crowdsms.campaign.SharedRateLimiter).
+
+    The batch sender takes its permits before claiming and sending each chunk, tells it
+    about a 429 (``slow_down``, with the permit of the refused request) and, while the pace
+    is below its configured rate, about each success (``recovered``).
+    """
+
+    async def acquire(self, n: int = 1) -> Any:
+        """Wait for ``n`` permits; return the permit (with ``rate`` and a generation)."""
+        ...
+
+    async def slow_down(
+        self, factor: float = 0.5, *, retry_after: float | None = None, permit: Any = None
+    ) -> bool:
+        """Slow every process down after a 429."""
+        ...
+
+    async def recovered(self) -> float:
+        """Regain some pace after a success."""
+        ...
 
 
 class FlowControl:
@@ -45,7 +69,11 @@ class FlowControl:
         recovery: float,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
+        shared: SharedPace | None = None,
+        shared_rate: float | None = None,
     ) -> None:
+        self.shared = shared
+        self._shared_rate = shared_rate
         self.concurrency = concurrency
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.target_rate = rate
@@ -67,10 +95,28 @@ class FlowControl:
         """The current number of requests allowed at once."""
         return int(self.limiter.total_tokens)
 
-    async def pace(self, recipients: int) -> None:
-        """Wait for the rate limit to allow ``recipients`` more recipients."""
+    async def pace(self, recipients: int) -> Any:
+        """Wait for the rate limits to allow ``recipients`` more recipients.
+
+        Returns the shared limit's permit, if there is one (for :meth:`shared_answer`).
+        """
         if self.bucket is not None:
             await self.bucket.acquire(recipients)
+        if self.shared is not None:
+            return await self.shared.acquire(recipients)
+        return None
+
+    async def shared_answer(self, permit: Any, error: BaseException | None) -> None:
+        """Tell the shared limit how a request sent on ``permit`` went (a 429, or not)."""
+        if self.shared is None or permit is None:
+            return
+        retry_after = getattr(error, "retry_after", None)
+        if error is not None:
+            await self.shared.slow_down(retry_after=retry_after, permit=permit)
+        elif (
+            self._shared_rate is not None and getattr(permit, "rate", 0) < 0.999 * self._shared_rate
+        ):
+            await self.shared.recovered()
 
     def rate_limited(self, generation: int) -> None:
         """React to a 429 for a request sent at ``generation``."""

@@ -144,7 +144,7 @@ class Dispatcher:
             limiter = self._control.limiter
             await _acquire(limiter)
             try:
-                await self._control.pace(len(block.recipients))
+                permit = await self._control.pace(len(block.recipients))
                 if self._stop:
                     # Never sent (a chunk waiting to be resent is pending again): it stays
                     # pending in the journal, and a resumed job sends it.
@@ -165,11 +165,13 @@ class Dispatcher:
             if isinstance(outcome, list):
                 results = outcome
                 self._refusals = ("", 0)
+                await self._control.shared_answer(permit, None)
                 break
             error = outcome
             self._tally.retries += max(0, getattr(error, "attempts", 1) - 1)
             if isinstance(error, RateLimitedError):
                 self._control.rate_limited(generation)
+                await self._control.shared_answer(permit, error)
             delay = self._retry_delay(error, attempt, keyed=key is not None)
             if delay is None:
                 results = outcomes_for_error(block.recipients, error)

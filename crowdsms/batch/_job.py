@@ -35,7 +35,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._chunking import Block, Chunker, fingerprint, idempotency_key
-from crowdsms.batch._control import FlowControl
+from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._journal import JobJournal, Journal
@@ -78,6 +78,7 @@ class JobConfig:
     progress_interval: float
     stop_on_job_wide_error: bool = True
     resend_failed_chunks: bool = True
+    shared_pace: SharedPace | None = None
 
     @property
     def window(self) -> int:
@@ -204,6 +205,8 @@ class _Job:
             recovery=config.recovery,
             clock=config.runtime.monotonic,
             sleep=config.runtime.sleep,
+            shared=config.shared_pace,
+            shared_rate=getattr(config.shared_pace, "rate", None),
         )
         self._dispatcher = Dispatcher(
             chunk_sender=chunk_sender,

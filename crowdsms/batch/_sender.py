@@ -17,6 +17,7 @@ from typing_extensions import Self, Unpack
 from crowdsms._loops import refuse_inside_event_loop
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
@@ -55,6 +56,7 @@ class BatchOptions(TypedDict, total=False):
     progress_interval: float
     stop_on_job_wide_error: bool
     resend_failed_chunks: bool
+    shared_pace: SharedPace | None
     runtime: Runtime | None
 
 
@@ -93,6 +95,10 @@ class BatchSender:
       accepted (an invalid or blocked number) keep their outcome, as do ``unknown`` chunks,
       which are never resent without an idempotency key. ``False`` replays every recorded
       outcome.
+    - ``shared_pace``: a rate limit shared with other processes (e.g.
+      :class:`crowdsms.campaign.SharedRateLimiter`), on top of ``rate``: each chunk takes
+      its permits before it is claimed in the journal and sent, and a 429 slows every
+      process sharing it.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -114,6 +120,7 @@ class BatchSender:
         progress_interval: float = 0.5,
         stop_on_job_wide_error: bool = True,
         resend_failed_chunks: bool = True,
+        shared_pace: SharedPace | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -186,6 +193,7 @@ class BatchSender:
             progress_interval=progress_interval,
             stop_on_job_wide_error=stop_on_job_wide_error,
             resend_failed_chunks=resend_failed_chunks,
+            shared_pace=shared_pace,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []

@@ -35,7 +35,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         action="Install it with: pip install 'crowdsms[campaign]'",
     ) from error
 
-from crowdsms.campaign._campaign import Campaign, CampaignStatus, LimitedChunkSender
+from crowdsms.campaign._campaign import Campaign, CampaignStatus
 from crowdsms.campaign._claims import ClaimCounts, Claimed, ClaimResult, ClaimStore, Done, Held
 from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
 from crowdsms.campaign._journal import ClaimJournal
@@ -63,7 +63,6 @@ __all__ = [
     "Done",
     "Durability",
     "Held",
-    "LimitedChunkSender",
     "LuaScript",
     "Permit",
     "ShardPlan",

@@ -42,7 +42,7 @@ from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 
-__all__ = ["Campaign", "CampaignStatus", "LimitedChunkSender"]
+__all__ = ["Campaign", "CampaignStatus"]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -52,33 +52,6 @@ DEFAULT_SHARD_ROWS = 5_000
 """Rows per shard: at 200 recipients/s shared by 4 workers, about 100 s of work, well inside
 a broker's visibility timeout of several minutes (a shard outliving it is delivered again,
 which the claims make harmless but wasteful)."""
-
-
-class LimitedChunkSender:
-    """A chunk sender that takes its permits from a limiter shared by every process."""
-
-    def __init__(self, inner: ChunkSender, limiter: SharedRateLimiter) -> None:
-        self._inner = inner
-        self._limiter = limiter
-        self.max_chunk_size = inner.max_chunk_size
-        self.supports_idempotency_key = inner.supports_idempotency_key
-
-    @property
-    def max_connections(self) -> int | None:
-        """The wrapped chunk sender's client's connections."""
-        connections: int | None = getattr(self._inner, "max_connections", None)
-        return connections
-
-    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
-        """The wrapped chunk sender's validation."""
-        return self._inner.validate(recipient, position=position)
-
-    async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
-    ) -> Sequence[RecipientOutcome]:
-        """Wait for the shared limiter, then send (a 429 slows every process down)."""
-        async with self._limiter.permit(len(recipients)):
-            return await self._inner.send_chunk(recipients, idempotency_key=idempotency_key)
 
 
 @attrs.frozen(kw_only=True)
@@ -362,18 +335,20 @@ class Campaign:
             credentials, base_url=base_url, max_connections=manifest.concurrency
         ) as client:
             chunk_sender: ChunkSender = spec.chunk_sender(client, manifest.message)
+            limiter = None
             if manifest.rate is not None:
+                account = credentials_id(spec, credentials)
                 limiter = SharedRateLimiter(
                     self.redis,
-                    f"{self._prefix}:rate:{manifest.provider}:{credentials_id(spec, credentials)}",
+                    f"{self._prefix}:rate:{manifest.provider}:{account}",
                     rate=manifest.rate,
                 )
-                chunk_sender = LimitedChunkSender(chunk_sender, limiter)
             sender = BatchSender(
                 chunk_sender,
                 concurrency=manifest.concurrency,
                 chunk_size=manifest.chunk_size,
                 resend_failed_chunks=False,
+                shared_pace=limiter,  # permits before the claim: the lease never waits
             )
             if await self.cancelled():
                 sender.stop("the campaign was cancelled")

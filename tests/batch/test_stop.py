@@ -246,3 +246,58 @@ async def test_an_item_judged_before_the_job_is_skipped_as_it_says() -> None:
     assert (skipped.phone, skipped.outcome.code) == ("13700000001", "duplicate")
     assert skipped.outcome.message == "first at row 7 of shard 0"
     assert "13700000001" not in fake.phones_received()
+
+
+class RecordingPace:
+    """A shared pace that grants at once and records what the batch sender tells it."""
+
+    rate = 100.0
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.slowed = False
+
+    async def acquire(self, n: int = 1) -> object:
+        self.events.append(f"acquire {n}")
+        return type("Permit", (), {"rate": 50.0 if self.slowed else 100.0})()
+
+    async def slow_down(
+        self, factor: float = 0.5, *, retry_after: float | None = None, permit: object = None
+    ) -> bool:
+        self.events.append(f"slow_down {retry_after}")
+        self.slowed = True
+        return True
+
+    async def recovered(self) -> float:
+        self.events.append("recovered")
+        self.slowed = False
+        return 100.0
+
+
+@pytest.mark.anyio
+async def test_a_shared_pace_is_asked_first_and_told_of_429s_and_recoveries() -> None:
+    from crowdsms.errors import RateLimitedError
+
+    class OneRateLimit:
+        async def __call__(
+            self, call: Call, chunk: Sequence[Recipient]
+        ) -> Sequence[RecipientOutcome]:
+            if call.number == 1:
+                raise RateLimitedError("slow down", status_code=429, retry_after=0.5)
+            return [sent(r) for r in chunk]
+
+    pace = RecordingPace()
+    fake = FakeChunkSender(max_chunk_size=10, script=OneRateLimit())
+    sender = BatchSender(
+        fake, concurrency=1, chunk_size=10, shared_pace=pace, runtime=FakeTime().runtime()
+    )
+    report = await sender.send(recipients(30))
+    assert report.sent == 30
+    assert pace.events == [
+        "acquire 10",
+        "acquire 10",
+        "slow_down 0.5",
+        "acquire 10",  # the refused chunk, sent again
+        "recovered",
+        "acquire 10",
+    ]
