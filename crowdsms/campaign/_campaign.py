@@ -185,6 +185,31 @@ class Campaign:
         done = {int(key) for key in await self.redis.hkeys(self.shards_key)}
         return [shard.index for shard in manifest.plan.shards if shard.index not in done]
 
+    async def delete(self) -> int:
+        """Delete every key of the campaign (manifest, rows, claims, outcomes); return how many.
+
+        Finished chunks keep their outcomes until then (about 70 bytes per recipient): delete a
+        campaign once its report is written. Workers still running one of its shards fail.
+        """
+        escaped = self.campaign_id.replace("\\", "\\\\")
+        for char in "*?[]":
+            escaped = escaped.replace(char, "\\" + char)
+        patterns = (
+            f"{self._prefix}:campaign:{{{escaped}}}:*",
+            f"{self._prefix}:campaign:{{{escaped}/*}}:*",
+        )
+        deleted = 0
+        for pattern in patterns:
+            batch: list[Any] = []
+            async for key in self.redis.scan_iter(pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += await self.redis.delete(*batch)
+                    batch = []
+            if batch:
+                deleted += await self.redis.delete(*batch)
+        return int(deleted)
+
     async def cancelled(self) -> bool:
         """Whether the campaign was cancelled (and not resumed)."""
         return bool(await self.redis.exists(self.cancel_key))

@@ -216,3 +216,17 @@ def resume(campaign_id: str, store: str, broker: str) -> None:
     for shard in shards:
         app.send_task(SHARD_TASK, args=(campaign_id, shard))
     console.print(f"campaign {campaign_id}: {len(shards)} shards queued again")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@_store_option
+def delete(campaign_id: str, store: str) -> None:
+    """Delete the campaign's keys from the store (write its report first)."""
+
+    async def job(campaign: Any) -> int:
+        deleted: int = await campaign.delete()
+        return deleted
+
+    deleted = run(lambda: _with_campaign(store, campaign_id, job))
+    console.print(f"campaign {campaign_id}: {deleted:,} keys deleted")

@@ -115,6 +115,19 @@ async def test_start_status_report_cancel_resume(
     assert outcomes[-1]["code"] == "invalid"
     assert len(sandbox.ledger.entries(provider="submail")) == 250
 
+    await Campaign.create(  # another campaign, which deleting c1 must leave alone
+        redis,
+        campaign_id="c10",
+        provider="submail",
+        message=manifest.message,
+        path=path,
+    )
+    deleted = crowdsms("campaign", "delete", "c1", cwd=tmp_path, store=redis_url)
+    assert deleted.returncode == 0, deleted.stderr
+    left = [key.decode() for key in await redis.keys("*")]
+    assert [key for key in left if "{c1}" in key or "{c1/" in key] == []
+    assert any("{c10}" in key for key in left)
+
 
 @pytest.mark.asyncio
 async def test_the_celery_example_queues_a_campaign_that_shards_finish(
