@@ -18,6 +18,8 @@ from crowdsms.errors import CrowdSMSError, DeliveryCertainty, ProviderError, Req
 
 __all__ = [
     "ChunkSender",
+    "Delivery",
+    "DeliveryState",
     "OutcomeStatus",
     "PreSkipped",
     "Recipient",
@@ -64,6 +66,30 @@ class PreSkipped:
     message: str
 
 
+class DeliveryState(str, enum.Enum):
+    """What the provider's delivery reports say became of a sent message."""
+
+    DELIVERED = "delivered"
+    """The handset received it."""
+    UNDELIVERED = "undelivered"
+    """The carrier could not deliver it (see :attr:`Delivery.code`)."""
+    AWAITING = "awaiting"
+    """Sent, but no final report has arrived (yet)."""
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """The delivery state of one sent recipient, from the provider's reports.
+
+    ``code`` is the carrier's (or provider's) code of an undelivered message; ``at`` when
+    the report says it happened (Unix seconds), when it says.
+    """
+
+    state: DeliveryState
+    code: str | None = None
+    at: float | None = None
+
+
 @attrs.frozen(kw_only=True)
 class RecipientOutcome:
     """The result for one recipient.
@@ -71,6 +97,11 @@ class RecipientOutcome:
     ``phone`` is the number as sent (normalized) or, for a skipped recipient, as given.
     ``message_id`` and ``fee`` are the provider's, when sent. ``code`` and ``message`` say
     why it failed or was skipped; ``retryable`` whether trying again later could help.
+
+    After reconciliation with the provider's reports (see :mod:`crowdsms.deliveries`),
+    ``confirmed`` says the recipient was ``unknown`` (the send's answer was lost) and a
+    report proved the provider had the message, so it is now ``sent``; ``delivery`` is the
+    delivery state of a sent recipient (``None`` before any reconciliation).
     """
 
     phone: str
@@ -80,6 +111,8 @@ class RecipientOutcome:
     code: str | None = None
     message: str | None = None
     retryable: bool = False
+    confirmed: bool = False
+    delivery: Delivery | None = None
 
 
 class ChunkSender(Protocol):

@@ -24,6 +24,8 @@ they are never resent, and their recipients are reported ``unknown``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -35,6 +37,7 @@ from crowdsms.batch._control import FlowControl
 from crowdsms.batch._journal import ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
 from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
+from crowdsms.deliveries._reference import chunk_reference
 from crowdsms.errors import (
     CrowdSMSError,
     DeliveryCertainty,
@@ -44,7 +47,13 @@ from crowdsms.errors import (
 )
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome, outcomes_for_error
 
-__all__ = ["DEFAULT_CHUNK_RETRY", "WRONG_OUTCOME_COUNT", "Dispatcher", "unknown_outcomes"]
+__all__ = [
+    "DEFAULT_CHUNK_RETRY",
+    "WRONG_OUTCOME_COUNT",
+    "ChunkStates",
+    "Dispatcher",
+    "unknown_outcomes",
+]
 
 logger = logging.getLogger("crowdsms.batch")
 
@@ -100,8 +109,33 @@ async def _acquire(limiter: anyio.CapacityLimiter) -> None:
         await limiter.acquire()
 
 
+class ChunkStates(Protocol):
+    """The part of a journal that sending one chunk uses."""
+
+    async def mark_started(self, index: int) -> None:
+        """Record that chunk ``index`` is about to be sent."""
+        ...
+
+    async def mark_pending(self, index: int) -> None:
+        """Record that chunk ``index`` was not sent after all."""
+        ...
+
+    async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        """Record the outcomes of chunk ``index``."""
+        ...
+
+    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+        """The outcomes of a chunk another process took."""
+        ...
+
+
 class Dispatcher:
-    """Sends blocks for one job; shared by its workers."""
+    """Sends blocks for one job; shared by its workers.
+
+    Where the chunk sender has ``supports_reference``, each request carries the chunk's
+    reference (see :func:`~crowdsms.deliveries.chunk_reference`), which the provider repeats
+    in its reports, so that reports name the chunk even when the answer was lost.
+    """
 
     def __init__(
         self,
@@ -114,7 +148,10 @@ class Dispatcher:
         tally: Tally,
         stop: JobStop,
         stop_on_job_wide_error: bool,
+        job_id: str = "",
     ) -> None:
+        self._job_id = job_id
+        self._referenced = bool(getattr(chunk_sender, "supports_reference", False))
         self._stop = stop
         self._stop_on_job_wide_error = stop_on_job_wide_error
         self._refusals: tuple[str, int] = ("", 0)
@@ -126,17 +163,26 @@ class Dispatcher:
         self._runtime = runtime
         self._tally = tally
 
-    async def send(self, block: Block, key: str | None) -> list[RecipientOutcome]:
+    async def send(
+        self,
+        block: Block,
+        key: str | None,
+        *,
+        journal: ChunkStates | None = None,
+        resend: int = 0,
+    ) -> list[RecipientOutcome]:
         """Send the block's chunk (with retries) and return one outcome per recipient.
 
         With a journal, the chunk is ``started`` before each request, ``pending`` again
         while waiting to resend after a ``NOT_SENT`` failure, and ``done`` with its outcomes
         after the last request; ``started`` and ``done`` are written even if the job is
-        being cancelled.
+        being cancelled. ``journal`` replaces the job's journal for this chunk (a resend
+        records its states its own way); ``resend`` numbers a resend in the reference.
         """
         assert block.chunk_index is not None
-        journal = self._journal
+        states: ChunkStates | None = journal if journal is not None else self._journal
         index = block.chunk_index
+        reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
         started = False
         attempt = 0
         while True:
@@ -150,16 +196,16 @@ class Dispatcher:
                     # pending in the journal, and a resumed job sends it.
                     assert self._stop.reason is not None
                     return not_sent_outcomes(block.recipients, self._stop.reason)
-                if journal is not None and not started:
+                if states is not None and not started:
                     try:
-                        await self._mark_started(journal, index)
+                        await self._mark_started(states, index)
                     except ChunkTakenError:
                         # Another process claimed it first: it sends it; take its outcomes.
                         phones = [recipient.phone for recipient in block.recipients]
-                        return list(await journal.wait_outcomes(index, phones))
+                        return list(await states.wait_outcomes(index, phones))
                     started = True
                 generation = self._control.generation
-                outcome = await self._attempt(block, key)
+                outcome = await self._attempt(block, key, reference)
             finally:
                 limiter.release()
             if isinstance(outcome, list):
@@ -192,16 +238,16 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
-            if journal is not None:
+            if states is not None:
                 # Provably not sent, or keyed: while waiting, the chunk is pending again, so
                 # a crash during the wait resends it (with the same key) instead of making
                 # its recipients unknown.
-                await journal.mark_pending(index)
+                await states.mark_pending(index)
                 started = False
             await self._runtime.sleep(delay)
-        if journal is not None:
+        if states is not None:
             with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
-                await journal.mark_done(index, results)
+                await states.mark_done(index, results)
         return results
 
     def _stops_the_job(self, error: CrowdSMSError) -> bool:
@@ -221,7 +267,7 @@ class Dispatcher:
         self._refusals = (error.code, count)
         return count >= REPEATED_REFUSALS
 
-    async def _mark_started(self, journal: JobJournal, index: int) -> None:
+    async def _mark_started(self, journal: ChunkStates, index: int) -> None:
         with anyio.CancelScope(shield=True):
             await journal.mark_started(index)
         try:
@@ -239,14 +285,18 @@ class Dispatcher:
         return self._retry.delay(attempt, retry_after, self._runtime.random)
 
     async def _attempt(
-        self, block: Block, key: str | None
+        self, block: Block, key: str | None, reference: str | None = None
     ) -> list[RecipientOutcome] | CrowdSMSError:
         """One request: the outcomes, or the CrowdSMSError to handle."""
         index = block.chunk_index
         count = len(block.recipients)
         self._tally.requests += 1
         try:
-            results = await self._chunk_sender.send_chunk(block.recipients, idempotency_key=key)
+            if reference is None:
+                results = await self._chunk_sender.send_chunk(block.recipients, idempotency_key=key)
+            else:
+                send: Any = self._chunk_sender.send_chunk
+                results = await send(block.recipients, idempotency_key=key, reference=reference)
         except CrowdSMSError as exc:
             return exc
         except Exception as exc:

@@ -25,7 +25,7 @@ import logging
 import math
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -35,10 +35,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._chunking import Block, Chunker, fingerprint, idempotency_key
+from crowdsms.batch._confirm import (
+    JobReports,
+    Resend,
+    ResendingJournal,
+    ResendStates,
+    unconfirmed_block,
+)
 from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
-from crowdsms.batch._journal import JobJournal, Journal
+from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
@@ -58,7 +65,7 @@ INTERRUPTED = "interrupted"
 
 JOURNAL_FORMAT = 1
 
-_Work = tuple[Block, "str | None"]
+_Work = tuple[Block, "str | None", "Resend | None"]
 _T = TypeVar("_T")
 
 
@@ -79,6 +86,9 @@ class JobConfig:
     stop_on_job_wide_error: bool = True
     resend_failed_chunks: bool = True
     shared_pace: SharedPace | None = None
+    resend_unconfirmed_after: float | None = None
+    honour_opt_outs: bool = True
+    opted_out: frozenset[str] = frozenset()
 
     @property
     def window(self) -> int:
@@ -217,12 +227,31 @@ class _Job:
             tally=self._tally,
             stop=stop,
             stop_on_job_wide_error=config.stop_on_job_wide_error,
+            job_id=job_id,
         )
+        self._reports: JobReports | None = None
+
+    async def _prepare(self) -> None:
+        """Load the suppression list and, for a resumed job, the reports of its journal."""
+        config = self._config
+        journal = self._journal
+        suppressed = set(config.opted_out) if config.honour_opt_outs else set()
+        if journal is not None and config.honour_opt_outs:
+            read = getattr(journal, "opted_out", None)
+            if read is not None:
+                suppressed.update(await read())
+        self._screener.suppressed = frozenset(suppressed)
+        if journal is not None and (journal.resumed or config.resend_unconfirmed_after is not None):
+            self._reports = JobReports(
+                journal, job_id=self._job_id, resend_after=config.resend_unconfirmed_after
+            )
+            await self._reports.load()
 
     async def run(self, source: RecipientSource) -> BatchReport:
         order_send, order_receive = anyio.create_memory_object_stream[Block](self._config.window)
         work_send, work_receive = anyio.create_memory_object_stream[_Work](0)
         failures: list[Exception] = []
+        await self._prepare()
         logger.info(
             "batch: job %s starting (chunk_size=%d, concurrency=%d, rate=%s)",
             self._job_id,
@@ -343,17 +372,65 @@ class _Job:
         if index is None:
             return  # only skipped recipients: already done
         key = idempotency_key(self._job_id, index) if self._keyed else None
+        resend: Resend | None = None
         if self._journal is not None:
-            key = await self._resume(block, index, key)
+            key, resend = await self._resume(block, index, key)
         if block.done.is_set():
             return
         if self._stop:
             assert self._stop.reason is not None
-            block.finish(not_sent_outcomes(block.recipients, self._stop.reason))
+            if resend is not None:
+                assert resend.states.previous is not None
+                block.finish(resend.states.previous, replayed=True)
+            else:
+                block.finish(not_sent_outcomes(block.recipients, self._stop.reason))
             return
-        await _send(work_send, (block, key))
+        await _send(work_send, (block, key, resend))
 
-    async def _resume(self, block: Block, index: int, key: str | None) -> str | None:
+    async def _settle(
+        self,
+        block: Block,
+        index: int,
+        key: str | None,
+        outcomes: list[RecipientOutcome],
+        recorded: RecordedChunk,
+        *,
+        replayed: bool = True,
+    ) -> tuple[str | None, Resend | None]:
+        """Apply the journal's reports to a recorded chunk; resend what is due, or replay."""
+        reports = self._reports
+        if reports is not None:
+            outcomes = await reports.settle(index, recorded.started_at, outcomes)
+            if reports.due(recorded.started_at, outcomes):
+                assert reports.resend_after is not None
+                sub, offsets = unconfirmed_block(block, outcomes)
+                journal = self._journal
+                assert journal is not None
+                states = ResendStates(
+                    cast("ResendingJournal", journal),
+                    previous=outcomes,
+                    offsets=offsets,
+                    after=reports.resend_after,
+                )
+                number = recorded.resends + 1
+                logger.warning(
+                    "batch: job %s: chunk %d: %d recipients still unknown %.0f s after they "
+                    "were sent, with no report; sending them again (resend %d, at-least-once: "
+                    "some may get the message twice)",
+                    self._job_id,
+                    index,
+                    len(offsets),
+                    reports.resend_after,
+                    number,
+                )
+                resend = Resend(block=block, sub=sub, states=states, number=number)
+                return recorded.idempotency_key or key, resend
+        block.finish(outcomes, replayed=replayed)
+        return key, None
+
+    async def _resume(
+        self, block: Block, index: int, key: str | None
+    ) -> tuple[str | None, Resend | None]:
         """Record the chunk in the journal, or act on what an earlier run recorded."""
         journal = self._journal
         assert journal is not None
@@ -365,7 +442,7 @@ class _Job:
             idempotency_key=key,
         )
         if recorded is None or recorded.state == "pending":
-            return key
+            return key, None
         if recorded.state == "done":
             assert recorded.outcomes is not None
             if self._config.resend_failed_chunks and _all_failed(recorded.outcomes):
@@ -378,9 +455,8 @@ class _Job:
                     self._job_id,
                     index,
                 )
-                return fresh
-            block.finish(recorded.outcomes, replayed=True)
-            return key
+                return fresh, None
+            return await self._settle(block, index, key, recorded.outcomes, recorded)
         # "started": the request may have reached the provider.
         if self._keyed and recorded.idempotency_key is not None:
             logger.info(
@@ -389,7 +465,7 @@ class _Job:
                 self._job_id,
                 index,
             )
-            return recorded.idempotency_key
+            return recorded.idempotency_key, None
         logger.warning(
             "batch: job %s: chunk %d was in flight when the job stopped; its %d recipients "
             "are reported as unknown",
@@ -408,8 +484,7 @@ class _Job:
         )
         with anyio.CancelScope(shield=True):
             await journal.mark_done(index, results)
-        block.finish(results)
-        return key
+        return await self._settle(block, index, key, results, recorded, replayed=False)
 
     # -- workers ----------------------------------------------------------------------------
 
@@ -417,10 +492,23 @@ class _Job:
         async with work_receive:
             while True:
                 try:
-                    block, key = await _receive(work_receive)
+                    block, key, resend = await _receive(work_receive)
                 except anyio.EndOfStream:
                     return
-                block.finish(await self._dispatcher.send(block, key))
+                if resend is None:
+                    block.finish(await self._dispatcher.send(block, key))
+                    continue
+                results = await self._dispatcher.send(
+                    resend.sub, key, journal=resend.states, resend=resend.number
+                )
+                merged = resend.states.merged
+                if merged is None:  # stopped before the request: nothing was resent
+                    merged = resend.states.previous
+                else:
+                    self._tally.resent += sum(
+                        result.status is not OutcomeStatus.FAILED for result in results
+                    )
+                block.finish(merged)
 
     # -- emitter ----------------------------------------------------------------------------
 

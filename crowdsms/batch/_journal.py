@@ -42,8 +42,11 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from crowdsms.deliveries._match import CLOCK_MARGIN
+from crowdsms.deliveries._reports import ProviderReport
+from crowdsms.deliveries._store import load_opt_outs, load_reports, prepare_connection
 from crowdsms.errors import CrowdSMSError
-from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+from crowdsms.outcomes import Delivery, DeliveryState, OutcomeStatus, RecipientOutcome
 
 __all__ = [
     "ChunkState",
@@ -78,9 +81,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     idempotency_key TEXT,
     outcomes TEXT,
     updated REAL NOT NULL,
+    started_at REAL,
+    resends INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, idx)
 );
 """
+
+_ADDED_COLUMNS = {"started_at": "REAL", "resends": "INTEGER NOT NULL DEFAULT 0"}
+"""Columns journals written by earlier versions lack; added when such a journal is opened."""
 
 
 class JournalError(CrowdSMSError):
@@ -129,6 +137,10 @@ class RecordedChunk:
     state: ChunkState
     idempotency_key: str | None
     outcomes: list[RecipientOutcome] | None
+    started_at: float | None = None
+    """When the chunk was last sent (Unix seconds), if the journal knows."""
+    resends: int = 0
+    """How often its unconfirmed recipients were sent again."""
 
 
 class ChunkTakenError(JournalError):
@@ -212,7 +224,27 @@ def _outcome_to_json(outcome: RecipientOutcome) -> dict[str, object]:
             data[name] = value
     if outcome.retryable:
         data["retryable"] = True
+    if outcome.confirmed:
+        data["confirmed"] = True
+    if outcome.delivery is not None:
+        delivery: dict[str, object] = {"state": outcome.delivery.state.value}
+        if outcome.delivery.code is not None:
+            delivery["code"] = outcome.delivery.code
+        if outcome.delivery.at is not None:
+            delivery["at"] = outcome.delivery.at
+        data["delivery"] = delivery
     return data
+
+
+def _delivery_from_json(data: object) -> Delivery | None:
+    if not isinstance(data, dict):
+        return None
+    at = data.get("at")
+    return Delivery(
+        state=DeliveryState(data["state"]),
+        code=_optional_str(data.get("code")),
+        at=float(at) if isinstance(at, (int, float)) else None,
+    )
 
 
 def _outcome_from_json(data: Mapping[str, object]) -> RecipientOutcome:
@@ -225,7 +257,19 @@ def _outcome_from_json(data: Mapping[str, object]) -> RecipientOutcome:
         code=_optional_str(data.get("code")),
         message=_optional_str(data.get("message")),
         retryable=bool(data.get("retryable", False)),
+        confirmed=bool(data.get("confirmed", False)),
+        delivery=_delivery_from_json(data.get("delivery")),
     )
+
+
+def encode_outcomes(outcomes: Sequence[RecipientOutcome]) -> str:
+    """The JSON text the journal stores for a chunk's outcomes."""
+    return json.dumps([_outcome_to_json(item) for item in outcomes], ensure_ascii=False)
+
+
+def decode_outcomes(text: str) -> list[RecipientOutcome]:
+    """The outcomes of :func:`encode_outcomes` text."""
+    return [_outcome_from_json(item) for item in json.loads(text)]
 
 
 def _optional_str(value: object) -> str | None:
@@ -258,19 +302,32 @@ def journal_has_job(path: str | os.PathLike[str], job_id: str) -> bool:
     return row is not None
 
 
-def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[bool, int]:
-    """Set the connection up; record the job or check it. ``(resumed, chunks recorded)``."""
-    connection.execute("PRAGMA journal_mode=WAL").fetchone()
-    connection.execute("PRAGMA synchronous=FULL")
-    connection.execute("PRAGMA busy_timeout=10000")
+def prepare_journal(connection: sqlite3.Connection) -> None:
+    """WAL, durable commits, the journal's tables (upgraded) and the delivery records'."""
+    prepare_connection(connection)
     connection.executescript(_SCHEMA)
-    row = connection.execute("SELECT settings FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    present = {row[1] for row in connection.execute("PRAGMA table_info(chunks)")}
+    for column, kind in _ADDED_COLUMNS.items():
+        if column not in present:
+            connection.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
+
+
+def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[bool, int, float]:
+    """Set the connection up; record the job or check it.
+
+    ``(resumed, chunks recorded, when the job was created)``.
+    """
+    prepare_journal(connection)
+    row = connection.execute(
+        "SELECT settings, created FROM jobs WHERE job_id = ?", (job_id,)
+    ).fetchone()
     if row is None:
+        created = time.time()
         connection.execute(
             "INSERT INTO jobs (job_id, settings, created) VALUES (?, ?, ?)",
-            (job_id, settings, time.time()),
+            (job_id, settings, created),
         )
-        return False, 0
+        return False, 0, created
     if row[0] != settings:
         raise JournalMismatchError(
             f"job {job_id!r} cannot resume: the journal recorded it with other chunking "
@@ -284,7 +341,7 @@ def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[
     (recorded,) = connection.execute(
         "SELECT COUNT(*) FROM chunks WHERE job_id = ?", (job_id,)
     ).fetchone()
-    return True, int(recorded)
+    return True, int(recorded), float(row[1])
 
 
 class Journal:
@@ -299,8 +356,11 @@ class Journal:
         job_id: str,
         resumed: bool,
         recorded: int,
+        created: float = 0.0,
     ) -> None:
         self._connection = connection
+        self.created = created
+        """When the job was first recorded (Unix seconds)."""
         self._lock = lock
         self._limiter = limiter
         self.job_id = job_id
@@ -328,7 +388,7 @@ class Journal:
         encoded = json.dumps(dict(settings), sort_keys=True)
         name = os.fspath(path)
 
-        def work() -> tuple[sqlite3.Connection, IO[bytes] | None, bool, int]:
+        def work() -> tuple[sqlite3.Connection, IO[bytes] | None, bool, int, float]:
             try:
                 lock = _lock(name)
             except OSError as exc:
@@ -336,7 +396,7 @@ class Journal:
             try:
                 connection = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
                 try:
-                    resumed, recorded = _start(connection, job_id, encoded)
+                    resumed, recorded, created = _start(connection, job_id, encoded)
                 except BaseException:
                     connection.close()
                     raise
@@ -346,10 +406,10 @@ class Journal:
                 if isinstance(exc, sqlite3.Error):
                     raise _unusable(name, exc) from exc
                 raise
-            return connection, lock, resumed, recorded
+            return connection, lock, resumed, recorded, created
 
         with anyio.CancelScope(shield=True):  # never leave an opened connection behind
-            connection, lock, resumed, recorded = await anyio.to_thread.run_sync(
+            connection, lock, resumed, recorded, created = await anyio.to_thread.run_sync(
                 work, limiter=limiter
             )
         return cls(
@@ -359,6 +419,7 @@ class Journal:
             job_id=job_id,
             resumed=resumed,
             recorded=recorded,
+            created=created,
         )
 
     async def _run(self, func: Callable[[], T]) -> T:
@@ -380,7 +441,8 @@ class Journal:
 
         def work() -> RecordedChunk | None:
             row = self._connection.execute(
-                "SELECT state, fingerprint, idempotency_key, outcomes FROM chunks "
+                "SELECT state, fingerprint, idempotency_key, outcomes, started_at, resends "
+                "FROM chunks "
                 "WHERE job_id = ? AND idx = ?",
                 (self.job_id, index),
             ).fetchone()
@@ -399,7 +461,7 @@ class Journal:
                     ),
                 )
                 return None
-            state, recorded_fingerprint, key, outcomes = row
+            state, recorded_fingerprint, key, outcomes, started_at, resends = row
             if recorded_fingerprint != fingerprint:
                 raise JournalMismatchError(
                     f"job {self.job_id!r} cannot resume: chunk {index} (input positions "
@@ -411,36 +473,82 @@ class Journal:
                         "new job with a new job_id"
                     ),
                 )
-            decoded = (
-                [_outcome_from_json(item) for item in json.loads(outcomes)]
-                if outcomes is not None
-                else None
+            decoded = decode_outcomes(outcomes) if outcomes is not None else None
+            return RecordedChunk(
+                state=state,
+                idempotency_key=key,
+                outcomes=decoded,
+                started_at=started_at,
+                resends=resends or 0,
             )
-            return RecordedChunk(state=state, idempotency_key=key, outcomes=decoded)
 
         return await self._run(work)
 
     async def _set_state(
         self, index: int, state: ChunkState, outcomes: Sequence[RecipientOutcome] | None
     ) -> None:
-        encoded = (
-            json.dumps([_outcome_to_json(item) for item in outcomes], ensure_ascii=False)
-            if outcomes is not None
-            else None
-        )
+        encoded = encode_outcomes(outcomes) if outcomes is not None else None
 
         def work() -> None:
+            now = time.time()
+            if state == "started":
+                self._connection.execute(
+                    "UPDATE chunks SET state = ?, outcomes = NULL, updated = ?, started_at = ? "
+                    "WHERE job_id = ? AND idx = ?",
+                    (state, now, now, self.job_id, index),
+                )
+                return
             self._connection.execute(
                 "UPDATE chunks SET state = ?, outcomes = ?, updated = ? "
                 "WHERE job_id = ? AND idx = ?",
-                (state, encoded, time.time(), self.job_id, index),
+                (state, encoded, now, self.job_id, index),
             )
 
         await self._run(work)
 
     async def mark_started(self, index: int) -> None:
-        """Record that chunk ``index`` is about to be sent."""
+        """Record that chunk ``index`` is about to be sent (and when)."""
         await self._set_state(index, "started", None)
+
+    async def mark_resending(self, index: int) -> None:
+        """Record that done chunk ``index``'s unconfirmed recipients are about to be resent.
+
+        Its outcomes stay as they are (the resent recipients are still ``unknown``), so a
+        crash during the resend leaves them ``unknown``, never the others; the time of the
+        resend and the count of resends are recorded.
+        """
+
+        def work() -> None:
+            now = time.time()
+            self._connection.execute(
+                "UPDATE chunks SET resends = resends + 1, started_at = ?, updated = ? "
+                "WHERE job_id = ? AND idx = ? AND state = 'done'",
+                (now, now, self.job_id, index),
+            )
+
+        await self._run(work)
+
+    async def update_outcomes(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        """Replace done chunk ``index``'s outcomes (reports confirmed or resolved some)."""
+        encoded = encode_outcomes(outcomes)
+
+        def work() -> None:
+            self._connection.execute(
+                "UPDATE chunks SET outcomes = ?, updated = ? "
+                "WHERE job_id = ? AND idx = ? AND state = 'done'",
+                (encoded, time.time(), self.job_id, index),
+            )
+
+        await self._run(work)
+
+    async def reports(self) -> list[ProviderReport]:
+        """The delivery reports in the journal file received since the job began."""
+        since = self.created - CLOCK_MARGIN
+        return await self._run(lambda: load_reports(self._connection, since=since))
+
+    async def opted_out(self) -> frozenset[str]:
+        """The numbers that opted out before the job began (every run of it skips the same)."""
+        return await self._run(lambda: load_opt_outs(self._connection, before=self.created))
 
     async def mark_pending(self, index: int) -> None:
         """Record that chunk ``index`` was not sent after all (cancelled before the send)."""

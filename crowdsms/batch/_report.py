@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+from crowdsms.outcomes import DeliveryState, OutcomeStatus, RecipientOutcome
 
 __all__ = ["BatchOutcome", "BatchProgress", "BatchReport"]
 
@@ -105,6 +105,14 @@ class BatchReport:
     """Whether the owner stopped it (Ctrl-C, :meth:`BatchSender.stop`) rather than an error."""
     examples: Mapping[str, str] = attrs.field(factory=dict)
     """One message for each code in ``by_code`` (the first seen), to say why."""
+    confirmed: int = 0
+    """Sent recipients that were ``unknown`` until a provider's report confirmed them."""
+    resent: int = 0
+    """Recipients this run sent again because no report confirmed them in time
+    (``resend_unconfirmed_after``): at-least-once, they may have got the message twice."""
+    by_delivery: Mapping[DeliveryState, int] = attrs.field(factory=dict)
+    """Sent recipients by delivery state, for those whose state is known (a resumed job
+    applies the reports its journal holds)."""
 
     @property
     def complete(self) -> bool:
@@ -145,6 +153,14 @@ class BatchReport:
         )
         if self.replayed:
             text += f"; {self.replayed} from the journal"
+        if self.confirmed:
+            text += f"; {self.confirmed} confirmed by reports"
+        if self.resent:
+            text += f"; {self.resent} resent without a report (at-least-once)"
+        if self.by_delivery:
+            text += "; delivery " + ", ".join(
+                f"{state.value} {count}" for state, count in self.by_delivery.items()
+            )
         if self.stopped is not None:
             text += f"; stopped early: {self.stopped}"
         return text
@@ -161,6 +177,9 @@ class Tally:
         self.replayed = 0
         self.requests = 0
         self.retries = 0
+        self.confirmed = 0
+        self.resent = 0
+        self.by_delivery: Counter[DeliveryState] = Counter()
         self.examples: dict[str, str] = {}
         """The first message seen for each code."""
 
@@ -185,6 +204,9 @@ class Tally:
             if status is sent:
                 if outcome.fee is not None:
                     self.fees += outcome.fee
+                if outcome.delivery is not None:
+                    self.by_delivery[outcome.delivery.state] += 1
+                    self.confirmed += outcome.confirmed
             elif outcome.code is not None:
                 self.by_code[outcome.code] += 1
                 if outcome.code not in self.examples and outcome.message:
@@ -238,4 +260,7 @@ class Tally:
             stopped=stopped,
             interrupted=interrupted,
             examples=dict(self.examples),
+            confirmed=self.confirmed,
+            resent=self.resent,
+            by_delivery=dict(self.by_delivery),
         )

@@ -16,18 +16,27 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from crowdsms.batch._report import BatchOutcome
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, PreSkipped, Recipient, RecipientOutcome
 
-__all__ = ["SKIPPED_DUPLICATE", "SKIPPED_INVALID", "Screener", "SeenPhones", "input_phone_of"]
+__all__ = [
+    "SKIPPED_DUPLICATE",
+    "SKIPPED_INVALID",
+    "SKIPPED_OPTED_OUT",
+    "Screener",
+    "SeenPhones",
+    "input_phone_of",
+]
 
 SKIPPED_INVALID = "invalid"
 """The ``code`` of a recipient refused by validation."""
 SKIPPED_DUPLICATE = "duplicate"
 """The ``code`` of a recipient whose number came earlier in the input."""
+SKIPPED_OPTED_OUT = "opted_out"
+"""The ``code`` of a recipient whose number is on the suppression list (it replied "stop")."""
 
 _BUCKETS = 4093  # a prime, so that sequential numbers spread evenly
 _MAX_DIGITS = 18  # "1" + 18 digits < 2**64
@@ -93,6 +102,8 @@ class Screener:
     def __init__(self, validate: Callable[..., Recipient]) -> None:
         self._validate = validate
         self.seen = SeenPhones()
+        self.suppressed: Collection[str] = frozenset()
+        """Numbers skipped as ``opted_out`` (the suppression list)."""
 
     def screen(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
         """The normalized recipient at ``position``, or why it is skipped.
@@ -125,5 +136,14 @@ class Screener:
                 SKIPPED_DUPLICATE,
                 f"recipients[{position}]: the number {recipient.phone} already appears at "
                 f"position {earlier}; it is sent once, to the first",
+            )
+        if self.suppressed and recipient.phone in self.suppressed:
+            return _skipped(
+                position,
+                input_phone,
+                SKIPPED_OPTED_OUT,
+                f"recipients[{position}]: {recipient.phone} replied to opt out of messages; "
+                "it is not sent. For a message the recipient expects regardless (a "
+                "verification code), send with honour_opt_outs=False",
             )
         return recipient

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypedDict
 
@@ -26,7 +26,7 @@ from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
-from crowdsms.outcomes import ChunkSender
+from crowdsms.outcomes import ChunkSender, Recipient
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -57,7 +57,21 @@ class BatchOptions(TypedDict, total=False):
     stop_on_job_wide_error: bool
     resend_failed_chunks: bool
     shared_pace: SharedPace | None
+    honour_opt_outs: bool
+    opted_out: Collection[str]
+    resend_unconfirmed_after: float | None
     runtime: Runtime | None
+
+
+def _opted_out(chunk_sender: ChunkSender, numbers: Collection[str]) -> set[str]:
+    """The numbers in the form the chunk sender sends them (invalid ones cannot be sent)."""
+    normalized = set()
+    for number in numbers:
+        try:
+            normalized.add(chunk_sender.validate(Recipient(number), position=0).phone)
+        except InvalidInputError:
+            continue
+    return normalized
 
 
 def _check(ok: bool, field: str, value: object, what: str, action: str) -> None:
@@ -99,6 +113,16 @@ class BatchSender:
       :class:`crowdsms.campaign.SharedRateLimiter`), on top of ``rate``: each chunk takes
       its permits before it is claimed in the journal and sent, and a 429 slows every
       process sharing it.
+    - ``honour_opt_outs`` (``True``): skip (code ``"opted_out"``) every number on the
+      suppression list: the journal's (numbers that replied "stop" before the job began; see
+      :mod:`crowdsms.deliveries`) and ``opted_out``. ``False`` sends to them anyway, for
+      messages the recipient expects regardless, such as verification codes.
+    - ``resend_unconfirmed_after`` (``None``): when a journaled job resumes, recipients
+      still ``unknown`` (no report confirmed their send) this many seconds after they were
+      sent are sent again. **At-least-once**: a message whose report was lost or is late
+      arrives twice. Never set by default; each resend is logged as a warning and counted in
+      the report's ``resent``. Reports in the journal are applied first (a resumed job always
+      applies them), so confirmed recipients are never resent.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -121,6 +145,9 @@ class BatchSender:
         stop_on_job_wide_error: bool = True,
         resend_failed_chunks: bool = True,
         shared_pace: SharedPace | None = None,
+        honour_opt_outs: bool = True,
+        opted_out: Collection[str] = (),
+        resend_unconfirmed_after: float | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -179,6 +206,21 @@ class BatchSender:
             "progress_interval must be >= 0 seconds",
             "Pass e.g. progress_interval=0.5",
         )
+        _check(
+            resend_unconfirmed_after is None
+            or (math.isfinite(resend_unconfirmed_after) and resend_unconfirmed_after >= 0),
+            "resend_unconfirmed_after",
+            resend_unconfirmed_after,
+            "resend_unconfirmed_after must be a number of seconds >= 0, or None",
+            "Pass e.g. resend_unconfirmed_after=1800 (30 minutes), or None never to resend",
+        )
+        _check(
+            not isinstance(opted_out, str),
+            "opted_out",
+            opted_out,
+            "opted_out must be a collection of numbers, not one text",
+            "Pass e.g. opted_out={'13800138000'}",
+        )
         self.chunk_sender = chunk_sender
         self.config = JobConfig(
             chunk_size=size,
@@ -194,6 +236,9 @@ class BatchSender:
             stop_on_job_wide_error=stop_on_job_wide_error,
             resend_failed_chunks=resend_failed_chunks,
             shared_pace=shared_pace,
+            resend_unconfirmed_after=resend_unconfirmed_after,
+            honour_opt_outs=honour_opt_outs,
+            opted_out=frozenset(_opted_out(chunk_sender, opted_out)),
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []

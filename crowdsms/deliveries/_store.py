@@ -1,0 +1,330 @@
+"""Where reports, replies and opt-outs are kept: the protocol, and the SQLite store.
+
+On one machine the store is the job journal's SQLite file: the webhook app (usually another
+process, beside the batch job) records into it while the job runs, and the job and
+``reconcile`` read it. SQLite in WAL mode lets one writer and many readers share the file;
+writes are short and wait up to ``busy_timeout`` for each other. The job's lock on
+``<journal>.lock`` guards only against two runs of a job, so recording never takes it.
+Campaigns keep the same records in their shared Redis store, behind the same protocol.
+
+Every write is committed with ``synchronous=FULL`` before it returns: a pulled report (which
+the provider has already forgotten) or an acknowledged push survives a crash. Calls run in
+a worker thread, one at a time, like the journal's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from crowdsms.deliveries._optout import OptOutWords
+from crowdsms.deliveries._reports import InboundReply, ProviderReport, ReportKind
+from crowdsms.errors import CrowdSMSError
+
+__all__ = [
+    "DELIVERY_SCHEMA",
+    "DeliveryStore",
+    "RecordResult",
+    "SQLiteDeliveryStore",
+    "load_opt_outs",
+    "load_reports",
+    "prepare_connection",
+]
+
+T = TypeVar("T")
+
+DELIVERY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    phone TEXT,
+    message_id TEXT,
+    reference TEXT,
+    code TEXT,
+    occurred_at REAL,
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_received ON reports (received_at);
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    content TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    opted_out INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS opt_outs (
+    phone TEXT PRIMARY KEY,
+    provider TEXT,
+    reply TEXT,
+    at REAL NOT NULL
+);
+"""
+"""The tables of the delivery records (created in the journal file beside its own)."""
+
+
+@attrs.frozen
+class RecordResult:
+    """What a :meth:`DeliveryStore.record` call added."""
+
+    reports: int = 0
+    """New reports (a report received before is not counted again)."""
+    replies: int = 0
+    """New replies."""
+    opted_out: tuple[str, ...] = ()
+    """Numbers that opted out with these replies."""
+
+
+class DeliveryStore(Protocol):
+    """Keeps reports, replies and opt-outs: a journal file, or a campaign's shared store."""
+
+    async def record(
+        self, records: Sequence[ProviderReport | InboundReply], *, words: OptOutWords
+    ) -> RecordResult:
+        """Store ``records`` (each once); a reply that is one of ``words`` opts its number out."""
+        ...
+
+    async def reports(self, *, since: float, provider: str | None = None) -> list[ProviderReport]:
+        """The reports received since ``since`` (Unix seconds), of ``provider`` if given."""
+        ...
+
+    async def opted_out(self, *, before: float | None = None) -> frozenset[str]:
+        """The numbers opted out (those that opted out before ``before``, if given)."""
+        ...
+
+    async def opt_out(self, phones: Iterable[str], *, reason: str = "added by hand") -> None:
+        """Add ``phones`` to the suppression list."""
+        ...
+
+    async def opt_in(self, phones: Iterable[str]) -> int:
+        """Remove ``phones`` from the suppression list; how many were on it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+def _write(
+    connection: sqlite3.Connection,
+    records: Sequence[ProviderReport | InboundReply],
+    words: OptOutWords,
+) -> RecordResult:
+    reports = replies = 0
+    opted: list[str] = []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for record in records:
+            if isinstance(record, ProviderReport):
+                cursor = connection.execute(
+                    "INSERT OR IGNORE INTO reports (key, provider, kind, phone, message_id, "
+                    "reference, code, occurred_at, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        record.key,
+                        record.provider,
+                        record.kind.value,
+                        record.phone,
+                        record.message_id,
+                        record.reference,
+                        record.code,
+                        record.occurred_at,
+                        record.received_at,
+                    ),
+                )
+                reports += cursor.rowcount
+                continue
+            stop = words.means_stop(record.content)
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO replies (key, provider, phone, content, received_at, "
+                "opted_out) VALUES (?,?,?,?,?,?)",
+                (
+                    record.key,
+                    record.provider,
+                    record.phone,
+                    record.content,
+                    record.received_at,
+                    int(stop),
+                ),
+            )
+            replies += cursor.rowcount
+            if stop and cursor.rowcount:
+                connection.execute(
+                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at) VALUES (?,?,?,?)",
+                    (record.phone, record.provider, record.content[:200], record.received_at),
+                )
+                opted.append(record.phone)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return RecordResult(reports=reports, replies=replies, opted_out=tuple(opted))
+
+
+def load_reports(
+    connection: sqlite3.Connection, *, since: float, provider: str | None = None
+) -> list[ProviderReport]:
+    """The reports in ``connection``'s store received since ``since`` (blocking)."""
+    query = (
+        "SELECT provider, kind, phone, message_id, reference, code, occurred_at, received_at "
+        "FROM reports WHERE received_at >= ?"
+    )
+    params: tuple[object, ...] = (since,)
+    if provider is not None:
+        query += " AND provider = ?"
+        params += (provider,)
+    return [
+        ProviderReport(
+            provider=row[0],
+            kind=ReportKind(row[1]),
+            phone=row[2],
+            message_id=row[3],
+            reference=row[4],
+            code=row[5],
+            occurred_at=row[6],
+            received_at=row[7],
+        )
+        for row in connection.execute(query + " ORDER BY received_at", params)
+    ]
+
+
+def load_opt_outs(connection: sqlite3.Connection, *, before: float | None = None) -> frozenset[str]:
+    """The opted-out numbers in ``connection``'s store (blocking)."""
+    if before is None:
+        rows = connection.execute("SELECT phone FROM opt_outs")
+    else:
+        rows = connection.execute("SELECT phone FROM opt_outs WHERE at <= ?", (before,))
+    return frozenset(row[0] for row in rows)
+
+
+class SQLiteDeliveryStore:
+    """The delivery records of a journal file; create it with :meth:`open`.
+
+    Safe to use from a process other than the job's (the webhook app beside a batch job).
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+        self._connection = connection
+        self._limiter = anyio.CapacityLimiter(1)
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"SQLiteDeliveryStore({self.path!r})"
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str]) -> SQLiteDeliveryStore:
+        """Open the delivery records of the journal at ``path`` (creating them if needed)."""
+        name = os.fspath(path)
+
+        def work() -> sqlite3.Connection:
+            try:
+                connection = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise _unusable(name, exc) from exc
+            try:
+                prepare_connection(connection)
+            except sqlite3.Error as exc:
+                connection.close()
+                raise _unusable(name, exc) from exc
+            return connection
+
+        with anyio.CancelScope(shield=True):
+            connection = await anyio.to_thread.run_sync(work)
+        return cls(connection, name)
+
+    async def _run(self, func: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+
+    async def record(
+        self, records: Sequence[ProviderReport | InboundReply], *, words: OptOutWords
+    ) -> RecordResult:
+        """Store ``records`` (each once); a reply that is one of ``words`` opts its number out."""
+        if not records:
+            return RecordResult()
+        with anyio.CancelScope(shield=True):  # what was pulled must not be half-stored
+            result = await self._run(lambda: _write(self._connection, records, words))
+        return result  # noqa: RET504 (mypy: a cancel scope may swallow the return)
+
+    async def reports(self, *, since: float, provider: str | None = None) -> list[ProviderReport]:
+        """The reports received since ``since`` (Unix seconds), of ``provider`` if given."""
+        return await self._run(
+            lambda: load_reports(self._connection, since=since, provider=provider)
+        )
+
+    async def replies(self, *, since: float = 0.0) -> list[InboundReply]:
+        """The replies received since ``since``, oldest first."""
+
+        def work() -> list[InboundReply]:
+            rows = self._connection.execute(
+                "SELECT provider, phone, content, received_at FROM replies "
+                "WHERE received_at >= ? ORDER BY received_at",
+                (since,),
+            )
+            return [
+                InboundReply(provider=r[0], phone=r[1], content=r[2], received_at=r[3])
+                for r in rows
+            ]
+
+        return await self._run(work)
+
+    async def opted_out(self, *, before: float | None = None) -> frozenset[str]:
+        """The numbers opted out (those that opted out before ``before``, if given)."""
+        return await self._run(lambda: load_opt_outs(self._connection, before=before))
+
+    async def opt_out(self, phones: Iterable[str], *, reason: str = "added by hand") -> None:
+        """Add ``phones`` to the suppression list."""
+        rows = [(phone, None, reason, time.time()) for phone in phones]
+
+        def work() -> None:
+            with contextlib.closing(self._connection.cursor()) as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.executemany(
+                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at) VALUES (?,?,?,?)",
+                    rows,
+                )
+                cursor.execute("COMMIT")
+
+        await self._run(work)
+
+    async def opt_in(self, phones: Iterable[str]) -> int:
+        """Remove ``phones`` from the suppression list; how many were on it."""
+        wanted = [(phone,) for phone in phones]
+
+        def work() -> int:
+            before = self._connection.total_changes
+            self._connection.executemany("DELETE FROM opt_outs WHERE phone = ?", wanted)
+            return self._connection.total_changes - before
+
+        return await self._run(work)
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        with anyio.CancelScope(shield=True):
+            await self._run(self._connection.close)
+
+
+def prepare_connection(connection: sqlite3.Connection) -> None:
+    """WAL, durable commits, patience with other writers, and the delivery tables."""
+    connection.execute("PRAGMA busy_timeout=10000")
+    connection.execute("PRAGMA journal_mode=WAL").fetchone()
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.executescript(DELIVERY_SCHEMA)
+
+
+def _unusable(path: str, error: Exception) -> CrowdSMSError:
+    return CrowdSMSError(
+        "the journal file cannot be opened to record delivery reports",
+        received=f"{path!r}: {error}",
+        action=(
+            "Check that the path names the job's journal (or a new file) in a directory this "
+            "process can write"
+        ),
+    )
