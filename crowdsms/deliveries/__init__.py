@@ -20,6 +20,7 @@ them with what a job sent:
 
 from crowdsms.deliveries._match import CLOCK_MARGIN, CONFIRMED_MESSAGE, Matcher
 from crowdsms.deliveries._optout import DEFAULT_OPT_OUT_WORDS, OptOutWords
+from crowdsms.deliveries._pull import can_pull, pull_into
 from crowdsms.deliveries._recorder import ReportRecorder
 from crowdsms.deliveries._reference import (
     ChunkReference,
@@ -55,9 +56,11 @@ __all__ = [
     "ReportKind",
     "ReportRecorder",
     "SQLiteDeliveryStore",
+    "can_pull",
     "chunk_reference",
     "job_hash",
     "parse_reference",
+    "pull_into",
     "record_of",
     "report_phone",
 ]

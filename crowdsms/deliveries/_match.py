@@ -2,9 +2,10 @@
 
 A report belongs to a recipient of job ``J`` when one of these holds, strongest first:
 
-1. its reference names ``J``'s chunk and its phone is the recipient's (SUBMAIL's ``tag``);
-2. its message id (and phone, when it has one) is the recipient's (SendCloud's per-recipient
-   ``smsId``, paasw's per-request ``bizId`` with the phone);
+1. its reference names ``J``'s chunk and its phone is the recipient's (a provider that
+   repeats a caller's tag in its reports);
+2. its message id (and phone, when it has one) is the recipient's (a per-recipient id, or a
+   per-request id with the phone);
 3. the recipient is ``unknown`` (its request's answer was lost, so crowdsms never learned a
    message id), the report carries no crowdsms reference, its phone is the recipient's, and
    it arrived after the chunk was sent (minus :data:`CLOCK_MARGIN`). A job sends a number
