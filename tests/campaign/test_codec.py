@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crowdsms.campaign import decode_outcomes, encode_outcomes
 from crowdsms.errors import CrowdSMSError
-from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+from crowdsms.outcomes import Delivery, DeliveryState, OutcomeStatus, RecipientOutcome
 
 
 def test_a_sent_outcome_is_four_short_fields() -> None:
@@ -32,6 +32,34 @@ def test_a_failure_keeps_its_code_message_and_retryable_flag_in_utf8() -> None:
     assert decode_outcomes(text.encode()) == (outcome,)
 
 
+def test_a_reconciled_outcome_keeps_confirmed_and_its_delivery() -> None:
+    outcome = RecipientOutcome(
+        phone="13812345678",
+        status=OutcomeStatus.SENT,
+        message_id="a1b2",
+        fee=1.0,
+        confirmed=True,
+        delivery=Delivery(state=DeliveryState.UNDELIVERED, code="UNDELIV", at=1733100000.5),
+    )
+    text = encode_outcomes([outcome])
+    assert text == '[1,["13812345678","s","a1b2",1,null,null,0,1,["u","UNDELIV",1733100000.5]]]'
+    assert decode_outcomes(text) == (outcome,)
+    awaiting = RecipientOutcome(
+        phone="13812345678",
+        status=OutcomeStatus.SENT,
+        delivery=Delivery(state=DeliveryState.AWAITING),
+    )
+    assert encode_outcomes([awaiting]) == '[1,["13812345678","s",null,null,null,null,0,0,["a"]]]'
+    assert decode_outcomes(encode_outcomes([awaiting])) == (awaiting,)
+
+
+deliveries = st.builds(
+    Delivery,
+    state=st.sampled_from(DeliveryState),
+    code=st.none() | st.text(max_size=10),
+    at=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+)
+
 outcomes = st.builds(
     RecipientOutcome,
     phone=st.text(max_size=20),
@@ -41,6 +69,8 @@ outcomes = st.builds(
     code=st.none() | st.text(max_size=10),
     message=st.none() | st.text(max_size=40),
     retryable=st.booleans(),
+    confirmed=st.booleans(),
+    delivery=st.none() | deliveries,
 )
 
 
@@ -62,6 +92,11 @@ def test_every_outcome_comes_back_as_it_went_in(chunk: list[RecipientOutcome]) -
         '[1,["138","s",5]]',
         '[1,["138","s",null,"1"]]',
         '[1,["138","s",null,null,null,null,2]]',
+        '[1,["138","s",null,null,null,null,0,2]]',
+        '[1,["138","s",null,null,null,null,0,0,"d"]]',
+        '[1,["138","s",null,null,null,null,0,0,["x"]]]',
+        '[1,["138","s",null,null,null,null,0,0,["d","1","2"]]]',
+        '[1,["138","s",null,null,null,null,0,0,null,null]]',
     ],
 )
 def test_anything_else_is_refused_with_what_was_stored(text: str) -> None:
