@@ -38,6 +38,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from crowdsms.campaign._campaign import Campaign, CampaignStatus
 from crowdsms.campaign._claims import ClaimCounts, Claimed, ClaimResult, ClaimStore, Done, Held
 from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
+from crowdsms.campaign._deliveries import DEFAULT_REPORT_RETENTION, RedisDeliveryStore
 from crowdsms.campaign._journal import ClaimJournal
 from crowdsms.campaign._limiter import Permit, SharedRateLimiter
 from crowdsms.campaign._plan import CampaignPlan, ShardPlan, plan_input
@@ -51,6 +52,7 @@ from crowdsms.campaign._redis import (
 )
 
 __all__ = [
+    "DEFAULT_REPORT_RETENTION",
     "WAITAOF_TIMEOUT",
     "Campaign",
     "CampaignPlan",
@@ -65,6 +67,7 @@ __all__ = [
     "Held",
     "LuaScript",
     "Permit",
+    "RedisDeliveryStore",
     "ShardPlan",
     "SharedRateLimiter",
     "connect",

@@ -1,0 +1,179 @@
+"""The campaign store's delivery reports, replies and opt-outs, on a real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+import pytest
+import redis.asyncio
+
+from crowdsms.campaign import RedisDeliveryStore, connect
+from crowdsms.campaign._redis import Durability
+from crowdsms.deliveries import (
+    InboundReply,
+    OptOutWords,
+    ProviderReport,
+    ReportKind,
+    ReportRecorder,
+    chunk_reference,
+)
+from crowdsms.errors import InvalidInputError
+from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, ReplyEvent
+
+WORDS = OptOutWords()
+
+
+def report(
+    phone: str,
+    *,
+    at: float,
+    kind: ReportKind = ReportKind.DELIVERED,
+    provider: str = "p1",
+    reference: str | None = None,
+    message_id: str | None = None,
+) -> ProviderReport:
+    return ProviderReport(
+        provider=provider,
+        kind=kind,
+        phone=phone,
+        message_id=message_id or f"id-{phone}",
+        reference=reference,
+        received_at=at,
+    )
+
+
+@pytest.fixture
+def store(redis: redis.asyncio.Redis) -> RedisDeliveryStore:
+    return RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS)
+
+
+@pytest.mark.asyncio
+async def test_a_report_received_twice_is_stored_once(store: RedisDeliveryStore) -> None:
+    now = time.time()
+    first = report("13800000001", at=now, kind=ReportKind.UNDELIVERED)
+    first = attrs.evolve(first, code="UNDELIV")
+    result = await store.record([first, report("13800000002", at=now)], words=WORDS)
+    assert (result.reports, result.replies, result.opted_out) == (2, 0, ())
+    again = await store.record([first], words=WORDS)
+    assert again.reports == 0
+    stored = await store.reports(since=now - 1)
+    assert sorted(stored, key=lambda r: r.phone or "") == [first, report("13800000002", at=now)]
+
+
+@pytest.mark.asyncio
+async def test_reports_are_read_by_received_time_and_provider(store: RedisDeliveryStore) -> None:
+    base = float(int(time.time()) - 100)  # within the retention
+    # 4,500 reports: more than two pages, many of them received in the same instant
+    reports = [report(f"138{i:08d}", at=base + i // 1000) for i in range(4500)]
+    reports.append(report("13900000000", at=base + 2, provider="p2"))
+    result = await store.record(reports, words=WORDS)
+    assert result.reports == 4501
+    mine = await store.reports(since=base + 2, provider="p1")
+    assert sorted(r.phone or "" for r in mine) == [f"138{i:08d}" for i in range(2000, 4500)]
+    assert [r.received_at for r in mine] == sorted(r.received_at for r in mine)
+    every = await store.reports(since=base)
+    assert len(every) == 4501
+    assert [r.received_at for r in every] == sorted(r.received_at for r in every)
+    assert await store.providers() == ["p1", "p2"]
+    assert await store.reports(since=base + 10) == []
+
+
+@pytest.mark.asyncio
+async def test_a_jobs_reports_are_its_referenced_ones_and_those_without_reference(
+    store: RedisDeliveryStore,
+) -> None:
+    now = time.time()
+    mine = report("13800000001", at=now, reference=chunk_reference("promo/0", 3))
+    other = report("13800000002", at=now, reference=chunk_reference("promo/1", 3))
+    loose = report("13800000003", at=now)
+    await store.record([mine, other, loose], words=WORDS)
+    found = await store.job_reports("promo/0", since=now - 1, provider="p1")
+    assert sorted(r.phone or "" for r in found) == ["13800000001", "13800000003"]
+    assert await store.job_reports("promo/0", since=now - 1, provider="p2") == []
+    assert len(await store.reports(since=now - 1)) == 3
+
+
+@pytest.mark.asyncio
+async def test_reports_older_than_the_retention_go_as_new_ones_arrive(
+    redis: redis.asyncio.Redis,
+) -> None:
+    keeping = RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS, retention=None)
+    store = RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS, retention=3600)
+    now = time.time()
+    old = [
+        report(f"138{i:08d}", at=now - 7200, reference=chunk_reference("j", 0)) for i in range(3)
+    ]
+    await keeping.record(old, words=WORDS)
+    assert len(await store.reports(since=0)) == 3
+    await store.record([report("13900000000", at=now)], words=WORDS)
+    assert [r.phone for r in await store.reports(since=0)] == ["13900000000"]
+    assert await store.job_reports("j", since=0) == [report("13900000000", at=now)]
+    assert await redis.hlen("crowdsms:{deliveries}:report") == 1
+    with pytest.raises(InvalidInputError, match="retention"):
+        RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS, retention=0)
+
+
+@pytest.mark.asyncio
+async def test_a_stop_reply_opts_its_number_out_once(store: RedisDeliveryStore) -> None:
+    now = time.time()
+    stop = InboundReply(provider="p1", phone="13800000001", content=" 退订 ", received_at=now)
+    chat = InboundReply(provider="p1", phone="13800000002", content="T恤多少钱", received_at=now)
+    result = await store.record([stop, chat], words=WORDS)
+    assert (result.replies, result.opted_out) == (2, ("13800000001",))
+    assert (await store.record([stop], words=WORDS)).opted_out == ()
+    assert sorted(await store.replies(since=now - 1), key=lambda r: r.phone) == [stop, chat]
+    assert await store.opted_out() == {"13800000001"}
+    assert await store.opted_out(before=now - 1) == frozenset()
+    assert await store.opted_out(before=now) == {"13800000001"}
+
+
+@pytest.mark.asyncio
+async def test_numbers_opted_out_by_hand_keep_their_first_time_until_opted_in(
+    store: RedisDeliveryStore,
+) -> None:
+    before = time.time()
+    await store.opt_out(["+86 138 0000 0001", "13800000002"])
+    times = await store.opt_out_times()
+    assert set(times) == {"13800000001", "13800000002"}
+    assert all(before <= at <= time.time() for at in times.values())
+    await store.opt_out(["13800000001"])
+    assert (await store.opt_out_times())["13800000001"] == times["13800000001"]
+    assert await store.opt_in(["13800000001", "13800000009"]) == 1
+    assert await store.opted_out() == {"13800000002"}
+    with pytest.raises(TypeError):
+        await store.opt_out("13800000001")
+
+
+@pytest.mark.asyncio
+async def test_the_recorder_stores_webhook_events_in_the_shared_store(redis_url: str) -> None:
+    store = await RedisDeliveryStore.connect(redis_url)
+    try:
+        recorder = ReportRecorder(store)
+        await recorder(
+            DeliveryEvent(
+                provider="p1",
+                kind="report",
+                message_id="m1",
+                phone="13800000001",
+                outcome=DeliveryOutcome.DELIVERED,
+            )
+        )
+        await recorder(ReplyEvent(provider="p1", kind="mo", phone="13800000002", content="TD"))
+        [stored] = await store.reports(since=0)
+        assert (stored.phone, stored.kind, stored.message_id) == (
+            "13800000001",
+            ReportKind.DELIVERED,
+            "m1",
+        )
+        assert await store.opted_out() == {"13800000002"}
+    finally:
+        await store.aclose()
+    # every campaign of the namespace sees them (another client, same prefix); not others
+    client = connect(redis_url)
+    try:
+        assert await RedisDeliveryStore(client, Durability.VOLATILE).opted_out() == {"13800000002"}
+        elsewhere = RedisDeliveryStore(client, Durability.VOLATILE, prefix="elsewhere")
+        assert await elsewhere.opted_out() == frozenset()
+    finally:
+        await client.aclose()
