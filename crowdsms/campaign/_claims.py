@@ -29,14 +29,24 @@ Durability: :meth:`ClaimStore.claim` returns only once the claim is on disk (see
 Every call is idempotent for its token (claiming again, finishing again), so a call whose
 answer was lost to a connection error can simply be repeated.
 
+Delivery reports may later change a finished chunk's outcomes
+(:meth:`ClaimStore.update_outcomes`, a compare-and-set), and its ``unknown`` recipients may
+be sent again, at-least-once, under a second claim of their own with a lease
+(:meth:`ClaimStore.claim_resend`, :meth:`ClaimStore.finish_resend`): two workers never
+resend a chunk at once, and a resender that dies leaves its recipients ``unknown``.
+
 Keys, with the campaign id as a cluster hash tag: ``{prefix}:campaign:{<id>}:chunk:<index>``
 is a hash (``state`` = started | done | expired, ``token``, ``until`` = lease end in server
-milliseconds while started, ``outcomes`` once done); ``{prefix}:campaign:{<id>}:counts``
-counts ``started`` (held now), ``done`` (finished or expired) and ``expired``.
+milliseconds while started, ``started`` = when it was last sent (claimed or resent) in
+server milliseconds, ``outcomes`` once done; for resends ``resends`` (how many),
+``rtoken`` and ``runtil`` while one runs, ``rlast`` = the last resender's token);
+``{prefix}:campaign:{<id>}:counts`` counts ``started`` (held now), ``done`` (finished or
+expired) and ``expired``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -50,7 +60,16 @@ from crowdsms.campaign._redis import Durability, LuaScript, call
 from crowdsms.errors import CrowdSMSError, InvalidInputError, excerpt
 from crowdsms.outcomes import RecipientOutcome
 
-__all__ = ["ClaimCounts", "ClaimResult", "ClaimStore", "Claimed", "Done", "Held"]
+__all__ = [
+    "ChunkRecord",
+    "ClaimCounts",
+    "ClaimResult",
+    "ClaimStore",
+    "Claimed",
+    "Done",
+    "Held",
+    "outcomes_digest",
+]
 
 # KEYS[1] chunk, KEYS[2] counts; ARGV[1] token, ARGV[2] lease (ms).
 # Returns {'claimed'} | {'held', token, lease left ms} | {'done' or 'expired', outcomes}.
@@ -61,7 +80,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local until_ms = string.format('%d', now + tonumber(ARGV[2]))
 local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes')
 if not s[1] then
-    redis.call('HSET', KEYS[1], 'state', 'started', 'token', ARGV[1], 'until', until_ms)
+    redis.call('HSET', KEYS[1], 'state', 'started', 'token', ARGV[1], 'until', until_ms,
+        'started', string.format('%d', now))
     redis.call('HINCRBY', KEYS[2], 'started', 1)
     return {'claimed'}
 end
@@ -116,6 +136,83 @@ local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes')
 if not s[1] then return {} end
 if s[1] == 'started' then return {'held', s[2], tonumber(s[3]) - now} end
 return {s[1], s[4]}
+"""
+)
+
+# KEYS[1] chunk. Returns {} (never claimed) | {state, token, lease left ms, outcomes, started
+# ms, resends, resend token, resend lease left ms}, false where a field is not set.
+_CHUNK = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes', 'started',
+    'resends', 'rtoken', 'runtil')
+if not s[1] then return {} end
+local left = false
+if s[3] then left = tonumber(s[3]) - now end
+local rleft = false
+if s[8] then rleft = tonumber(s[8]) - now end
+return {s[1], s[2], left, s[4], s[5], tonumber(s[6] or '0'), s[7], rleft}
+"""
+)
+
+# KEYS[1] chunk; ARGV[1] expected outcomes' SHA-1 ('' = any), ARGV[2] outcomes, ARGV[3] the
+# caller's token ('' = none). Returns 1 (updated, or already so), 0 (not finished),
+# -1 (another worker is resending it), -2 (the outcomes changed since they were read).
+_UPDATE = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'state', 'outcomes', 'rtoken', 'runtil')
+if s[1] ~= 'done' and s[1] ~= 'expired' then return 0 end
+if s[3] and s[3] ~= ARGV[3] and tonumber(s[4]) > now then return -1 end
+local current = redis.sha1hex(s[2])
+if current ~= redis.sha1hex(ARGV[2]) and ARGV[1] ~= '' and current ~= ARGV[1] then
+    return -2
+end
+redis.call('HSET', KEYS[1], 'outcomes', ARGV[2])
+return 1
+"""
+)
+
+# KEYS[1] chunk; ARGV[1] token, ARGV[2] lease (ms), ARGV[3] expected outcomes' SHA-1.
+# Returns {'claimed'} | {'held', token, lease left ms} | {'changed'} | {'not_done'}.
+_CLAIM_RESEND = LuaScript(
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = string.format('%d', now + tonumber(ARGV[2]))
+local s = redis.call('HMGET', KEYS[1], 'state', 'outcomes', 'rtoken', 'runtil')
+if s[1] ~= 'done' and s[1] ~= 'expired' then return {'not_done'} end
+if s[3] == ARGV[1] then
+    redis.call('HSET', KEYS[1], 'runtil', until_ms)
+    return {'claimed'}
+end
+if s[3] and tonumber(s[4]) > now then return {'held', s[3], tonumber(s[4]) - now} end
+if redis.sha1hex(s[2]) ~= ARGV[3] then return {'changed'} end
+redis.call('HSET', KEYS[1], 'rtoken', ARGV[1], 'runtil', until_ms,
+    'started', string.format('%d', now))
+redis.call('HINCRBY', KEYS[1], 'resends', 1)
+return {'claimed'}
+"""
+)
+
+# KEYS[1] chunk; ARGV[1] token, ARGV[2] outcomes. Returns 1 (recorded, or already so by this
+# token), 0 (the token does not hold the chunk's resend).
+_FINISH_RESEND = LuaScript(
+    """
+local s = redis.call('HMGET', KEYS[1], 'state', 'rtoken', 'rlast')
+if s[1] ~= 'done' and s[1] ~= 'expired' then return 0 end
+if s[2] == ARGV[1] then
+    redis.call('HSET', KEYS[1], 'outcomes', ARGV[2], 'rlast', ARGV[1])
+    redis.call('HDEL', KEYS[1], 'rtoken', 'runtil')
+    return 1
+end
+if s[3] == ARGV[1] and not s[2] then
+    redis.call('HSET', KEYS[1], 'rlast', ARGV[1])
+    return 1
+end
+return 0
 """
 )
 
@@ -176,6 +273,56 @@ ClaimResult: TypeAlias = Claimed | Held | Done
 """What :meth:`ClaimStore.claim` answers."""
 
 
+def outcomes_digest(stored: bytes) -> str:
+    """The SHA-1 of stored outcomes (what the compare-and-set calls compare)."""
+    return hashlib.sha1(stored, usedforsecurity=False).hexdigest()
+
+
+@attrs.frozen(kw_only=True)
+class ChunkRecord:
+    """Everything a chunk's claim holds (:meth:`ClaimStore.chunk`).
+
+    ``state`` is ``started``, ``done`` or ``expired``; ``stored`` the outcomes as stored
+    (for the compare-and-set of :meth:`ClaimStore.update_outcomes` and
+    :meth:`ClaimStore.claim_resend`); times are in seconds (on the Redis server's clock).
+    """
+
+    state: str
+    token: str | None
+    lease_left: float | None
+    """Seconds the holder's claim has left, while ``started``."""
+    stored: bytes | None
+    started_at: float | None
+    """When the chunk was last sent: claimed, or its resend claimed (Unix seconds)."""
+    resends: int = 0
+    resend_token: str | None = None
+    resend_left: float | None = None
+    """Seconds the resend's claim has left, while one was claimed and not finished."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the chunk is done or expired (it has outcomes)."""
+        return self.state in ("done", "expired")
+
+    @property
+    def outcomes(self) -> tuple[RecipientOutcome, ...]:
+        """The outcomes of a finished chunk."""
+        if self.stored is None:
+            raise CrowdSMSError(f"a chunk that is {self.state} has no outcomes")
+        return decode_outcomes(self.stored)
+
+    @property
+    def resending(self) -> bool:
+        """Whether a live resend holds the chunk (its lease has not run out)."""
+        return self.resend_token is not None and (self.resend_left or 0) > 0
+
+    def held(self) -> Held:
+        """The claim of a ``started`` chunk as :class:`Held`."""
+        return Held(
+            holder_token=self.token or "", state="started", lease_left=self.lease_left or 0.0
+        )
+
+
 @attrs.frozen
 class ClaimCounts:
     """How many chunks are held now (``started``), finished (``done``, which includes
@@ -190,6 +337,10 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value)
+
+
+def _bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
 def _check_index(chunk_index: int) -> int:
@@ -346,6 +497,92 @@ class ClaimStore:
         """
         _check_token(token)
         reply = await self._run(_RELEASE, chunk_index, [token])
+        return int(reply) == 1
+
+    async def chunk(self, chunk_index: int) -> ChunkRecord | None:
+        """Everything the claim of a chunk holds; ``None`` if never claimed."""
+        reply: list[Any] = await _CHUNK.run(self._redis, [self.chunk_key(chunk_index)], [])
+        if not reply:
+            return None
+        state, token, left, stored, started, resends, rtoken, rleft = reply
+        return ChunkRecord(
+            state=_text(state),
+            token=None if token is None else _text(token),
+            lease_left=None if left is None else left / 1000,
+            stored=None if stored is None else _bytes(stored),
+            started_at=None if started is None else int(started) / 1000,
+            resends=int(resends),
+            resend_token=None if rtoken is None else _text(rtoken),
+            resend_left=None if rleft is None else rleft / 1000,
+        )
+
+    async def update_outcomes(
+        self,
+        chunk_index: int,
+        outcomes: Sequence[RecipientOutcome],
+        *,
+        expected: bytes | None,
+        token: str = "",
+    ) -> Literal["updated", "not_finished", "resending", "changed"]:
+        """Replace a finished chunk's outcomes (reports confirmed some), if unchanged since read.
+
+        ``expected`` is the stored outcomes the new ones were made from
+        (:attr:`ChunkRecord.stored`; ``None`` to replace whatever is there). Nothing changes
+        while another worker (not ``token``) resends the chunk: ``"resending"``, or when the
+        outcomes changed meanwhile: ``"changed"`` (read them again).
+        """
+        digest = "" if expected is None else outcomes_digest(expected)
+        reply = await _UPDATE.run(
+            self._redis,
+            [self.chunk_key(chunk_index)],
+            [digest, encode_outcomes(outcomes), token],
+            durability=self.durability,
+        )
+        code = int(reply)
+        if code == 1:
+            return "updated"
+        if code == 0:
+            return "not_finished"
+        return "resending" if code == -1 else "changed"
+
+    async def claim_resend(
+        self, chunk_index: int, token: str, lease_seconds: float, *, expected: bytes
+    ) -> Claimed | Held | Literal["changed", "not_finished"]:
+        """Claim a finished chunk's resend for ``token``, durably, if its outcomes are
+        ``expected`` (as read before deciding to resend).
+
+        :class:`Claimed` when the resend is now this token's (also when it was already: the
+        lease is renewed); :class:`Held` when another token's resend lease runs;
+        ``"changed"`` when the outcomes changed since they were read (another resend, or
+        reports, confirmed some: read them again); ``"not_finished"``. The chunk's outcomes
+        stay as they are until :meth:`finish_resend`, so a resender that dies leaves its
+        recipients ``unknown`` (another may resend them once its lease runs out).
+        """
+        _check_token(token)
+        reply: list[Any] = await _CLAIM_RESEND.run(
+            self._redis,
+            [self.chunk_key(chunk_index)],
+            [token, math.ceil(lease_seconds * 1000), outcomes_digest(expected)],
+            durability=self.durability,
+        )
+        kind = _text(reply[0])
+        if kind == "claimed":
+            return Claimed(token=token, lease_seconds=float(lease_seconds))
+        if kind == "held":
+            return Held(holder_token=_text(reply[1]), state="started", lease_left=reply[2] / 1000)
+        return "changed" if kind == "changed" else "not_finished"
+
+    async def finish_resend(
+        self, chunk_index: int, token: str, outcomes: Sequence[RecipientOutcome]
+    ) -> bool:
+        """Record a resent chunk's outcomes and end the resend, if ``token`` holds it."""
+        _check_token(token)
+        reply = await _FINISH_RESEND.run(
+            self._redis,
+            [self.chunk_key(chunk_index)],
+            [token, encode_outcomes(outcomes)],
+            durability=self.durability,
+        )
         return int(reply) == 1
 
     async def outcomes(self, chunk_index: int) -> tuple[RecipientOutcome, ...] | None:

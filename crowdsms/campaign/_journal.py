@@ -11,12 +11,21 @@ Redis before the request is made, so when the engine hands the same shard to two
 - a chunk whose holder died mid-request (its lease ran out while ``started``) is reported
   ``unknown``, exactly as the single-machine journal reports a chunk that was in flight;
 - a finished chunk is replayed from its recorded outcomes.
+
+Delivery reports (see :mod:`crowdsms.deliveries`): :meth:`ClaimJournal.reports` reads the
+campaign store's reports that may concern the shard, received since the campaign was
+created; :meth:`~ClaimJournal.update_outcomes` keeps what they confirmed (only for finished
+chunks, with a compare-and-set, so a chunk changed meanwhile is left alone);
+:meth:`~ClaimJournal.mark_resending` claims a finished chunk's resend of its ``unknown``
+recipients (``resend_unconfirmed_after``) with a lease of its own, so two workers never
+resend one chunk at once. :meth:`~ClaimJournal.opted_out` is the shard's suppression list,
+fixed when the campaign was planned, so every run of a shard skips the same numbers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -25,7 +34,11 @@ import redis.exceptions
 
 from crowdsms.batch import INTERRUPTED, ChunkTakenError
 from crowdsms.batch._journal import RecordedChunk
-from crowdsms.campaign._claims import Claimed, ClaimStore, Done, Held
+from crowdsms.campaign._claims import Claimed, ClaimStore, Held
+from crowdsms.campaign._codec import encode_outcomes
+from crowdsms.deliveries._match import CLOCK_MARGIN
+from crowdsms.deliveries._reports import ProviderReport
+from crowdsms.deliveries._store import DeliveryStore
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
 __all__ = ["DEFAULT_LEASE", "STORE_PATIENCE", "ClaimJournal"]
@@ -66,10 +79,30 @@ async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
             delay = min(delay * 2, 2.0)
 
 
+def _interrupted(index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+    return [
+        RecipientOutcome(
+            phone=phone,
+            status=OutcomeStatus.UNKNOWN,
+            code=INTERRUPTED,
+            message=(
+                f"chunk {index} was being sent by a worker that stopped; the "
+                "provider may have sent it. Check its delivery reports before "
+                "sending these recipients again"
+            ),
+        )
+        for phone in phones
+    ]
+
+
 class ClaimJournal:
     """A :class:`~crowdsms.batch.JobJournal` backed by a :class:`ClaimStore`.
 
-    ``token`` identifies this worker's run of the shard (unique per run).
+    ``token`` identifies this worker's run of the shard (unique per run). With
+    ``deliveries`` (the campaign store's :class:`~crowdsms.campaign.RedisDeliveryStore`),
+    :meth:`reports` reads the reports of ``provider`` received since ``created`` (when the
+    campaign was created, Unix seconds) that may concern ``job_id`` (the shard's batch job
+    id; by default the store's id). ``opted_out`` is the shard's suppression list.
     """
 
     def __init__(
@@ -79,6 +112,11 @@ class ClaimJournal:
         token: str,
         lease: float = DEFAULT_LEASE,
         patience: float = STORE_PATIENCE,
+        deliveries: DeliveryStore | None = None,
+        provider: str | None = None,
+        created: float = 0.0,
+        job_id: str | None = None,
+        opted_out: Collection[str] = (),
     ) -> None:
         self._patience = patience
         self._store = store
@@ -86,6 +124,15 @@ class ClaimJournal:
         self._lease = lease
         self._dead_holders: dict[int, str] = {}
         self._recorded = 0
+        self._deliveries = deliveries
+        self._provider = provider
+        self.created = created
+        """When the campaign was created (Unix seconds)."""
+        self.job_id = job_id if job_id is not None else store.campaign_id
+        self._opted_out = frozenset(opted_out)
+        self._stored: dict[int, bytes] = {}
+        """Each finished chunk's outcomes as last read or written by this run."""
+        self._resending: set[int] = set()
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         return await _patiently(call, patience=self._patience)
@@ -114,20 +161,31 @@ class ClaimJournal:
         A chunk held by a live worker is waited for until it is done (or its lease runs out).
         """
         while True:
-            state = await self._call(partial(self._store.peek, index))
-            if state is None:
+            record = await self._call(partial(self._store.chunk, index))
+            if record is None:
                 return None
             self._recorded += 1
-            if isinstance(state, Done):
+            if record.finished:
+                assert record.stored is not None
+                self._stored[index] = record.stored
                 return RecordedChunk(
-                    state="done", idempotency_key=None, outcomes=list(state.outcomes)
+                    state="done",
+                    idempotency_key=None,
+                    outcomes=list(record.outcomes),
+                    started_at=record.started_at,
+                    resends=record.resends,
                 )
-            assert isinstance(state, Held)
-            if state.lease_expired:
-                self._dead_holders[index] = state.holder_token
-                return RecordedChunk(state="started", idempotency_key=None, outcomes=None)
+            if (record.lease_left or 0) <= 0:
+                self._dead_holders[index] = record.token or ""
+                return RecordedChunk(
+                    state="started",
+                    idempotency_key=None,
+                    outcomes=None,
+                    started_at=record.started_at,
+                    resends=record.resends,
+                )
             self._recorded -= 1
-            await anyio.sleep(min(_POLL, max(state.lease_left, 0.01)))
+            await anyio.sleep(min(_POLL, max(record.lease_left or 0, 0.01)))
 
     async def mark_started(self, index: int) -> None:
         """Claim chunk ``index``, durably; :class:`ChunkTakenError` if another worker has it."""
@@ -140,12 +198,28 @@ class ClaimJournal:
         await self._call(partial(self._store.release, index, self._token))
 
     async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
-        """Record the chunk's outcomes (or, for a dead holder's chunk, its ``unknown`` ones)."""
+        """Record the chunk's outcomes (or, for a dead holder's chunk, its ``unknown`` ones;
+        for a resend, the chunk's outcomes with the resent recipients' new ones)."""
+        if index in self._resending:
+            self._resending.discard(index)
+            call = partial(self._store.finish_resend, index, self._token, outcomes)
+            if await self._call(call):
+                self._stored[index] = encode_outcomes(outcomes).encode()
+            else:
+                logger.error(
+                    "campaign: the resend of chunk %d ran past its lease and another worker "
+                    "took it over; the chunk's outcomes are that worker's",
+                    index,
+                )
+            return
         holder = self._dead_holders.pop(index, None)
         if holder is not None:
-            await self._call(partial(self._store.expire, index, holder, outcomes))
+            if await self._call(partial(self._store.expire, index, holder, outcomes)):
+                self._stored[index] = encode_outcomes(outcomes).encode()
             return
-        if not await self._call(partial(self._store.finish, index, self._token, outcomes)):
+        if await self._call(partial(self._store.finish, index, self._token, outcomes)):
+            self._stored[index] = encode_outcomes(outcomes).encode()
+        else:
             logger.error(
                 "campaign: chunk %d was finished by another worker (this one's lease ran out "
                 "while it was sending); its outcomes are that worker's",
@@ -157,32 +231,83 @@ class ClaimJournal:
         raise NotImplementedError("campaign shards run with resend_failed_chunks=False")
 
     async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
-        """The outcomes of a chunk another worker claimed, once it has finished it.
+        """The outcomes of a chunk another worker claimed (or is resending), once it is done.
 
         If that worker dies first (its lease runs out), the chunk is expired here with
-        ``unknown`` outcomes: it may have been sent, so it is never sent again.
+        ``unknown`` outcomes: it may have been sent, so it is never sent again. A resend whose
+        worker died leaves the chunk's outcomes as they were (its recipients ``unknown``).
         """
         while True:
-            state = await self._call(partial(self._store.peek, index))
-            if isinstance(state, Done):
-                return list(state.outcomes)
-            if isinstance(state, Held) and state.lease_expired:
-                unknown = [
-                    RecipientOutcome(
-                        phone=phone,
-                        status=OutcomeStatus.UNKNOWN,
-                        code=INTERRUPTED,
-                        message=(
-                            f"chunk {index} was being sent by a worker that stopped; the "
-                            "provider may have sent it. Check its delivery reports before "
-                            "sending these recipients again"
-                        ),
-                    )
-                    for phone in phones
-                ]
-                await self._call(partial(self._store.expire, index, state.holder_token, unknown))
+            record = await self._call(partial(self._store.chunk, index))
+            if record is not None and record.finished:
+                if record.resending and record.resend_token != self._token:
+                    await anyio.sleep(_POLL)
+                    continue
+                assert record.stored is not None
+                self._stored[index] = record.stored
+                return list(record.outcomes)
+            if record is not None and (record.lease_left or 0) <= 0:
+                unknown = _interrupted(index, phones)
+                holder = record.token or ""
+                await self._call(partial(self._store.expire, index, holder, unknown))
                 continue  # read what was recorded: ours, or another waiter's
             await anyio.sleep(_POLL)
+
+    # -- delivery reports -----------------------------------------------------------------
+
+    async def reports(self) -> list[ProviderReport]:
+        """The reports that may concern this shard, received since the campaign was created
+        (less :data:`~crowdsms.deliveries.CLOCK_MARGIN`); none without a delivery store."""
+        store = self._deliveries
+        if store is None:
+            return []
+        since = self.created - CLOCK_MARGIN
+        read_job = getattr(store, "job_reports", None)
+        if read_job is not None:
+            reports: list[ProviderReport] = await self._call(
+                partial(read_job, self.job_id, since=since, provider=self._provider)
+            )
+            return reports
+        return await self._call(partial(store.reports, since=since, provider=self._provider))
+
+    async def opted_out(self) -> frozenset[str]:
+        """The numbers this shard skips as ``opted_out``: fixed when the campaign was planned
+        (opted out before it was created), so every run of the shard skips the same."""
+        return self._opted_out
+
+    async def update_outcomes(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
+        """Keep what reports changed of finished chunk ``index``'s outcomes.
+
+        Only if they are still what this run read (a compare-and-set) and no other worker
+        is resending the chunk; otherwise the chunk is left as it is.
+        """
+        expected = self._stored.get(index)
+        call = partial(
+            self._store.update_outcomes, index, outcomes, expected=expected, token=self._token
+        )
+        result = await self._call(call)
+        if result == "updated":
+            self._stored[index] = encode_outcomes(outcomes).encode()
+        else:
+            logger.debug("campaign: chunk %d not updated from reports: %s", index, result)
+
+    async def mark_resending(self, index: int) -> None:
+        """Claim the resend of finished chunk ``index``'s ``unknown`` recipients, durably.
+
+        :class:`~crowdsms.batch.ChunkTakenError` if another worker is resending it, or its
+        outcomes changed since this run read them (another worker resent it, or reports
+        confirmed some): the job then takes the chunk's outcomes as they are, and resends
+        nothing of it. The chunk's outcomes stay as they are until :meth:`mark_done`.
+        """
+        expected = self._stored.get(index)
+        if expected is None:
+            raise ChunkTakenError(f"chunk {index} was not read by this run; not resending it")
+        call = partial(self._store.claim_resend, index, self._token, self._lease, expected=expected)
+        result = await self._call(call)
+        if not isinstance(result, Claimed):
+            why = "being resent by another worker" if isinstance(result, Held) else result
+            raise ChunkTakenError(f"chunk {index} cannot be resent by this worker: {why}")
+        self._resending.add(index)
 
     async def finish(self, chunks_seen: int) -> None:
         """Nothing to record: the campaign counts finished chunks itself."""
