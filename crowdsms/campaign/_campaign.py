@@ -5,6 +5,13 @@ stores the manifest in Redis; the engine (Celery, first) hands shards to workers
 worker runs its shard as an ordinary batch job whose journal is the campaign's claims
 (:class:`~crowdsms.campaign._journal.ClaimJournal`). A shard delivered twice never sends a
 claimed chunk again. Outcomes are read back in input order when the campaign is done.
+
+Delivery reports of every campaign of a store go to its
+:class:`~crowdsms.campaign.RedisDeliveryStore` (:attr:`Campaign.deliveries`):
+:meth:`Campaign.reconcile` applies them to the campaign's outcomes, and
+``resume(resend_unconfirmed_after=...)`` sends recipients no report confirmed again
+(at-least-once). Numbers that opted out before the campaign was created are skipped
+(``opted_out``) unless it was created with ``honour_opt_outs=False``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from crowdsms._transport.connections import shared_ssl_context
 from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import ClaimStore, Done
+from crowdsms.campaign._deliveries import RedisDeliveryStore
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
 from crowdsms.campaign._plan import (
@@ -37,7 +45,7 @@ from crowdsms.campaign._plan import (
     shard_rows,
 )
 from crowdsms.campaign._redis import Durability, durability
-from crowdsms.errors import ConfigurationError, CrowdSMSError
+from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
@@ -109,6 +117,10 @@ class Manifest:
     lease: float = DEFAULT_LEASE
     created: float = 0.0
     """When it was created (Unix seconds)."""
+    honour_opt_outs: bool = True
+    """Whether numbers on the suppression list when it was created are skipped."""
+    snapshot: str = ""
+    """Names the keys of each shard's opted-out numbers (this plan's own)."""
 
     def to_json(self) -> str:
         """The manifest as JSON."""
@@ -121,6 +133,8 @@ class Manifest:
             "rate": self.rate,
             "lease": self.lease,
             "created": self.created,
+            "honour_opt_outs": self.honour_opt_outs,
+            "snapshot": self.snapshot,
             "plan": self.plan.to_json(),
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -141,6 +155,8 @@ class Manifest:
             plan=CampaignPlan.from_json(data["plan"]),
             lease=data.get("lease", DEFAULT_LEASE),
             created=data.get("created", 0.0),
+            honour_opt_outs=data.get("honour_opt_outs", True),
+            snapshot=data.get("snapshot", ""),
         )
 
 
@@ -166,6 +182,15 @@ class Campaign:
         return f"{self._base}:shards"
 
     @property
+    def deliveries(self) -> RedisDeliveryStore:
+        """The store's delivery reports, replies and opt-outs (shared by its campaigns).
+
+        Its writes are durable only as :func:`~crowdsms.campaign.durability` found the
+        server; :meth:`reconcile` checks before it pulls.
+        """
+        return RedisDeliveryStore(self.redis, Durability.VOLATILE, prefix=self._prefix)
+
+    @property
     def cancel_key(self) -> str:
         """The Redis key that says the campaign was cancelled."""
         return f"{self._base}:cancelled"
@@ -178,12 +203,37 @@ class Campaign:
         """
         await self.redis.set(self.cancel_key, "1")
 
-    async def resume(self) -> list[int]:
-        """Undo :meth:`cancel`; return the shards not done (to hand to workers again)."""
+    async def resume(self, *, resend_unconfirmed_after: float | None = None) -> list[int]:
+        """Undo :meth:`cancel`; return the shards not done (to hand to workers again).
+
+        With ``resend_unconfirmed_after`` (seconds), the finished shards that still have
+        ``unknown`` recipients are returned too, and are no longer counted done until they
+        have run again: run them with the same ``resend_unconfirmed_after`` to send those
+        recipients again once no report confirmed them that long after they were sent.
+        **At-least-once**: a recipient whose report was lost or is late gets the message
+        twice. Apply the reports first (:meth:`reconcile`).
+        """
+        if resend_unconfirmed_after is not None and not (
+            isinstance(resend_unconfirmed_after, (int, float)) and resend_unconfirmed_after >= 0
+        ):
+            raise InvalidInputError(
+                "must be a number of seconds >= 0, or None",
+                field="resend_unconfirmed_after",
+                received=repr(resend_unconfirmed_after),
+            )
         await self.redis.delete(self.cancel_key)
         manifest = await self.manifest()
-        done = {int(key) for key in await self.redis.hkeys(self.shards_key)}
-        return [shard.index for shard in manifest.plan.shards if shard.index not in done]
+        done = {
+            int(key): json.loads(value)
+            for key, value in (await self.redis.hgetall(self.shards_key)).items()
+        }
+        shards = [shard.index for shard in manifest.plan.shards if shard.index not in done]
+        if resend_unconfirmed_after is None:
+            return shards
+        unconfirmed = sorted(index for index, counts in done.items() if counts.get("unknown"))
+        if unconfirmed:
+            await self.redis.hdel(self.shards_key, *map(str, unconfirmed))
+        return sorted(shards + unconfirmed)
 
     async def delete(self) -> int:
         """Delete every key of the campaign (manifest, rows, claims, outcomes); return how many.
@@ -232,6 +282,7 @@ class Campaign:
         shard_rows: int = DEFAULT_SHARD_ROWS,
         encoding: str | None = None,
         lease: float = DEFAULT_LEASE,
+        honour_opt_outs: bool = True,
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
@@ -240,6 +291,11 @@ class Campaign:
         shared file; it costs Redis memory). Submitting a campaign twice is harmless: the
         second submission finds the manifest and the claims of the first, and sends nothing
         that was claimed.
+
+        Numbers on the store's suppression list now (:attr:`deliveries`: they replied "stop")
+        are skipped with code ``opted_out``, by every run of every shard, even if they opt
+        in again later; ``honour_opt_outs=False`` sends to them, for messages the recipient
+        expects regardless (verification codes). The whole list is read once, here.
         """
         if (path is None) == (recipients is None):
             raise ConfigurationError(
@@ -253,6 +309,10 @@ class Campaign:
         validator = spec.chunk_sender(
             spec.make_client({f.name: "x" for f in spec.credentials}), message
         )
+        created = time.time()
+        suppressed: frozenset[str] = frozenset()
+        if honour_opt_outs:
+            suppressed = await campaign.deliveries.opted_out()
         if recipients is not None:
             stale = [key async for key in redis.scan_iter(f"{campaign._base}:rows:*")]
             if stale:  # rows of a plan that never got stored (a crashed coordinator)
@@ -264,6 +324,7 @@ class Campaign:
                 validate=validator.validate,
                 shard_rows=shard_rows,
                 var_columns=message.columns,
+                suppressed=suppressed,
             )
         else:
             assert path is not None
@@ -276,6 +337,7 @@ class Campaign:
                 validate=validator.validate,
                 shard_rows=shard_rows,
                 encoding=encoding,
+                suppressed=suppressed,
             )
         manifest = Manifest(
             campaign_id=campaign_id,
@@ -286,12 +348,17 @@ class Campaign:
             rate=rate,
             plan=plan,
             lease=lease,
-            created=time.time(),
+            created=created,
+            honour_opt_outs=honour_opt_outs,
+            # the opted-out numbers' keys are this plan's own: a coordinator planning the
+            # same campaign at the same time (whose manifest may win) never overwrites them
+            snapshot=uuid.uuid4().hex[:12],
         )
-        # Each shard's duplicates are stored apart, so a worker reads only its own (a
-        # manifest holding them all would be read whole by every shard of a big campaign).
+        # Each shard's duplicates and opted-out numbers are stored apart, so a worker reads
+        # only its own (a manifest holding them all would be read whole by every shard).
         lean = attrs.evolve(
-            plan, shards=tuple(attrs.evolve(shard, duplicates={}) for shard in plan.shards)
+            plan,
+            shards=tuple(attrs.evolve(shard, duplicates={}, opted_out=()) for shard in plan.shards),
         )
         async with redis.pipeline(transaction=False) as pipe:
             for shard in plan.shards:
@@ -300,20 +367,35 @@ class Campaign:
                         campaign._duplicates_key(shard.index),
                         json.dumps([[k, v] for k, v in shard.duplicates.items()]),
                     )
+                if shard.opted_out:
+                    key = campaign._opted_out_key(manifest, shard.index)
+                    pipe.set(key, json.dumps(shard.opted_out))
             await pipe.execute()
-        await redis.set(campaign.manifest_key, attrs.evolve(manifest, plan=lean).to_json(), nx=True)
+        manifest = attrs.evolve(manifest, plan=lean)
+        if not await redis.set(campaign.manifest_key, manifest.to_json(), nx=True):
+            ours = [campaign._opted_out_key(manifest, s.index) for s in plan.shards if s.opted_out]
+            if ours:  # another coordinator's plan won: its keys are the ones read
+                await redis.delete(*ours)
         return campaign
 
     def _duplicates_key(self, shard: int) -> str:
         return f"{self._base}:duplicates:{shard}"
 
+    def _opted_out_key(self, manifest: Manifest, shard: int) -> str:
+        return f"{self._base}:opted_out:{manifest.snapshot}:{shard}"
+
     async def _shard_plan(self, manifest: Manifest, shard: int) -> ShardPlan:
-        """One shard's plan, with its duplicates (stored apart from the manifest)."""
+        """One shard's plan, with its duplicates and opted-out numbers (stored apart)."""
         plan = manifest.plan.shards[shard]
-        text = await self.redis.get(self._duplicates_key(shard))
-        if text is None:
-            return plan
-        return attrs.evolve(plan, duplicates={int(k): int(v) for k, v in json.loads(text)})
+        duplicates, opted_out = await self.redis.mget(
+            self._duplicates_key(shard), self._opted_out_key(manifest, shard)
+        )
+        if duplicates is not None:
+            found = {int(k): int(v) for k, v in json.loads(duplicates)}
+            plan = attrs.evolve(plan, duplicates=found)
+        if opted_out is not None:
+            plan = attrs.evolve(plan, opted_out=tuple(json.loads(opted_out)))
+        return plan
 
     async def manifest(self) -> Manifest:
         """The stored manifest; :class:`ConfigurationError` if there is none."""
@@ -324,6 +406,10 @@ class Campaign:
                 action="Create it first (Campaign.create or crowdsms.campaign.celery.start)",
             )
         return Manifest.from_json(text)
+
+    def job_id(self, shard: int) -> str:
+        """The batch job id of one shard (the same in every run: chunk references name it)."""
+        return f"{self.campaign_id}/{shard}"
 
     def claims(self, shard: int, mode: Durability) -> ClaimStore:
         """The claims of one shard's chunks."""
@@ -336,11 +422,14 @@ class Campaign:
         token: str | None = None,
         credentials: Mapping[str, object] | None = None,
         base_url: str | None = None,
+        resend_unconfirmed_after: float | None = None,
     ) -> BatchReport:
         """Run one shard to its end (any worker, any number of times, even at once).
 
         ``credentials`` default to the provider's configured ones (environment variables or
-        the config file, as for the command line).
+        the config file, as for the command line). ``resend_unconfirmed_after`` (seconds)
+        sends the shard's recipients still ``unknown`` that long after they were sent, with
+        no report confirming them, again: **at-least-once** (see :meth:`resume`).
         """
         manifest = await self.manifest()
         spec = _registry.get(manifest.provider)
@@ -351,10 +440,16 @@ class Campaign:
         _load_transport()
         plan = manifest.plan
         shard_plan = await self._shard_plan(manifest, shard)
+        job_id = self.job_id(shard)
         journal = ClaimJournal(
             self.claims(shard, mode),
             token=token or f"{uuid.uuid4().hex}/{shard}",
             lease=manifest.lease,
+            deliveries=RedisDeliveryStore(self.redis, mode, prefix=self._prefix),
+            provider=manifest.provider,
+            created=manifest.created,
+            job_id=job_id,
+            opted_out=shard_plan.opted_out,
         )
         async with spec.make_client(
             credentials, base_url=base_url, max_connections=manifest.concurrency
@@ -374,6 +469,8 @@ class Campaign:
                 chunk_size=manifest.chunk_size,
                 resend_failed_chunks=False,
                 shared_pace=limiter,  # permits before the claim: the lease never waits
+                honour_opt_outs=manifest.honour_opt_outs,
+                resend_unconfirmed_after=resend_unconfirmed_after,
             )
             if await self.cancelled():
                 sender.stop("the campaign was cancelled")
@@ -382,7 +479,7 @@ class Campaign:
                 report = await sender.send(
                     shard_rows(plan, shard_plan, self.redis),
                     journal=journal,
-                    job_id=f"{self.campaign_id}/{shard}",
+                    job_id=job_id,
                 )
                 group.cancel_scope.cancel()
         if report.interrupted:
@@ -442,12 +539,15 @@ class Campaign:
             store = self.claims(shard.index, Durability.VOLATILE)
             collected: list[BatchOutcome] = []
             await BatchSender(
-                reader, chunk_size=manifest.chunk_size, resend_failed_chunks=False
+                reader,
+                chunk_size=manifest.chunk_size,
+                resend_failed_chunks=False,
+                honour_opt_outs=manifest.honour_opt_outs,
             ).send(
                 shard_rows(manifest.plan, shard, self.redis),
                 sink=collected.append,
-                journal=_ReadOnlyJournal(store),
-                job_id=f"{self.campaign_id}/{shard.index}",
+                journal=_ReadOnlyJournal(store, shard.opted_out),
+                job_id=self.job_id(shard.index),
             )
             for item in collected:
                 yield attrs.evolve(item, position=shard.first_position + item.position)
@@ -472,18 +572,27 @@ def credentials_id(spec: Any, credentials: Mapping[str, object]) -> str:
 
 
 class _Recorded:
-    """A chunk sender that refuses to send: reading outcomes back must never send."""
+    """A chunk sender that refuses to send: reading outcomes back must never send.
+
+    It looks like the provider's chunk sender (``supports_reference`` included), so that
+    the batch job cuts the same chunks; shards send with the provider's own chunk sender.
+    """
 
     def __init__(self, inner: ChunkSender) -> None:
         self._inner = inner
         self.max_chunk_size = inner.max_chunk_size
         self.supports_idempotency_key = False
+        self.supports_reference = bool(getattr(inner, "supports_reference", False))
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         return self._inner.validate(recipient, position=position)
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         raise CrowdSMSError(
             "a chunk of the campaign is not finished yet",
@@ -497,8 +606,12 @@ class _ReadOnlyJournal:
     resumed = True
     recorded_chunks = 0
 
-    def __init__(self, store: ClaimStore) -> None:
+    def __init__(self, store: ClaimStore, opted_out: Iterable[str] = ()) -> None:
         self._store = store
+        self._opted_out = frozenset(opted_out)
+
+    async def opted_out(self) -> frozenset[str]:
+        return self._opted_out  # the shard's, so that its chunks are cut as they were sent
 
     async def prepare(self, index: int, **_: Any) -> RecordedChunk | None:
         state = await self._store.peek(index)

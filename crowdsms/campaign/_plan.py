@@ -6,7 +6,9 @@ position and its row count, so that a worker reads only its own rows, from a fil
 worker can read. Duplicates are skipped campaign-wide: the first occurrence in input order
 is sent; a later one in the same shard is skipped by the shard's own batch job, and one
 whose first occurrence is in an earlier shard is listed in the plan, so that its shard skips
-it too. Rows are one line each (a quoted value may not span lines).
+it too. Numbers on the suppression list when the campaign is planned (they replied "stop")
+are listed per shard too, so that every run of a shard skips the same numbers (``opted_out``)
+and cuts the same chunks. Rows are one line each (a quoted value may not span lines).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import (
     AsyncIterable,
     AsyncIterator,
     Callable,
+    Collection,
     Iterable,
     Iterator,
     Mapping,
@@ -30,6 +33,7 @@ import attrs
 
 from crowdsms.batch import detect_encoding
 from crowdsms.batch._screen import SeenPhones
+from crowdsms.deliveries._reports import report_phone
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import PreSkipped, Recipient
 
@@ -51,6 +55,8 @@ class ShardPlan:
     rows: int
     duplicates: Mapping[int, int] = attrs.field(factory=dict)
     """Row position in this shard -> the earlier shard's position of the same number."""
+    opted_out: tuple[str, ...] = ()
+    """The shard's numbers (as sent) that were on the suppression list when it was planned."""
 
 
 @attrs.frozen(kw_only=True)
@@ -72,7 +78,11 @@ class CampaignPlan:
         """A JSON-ready dict (the manifest stored in Redis)."""
         data = attrs.asdict(self)
         data["shards"] = [
-            {**attrs.asdict(shard), "duplicates": [[k, v] for k, v in shard.duplicates.items()]}
+            {
+                **attrs.asdict(shard),
+                "duplicates": [[k, v] for k, v in shard.duplicates.items()],
+                "opted_out": list(shard.opted_out),
+            }
             for shard in self.shards
         ]
         return data
@@ -87,6 +97,7 @@ class CampaignPlan:
                 first_position=item["first_position"],
                 rows=item["rows"],
                 duplicates={int(k): int(v) for k, v in item["duplicates"]},
+                opted_out=tuple(item.get("opted_out", ())),
             )
             for item in data["shards"]
         )
@@ -134,8 +145,10 @@ def plan_input(
     validate: Validate,
     shard_rows: int,
     encoding: str | None = None,
+    suppressed: Collection[str] = frozenset(),
 ) -> CampaignPlan:
-    """Read the input once; cut it into shards of ``shard_rows`` rows; find duplicates."""
+    """Read the input once; cut it into shards of ``shard_rows`` rows; find duplicates and
+    the numbers in ``suppressed`` (the suppression list, numbers as reports give them)."""
     path = str(path)
     encoding = encoding or detect_encoding(path)
     if encoding == "utf-8":
@@ -167,18 +180,25 @@ def plan_input(
     )
     index = {name: i for i, name in enumerate(header)}
     items = ((offset, _recipient(fields, plan, index)) for offset, fields in lines)
-    planner = _Planner(validate, shard_rows)
+    planner = _Planner(validate, shard_rows, suppressed)
     for offset, recipient in items:
         planner.add(offset, recipient)
     return attrs.evolve(plan, rows=planner.position, shards=planner.finish())
 
 
+def _shard(fields: Mapping[str, Any]) -> ShardPlan:
+    return ShardPlan(**{**fields, "opted_out": tuple(fields["opted_out"])})
+
+
 class _Planner:
     """Cuts rows into shards and finds numbers whose first occurrence is in an earlier shard."""
 
-    def __init__(self, validate: Validate, shard_rows: int) -> None:
+    def __init__(
+        self, validate: Validate, shard_rows: int, suppressed: Collection[str] = frozenset()
+    ) -> None:
         self._validate = validate
         self._shard_rows = shard_rows
+        self._suppressed = suppressed
         self._seen = SeenPhones()
         self.shards: list[ShardPlan] = []
         self._current: dict[str, Any] | None = None
@@ -194,13 +214,14 @@ class _Planner:
         current = self._current
         if current is None or current["rows"] == self._shard_rows:
             if current is not None:
-                self.shards.append(ShardPlan(**current))
+                self.shards.append(_shard(current))
             current = self._current = {
                 "index": len(self.shards),
                 "offset": offset,
                 "first_position": self.position,
                 "rows": 0,
                 "duplicates": {},
+                "opted_out": {},
             }
         try:
             valid: Recipient | None = self._validate(recipient, position=self.position)
@@ -210,13 +231,15 @@ class _Planner:
             earlier = self._seen.first_position(valid.phone, self.position)
             if earlier is not None and earlier < current["first_position"]:
                 current["duplicates"][self.position] = earlier
+            elif self._suppressed and report_phone(valid.phone) in self._suppressed:
+                current["opted_out"][valid.phone] = None  # a dict: ordered, once each
         current["rows"] += 1
         self.position += 1
 
     def finish(self) -> tuple[ShardPlan, ...]:
         """Every shard, the last one included."""
         if self._current is not None:
-            self.shards.append(ShardPlan(**self._current))
+            self.shards.append(_shard(self._current))
             self._current = None
         return tuple(self.shards)
 
@@ -229,13 +252,14 @@ async def plan_recipients(
     validate: Validate,
     shard_rows: int,
     var_columns: Sequence[str] = (),
+    suppressed: Collection[str] = frozenset(),
 ) -> CampaignPlan:
     """Plan recipients pushed by the coordinator: each shard's rows go to Redis, in pages.
 
     For input that is not a file every worker can read. The rows cost Redis memory (about
     the JSON of each row) until the campaign's keys are deleted.
     """
-    planner = _Planner(validate, shard_rows)
+    planner = _Planner(validate, shard_rows, suppressed)
     page: list[str] = []
     page_shard = 0
 

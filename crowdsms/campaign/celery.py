@@ -48,7 +48,7 @@ from crowdsms.campaign._journal import DEFAULT_LEASE
 from crowdsms.campaign._redis import connect
 from crowdsms.providers._spec import MessageOptions
 
-__all__ = ["SHARD_TASK", "install", "start"]
+__all__ = ["SHARD_TASK", "install", "resume", "start"]
 
 SHARD_TASK = "crowdsms.campaign.run_shard"
 """The name of the task that runs one shard."""
@@ -62,6 +62,13 @@ further attempt, up to :data:`STORE_RETRY_MAX_DELAY`."""
 STORE_RETRY_MAX_DELAY = 60.0
 
 _STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _store_url(app: Any, store: str | None) -> str:
+    url = store or app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
+    if not url:
+        raise RuntimeError("pass store= (the campaign store's Redis URL) or install() it first")
+    return str(url)
 
 
 def _store_unreachable(error: BaseException) -> bool:
@@ -87,7 +94,8 @@ def install(app: Any, *, store: str | None = None) -> Any:
     ``crowdsms_campaign_store`` setting, else ``$CROWDSMS_CAMPAIGN_STORE``). The task acks
     late and is requeued when its worker is lost, so a killed worker's shard runs again; it
     is retried (without limit, after 1 s, 2 s, ... up to 60 s) when the store cannot be
-    reached.
+    reached. Its keyword ``resend_unconfirmed_after`` (seconds; see :func:`resume`) resends
+    the shard's recipients no delivery report confirmed: at-least-once.
     """
     if store is not None:
         app.conf[STORE_SETTING] = store
@@ -100,7 +108,9 @@ def install(app: Any, *, store: str | None = None) -> Any:
         ignore_result=True,
         max_retries=None,
     )
-    def run_shard(task: Any, campaign_id: str, shard: int) -> dict[str, int]:
+    def run_shard(
+        task: Any, campaign_id: str, shard: int, resend_unconfirmed_after: float | None = None
+    ) -> dict[str, int]:
         url = app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
         if not url:
             raise RuntimeError(
@@ -111,7 +121,9 @@ def install(app: Any, *, store: str | None = None) -> Any:
         async def job() -> dict[str, int]:
             redis = connect(url)
             try:
-                report = await Campaign(redis, campaign_id).run_shard(shard)
+                report = await Campaign(redis, campaign_id).run_shard(
+                    shard, resend_unconfirmed_after=resend_unconfirmed_after
+                )
             finally:
                 await redis.aclose()
             return {"sent": report.sent, "failed": report.failed, "unknown": report.unknown}
@@ -143,15 +155,15 @@ def start(
     shard_rows: int = DEFAULT_SHARD_ROWS,
     encoding: str | None = None,
     lease: float = DEFAULT_LEASE,
+    honour_opt_outs: bool = True,
 ) -> str:
     """Plan the campaign (once: the same id again keeps its plan) and queue its shards.
 
     Returns the campaign id. Shards already done are not queued again, so calling it again
-    after a crash, or after :meth:`Campaign.resume`, continues the campaign.
+    after a crash, or after :meth:`Campaign.resume`, continues the campaign. Numbers that
+    opted out are skipped unless ``honour_opt_outs=False`` (see :meth:`Campaign.create`).
     """
-    url = store or app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
-    if not url:
-        raise RuntimeError("pass store= (the campaign store's Redis URL) or install() it first")
+    url = _store_url(app, store)
 
     async def plan() -> list[int]:
         redis = connect(url)
@@ -170,6 +182,7 @@ def start(
                 shard_rows=shard_rows,
                 encoding=encoding,
                 lease=lease,
+                honour_opt_outs=honour_opt_outs,
             )
             return await campaign.resume()
         finally:
@@ -178,3 +191,36 @@ def start(
     for shard in anyio.run(plan):
         app.send_task(SHARD_TASK, args=(campaign_id, shard))
     return campaign_id
+
+
+def resume(
+    app: Any,
+    *,
+    campaign_id: str,
+    store: str | None = None,
+    resend_unconfirmed_after: float | None = None,
+) -> list[int]:
+    """Undo a cancel and queue the shards not done again; return them.
+
+    With ``resend_unconfirmed_after`` (seconds), shards with ``unknown`` recipients are queued
+    too, and their workers send those recipients again when no delivery report confirmed
+    them that long after they were sent. **At-least-once**: a recipient whose report was
+    lost or is late gets the message twice. Reconcile first
+    (:meth:`Campaign.reconcile`, ``crowdsms campaign reconcile``).
+    """
+    url = _store_url(app, store)
+
+    async def queued() -> list[int]:
+        redis = connect(url)
+        try:
+            campaign = Campaign(redis, campaign_id)
+            return await campaign.resume(resend_unconfirmed_after=resend_unconfirmed_after)
+        finally:
+            await redis.aclose()
+
+    shards = anyio.run(queued)
+    after = resend_unconfirmed_after
+    kwargs = {} if after is None else {"resend_unconfirmed_after": float(after)}
+    for shard in shards:
+        app.send_task(SHARD_TASK, args=(campaign_id, shard), kwargs=kwargs)
+    return shards
