@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,7 @@ import redis.asyncio
 from crowdsms._credentials import require_credentials
 from crowdsms._transport.connections import shared_ssl_context
 from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
-from crowdsms.batch._journal import RecordedChunk
-from crowdsms.campaign._claims import ClaimStore, Done
+from crowdsms.campaign._claims import ClaimStore
 from crowdsms.campaign._deliveries import RedisDeliveryStore
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
@@ -44,9 +43,23 @@ from crowdsms.campaign._plan import (
     plan_recipients,
     shard_rows,
 )
-from crowdsms.campaign._redis import Durability, durability
-from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
-from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
+from crowdsms.campaign._reading import ReadOnlyJournal, read_shard, reader_of
+from crowdsms.campaign._reconcile import (
+    ReconcilingJournal,
+    ReportIndex,
+    counted,
+    merge_summaries,
+    status_counts,
+    summary_from_json,
+    summary_to_json,
+)
+from crowdsms.campaign._redis import Durability, LuaScript, durability
+from crowdsms.deliveries._match import CLOCK_MARGIN
+from crowdsms.deliveries._optout import OptOutWords
+from crowdsms.deliveries._pull import pull_into
+from crowdsms.deliveries._summary import DeliverySummary
+from crowdsms.errors import ConfigurationError, InvalidInputError
+from crowdsms.outcomes import ChunkSender, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 
@@ -78,6 +91,11 @@ class CampaignStatus:
     elapsed: float
     """Seconds since the campaign was created."""
     cancelled: bool = False
+    deliveries: DeliverySummary | None = None
+    """What the last :meth:`Campaign.reconcile` found (delivered, undelivered, awaiting,
+    confirmed, ...), if the campaign was reconciled."""
+    reconciled_at: float | None = None
+    """When it was reconciled last (Unix seconds)."""
 
     @property
     def done(self) -> bool:
@@ -189,6 +207,11 @@ class Campaign:
         server; :meth:`reconcile` checks before it pulls.
         """
         return RedisDeliveryStore(self.redis, Durability.VOLATILE, prefix=self._prefix)
+
+    @property
+    def reconciled_key(self) -> str:
+        """The Redis key of the last reconciliation's summary."""
+        return f"{self._base}:reconciled"
 
     @property
     def cancel_key(self) -> str:
@@ -511,7 +534,14 @@ class Campaign:
             started += counts.started
             chunks_done += counts.done
             expired += counts.expired
+        deliveries: DeliverySummary | None = None
+        reconciled_at: float | None = None
+        stored = await self.redis.get(self.reconciled_key)
+        if stored is not None:
+            deliveries, reconciled_at = summary_from_json(stored)
         return CampaignStatus(
+            deliveries=deliveries,
+            reconciled_at=reconciled_at,
             campaign_id=self.campaign_id,
             rows=manifest.plan.rows,
             shards=len(manifest.plan.shards),
@@ -524,6 +554,79 @@ class Campaign:
             cancelled=await self.cancelled(),
         )
 
+    async def reconcile(
+        self,
+        client: Any = None,
+        sign: str | None = None,
+        *,
+        opt_out_words: OptOutWords | None = None,
+    ) -> DeliverySummary:
+        """Apply the store's delivery reports to every shard's chunks; return the counts.
+
+        With ``client`` (a client of the campaign's provider, whose reports can be pulled),
+        queued reports and replies are pulled into :attr:`deliveries` first (``sign``: the
+        provider's reply queue of that sign, where it has one). Then every finished chunk's
+        ``unknown`` recipients with a report become ``sent`` (confirmed), and every sent one
+        gets its delivery state; the claims keep the result, so the campaign's outcomes,
+        its status and a resend agree. Safe while shards run: chunks being sent are counted
+        ``in_flight``, chunks a worker changes meanwhile are read again. Chunks no worker
+        has claimed yet are not counted.
+        """
+        manifest = await self.manifest()
+        mode = await durability(self.redis)
+        store = RedisDeliveryStore(self.redis, mode, prefix=self._prefix)
+        pulled = 0
+        if client is not None:
+            pulled = await pull_into(
+                client, store, provider=manifest.provider, sign=sign, words=opt_out_words
+            )
+        since = manifest.created - CLOCK_MARGIN
+        index = ReportIndex(await store.reports(since=since, provider=manifest.provider))
+        reader = reader_of(_registry.get(manifest.provider), manifest.message)
+        summaries: list[DeliverySummary] = []
+        matched: set[str] = set()
+        for lean in manifest.plan.shards:
+            shard = await self._shard_plan(manifest, lean.index)
+            job_id = self.job_id(shard.index)
+            journal = ReconcilingJournal(
+                self.claims(shard.index, mode),
+                index=index,
+                job_id=job_id,
+                opted_out=shard.opted_out,
+            )
+            items = await read_shard(
+                reader,
+                shard_rows(manifest.plan, shard, self.redis),
+                journal=journal,
+                job_id=job_id,
+                chunk_size=manifest.chunk_size,
+                honour_opt_outs=manifest.honour_opt_outs,
+            )
+            summary = DeliverySummary.count(
+                job_id,
+                counted(item.outcome for item in items),
+                in_flight=journal.in_flight,
+            )
+            summaries.append(summary)
+            matched |= journal.matcher.matched
+            if journal.updated and not (journal.in_flight or journal.not_started):
+                # a finished shard's counts, as its run wrote them: now with the reports
+                await _SET_IF_DONE.run(
+                    self.redis,
+                    [self.shards_key],
+                    [str(shard.index), json.dumps(status_counts(summary))],
+                )
+        total = merge_summaries(
+            self.campaign_id,
+            summaries,
+            reports=len(matched),
+            unmatched_reports=len(index.keys - matched),
+            pulled=pulled,
+        )
+        await self.redis.set(self.reconciled_key, summary_to_json(total, time.time()))
+        logger.info("campaign %s reconciled: %s", self.campaign_id, total)
+        return total
+
     async def outcomes(self) -> AsyncIterator[BatchOutcome]:
         """Every row's outcome, in input order (positions are the input's), once it is done.
 
@@ -531,26 +634,30 @@ class Campaign:
         nothing is sent. Raises :class:`CrowdSMSError` if a chunk is not finished yet.
         """
         manifest = await self.manifest()
-        spec = _registry.get(manifest.provider)
-        client = spec.make_client({f.name: "x" for f in spec.credentials})
-        reader = _Recorded(spec.chunk_sender(client, manifest.message))
+        reader = reader_of(_registry.get(manifest.provider), manifest.message)
         for lean in manifest.plan.shards:
             shard = await self._shard_plan(manifest, lean.index)
             store = self.claims(shard.index, Durability.VOLATILE)
-            collected: list[BatchOutcome] = []
-            await BatchSender(
+            collected = await read_shard(
                 reader,
-                chunk_size=manifest.chunk_size,
-                resend_failed_chunks=False,
-                honour_opt_outs=manifest.honour_opt_outs,
-            ).send(
                 shard_rows(manifest.plan, shard, self.redis),
-                sink=collected.append,
-                journal=_ReadOnlyJournal(store, shard.opted_out),
+                journal=ReadOnlyJournal(store, shard.opted_out),
                 job_id=self.job_id(shard.index),
+                chunk_size=manifest.chunk_size,
+                honour_opt_outs=manifest.honour_opt_outs,
             )
             for item in collected:
                 yield attrs.evolve(item, position=shard.first_position + item.position)
+
+
+# KEYS[1] the shards' states; ARGV[1] shard, ARGV[2] counts. Sets them if the shard is done.
+_SET_IF_DONE = LuaScript(
+    """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+)
 
 
 def _load_transport() -> None:
@@ -569,76 +676,3 @@ def _load_transport() -> None:
 def credentials_id(spec: Any, credentials: Mapping[str, object]) -> str:
     """The account a rate limit belongs to: the identity credential (never the secret)."""
     return str(credentials[spec.identity_field.name])
-
-
-class _Recorded:
-    """A chunk sender that refuses to send: reading outcomes back must never send.
-
-    It looks like the provider's chunk sender (``supports_reference`` included), so that
-    the batch job cuts the same chunks; shards send with the provider's own chunk sender.
-    """
-
-    def __init__(self, inner: ChunkSender) -> None:
-        self._inner = inner
-        self.max_chunk_size = inner.max_chunk_size
-        self.supports_idempotency_key = False
-        self.supports_reference = bool(getattr(inner, "supports_reference", False))
-
-    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
-        return self._inner.validate(recipient, position=position)
-
-    async def send_chunk(
-        self,
-        recipients: Sequence[Recipient],
-        *,
-        idempotency_key: str | None = None,
-        reference: str | None = None,
-    ) -> Sequence[RecipientOutcome]:
-        raise CrowdSMSError(
-            "a chunk of the campaign is not finished yet",
-            action="Wait until the campaign's status says every shard is done",
-        )
-
-
-class _ReadOnlyJournal:
-    """Replays finished chunks; any other chunk is an error (see :class:`_Recorded`)."""
-
-    resumed = True
-    recorded_chunks = 0
-
-    def __init__(self, store: ClaimStore, opted_out: Iterable[str] = ()) -> None:
-        self._store = store
-        self._opted_out = frozenset(opted_out)
-
-    async def opted_out(self) -> frozenset[str]:
-        return self._opted_out  # the shard's, so that its chunks are cut as they were sent
-
-    async def prepare(self, index: int, **_: Any) -> RecordedChunk | None:
-        state = await self._store.peek(index)
-        if isinstance(state, Done):
-            return RecordedChunk(state="done", idempotency_key=None, outcomes=list(state.outcomes))
-        raise CrowdSMSError(
-            f"chunk {index} of the campaign is not finished yet",
-            action="Wait until the campaign's status says every shard is done",
-        )
-
-    async def mark_started(self, index: int) -> None:
-        raise AssertionError("never reached: every chunk is replayed")
-
-    async def mark_pending(self, index: int) -> None:
-        raise AssertionError("never reached")
-
-    async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
-        raise AssertionError("never reached")
-
-    async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
-        raise AssertionError("never reached")
-
-    async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
-        raise AssertionError("never reached")
-
-    async def finish(self, chunks_seen: int) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None

@@ -41,7 +41,7 @@ from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import DeliveryStore
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["DEFAULT_LEASE", "STORE_PATIENCE", "ClaimJournal"]
+__all__ = ["DEFAULT_LEASE", "STORE_PATIENCE", "ClaimJournal", "interrupted_outcomes"]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -79,7 +79,8 @@ async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def _interrupted(index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+def interrupted_outcomes(index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+    """The outcomes of chunk ``index`` whose worker stopped during its request: ``unknown``."""
     return [
         RecipientOutcome(
             phone=phone,
@@ -247,7 +248,7 @@ class ClaimJournal:
                 self._stored[index] = record.stored
                 return list(record.outcomes)
             if record is not None and (record.lease_left or 0) <= 0:
-                unknown = _interrupted(index, phones)
+                unknown = interrupted_outcomes(index, phones)
                 holder = record.token or ""
                 await self._call(partial(self._store.expire, index, holder, unknown))
                 continue  # read what was recorded: ours, or another waiter's

@@ -1,0 +1,152 @@
+"""Reconciling a campaign with the delivery reports the sandbox pushes, then resending what no
+report confirmed: shards run in this process (test_chaos.py runs them in Celery workers).
+
+Faults are forced (the next requests fail so), so which chunks lose their answer is known.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+import pytest_asyncio
+import redis.asyncio
+
+from crowdsms.batch import BatchOutcome
+from crowdsms.campaign import Campaign, Durability, RedisDeliveryStore
+from crowdsms.deliveries import ReportRecorder
+from crowdsms.outcomes import DeliveryState
+from crowdsms.providers._spec import MessageOptions
+from crowdsms.providers.submail import SubmailWebhook
+from crowdsms.sandbox import Sandbox, SandboxSettings, serve_asgi, serve_in_thread
+from crowdsms.webhooks import WebhookApp
+
+MESSAGE = MessageOptions(content="【测试】@var(name)，新品到货", columns=("name",))
+ROWS = 120
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with serve_in_thread(SandboxSettings(delivery_failure_rate=0.2)) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def store(redis: redis.asyncio.Redis, sandbox: Sandbox) -> AsyncIterator[RedisDeliveryStore]:
+    deliveries = RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS)
+    options = sandbox.emulator("submail").webhook_options()
+    app = WebhookApp(submail=SubmailWebhook(**options), on_event=ReportRecorder(deliveries))
+    async with serve_asgi(app) as url:
+        sandbox.configure(webhooks={"submail": url + "/submail"})
+        yield deliveries
+
+
+def write_input(path: Path) -> list[str]:
+    phones = [f"138{i:08d}" for i in range(ROWS)]
+    lines = ["phone,name", *(f"{phone},n{i}" for i, phone in enumerate(phones))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return phones
+
+
+async def pushed(sandbox: Sandbox) -> list[dict[str, str]]:
+    """Every report push, once the sandbox has one per ledger entry and none is pending."""
+    with anyio.fail_after(20):
+        while True:
+            records = [r for r in sandbox.webhook_records if r.push.kind == "report"]
+            idle = sandbox.state.webhooks.pending == 0
+            if idle and len(records) == len(sandbox.ledger.entries(provider="submail")):
+                break
+            await anyio.sleep(0.05)  # the sandbox exposes no event for it
+    assert all(record.delivered for record in records)
+    return [dict(urllib.parse.parse_qsl(record.push.body.decode())) for record in records]
+
+
+async def run_all(campaign: Campaign, sandbox: Sandbox, **options: object) -> None:
+    for shard in (await campaign.manifest()).plan.shards:
+        await campaign.run_shard(
+            shard.index,
+            credentials=sandbox.credentials("submail"),
+            base_url=sandbox.base_url("submail"),
+            **options,  # type: ignore[arg-type]
+        )
+
+
+async def outcomes(campaign: Campaign) -> list[BatchOutcome]:
+    return [item async for item in campaign.outcomes()]
+
+
+def statuses(items: list[BatchOutcome], status: str) -> set[str]:
+    return {item.outcome.phone for item in items if item.status.value == status}
+
+
+@pytest.mark.asyncio
+async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
+) -> None:
+    phones = write_input(tmp_path / "input.csv")
+    campaign = await Campaign.create(
+        redis,
+        campaign_id="promo",
+        provider="submail",
+        message=MESSAGE,
+        path=tmp_path / "input.csv",
+        shard_rows=40,
+        chunk_size=10,
+        concurrency=1,
+    )
+    # the first request is processed but its answer lost; the second never arrives; the
+    # third is processed and its answer lost again
+    sandbox.force_fault("drop_after", provider="submail")
+    sandbox.force_fault("drop", provider="submail")
+    sandbox.force_fault("drop_after", provider="submail")
+    await run_all(campaign, sandbox)
+    before = await outcomes(campaign)
+    unknown = statuses(before, "unknown")
+    assert len(unknown) == 30
+    ledger = [entry.phone or "" for entry in sandbox.ledger.entries(provider="submail")]
+    assert len(ledger) == ROWS - 10
+    reports = await pushed(sandbox)
+    assert {r["address"] for r in reports} == set(ledger)
+
+    summary = await campaign.reconcile()
+    after = await outcomes(campaign)
+    assert statuses(after, "unknown") == set(phones) - set(ledger)  # never processed
+    assert statuses(after, "sent") == set(ledger)
+    confirmed = {item.outcome.phone for item in after if item.outcome.confirmed}
+    assert confirmed == unknown & set(ledger)
+    events = Counter(r["events"] for r in reports)
+    assert (summary.sent, summary.confirmed, summary.unknown) == (ROWS - 10, 20, 10)
+    assert (summary.delivered, summary.undelivered) == (events["delivered"], events["dropped"])
+    assert summary.awaiting == 0
+    assert 0 < summary.undelivered < summary.delivered
+    assert (summary.reports, summary.unmatched_reports, summary.in_flight) == (ROWS - 10, 0, 0)
+    undelivered = {
+        item.outcome.phone
+        for item in after
+        if item.outcome.delivery is not None
+        and item.outcome.delivery.state is DeliveryState.UNDELIVERED
+    }
+    assert undelivered == {r["address"] for r in reports if r["events"] == "dropped"}
+    status = await campaign.status()
+    assert status.deliveries == summary
+    assert status.by_status == {"sent": ROWS - 10, "unknown": 10}
+    assert await campaign.reconcile() == summary  # nothing more to change
+
+    shards = await campaign.resume(resend_unconfirmed_after=0)
+    assert shards == [0]  # the only shard with unknown recipients
+    assert not (await campaign.status()).done
+    await run_all(campaign, sandbox, resend_unconfirmed_after=0)
+    final = await outcomes(campaign)
+    assert statuses(final, "sent") == set(phones)
+    resent = {item.outcome.phone for item in final if "sent again" in (item.outcome.message or "")}
+    assert resent == set(phones) - set(ledger)  # the confirmed were not resent
+    assert sorted(entry.phone for entry in sandbox.ledger.entries()) == sorted(phones)  # once
+    assert (await campaign.status()).done
+    await pushed(sandbox)
+    again = await campaign.reconcile()
+    assert (again.sent, again.unknown, again.awaiting) == (ROWS, 0, 0)
+    assert again.delivered + again.undelivered == ROWS
