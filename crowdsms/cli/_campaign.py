@@ -1,4 +1,4 @@
-"""``crowdsms campaign``: start, follow, export, cancel and resume campaigns run by Celery.
+"""``crowdsms campaign``: start, follow, reconcile, export, cancel and resume Celery campaigns.
 
 The campaign store (Redis, with AOF and ``appendfsync always``) is ``--store`` or
 ``$CROWDSMS_CAMPAIGN_STORE``; the Celery broker is ``--broker`` or
@@ -8,22 +8,72 @@ The campaign store (Redis, with AOF and ``appendfsync always``) is ``--store`` o
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from crowdsms.batch import CsvSink, JsonlSink
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.cli._app import cli, console, notes, provider_option, run
+from crowdsms.cli._app import (
+    CliState,
+    cli,
+    config_option,
+    console,
+    notes,
+    open_target,
+    provider_option,
+    run,
+)
 from crowdsms.cli._send import choose_message, message_options
 from crowdsms.providers import _registry
 
-__all__ = ["campaign"]
+__all__ = ["Duration", "campaign"]
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:  # click >= 8.5 types ParamType as a generic; older click does not
+    _ParamType = click.ParamType[float, Any]
+else:
+    _ParamType = click.ParamType
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+
+
+class Duration(_ParamType):
+    """Seconds, written ``90``, ``90s``, ``30m``, ``2h``, ``1d`` or ``1h30m``."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        """The number of seconds; a usage error for anything else."""
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower().replace(" ", "")
+        parts = _PART.findall(text)
+        if not text or "".join(number + unit for number, unit in parts) != text:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m, 2h or 1h30m", param, ctx)
+        seconds = sum(float(number) * _UNITS[unit or "s"] for number, unit in parts)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is too long", param, ctx)
+        return seconds
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _store_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,6 +124,14 @@ def campaign() -> None:
     help="Recipients per second for every worker together.",
 )
 @click.option("--shard-rows", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option(
+    "--ignore-opt-outs",
+    is_flag=True,
+    help=(
+        "Send to numbers that replied to opt out (退订) too: only for messages the recipient "
+        "expects regardless, e.g. verification codes."
+    ),
+)
 @_store_option
 @click.option(
     "--broker",
@@ -89,6 +147,7 @@ def start(
     concurrency: int,
     rate: float | None,
     shard_rows: int,
+    ignore_opt_outs: bool,
     store: str,
     broker: str,
     **options: Any,
@@ -96,6 +155,7 @@ def start(
     """Plan a campaign from a CSV file every worker can read, and queue its shards.
 
     Starting the same --id again queues only the shards not done (its plan is kept).
+    Numbers that replied to opt out before the campaign starts are skipped (opted_out).
     """
     _extra("celery", "celery")
     from celery import Celery
@@ -119,6 +179,7 @@ def start(
         rate=rate,
         shard_rows=shard_rows,
         encoding=chosen.encoding,
+        honour_opt_outs=not ignore_opt_outs,
     )
     console.print(f"campaign {campaign_id} started")
     notes.print(f"Follow it with: crowdsms campaign status {campaign_id}")
@@ -144,8 +205,77 @@ def status(campaign_id: str, store: str) -> None:
     console.print(f"outcomes: {counts or 'none yet'}")
     eta = "done" if state.done else (f"{state.eta:,.0f} s" if state.eta is not None else "-")
     console.print(f"pace: {state.per_second:,.1f} rows/s; time left: {eta}")
+    deliveries = state.deliveries
+    if deliveries is not None:
+        ago = _ago(max(0.0, time.time() - (state.reconciled_at or time.time())))
+        console.print(
+            f"deliveries (reconciled {ago} ago): {deliveries.delivered:,} delivered, "
+            f"{deliveries.undelivered:,} undelivered, {deliveries.awaiting:,} awaiting a "
+            f"report; {deliveries.confirmed:,} confirmed by reports, "
+            f"{deliveries.unknown:,} still unknown"
+        )
     if state.cancelled:
         console.print("cancelled: crowdsms campaign resume continues it")
+
+
+def _print_summary(campaign_id: str, summary: Any) -> None:
+    console.print(f"campaign {campaign_id} reconciled: {summary.recipients:,} recipients")
+    console.print(
+        f"sent: {summary.sent:,} ({summary.confirmed:,} confirmed by reports); "
+        f"unknown: {summary.unknown:,}; failed: {summary.failed:,}; "
+        f"skipped: {summary.skipped:,}; in flight: {summary.in_flight:,}"
+    )
+    codes = ", ".join(f"{code} {count:,}" for code, count in summary.undelivered_codes.items())
+    console.print(
+        f"deliveries: {summary.delivered:,} delivered, {summary.undelivered:,} undelivered"
+        f"{f' ({codes})' if codes else ''}, {summary.awaiting:,} awaiting a report"
+    )
+    console.print(
+        f"reports: {summary.reports:,} matched, {summary.unmatched_reports:,} of other sends"
+        f"{f'; {summary.pulled:,} pulled' if summary.pulled else ''}"
+    )
+    if summary.unknown:
+        notes.print(
+            f"{summary.unknown:,} recipients are still unknown: their request may have reached "
+            "the provider. Once their reports had time to arrive, resend them with "
+            f"crowdsms campaign resume {campaign_id} --resend-unconfirmed-after 30m "
+            "(at-least-once: some may get the message twice)"
+        )
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--sign", help="Pull the replies of this SMS signature too (where asked for).")
+@click.option(
+    "--no-pull",
+    "no_pull",
+    is_flag=True,
+    help="Do not pull queued reports from the provider; apply the stored ones only.",
+)
+@config_option
+@_store_option
+def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> None:
+    """Apply the delivery reports to the campaign's outcomes and count its deliveries.
+
+    Reports pushed to a WebhookApp recording into the store are applied; where the provider
+    queues them for pulling, they are pulled first (with the provider's configured
+    credentials). Unknown recipients with a report become sent (confirmed). Safe while the
+    campaign runs.
+    """
+    from crowdsms.deliveries import can_pull
+
+    config = click.get_current_context().ensure_object(CliState).config
+
+    async def job(campaign: Any) -> Any:
+        provider = (await campaign.manifest()).provider
+        if no_pull or not can_pull(provider):
+            return await campaign.reconcile()
+        async with AsyncExitStack() as stack:
+            client = await open_target(stack, provider, config, use_sandbox=False)
+            return await campaign.reconcile(client, sign)
+
+    summary = run(lambda: _with_campaign(store, campaign_id, job))
+    _print_summary(campaign_id, summary)
 
 
 @campaign.command()
@@ -200,22 +330,37 @@ def cancel(campaign_id: str, store: str) -> None:
 @click.argument("campaign_id")
 @_store_option
 @click.option("--broker", envvar="CROWDSMS_CAMPAIGN_BROKER", required=True)
-def resume(campaign_id: str, store: str, broker: str) -> None:
-    """Undo a cancel and queue the shards not done again."""
+@click.option(
+    "--resend-unconfirmed-after",
+    "resend_after",
+    type=Duration(),
+    help=(
+        "AT-LEAST-ONCE: also send again the recipients still unknown (no delivery report "
+        "confirmed them) this long after they were sent, e.g. 30m. A recipient whose report "
+        "was lost or is late gets the message twice. Run crowdsms campaign reconcile first."
+    ),
+)
+def resume(campaign_id: str, store: str, broker: str, resend_after: float | None) -> None:
+    """Undo a cancel and queue the shards not done again.
+
+    With --resend-unconfirmed-after, shards with unknown recipients are queued too, and
+    their workers send those recipients again: at-least-once, never by default.
+    """
     _extra("celery", "celery")
     from celery import Celery
 
-    from crowdsms.campaign.celery import SHARD_TASK
+    from crowdsms.campaign.celery import resume as resume_campaign
 
-    async def job(campaign: Any) -> list[int]:
-        shards: list[int] = await campaign.resume()
-        return shards
-
-    shards = run(lambda: _with_campaign(store, campaign_id, job))
     app = Celery("crowdsms", broker=broker)
-    for shard in shards:
-        app.send_task(SHARD_TASK, args=(campaign_id, shard))
+    shards = resume_campaign(
+        app, campaign_id=campaign_id, store=store, resend_unconfirmed_after=resend_after
+    )
     console.print(f"campaign {campaign_id}: {len(shards)} shards queued again")
+    if resend_after is not None:
+        notes.print(
+            f"Recipients still unknown {resend_after:g} s after they were sent will be sent "
+            "again: at-least-once, some may get the message twice."
+        )
 
 
 @campaign.command()

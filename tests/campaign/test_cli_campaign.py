@@ -6,6 +6,7 @@ tests run real workers); the command line plans, queues, reports and cancels.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import anyio.to_thread
 import pytest
 import redis.asyncio
 
-from crowdsms.campaign import Campaign
+from crowdsms.campaign import Campaign, Durability, connect
 from crowdsms.sandbox import Sandbox, serve_in_thread
 
 
@@ -162,3 +163,81 @@ async def test_the_celery_example_queues_a_campaign_that_shards_finish(
     )
     assert (await campaign.status()).done
     assert len(sandbox.ledger.entries()) == 30
+
+
+@pytest.mark.asyncio
+async def test_reconcile_status_and_an_at_least_once_resume(
+    redis_url: str, redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from crowdsms.campaign import RedisDeliveryStore
+    from crowdsms.deliveries import ReportRecorder
+    from crowdsms.providers.submail import SubmailWebhook
+    from crowdsms.sandbox import serve_asgi
+    from crowdsms.webhooks import WebhookApp
+
+    rows = ["phone,name"] + [f"1380{i:07d},n{i}" for i in range(40)]
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    deliveries = RedisDeliveryStore(redis, Durability.FSYNC_ALWAYS)
+    await deliveries.opt_out(["13800000003"])
+    options = sandbox.emulator("submail").webhook_options()
+    app = WebhookApp(submail=SubmailWebhook(**options), on_event=ReportRecorder(deliveries))
+    common = ("--content", "【小店】@var(name)", "--chunk-size", "10", "--shard-rows", "20",
+              "--concurrency", "1")  # fmt: skip
+    codes = crowdsms("campaign", "start", str(path), "--id", "codes", "--ignore-opt-outs",
+                     *common, cwd=tmp_path, store=redis_url)  # fmt: skip
+    assert codes.returncode == 0, codes.stderr
+    assert not (await Campaign(redis, "codes").manifest()).honour_opt_outs
+    started = crowdsms(
+        "campaign", "start", str(path), "--id", "c2", *common, cwd=tmp_path, store=redis_url
+    )
+    assert started.returncode == 0, started.stderr
+    campaign = Campaign(redis, "c2")
+    credentials, base = sandbox.credentials("submail"), sandbox.base_url("submail")
+    async with serve_asgi(app) as url:
+        sandbox.configure(webhooks={"submail": url + "/submail"})
+        # the first chunk (10 recipients) is sent but its answer is lost; the second (9:
+        # one opted out) never arrives
+        sandbox.force_fault("drop_after", provider="submail")
+        sandbox.force_fault("drop", provider="submail")
+        for shard in (0, 1):
+            await campaign.run_shard(shard, credentials=credentials, base_url=base)
+        with anyio.fail_after(20):
+            while len(sandbox.webhook_records) < len(sandbox.ledger.entries()):  # noqa: ASYNC110
+                await anyio.sleep(0.05)  # (the sandbox exposes no event for it)
+        assert len(sandbox.ledger.entries()) == 30  # 39 to send, 9 never arrived
+
+        reconciled = crowdsms("campaign", "reconcile", "c2", cwd=tmp_path, store=redis_url)
+        assert reconciled.returncode == 0, reconciled.stderr
+        assert "40 recipients" in reconciled.stdout  # the opted-out one included
+        assert "sent: 30 (10 confirmed by reports); unknown: 9" in reconciled.stdout
+        assert "skipped: 1" in reconciled.stdout
+        assert "resend them with crowdsms campaign resume c2" in reconciled.stderr
+        status = crowdsms("campaign", "status", "c2", cwd=tmp_path, store=redis_url)
+        assert status.returncode == 0, status.stderr
+        assert "awaiting a report; 10 confirmed by reports, 9 still unknown" in status.stdout
+
+        bad = crowdsms("campaign", "resume", "c2", "--resend-unconfirmed-after", "soon",
+                       cwd=tmp_path, store=redis_url)  # fmt: skip
+        assert bad.returncode == 2
+        assert "not a duration" in bad.stderr
+        resumed = crowdsms("campaign", "resume", "c2", "--resend-unconfirmed-after", "0s",
+                           cwd=tmp_path, store=redis_url)  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        assert "1 shards queued again" in resumed.stdout
+        assert "at-least-once" in resumed.stderr
+        broker = redis_url.rsplit("/", 1)[0] + "/5"
+        client = connect(broker)
+        try:
+            messages = await client.lrange("celery", 0, -1)
+        finally:
+            await client.aclose()
+        bodies = [json.loads(base64.b64decode(json.loads(m)["body"])) for m in messages]
+        queued = [body for body in bodies if body[1]]  # start's shards carry no keywords
+        assert queued == [[["c2", 0], {"resend_unconfirmed_after": 0.0}, queued[0][2]]]
+        body = queued[0]
+        await campaign.run_shard(0, credentials=credentials, base_url=base, **body[1])
+    outcomes = [item async for item in campaign.outcomes()]
+    assert [item.status.value for item in outcomes].count("sent") == 39
+    phones = [entry.phone for entry in sandbox.ledger.entries()]
+    assert len(phones) == len(set(phones)) == 39
