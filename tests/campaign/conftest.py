@@ -3,6 +3,8 @@
 ``redis_server`` is one server for the session (``appendfsync always``), ``redis_url`` its URL
 with an empty database, ``redis`` an asyncio client to it, and ``server_factory`` starts
 private servers (other settings, other binaries, restarts) that stop after the test.
+``cluster`` is the broker, a store, a sandbox and (once started) Celery workers
+(:class:`tests.campaign.cluster.Cluster`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest_asyncio
 import redis.asyncio
 
 from crowdsms.campaign import connect
+from crowdsms.sandbox import serve_in_thread
+from tests.campaign.cluster import Cluster
 from tests.redis_server import RedisServer, RedisServerUnavailable
 
 
@@ -67,3 +71,20 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     yield factory
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def cluster(
+    redis_url: str,
+    redis_server: RedisServer,
+    server_factory: Callable[..., RedisServer],
+    tmp_path: Path,
+) -> Iterator[Cluster]:
+    """The broker (the session's server, emptied), a store of the test's own, a sandbox."""
+    del redis_url  # requested for the emptied broker
+    with serve_in_thread() as sandbox:
+        running = Cluster(redis_server, server_factory(), sandbox, tmp_path)
+        try:
+            yield running
+        finally:
+            running.close()
