@@ -137,6 +137,17 @@ def test_every_module_is_private_and_the_package_exports_the_public_names(
         assert hasattr(package, name), name
 
 
+# -- report queues --------------------------------------------------------------------------
+
+
+def test_pull_events_is_absent_or_a_coroutine_function(spec: ProviderSpec) -> None:
+    if spec.pull_events is None:
+        return
+    assert inspect.iscoroutinefunction(spec.pull_events)
+    parameters = list(inspect.signature(spec.pull_events).parameters.values())
+    assert len(parameters) == 2, "pull_events(client, sign)"
+
+
 # -- blocking twins -------------------------------------------------------------------------
 
 
