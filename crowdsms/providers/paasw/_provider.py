@@ -17,6 +17,7 @@ from crowdsms.providers.paasw._blocking import Paasw
 from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
 from crowdsms.providers.paasw._codes import CODES
 from crowdsms.providers.paasw._models import SmsKind
+from crowdsms.providers.paasw._pulled_events import pull_events
 from crowdsms.providers.paasw._webhooks import PaaswWebhook
 
 __all__ = ["PROVIDER"]
@@ -95,5 +96,6 @@ PROVIDER = ProviderSpec(
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,
     pull_reports=_pull_reports,
+    pull_events=pull_events,
     check_credentials=_check_credentials,
 )
