@@ -56,7 +56,7 @@ def summary_of_deliveries(summary: DeliverySummary) -> Table:
 @click.argument("job_id")
 @click.option(
     "--journal",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=click.Path(path_type=Path, dir_okay=False),
     required=True,
     help="The job's SQLite journal (where the webhook app records reports).",
 )
