@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 import anyio
 import anyio.to_thread
@@ -31,7 +31,7 @@ from crowdsms.batch._journal import (
 )
 from crowdsms.deliveries._match import CLOCK_MARGIN, Matcher
 from crowdsms.deliveries._optout import OptOutWords
-from crowdsms.deliveries._pull import pull_into
+from crowdsms.deliveries._pull import PullEvents, pull_into
 from crowdsms.deliveries._store import SQLiteDeliveryStore, load_reports
 from crowdsms.deliveries._summary import DeliverySummary
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
@@ -135,15 +135,15 @@ async def reconcile(
     job_id: str,
     *,
     provider: str | None = None,
-    client: Any = None,
+    pull: PullEvents | None = None,
     sign: str | None = None,
     opt_out_words: OptOutWords | None = None,
 ) -> DeliverySummary:
     """Apply the delivery reports in ``journal`` to job ``job_id``; return its summary.
 
-    With ``client`` (a client of ``provider``, whose reports can be pulled), queued reports
-    and replies are pulled first and stored in the journal before they are applied (a pull
-    removes them at the provider). ``provider`` limits the reports applied to that
+    With ``pull`` (e.g. ``client.reports.pull_events`` where a provider queues reports),
+    queued reports and replies (to ``sign``) are pulled first and stored in the journal
+    before they are applied (a pull removes them at the provider). ``provider`` limits the reports applied to that
     provider's. ``unknown`` recipients with a report become ``sent`` (confirmed), and every
     sent recipient gets its delivery state; the journal keeps the result, so a resumed job,
     ``crowdsms reconcile`` and the job's outcomes agree. Safe while the job runs.
@@ -156,14 +156,10 @@ async def reconcile(
             action="Pass the --journal file the job was sent with",
         )
     pulled = 0
-    if client is not None:
-        if provider is None:
-            raise ValueError("pulling reports with client= needs provider=")
+    if pull is not None:
         store = await SQLiteDeliveryStore.open(path)
         try:
-            pulled = await pull_into(
-                client, store, provider=provider, sign=sign, words=opt_out_words
-            )
+            pulled = await pull_into(pull, store, sign=sign, words=opt_out_words)
         finally:
             await store.aclose()
     with anyio.CancelScope(shield=True):

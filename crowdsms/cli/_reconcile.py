@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from crowdsms.cli._app import (
     open_target,
     run,
 )
-from crowdsms.deliveries import DeliverySummary, can_pull
+from crowdsms.deliveries import DeliverySummary
+from crowdsms.providers import _registry
+from crowdsms.webhooks import Event
 
 __all__ = ["reconcile", "summary_of_deliveries"]
 
@@ -86,15 +89,20 @@ def reconcile(
     recipient its delivery state. Safe while the job runs. Exit status 0 when no recipient is
     unknown, 1 otherwise.
     """
-    pull = provider is not None and not no_pull and can_pull(provider)
+    pull_events = None if provider is None or no_pull else _registry.get(provider).pull_events
 
     async def job() -> DeliverySummary:
-        if not pull:
+        if pull_events is None:
             return await reconcile_job(journal, job_id, provider=provider)
         assert provider is not None
         async with AsyncExitStack() as stack:
             client = await open_target(stack, provider, state.config, use_sandbox=False)
-            return await reconcile_job(journal, job_id, provider=provider, client=client, sign=sign)
+
+            async def pull(sign: str | None) -> Sequence[Event]:
+                assert pull_events is not None
+                return await pull_events(client, sign)
+
+            return await reconcile_job(journal, job_id, provider=provider, pull=pull, sign=sign)
 
     summary = run(job)
     console.print(summary_of_deliveries(summary))
