@@ -143,8 +143,8 @@ async def reconcile(
 
     With ``pull`` (e.g. ``client.reports.pull_events`` where a provider queues reports),
     queued reports and replies (to ``sign``) are pulled first and stored in the journal
-    before they are applied (a pull removes them at the provider). ``provider`` limits the reports applied to that
-    provider's. ``unknown`` recipients with a report become ``sent`` (confirmed), and every
+    before they are applied (a pull removes them at the provider). ``provider`` limits the
+    reports applied to that provider's. ``unknown`` recipients with a report become ``sent`` (confirmed), and every
     sent recipient gets its delivery state; the journal keeps the result, so a resumed job,
     ``crowdsms reconcile`` and the job's outcomes agree. Safe while the job runs.
     """
