@@ -141,10 +141,10 @@ async def reconcile(
 ) -> DeliverySummary:
     """Apply the delivery reports in ``journal`` to job ``job_id``; return its summary.
 
-    With ``pull`` (e.g. ``client.reports.pull_events`` where a provider queues reports),
-    queued reports and replies (to ``sign``) are pulled first and stored in the journal
-    before they are applied (a pull removes them at the provider). ``provider`` limits the
-    reports applied to that provider's. ``unknown`` recipients with a report become ``sent`` (confirmed), and every
+    With ``pull`` (e.g. ``client.reports.pull_events`` where a provider queues reports), queued
+    reports and replies (to ``sign``) are pulled first and stored in the journal before they are
+    applied (a pull removes them at the provider). ``provider`` limits the reports applied to
+    that provider's. ``unknown`` recipients with a report become ``sent`` (confirmed), and every
     sent recipient gets its delivery state; the journal keeps the result, so a resumed job,
     ``crowdsms reconcile`` and the job's outcomes agree. Safe while the job runs.
     """
