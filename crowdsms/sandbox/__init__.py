@@ -18,7 +18,7 @@ implementation of the provider's rules (not the SDK's), enforces timestamp windo
 the sandbox's clock (which tests can skew or advance), token expiry and secret resets,
 request limits and error codes; answers per-recipient results, partial success, fees and
 balances; records what it really sent in a :class:`Ledger`; produces delivery reports,
-queued for pulling and pushed to webhooks; and
+queued for pulling and pushed to webhooks (after ``webhook_delay`` seconds, if set); and
 meets seeded faults: 503, dropped connections (before or after processing), 429 with
 ``Retry-After``, slow answers. ``sandbox.fault_log()`` lists every injected fault
 (:class:`FaultRecord`), with the numbers a request dropped after processing really sent.

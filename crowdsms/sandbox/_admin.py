@@ -11,7 +11,7 @@ All bodies are JSON; errors are HTTP 400 ``{"error": "..."}``. The endpoints:
 - ``GET /_sandbox/settings`` -> clock, latency, faults, webhooks (never keys)
 - ``PATCH /_sandbox/settings`` ``{"latency", "delivery_failure_rate", "webhooks",
   "reply_webhooks", "blocked_numbers", "strict_phone_format", "webhook_attempts",
-  "webhook_retry_delay", "webhook_timeout"}`` (any of them)
+  "webhook_retry_delay", "webhook_timeout", "webhook_delay"}`` (any of them)
 - ``PUT /_sandbox/faults`` ``{"rates": {"drop": 0.1}, "seed", "slow_seconds", "retry_after"}``
 - ``GET /_sandbox/faults`` -> ``{"settings", "pending", "log"}``: the fault settings,
   how many forced faults are still to come, and every injected fault, oldest first
@@ -60,6 +60,7 @@ _SETTABLE: Final = frozenset(
         "webhook_attempts",
         "webhook_retry_delay",
         "webhook_timeout",
+        "webhook_delay",
     }
 )
 
@@ -153,6 +154,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
             "strict_phone_format": current.strict_phone_format,
             "webhooks": dict(current.webhooks),
             "reply_webhooks": dict(current.reply_webhooks),
+            "webhook_delay": current.webhook_delay,
             "faults": sandbox.faults.settings.to_json(),
             "forced_faults_pending": sandbox.faults.pending_forced(),
         }

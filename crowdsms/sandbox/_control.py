@@ -43,6 +43,7 @@ _RUNTIME_FIELDS: Final = frozenset(
         "webhook_attempts",
         "webhook_retry_delay",
         "webhook_timeout",
+        "webhook_delay",
         "providers",
     }
 )

@@ -175,10 +175,28 @@ class SandboxState:
             return settings.reply_webhooks[provider]
         return settings.webhooks.get(provider)
 
-    def push(self, *, provider: str, kind: str, body: bytes, content_type: str) -> None:
-        """Queue a push of ``body`` to ``provider``'s webhook for ``kind``, if one is set."""
+    def push(
+        self,
+        *,
+        provider: str,
+        kind: str,
+        body: bytes,
+        content_type: str,
+        delayed: bool | None = None,
+    ) -> None:
+        """Queue a push of ``body`` to ``provider``'s webhook for ``kind``, if one is set.
+
+        A delayed push waits ``webhook_delay`` seconds before its first attempt; by default
+        delivery reports (``kind="report"``) are delayed and replies are not. An event that
+        is not a delivery report but goes to the report webhook (a request event) passes
+        ``delayed=False``.
+        """
         url = self.webhook_url(provider, kind)
         if url is not None:
+            if delayed is None:
+                delayed = kind == "report"
+            delay = self.settings.webhook_delay if delayed else 0.0
             self.webhooks.submit(
-                Push(provider=provider, kind=kind, url=url, body=body, content_type=content_type)
+                Push(provider=provider, kind=kind, url=url, body=body, content_type=content_type),
+                delay=delay,
             )

@@ -1,5 +1,5 @@
 """Delivery-report pushes as the SDK's receivers read them: request events, the domestic
-SMSHook events, replies, and reports of requests whose answer was lost.
+SMSHook events, replies, the push delay, and reports of requests whose answer was lost.
 
 The pushes go to a served WebhookApp with the SDK's receivers, so each test checks the
 sandbox's pushes and the SDK's parsing of them together. Waits are bounded; nothing asserts
@@ -9,6 +9,7 @@ that something did *not* happen within some time.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -46,15 +47,17 @@ PHONES = ("13800138000", "13800138001")
 
 
 class Inbox:
-    """Every event the webhook app handled."""
+    """Every event the webhook app handled, with the monotonic time it arrived."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.arrived: list[float] = []
         self.url = ""
         self._changed = anyio.Event()
 
     async def __call__(self, event: Event) -> None:
         self.events.append(event)
+        self.arrived.append(time.monotonic())
         self._changed.set()
 
     async def wait_for(self, count: int) -> list[Event]:
@@ -205,6 +208,55 @@ async def test_sendcloud_and_submail_replies_are_pushed(inbox: Inbox):
     assert first.occurred_at is not None
     assert isinstance(second, SubmailReply)
     assert (second.phone, second.content, second.app) == (PHONES[1], "好的", SUBMAIL_APPID)
+
+
+# -- c: the push delay ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_delayed_report_holds_back_no_other_push(inbox: Inbox):
+    settings = hooked(inbox, webhook_delay=3600.0)
+    async with serve(settings) as sandbox, httpx.AsyncClient(base_url=sandbox.url) as http:
+        await http.post(MULTISEND, data=multisend(PHONES[0]))
+        [request] = await inbox.wait_for(1)  # a request event is not delayed
+        assert sandbox.state.webhooks.pending == 1  # its report waits an hour
+        sandbox.add_reply("submail", PHONES[0], "好的")  # replies are not delayed
+        await inbox.wait_for(2)
+        sandbox.configure(webhook_delay=0.0)
+        await http.post(MULTISEND, data=multisend(PHONES[1]))
+        events = await inbox.wait_for(4)
+        pending = sandbox.state.webhooks.pending
+    assert [(type(e), getattr(e, "phone", None)) for e in events] == [
+        (SubmailRequest, PHONES[0]),
+        (SubmailReply, PHONES[0]),
+        (SubmailRequest, PHONES[1]),
+        (SubmailDelivered, PHONES[1]),  # due at once: it overtakes the report due later
+    ]
+    assert isinstance(request, SubmailRequest)
+    assert pending == 1  # the first report, still waiting
+
+
+@pytest.mark.asyncio
+async def test_a_report_is_pushed_no_sooner_than_the_delay(inbox: Inbox):
+    delay = 0.3
+    async with serve(hooked(inbox, webhook_delay=delay)) as sandbox:
+        async with httpx.AsyncClient(base_url=sandbox.url) as http:
+            sent_at = time.monotonic()
+            await http.post("/sendcloud/smsapi/send", data=sendcloud_send(PHONES[0]))
+        request, report = await inbox.wait_for(2)
+    assert isinstance(request, SendCloudRequest)
+    assert isinstance(report, SendCloudDelivered)
+    assert inbox.arrived[1] - sent_at >= delay
+
+
+@pytest.mark.asyncio
+async def test_the_delay_is_a_runtime_setting_over_http():
+    async with serve() as sandbox, httpx.AsyncClient(base_url=sandbox.url) as http:
+        patched = await http.patch("/_sandbox/settings", json={"webhook_delay": 2.5})
+        refused = await http.patch("/_sandbox/settings", json={"webhook_delay": -1})
+    assert patched.json()["webhook_delay"] == 2.5
+    assert sandbox.settings.webhook_delay == 2.5
+    assert refused.status_code == 400
 
 
 # -- reports of requests whose answer was lost -----------------------------------------------

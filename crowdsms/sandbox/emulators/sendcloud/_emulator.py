@@ -445,12 +445,15 @@ class SendCloudEmulator:
         return self.state.webhook_url(PROVIDER, "report") is not None
 
     def _push_reports(self, user: str, template_id: int, reports: list[DeliveryReport]) -> None:
-        """A ``request`` event for each processed message, then its delivery report."""
+        """A ``request`` event for each processed message, then its delivery report.
+
+        Request events go out at once; reports after the sandbox's ``webhook_delay``.
+        """
         if not self._pushing():
             return
         for report in reports:
             fields = {"event": "request", "eventType": "1", **_about(user, template_id, report)}
-            self._push_event(fields, kind="report")
+            self._push_event(fields, kind="report", delayed=False)
         for report in reports:
             if report.delivered:
                 event, message = _DELIVERED, "送达"
@@ -464,7 +467,7 @@ class SendCloudEmulator:
                 **_about(user, template_id, report),
                 "message": message,
             }
-            self._push_event(fields, kind="report")
+            self._push_event(fields, kind="report", delayed=True)
 
     def push_reply(self, reply: Reply) -> None:
         """Push a ``reply`` event (``eventType`` 6) for ``reply``, if a webhook is set."""
@@ -476,9 +479,9 @@ class SendCloudEmulator:
             "replyContent": reply.content,
             "replyTime": china_time_text(reply.received_at),
         }
-        self._push_event(fields, kind="reply")
+        self._push_event(fields, kind="reply", delayed=False)
 
-    def _push_event(self, fields: dict[str, str], *, kind: str) -> None:
+    def _push_event(self, fields: dict[str, str], *, kind: str, delayed: bool) -> None:
         settings = self.settings
         key = settings.webhook_key.reveal().encode()
         timestamp = str(self.state.clock.now_ms())
@@ -490,7 +493,9 @@ class SendCloudEmulator:
         else:
             body = urllib.parse.urlencode(fields).encode("ascii")
             content_type = "application/x-www-form-urlencoded"
-        self.state.push(provider=PROVIDER, kind=kind, body=body, content_type=content_type)
+        self.state.push(
+            provider=PROVIDER, kind=kind, body=body, content_type=content_type, delayed=delayed
+        )
 
 
 def _about(user: str, template_id: int, report: DeliveryReport) -> dict[str, str]:

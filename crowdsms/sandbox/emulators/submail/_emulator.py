@@ -371,7 +371,10 @@ class SubmailEmulator:
         return self.state.webhook_url(PROVIDER, "report") is not None
 
     def _push_reports(self, appid: str, reports: list[DeliveryReport]) -> None:
-        """A ``request`` event for each processed message, then its delivery report."""
+        """A ``request`` event for each processed message, then its delivery report.
+
+        Request events go out at once; reports after the sandbox's ``webhook_delay``.
+        """
         if not self._pushing():
             return
         for report in reports:
@@ -382,7 +385,7 @@ class SubmailEmulator:
                 "send_id": report.entry.message_id,
                 "content": report.entry.content,
             }
-            self._push_event(fields, report.tag)
+            self._push_event(fields, report.tag, delayed=False)
         for report in reports:
             fields = {
                 "events": "delivered" if report.delivered else "dropped",
@@ -394,13 +397,19 @@ class SubmailEmulator:
                 fields.update(operator="中国移动", location="上海 上海")
             else:
                 fields["report"] = "BLACK" if report.blocked else "UNDELIV"
-            self._push_event(fields, report.tag)
+            self._push_event(fields, report.tag, delayed=True)
 
-    def _push_event(self, fields: dict[str, Any], tag: str | None) -> None:
+    def _push_event(self, fields: dict[str, Any], tag: str | None, *, delayed: bool) -> None:
         if tag is not None:
             fields["tag"] = tag
         body, content_type = self._signed_event(fields)
-        self.state.push(provider=PROVIDER, kind="report", body=body, content_type=content_type)
+        self.state.push(
+            provider=PROVIDER,
+            kind="report",
+            body=body,
+            content_type=content_type,
+            delayed=delayed,
+        )
 
     def push_reply(self, reply: Reply) -> None:
         """Push an ``mo`` event for ``reply``, if a webhook is set."""
