@@ -314,9 +314,16 @@ async def _pushed_events(spec: ProviderSpec, sandbox: Sandbox, *, key_ok: bool) 
         async with sandbox.client(spec.name) as client:
             chunk_sender = spec.chunk_sender(client, spec.demo_message)
             await chunk_sender.send_chunk(recipients(spec, 2))
+        wanted = {r.phone for r in recipients(spec, 2)}
+
+        def done() -> bool:
+            if key_ok:  # every recipient's report has reached the handler
+                return {event.phone for event in events} >= wanted
+            return len(sandbox.webhook_records) >= 1  # a refused push was recorded
+
         with anyio.fail_after(10):
             # the sandbox's push queue is another task's state: poll it
-            while len(sandbox.webhook_records) < 1:  # noqa: ASYNC110
+            while not done():  # noqa: ASYNC110
                 await anyio.sleep(0.02)
     return events
 
