@@ -67,4 +67,4 @@ def test_empty_words_are_refused(words: tuple[str, ...]) -> None:
 
 def test_one_text_instead_of_a_list_is_refused() -> None:
     with pytest.raises(TypeError, match="list of texts"):
-        OptOutWords("TD")  # type: ignore[arg-type]
+        OptOutWords("TD")
