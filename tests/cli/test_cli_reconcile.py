@@ -90,6 +90,9 @@ def test_a_lost_answer_is_confirmed_by_the_pulled_reports(sandbox: Sandbox, tmp_
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "At-least-once" in resumed.stderr
+    confirmed = [line for line in resumed.stdout.splitlines() if "confirmed" in line]
+    assert confirmed, resumed.stdout
+    assert "10" in confirmed[0]
     assert set(ledger_counts(sandbox).values()) == {1}
     assert len(ledger_counts(sandbox)) == 30
 
