@@ -81,6 +81,7 @@ from crowdsms.batch._sender import (
 )
 from crowdsms.batch._sinks import CallbackSink, CsvSink, JsonlSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import NOT_SENT
+from crowdsms.batch._window import SendWindow
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
@@ -112,6 +113,7 @@ __all__ = [
     "OutcomeStream",
     "ProgressCallback",
     "RecipientSource",
+    "SendWindow",
     "SharedPace",
     "detect_encoding",
     "idempotency_key",

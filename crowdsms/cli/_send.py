@@ -22,6 +22,7 @@ from crowdsms.batch import (
     CsvSink,
     JournalError,
     JsonlSink,
+    SendWindow,
     detect_encoding,
     journal_has_job,
     read_recipients_csv,
@@ -45,7 +46,7 @@ from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import var_keys
-from crowdsms.errors import CrowdSMSError
+from crowdsms.errors import CrowdSMSError, InvalidInputError
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
@@ -75,6 +76,7 @@ class SendJob:
     """The command that resumes this job (journaled jobs only)."""
     honour_opt_outs: bool = True
     resend_unconfirmed_after: float | None = None
+    send_window: SendWindow | None = None
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
@@ -152,6 +154,20 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
     return ChosenMessage(message=message, phone_column=phone_column, encoding=encoding)
 
 
+def _parse_window(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> SendWindow | None:
+    if value is None:
+        return None
+    try:
+        return SendWindow.parse(value)
+    except InvalidInputError:
+        raise click.BadParameter(
+            f"{value!r} is not a daily window: write HH:MM-HH:MM in China time with a start "
+            "and an end that differ, e.g. 08:00-21:00"
+        ) from None
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
 @provider_option()
@@ -174,6 +190,13 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
     help="With --resume: send AGAIN the recipients still unknown (no delivery report "
     "confirmed them) this long after they were sent, e.g. 30m. At-least-once: a recipient "
     "whose report was lost or late gets the message twice.",
+)
+@click.option(
+    "--send-window",
+    callback=_parse_window,
+    metavar="HH:MM-HH:MM",
+    help="Quiet hours: send only inside this daily window, China time (e.g. 08:00-21:00); "
+    "outside it the job pauses and continues when the window opens.",
 )
 @click.option(
     "--ignore-opt-outs",
@@ -200,6 +223,7 @@ def send(
     job_id: str | None,
     resume: bool,
     resend_unconfirmed_after: float | None,
+    send_window: SendWindow | None,
     ignore_opt_outs: bool,
     output: Path | None,
     use_sandbox: bool,
@@ -251,6 +275,7 @@ def send(
         resume_line=_resume_line(state) if journal is not None else None,
         honour_opt_outs=not ignore_opt_outs,
         resend_unconfirmed_after=resend_unconfirmed_after,
+        send_window=send_window,
     )
     state.resume_line = job.resume_line
     report = run(lambda: run_send(job))
@@ -472,6 +497,7 @@ async def run_send(job: SendJob) -> BatchReport:
                 progress=bar.update,
                 honour_opt_outs=job.honour_opt_outs,
                 resend_unconfirmed_after=job.resend_unconfirmed_after,
+                send_window=job.send_window,
             )
             report: BatchReport | None = None
             error: CrowdSMSError | None = None

@@ -163,3 +163,27 @@ def test_reconcile_names_a_missing_job(sandbox: Sandbox, tmp_path: Path) -> None
     assert result.returncode == 2
     assert "no job 'promotion'" in result.stderr
     assert "promo" in result.stderr
+
+
+def test_a_bad_send_window_is_named_before_anything_is_sent(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    result = crowdsms(
+        *send_args(tmp_path, "--send-window", "21:00-21:00"),
+        cwd=tmp_path,
+        env=paasw_env(sandbox, tmp_path),
+    )
+    assert result.returncode == 2
+    assert "'21:00-21:00' is not a daily window" in result.stderr
+    assert sandbox.requests("paasw") == 0
+
+
+def test_a_send_inside_its_window_sends_everyone(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = crowdsms(
+        *send_args(tmp_path, "--send-window", "00:00-23:59"),
+        cwd=tmp_path,
+        env=paasw_env(sandbox, tmp_path),
+    )
+    # (run between 23:59 and midnight, the job waits for the window to open: < 60 s)
+    assert result.returncode == 0, result.stderr
+    assert len(ledger_counts(sandbox)) == 30
