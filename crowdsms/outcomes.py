@@ -127,6 +127,16 @@ class ChunkSender(Protocol):
     A chunk sender may also have ``max_connections`` (``int | None``): how many requests
     its client can keep in flight. The batch sender refuses a ``concurrency`` above it, which
     would otherwise be capped without a word.
+
+    A chunk sender may also have ``supports_reference`` (``bool``): whether the provider can
+    carry a reference of the caller's into its delivery reports. When it is true, the batch
+    sender calls ``send_chunk(recipients, idempotency_key=..., reference=...)`` with a short
+    text (at most 32 ASCII characters) naming the job and the chunk; the provider repeats it
+    in every report of that request, so the reports can be matched to the chunk even when
+    the send's answer was lost. Callers read it as ``getattr(sender, "supports_reference",
+    False)`` and pass a ``reference`` only where it is true, so a chunk sender without it
+    keeps working. Every built-in chunk sender declares it and takes the ``reference``
+    keyword (ignored where it is false), so ``reference=None`` can always be passed to one.
     """
 
     @property

@@ -21,14 +21,17 @@ How a job runs:
    :func:`read_recipients_csv`, which detects UTF-8 or GB18030 with :func:`detect_encoding`
    unless given an encoding). Each is validated and normalized by the chunk sender; an
    invalid one is ``skipped`` with code ``"invalid"``, a repeated number ``skipped`` with code
-   ``"duplicate"`` (the first occurrence is sent).
+   ``"duplicate"`` (the first occurrence is sent), and a number that replied "stop" (on the
+   journal's suppression list) ``skipped`` with code ``"opted_out"``.
 2. The rest are cut into chunks of the provider's size and sent by a fixed pool of workers
    under a concurrency limit and an optional recipients-per-second rate, slowing down after a
    429 and recovering gradually (:mod:`crowdsms.batch._control`).
 3. Every recipient ends with exactly one :class:`BatchOutcome` (``sent``, ``failed``,
    ``unknown`` or ``skipped``), delivered in input order to a sink, a callback or an async
    iterator, and counted in the :class:`BatchReport`. ``unknown`` means the request may have
-   been processed: check the provider's delivery reports before sending those again.
+   been processed: :func:`reconcile` applies the provider's delivery reports (recorded in
+   the journal by the webhook app, or pulled) and turns those the provider had into
+   ``sent`` (confirmed); see :mod:`crowdsms.deliveries`.
 
 Memory stays proportional to the concurrency, not to the size of the job; the only part that
 grows is the set of numbers seen, kept at about 18 bytes per distinct number.
@@ -39,7 +42,9 @@ Running the same job again with the same input re-emits the outcomes of done chu
 chunks that never started, and reports the chunks that were in flight as ``unknown`` (code
 ``"interrupted"``), or resends them with the same idempotency key when the provider supports
 one. A journal recorded for a different input or chunk size is refused with
-:class:`JournalMismatchError`.
+:class:`JournalMismatchError`. A resumed job first applies the reports its journal holds;
+with ``resend_unconfirmed_after`` it sends again the recipients still ``unknown`` that long
+after their send (at-least-once, never by default).
 """
 
 from __future__ import annotations
@@ -62,8 +67,9 @@ from crowdsms.batch._journal import (
     JournalMismatchError,
     journal_has_job,
 )
+from crowdsms.batch._reconcile import JobNotFoundError, reconcile
 from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
-from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID
+from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID, SKIPPED_OPTED_OUT
 from crowdsms.batch._sender import (
     DEFAULT_CONCURRENCY,
     BatchOptions,
@@ -75,6 +81,7 @@ from crowdsms.batch._sender import (
 )
 from crowdsms.batch._sinks import CallbackSink, CsvSink, JsonlSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import NOT_SENT
+from crowdsms.batch._window import SendWindow
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
@@ -84,6 +91,7 @@ __all__ = [
     "NOT_SENT",
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
+    "SKIPPED_OPTED_OUT",
     "WRONG_OUTCOME_COUNT",
     "BatchOptions",
     "BatchOutcome",
@@ -95,6 +103,7 @@ __all__ = [
     "ChunkTakenError",
     "CsvSink",
     "JobJournal",
+    "JobNotFoundError",
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",
@@ -104,11 +113,13 @@ __all__ = [
     "OutcomeStream",
     "ProgressCallback",
     "RecipientSource",
+    "SendWindow",
     "SharedPace",
     "detect_encoding",
     "idempotency_key",
     "journal_has_job",
     "read_recipients_csv",
+    "reconcile",
     "run_batch_blocking",
     "send_batch",
 ]

@@ -37,6 +37,7 @@ from crowdsms.batch._control import FlowControl
 from crowdsms.batch._journal import ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
 from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
+from crowdsms.batch._window import SendWindow, wait_for_window
 from crowdsms.deliveries._reference import chunk_reference
 from crowdsms.errors import (
     CrowdSMSError,
@@ -149,8 +150,10 @@ class Dispatcher:
         stop: JobStop,
         stop_on_job_wide_error: bool,
         job_id: str = "",
+        send_window: SendWindow | None = None,
     ) -> None:
         self._job_id = job_id
+        self._window = send_window
         self._referenced = bool(getattr(chunk_sender, "supports_reference", False))
         self._stop = stop
         self._stop_on_job_wide_error = stop_on_job_wide_error
@@ -191,6 +194,8 @@ class Dispatcher:
             await _acquire(limiter)
             try:
                 permit = await self._control.pace(len(block.recipients))
+                if self._window is not None:  # after the pace, which may wait too
+                    await wait_for_window(self._window, self._runtime, self._stop)
                 if self._stop:
                     # Never sent (a chunk waiting to be resent is pending again): it stays
                     # pending in the journal, and a resumed job sends it.

@@ -50,6 +50,7 @@ from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, not_sent_outcomes
+from crowdsms.batch._window import SendWindow
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
 
@@ -89,6 +90,7 @@ class JobConfig:
     resend_unconfirmed_after: float | None = None
     honour_opt_outs: bool = True
     opted_out: frozenset[str] = frozenset()
+    send_window: SendWindow | None = None
 
     @property
     def window(self) -> int:
@@ -228,6 +230,7 @@ class _Job:
             stop=stop,
             stop_on_job_wide_error=config.stop_on_job_wide_error,
             job_id=job_id,
+            send_window=config.send_window,
         )
         self._reports: JobReports | None = None
 

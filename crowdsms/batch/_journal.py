@@ -159,6 +159,12 @@ class JobJournal(Protocol):
     ``mark_started`` just before its request (durably: a chunk marked started is never
     sent by anyone else), ``mark_pending`` again if it was provably not sent, and
     ``mark_done`` with its outcomes.
+
+    Optional, used where present (both journals of crowdsms have them): ``opted_out()``
+    (the suppression list as of the job's start), ``reports()`` (the delivery reports
+    since the job began) and ``update_outcomes(index, outcomes)`` (a resumed job applies
+    them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
+    recipients before its request; needed by ``resend_unconfirmed_after``).
     """
 
     @property

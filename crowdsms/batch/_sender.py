@@ -25,6 +25,7 @@ from crowdsms.batch._journal import JobJournal
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
+from crowdsms.batch._window import SendWindow
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender, Recipient
 
@@ -60,6 +61,7 @@ class BatchOptions(TypedDict, total=False):
     honour_opt_outs: bool
     opted_out: Collection[str]
     resend_unconfirmed_after: float | None
+    send_window: SendWindow | str | None
     runtime: Runtime | None
 
 
@@ -123,6 +125,10 @@ class BatchSender:
       arrives twice. Never set by default; each resend is logged as a warning and counted in
       the report's ``resent``. Reports in the journal are applied first (a resumed job always
       applies them), so confirmed recipients are never resent.
+    - ``send_window`` (``None``): quiet hours, as ``"08:00-21:00"`` (China time) or a
+      :class:`SendWindow`: outside it, each chunk waits before its request until the window
+      opens (requests in flight finish), so a job that reaches the end of the day pauses
+      and continues the next morning.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -148,6 +154,7 @@ class BatchSender:
         honour_opt_outs: bool = True,
         opted_out: Collection[str] = (),
         resend_unconfirmed_after: float | None = None,
+        send_window: SendWindow | str | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -239,6 +246,9 @@ class BatchSender:
             resend_unconfirmed_after=resend_unconfirmed_after,
             honour_opt_outs=honour_opt_outs,
             opted_out=frozenset(_opted_out(chunk_sender, opted_out)),
+            send_window=SendWindow.parse(send_window)
+            if isinstance(send_window, str)
+            else send_window,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []

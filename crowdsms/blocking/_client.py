@@ -16,6 +16,7 @@ from crowdsms.outcomes import ChunkSender
 if TYPE_CHECKING:
     from crowdsms.batch import BatchOptions, BatchReport, OutcomeCallback, OutcomeSink
     from crowdsms.batch._input import RecipientSource
+    from crowdsms.deliveries import DeliverySummary
 
 __all__ = ["BlockingClientBase"]
 
@@ -84,6 +85,25 @@ class BlockingClientBase(Generic[C]):
             runner=self._runner.call,
             **options,
         )
+
+    def reconcile(
+        self, journal: str | os.PathLike[str], job_id: str, *, sign: str | None = None
+    ) -> DeliverySummary:
+        """Apply the delivery reports in ``journal`` to job ``job_id``; return its summary.
+
+        Where this provider keeps reports for pulling (its ``reports`` group has
+        ``pull_events``), they are pulled with this client and stored first (replies to
+        ``sign``); see :func:`crowdsms.batch.reconcile`.
+        """
+        from crowdsms.batch import reconcile
+
+        provider = self._async.provider
+        pull = getattr(getattr(self._async, "reports", None), "pull_events", None)
+
+        async def job() -> DeliverySummary:
+            return await reconcile(journal, job_id, provider=provider, pull=pull, sign=sign)
+
+        return self._runner.call(job)
 
     def close(self) -> None:
         """Close the connections and stop the loop thread. Safe to call more than once."""

@@ -22,11 +22,12 @@ from crowdsms.cli._app import (
     with_client,
 )
 from crowdsms.cli._campaign import campaign
+from crowdsms.cli._reconcile import reconcile
 from crowdsms.cli._send import demo, send
 from crowdsms.errors import AuthenticationError, CrowdSMSError, SignatureError
 from crowdsms.providers import _registry
 
-__all__ = ["campaign", "check", "cli", "demo", "send"]
+__all__ = ["campaign", "check", "cli", "demo", "reconcile", "send"]
 
 
 @cli.command(
@@ -78,7 +79,12 @@ def balance(state: CliState, provider: str, use_sandbox: bool) -> None:
 @config_option
 @click.pass_obj
 def reports(state: CliState, kind: str, provider: str, sign: str | None, use_sandbox: bool) -> None:
-    """Pull delivery reports or replies (pulling removes them from the queue)."""
+    """Pull delivery reports or replies and print them.
+
+    Pulling removes them from the provider's queue, and this command only prints them: to
+    keep them for a job's reconciliation (and opt-outs), use `crowdsms reconcile JOB_ID
+    --journal FILE --provider NAME`, which stores what it pulls before applying it.
+    """
     if kind == "replies" and not sign:
         raise click.BadParameter("replies need --sign", param_hint="--sign")
     pull = _registry.get(provider).pull_reports

@@ -120,6 +120,18 @@ def summary_table(report: BatchReport, spec: ProviderSpec) -> Table:
     table.add_row("duration", f"{report.duration:.2f} s", f"{rate:,.0f} recipients/s")
     if report.replayed:
         table.add_row("from the journal", f"{report.replayed:,}", "outcomes of an earlier run")
+    if report.confirmed:
+        table.add_row(
+            "confirmed", f"{report.confirmed:,}", "sent: were unknown until a report confirmed them"
+        )
+    if report.resent:
+        table.add_row(
+            "resent",
+            f"{report.resent:,}",
+            "sent again without a report (at-least-once: may have arrived twice)",
+        )
+    for state, count in report.by_delivery.items():
+        table.add_row(f"  {state.value}", f"{count:,}", "delivery state, from the reports")
     return table
 
 

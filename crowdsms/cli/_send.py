@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shlex
 import signal
 import tempfile
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from crowdsms.batch import (
     CsvSink,
     JournalError,
     JsonlSink,
+    SendWindow,
     detect_encoding,
     journal_has_job,
     read_recipients_csv,
@@ -39,11 +41,12 @@ from crowdsms.cli._app import (
     sandbox_option,
     send_option_help,
 )
+from crowdsms.cli._duration import Duration, format_duration
 from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import var_keys
-from crowdsms.errors import CrowdSMSError
+from crowdsms.errors import CrowdSMSError, InvalidInputError
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
@@ -71,6 +74,9 @@ class SendJob:
     show_progress: bool
     resume_line: str | None = None
     """The command that resumes this job (journaled jobs only)."""
+    honour_opt_outs: bool = True
+    resend_unconfirmed_after: float | None = None
+    send_window: SendWindow | None = None
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
@@ -148,6 +154,20 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
     return ChosenMessage(message=message, phone_column=phone_column, encoding=encoding)
 
 
+def _parse_window(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> SendWindow | None:
+    if value is None:
+        return None
+    try:
+        return SendWindow.parse(value)
+    except InvalidInputError:
+        raise click.BadParameter(
+            f"{value!r} is not a daily window: write HH:MM-HH:MM in China time with a start "
+            "and an end that differ, e.g. 08:00-21:00"
+        ) from None
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.argument("recipients", type=click.Path(path_type=Path, dir_okay=False))
 @provider_option()
@@ -162,6 +182,27 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
     is_flag=True,
     help="Resume the job recorded in --journal: chunks sent before are not sent again; chunks "
     "never sent, and chunks that failed as a whole (nothing was sent), are sent.",
+)
+@click.option(
+    "--resend-unconfirmed-after",
+    type=Duration(),
+    metavar="DURATION",
+    help="With --resume: send AGAIN the recipients still unknown (no delivery report "
+    "confirmed them) this long after they were sent, e.g. 30m. At-least-once: a recipient "
+    "whose report was lost or late gets the message twice.",
+)
+@click.option(
+    "--send-window",
+    callback=_parse_window,
+    metavar="HH:MM-HH:MM",
+    help="Quiet hours: send only inside this daily window, China time (e.g. 08:00-21:00); "
+    "outside it the job pauses and continues when the window opens.",
+)
+@click.option(
+    "--ignore-opt-outs",
+    is_flag=True,
+    help="Send to numbers that replied to opt out (e.g. for verification codes, which "
+    "recipients expect regardless). Without it they are skipped as opted_out.",
 )
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
@@ -181,6 +222,9 @@ def send(
     journal: Path | None,
     job_id: str | None,
     resume: bool,
+    resend_unconfirmed_after: float | None,
+    send_window: SendWindow | None,
+    ignore_opt_outs: bool,
     output: Path | None,
     use_sandbox: bool,
     quiet: bool,
@@ -197,6 +241,19 @@ def send(
     """
     chosen = choose_message(recipients, provider, options)
     _check_journal(journal, job_id, resume)
+    if resend_unconfirmed_after is not None:
+        if not resume:
+            raise click.BadParameter(
+                "only a resumed job has unconfirmed recipients to resend: add --resume "
+                "(with --journal and --job-id)",
+                param_hint="--resend-unconfirmed-after",
+            )
+        notes.print(
+            "[bold yellow]At-least-once:[/] recipients still unknown "
+            f"{format_duration(resend_unconfirmed_after)} after their send, with no delivery "
+            "report, will be sent again. If a report was merely lost or late, they get the "
+            "message twice."
+        )
     if output is not None and output.suffix not in (".jsonl", ".csv"):
         raise click.BadParameter("must end in .jsonl or .csv", param_hint="--output")
     job = SendJob(
@@ -216,6 +273,9 @@ def send(
         config=state.config,
         show_progress=not quiet,
         resume_line=_resume_line(state) if journal is not None else None,
+        honour_opt_outs=not ignore_opt_outs,
+        resend_unconfirmed_after=resend_unconfirmed_after,
+        send_window=send_window,
     )
     state.resume_line = job.resume_line
     report = run(lambda: run_send(job))
@@ -435,6 +495,9 @@ async def run_send(job: SendJob) -> BatchReport:
                 rate=job.rate,
                 chunk_size=job.chunk_size,
                 progress=bar.update,
+                honour_opt_outs=job.honour_opt_outs,
+                resend_unconfirmed_after=job.resend_unconfirmed_after,
+                send_window=job.send_window,
             )
             report: BatchReport | None = None
             error: CrowdSMSError | None = None
@@ -462,9 +525,15 @@ def _finish(report: BatchReport, job: SendJob) -> None:
     for line in stop_notes(report, spec):
         notes.print(line, markup=False)
     if report.unknown:
+        where = (
+            f"`crowdsms reconcile {shlex.quote(job.job_id or '')} --journal "
+            f"{shlex.quote(str(job.journal))}` applies the "
+            "provider's delivery reports to them"
+            if job.journal is not None
+            else "Check the provider's delivery reports before sending to them again"
+        )
         notes.print(
-            "Some recipients are 'unknown': their request may have been processed. Check the "
-            "provider's delivery reports before sending to them again.",
+            f"Some recipients are 'unknown': their request may have been processed. {where}.",
             markup=False,
         )
     if report.interrupted:

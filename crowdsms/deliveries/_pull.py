@@ -8,14 +8,20 @@ what it returns: whatever is pulled must be stored before the next pull, or it i
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
 
 from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._recorder import ReportRecorder
 from crowdsms.deliveries._store import DeliveryStore
-from crowdsms.providers import _registry
+from crowdsms.webhooks._events import Event
 
-__all__ = ["MAX_PULLS", "can_pull", "pull_into"]
+__all__ = ["MAX_PULLS", "PullEvents", "pull_into"]
+
+PullEvents: TypeAlias = Callable[[str | None], Awaitable[Sequence[Event]]]
+"""Pulls one batch of queued reports and replies (replies of an SMS sign, if given) as
+webhook events; an empty batch when the queues are empty. E.g. the
+``client.reports.pull_events`` of a provider that queues reports."""
 
 logger = logging.getLogger("crowdsms.deliveries")
 
@@ -23,35 +29,26 @@ MAX_PULLS = 1000
 """The most pulls one call makes (a queue that never empties is someone else's problem)."""
 
 
-def can_pull(provider: str) -> bool:
-    """Whether ``provider``'s reports can be pulled (rather than only pushed)."""
-    return getattr(_registry.get(provider), "pull_events", None) is not None
-
-
 async def pull_into(
-    client: Any,
+    pull: PullEvents,
     store: DeliveryStore,
     *,
-    provider: str,
     sign: str | None = None,
     words: OptOutWords | None = None,
 ) -> int:
-    """Pull ``provider``'s queued reports and replies into ``store``; how many were pulled.
+    """Pull queued reports and replies with ``pull`` into ``store``; how many were pulled.
 
-    Each batch is stored before the next pull. A provider whose reports are only pushed
-    pulls nothing (0).
+    Each batch is stored (durably) before the next pull, since a pull removes them at the
+    provider.
     """
-    pull = getattr(_registry.get(provider), "pull_events", None)
-    if pull is None:
-        return 0
     recorder = ReportRecorder(store, opt_out_words=words)
     pulled = 0
     for _ in range(MAX_PULLS):
-        events = await pull(client, sign)
+        events = await pull(sign)
         if not events:
             break
         await recorder.record_events(events)
         pulled += len(events)
     else:
-        logger.warning("deliveries: %s still had reports after %d pulls", provider, MAX_PULLS)
+        logger.warning("deliveries: the queues still had reports after %d pulls", MAX_PULLS)
     return pulled

@@ -9,7 +9,7 @@ one folder, one registry entry and one emulator in the sandbox.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -17,6 +17,10 @@ from crowdsms._client import AsyncClientBase
 from crowdsms._codes import CodeInfo, explain_code
 from crowdsms.errors import ConfigurationError
 from crowdsms.outcomes import ChunkSender
+
+if TYPE_CHECKING:
+    # Only a type here: importing the webhooks package when the registry loads is not needed.
+    from crowdsms.webhooks._events import Event
 
 __all__ = [
     "CredentialField",
@@ -135,6 +139,12 @@ class ProviderSpec:
     """Reads the account's balance, where the provider can tell it."""
     pull_reports: Callable[[Any, str, str | None], Awaitable[Sequence[str]]] | None = None
     """Pulls ``deliveries`` or ``replies`` (with an optional sign) as printable lines."""
+    pull_events: Callable[[Any, str | None], Awaitable[Sequence[Event]]] | None = None
+    """Pulls one batch of queued delivery reports and replies (with an optional SMS sign for
+    replies) as webhook events: the same classes the provider's pushes become, so stored
+    reports and pushed ones are handled alike. An empty result means the queues are empty.
+    Pulling removes them at the provider, so the caller must store them before pulling
+    again. ``None`` where the provider has no queues to pull."""
     check_credentials: Callable[[Any], Awaitable[str]] | None = None
     """Proves the credentials work without sending a message; returns what it checked.
     Raises :class:`~crowdsms.errors.AuthenticationError` (or ``SignatureError``) if refused."""

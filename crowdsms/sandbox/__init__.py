@@ -18,9 +18,11 @@ implementation of the provider's rules (not the SDK's), enforces timestamp windo
 the sandbox's clock (which tests can skew or advance), token expiry and secret resets,
 request limits and error codes; answers per-recipient results, partial success, fees and
 balances; records what it really sent in a :class:`Ledger`; produces delivery reports,
-queued for pulling and pushed to webhooks; and meets seeded faults: 503, dropped
-connections (before or after processing), 429 with ``Retry-After``, slow answers. Needs the
-``sandbox`` extra (Starlette, uvicorn).
+queued for pulling and pushed to webhooks (after ``webhook_delay`` seconds, if set); and
+meets seeded faults: 503, dropped connections (before or after processing), 429 with
+``Retry-After``, slow answers. ``sandbox.fault_log()`` lists every injected fault
+(:class:`FaultRecord`), with the numbers a request dropped after processing really sent.
+Needs the ``sandbox`` extra (Starlette, uvicorn).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 from crowdsms.sandbox._app import create_app, sandbox_of
 from crowdsms.sandbox._control import Sandbox, prefixes
 from crowdsms.sandbox._drop import DropUnsupportedError
+from crowdsms.sandbox._fault_log import FaultRecord
 from crowdsms.sandbox._faults import FaultInjector, FaultKind, FaultSettings
 from crowdsms.sandbox._ledger import Ledger, LedgerEntry, LedgerPage
 from crowdsms.sandbox._server import ListenError, run, serve, serve_asgi, serve_in_thread
@@ -40,6 +43,7 @@ __all__ = [
     "DropUnsupportedError",
     "FaultInjector",
     "FaultKind",
+    "FaultRecord",
     "FaultSettings",
     "Ledger",
     "LedgerEntry",

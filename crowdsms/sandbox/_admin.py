@@ -11,8 +11,11 @@ All bodies are JSON; errors are HTTP 400 ``{"error": "..."}``. The endpoints:
 - ``GET /_sandbox/settings`` -> clock, latency, faults, webhooks (never keys)
 - ``PATCH /_sandbox/settings`` ``{"latency", "delivery_failure_rate", "webhooks",
   "reply_webhooks", "blocked_numbers", "strict_phone_format", "webhook_attempts",
-  "webhook_retry_delay", "webhook_timeout"}`` (any of them)
+  "webhook_retry_delay", "webhook_timeout", "webhook_delay"}`` (any of them)
 - ``PUT /_sandbox/faults`` ``{"rates": {"drop": 0.1}, "seed", "slow_seconds", "retry_after"}``
+- ``GET /_sandbox/faults`` -> ``{"settings", "pending", "log"}``: the fault settings,
+  how many forced faults are still to come, and every injected fault, oldest first
+  (``{"kind", "provider", "path", "time", "processed", "phones"}``)
 - ``POST /_sandbox/faults/force`` ``{"kind", "count", "provider", "path"}``
 - ``POST /_sandbox/clock`` ``{"offset": s}`` or ``{"advance": s}``
 - ``POST /_sandbox/{provider}/reset-secret`` ``{"account", "secret"}`` (both optional) ->
@@ -57,6 +60,7 @@ _SETTABLE: Final = frozenset(
         "webhook_attempts",
         "webhook_retry_delay",
         "webhook_timeout",
+        "webhook_delay",
     }
 )
 
@@ -150,11 +154,18 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
             "strict_phone_format": current.strict_phone_format,
             "webhooks": dict(current.webhooks),
             "reply_webhooks": dict(current.reply_webhooks),
+            "webhook_delay": current.webhook_delay,
             "faults": sandbox.faults.settings.to_json(),
             "forced_faults_pending": sandbox.faults.pending_forced(),
         }
 
     async def faults(request: Request) -> Any:
+        if request.method == "GET":
+            return {
+                "settings": sandbox.faults.settings.to_json(),
+                "pending": sandbox.faults.pending_forced(),
+                "log": [record.to_json() for record in sandbox.fault_log()],
+            }
         new = sandbox.set_faults(FaultSettings(**await _json(request)))
         return new.to_json()
 
@@ -223,7 +234,7 @@ def admin_routes(sandbox: Sandbox) -> list[BaseRoute]:
         Route("/health", _endpoint(health), methods=["GET"]),
         Route("/ledger", _endpoint(ledger), methods=["GET", "DELETE"]),
         Route("/settings", _endpoint(settings), methods=["GET", "PATCH"]),
-        Route("/faults", _endpoint(faults), methods=["PUT"]),
+        Route("/faults", _endpoint(faults), methods=["GET", "PUT"]),
         Route("/faults/force", _endpoint(force), methods=["POST"]),
         Route("/clock", _endpoint(clock), methods=["POST"]),
         Route("/{provider}/reset-secret", _endpoint(reset_secret), methods=["POST"]),

@@ -19,6 +19,7 @@ import attrs
 from crowdsms._suggest import did_you_mean
 from crowdsms.providers import _registry
 from crowdsms.sandbox._clock import SandboxClock
+from crowdsms.sandbox._fault_log import FaultRecord
 from crowdsms.sandbox._faults import FaultInjector, FaultKind, FaultSettings
 from crowdsms.sandbox._ledger import Ledger, LedgerEntry
 from crowdsms.sandbox._settings import SandboxSettings
@@ -42,6 +43,7 @@ _RUNTIME_FIELDS: Final = frozenset(
         "webhook_attempts",
         "webhook_retry_delay",
         "webhook_timeout",
+        "webhook_delay",
         "providers",
     }
 )
@@ -142,6 +144,14 @@ class Sandbox:
         """Everything sent so far (time-driven work is brought up to date first)."""
         self.tick()
         return self.state.ledger
+
+    def fault_log(self) -> list[FaultRecord]:
+        """Every fault injected so far (the latest 100,000), oldest first.
+
+        A ``drop_after`` record's ``phones`` are the numbers its request wrote to the ledger:
+        sent, though the client never saw the answer.
+        """
+        return self.state.fault_log()
 
     def requests(self, provider: str | None = None) -> int:
         """How many requests the sandbox received (for ``provider``), faults included."""

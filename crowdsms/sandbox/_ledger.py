@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from crowdsms.sandbox._fault_log import note_phone
+
 __all__ = ["Ledger", "LedgerEntry", "LedgerPage"]
 
 
@@ -94,9 +96,10 @@ class Ledger:
         self._lock = threading.Lock()
 
     def record(self, entry: LedgerEntry) -> None:
-        """Append ``entry``."""
+        """Append ``entry`` (and note its number for the fault log, within a faulted request)."""
         with self._lock:
             self._entries.append(entry)
+        note_phone(entry.phone)
 
     def entries(
         self, *, provider: str | None = None, offset: int = 0, limit: int | None = None

@@ -2,9 +2,12 @@
 
 A plain ASGI middleware (no per-request objects beyond a closure) so that it costs little.
 Requests under a provider's prefix wait ``latency`` seconds, then meet their fault, if any
-(see :class:`~crowdsms.sandbox.FaultKind`). Every answer, admin ones included, carries a
-``Date`` header from the sandbox's clock, so a client that corrects its clock from ``Date``
-sees the skew the test configured.
+(see :class:`~crowdsms.sandbox.FaultKind`). Each injected fault is added to the fault log
+(:class:`~crowdsms.sandbox.FaultRecord`); a request processed in spite of its fault
+(``drop_after``, ``slow``) is processed while the numbers it writes to the ledger are
+collected into its record. Every answer, admin ones included, carries a ``Date`` header
+from the sandbox's clock, so a client that corrects its clock from ``Date`` sees the skew
+the test configured.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdsms.sandbox._drop import DropUnsupportedError
+from crowdsms.sandbox._fault_log import FaultRecord, collecting_phones
 from crowdsms.sandbox._faults import FaultKind
 from crowdsms.sandbox._state import SandboxState
 
@@ -32,6 +36,8 @@ def _page(status: str) -> bytes:
 
 _UNAVAILABLE: Final = _page("503 Service Temporarily Unavailable")
 _TOO_MANY: Final = _page("429 Too Many Requests")
+_PROCESSING: Final = frozenset({FaultKind.SLOW, FaultKind.DROP_AFTER})
+"""Faults whose request is processed all the same."""
 
 
 class SandboxMiddleware:
@@ -74,23 +80,53 @@ class SandboxMiddleware:
         fault = self.state.faults.next(provider, path)
         if fault is None:
             await self.app(scope, receive, dated)
-        elif fault is FaultKind.SLOW:
-            await anyio.sleep(self.state.faults.settings.slow_seconds)
-            await self.app(scope, receive, dated)
-        elif fault is FaultKind.REJECT:
+            return
+        number = self.state.fault_records.add(
+            FaultRecord(
+                kind=fault,
+                provider=provider,
+                path=path,
+                time=clock.now(),
+                processed=fault in _PROCESSING,
+            )
+        )
+        if fault is FaultKind.REJECT:
             await _answer(dated, 503, _UNAVAILABLE)
         elif fault is FaultKind.RATE_LIMIT:
             retry_after = str(self.state.faults.settings.retry_after).encode("ascii")
             await _answer(dated, 429, _TOO_MANY, [(b"retry-after", retry_after)])
         elif fault is FaultKind.DROP:
             await self._drop(scope)
+        elif fault is FaultKind.SLOW:
+            await anyio.sleep(self.state.faults.settings.slow_seconds)
+            await self._process_logged(scope, receive, dated, number)
         else:  # DROP_AFTER: process (the ledger records it), answer nothing, drop.
 
             async def discard(message: Message) -> None:
                 return None
 
-            await self.app(scope, receive, discard)
+            await self._process_logged(scope, receive, discard, number)
             await self._drop(scope)
+
+    async def _process_logged(
+        self, scope: Scope, receive: Receive, send: Send, number: int
+    ) -> None:
+        """Process the request; fault record ``number`` gets the numbers it sends.
+
+        The record is complete before the client can see an answer.
+        """
+        log = self.state.fault_records
+        with collecting_phones() as phones:
+
+            async def completing(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    log.complete(number, tuple(phones))
+                await send(message)
+
+            try:
+                await self.app(scope, receive, completing)
+            finally:
+                log.complete(number, tuple(phones))
 
     async def _drop(self, scope: Scope) -> None:
         connections = self.state.connections

@@ -81,6 +81,10 @@ class SandboxSettings:
     """Seconds before the second attempt of a push; doubled for each further attempt."""
     webhook_timeout: float = 5.0
     """Seconds one push attempt may take."""
+    webhook_delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    """Seconds a delivery report push waits before its first attempt (as a carrier's report
+    comes later than the send's answer). Other pushes (request events, replies) are not
+    delayed, and a delayed push holds back no other push."""
 
     def provider(self, name: str) -> Any:
         """The settings of provider ``name``'s emulator."""

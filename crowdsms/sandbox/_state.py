@@ -18,6 +18,7 @@ import attrs
 
 from crowdsms.sandbox._clock import SandboxClock
 from crowdsms.sandbox._drop import ConnectionRegistry
+from crowdsms.sandbox._fault_log import FaultLog, FaultRecord
 from crowdsms.sandbox._faults import FaultInjector
 from crowdsms.sandbox._ledger import Ledger, LedgerEntry
 from crowdsms.sandbox._settings import SandboxSettings
@@ -62,6 +63,8 @@ class SandboxState:
         self.clock = SandboxClock(settings.clock_offset)
         self.ledger = Ledger()
         self.faults = FaultInjector(settings.faults)
+        self.fault_records = FaultLog()
+        """Every injected fault, in order (the middleware adds them)."""
         self.webhooks = WebhookDispatcher(self._retry_policy)
         self.rng = random.Random(settings.seed)
         """Seeded randomness for tokens and delivery outcomes."""
@@ -100,6 +103,10 @@ class SandboxState:
         """Let every time-driven state catch up with the clock."""
         for ticker in list(self.tickers):
             ticker()
+
+    def fault_log(self) -> list[FaultRecord]:
+        """Every injected fault so far (the latest 100,000), oldest first."""
+        return self.fault_records.records()
 
     # -- balances -----------------------------------------------------------------------
 
@@ -168,10 +175,28 @@ class SandboxState:
             return settings.reply_webhooks[provider]
         return settings.webhooks.get(provider)
 
-    def push(self, *, provider: str, kind: str, body: bytes, content_type: str) -> None:
-        """Queue a push of ``body`` to ``provider``'s webhook for ``kind``, if one is set."""
+    def push(
+        self,
+        *,
+        provider: str,
+        kind: str,
+        body: bytes,
+        content_type: str,
+        delayed: bool | None = None,
+    ) -> None:
+        """Queue a push of ``body`` to ``provider``'s webhook for ``kind``, if one is set.
+
+        A delayed push waits ``webhook_delay`` seconds before its first attempt; by default
+        delivery reports (``kind="report"``) are delayed and replies are not. An event that
+        is not a delivery report but goes to the report webhook (a request event) passes
+        ``delayed=False``.
+        """
         url = self.webhook_url(provider, kind)
         if url is not None:
+            if delayed is None:
+                delayed = kind == "report"
+            delay = self.settings.webhook_delay if delayed else 0.0
             self.webhooks.submit(
-                Push(provider=provider, kind=kind, url=url, body=body, content_type=content_type)
+                Push(provider=provider, kind=kind, url=url, body=body, content_type=content_type),
+                delay=delay,
             )

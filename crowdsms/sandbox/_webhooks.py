@@ -1,15 +1,22 @@
 """Pushes to users' webhook URLs: a queue, one background worker, bounded retries.
 
 Provider modules build the body of each push (their own fields and signatures) and submit
-it; the worker posts pushes in order, retrying a failed one (a connection error or a non-2xx
-answer) up to ``attempts`` times with doubling delays, then gives it up. Every push ends in
+it, with a delay (the ``webhook_delay`` of delivery reports) or none. Each push is due when
+its delay has passed; the worker posts pushes in the order they fall due (pushes due at
+the same moment in the order they were submitted), so a delayed push never holds back one
+that is due sooner. A failed attempt (a connection error or a non-2xx answer) is retried
+up to ``attempts`` times with doubling delays, then the push is given up. Every push ends in
 :attr:`WebhookDispatcher.records`, so tests can see what was delivered and what was not.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import logging
+import math
+import time
 from collections.abc import Callable
 
 import anyio
@@ -57,11 +64,22 @@ class PushRetryPolicy:
 
 
 class WebhookDispatcher:
-    """Queues pushes and delivers them from :meth:`run`, a task of the server's lifespan."""
+    """Queues pushes and delivers them from :meth:`run`, a task of the server's lifespan.
 
-    def __init__(self, policy: Callable[[], PushRetryPolicy]) -> None:
+    ``clock`` gives the seconds the delays are measured in (monotonic; ``time.monotonic``).
+    """
+
+    def __init__(
+        self,
+        policy: Callable[[], PushRetryPolicy],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._policy = policy
-        self._queue: collections.deque[Push] = collections.deque()
+        self._clock = clock
+        self._queue: list[tuple[float, int, Push]] = []
+        """A heap of (due time, submission number, push)."""
+        self._numbers = itertools.count()
         self._wakeup: anyio.Event | None = None
         self.records: collections.deque[PushRecord] = collections.deque(maxlen=_RECORDS_KEPT)
         """The latest pushes' outcomes, oldest first."""
@@ -70,26 +88,31 @@ class WebhookDispatcher:
 
     @property
     def pending(self) -> int:
-        """Pushes waiting to be delivered."""
+        """Pushes waiting to be delivered (delayed ones included)."""
         return len(self._queue)
 
-    def submit(self, push: Push) -> None:
-        """Queue ``push``; call it from the server's event loop thread."""
+    def submit(self, push: Push, *, delay: float = 0.0) -> None:
+        """Queue ``push``, due ``delay`` seconds from now; call it from the server's loop."""
         if len(self._queue) >= _QUEUE_LIMIT:
             self.dropped += 1
             return
-        self._queue.append(push)
+        due = self._clock() + max(delay, 0.0)
+        heapq.heappush(self._queue, (due, next(self._numbers), push))
         if self._wakeup is not None:
             self._wakeup.set()
 
     async def run(self) -> None:
-        """Deliver queued pushes until cancelled."""
+        """Deliver queued pushes as they fall due, until cancelled."""
         async with httpx.AsyncClient(trust_env=False) as client:
             while True:
-                while self._queue:
-                    await self._deliver(client, self._queue.popleft())
+                wait = self._queue[0][0] - self._clock() if self._queue else math.inf
+                if wait <= 0:
+                    _, _, push = heapq.heappop(self._queue)
+                    await self._deliver(client, push)
+                    continue
+                # Wake at the first due time, or sooner when a push is submitted.
                 self._wakeup = anyio.Event()
-                if not self._queue:
+                with anyio.move_on_after(wait):
                     await self._wakeup.wait()
 
     async def _deliver(self, client: httpx.AsyncClient, push: Push) -> None:

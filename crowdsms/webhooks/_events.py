@@ -4,8 +4,10 @@ Four provider-neutral bases let one handler serve several providers:
 
 - :class:`Event`: every event; ``provider``, ``kind`` (the provider's own name for it, as
   received) and ``raw`` (the pushed fields, for anything the typed fields leave out).
-- :class:`MessageEvent`: about one sent message: ``message_id``, ``phone``, ``occurred_at``.
-- :class:`DeliveryEvent`: a delivery report; adds ``outcome`` (delivered, failed, unknown).
+- :class:`MessageEvent`: about one sent message: ``message_id``, ``phone``, ``occurred_at``,
+  and ``reference`` (the matching reference the send carried, where the provider echoes one).
+- :class:`DeliveryEvent`: a delivery report; adds ``outcome`` (delivered, failed, unknown)
+  and ``carrier_code`` (why an undelivered message was not delivered, where the push says).
 - :class:`ReplyEvent`: an SMS a recipient sent back (上行): ``phone``, ``content``.
 
 Event kinds crowdsms does not know become :class:`UnknownEvent`, never dropped. ``raw`` is
@@ -77,6 +79,16 @@ class MessageEvent(Event):
     phone: str | None = None
     occurred_at: datetime | None = None
 
+    @property
+    def reference(self) -> str | None:
+        """The matching reference the send request carried, as the push echoes it.
+
+        crowdsms sets it, where the provider takes one, to identify the job and chunk a
+        message was sent in, so a report can be matched to a send whose answer was lost.
+        ``None`` where the provider echoes no reference, or the request carried none.
+        """
+        return None
+
 
 @attrs.frozen(kw_only=True)
 class DeliveryEvent(MessageEvent):
@@ -88,6 +100,14 @@ class DeliveryEvent(MessageEvent):
     def delivered(self) -> bool:
         """Whether the message reached the handset."""
         return self.outcome is DeliveryOutcome.DELIVERED
+
+    @property
+    def carrier_code(self) -> str | None:
+        """The carrier's (or provider's) code for why the message was not delivered.
+
+        ``None`` when it was delivered, or when the push gives no code.
+        """
+        return None
 
 
 @attrs.frozen(kw_only=True)

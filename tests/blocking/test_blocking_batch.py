@@ -60,3 +60,22 @@ def test_blocking_sendcloud_batch_with_idempotency_keys() -> None:
         assert len(sandbox.ledger.phones(provider="sendcloud")) == 450
     assert report.sent == 450
     assert report.requests == 3  # 200 + 200 + 50
+
+
+def test_a_blocking_client_reconciles_a_job_with_the_reports_it_pulls(tmp_path: Path) -> None:
+    from crowdsms.providers.paasw import Paasw
+    from crowdsms.sandbox import FaultKind
+
+    numbers = [f"1370013{i:04d}" for i in range(20)]
+    with serve_in_thread() as sandbox:
+        credentials = sandbox.credentials("paasw")
+        with Paasw(**credentials, base_url=sandbox.base_url("paasw")) as paasw:
+            chunks = paasw.sms.send_chunks(sign="店", content="【店】到货", kind=2)
+            sandbox.force_fault(FaultKind.DROP_AFTER, provider="paasw", path="sms/send")
+            report = paasw.send_batch(
+                chunks, numbers, journal=tmp_path / "j.sqlite", job_id="b", chunk_size=10
+            )
+            assert report.unknown == 10
+            summary = paasw.reconcile(tmp_path / "j.sqlite", "b")
+    assert (summary.sent, summary.confirmed, summary.unknown) == (20, 10, 0)
+    assert summary.pulled == 20

@@ -100,6 +100,7 @@ class FakeChunkSender:
     """The batch sender's view of ``sms.send``."""
 
     supports_idempotency_key = False
+    supports_reference = False
 
     def __init__(self, client: AsyncFake, text: str) -> None:
         self._client = client
@@ -118,7 +119,11 @@ class FakeChunkSender:
         return Recipient(phone, recipient.vars)
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         result = await self._client.sms.send(phones=[r.phone for r in recipients], text=self._text)
         return result.outcomes

@@ -137,6 +137,17 @@ def test_every_module_is_private_and_the_package_exports_the_public_names(
         assert hasattr(package, name), name
 
 
+# -- report queues --------------------------------------------------------------------------
+
+
+def test_pull_events_is_absent_or_a_coroutine_function(spec: ProviderSpec) -> None:
+    if spec.pull_events is None:
+        return
+    assert inspect.iscoroutinefunction(spec.pull_events)
+    parameters = list(inspect.signature(spec.pull_events).parameters.values())
+    assert len(parameters) == 2, "pull_events(client, sign)"
+
+
 # -- blocking twins -------------------------------------------------------------------------
 
 
@@ -182,6 +193,44 @@ def test_every_async_endpoint_method_has_a_blocking_twin(spec: ProviderSpec) -> 
                 )
                 expected = blocking if inspect.iscoroutinefunction(member) else passthrough
                 assert isinstance(declared, expected), f"{group_name}.{method_name}"
+
+
+# -- chunk senders --------------------------------------------------------------------------
+
+
+def _chunk_sender(spec: ProviderSpec) -> Any:
+    credentials = {field.name: "x" for field in spec.credentials}
+    return spec.chunk_sender(spec.make_client(credentials), spec.demo_message)
+
+
+def test_every_chunk_sender_declares_whether_it_carries_a_reference(spec: ProviderSpec) -> None:
+    sender = _chunk_sender(spec)
+    assert isinstance(getattr(sender, "supports_reference", None), bool)
+    assert isinstance(sender.supports_idempotency_key, bool)
+
+
+def test_every_chunk_sender_takes_the_same_send_chunk_arguments(spec: ProviderSpec) -> None:
+    parameters = inspect.signature(_chunk_sender(spec).send_chunk).parameters.values()
+    assert [(p.name, p.kind, p.default) for p in parameters] == [
+        ("recipients", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+        ("idempotency_key", inspect.Parameter.KEYWORD_ONLY, None),
+        ("reference", inspect.Parameter.KEYWORD_ONLY, None),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_every_chunk_sender_sends_with_a_reference(spec: ProviderSpec) -> None:
+    """A reference is sent where the provider carries one, and ignored elsewhere."""
+    given = recipients(spec, 3)
+    async with serve() as sandbox:
+        async with sandbox.client(spec.name) as client:
+            sender = spec.chunk_sender(client, spec.demo_message)
+            outcomes = await sender.send_chunk(given, reference="job-1:0")
+            outcomes = [*outcomes, *await sender.send_chunk(given[:1], reference=None)]
+        sent = len(sandbox.ledger.entries(provider=spec.name))
+    assert [o.status for o in outcomes] == [OutcomeStatus.SENT] * 4
+    assert [o.phone for o in outcomes] == [r.phone for r in given] + [given[0].phone]
+    assert sent == 4
 
 
 # -- the sandbox round trip, through faults -------------------------------------------------
@@ -265,9 +314,16 @@ async def _pushed_events(spec: ProviderSpec, sandbox: Sandbox, *, key_ok: bool) 
         async with sandbox.client(spec.name) as client:
             chunk_sender = spec.chunk_sender(client, spec.demo_message)
             await chunk_sender.send_chunk(recipients(spec, 2))
+        wanted = {r.phone for r in recipients(spec, 2)}
+
+        def done() -> bool:
+            if key_ok:  # every recipient's report has reached the handler
+                return {event.phone for event in events} >= wanted
+            return len(sandbox.webhook_records) >= 1  # a refused push was recorded
+
         with anyio.fail_after(10):
             # the sandbox's push queue is another task's state: poll it
-            while len(sandbox.webhook_records) < 1:  # noqa: ASYNC110
+            while not done():  # noqa: ASYNC110
                 await anyio.sleep(0.02)
     return events
 

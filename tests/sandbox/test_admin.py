@@ -104,5 +104,5 @@ async def test_settings_and_replies_over_http(sandbox: Sandbox, client: httpx.As
     ).json()["token"]
     pulled = await client.get("/paasw/sms/smsUp", params={"token": tok, "sign": "沙箱"})
     assert [item["content"] for item in pulled.json()] == ["TD"]
-    unsupported = await client.post("/_sandbox/replies", json={**reply, "provider": "sendcloud"})
+    unsupported = await client.post("/_sandbox/replies", json={**reply, "provider": "crowdtask"})
     assert unsupported.status_code == 400

@@ -91,17 +91,26 @@ async def test_subhook_pushes_are_signed_with_md5_of_token_and_key(receiver: Rec
             SUBMAIL_APPID, SUBMAIL_APPKEY, content="【沙箱】你好", multi=multi, tag="camp-1"
         )
         answer = (await client.post("/submail/sms/multisend", data=form)).json()
-        pushes = [form_of(push) for push in await receiver.wait_for(2)]
-    for push, item in zip(pushes, answer, strict=True):
+        pushes = [form_of(push) for push in await receiver.wait_for(4)]
+    # A request event for each message first, then each message's report.
+    requests, reports = pushes[:2], pushes[2:]
+    for push in pushes:
         expected = hashlib.md5((push["token"] + SUBMAIL_SUBHOOK_KEY).encode()).hexdigest()
         assert push["signature"] == expected
         assert len(push["token"]) == 32
-        assert (push["events"], push["address"], push["send_id"]) == (
+        assert (push["app"], push["tag"]) == (SUBMAIL_APPID, "camp-1")
+    for request, report, item in zip(requests, reports, answer, strict=True):
+        assert (request["events"], request["address"], request["send_id"]) == (
+            "request",
+            item["to"],
+            item["send_id"],
+        )
+        assert request["content"] == "【沙箱】你好"
+        assert (report["events"], report["address"], report["send_id"]) == (
             "delivered",
             item["to"],
             item["send_id"],
         )
-        assert (push["app"], push["tag"]) == (SUBMAIL_APPID, "camp-1")
 
 
 @pytest.mark.asyncio
@@ -116,15 +125,18 @@ async def test_failed_deliveries_and_replies_reach_the_subhook_as_json(receiver:
             SUBMAIL_APPID, SUBMAIL_APPKEY, content="【沙箱】你好", multi='[{"to":"13800138000"}]'
         )
         await client.post("/submail/sms/multisend", data=form)
+        await receiver.wait_for(2)
         sandbox.add_reply("submail", "13800138000", "好的")
-        pushes = await receiver.wait_for(2)
+        pushes = await receiver.wait_for(3)
     events = [json.loads(body) for _, body in pushes]
     assert [(event["events"], event["address"]) for event in events] == [
+        ("request", "13800138000"),
         ("dropped", "13800138000"),
         ("mo", "13800138000"),
     ]
-    assert events[0]["report"] == "UNDELIV"
-    assert events[1]["content"] == "好的"
+    assert "tag" not in events[0]
+    assert events[1]["report"] == "UNDELIV"
+    assert events[2]["content"] == "好的"
     for event in events:
         key = (event["token"] + SUBMAIL_SUBHOOK_KEY).encode()
         assert event["signature"] == hashlib.md5(key).hexdigest()
@@ -140,16 +152,16 @@ async def test_smshook_pushes_are_signed_with_hmac_sha256(receiver: Receiver):
             SENDCLOUD_SMS_USER, SENDCLOUD_SMS_KEY, templateId="1", phone="13800138000,13800138001"
         )
         answer = (await client.post("/sendcloud/smsapi/send", data=data)).json()
-        [push] = [form_of(push) for push in await receiver.wait_for(1)]
+        pushes = [form_of(push) for push in await receiver.wait_for(2)]
     assert answer["statusCode"] == 311
-    message = (push["timestamp"] + push["token"]).encode()
-    expected = hmac.new(SENDCLOUD_WEBHOOK_KEY.encode(), message, hashlib.sha256).hexdigest()
-    assert push["signature"] == expected
-    assert (push["event"], push["phone"], push["smsId"]) == (
-        "deliver",
-        "13800138000",
-        answer["info"]["smsIds"][0],
-    )
+    for push in pushes:
+        message = (push["timestamp"] + push["token"]).encode()
+        expected = hmac.new(SENDCLOUD_WEBHOOK_KEY.encode(), message, hashlib.sha256).hexdigest()
+        assert push["signature"] == expected
+    assert [(p["event"], p["eventType"], p["phone"], p["smsId"]) for p in pushes] == [
+        ("request", "1", "13800138000", answer["info"]["smsIds"][0]),
+        ("deliver", "2", "13800138000", answer["info"]["smsIds"][0]),
+    ]
 
 
 @pytest.mark.asyncio

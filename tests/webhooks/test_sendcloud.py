@@ -9,14 +9,17 @@ from datetime import datetime, timezone
 import pytest
 
 from crowdsms.providers.sendcloud import (
+    SENDCLOUD_EVENT_KINDS,
     SendCloudDelivered,
     SendCloudFailed,
+    SendCloudReply,
     SendCloudRequest,
     SendCloudWebhook,
 )
 from crowdsms.webhooks import (
     DeliveryEvent,
     DeliveryOutcome,
+    ReplyEvent,
     UnknownEvent,
     WebhookFormatError,
     WebhookReplayError,
@@ -89,16 +92,136 @@ def test_a_json_push_with_numbers_is_read_the_same():
         ("request", SendCloudRequest),
         ("deliver", SendCloudDelivered),
         ("workererror", SendCloudFailed),
+        ("delivererror", SendCloudFailed),
+        ("reply", SendCloudReply),
         ("1", SendCloudRequest),
+        ("2", SendCloudDelivered),
         ("20", SendCloudDelivered),
         ("4", SendCloudFailed),
         ("5", SendCloudFailed),
+        ("6", SendCloudReply),
     ],
 )
 def test_event_names_and_codes_have_their_class(name, cls):
     [event] = receiver().parse(FORM, form(sendcloud_fields(name, smsId="id$13800138000")))
     assert type(event) is cls
     assert event.kind == name
+    assert name in SENDCLOUD_EVENT_KINDS
+
+
+# -- the domestic SMSHook document's events ----------------------------------------------
+
+
+def domestic(event_type: int, **extra) -> dict:
+    """A push that names its event only by the domestic ``eventType`` code."""
+    fields = sendcloud_fields("", **extra)
+    del fields["event"]
+    fields["eventType"] = event_type
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "outcome"),
+    [
+        (1, SendCloudRequest, None),
+        (2, SendCloudDelivered, DeliveryOutcome.DELIVERED),
+        (4, SendCloudFailed, DeliveryOutcome.FAILED),
+        (5, SendCloudFailed, DeliveryOutcome.FAILED),
+    ],
+)
+@pytest.mark.parametrize("encode", [form, as_json], ids=["form", "json"])
+def test_the_event_type_field_alone_names_the_event(code, cls, outcome, encode):
+    headers = FORM if encode is form else JSON
+    [event] = receiver().parse(headers, encode(domestic(code, smsId="a$13800138000")))
+    assert type(event) is cls
+    assert (event.kind, event.message_id, event.phone) == (
+        str(code),
+        "a$13800138000",
+        "13800138000",
+    )
+    assert getattr(event, "outcome", None) is outcome
+
+
+def test_a_known_event_type_wins_over_an_unknown_event_name():
+    fields = sendcloud_fields("delivery-error", eventType="5", smsId="a$13800138000")
+    [event] = receiver().parse(FORM, form(fields))
+    assert isinstance(event, SendCloudFailed)
+    assert event.kind == "5"
+
+
+def test_an_unknown_event_type_alone_is_passed_through():
+    [event] = receiver().parse(FORM, form(domestic(99, smsId="a")))
+    assert type(event) is UnknownEvent
+    assert event.kind == "99"
+
+
+@pytest.mark.parametrize(
+    ("name", "failure"),
+    [
+        ("workererror", "worker"),
+        ("4", "worker"),
+        ("suppressed", "worker"),
+        ("delivererror", "delivery"),
+        ("5", "delivery"),
+        ("failed", "delivery"),
+    ],
+)
+def test_a_failure_says_whether_sendcloud_or_the_carrier_failed_it(name, failure):
+    fields = sendcloud_fields(name, smsId="a$13800138001", message="UNDELIV")
+    [event] = receiver().parse(FORM, form(fields))
+    assert isinstance(event, SendCloudFailed)
+    assert (event.failure, event.outcome, event.delivered) == (
+        failure,
+        DeliveryOutcome.FAILED,
+        False,
+    )
+
+
+def test_a_failed_events_carrier_code_is_its_code_else_its_message():
+    with_message = sendcloud_fields("delivererror", smsId="a", message="MK:0001")
+    with_code = sendcloud_fields("delivererror", smsId="b", message="失败", code="DB:0141")
+    [first] = receiver().parse(FORM, form(with_message))
+    [second] = receiver().parse(FORM, form(with_code))
+    assert (first.carrier_code, first.code) == ("MK:0001", None)
+    assert (second.carrier_code, second.code, second.message) == ("DB:0141", "DB:0141", "失败")
+
+
+def test_delivered_and_request_events_have_no_carrier_code_or_reference():
+    [delivered] = receiver().parse(FORM, form(sendcloud_fields("deliver", message="送达")))
+    [request] = receiver().parse(FORM, form(sendcloud_fields("request", smsId="b")))
+    assert delivered.carrier_code is None
+    assert (delivered.reference, request.reference) == (None, None)
+
+
+@pytest.mark.parametrize("field", ["replyContent", "content", "reply"])
+def test_a_reply_carries_its_phone_content_and_user(field):
+    fields = sendcloud_fields(
+        "reply", phone="13800138000", smsUser="user", replyTime="2023-11-15 06:00:00"
+    )
+    fields[field] = "退订"
+    [event] = receiver().parse(FORM, form(fields))
+    assert event == SendCloudReply(
+        provider="sendcloud",
+        kind="reply",
+        phone="13800138000",
+        content="退订",
+        occurred_at=datetime(2023, 11, 14, 22, 0, tzinfo=timezone.utc),
+        sms_user="user",
+    )
+    assert isinstance(event, ReplyEvent)
+
+
+def test_a_reply_by_event_type_in_json_with_a_millisecond_reply_time():
+    fields = domestic(6, phone="13800138000", replyContent="好的", replyTime=(NOW - 5) * 1000)
+    [event] = receiver().parse(JSON, as_json(fields))
+    assert isinstance(event, SendCloudReply)
+    assert (event.kind, event.phone, event.content) == ("6", "13800138000", "好的")
+    assert event.occurred_at == datetime.fromtimestamp(NOW - 5, timezone.utc)
+
+
+def test_a_reply_without_a_reply_time_happened_at_the_push_timestamp():
+    [event] = receiver().parse(FORM, form(sendcloud_fields("reply", phone="1", content="x")))
+    assert event.occurred_at == datetime.fromtimestamp(NOW, timezone.utc)
 
 
 def test_a_numeric_event_code_in_json_is_read():

@@ -80,6 +80,14 @@ class CrowdTaskChunkSender:
         """``False``: CrowdTask does not deduplicate uploads."""
         return False
 
+    @property
+    def supports_reference(self) -> bool:
+        """``False``: CrowdTask sends no delivery reports, so there is nothing to match.
+
+        A ``reference`` passed to :meth:`send_chunk` is ignored.
+        """
+        return False
+
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """Return ``recipient`` unchanged if its ``vars`` make a valid row, else raise.
 
@@ -90,12 +98,17 @@ class CrowdTaskChunkSender:
         return check_task_row(recipient, columns=self.columns, position=position)
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         """Upload ``recipients`` as one CVS file; one ``sent`` outcome per row, in order.
 
         A failure of the upload as a whole is raised (the batch sender turns it into
-        per-row outcomes).
+        per-row outcomes). ``reference`` is accepted so the batch sender may always pass it,
+        and ignored (see :attr:`supports_reference`).
         """
         check_chunk(recipients, max_chunk_size=self._max_rows, idempotency_key=idempotency_key)
         if not recipients:

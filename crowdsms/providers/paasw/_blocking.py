@@ -37,6 +37,7 @@ class PaaswReports(BlockingGroup[ReportEndpoints]):
 
     pull_deliveries = blocking(ReportEndpoints.pull_deliveries)
     pull_replies = blocking(ReportEndpoints.pull_replies)
+    pull_events = blocking(ReportEndpoints.pull_events)
 
 
 class PaaswAccount(BlockingGroup[AccountEndpoints]):

@@ -57,6 +57,15 @@ class PaaswChunkSender:
         """``False``: the gateway does not deduplicate sends."""
         return False
 
+    @property
+    def supports_reference(self) -> bool:
+        """``False``: a ``reference`` passed to :meth:`send_chunk` is ignored.
+
+        The gateway has no field its reports would repeat; they are matched by ``bizId``,
+        the id of the request, which every recipient's outcome carries as ``message_id``.
+        """
+        return False
+
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """``recipient`` with its number normalized; refuses variables and bad numbers."""
         if recipient.vars:
@@ -78,12 +87,18 @@ class PaaswChunkSender:
         return Recipient(phone=phone)
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         """Send one request for ``recipients``: one outcome each, in order.
 
         A failure of the request as a whole is raised (the batch sender turns it into
         outcomes). ``idempotency_key`` must be ``None``: the gateway has none.
+        ``reference`` is accepted so the batch sender may always pass it, and ignored (see
+        :attr:`supports_reference`).
         """
         if idempotency_key is not None:
             raise InvalidInputError(

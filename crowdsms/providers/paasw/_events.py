@@ -32,6 +32,11 @@ class PaaswDeliveryReport(DeliveryEvent):
         """The meaning of :attr:`code`."""
         return self.report.status
 
+    @property
+    def carrier_code(self) -> str | None:
+        """The gateway's delivery :attr:`code` of an undelivered message; ``None`` if delivered."""
+        return None if self.delivered else self.report.code
+
 
 @attrs.frozen(kw_only=True)
 class PaaswReply(ReplyEvent):

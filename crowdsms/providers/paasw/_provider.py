@@ -18,6 +18,7 @@ from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
 from crowdsms.providers.paasw._codes import CODES
 from crowdsms.providers.paasw._models import SmsKind
 from crowdsms.providers.paasw._webhooks import PaaswWebhook
+from crowdsms.webhooks._events import Event
 
 __all__ = ["PROVIDER"]
 
@@ -62,6 +63,10 @@ async def _check_credentials(client: AsyncPaasw) -> str:
     return f"a token was issued and the balance read ({balance.balance})"
 
 
+async def _pull_events(client: AsyncPaasw, sign: str | None) -> Sequence[Event]:
+    return await client.reports.pull_events(sign)
+
+
 async def _pull_reports(client: AsyncPaasw, kind: str, sign: str | None) -> Sequence[str]:
     if kind == "deliveries":
         got = await client.reports.pull_deliveries(sign=sign)
@@ -95,5 +100,6 @@ PROVIDER = ProviderSpec(
     webhooks=(PaaswWebhook,),
     read_balance=_read_balance,
     pull_reports=_pull_reports,
+    pull_events=_pull_events,
     check_credentials=_check_credentials,
 )

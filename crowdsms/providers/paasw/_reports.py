@@ -11,6 +11,12 @@ reports). For the same reason an answer that cannot be parsed raises
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crowdsms.errors import CrowdSMSError
 from crowdsms.providers.paasw._models import DeliveryReport, Reply
 from crowdsms.providers.paasw._report_parsing import parse_pulled_deliveries, parse_pulled_replies
 from crowdsms.providers.paasw._requests import (
@@ -20,8 +26,25 @@ from crowdsms.providers.paasw._requests import (
     pull_request,
 )
 from crowdsms.providers.paasw._validation import check_sign
+from crowdsms.providers.paasw._webhooks import PaaswDeliveryWebhook, PaaswReplyWebhook
+from crowdsms.webhooks._events import Event
 
 __all__ = ["ReportEndpoints"]
+
+logger = logging.getLogger("crowdsms.providers.paasw")
+
+_DELIVERIES = PaaswDeliveryWebhook()
+_REPLIES = PaaswReplyWebhook()
+
+
+def _as_events(
+    receiver: PaaswDeliveryWebhook | PaaswReplyWebhook, items: Sequence[Mapping[str, Any]]
+) -> list[Event]:
+    """The events a push of ``items`` (pulled, already checked) becomes: the same classes,
+    outcomes and times as a push of them."""
+    if not items:
+        return []
+    return receiver.parse((), json.dumps(list(items), ensure_ascii=False))
 
 
 class ReportEndpoints:
@@ -49,3 +72,39 @@ class ReportEndpoints:
         fields = {"sign": check_sign(sign)}
         request = pull_request(REPLIES_PATH, operation="paasw.reports.pull_replies", fields=fields)
         return parse_pulled_replies(await self._requests.call(request))
+
+    async def pull_events(self, sign: str | None = None) -> list[Event]:
+        """Pull one batch of delivery reports, and of replies to ``sign``, as webhook events.
+
+        The events are those a push of the same reports becomes (``PaaswDeliveryReport``
+        with the batch's ``bizId`` as ``message_id``, ``PaaswReply``), so pulled and pushed
+        reports are handled alike (e.g. by :class:`crowdsms.deliveries.ReportRecorder`).
+        One ``/sms/deliver`` pull (reports of every sign), then, when ``sign`` is given, one
+        ``/sms/smsUp`` pull of the replies to it. An empty list means both queues were empty.
+        Store what it returns before pulling again: the gateway has forgotten it.
+
+        A failed delivery pull is raised (see the module's docstring for why it is not
+        retried). If the reply pull fails after delivery reports were taken off their queue,
+        the reports are returned rather than lost, and the failure is logged as a warning:
+        the next pull asks for the replies again (and raises if that is all it gets).
+        """
+        if sign is not None:
+            check_sign(sign)  # refused before anything is taken off a queue
+        reports = await self.pull_deliveries()
+        events = _as_events(_DELIVERIES, [report.raw for report in reports])
+        if sign is None:
+            return events
+        try:
+            replies = await self.pull_replies(sign=sign)
+        except CrowdSMSError as exc:
+            if not events:
+                raise
+            logger.warning(
+                "paasw: returning %d pulled delivery reports without the replies, whose pull "
+                "failed (%s: %s); the next pull asks for them again",
+                len(events),
+                type(exc).__name__,
+                exc,
+            )
+            return events
+        return events + _as_events(_REPLIES, [reply.raw for reply in replies])

@@ -51,6 +51,8 @@ from crowdsms.providers.sendcloud._contact_tasks import ContactTaskEndpoints
 from crowdsms.providers.sendcloud._events import (
     SendCloudDelivered,
     SendCloudFailed,
+    SendCloudFailure,
+    SendCloudReply,
     SendCloudRequest,
 )
 from crowdsms.providers.sendcloud._models import (
@@ -98,6 +100,8 @@ __all__ = [
     "SendCloudContactTasks",
     "SendCloudDelivered",
     "SendCloudFailed",
+    "SendCloudFailure",
+    "SendCloudReply",
     "SendCloudRequest",
     "SendCloudSigner",
     "SendCloudSms",

@@ -61,6 +61,16 @@ class SendCloudChunkSender:
         """Always true: the key is sent as ``sendRequestId``."""
         return True
 
+    @property
+    def supports_reference(self) -> bool:
+        """Always false: a ``reference`` passed to :meth:`send_chunk` is ignored.
+
+        SendCloud's reports are matched by the ``smsId`` each recipient gets, and a chunk
+        whose answer was lost is safe to send again with the same ``sendRequestId`` (the
+        idempotency key) to learn them without sending anything twice.
+        """
+        return False
+
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """The recipient with its number normalized and its variables checked."""
         return check_recipient(
@@ -68,9 +78,17 @@ class SendCloudChunkSender:
         )
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
-        """Send one ``sendn`` request; one outcome per recipient, in order."""
+        """Send one ``sendn`` request; one outcome per recipient, in order.
+
+        ``reference`` is accepted so the batch sender may always pass it, and ignored (see
+        :attr:`supports_reference`).
+        """
         prepared = prepare_sendn(
             self._settings,
             template_id=self._template_id,

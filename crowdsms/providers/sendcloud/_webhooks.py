@@ -1,9 +1,12 @@
 """SendCloud SMSHook: pushed SMS events, signed ``hex(HMAC-SHA256(appkey, timestamp + token))``.
 
 Each push is one event (form fields, or a JSON object; a JSON array of them is accepted
-too). ``event`` names it (``request``, ``deliver``, ``workererror``; the numeric codes of
-later editions, 1, 20, 4 and 5, mean the same). ``timestamp`` (milliseconds; seconds are
-recognised by their size) is signed, so the window check stops old replays too. A push
+too). The domestic SMSHook document names the events ``request``, ``deliver``,
+``workererror``, ``delivererror`` and ``reply``, with the numeric ``eventType`` 1, 2, 4, 5
+and 6; a push may carry the name in ``event`` or the code in ``eventType`` (either field).
+The international edition's codes are read too: 1 requested, 20 delivered, 4 suppressed,
+5 failed (4 and 5 mean a failure in both editions). ``timestamp`` (milliseconds; seconds
+are recognised by their size) is signed, so the window check stops old replays too. A push
 naming several ``smsIds`` becomes one event per id.
 """
 
@@ -14,16 +17,25 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from crowdsms._secret import Secret
 from crowdsms.providers.sendcloud._events import (
     SendCloudDelivered,
     SendCloudFailed,
+    SendCloudFailure,
+    SendCloudReply,
     SendCloudRequest,
 )
 from crowdsms.webhooks._events import DeliveryOutcome, Event, UnknownEvent
-from crowdsms.webhooks._fields import number_text, optional_text, required_text, unix_time
+from crowdsms.webhooks._fields import (
+    china_time,
+    number_text,
+    optional_text,
+    required_text,
+    unix_time,
+)
 from crowdsms.webhooks._receiver import TEXT_SUCCESS, Acknowledgement, SignedReceiver
 from crowdsms.webhooks._replay import (
     DEFAULT_MAX_AGE,
@@ -35,18 +47,29 @@ from crowdsms.webhooks._replay import (
 
 __all__ = ["SENDCLOUD_EVENT_KINDS", "SendCloudWebhook"]
 
-_KINDS: Final[Mapping[str, type[SendCloudRequest | SendCloudDelivered | SendCloudFailed]]] = {
-    "request": SendCloudRequest,
-    "1": SendCloudRequest,
-    "deliver": SendCloudDelivered,
-    "delivered": SendCloudDelivered,
-    "20": SendCloudDelivered,
-    "workererror": SendCloudFailed,
-    "failed": SendCloudFailed,
-    "5": SendCloudFailed,
-    "suppressed": SendCloudFailed,
-    "4": SendCloudFailed,
+_REQUEST: Final = "request"
+_DELIVERED: Final = "delivered"
+_WORKER: Final[SendCloudFailure] = "worker"
+_DELIVERY: Final[SendCloudFailure] = "delivery"
+_REPLY: Final = "reply"
+
+_KINDS: Final[Mapping[str, str]] = {
+    "request": _REQUEST,
+    "1": _REQUEST,
+    "deliver": _DELIVERED,
+    "delivered": _DELIVERED,
+    "2": _DELIVERED,
+    "20": _DELIVERED,
+    "workererror": _WORKER,
+    "suppressed": _WORKER,
+    "4": _WORKER,
+    "delivererror": _DELIVERY,
+    "failed": _DELIVERY,
+    "5": _DELIVERY,
+    "reply": _REPLY,
+    "6": _REPLY,
 }
+"""Event name or code (domestic and international editions) -> what it is."""
 
 SENDCLOUD_EVENT_KINDS: Final = frozenset(_KINDS)
 """The SMSHook event names and codes with a typed class; others become ``UnknownEvent``."""
@@ -102,11 +125,23 @@ class SendCloudWebhook(SignedReceiver):
         return token, signature
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:
-        kind = optional_text(fields, "event") or ""
-        cls = _KINDS.get(kind.strip().lower())
-        if cls is None:
+        kind, what = _kind_of(fields)
+        if what is None:
             return [UnknownEvent(provider=self.provider, kind=kind, raw=fields)]
         _, seconds = number_text(fields, "timestamp", provider=self.provider)
+        sms_user = optional_text(fields, "smsUser", "sms_user")
+        if what == _REPLY:
+            return [
+                SendCloudReply(
+                    provider=self.provider,
+                    kind=kind,
+                    raw=fields,
+                    phone=optional_text(fields, "phone"),
+                    content=optional_text(fields, "replyContent", "content", "reply") or "",
+                    occurred_at=_reply_time(fields) or unix_time(seconds),
+                    sms_user=sms_user,
+                )
+            ]
         phone = optional_text(fields, "phone")
         ids: list[str | None] = [*_sms_ids(fields)] or [None]
         common: dict[str, Any] = {
@@ -114,7 +149,7 @@ class SendCloudWebhook(SignedReceiver):
             "kind": kind,
             "raw": fields,
             "occurred_at": unix_time(seconds),
-            "sms_user": optional_text(fields, "smsUser", "sms_user"),
+            "sms_user": sms_user,
             "template_id": optional_text(fields, "templateId", "template_id"),
             "message": optional_text(fields, "message"),
         }
@@ -122,13 +157,45 @@ class SendCloudWebhook(SignedReceiver):
         for sms_id in ids:
             own_phone = phone if len(ids) == 1 and phone else _phone_of(sms_id) or phone
             message = {**common, "message_id": sms_id, "phone": own_phone}
-            if cls is SendCloudDelivered:
+            if what == _DELIVERED:
                 events.append(SendCloudDelivered(**message, outcome=DeliveryOutcome.DELIVERED))
-            elif cls is SendCloudFailed:
-                events.append(SendCloudFailed(**message, outcome=DeliveryOutcome.FAILED))
+            elif what in (_WORKER, _DELIVERY):
+                events.append(
+                    SendCloudFailed(
+                        **message,
+                        outcome=DeliveryOutcome.FAILED,
+                        failure=_WORKER if what == _WORKER else _DELIVERY,
+                        code=optional_text(fields, "code", "errorCode", "error_code"),
+                    )
+                )
             else:
                 events.append(SendCloudRequest(**message))
         return events
+
+
+def _kind_of(fields: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The event's name as received (``event``, else ``eventType``) and what it is, if known."""
+    received = [
+        text
+        for text in (optional_text(fields, "event"), optional_text(fields, "eventType"))
+        if text and text.strip()
+    ]
+    for text in received:
+        what = _KINDS.get(text.strip().lower())
+        if what is not None:
+            return text, what
+    return (received[0] if received else ""), None
+
+
+def _reply_time(fields: Mapping[str, Any]) -> datetime | None:
+    """``replyTime``: Unix seconds or milliseconds, or a China-time date and time."""
+    text = optional_text(fields, "replyTime", "reply_time")
+    if text is None:
+        return None
+    stripped = text.strip()
+    if stripped.isdigit():
+        return unix_time(float(stripped))
+    return china_time(stripped)
 
 
 def _sms_ids(fields: Mapping[str, Any]) -> list[str]:

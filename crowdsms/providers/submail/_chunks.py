@@ -11,6 +11,7 @@ from crowdsms.providers.submail._validation import (
     CheckedContent,
     check_recipient,
     check_recipients,
+    check_tag,
 )
 
 __all__ = ["SubmailChunkSender"]
@@ -23,6 +24,10 @@ class SubmailChunkSender:
     ``client.sms.multisend_chunks(content=..., tag=...)``. SUBMAIL has no idempotency key,
     so ``supports_idempotency_key`` is false and a key passed to :meth:`send_chunk` is
     ignored.
+
+    ``supports_reference`` is true: a ``reference`` passed to :meth:`send_chunk` is sent as
+    the request's ``tag``, which SUBHOOK repeats in every event of the request, so delivery
+    reports can be matched to their chunk even when the send's answer was lost.
     """
 
     def __init__(self, requests: SubmailRequests, content: CheckedContent, tag: str | None) -> None:
@@ -49,6 +54,11 @@ class SubmailChunkSender:
         return False
 
     @property
+    def supports_reference(self) -> bool:
+        """Always true: :meth:`send_chunk` sends its ``reference`` as the ``tag``."""
+        return True
+
+    @property
     def placeholders(self) -> tuple[str, ...]:
         """The ``@var`` keys the content uses, in order of first use."""
         return self._content.placeholders
@@ -60,16 +70,26 @@ class SubmailChunkSender:
         )
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         """Send one ``sms/multisend`` request; one outcome per recipient, in order.
 
-        A failure of the whole request is raised (the batch sender turns it into outcomes).
+        ``reference``, when given, is sent as the request's ``tag`` *instead of* the tag
+        the sender was made with (SUBMAIL takes one tag per request); ``None`` sends the
+        configured tag, if any. Like that tag it is not signed, and it is refused with
+        :class:`~crowdsms.errors.InvalidInputError` (field ``reference``) before any
+        request if it is longer than 32 characters. A failure of the whole request is
+        raised (the batch sender turns it into outcomes).
         """
+        tag = self._tag if reference is None else check_tag(reference, field="reference")
         valid = check_recipients(
             recipients, placeholders=self._content.placeholders, limit=self.max_chunk_size
         )
-        request = multisend_request(self._content, valid, self._tag)
+        request = multisend_request(self._content, valid, tag)
         value, response = await self._requests.call(request)
         return parse_multisend_outcomes(
             value, response, phones=[recipient.phone for recipient in valid]

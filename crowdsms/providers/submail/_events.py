@@ -28,6 +28,11 @@ class SubmailRequest(MessageEvent):
     tag: str | None = None
     content: str | None = None
 
+    @property
+    def reference(self) -> str | None:
+        """The request's ``tag``: the matching reference SUBHOOK echoes."""
+        return self.tag
+
 
 @attrs.frozen(kw_only=True)
 class SubmailSending(MessageEvent):
@@ -35,6 +40,11 @@ class SubmailSending(MessageEvent):
 
     app: str | None = None
     tag: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The request's ``tag``: the matching reference SUBHOOK echoes."""
+        return self.tag
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +56,11 @@ class SubmailDelivered(DeliveryEvent):
     operator: str | None = None
     location: str | None = None
 
+    @property
+    def reference(self) -> str | None:
+        """The request's ``tag``: the matching reference SUBHOOK echoes."""
+        return self.tag
+
 
 @attrs.frozen(kw_only=True)
 class SubmailDropped(DeliveryEvent):
@@ -55,6 +70,16 @@ class SubmailDropped(DeliveryEvent):
     tag: str | None = None
     report: str | None = None
 
+    @property
+    def reference(self) -> str | None:
+        """The request's ``tag``: the matching reference SUBHOOK echoes."""
+        return self.tag
+
+    @property
+    def carrier_code(self) -> str | None:
+        """The carrier's ``report`` code (``UNDELIV``, ``BLACK``, ...)."""
+        return self.report
+
 
 @attrs.frozen(kw_only=True)
 class SubmailUnknownStatus(DeliveryEvent):
@@ -63,6 +88,16 @@ class SubmailUnknownStatus(DeliveryEvent):
     app: str | None = None
     tag: str | None = None
     report: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The request's ``tag``: the matching reference SUBHOOK echoes."""
+        return self.tag
+
+    @property
+    def carrier_code(self) -> str | None:
+        """The carrier's ``report`` code (``UNDELIV``, ``BLACK``, ...)."""
+        return self.report
 
 
 @attrs.frozen(kw_only=True)

@@ -111,20 +111,23 @@ def check_content(content: object, *, field: str = "content") -> CheckedContent:
     return CheckedContent(text=content, placeholders=tuple(placeholders))
 
 
-def check_tag(tag: object) -> str | None:
-    """Return ``tag`` (``None`` or ``""`` for no tag), or raise InvalidInputError."""
+def check_tag(tag: object, *, field: str = "tag") -> str | None:
+    """Return ``tag`` (``None`` or ``""`` for no tag), or raise InvalidInputError.
+
+    ``field`` names the argument in the error (a chunk's ``reference`` is sent as the tag).
+    """
     if tag is None:
         return None
     if not isinstance(tag, str):
         raise InvalidInputError(
-            f"the tag must be a string, not {type(tag).__name__}",
-            field="tag",
+            f"the {field} must be a string, not {type(tag).__name__}",
+            field=field,
             action="Pass a str of at most 32 characters, or None",
         )
     if len(tag) > MAX_TAG_CHARS:
         raise InvalidInputError(
-            f"the tag has {len(tag)} characters; SUBMAIL accepts at most {MAX_TAG_CHARS}",
-            field="tag",
+            f"the {field} has {len(tag)} characters; SUBMAIL accepts at most {MAX_TAG_CHARS}",
+            field=field,
             received=repr(tag[:40]),
             action="Shorten the tag",
         )

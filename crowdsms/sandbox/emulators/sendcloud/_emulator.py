@@ -12,6 +12,12 @@ written apart from the client's: every parameter but ``signature``, sorted, join
 digits) or sha256 (64). ``timestamp`` (milliseconds) is optional, as in the seed; when
 present it must be within the window. A repeated ``sendRequestId`` of the same smsUser gets
 the first answer again and sends nothing.
+
+SMSHook pushes follow the domestic document: each event is named in ``event`` and numbered
+in ``eventType``. A processed message gets ``request`` (1), then ``deliver`` (2), or
+``delivererror`` (5) when the carrier could not deliver it, or ``workererror`` (4) for a
+number on the block list (a contact-list task's member; a send refuses such a number at
+once); a reply added to the sandbox is pushed as ``reply`` (6).
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from crowdsms.sandbox._clock import china_time_text
 from crowdsms.sandbox._http import MalformedBody, Params, json_bytes, read_params
 from crowdsms.sandbox._ledger import LedgerEntry
-from crowdsms.sandbox._state import DeliveryReport, SandboxState
+from crowdsms.sandbox._state import DeliveryReport, Reply, SandboxState
 from crowdsms.sandbox._text import segments, valid_number
 from crowdsms.sandbox.emulators.sendcloud._settings import SendCloudSettings
 from crowdsms.sandbox.emulators.sendcloud._tasks import BadExecuteTime, ContactTask, ContactTaskBook
@@ -65,6 +72,18 @@ MESSAGES: Final[Mapping[int, str]] = {
     499: "账户额度不够",
 }
 """statusCode -> message, as the sandbox answers them."""
+
+_DELIVERED: Final = "deliver"
+_WORKER_ERROR: Final = "workererror"
+_DELIVER_ERROR: Final = "delivererror"
+_EVENT_TYPES: Final[Mapping[str, str]] = {
+    "request": "1",
+    _DELIVERED: "2",
+    _WORKER_ERROR: "4",
+    _DELIVER_ERROR: "5",
+    "reply": "6",
+}
+"""SMSHook event name -> ``eventType``, as the domestic document numbers them."""
 
 _HASHES: Final = {32: hashlib.md5, 64: hashlib.sha256}
 _IDEMPOTENCY_KEPT = 100_000
@@ -426,34 +445,67 @@ class SendCloudEmulator:
         return self.state.webhook_url(PROVIDER, "report") is not None
 
     def _push_reports(self, user: str, template_id: int, reports: list[DeliveryReport]) -> None:
+        """A ``request`` event for each processed message, then its delivery report.
+
+        Request events go out at once; reports after the sandbox's ``webhook_delay``.
+        """
         if not self._pushing():
             return
+        for report in reports:
+            fields = {"event": "request", "eventType": "1", **_about(user, template_id, report)}
+            self._push_event(fields, kind="report", delayed=False)
+        for report in reports:
+            if report.delivered:
+                event, message = _DELIVERED, "送达"
+            elif report.blocked:
+                event, message = _WORKER_ERROR, "黑名单"
+            else:
+                event, message = _DELIVER_ERROR, "UNDELIV"
+            fields = {
+                "event": event,
+                "eventType": _EVENT_TYPES[event],
+                **_about(user, template_id, report),
+                "message": message,
+            }
+            self._push_event(fields, kind="report", delayed=True)
+
+    def push_reply(self, reply: Reply) -> None:
+        """Push a ``reply`` event (``eventType`` 6) for ``reply``, if a webhook is set."""
+        fields = {
+            "event": "reply",
+            "eventType": _EVENT_TYPES["reply"],
+            "phone": reply.phone,
+            "smsUser": reply.account,
+            "replyContent": reply.content,
+            "replyTime": china_time_text(reply.received_at),
+        }
+        self._push_event(fields, kind="reply", delayed=False)
+
+    def _push_event(self, fields: dict[str, str], *, kind: str, delayed: bool) -> None:
         settings = self.settings
         key = settings.webhook_key.reveal().encode()
-        for report in reports:
-            timestamp = str(self.state.clock.now_ms())
-            token = "".join(self.state.rng.choice(_TOKEN_ALPHABET) for _ in range(50))
-            fields = {
-                "event": "deliver" if report.delivered else "workererror",
-                "smsId": report.entry.message_id,
-                "phone": report.entry.phone or "",
-                "smsUser": user,
-                "templateId": str(template_id),
-                "message": "送达"
-                if report.delivered
-                else ("黑名单" if report.blocked else "UNDELIV"),
-                "timestamp": timestamp,
-                "token": token,
-                "signature": hmac.new(
-                    key, (timestamp + token).encode(), hashlib.sha256
-                ).hexdigest(),
-            }
-            if settings.webhook_format == "json":
-                body, content_type = json_bytes(fields), "application/json"
-            else:
-                body = urllib.parse.urlencode(fields).encode("ascii")
-                content_type = "application/x-www-form-urlencoded"
-            self.state.push(provider=PROVIDER, kind="report", body=body, content_type=content_type)
+        timestamp = str(self.state.clock.now_ms())
+        token = "".join(self.state.rng.choice(_TOKEN_ALPHABET) for _ in range(50))
+        signature = hmac.new(key, (timestamp + token).encode(), hashlib.sha256).hexdigest()
+        fields = {**fields, "timestamp": timestamp, "token": token, "signature": signature}
+        if settings.webhook_format == "json":
+            body, content_type = json_bytes(fields), "application/json"
+        else:
+            body = urllib.parse.urlencode(fields).encode("ascii")
+            content_type = "application/x-www-form-urlencoded"
+        self.state.push(
+            provider=PROVIDER, kind=kind, body=body, content_type=content_type, delayed=delayed
+        )
+
+
+def _about(user: str, template_id: int, report: DeliveryReport) -> dict[str, str]:
+    """The fields every SMSHook event about one message carries."""
+    return {
+        "smsId": report.entry.message_id,
+        "phone": report.entry.phone or "",
+        "smsUser": user,
+        "templateId": str(template_id),
+    }
 
 
 def _substitute(template: str, variables: Mapping[str, str]) -> str:

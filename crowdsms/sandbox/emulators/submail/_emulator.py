@@ -1,5 +1,9 @@
 """SUBMAIL: ``sms/multisend``, ``sms/send`` and ``service/timestamp``, with SUBHOOK pushes.
 
+SUBHOOK pushes, when a webhook is set: a ``request`` event for every message a send
+processed, then its ``delivered`` or ``dropped`` report (each with the request's ``tag``,
+if it had one), and an ``mo`` event for each reply added to the sandbox.
+
 Served under ``/submail``; each path also answers with a ``.json``, ``.xml`` or ``.yaml``
 suffix, in that format. Request-level failures are one error object
 (``{"status": "error", "code": 108, "msg": "Invalid signature"}``) with HTTP 200, as SUBMAIL
@@ -367,10 +371,23 @@ class SubmailEmulator:
         return self.state.webhook_url(PROVIDER, "report") is not None
 
     def _push_reports(self, appid: str, reports: list[DeliveryReport]) -> None:
+        """A ``request`` event for each processed message, then its delivery report.
+
+        Request events go out at once; reports after the sandbox's ``webhook_delay``.
+        """
         if not self._pushing():
             return
         for report in reports:
             fields: dict[str, Any] = {
+                "events": "request",
+                "address": report.entry.phone,
+                "app": appid,
+                "send_id": report.entry.message_id,
+                "content": report.entry.content,
+            }
+            self._push_event(fields, report.tag, delayed=False)
+        for report in reports:
+            fields = {
                 "events": "delivered" if report.delivered else "dropped",
                 "address": report.entry.phone,
                 "app": appid,
@@ -380,10 +397,19 @@ class SubmailEmulator:
                 fields.update(operator="中国移动", location="上海 上海")
             else:
                 fields["report"] = "BLACK" if report.blocked else "UNDELIV"
-            if report.tag is not None:
-                fields["tag"] = report.tag
-            body, content_type = self._signed_event(fields)
-            self.state.push(provider=PROVIDER, kind="report", body=body, content_type=content_type)
+            self._push_event(fields, report.tag, delayed=True)
+
+    def _push_event(self, fields: dict[str, Any], tag: str | None, *, delayed: bool) -> None:
+        if tag is not None:
+            fields["tag"] = tag
+        body, content_type = self._signed_event(fields)
+        self.state.push(
+            provider=PROVIDER,
+            kind="report",
+            body=body,
+            content_type=content_type,
+            delayed=delayed,
+        )
 
     def push_reply(self, reply: Reply) -> None:
         """Push an ``mo`` event for ``reply``, if a webhook is set."""

@@ -1,0 +1,358 @@
+"""A job's journal keeps reports: a resumed job confirms ``unknown`` recipients, skips
+opted-out numbers, and resends the unconfirmed only when asked; ``reconcile`` counts."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import pytest
+
+from crowdsms.batch import (
+    SKIPPED_OPTED_OUT,
+    BatchOutcome,
+    BatchSender,
+    JobNotFoundError,
+    JournalError,
+    reconcile,
+)
+from crowdsms.deliveries import (
+    InboundReply,
+    OptOutWords,
+    ProviderReport,
+    ReportKind,
+    SQLiteDeliveryStore,
+    chunk_reference,
+)
+from crowdsms.errors import DeliveryCertainty, RequestTimeoutError
+from crowdsms.outcomes import DeliveryState, OutcomeStatus, Recipient, RecipientOutcome
+from tests.batch.fakes import Call, FakeChunkSender, phone_at, recipients, sent
+
+JOB = "reports-job"
+CHUNK = 10
+
+
+class ReferencedSender(FakeChunkSender):
+    """A fake whose provider repeats the chunk's reference in its reports.
+
+    ``lost`` chunks (by the order of their first call) time out after the provider took
+    them; ``dropped`` ones time out before it did. ``had`` lists every phone the provider
+    took, once per time it took it.
+    """
+
+    supports_reference = True
+
+    def __init__(self, *, lost: Sequence[int] = (), dropped: Sequence[int] = ()) -> None:
+        super().__init__(max_chunk_size=CHUNK, script=self._answer)
+        self._lost = set(lost)
+        self._dropped = set(dropped)
+        self.had: list[str] = []
+        self.references: dict[int, str | None] = {}
+        self._reference: str | None = None
+
+    async def send_chunk(
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
+    ) -> Sequence[RecipientOutcome]:
+        self._reference = reference
+        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
+
+    async def _answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        self.references[call.number] = self._reference
+        timeout = RequestTimeoutError(
+            "read timeout", certainty=DeliveryCertainty.UNKNOWN, operation="send"
+        )
+        if call.number in self._dropped:
+            raise timeout
+        self.had += [recipient.phone for recipient in given]
+        if call.number in self._lost:
+            raise timeout
+        return [sent(recipient) for recipient in given]
+
+
+def accepted(
+    phones: Sequence[str], reference: str | None, kind: ReportKind
+) -> list[ProviderReport]:
+    return [
+        ProviderReport(provider="fake", kind=kind, phone=phone, reference=reference, code="E1")
+        for phone in phones
+    ]
+
+
+async def record(journal: Path, records: Sequence[ProviderReport | InboundReply]) -> None:
+    store = await SQLiteDeliveryStore.open(journal)
+    try:
+        await store.record(records, words=OptOutWords())
+    finally:
+        await store.aclose()
+
+
+def by_phone(outcomes: list[BatchOutcome]) -> dict[str, RecipientOutcome]:
+    return {item.outcome.phone: item.outcome for item in outcomes}
+
+
+@pytest.mark.asyncio
+async def test_reports_confirm_lost_answers_and_only_the_asked_resend_sends_the_rest(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    sender = ReferencedSender(lost=[1], dropped=[3])
+    first = await BatchSender(sender, concurrency=1).send(
+        recipients(50), journal=journal, job_id=JOB
+    )
+    assert first.unknown == 2 * CHUNK
+    assert sender.references[1] == chunk_reference(JOB, 1)
+    lost_phones = [phone_at(position) for position in range(CHUNK, 2 * CHUNK)]
+    # The provider reports what it had, naming the chunk: accepted for all, delivered for
+    # some, undelivered for others.
+    await record(
+        journal,
+        accepted(lost_phones, chunk_reference(JOB, 1), ReportKind.ACCEPTED)
+        + accepted(lost_phones[:6], chunk_reference(JOB, 1), ReportKind.DELIVERED)
+        + accepted(lost_phones[6:], chunk_reference(JOB, 1), ReportKind.UNDELIVERED),
+    )
+    summary = await reconcile(journal, JOB)
+    assert (summary.sent, summary.confirmed, summary.unknown) == (40, CHUNK, CHUNK)
+    assert (summary.delivered, summary.undelivered, summary.awaiting) == (6, 4, 30)
+    assert summary.undelivered_codes == {"E1": 4}
+    assert summary.reports == 2 * CHUNK
+
+    # Resuming without the option sends nobody again.
+    replay = ReferencedSender()
+    report = await BatchSender(replay, concurrency=1).send(
+        recipients(50), journal=journal, job_id=JOB
+    )
+    assert replay.calls == []
+    assert (report.unknown, report.confirmed, report.resent) == (CHUNK, CHUNK, 0)
+
+    # With it, only the recipients no report confirmed are sent again.
+    resend = ReferencedSender()
+    received: list[BatchOutcome] = []
+    report = await BatchSender(resend, concurrency=1, resend_unconfirmed_after=0).send(
+        recipients(50), journal=journal, job_id=JOB, sink=received.append
+    )
+    dropped_phones = {phone_at(position) for position in range(3 * CHUNK, 4 * CHUNK)}
+    assert set(resend.had) == dropped_phones
+    assert resend.references[0] == chunk_reference(JOB, 3, 1)
+    assert report.complete
+    assert (report.resent, report.unknown) == (CHUNK, 0)
+    outcomes = by_phone(received)
+    assert "at-least-once" in (outcomes[phone_at(35)].message or "")
+    assert outcomes[phone_at(15)].confirmed
+    # Every phone reached the provider exactly once over the three runs.
+    had = sender.had + replay.had + resend.had
+    assert sorted(had) == sorted(phone_at(position) for position in range(50))
+
+    # Once all are sent, resending again finds nothing to resend.
+    again = ReferencedSender()
+    report = await BatchSender(again, concurrency=1, resend_unconfirmed_after=0).send(
+        recipients(50), journal=journal, job_id=JOB
+    )
+    assert again.calls == []
+    assert report.complete
+
+
+@pytest.mark.asyncio
+async def test_recipients_are_resent_only_after_the_deadline(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+    await BatchSender(ReferencedSender(dropped=[0]), concurrency=1).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    patient = ReferencedSender()
+    report = await BatchSender(patient, resend_unconfirmed_after=3600).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert patient.calls == []
+    assert report.unknown == CHUNK
+
+
+@pytest.mark.asyncio
+async def test_a_reply_that_opts_out_makes_later_jobs_skip_the_number(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+    await BatchSender(ReferencedSender()).send(recipients(5), journal=journal, job_id="first")
+    await record(
+        journal,
+        [
+            InboundReply(provider="fake", phone=phone_at(2), content=" 退订 "),
+            InboundReply(provider="fake", phone=phone_at(3), content="谢谢"),
+        ],
+    )
+    later = ReferencedSender()
+    received: list[BatchOutcome] = []
+    report = await BatchSender(later).send(
+        recipients(5), journal=journal, job_id="second", sink=received.append
+    )
+    skipped = by_phone(received)[phone_at(2)]
+    assert (skipped.status, skipped.code) == (OutcomeStatus.SKIPPED, SKIPPED_OPTED_OUT)
+    assert "honour_opt_outs=False" in (skipped.message or "")
+    assert phone_at(2) not in later.had
+    assert phone_at(3) in later.had
+    assert report.skipped == 1
+
+    transactional = ReferencedSender()
+    await BatchSender(transactional, honour_opt_outs=False).send(
+        recipients(5), journal=journal, job_id="verification codes"
+    )
+    assert phone_at(2) in transactional.had
+
+
+@pytest.mark.asyncio
+async def test_a_job_skips_the_numbers_it_is_given_without_a_journal() -> None:
+    sender = ReferencedSender()
+    report = await BatchSender(sender, opted_out=["+86 " + phone_at(1)]).send(recipients(3))
+    assert phone_at(1) not in sender.had
+    assert report.by_code == {SKIPPED_OPTED_OUT: 1}
+
+
+@pytest.mark.asyncio
+async def test_an_opt_out_during_a_job_does_not_change_its_resumption(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+    await BatchSender(ReferencedSender(dropped=[0])).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    await record(journal, [InboundReply(provider="fake", phone=phone_at(1), content="T")])
+    # The job's chunks were cut before the opt-out: resuming it replays them unchanged
+    # (no mismatch), while a new job skips the number.
+    report = await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert report.unknown == CHUNK
+
+
+@pytest.mark.asyncio
+async def test_another_process_records_reports_while_the_job_runs(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+    started = anyio.Event()
+    proceed = anyio.Event()
+
+    async def slow(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        if call.number == 1:
+            started.set()
+            await proceed.wait()
+        return [sent(recipient) for recipient in given]
+
+    sender = FakeChunkSender(max_chunk_size=CHUNK, script=slow)
+    script = textwrap.dedent(
+        f"""
+        import anyio
+        from crowdsms.deliveries import (
+            OptOutWords, ProviderReport, ReportKind, SQLiteDeliveryStore,
+        )
+
+        async def main():
+            store = await SQLiteDeliveryStore.open({str(journal)!r})
+            result = await store.record(
+                [ProviderReport(provider="fake", kind=ReportKind.DELIVERED,
+                                phone={phone_at(0)!r}, message_id="id-{phone_at(0)}")],
+                words=OptOutWords(),
+            )
+            await store.aclose()
+            print(result.reports)
+
+        anyio.run(main)
+        """
+    )
+    async with anyio.create_task_group() as group:
+        outcome: dict[str, object] = {}
+
+        async def job() -> None:
+            outcome["report"] = await BatchSender(sender, concurrency=1).send(
+                recipients(3 * CHUNK), journal=journal, job_id=JOB
+            )
+
+        group.start_soon(job)
+        await started.wait()
+        # The job holds its lock and is mid-chunk; a webhook process records a report.
+        done = await anyio.run_process(
+            [sys.executable, "-c", script], cwd=Path(__file__).parents[2], check=False
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.decode().strip() == "1"
+        summary = await reconcile(journal, JOB)
+        assert summary.in_flight == CHUNK
+        assert summary.delivered == 1
+        proceed.set()
+    summary = await reconcile(journal, JOB)
+    assert (summary.sent, summary.delivered, summary.awaiting) == (30, 1, 29)
+
+
+@pytest.mark.asyncio
+async def test_reconcile_names_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="does not exist"):
+        await reconcile(tmp_path / "nothing.sqlite", JOB)
+    journal = tmp_path / "job.sqlite"
+    await BatchSender(ReferencedSender()).send(recipients(2), journal=journal, job_id=JOB)
+    with pytest.raises(JobNotFoundError, match=r"no job 'other'.*reports-job"):
+        await reconcile(journal, "other")
+
+
+@pytest.mark.asyncio
+async def test_a_job_interrupted_mid_chunk_is_counted_with_its_reports(tmp_path: Path) -> None:
+    journal = tmp_path / "job.sqlite"
+
+    async def hang(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        if call.number == 1:
+            scope.cancel()
+            await anyio.sleep_forever()
+        return [sent(recipient) for recipient in given]
+
+    with anyio.CancelScope() as scope:
+        await BatchSender(FakeChunkSender(max_chunk_size=CHUNK, script=hang), concurrency=1).send(
+            recipients(2 * CHUNK), journal=journal, job_id=JOB
+        )
+    await record(
+        journal, accepted([phone_at(CHUNK)], chunk_reference(JOB, 1), ReportKind.DELIVERED)
+    )
+    summary = await reconcile(journal, JOB)
+    assert (summary.sent, summary.confirmed, summary.unknown) == (CHUNK + 1, 1, CHUNK - 1)
+    assert summary.delivered == 1
+
+
+def test_a_journal_of_an_earlier_version_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    journal = tmp_path / "old.sqlite"
+    with sqlite3.connect(journal) as db:
+        db.executescript(
+            """
+            CREATE TABLE jobs (job_id TEXT PRIMARY KEY, settings TEXT NOT NULL,
+                               created REAL NOT NULL, finished REAL);
+            CREATE TABLE chunks (job_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'started', 'done')),
+                positions TEXT NOT NULL, phones TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                idempotency_key TEXT, outcomes TEXT, updated REAL NOT NULL,
+                PRIMARY KEY (job_id, idx));
+            """
+        )
+
+    async def main() -> None:
+        report = await BatchSender(ReferencedSender()).send(
+            recipients(3), journal=journal, job_id=JOB
+        )
+        assert report.sent == 3
+        summary = await reconcile(journal, JOB)
+        assert summary.awaiting == 3
+
+    anyio.run(main)
+    with sqlite3.connect(journal) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+    assert {"started_at", "resends"} <= columns
+
+
+def test_delivery_states_survive_the_journal() -> None:
+    from crowdsms.batch._journal import decode_outcomes, encode_outcomes
+    from crowdsms.outcomes import Delivery
+
+    outcome = RecipientOutcome(
+        phone="13800000001",
+        status=OutcomeStatus.SENT,
+        confirmed=True,
+        delivery=Delivery(state=DeliveryState.UNDELIVERED, code="MK:0001", at=12.5),
+    )
+    assert decode_outcomes(encode_outcomes([outcome])) == [outcome]
