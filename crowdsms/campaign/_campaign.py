@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from crowdsms.errors import ConfigurationError, InvalidInputError
 from crowdsms.outcomes import ChunkSender, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
+from crowdsms.webhooks._events import Event
 
 __all__ = ["Campaign", "CampaignStatus"]
 
@@ -563,23 +564,28 @@ class Campaign:
     ) -> DeliverySummary:
         """Apply the store's delivery reports to every shard's chunks; return the counts.
 
-        With ``client`` (a client of the campaign's provider, whose reports can be pulled),
-        queued reports and replies are pulled into :attr:`deliveries` first (``sign``: the
-        provider's reply queue of that sign, where it has one). Then every finished chunk's
-        ``unknown`` recipients with a report become ``sent`` (confirmed), and every sent one
-        gets its delivery state; the claims keep the result, so the campaign's outcomes,
-        its status and a resend agree. Safe while shards run: chunks being sent are counted
-        ``in_flight``, chunks a worker changes meanwhile are read again. Chunks no worker
-        has claimed yet are not counted.
+        With ``client`` (a client of the campaign's provider), reports and replies the
+        provider queues for pulling are pulled into :attr:`deliveries` first, each batch
+        stored before the next pull (``sign``: the replies of that SMS signature, where the
+        provider needs one); a provider that only pushes its reports pulls nothing. Then
+        every finished chunk's ``unknown`` recipients with a report become ``sent``
+        (confirmed), and every sent one gets its delivery state; the claims keep the
+        result, so the campaign's outcomes, its status and a resend agree. Safe while
+        shards run: chunks being sent are counted ``in_flight``, chunks a worker changes
+        meanwhile are read again. Chunks no worker has claimed yet are not counted.
         """
         manifest = await self.manifest()
         mode = await durability(self.redis)
         store = RedisDeliveryStore(self.redis, mode, prefix=self._prefix)
         pulled = 0
-        if client is not None:
-            pulled = await pull_into(
-                client, store, provider=manifest.provider, sign=sign, words=opt_out_words
-            )
+        pull_events = _registry.get(manifest.provider).pull_events
+        if client is not None and pull_events is not None:
+
+            async def pull(sign: str | None) -> Sequence[Event]:
+                assert pull_events is not None
+                return await pull_events(client, sign)
+
+            pulled = await pull_into(pull, store, sign=sign, words=opt_out_words)
         since = manifest.created - CLOCK_MARGIN
         index = ReportIndex(await store.reports(since=since, provider=manifest.provider))
         reader = reader_of(_registry.get(manifest.provider), manifest.message)

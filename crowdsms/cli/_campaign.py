@@ -8,14 +8,12 @@ The campaign store (Redis, with AOF and ``appendfsync always``) is ``--store`` o
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -31,41 +29,13 @@ from crowdsms.cli._app import (
     provider_option,
     run,
 )
+from crowdsms.cli._duration import Duration, format_duration
 from crowdsms.cli._send import choose_message, message_options
 from crowdsms.providers import _registry
 
-__all__ = ["Duration", "campaign"]
+__all__ = ["campaign"]
 
 T = TypeVar("T")
-
-if TYPE_CHECKING:  # click >= 8.5 types ParamType as a generic; older click does not
-    _ParamType = click.ParamType[float, Any]
-else:
-    _ParamType = click.ParamType
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-
-
-class Duration(_ParamType):
-    """Seconds, written ``90``, ``90s``, ``30m``, ``2h``, ``1d`` or ``1h30m``."""
-
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        """The number of seconds; a usage error for anything else."""
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower().replace(" ", "")
-        parts = _PART.findall(text)
-        if not text or "".join(number + unit for number, unit in parts) != text:
-            self.fail(f"{value!r} is not a duration such as 90s, 30m, 2h or 1h30m", param, ctx)
-        seconds = sum(float(number) * _UNITS[unit or "s"] for number, unit in parts)
-        if not math.isfinite(seconds):
-            self.fail(f"{value!r} is too long", param, ctx)
-        return seconds
 
 
 def _ago(seconds: float) -> str:
@@ -228,7 +198,8 @@ def _print_summary(campaign_id: str, summary: Any) -> None:
     codes = ", ".join(f"{code} {count:,}" for code, count in summary.undelivered_codes.items())
     console.print(
         f"deliveries: {summary.delivered:,} delivered, {summary.undelivered:,} undelivered"
-        f"{f' ({codes})' if codes else ''}, {summary.awaiting:,} awaiting a report"
+        f"{f' ({codes})' if codes else ''}, {summary.awaiting:,} awaiting a report",
+        markup=False,  # the carriers' codes are printed as they are
     )
     console.print(
         f"reports: {summary.reports:,} matched, {summary.unmatched_reports:,} of other sends"
@@ -237,9 +208,10 @@ def _print_summary(campaign_id: str, summary: Any) -> None:
     if summary.unknown:
         notes.print(
             f"{summary.unknown:,} recipients are still unknown: their request may have reached "
-            "the provider. Once their reports had time to arrive, resend them with "
-            f"crowdsms campaign resume {campaign_id} --resend-unconfirmed-after 30m "
-            "(at-least-once: some may get the message twice)"
+            "the provider, and no report says so yet. Reports can take minutes; run this "
+            "again later. To send them again (at-least-once: some may get the message twice): "
+            f"crowdsms campaign resume {campaign_id} --resend-unconfirmed-after 30m",
+            markup=False,
         )
 
 
@@ -260,15 +232,13 @@ def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> 
     Reports pushed to a WebhookApp recording into the store are applied; where the provider
     queues them for pulling, they are pulled first (with the provider's configured
     credentials). Unknown recipients with a report become sent (confirmed). Safe while the
-    campaign runs.
+    campaign runs. Exit status 0 when no recipient is unknown, 1 otherwise.
     """
-    from crowdsms.deliveries import can_pull
-
     config = click.get_current_context().ensure_object(CliState).config
 
     async def job(campaign: Any) -> Any:
         provider = (await campaign.manifest()).provider
-        if no_pull or not can_pull(provider):
+        if no_pull or _registry.get(provider).pull_events is None:
             return await campaign.reconcile()
         async with AsyncExitStack() as stack:
             client = await open_target(stack, provider, config, use_sandbox=False)
@@ -276,6 +246,8 @@ def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> 
 
     summary = run(lambda: _with_campaign(store, campaign_id, job))
     _print_summary(campaign_id, summary)
+    if summary.unknown:
+        raise SystemExit(1)
 
 
 @campaign.command()
@@ -358,8 +330,8 @@ def resume(campaign_id: str, store: str, broker: str, resend_after: float | None
     console.print(f"campaign {campaign_id}: {len(shards)} shards queued again")
     if resend_after is not None:
         notes.print(
-            f"Recipients still unknown {resend_after:g} s after they were sent will be sent "
-            "again: at-least-once, some may get the message twice."
+            f"Recipients still unknown {format_duration(resend_after)} after they were sent "
+            "will be sent again: at-least-once, some may get the message twice."
         )
 
 

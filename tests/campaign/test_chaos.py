@@ -13,7 +13,6 @@ The workers, broker, store and sandbox are those of test_celery.py (cluster.py).
 from __future__ import annotations
 
 import contextlib
-import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
@@ -24,12 +23,13 @@ import pytest
 
 from crowdsms.campaign import RedisDeliveryStore
 from crowdsms.campaign.celery import resume
-from crowdsms.deliveries import DeliverySummary, ReportRecorder
+from crowdsms.deliveries import DeliverySummary, ReportRecorder, job_hash, parse_reference
 from crowdsms.outcomes import DeliveryState
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.sandbox import FaultKind, Sandbox, serve_asgi
 from crowdsms.webhooks import WebhookApp
 from tests.campaign.cluster import CAMPAIGN, Cluster, check_outcomes, write_input
+from tests.campaign.reports import all_reports_pushed, delivery_reports
 
 ROWS = 2000
 
@@ -51,16 +51,8 @@ def webhook_app(store_url: str, sandbox: Sandbox) -> Iterator[str]:
 def reports_pushed(cluster: Cluster) -> list[dict[str, str]]:
     """The report of every message the sandbox sent, once all of them were pushed."""
     sandbox = cluster.sandbox
-
-    def all_pushed() -> bool:
-        pushes = sum(1 for record in sandbox.webhook_records if record.push.kind == "report")
-        sent = len(sandbox.ledger.entries(provider="submail"))
-        return sandbox.state.webhooks.pending == 0 and pushes == sent
-
-    cluster.wait_for(all_pushed, timeout=120, what="every report pushed")
-    records = [record for record in sandbox.webhook_records if record.push.kind == "report"]
-    assert all(record.delivered for record in records)
-    return [dict(urllib.parse.parse_qsl(record.push.body.decode())) for record in records]
+    cluster.wait_for(lambda: all_reports_pushed(sandbox), timeout=120, what="reports pushed")
+    return delivery_reports(sandbox)
 
 
 @pytest.mark.slow
@@ -86,6 +78,12 @@ def test_reports_confirm_lost_answers_and_a_resend_reaches_everyone_once(
         reports = reports_pushed(cluster)
         assert sorted(report["address"] for report in reports) == sorted(ledger)
 
+        stored = cluster.call(lambda campaign: campaign.deliveries.reports(since=0))
+        jobs = {job_hash(f"{CAMPAIGN}/{shard}") for shard in range(ROWS // 500)}
+        named = [parse_reference(report.reference) for report in stored]
+        assert {(ref.job, ref.resend) if ref else None for ref in named} <= {(j, 0) for j in jobs}
+        assert len(stored) == 2 * len(ledger)  # a request event and a delivery report each
+
         summary: DeliverySummary = cluster.call(lambda campaign: campaign.reconcile())
         after, _ = check_outcomes(cluster, data)
         by_status = {
@@ -100,6 +98,7 @@ def test_reports_confirm_lost_answers_and_a_resend_reaches_everyone_once(
         assert (summary.delivered, summary.undelivered) == (events["delivered"], events["dropped"])
         assert events["dropped"] > 0
         assert (summary.awaiting, summary.in_flight, summary.unmatched_reports) == (0, 0, 0)
+        assert summary.reports == 2 * len(ledger)  # a request event and a delivery report
         assert (summary.sent, summary.unknown) == (len(ledger), len(sendable - set(ledger)))
         assert summary.confirmed == len(confirmed)
         undelivered = {

@@ -6,7 +6,6 @@ Faults are forced (the next requests fail so), so which chunks lose their answer
 
 from __future__ import annotations
 
-import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,12 +17,13 @@ import redis.asyncio
 
 from crowdsms.batch import BatchOutcome
 from crowdsms.campaign import Campaign, Durability, RedisDeliveryStore
-from crowdsms.deliveries import ReportRecorder
+from crowdsms.deliveries import ReportRecorder, job_hash, parse_reference
 from crowdsms.outcomes import DeliveryState
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.sandbox import Sandbox, SandboxSettings, serve_asgi, serve_in_thread
 from crowdsms.webhooks import WebhookApp
+from tests.campaign.reports import all_reports_pushed, delivery_reports
 
 MESSAGE = MessageOptions(content="【测试】@var(name)，新品到货", columns=("name",))
 ROWS = 120
@@ -53,16 +53,11 @@ def write_input(path: Path) -> list[str]:
 
 
 async def pushed(sandbox: Sandbox) -> list[dict[str, str]]:
-    """Every report push, once the sandbox has one per ledger entry and none is pending."""
+    """Every delivery report, once the sandbox has pushed one per message it sent."""
     with anyio.fail_after(20):
-        while True:
-            records = [r for r in sandbox.webhook_records if r.push.kind == "report"]
-            idle = sandbox.state.webhooks.pending == 0
-            if idle and len(records) == len(sandbox.ledger.entries(provider="submail")):
-                break
-            await anyio.sleep(0.05)  # the sandbox exposes no event for it
-    assert all(record.delivered for record in records)
-    return [dict(urllib.parse.parse_qsl(record.push.body.decode())) for record in records]
+        while not all_reports_pushed(sandbox):  # noqa: ASYNC110 (the sandbox has no event)
+            await anyio.sleep(0.05)
+    return delivery_reports(sandbox)
 
 
 async def run_all(campaign: Campaign, sandbox: Sandbox, **options: object) -> None:
@@ -112,6 +107,12 @@ async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
     reports = await pushed(sandbox)
     assert {r["address"] for r in reports} == set(ledger)
 
+    stored = await store.reports(since=0)
+    references = {parse_reference(report.reference) for report in stored}
+    shards = {job_hash(campaign.job_id(shard)) for shard in range(3)}
+    assert {(ref.job, ref.resend) for ref in references if ref} <= {(j, 0) for j in shards}
+    assert None not in references  # every report names its shard's job and chunk
+
     summary = await campaign.reconcile()
     after = await outcomes(campaign)
     assert statuses(after, "unknown") == set(phones) - set(ledger)  # never processed
@@ -123,7 +124,12 @@ async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
     assert (summary.delivered, summary.undelivered) == (events["delivered"], events["dropped"])
     assert summary.awaiting == 0
     assert 0 < summary.undelivered < summary.delivered
-    assert (summary.reports, summary.unmatched_reports, summary.in_flight) == (ROWS - 10, 0, 0)
+    # a request event and a delivery report of each message
+    assert (summary.reports, summary.unmatched_reports, summary.in_flight) == (
+        2 * len(ledger),
+        0,
+        0,
+    )
     undelivered = {
         item.outcome.phone
         for item in after
@@ -149,4 +155,10 @@ async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
     await pushed(sandbox)
     again = await campaign.reconcile()
     assert (again.sent, again.unknown, again.awaiting) == (ROWS, 0, 0)
+    resends = {
+        report.phone: parse_reference(report.reference)
+        for report in await store.reports(since=0)
+        if report.phone in resent
+    }
+    assert {ref.resend if ref else None for ref in resends.values()} == {1}  # "cs1.<job>.0.1"
     assert again.delivered + again.undelivered == ROWS
