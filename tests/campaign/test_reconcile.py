@@ -16,7 +16,7 @@ import pytest_asyncio
 import redis.asyncio
 
 from crowdsms.batch import BatchOutcome
-from crowdsms.campaign import Campaign, Durability, RedisDeliveryStore
+from crowdsms.campaign import Campaign, Claimed, Durability, RedisDeliveryStore
 from crowdsms.deliveries import ReportRecorder, job_hash, parse_reference
 from crowdsms.outcomes import DeliveryState
 from crowdsms.providers._spec import MessageOptions
@@ -162,3 +162,45 @@ async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
     }
     assert {ref.resend if ref else None for ref in resends.values()} == {1}  # "cs1.<job>.0.1"
     assert again.delivered + again.undelivered == ROWS
+
+
+@pytest.mark.asyncio
+async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_their_worker(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
+) -> None:
+    write_input(tmp_path / "input.csv")
+    campaign = await Campaign.create(
+        redis,
+        campaign_id="busy",
+        provider="submail",
+        message=MESSAGE,
+        path=tmp_path / "input.csv",
+        shard_rows=20,
+        chunk_size=10,
+        concurrency=1,
+    )
+    sandbox.force_fault("drop_after", provider="submail")  # shard 0's first chunk: unknown
+    await run_all(campaign, sandbox)
+    await pushed(sandbox)
+    first = campaign.claims(0, Durability.FSYNC_ALWAYS)
+    record = await first.chunk(0)
+    assert record is not None
+    # a worker is resending shard 0's first chunk; another sends shard 1's first chunk anew
+    resend = await first.claim_resend(0, "resender", 0.5, expected=record.stored or b"")
+    assert isinstance(resend, Claimed)
+    second = campaign.claims(1, Durability.FSYNC_ALWAYS)
+    await redis.delete(second.chunk_key(0))  # as if its first run were still sending it
+    assert isinstance(await second.claim(0, "sender", 60), Claimed)
+
+    busy = await campaign.reconcile()
+    assert busy.in_flight == 20
+    assert (busy.sent, busy.unknown, busy.recipients) == (ROWS - 20, 0, ROWS)
+    after = await first.chunk(0)
+    assert after is not None
+    assert after.stored == record.stored  # left to the resender
+    # the resender died: once its lease runs out, the reports confirm its recipients
+    with anyio.fail_after(10):
+        while (await first.chunk(0) or after).resending:  # noqa: ASYNC110 (a lease in Redis)
+            await anyio.sleep(0.05)
+    settled = await campaign.reconcile()
+    assert (settled.in_flight, settled.confirmed, settled.unknown) == (10, 10, 0)
