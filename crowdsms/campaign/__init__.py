@@ -8,6 +8,13 @@ tasks). Two guarantees must hold across all of them, and Redis keeps them:
 * the provider's rate limit is one limit for everyone (:class:`SharedRateLimiter`): permits
   are paced on the Redis server's clock, and a 429 seen by one worker slows every worker.
 
+Delivery reports of every campaign of a store are kept in it (:class:`RedisDeliveryStore`,
+fed by a :class:`~crowdsms.webhooks.WebhookApp` with a
+:class:`~crowdsms.deliveries.ReportRecorder`): :meth:`Campaign.reconcile` confirms the
+recipients whose answer was lost, a resume with ``resend_unconfirmed_after`` sends the still
+unconfirmed again (at-least-once, only when asked), and numbers that replied "stop" are
+skipped by the campaigns created after.
+
 ::
 
     from crowdsms.campaign import ClaimStore, SharedRateLimiter, connect, durability
