@@ -59,7 +59,7 @@ from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._pull import pull_into
 from crowdsms.deliveries._summary import DeliverySummary
 from crowdsms.errors import ConfigurationError, InvalidInputError
-from crowdsms.outcomes import ChunkSender, Recipient
+from crowdsms.outcomes import ChunkSender, PreSkipped, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.webhooks._events import Event
@@ -393,12 +393,10 @@ class Campaign:
                 honour_opt_outs=manifest.honour_opt_outs,
                 resend_unconfirmed_after=resend_unconfirmed_after,
             )
-            if await self.cancelled():
-                sender.stop("the campaign was cancelled")
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_cancel, sender, group.cancel_scope)
                 report = await sender.send(
-                    shard_rows(plan, shard_plan, self.redis),
+                    self._rows_unless_cancelled(sender, shard_rows(plan, shard_plan, self.redis)),
                     journal=journal,
                     job_id=job_id,
                 )
@@ -411,11 +409,23 @@ class Campaign:
         logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
         return report
 
+    async def _rows_unless_cancelled(
+        self, sender: BatchSender, rows: AsyncIterator[Recipient | PreSkipped]
+    ) -> AsyncIterator[Recipient | PreSkipped]:
+        """``rows``, the job stopped first if the campaign is cancelled.
+
+        Checked when the job reads its first row: only a running job can be stopped
+        (:meth:`BatchSender.stop` before :meth:`BatchSender.send` stops nothing).
+        """
+        if await self.cancelled():
+            sender.stop("the campaign was cancelled")
+        async for row in rows:
+            yield row
+
     async def _watch_cancel(self, sender: BatchSender, scope: anyio.CancelScope) -> None:
         while not scope.cancel_called:
             if await self.cancelled():
-                sender.stop("the campaign was cancelled")
-                return
+                sender.stop("the campaign was cancelled")  # again each time: idempotent
             await anyio.sleep(_CANCEL_POLL)
 
     async def status(self) -> CampaignStatus:

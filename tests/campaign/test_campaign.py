@@ -141,3 +141,36 @@ async def test_recipients_pushed_by_the_coordinator(
             provider="submail",
             message=MessageOptions(content=CONTENT),
         )
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_campaigns_shards_send_nothing(
+    redis: redis.asyncio.Redis,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 400)
+    campaign = await create(redis, path, shard_rows=40, chunk_size=10)
+    await campaign.cancel()
+    original = Campaign.cancelled
+
+    async def slow_answer(self: Campaign) -> bool:
+        await anyio.sleep(0.3)  # the store answers late: the job must not start meanwhile
+        return await original(self)
+
+    monkeypatch.setattr(Campaign, "cancelled", slow_answer)
+    credentials, base_url = sandbox.credentials("submail"), sandbox.base_url("submail")
+    reports = []
+    async with anyio.create_task_group() as group:
+        for shard in range(10):
+
+            async def run(index: int = shard) -> None:
+                reports.append(
+                    await campaign.run_shard(index, credentials=credentials, base_url=base_url)
+                )
+
+            group.start_soon(run)
+    assert all(report.interrupted for report in reports)
+    assert sum(report.sent for report in reports) == 0
+    assert sandbox.ledger.entries() == []
