@@ -49,6 +49,7 @@ after their send (at-least-once, never by default).
 
 from __future__ import annotations
 
+from crowdsms.batch._budget import SPEND_CAP, SpendCapReached
 from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
@@ -67,6 +68,7 @@ from crowdsms.batch._journal import (
     JournalMismatchError,
     journal_has_job,
 )
+from crowdsms.batch._preview import BalanceUnit, LongMessage, Preview
 from crowdsms.batch._reconcile import JobNotFoundError, reconcile
 from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
 from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID, SKIPPED_OPTED_OUT
@@ -76,6 +78,7 @@ from crowdsms.batch._sender import (
     BatchSender,
     BlockingRunner,
     OutcomeStream,
+    preview_batch,
     run_batch_blocking,
     send_batch,
 )
@@ -91,7 +94,9 @@ __all__ = [
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
     "SKIPPED_OPTED_OUT",
+    "SPEND_CAP",
     "WRONG_OUTCOME_COUNT",
+    "BalanceUnit",
     "BatchOptions",
     "BatchOutcome",
     "BatchProgress",
@@ -107,15 +112,19 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "JsonlSink",
+    "LongMessage",
     "OutcomeCallback",
     "OutcomeSink",
     "OutcomeStream",
+    "Preview",
     "ProgressCallback",
     "RecipientSource",
     "SharedPace",
+    "SpendCapReached",
     "detect_encoding",
     "idempotency_key",
     "journal_has_job",
+    "preview_batch",
     "read_recipients_csv",
     "reconcile",
     "run_batch_blocking",
