@@ -36,6 +36,12 @@ How a job runs:
 Memory stays proportional to the concurrency, not to the size of the job; the only part that
 grows is the set of numbers seen, kept at about 18 bytes per distinct number.
 
+Before sending: :meth:`BatchSender.preview` (and :func:`preview_batch`) reads the whole input
+and screens and chunks it as a job would, without a request, and returns a :class:`Preview`:
+counts, requests, SMS segments and the estimated cost. ``BatchSender(max_segments=...,
+max_cost=...)`` caps what a job may spend: it stops before a chunk that could pass the cap
+(code ``"spend_cap"``), and a resumed job keeps its budget (see :mod:`crowdsms.batch._budget`).
+
 Resuming: with ``journal=path`` and ``job_id=...``, each chunk is recorded (SQLite, committed
 at each step) as pending, then started just before its request, then done with its outcomes.
 Running the same job again with the same input re-emits the outcomes of done chunks, sends the

@@ -217,3 +217,10 @@ def test_a_balance_in_money_is_compared_with_the_estimated_cost() -> None:
     assert done.startswith("Nothing was sent")
     unknown_unit = DryRun(preview=preview, balance=Balance(value="1", unit=None), cap=None)
     assert len(dry_run_notes(unknown_unit)) == 1  # shown, never compared
+
+
+def test_providers_lists_the_price_estimates(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDSMS_")}
+    listed = crowdsms("providers", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("CNY 0.05 per SMS segment") == 3  # not CrowdTask's tasks
