@@ -590,6 +590,8 @@ def _show_dry_run(dry: DryRun, job: SendJob) -> None:
     spec = _registry.get(job.provider)
     for table in preview_tables(dry, spec, source=job.recipients.name):
         console.print(table)
+    if job.output is not None:
+        notes.print(f"A dry run has no outcomes: {job.output} was not written.", markup=False)
     for line in dry_run_notes(dry):
         notes.print(line, markup=False)
 

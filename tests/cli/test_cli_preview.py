@@ -78,8 +78,21 @@ def test_a_dry_run_sends_nothing_and_counts_what_the_send_then_costs(
 ) -> None:
     env = env_for(sandbox, tmp_path, "submail")
     recipients = str(contacts(tmp_path))
-    dry = crowdsms("send", recipients, "--content", CONTENT, "--dry-run", cwd=tmp_path, env=env)
+    out = tmp_path / "outcomes.jsonl"
+    dry = crowdsms(
+        "send",
+        recipients,
+        "--content",
+        CONTENT,
+        "--dry-run",
+        "--output",
+        str(out),
+        cwd=tmp_path,
+        env=env,
+    )
     assert dry.returncode == 0, dry.stderr
+    assert not out.exists()
+    assert "was not written" in dry.stderr
     assert sandbox.requests() == 0  # not one request, of any kind
     assert len(sandbox.ledger) == 0
     assert "nothing was sent" in dry.stdout
