@@ -263,14 +263,26 @@ class Budget:
         return results
 
     async def replayed(self, block: Block, outcomes: Sequence[RecipientOutcome]) -> None:
-        """Count a chunk an earlier run sent that has no spend record (it had no cap, or
-        its journal records no spend), from its recorded ``outcomes``."""
+        """Count a chunk an earlier run sent (done, or in flight when it stopped), called
+        before it is replayed or its unconfirmed recipients are resent.
+
+        Without a spend record (that run had no cap, or the journal records no spend), it
+        is counted from its recorded ``outcomes`` now.
+        """
         assert block.chunk_index is not None
+        index = block.chunk_index
         store = self._store
-        if store is not None and await store.recorded(block.chunk_index):
-            return  # counted from the start
+        if store is not None and await store.recorded(index):
+            # Counted from the start. A reservation left by a run that stopped with the
+            # chunk in flight is final now (its recipients are unknown: they may have been
+            # sent), so a resend of them adds to it instead of replacing it.
+            leftover = self._leftover.pop(index, 0)
+            if leftover:
+                with anyio.CancelScope(shield=True):
+                    await store.settle(index, leftover)
+            return
         spent = _spent(outcomes, self._segments(block.recipients))
         self.committed += spent
         if store is not None:
             with anyio.CancelScope(shield=True):
-                await store.settle(block.chunk_index, spent)
+                await store.settle(index, spent)

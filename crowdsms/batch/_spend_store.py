@@ -5,7 +5,9 @@ A job with a spend cap records, for each chunk, the segments ``reserved`` for it
 the reservation). A resumed job starts from the sum of both over every chunk of the job, so
 its budget is known before it sends anything, whatever order its chunks finished in. A
 reservation left by a run that stopped with the chunk in flight counts as spent (the
-request may have been processed) until the chunk is sent again, which replaces it.
+request may have been processed). If the chunk is sent again with the same idempotency key
+(the provider drops a second copy), the new reservation replaces it; if its recipients are
+reported ``unknown`` instead, it becomes spent, and a later resend of them adds to it.
 
 Only a capped job writes here (two more commits per chunk); the table is created by the
 first one.

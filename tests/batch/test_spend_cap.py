@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
 import pytest
 
 from crowdsms import RetryPolicy
@@ -283,3 +284,36 @@ def test_bad_caps_are_refused_with_what_to_do() -> None:
 
 def test_the_stop_error_is_a_crowdsms_error() -> None:
     assert issubclass(SpendCapReached, Exception)
+
+
+@pytest.mark.anyio
+async def test_a_chunk_in_flight_when_the_job_died_stays_spent_and_a_resend_adds(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    scope = anyio.CancelScope()
+
+    async def die_in_flight(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        scope.cancel()  # the process "dies" with chunk 0's request in flight
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    first = Rendering(max_chunk_size=10, script=die_in_flight)
+    with scope:
+        await BatchSender(first, concurrency=1, max_segments=30).send(
+            numbers(30), journal=journal, job_id="j"
+        )
+    assert len(first.calls) == 1
+
+    async def answer(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        return no_fee(chunk)
+
+    second = Rendering(max_chunk_size=10, script=answer)
+    report = await BatchSender(
+        second, concurrency=1, max_segments=30, resend_unconfirmed_after=0
+    ).send(numbers(30), journal=journal, job_id="j")
+    # Chunk 0 may have been sent (10), its resend costs 10 more, chunk 1 another 10: chunk
+    # 2 would pass 30. Replacing chunk 0's old reservation by its resend would let it pass.
+    assert [call.phones[0] for call in second.calls] == ["13900000000", "13900000010"]
+    assert report.by_code[SPEND_CAP] == 10
+    assert report.resent == 10
