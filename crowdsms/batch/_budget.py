@@ -21,7 +21,9 @@ the smaller wins). What counts:
   :mod:`crowdsms.batch._spend_store`), and a resumed job starts from their sum: its budget
   does not reset, and is known before the first chunk is sent. Chunks sent by an earlier run
   that had no cap have no record; they are counted as the resumed job replays them (their
-  recorded outcomes' fee, else the rendered count), and recorded then.
+  recorded outcomes' fee, else the rendered count), and recorded then. That is in input
+  order: a chunk sent again before the replay reaches them (one that had failed) is checked
+  against less than the job spent. Only a cap set from the job's first run is strict.
 
 Resuming a job stopped by its cap with a higher cap sends the chunks not sent; with the same
 cap it stops again before the first of them.
