@@ -10,7 +10,9 @@ Sections (``--only`` picks some):
 6. ``server``: the sandbox's own request rate;
 7. ``campaign``: a campaign run by 1, 2 and 4 worker processes at 100 ms latency, and what
    its Redis store costs per chunk and per recipient (needs ``redis-server``), with a paper
-   extrapolation to 10,000,000 recipients under the table.
+   extrapolation to 10,000,000 recipients under the table;
+8. ``preview``: peak RSS and rows per second of ``crowdsms send --dry-run`` on CSV files
+   of 100,000 and 1,000,000 rows.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -33,7 +35,16 @@ from pathlib import Path
 
 from benchmarks._table import Row, render
 
-SECTIONS = ("overhead", "latency", "sequential", "facade", "memory", "server", "campaign")
+SECTIONS = (
+    "overhead",
+    "latency",
+    "sequential",
+    "facade",
+    "memory",
+    "server",
+    "campaign",
+    "preview",
+)
 
 _DEFAULTS = {
     "recipients": 25_000,
@@ -47,6 +58,7 @@ _DEFAULTS = {
     "campaign_recipients": 16_000,
     "campaign_rounds": 3,
     "campaign_chunks": 2_000,
+    "preview_sizes": [100_000, 1_000_000],
 }
 _QUICK = {
     "recipients": 5_000,
@@ -60,6 +72,7 @@ _QUICK = {
     "campaign_recipients": 4_000,
     "campaign_rounds": 1,
     "campaign_chunks": 500,
+    "preview_sizes": [20_000, 200_000],
 }
 LATENCY_CONCURRENCY = 32
 
@@ -108,6 +121,9 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--campaign-chunks", type=int, help="claims timed one at a time, section 7 (2000)"
+    )
+    cli.add_argument(
+        "--preview-sizes", type=int, nargs="+", help="CSV rows, section 8 (100000 1000000)"
     )
     cli.add_argument(
         "--no-pin",
@@ -259,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in args.only:
         with tempfile.TemporaryDirectory(prefix="crowdsms-bench-") as directory:
             rows += measure_memory(args.memory_sizes, directory=Path(directory)).rows()
+    if "preview" in args.only:
+        from benchmarks._preview import measure_preview
+
+        with tempfile.TemporaryDirectory(prefix="crowdsms-bench-") as directory:
+            rows += measure_preview(args.preview_sizes, directory=Path(directory)).rows()
     rows += server
     rows.sort(key=lambda row: row.section)  # stable: sections in order, rows as added
 

@@ -137,6 +137,14 @@ class ChunkSender(Protocol):
     False)`` and pass a ``reference`` only where it is true, so a chunk sender without it
     keeps working. Every built-in chunk sender declares it and takes the ``reference``
     keyword (ignored where it is false), so ``reference=None`` can always be passed to one.
+
+    A chunk sender may also have ``render(recipient) -> str | None``: the final text that
+    recipient gets (variables filled in, signature included), which previews and spend caps
+    count in segments (:func:`crowdsms.segments.count_segments`); ``None`` when it cannot
+    tell, with the reason in ``segments_note`` (``str | None``). ``price_per_segment``
+    (``float | None``) is its provider's default price estimate of one segment, in CNY.
+    All three are read with ``getattr``, so a chunk sender without them keeps working (its
+    previews say the segments are unknown).
     """
 
     @property

@@ -36,6 +36,12 @@ How a job runs:
 Memory stays proportional to the concurrency, not to the size of the job; the only part that
 grows is the set of numbers seen, kept at about 18 bytes per distinct number.
 
+Before sending: :meth:`BatchSender.preview` (and :func:`preview_batch`) reads the whole input
+and screens and chunks it as a job would, without a request, and returns a :class:`Preview`:
+counts, requests, SMS segments and the estimated cost. ``BatchSender(max_segments=...,
+max_cost=...)`` caps what a job may spend: it stops before a chunk that could pass the cap
+(code ``"spend_cap"``), and a resumed job keeps its budget (see :mod:`crowdsms.batch._budget`).
+
 Resuming: with ``journal=path`` and ``job_id=...``, each chunk is recorded (SQLite, committed
 at each step) as pending, then started just before its request, then done with its outcomes.
 Running the same job again with the same input re-emits the outcomes of done chunks, sends the
@@ -49,6 +55,7 @@ after their send (at-least-once, never by default).
 
 from __future__ import annotations
 
+from crowdsms.batch._budget import SPEND_CAP, SpendCapReached
 from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
@@ -67,6 +74,7 @@ from crowdsms.batch._journal import (
     JournalMismatchError,
     journal_has_job,
 )
+from crowdsms.batch._preview import BalanceUnit, LongMessage, Preview
 from crowdsms.batch._reconcile import JobNotFoundError, reconcile
 from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
 from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID, SKIPPED_OPTED_OUT
@@ -76,6 +84,7 @@ from crowdsms.batch._sender import (
     BatchSender,
     BlockingRunner,
     OutcomeStream,
+    preview_batch,
     run_batch_blocking,
     send_batch,
 )
@@ -92,7 +101,9 @@ __all__ = [
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
     "SKIPPED_OPTED_OUT",
+    "SPEND_CAP",
     "WRONG_OUTCOME_COUNT",
+    "BalanceUnit",
     "BatchOptions",
     "BatchOutcome",
     "BatchProgress",
@@ -108,16 +119,20 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "JsonlSink",
+    "LongMessage",
     "OutcomeCallback",
     "OutcomeSink",
     "OutcomeStream",
+    "Preview",
     "ProgressCallback",
     "RecipientSource",
     "SendWindow",
     "SharedPace",
+    "SpendCapReached",
     "detect_encoding",
     "idempotency_key",
     "journal_has_job",
+    "preview_batch",
     "read_recipients_csv",
     "reconcile",
     "run_batch_blocking",

@@ -200,7 +200,9 @@ class Dispatcher:
                     # Never sent (a chunk waiting to be resent is pending again): it stays
                     # pending in the journal, and a resumed job sends it.
                     assert self._stop.reason is not None
-                    return not_sent_outcomes(block.recipients, self._stop.reason)
+                    return not_sent_outcomes(
+                        block.recipients, self._stop.reason, code=self._stop.code
+                    )
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)

@@ -34,6 +34,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._budget import Budget, SpendCap
 from crowdsms.batch._chunking import Block, Chunker, fingerprint, idempotency_key
 from crowdsms.batch._confirm import (
     JobReports,
@@ -91,6 +92,7 @@ class JobConfig:
     honour_opt_outs: bool = True
     opted_out: frozenset[str] = frozenset()
     send_window: SendWindow | None = None
+    spend_cap: SpendCap | None = None
 
     @property
     def window(self) -> int:
@@ -233,6 +235,11 @@ class _Job:
             send_window=config.send_window,
         )
         self._reports: JobReports | None = None
+        self._budget = (
+            Budget(config.spend_cap, chunk_sender, stop=stop, job_id=job_id)
+            if config.spend_cap is not None
+            else None
+        )
 
     async def _prepare(self) -> None:
         """Load the suppression list and, for a resumed job, the reports of its journal."""
@@ -244,6 +251,8 @@ class _Job:
             if read is not None:
                 suppressed.update(await read())
         self._screener.suppressed = frozenset(suppressed)
+        if self._budget is not None:
+            await self._budget.load(journal)
         if journal is not None and (journal.resumed or config.resend_unconfirmed_after is not None):
             self._reports = JobReports(
                 journal, job_id=self._job_id, resend_after=config.resend_unconfirmed_after
@@ -386,7 +395,9 @@ class _Job:
                 assert resend.states.previous is not None
                 block.finish(resend.states.previous, replayed=True)
             else:
-                block.finish(not_sent_outcomes(block.recipients, self._stop.reason))
+                block.finish(
+                    not_sent_outcomes(block.recipients, self._stop.reason, code=self._stop.code)
+                )
             return
         await _send(work_send, (block, key, resend))
 
@@ -401,6 +412,8 @@ class _Job:
         replayed: bool = True,
     ) -> tuple[str | None, Resend | None]:
         """Apply the journal's reports to a recorded chunk; resend what is due, or replay."""
+        if self._budget is not None:
+            await self._budget.replayed(block, outcomes)
         reports = self._reports
         if reports is not None:
             outcomes = await reports.settle(index, recorded.started_at, outcomes)
@@ -499,9 +512,9 @@ class _Job:
                 except anyio.EndOfStream:
                     return
                 if resend is None:
-                    block.finish(await self._dispatcher.send(block, key))
+                    block.finish(await self._send(block, key))
                     continue
-                results = await self._dispatcher.send(
+                results = await self._send(
                     resend.sub, key, journal=resend.states, resend=resend.number
                 )
                 merged = resend.states.merged
@@ -512,6 +525,12 @@ class _Job:
                         result.status is not OutcomeStatus.FAILED for result in results
                     )
                 block.finish(merged)
+
+    async def _send(self, block: Block, key: str | None, **options: Any) -> list[RecipientOutcome]:
+        """Send through the dispatcher, within the spend cap if there is one."""
+        if self._budget is None:
+            return await self._dispatcher.send(block, key, **options)
+        return await self._budget.send(self._dispatcher, block, key, **options)
 
     # -- emitter ----------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from crowdsms.batch._spend_store import SpendStore
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import load_opt_outs, load_reports, prepare_connection
@@ -164,7 +165,9 @@ class JobJournal(Protocol):
     (the suppression list as of the job's start), ``reports()`` (the delivery reports
     since the job began) and ``update_outcomes(index, outcomes)`` (a resumed job applies
     them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
-    recipients before its request; needed by ``resend_unconfirmed_after``).
+    recipients before its request; needed by ``resend_unconfirmed_after``), and
+    ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
+    a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`).
     """
 
     @property
@@ -555,6 +558,10 @@ class Journal:
     async def opted_out(self) -> frozenset[str]:
         """The numbers that opted out before the job began (every run of it skips the same)."""
         return await self._run(lambda: load_opt_outs(self._connection, before=self.created))
+
+    def spend_store(self) -> SpendStore:
+        """Where a job with a spend cap records what each chunk spent (a table of its own)."""
+        return SpendStore(self._connection, self._run, job_id=self.job_id)
 
     async def mark_pending(self, index: int) -> None:
         """Record that chunk ``index`` was not sent after all (cancelled before the send)."""

@@ -104,6 +104,8 @@ class Screener:
         self.seen = SeenPhones()
         self.suppressed: Collection[str] = frozenset()
         """Numbers skipped as ``opted_out`` (the suppression list)."""
+        self.last_error: InvalidInputError | None = None
+        """The error of the last recipient found invalid (a preview groups them by it)."""
 
     def screen(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
         """The normalized recipient at ``position``, or why it is skipped.
@@ -127,6 +129,7 @@ class Screener:
         try:
             recipient = self._validate(item, position=position)
         except InvalidInputError as exc:
+            self.last_error = exc
             return _skipped(position, input_phone, SKIPPED_INVALID, str(exc))
         earlier = self.seen.first_position(recipient.phone, position)
         if earlier is not None:

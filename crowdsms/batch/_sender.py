@@ -6,6 +6,7 @@ import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, TypedDict
 
@@ -17,17 +18,21 @@ from typing_extensions import Self, Unpack
 from crowdsms._loops import refuse_inside_event_loop
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
+from crowdsms.batch._budget import spend_cap
 from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._job import JobConfig, ProgressCallback, run_job
 from crowdsms.batch._journal import JobJournal
+from crowdsms.batch._preview import Preview, check_price
+from crowdsms.batch._previewer import DEFAULT_LONGEST, run_preview
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender, Recipient
+from crowdsms.phones import normalize_mainland_mobile
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -35,6 +40,7 @@ __all__ = [
     "BatchSender",
     "BlockingRunner",
     "OutcomeStream",
+    "preview_batch",
     "run_batch_blocking",
     "send_batch",
 ]
@@ -62,17 +68,27 @@ class BatchOptions(TypedDict, total=False):
     opted_out: Collection[str]
     resend_unconfirmed_after: float | None
     send_window: SendWindow | str | None
+    max_segments: int | None
+    max_cost: float | Decimal | None
+    price_per_segment: float | Decimal | None
     runtime: Runtime | None
 
 
 def _opted_out(chunk_sender: ChunkSender, numbers: Collection[str]) -> set[str]:
-    """The numbers in the form the chunk sender sends them (invalid ones cannot be sent)."""
+    """The numbers in the form the chunk sender sends them (invalid ones cannot be sent).
+
+    A chunk sender whose recipients need variables refuses a bare number: such numbers are
+    normalized as mainland mobile numbers instead.
+    """
     normalized = set()
     for number in numbers:
         try:
             normalized.add(chunk_sender.validate(Recipient(number), position=0).phone)
         except InvalidInputError:
-            continue
+            try:
+                normalized.add(normalize_mainland_mobile(number))
+            except InvalidInputError:
+                continue
     return normalized
 
 
@@ -129,10 +145,22 @@ class BatchSender:
       :class:`SendWindow`: outside it, each chunk waits before its request until the window
       opens (requests in flight finish), so a job that reaches the end of the day pauses
       and continues the next morning.
+    - ``max_segments`` and ``max_cost`` (``None``): a spend cap, in SMS segments or in CNY
+      (turned into segments at ``price_per_segment``; with both, the smaller wins). Before
+      each chunk's request its segments are reserved (each recipient's message, as the
+      chunk sender's ``render`` gives it, counted with
+      :func:`~crowdsms.segments.count_segments`); the job stops before a chunk that would
+      take spent plus reserved past the cap, even with many requests in flight, and the
+      recipients not sent are ``failed`` with code ``"spend_cap"``. A journaled job records
+      what each chunk spent, so a resumed job keeps its budget: resume with a higher cap to
+      send the rest. See :mod:`crowdsms.batch._budget` for what counts.
+    - ``price_per_segment`` (the chunk sender's default estimate, e.g. 0.05): CNY per
+      segment, for ``max_cost`` and :meth:`preview`'s estimated cost.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
     iterate its outcomes. :meth:`stop` stops the running jobs taking new chunks.
+    :meth:`preview` tells what a job would do, without sending anything.
     """
 
     def __init__(
@@ -155,6 +183,9 @@ class BatchSender:
         opted_out: Collection[str] = (),
         resend_unconfirmed_after: float | None = None,
         send_window: SendWindow | str | None = None,
+        max_segments: int | None = None,
+        max_cost: float | Decimal | None = None,
+        price_per_segment: float | Decimal | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -228,6 +259,15 @@ class BatchSender:
             "opted_out must be a collection of numbers, not one text",
             "Pass e.g. opted_out={'13800138000'}",
         )
+        price = check_price(price_per_segment)
+        cap = spend_cap(
+            chunk_sender, max_segments=max_segments, max_cost=max_cost, price_per_segment=price
+        )
+        self._price = (
+            price
+            if price is not None
+            else check_price(getattr(chunk_sender, "price_per_segment", None))
+        )
         self.chunk_sender = chunk_sender
         self.config = JobConfig(
             chunk_size=size,
@@ -249,6 +289,7 @@ class BatchSender:
             send_window=SendWindow.parse(send_window)
             if isinstance(send_window, str)
             else send_window,
+            spend_cap=cap,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []
@@ -273,6 +314,43 @@ class BatchSender:
             )
         finally:
             self._running.discard(stop)
+
+    async def preview(
+        self,
+        recipients: RecipientSource,
+        *,
+        journal: str | os.PathLike[str] | JobJournal | None = None,
+        job_id: str | None = None,
+        price_per_segment: float | Decimal | None = None,
+        longest: int = DEFAULT_LONGEST,
+    ) -> Preview:
+        """What :meth:`send` would do with ``recipients``, without sending anything.
+
+        Reads the whole input and screens and chunks it exactly as a job would (validation,
+        duplicates, and the suppression list: ``opted_out`` and, with ``journal``, the
+        journal's, read without changing the file; ``job_id`` names the job to resume, whose
+        list is the one as of its start). Returns a :class:`~crowdsms.batch.Preview`: counts,
+        invalid recipients by reason, requests, SMS segments (each message as the chunk
+        sender's ``render`` gives it) with a histogram and the ``longest`` messages (numbers
+        masked), and the estimated cost at ``price_per_segment`` CNY (default: the sender's,
+        else the chunk sender's estimate). Segments are ``None`` when the chunk sender
+        cannot give the text (the preview's ``segments_note`` says why). Memory stays flat:
+        nothing is kept per recipient but the duplicate check's number. An input that
+        cannot be read raises its :class:`InvalidInputError`.
+        """
+        price = check_price(price_per_segment)
+        config = self.config
+        return await run_preview(
+            self.chunk_sender,
+            recipients,
+            chunk_size=config.chunk_size,
+            price=price if price is not None else self._price,
+            journal=journal,
+            job_id=job_id,
+            opted_out=config.opted_out,
+            honour_opt_outs=config.honour_opt_outs,
+            longest=longest,
+        )
 
     def __repr__(self) -> str:
         config = self.config
@@ -525,6 +603,23 @@ async def send_batch(
     """
     sender = BatchSender(chunk_sender, **options)
     return await sender.send(recipients, sink=sink, journal=journal, job_id=job_id)
+
+
+async def preview_batch(
+    chunk_sender: ChunkSender,
+    recipients: RecipientSource,
+    *,
+    journal: str | os.PathLike[str] | None = None,
+    job_id: str | None = None,
+    longest: int = DEFAULT_LONGEST,
+    **options: Unpack[BatchOptions],
+) -> Preview:
+    """What :func:`send_batch` would do, without sending anything: a :class:`Preview`.
+
+    A shortcut for ``await BatchSender(chunk_sender, **options).preview(recipients, ...)``.
+    """
+    sender = BatchSender(chunk_sender, **options)
+    return await sender.preview(recipients, journal=journal, job_id=job_id, longest=longest)
 
 
 BlockingRunner = Callable[[Callable[[], Awaitable[BatchReport]]], BatchReport]

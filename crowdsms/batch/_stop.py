@@ -37,6 +37,8 @@ class JobStop:
         """The error that stopped it, if one did."""
         self.interrupted = False
         """Whether its owner stopped it (rather than an error)."""
+        self.code = NOT_SENT
+        """The ``code`` of the outcomes of chunks it did not send."""
 
     def __bool__(self) -> bool:
         return self.reason is not None
@@ -47,21 +49,28 @@ class JobStop:
             self.reason = reason
             self.interrupted = True
 
-    def fail(self, error: CrowdSMSError) -> None:
-        """Stop taking new chunks after ``error``, which would fail them all the same way."""
+    def fail(self, error: CrowdSMSError, *, code: str = NOT_SENT) -> None:
+        """Stop taking new chunks after ``error``, which would fail them all the same way.
+
+        The chunks not sent get outcomes of ``code`` (e.g. ``spend_cap``).
+        """
         if self.reason is None:
             self.error = error
             self.reason = str(error)
+            self.code = code
 
 
-def not_sent_outcomes(recipients: Sequence[Recipient], reason: str) -> list[RecipientOutcome]:
-    """``failed`` (code :data:`NOT_SENT`) for recipients of a chunk a stopped job never sent."""
+def not_sent_outcomes(
+    recipients: Sequence[Recipient], reason: str, *, code: str = NOT_SENT
+) -> list[RecipientOutcome]:
+    """``failed`` (code :data:`NOT_SENT`, or ``code``) for recipients of a chunk a stopped
+    job never sent."""
     message = f"not sent: the job stopped before this chunk ({reason})"
     return [
         RecipientOutcome(
             phone=recipient.phone,
             status=OutcomeStatus.FAILED,
-            code=NOT_SENT,
+            code=code,
             message=message,
             retryable=True,
         )

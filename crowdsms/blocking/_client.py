@@ -14,7 +14,7 @@ from crowdsms.blocking._runner import DEFAULT_BACKEND, Backend, BlockingRunner
 from crowdsms.outcomes import ChunkSender
 
 if TYPE_CHECKING:
-    from crowdsms.batch import BatchOptions, BatchReport, OutcomeCallback, OutcomeSink
+    from crowdsms.batch import BatchOptions, BatchReport, OutcomeCallback, OutcomeSink, Preview
     from crowdsms.batch._input import RecipientSource
     from crowdsms.deliveries import DeliverySummary
 
@@ -85,6 +85,34 @@ class BlockingClientBase(Generic[C]):
             runner=self._runner.call,
             **options,
         )
+
+    def preview_batch(
+        self,
+        chunk_sender: ChunkSender,
+        recipients: RecipientSource,
+        *,
+        journal: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        longest: int = 5,
+        **options: Unpack[BatchOptions],
+    ) -> Preview:
+        """What :meth:`send_batch` would do, without sending anything (on the loop thread).
+
+        The arguments are those of :func:`crowdsms.batch.preview_batch`.
+        """
+        from crowdsms.batch import preview_batch
+
+        async def job() -> Preview:
+            return await preview_batch(
+                chunk_sender,
+                recipients,
+                journal=journal,
+                job_id=job_id,
+                longest=longest,
+                **options,
+            )
+
+        return self._runner.call(job)
 
     def reconcile(
         self, journal: str | os.PathLike[str], job_id: str, *, sign: str | None = None

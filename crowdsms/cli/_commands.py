@@ -49,13 +49,19 @@ def sandbox(ctx: click.Context) -> None:
 
 @cli.command()
 def providers() -> None:
-    """List the providers, with their config keys and environment variables."""
+    """List the providers, with their config keys, environment variables and the default
+    price estimate of one SMS segment (for send --dry-run and --max-cost)."""
     for spec in _registry.providers():
         console.print(f"[bold]{spec.name}[/] ({spec.title}): {spec.default_base_url}")
         for field in (*spec.credentials,):
             kind = "secret" if field.secret else "identity"
             console.print(f"  {field.name:<20} {field.env_var(spec.name):<40} {kind}")
         console.print(f"  {'base_url':<20} CROWDSMS_{spec.name.upper()}_BASE_URL")
+        if spec.price_per_segment is not None:
+            console.print(
+                f"  {'price estimate':<20} CNY {spec.price_per_segment} per SMS segment "
+                "(send --price sets yours)"
+            )
 
 
 @cli.command()

@@ -47,6 +47,10 @@ _CLI_NAMES = {
     "var_columns": "--var-column",
     "template_id": "--template-id",
     "project_id": "--project-id",
+    "template_text": "--template-text",
+    "max_segments": "--max-segments",
+    "max_cost": "--max-cost",
+    "price_per_segment": "--price",
 }
 _PYTHON_NAME = re.compile(r"\b(" + "|".join(_CLI_NAMES) + r")\b(=\S*)?")
 

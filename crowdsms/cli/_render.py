@@ -21,6 +21,7 @@ from crowdsms.batch import (
     NOT_SENT,
     SKIPPED_DUPLICATE,
     SKIPPED_INVALID,
+    SPEND_CAP,
     BatchProgress,
     BatchReport,
 )
@@ -85,6 +86,7 @@ _BATCH_CODES = {
     SKIPPED_DUPLICATE: "the number appeared earlier in the input (the first one was sent)",
     NOT_SENT: "not sent: the job stopped before this chunk; resuming the job sends it",
     INTERRUPTED: "was being sent when an earlier run stopped: check delivery reports first",
+    SPEND_CAP: "not sent: the spend cap would have been exceeded; resume with a higher cap",
 }
 
 
@@ -142,6 +144,12 @@ def stop_notes(report: BatchReport, spec: ProviderSpec) -> list[str]:
     lines = [f"The job stopped early: {report.stopped}"]
     lowered = report.stopped.lower()
     lines += [f"What to do: {hint}" for word, hint in spec.hints.items() if word in lowered]
+    if report.by_code.get(SPEND_CAP):
+        lines.append(
+            "The recipients not sent are 'failed' with code spend_cap; resuming the job with a "
+            "higher --max-segments or --max-cost sends them."
+        )
+        return lines
     lines.append(
         "Nothing was sent after that answer; the recipients not sent are 'failed' with code "
         "not_sent, and resuming the job sends them."

@@ -41,6 +41,7 @@ from crowdsms.cli._app import (
     sandbox_option,
     send_option_help,
 )
+from crowdsms.cli._dry_run import Balance, DryRun, dry_run_notes, preview_tables
 from crowdsms.cli._duration import Duration, format_duration
 from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
@@ -77,6 +78,11 @@ class SendJob:
     honour_opt_outs: bool = True
     resend_unconfirmed_after: float | None = None
     send_window: SendWindow | None = None
+    dry_run: bool = False
+    max_segments: int | None = None
+    max_cost: float | None = None
+    price: float | None = None
+    """CNY per SMS segment (``--price``); ``None``: the provider's default estimate."""
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
@@ -93,6 +99,13 @@ _MESSAGE_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...]
         "--kind", type=click.Choice(["1", "2", "3"]), help=send_option_help("kind", "Message kind.")
     ),
     click.option("--project-id", type=int, help=send_option_help("project_id", "Project id.")),
+    click.option(
+        "--template-text",
+        help=send_option_help(
+            "template_text",
+            "The template's text, to count segments of a template kept at the provider.",
+        ),
+    ),
     click.option(
         "--phone-column", default="phone", show_default=True, help="CSV column of numbers."
     ),
@@ -149,6 +162,7 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
         kind=int(kind) if kind is not None else None,
         project_id=options.pop("project_id"),
         columns=chosen,
+        template_text=options.pop("template_text"),
     )
     _check_variables(spec, message, columns, chosen)
     return ChosenMessage(message=message, phone_column=phone_column, encoding=encoding)
@@ -207,6 +221,29 @@ def _parse_window(
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: read and check every row as the job would, then print the counts, "
+    "SMS segments, requests, estimated cost and (where the provider tells it) the balance.",
+)
+@click.option(
+    "--max-segments",
+    type=click.IntRange(min=1),
+    help="Spend cap in SMS segments: the job stops before a request that could pass it "
+    "(resume with a higher cap to send the rest).",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Spend cap in CNY, at --price per segment (with --max-segments, the smaller wins).",
+)
+@click.option(
+    "--price",
+    type=click.FloatRange(min=0),
+    help="CNY per SMS segment, for --dry-run's estimate and --max-cost (default: the "
+    "provider's estimate; see crowdsms providers).",
+)
 @sandbox_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @config_option
@@ -226,6 +263,10 @@ def send(
     send_window: SendWindow | None,
     ignore_opt_outs: bool,
     output: Path | None,
+    dry_run: bool,
+    max_segments: int | None,
+    max_cost: float | None,
+    price: float | None,
     use_sandbox: bool,
     quiet: bool,
     **options: Any,
@@ -237,7 +278,8 @@ def send(
     credentials, an exhausted balance, a refused template): requests in flight finish, the
     rest are not sent, and the summary says why. With --journal, Ctrl-C stops taking new
     chunks and waits for the requests in flight (a second Ctrl-C stops at once), then prints
-    the command that resumes the job.
+    the command that resumes the job. --dry-run sends nothing and prints what the job would
+    do and cost; --max-segments and --max-cost cap what it may spend.
     """
     chosen = choose_message(recipients, provider, options)
     _check_journal(journal, job_id, resume)
@@ -276,7 +318,14 @@ def send(
         honour_opt_outs=not ignore_opt_outs,
         resend_unconfirmed_after=resend_unconfirmed_after,
         send_window=send_window,
+        dry_run=dry_run,
+        max_segments=max_segments,
+        max_cost=max_cost,
+        price=price,
     )
+    if dry_run:
+        _show_dry_run(run(lambda: run_dry_run(job)), job)
+        return
     state.resume_line = job.resume_line
     report = run(lambda: run_send(job))
     _finish(report, job)
@@ -498,6 +547,9 @@ async def run_send(job: SendJob) -> BatchReport:
                 honour_opt_outs=job.honour_opt_outs,
                 resend_unconfirmed_after=job.resend_unconfirmed_after,
                 send_window=job.send_window,
+                max_segments=job.max_segments,
+                max_cost=job.max_cost,
+                price_per_segment=_price(job, spec),
             )
             report: BatchReport | None = None
             error: CrowdSMSError | None = None
@@ -515,6 +567,59 @@ async def run_send(job: SendJob) -> BatchReport:
             if report is None:
                 raise KeyboardInterrupt
             return report
+
+
+def _price(job: SendJob, spec: ProviderSpec) -> float | None:
+    return job.price if job.price is not None else spec.price_per_segment
+
+
+async def _balance(spec: ProviderSpec, client: Any) -> Balance | None:
+    """The balance, where the provider can tell it; a failure to read it is only noted."""
+    if spec.read_balance is None:
+        return None
+    try:
+        value = await spec.read_balance(client)
+    except CrowdSMSError as error:
+        return Balance(problem=f"could not be read: {error}")
+    return Balance(value=value, unit=spec.balance_unit)
+
+
+async def run_dry_run(job: SendJob) -> DryRun:
+    """Preview ``job`` (no message is sent) and read the balance where the provider tells it."""
+    spec = _registry.get(job.provider)
+    async with AsyncExitStack() as stack:
+        client = await open_target(
+            stack, job.provider, job.config, use_sandbox=job.use_sandbox, max_connections=1
+        )
+        chunk_sender = spec.chunk_sender(client, job.message)
+        sender = BatchSender(
+            chunk_sender,
+            chunk_size=job.chunk_size,
+            concurrency=1,
+            honour_opt_outs=job.honour_opt_outs,
+            max_segments=job.max_segments,
+            max_cost=job.max_cost,
+            price_per_segment=_price(job, spec),
+        )
+        recipients = read_recipients_csv(
+            job.recipients,
+            phone_column=job.phone_column,
+            var_columns=var_keys(job.provider, job.var_columns),
+            encoding=job.encoding,
+        )
+        preview = await sender.preview(recipients, journal=job.journal, job_id=job.job_id)
+        balance = await _balance(spec, client)
+        return DryRun(preview=preview, balance=balance, cap=sender.config.spend_cap)
+
+
+def _show_dry_run(dry: DryRun, job: SendJob) -> None:
+    spec = _registry.get(job.provider)
+    for table in preview_tables(dry, spec, source=job.recipients.name):
+        console.print(table)
+    if job.output is not None:
+        notes.print(f"A dry run has no outcomes: {job.output} was not written.", markup=False)
+    for line in dry_run_notes(dry):
+        notes.print(line, markup=False)
 
 
 def _finish(report: BatchReport, job: SendJob) -> None:

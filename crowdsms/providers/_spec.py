@@ -49,9 +49,9 @@ class CredentialField:
 class MessageOptions:
     """What the command line was asked to send; each provider reads the options it needs.
 
-    ``content``, ``tag``, ``template_id``, ``sign``, ``kind``, ``project_id`` (each
-    provider's ``send_options`` say which it reads and what they mean); ``columns`` are the
-    CSV columns that become variables.
+    ``content``, ``tag``, ``template_id``, ``sign``, ``kind``, ``project_id``,
+    ``template_text`` (each provider's ``send_options`` say which it reads and what they
+    mean); ``columns`` are the CSV columns that become variables.
     """
 
     content: str | None = None
@@ -61,6 +61,7 @@ class MessageOptions:
     kind: int | None = None
     project_id: int | None = None
     columns: tuple[str, ...] = ()
+    template_text: str | None = None
 
 
 def require_option(value: object, option: str, provider: str) -> None:
@@ -124,6 +125,12 @@ class ProviderSpec:
     when the template lives at the provider); checked against the CSV before any send."""
     fee_unit: str | None = None
     """What the provider's ``fee`` counts, if it reports one (e.g. ``SMS segments``)."""
+    price_per_segment: float | None = None
+    """The default estimate of one SMS segment's price, in CNY, for previews and cost caps
+    (``--price`` overrides it); ``None`` where messages are not billed per segment."""
+    balance_unit: str | None = None
+    """What :attr:`read_balance`'s number counts, ``"segments"`` or ``"CNY"``, so a preview
+    can say whether it covers the job; ``None`` when unknown (the balance is only shown)."""
     hints: Mapping[str, str] = attrs.field(factory=dict)
     """Words in an error that stopped a job -> what to do on the command line."""
     compute_signature: Callable[..., str] | None = None

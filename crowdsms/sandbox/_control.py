@@ -38,6 +38,7 @@ _RUNTIME_FIELDS: Final = frozenset(
         "blocked_numbers",
         "strict_phone_format",
         "segment_length",
+        "long_segment_length",
         "webhooks",
         "reply_webhooks",
         "webhook_attempts",

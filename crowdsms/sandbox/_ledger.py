@@ -44,7 +44,7 @@ class LedgerEntry:
     message_id: str
     """The id the provider returned for it."""
     fee: int
-    """What it cost, in SMS segments of 70 characters."""
+    """What it cost, in SMS segments (one up to 70 characters, else one per 67)."""
     time: float
     """When it was processed, on the sandbox's clock."""
     request_id: str | None = None

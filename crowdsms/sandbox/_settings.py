@@ -70,7 +70,10 @@ class SandboxSettings:
     strict_phone_format: bool = True
     """Accept only the 11-digit form of a number (what the SDK must send), not ``+86 ...``."""
     segment_length: int = 70
-    """Characters per billed SMS segment."""
+    """The most characters of a message billed as one SMS segment."""
+    long_segment_length: int = 67
+    """Characters per billed segment of a longer message (each part of a concatenated SMS
+    carries a header): 71 to 134 characters are 2 segments, 135 are 3."""
     webhooks: Mapping[str, str] = attrs.field(factory=dict)
     """provider -> URL that delivery reports (and replies, unless ``reply_webhooks``) go to."""
     reply_webhooks: Mapping[str, str] = attrs.field(factory=dict)

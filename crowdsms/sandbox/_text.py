@@ -1,5 +1,8 @@
 """Small rules every provider emulator shares: valid numbers and SMS segments.
 
+A message of up to 70 characters is one segment; a longer one is billed per 67 characters
+(``SandboxSettings.segment_length`` and ``long_segment_length``).
+
 Numbers are judged by :func:`crowdsms.phones.normalize_mainland_mobile` (libphonenumber's
 data), which costs tens of microseconds per new number: too slow for a benchmark of a million
 distinct recipients. For the 11-digit wire form, libphonenumber's mainland mobile pattern
@@ -51,6 +54,14 @@ def valid_number(raw: object, *, strict: bool) -> str | None:
     return _normalized(raw)
 
 
-def segments(text: str, length: int) -> int:
-    """How many billed SMS segments ``text`` takes: one per ``length`` characters, at least 1."""
-    return max(1, math.ceil(len(text) / length))
+def segments(text: str, length: int, long_length: int) -> int:
+    """How many billed SMS segments ``text`` takes.
+
+    One when it has at most ``length`` characters (code points, the signature included);
+    a longer message is concatenated, ``long_length`` characters a part (each part carries a
+    header), so it takes ``ceil(characters / long_length)``.
+    """
+    characters = len(text)
+    if characters <= length:
+        return 1
+    return math.ceil(characters / long_length)

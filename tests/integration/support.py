@@ -84,8 +84,8 @@ def paasw(sandbox: Sandbox, **options: Any) -> AsyncPaasw:
 
 
 def segments(text: str) -> int:
-    """SMS segments of 70 characters that ``text`` is billed as (at least one)."""
-    return max(1, math.ceil(len(text) / 70))
+    """SMS segments ``text`` is billed as: one up to 70 characters, else one per 67."""
+    return 1 if len(text) <= 70 else math.ceil(len(text) / 67)
 
 
 def assert_no_secret(*objects: object, secrets: Iterable[str] = SECRETS) -> None:

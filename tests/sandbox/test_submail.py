@@ -250,3 +250,19 @@ async def test_blocked_numbers_and_exhausted_balance_fail_per_recipient():
         assert [item.get("code") for item in answer] == [None, 114, 903]
         assert sandbox.ledger.phones() == ["13800138000"]
         assert sandbox.balance("submail") == 0
+
+
+@pytest.mark.asyncio
+async def test_long_messages_are_billed_per_67_characters(
+    sandbox: Sandbox, client: httpx.AsyncClient
+):
+    prefix = "【沙箱】你好 "  # 7 characters, then the name
+    lengths = [70, 71, 134, 135, 201, 202]
+    multi = [
+        {"to": f"1380013800{index}", "vars": {"name": "名" * (length - len(prefix))}}
+        for index, length in enumerate(lengths)
+    ]
+    answer = (await client.post(MULTISEND, data=multisend_form(multi))).json()
+    assert [len(entry.content or "") for entry in sandbox.ledger.entries()] == lengths
+    assert [item["fee"] for item in answer] == [1, 2, 2, 3, 3, 4]
+    assert [entry.fee for entry in sandbox.ledger.entries()] == [1, 2, 2, 3, 3, 4]

@@ -88,6 +88,23 @@ class CrowdTaskChunkSender:
         """
         return False
 
+    @property
+    def segments_note(self) -> str:
+        """Why :meth:`render` gives no text: these are tasks, not messages."""
+        return (
+            "CrowdTask publishes tasks, not SMS: segments and their cost do not apply "
+            "(tasks are priced by the project)"
+        )
+
+    @property
+    def price_per_segment(self) -> float | None:
+        """``None``: tasks are not billed per SMS segment."""
+        return None
+
+    def render(self, recipient: Recipient) -> str | None:
+        """``None``: a task row is not a message (see :attr:`segments_note`)."""
+        return None
+
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """Return ``recipient`` unchanged if its ``vars`` make a valid row, else raise.
 

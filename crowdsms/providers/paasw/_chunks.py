@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
@@ -12,7 +13,12 @@ from crowdsms.providers.paasw._models import SmsKind
 from crowdsms.providers.paasw._requests import PaaswRequests, send_request
 from crowdsms.providers.paasw._validation import MAX_CHUNK_SIZE, normalize_phone_list
 
-__all__ = ["PaaswChunkSender"]
+__all__ = ["PRICE_PER_SEGMENT", "PaaswChunkSender"]
+
+PRICE_PER_SEGMENT: Final = 0.05
+"""The default estimate of one SMS segment's price, in CNY, for previews and ``max_cost``:
+a typical domestic price, not a quote (the gateway publishes none). Pass your contract's
+price (``price_per_segment=``, ``--price``) for a real estimate."""
 
 
 class PaaswChunkSender:
@@ -65,6 +71,20 @@ class PaaswChunkSender:
         the id of the request, which every recipient's outcome carries as ``message_id``.
         """
         return False
+
+    @property
+    def segments_note(self) -> str | None:
+        """``None``: :meth:`render` always gives the text, so segments can be counted."""
+        return None
+
+    @property
+    def price_per_segment(self) -> float:
+        """The default price estimate of one segment, in CNY (:data:`PRICE_PER_SEGMENT`)."""
+        return PRICE_PER_SEGMENT
+
+    def render(self, recipient: Recipient) -> str:
+        """The text every recipient gets: the content, 【signature】 included."""
+        return self.content
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """``recipient`` with its number normalized; refuses variables and bad numbers."""

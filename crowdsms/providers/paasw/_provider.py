@@ -14,6 +14,7 @@ from crowdsms.providers._spec import (
     require_option,
 )
 from crowdsms.providers.paasw._blocking import Paasw
+from crowdsms.providers.paasw._chunks import PRICE_PER_SEGMENT
 from crowdsms.providers.paasw._client import DEFAULT_BASE_URL, AsyncPaasw
 from crowdsms.providers.paasw._codes import CODES
 from crowdsms.providers.paasw._models import SmsKind
@@ -95,6 +96,9 @@ PROVIDER = ProviderSpec(
     },
     per_recipient_variables=False,
     template_variables=lambda message: frozenset(),
+    price_per_segment=PRICE_PER_SEGMENT,
+    # The gateway does not publish its balance's unit; the sandbox counts SMS segments.
+    balance_unit="segments",
     hints={"kind": "this account needs the message kind: pass --kind 1, 2 or 3"},
     codes=CODES,
     webhooks=(PaaswWebhook,),

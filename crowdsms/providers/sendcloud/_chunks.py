@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from crowdsms._transport import Transport
+from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient, RecipientOutcome
 from crowdsms.providers.sendcloud._sms_requests import SmsSettings, prepare_sendn
 from crowdsms.providers.sendcloud._validation import check_recipient
 
-__all__ = ["SendCloudChunkSender"]
+__all__ = ["PRICE_PER_SEGMENT", "SendCloudChunkSender", "check_template_text"]
+
+PRICE_PER_SEGMENT: Final = 0.05
+"""The default estimate of one SMS segment's price, in CNY, for previews and ``max_cost``:
+an order of magnitude of SendCloud's published domestic prices, not a quote. Pass your
+contract's price (``price_per_segment=``, ``--price``) for a real estimate."""
+
+
+def check_template_text(text: object) -> str | None:
+    """``text`` (the template's text, for counting segments), or InvalidInputError."""
+    if text is None:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(
+            "must be the template's text as a non-empty str",
+            field="template_text",
+            received=repr(text)[:40],
+            action=(
+                "Copy the approved template's text, 【signature】 and %name% variables "
+                "included, from the SendCloud console; or pass None"
+            ),
+        )
+    return text
+
+
+def _fill(template: str, variables: Sequence[tuple[str, str]]) -> str:
+    for key, value in variables:
+        name = key if len(key) > 1 and key.startswith("%") and key.endswith("%") else f"%{key}%"
+        template = template.replace(name, value)
+    return template
 
 
 class SendCloudChunkSender:
@@ -20,6 +51,10 @@ class SendCloudChunkSender:
     the provider as ``sendRequestId``, so a chunk whose answer was lost can be sent again
     without sending anything twice. Each chunk is the same request as
     :meth:`SmsEndpoints.sendn`, checked the same way.
+
+    SendCloud keeps the template's text; ``template_text`` (the same text, copied from the
+    console) lets :meth:`render` give each recipient's message, so that previews and spend
+    caps can count segments. Without it they cannot (:attr:`segments_note`).
     """
 
     def __init__(
@@ -29,11 +64,14 @@ class SendCloudChunkSender:
         *,
         template_id: int,
         max_connections: int | None,
+        template_text: str | None = None,
     ) -> None:
         self._transport = transport
         self._settings = settings
         self._template_id = template_id
         self._max_connections = max_connections
+        self.template_text = check_template_text(template_text)
+        """The template's text, if given: what :meth:`render` fills in."""
 
     def __repr__(self) -> str:
         return f"<SendCloudChunkSender template_id={self._template_id}>"
@@ -70,6 +108,32 @@ class SendCloudChunkSender:
         idempotency key) to learn them without sending anything twice.
         """
         return False
+
+    @property
+    def segments_note(self) -> str | None:
+        """Why :meth:`render` gives no text (no ``template_text``), or ``None``."""
+        if self.template_text is not None:
+            return None
+        return (
+            "SendCloud sends template "
+            f"{self._template_id} by its id, and crowdsms does not know the template's text, "
+            "so segments and cost are unknown. Give the text to count them: "
+            "template_text= (--template-text on the command line)"
+        )
+
+    @property
+    def price_per_segment(self) -> float:
+        """The default price estimate of one segment, in CNY (:data:`PRICE_PER_SEGMENT`)."""
+        return PRICE_PER_SEGMENT
+
+    def render(self, recipient: Recipient) -> str | None:
+        """The text ``recipient`` gets: ``template_text`` with each ``%name%`` filled in.
+
+        ``None`` without ``template_text``. Variables may be named ``code`` or ``%code%``.
+        """
+        if self.template_text is None:
+            return None
+        return _fill(self.template_text, list(recipient.vars.items()))
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """The recipient with its number normalized and its variables checked."""

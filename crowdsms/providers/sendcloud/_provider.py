@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from crowdsms.errors import AuthenticationError, ProviderError, SignatureError
 from crowdsms.outcomes import ChunkSender
 from crowdsms.providers._spec import (
@@ -12,6 +14,7 @@ from crowdsms.providers._spec import (
     require_option,
 )
 from crowdsms.providers.sendcloud._blocking import SendCloud
+from crowdsms.providers.sendcloud._chunks import PRICE_PER_SEGMENT
 from crowdsms.providers.sendcloud._client import DEFAULT_BASE_URL, AsyncSendCloud
 from crowdsms.providers.sendcloud._codes import CODES
 from crowdsms.providers.sendcloud._signing import compute_signature
@@ -23,7 +26,19 @@ __all__ = ["PROVIDER"]
 def _chunk_sender(client: AsyncSendCloud, message: MessageOptions) -> ChunkSender:
     require_option(message.template_id, "--template-id", "sendcloud")
     assert message.template_id is not None
-    return client.sms.sendn_chunks(template_id=message.template_id)
+    return client.sms.sendn_chunks(
+        template_id=message.template_id, template_text=message.template_text
+    )
+
+
+_VARIABLE = re.compile(r"%([^%\s]+)%")
+
+
+def _template_variables(message: MessageOptions) -> frozenset[str] | None:
+    """The ``%name%`` variables of ``--template-text``, when given (else unknown)."""
+    if message.template_text is None:
+        return None
+    return frozenset(_VARIABLE.findall(message.template_text))
 
 
 async def _read_clock(client: AsyncSendCloud) -> float:
@@ -62,8 +77,14 @@ PROVIDER = ProviderSpec(
     emulator="crowdsms.sandbox.emulators.sendcloud:SendCloudEmulator",
     chunk_sender=_chunk_sender,
     demo_message=MessageOptions(template_id=1, columns=("code",)),
-    send_options={"template_id": "the approved template, with %name% variables (required)"},
+    send_options={
+        "template_id": "the approved template, with %name% variables (required)",
+        "template_text": "the template's text as approved, only to count segments "
+        "(--dry-run, --max-segments, --max-cost); not sent",
+    },
     var_name=_var_name,
+    template_variables=_template_variables,
+    price_per_segment=PRICE_PER_SEGMENT,
     compute_signature=compute_signature,
     signature_vectors=tuple(
         SignatureVector(

@@ -85,12 +85,19 @@ class SmsEndpoints:
         )
         return await prepared.submit(self._transport)
 
-    def sendn_chunks(self, *, template_id: int) -> SendCloudChunkSender:
-        """The batch sender's view of :meth:`sendn` for one template."""
+    def sendn_chunks(
+        self, *, template_id: int, template_text: str | None = None
+    ) -> SendCloudChunkSender:
+        """The batch sender's view of :meth:`sendn` for one template.
+
+        ``template_text``, the template's text as approved (``%name%`` variables, 【signature】
+        included), is only used to count segments (previews, spend caps); it is not sent.
+        """
         check_positive(template_id, field="template_id")
         return SendCloudChunkSender(
             self._transport,
             self._settings,
             template_id=template_id,
             max_connections=self._max_connections,
+            template_text=template_text,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Final
 
 from crowdsms.outcomes import Recipient, RecipientOutcome
 from crowdsms.providers.submail._converter import parse_multisend_outcomes
@@ -14,7 +16,14 @@ from crowdsms.providers.submail._validation import (
     check_tag,
 )
 
-__all__ = ["SubmailChunkSender"]
+__all__ = ["PRICE_PER_SEGMENT", "SubmailChunkSender"]
+
+PRICE_PER_SEGMENT: Final = 0.05
+"""The default estimate of one SMS segment's price, in CNY, for previews and ``max_cost``:
+an order of magnitude of SUBMAIL's published domestic prices, not a quote. Pass your
+contract's price (``price_per_segment=``, ``--price``) for a real estimate."""
+
+_PLACEHOLDER = re.compile(r"@var\(([^()]*)\)")
 
 
 class SubmailChunkSender:
@@ -34,6 +43,8 @@ class SubmailChunkSender:
         self._requests = requests
         self._content = content
         self._tag = tag
+        self._parts = _PLACEHOLDER.split(content.text)
+        """Literal text and ``@var`` names, alternately (``render`` joins them)."""
 
     def __repr__(self) -> str:
         return f"<SubmailChunkSender max_chunk_size={self.max_chunk_size}>"
@@ -62,6 +73,39 @@ class SubmailChunkSender:
     def placeholders(self) -> tuple[str, ...]:
         """The ``@var`` keys the content uses, in order of first use."""
         return self._content.placeholders
+
+    @property
+    def segments_note(self) -> str | None:
+        """``None``: :meth:`render` always gives the text, so segments can be counted."""
+        return None
+
+    @property
+    def price_per_segment(self) -> float:
+        """The default price estimate of one segment, in CNY (:data:`PRICE_PER_SEGMENT`)."""
+        return PRICE_PER_SEGMENT
+
+    def render(self, recipient: Recipient) -> str:
+        """The text ``recipient`` gets: the content with each ``@var(name)`` filled in.
+
+        A placeholder without a value stays as written: validation refuses a recipient
+        without a value, and one written with spaces (``@var( name )``) gets none, because
+        the value is sent under the name without them. SUBMAIL bills this text, signature
+        included.
+        """
+        parts = self._parts
+        if len(parts) == 1:
+            return parts[0]
+        values = recipient.vars
+        text = []
+        for index, part in enumerate(parts):
+            if index % 2 == 0:
+                text.append(part)
+            else:
+                # Variables go out under their names without spaces, and SUBMAIL fills in
+                # @var(name) by the name as written: @var( name ) gets no value.
+                value = values.get(part) if part == part.strip() else None
+                text.append(f"@var({part})" if value is None else value)
+        return "".join(text)
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """Return ``recipient`` with its phone normalized; raise InvalidInputError if bad."""

@@ -13,6 +13,7 @@ from crowdsms.providers._spec import (
     require_option,
 )
 from crowdsms.providers.submail._blocking import Submail
+from crowdsms.providers.submail._chunks import PRICE_PER_SEGMENT
 from crowdsms.providers.submail._client import DEFAULT_BASE_URL, AsyncSubmail
 from crowdsms.providers.submail._codes import CODES
 from crowdsms.providers.submail._signing import compute_signature
@@ -65,6 +66,7 @@ PROVIDER = ProviderSpec(
     },
     template_variables=_template_variables,
     fee_unit="SMS segments",
+    price_per_segment=PRICE_PER_SEGMENT,
     compute_signature=compute_signature,
     signature_vectors=tuple(
         SignatureVector(

@@ -279,7 +279,7 @@ class PaaswEmulator:
         invalid = [raw for raw, number in checked if number is None]
         if not valid:
             raise _Rejected("no_valid_number", "手机号码格式错误")
-        fee = segments(content, settings.segment_length)
+        fee = segments(content, settings.segment_length, settings.long_segment_length)
         if not self.state.charge(PROVIDER, app_id, fee * len(valid)):
             raise _Rejected("balance", "余额不足")
         biz_id = f"{self.state.clock.now_ms():013d}{self.state.next_number() % 10**7:07d}"

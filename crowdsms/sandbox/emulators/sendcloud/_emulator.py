@@ -332,7 +332,7 @@ class SendCloudEmulator:
                 )
                 continue
             text = _substitute(template, recipient.variables)
-            fee = segments(text, settings.segment_length)
+            fee = segments(text, settings.segment_length, settings.long_segment_length)
             accepted.append((index, number, recipient, text, fee))
         if accepted and not self.state.charge(PROVIDER, user, sum(fee for *_, fee in accepted)):
             raise _Rejected(499)
@@ -415,7 +415,7 @@ class SendCloudEmulator:
     def _run_task(self, task: ContactTask) -> bool:
         settings = self.state.settings
         template = self.settings.templates.get(task.template_id, "")
-        fee = segments(template, settings.segment_length)
+        fee = segments(template, settings.segment_length, settings.long_segment_length)
         if not self.state.charge(PROVIDER, task.user, fee * len(task.members)):
             return False
         message_id = self._message_id()

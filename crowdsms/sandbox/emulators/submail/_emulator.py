@@ -265,7 +265,7 @@ class SubmailEmulator:
             raise _Rejected(251)
         if self.state.blocked(number):
             raise _Rejected(114)
-        fee = segments(content, settings.segment_length)
+        fee = segments(content, settings.segment_length, settings.long_segment_length)
         if not self.state.charge(PROVIDER, appid, fee):
             raise _Rejected(903)
         entry = self._entry(
@@ -317,7 +317,7 @@ class SubmailEmulator:
                 results.append(_error(307))
             else:
                 text = _substitute(parts, variables)
-                fee = segments(text, settings.segment_length)
+                fee = segments(text, settings.segment_length, settings.long_segment_length)
                 if not self.state.charge(PROVIDER, appid, fee):
                     results.append(_error(903))
                     continue
