@@ -1,10 +1,13 @@
 """A compact JSON form of a chunk's outcomes, as stored in Redis.
 
 ``[1, row, row, ...]``: the format version, then one row per recipient,
-``[phone, status, message_id, fee, code, message, retryable]`` with the status as one letter
-(``s``ent, ``f``ailed, ``u``nknown, s``k``ipped), ``retryable`` as 1 or 0, and trailing
-fields left out when they hold their defaults (null, or 0 for ``retryable``). A sent outcome
-is ``["+8613800138000","s","1f0c...",0.05]``; non-ASCII text is kept as UTF-8.
+``[phone, status, message_id, fee, code, message, retryable, provider]`` with the status as
+one letter (``s``ent, ``f``ailed, ``u``nknown, s``k``ipped), ``retryable`` as 1 or 0, and
+trailing fields left out when they hold their defaults (null, or 0 for ``retryable``). A sent
+outcome is ``["+8613800138000","s","1f0c...",0.05]``; non-ASCII text is kept as UTF-8.
+``provider`` (which provider answered for the recipient, see
+:attr:`~crowdsms.outcomes.RecipientOutcome.provider`) came later: rows without it read as
+before, and a row has it only when it is set.
 """
 
 from __future__ import annotations
@@ -49,10 +52,13 @@ def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
             outcome.message,
             1 if outcome.retryable else 0,
         ]
-        if row[-1] == 0:
-            row.pop()
-        while len(row) > 2 and row[-1] is None:
-            row.pop()
+        if outcome.provider is not None:
+            row.append(outcome.provider)
+        else:
+            if not outcome.retryable:
+                row.pop()
+            while len(row) > 2 and row[-1] is None:
+                row.pop()
         payload.append(row)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
@@ -82,9 +88,11 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
         raise _corrupt(text, f"not a list starting with format version {FORMAT_VERSION}")
     outcomes: list[RecipientOutcome] = []
     for row in payload[1:]:
-        if not isinstance(row, list) or not 2 <= len(row) <= 7:
-            raise _corrupt(text, f"a row is not a list of 2 to 7 fields: {row!r:.80}")
-        phone, letter, message_id, fee, code, message, retryable = row + [None] * (7 - len(row))
+        if not isinstance(row, list) or not 2 <= len(row) <= 8:
+            raise _corrupt(text, f"a row is not a list of 2 to 8 fields: {row!r:.80}")
+        phone, letter, message_id, fee, code, message, retryable, provider = row + [None] * (
+            8 - len(row)
+        )
         if (
             not isinstance(phone, str)
             or not isinstance(letter, str)
@@ -94,6 +102,7 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
             or not _optional(code, str)
             or not _optional(message, str)
             or retryable not in (None, 0, 1)
+            or not _optional(provider, str)
         ):
             raise _corrupt(text, f"a row has a field of the wrong kind: {row!r:.80}")
         outcomes.append(
@@ -105,6 +114,7 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
                 code=code,
                 message=message,
                 retryable=retryable == 1,
+                provider=provider,
             )
         )
     return tuple(outcomes)

@@ -32,6 +32,21 @@ def test_a_failure_keeps_its_code_message_and_retryable_flag_in_utf8() -> None:
     assert decode_outcomes(text.encode()) == (outcome,)
 
 
+def test_the_provider_is_kept_and_rows_without_it_read_as_before() -> None:
+    sent = RecipientOutcome(
+        phone="13812345678", status=OutcomeStatus.SENT, message_id="a1", provider="backup"
+    )
+    assert encode_outcomes([sent]) == '[1,["13812345678","s","a1",null,null,null,0,"backup"]]'
+    assert decode_outcomes(encode_outcomes([sent])) == (sent,)
+    failed = RecipientOutcome(
+        phone="138", status=OutcomeStatus.FAILED, code="1", retryable=True, provider="p"
+    )
+    assert encode_outcomes([failed]) == '[1,["138","f",null,null,"1",null,1,"p"]]'
+    assert decode_outcomes(encode_outcomes([failed])) == (failed,)
+    (old,) = decode_outcomes('[1,["138","s","a1"]]')
+    assert old.provider is None
+
+
 outcomes = st.builds(
     RecipientOutcome,
     phone=st.text(max_size=20),
@@ -41,6 +56,7 @@ outcomes = st.builds(
     code=st.none() | st.text(max_size=10),
     message=st.none() | st.text(max_size=40),
     retryable=st.booleans(),
+    provider=st.none() | st.text(max_size=20),
 )
 
 
@@ -62,6 +78,8 @@ def test_every_outcome_comes_back_as_it_went_in(chunk: list[RecipientOutcome]) -
         '[1,["138","s",5]]',
         '[1,["138","s",null,"1"]]',
         '[1,["138","s",null,null,null,null,2]]',
+        '[1,["138","s",null,null,null,null,0,7]]',
+        '[1,["138","s",null,null,null,null,0,"p",null]]',
     ],
 )
 def test_anything_else_is_refused_with_what_was_stored(text: str) -> None:
