@@ -33,7 +33,8 @@ The rules (see :mod:`crowdsms.failover._rules` for the code families):
   (:class:`FailoverCircuit`), so a batch does not hammer it.
 
 Every outcome says which provider answered for it: :attr:`RecipientOutcome.provider
-<crowdsms.outcomes.RecipientOutcome.provider>`.
+<crowdsms.outcomes.RecipientOutcome.provider>`. :class:`MessageOptions` (each provider's
+message definition, for :meth:`FailoverChunkSender.from_registry`) is re-exported here.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from crowdsms.failover._single import (
     failover_send,
     failover_send_blocking,
 )
+from crowdsms.providers._spec import MessageOptions
 
 __all__ = [
     "ACCOUNT_SIDE",
@@ -66,6 +68,7 @@ __all__ = [
     "FailoverError",
     "FailoverResult",
     "FailoverRoute",
+    "MessageOptions",
     "RouteLike",
     "error_fails_over",
     "error_opens_circuit",
