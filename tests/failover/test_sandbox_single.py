@@ -14,9 +14,14 @@ from crowdsms.errors import (
     DeliveryCertainty,
     ProviderError,
 )
-from crowdsms.failover import FailoverCircuit, FailoverError, failover_send
+from crowdsms.failover import (
+    FailoverCircuit,
+    FailoverError,
+    failover_send,
+    failover_send_blocking,
+)
 from crowdsms.providers import _registry
-from crowdsms.sandbox import FaultKind, Sandbox, SandboxSettings, serve
+from crowdsms.sandbox import FaultKind, Sandbox, SandboxSettings, serve, serve_in_thread
 
 from .support import (
     BACKUP,
@@ -121,3 +126,31 @@ async def test_when_no_provider_could_send_the_error_lists_each(sandbox: Sandbox
     assert [name for name, _ in caught.value.errors] == [PRIMARY, BACKUP]
     assert caught.value.certainty is DeliveryCertainty.NOT_SENT
     assert len(sandbox.ledger) == 0
+
+
+def test_the_blocking_twin_with_blocking_clients() -> None:
+    with serve_in_thread() as sandbox:
+        sandbox.force_fault(FaultKind.REJECT, provider=PRIMARY, path="sms/send", count=10)
+        primary_spec, backup_spec = _registry.get(PRIMARY), _registry.get(BACKUP)
+        with (
+            primary_spec.blocking_client(
+                **sandbox.credentials(PRIMARY), base_url=sandbox.base_url(PRIMARY), runtime=RUNTIME
+            ) as primary,
+            backup_spec.blocking_client(
+                **sandbox.credentials(BACKUP), base_url=sandbox.base_url(BACKUP)
+            ) as backup,
+        ):
+            result = failover_send_blocking(
+                [
+                    (PRIMARY, lambda: primary.sms.send(to=PHONE, content="【沙箱】验证码1234。")),
+                    (
+                        BACKUP,
+                        lambda: backup.sms.send(
+                            template_id=1, phones=[PHONE], vars={"%code%": "1234"}
+                        ),
+                    ),
+                ]
+            )
+        assert result.provider == BACKUP
+        assert ledger(sandbox, BACKUP) == [PHONE]
+        assert ledger(sandbox, PRIMARY) == []
