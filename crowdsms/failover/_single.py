@@ -43,7 +43,7 @@ class FailoverError(RequestError):
 
     def __init__(self, errors: Sequence[tuple[str, CrowdSMSError]]) -> None:
         self.errors = tuple(errors)
-        parts = "; ".join(f"{name}: {error.what}" for name, error in self.errors)
+        parts = "; ".join(f"{name}: {_clause(error.what)}" for name, error in self.errors)
         super().__init__(
             f"no provider sent the message ({parts})",
             certainty=DeliveryCertainty.NOT_SENT,
@@ -52,6 +52,11 @@ class FailoverError(RequestError):
                 "errors name first"
             ),
         )
+
+
+def _clause(text: str) -> str:
+    """``text`` without its closing full stops, to sit inside a sentence."""
+    return text.rstrip().rstrip(".").rstrip()
 
 
 def _check(attempts: Sequence[tuple[str, F]]) -> list[tuple[str, F]]:
