@@ -102,6 +102,12 @@ class RecipientOutcome:
     ``confirmed`` says the recipient was ``unknown`` (the send's answer was lost) and a
     report proved the provider had the message, so it is now ``sent``; ``delivery`` is the
     delivery state of a sent recipient (``None`` before any reconciliation).
+
+    ``provider`` names the provider whose answer the outcome is: the one that sent it,
+    refused it last, or may have sent it (``unknown``). Senders that choose between
+    providers set it (:class:`~crowdsms.failover.FailoverChunkSender` sets the name or
+    label each provider was given); ``None`` where no provider was chosen or none answered
+    for the recipient (a request that failed as a whole, a skipped recipient).
     """
 
     phone: str
@@ -113,6 +119,7 @@ class RecipientOutcome:
     retryable: bool = False
     confirmed: bool = False
     delivery: Delivery | None = None
+    provider: str | None = None
 
 
 class ChunkSender(Protocol):

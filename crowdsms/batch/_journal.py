@@ -227,7 +227,7 @@ class JobJournal(Protocol):
 
 def _outcome_to_json(outcome: RecipientOutcome) -> dict[str, object]:
     data: dict[str, object] = {"phone": outcome.phone, "status": outcome.status.value}
-    for name in ("message_id", "fee", "code", "message"):
+    for name in ("message_id", "fee", "code", "message", "provider"):
         value = getattr(outcome, name)
         if value is not None:
             data[name] = value
@@ -268,6 +268,7 @@ def _outcome_from_json(data: Mapping[str, object]) -> RecipientOutcome:
         retryable=bool(data.get("retryable", False)),
         confirmed=bool(data.get("confirmed", False)),
         delivery=_delivery_from_json(data.get("delivery")),
+        provider=_optional_str(data.get("provider")),
     )
 
 

@@ -1,7 +1,7 @@
 """A compact JSON form of a chunk's outcomes, as stored in Redis.
 
-``[1, row, row, ...]``: the format version, then one row per recipient,
-``[phone, status, message_id, fee, code, message, retryable, confirmed, delivery]`` with the
+``[1, row, row, ...]``: the format version, then one row per recipient, ``[phone, status,
+message_id, fee, code, message, retryable, confirmed, delivery, provider]`` with the
 status as one letter (``s``ent, ``f``ailed, ``u``nknown, s``k``ipped), ``retryable`` and
 ``confirmed`` as 1 or 0, ``delivery`` (after reconciliation with delivery reports) as
 ``[state, code, at]`` with the state as one letter (``d``elivered, ``u``ndelivered,
@@ -9,8 +9,10 @@ status as one letter (``s``ent, ``f``ailed, ``u``nknown, s``k``ipped), ``retryab
 their defaults (null, or 0 for the flags). A sent outcome is
 ``["+8613800138000","s","1f0c...",0.05]``, the same once delivered
 ``["+8613800138000","s","1f0c...",0.05,null,null,0,0,["d",null,1733100000.5]]``; non-ASCII
-text is kept as UTF-8. Rows written before ``confirmed`` and ``delivery`` existed read as
-they did (both left out).
+text is kept as UTF-8. A tenth field, ``provider`` (which provider answered for the
+recipient, see :attr:`~crowdsms.outcomes.RecipientOutcome.provider`), is there only when
+set. Rows written before ``confirmed``, ``delivery`` and ``provider`` existed read as they
+did (left out).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ _STATE_LETTER = {
     DeliveryState.AWAITING: "a",
 }
 _STATE = {letter: state for state, letter in _STATE_LETTER.items()}
-_FIELDS = 9
-_DEFAULTS: tuple[object, ...] = (None, None, None, None, None, None, 0, 0, None)
+_FIELDS = 10
+_DEFAULTS: tuple[object, ...] = (None, None, None, None, None, None, 0, 0, None, None)
 """Each field's default, left out at the end of a row (phone and status are never left out)."""
 
 
@@ -74,6 +76,7 @@ def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
             1 if outcome.retryable else 0,
             1 if outcome.confirmed else 0,
             _delivery_row(outcome.delivery),
+            outcome.provider,
         ]
         while len(row) > 2 and row[-1] == _DEFAULTS[len(row) - 1]:
             row.pop()
@@ -122,9 +125,9 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
     for row in payload[1:]:
         if not isinstance(row, list) or not 2 <= len(row) <= _FIELDS:
             raise _corrupt(text, f"a row is not a list of 2 to {_FIELDS} fields: {row!r:.80}")
-        phone, letter, message_id, fee, code, message, retryable, confirmed, stored = row + [
-            None
-        ] * (_FIELDS - len(row))
+        phone, letter, message_id, fee, code, message, retryable, confirmed, stored, provider = (
+            row + [None] * (_FIELDS - len(row))
+        )
         delivery = _delivery(stored)
         if (
             not isinstance(phone, str)
@@ -137,6 +140,7 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
             or retryable not in (None, 0, 1)
             or confirmed not in (None, 0, 1)
             or delivery is False
+            or not _optional(provider, str)
         ):
             raise _corrupt(text, f"a row has a field of the wrong kind: {row!r:.80}")
         assert not isinstance(delivery, bool)
@@ -151,6 +155,7 @@ def decode_outcomes(text: str | bytes) -> tuple[RecipientOutcome, ...]:
                 retryable=retryable == 1,
                 confirmed=confirmed == 1,
                 delivery=delivery,
+                provider=provider,
             )
         )
     return tuple(outcomes)

@@ -60,6 +60,24 @@ deliveries = st.builds(
     at=st.none() | st.floats(allow_nan=False, allow_infinity=False),
 )
 
+
+def test_the_provider_is_kept_and_rows_without_it_read_as_before() -> None:
+    sent = RecipientOutcome(
+        phone="13812345678", status=OutcomeStatus.SENT, message_id="a1", provider="backup"
+    )
+    assert (
+        encode_outcomes([sent]) == '[1,["13812345678","s","a1",null,null,null,0,0,null,"backup"]]'
+    )
+    assert decode_outcomes(encode_outcomes([sent])) == (sent,)
+    failed = RecipientOutcome(
+        phone="138", status=OutcomeStatus.FAILED, code="1", retryable=True, provider="p"
+    )
+    assert encode_outcomes([failed]) == '[1,["138","f",null,null,"1",null,1,0,null,"p"]]'
+    assert decode_outcomes(encode_outcomes([failed])) == (failed,)
+    (old,) = decode_outcomes('[1,["138","s","a1"]]')
+    assert old.provider is None
+
+
 outcomes = st.builds(
     RecipientOutcome,
     phone=st.text(max_size=20),
@@ -71,6 +89,7 @@ outcomes = st.builds(
     retryable=st.booleans(),
     confirmed=st.booleans(),
     delivery=st.none() | deliveries,
+    provider=st.none() | st.text(max_size=20),
 )
 
 
@@ -96,7 +115,9 @@ def test_every_outcome_comes_back_as_it_went_in(chunk: list[RecipientOutcome]) -
         '[1,["138","s",null,null,null,null,0,0,"d"]]',
         '[1,["138","s",null,null,null,null,0,0,["x"]]]',
         '[1,["138","s",null,null,null,null,0,0,["d","1","2"]]]',
-        '[1,["138","s",null,null,null,null,0,0,null,null]]',
+        '[1,["138","s",null,null,null,null,0,0,null,null,null]]',
+        '[1,["138","s",null,null,null,null,0,7]]',
+        '[1,["138","s",null,null,null,null,0,"p",null]]',
     ],
 )
 def test_anything_else_is_refused_with_what_was_stored(text: str) -> None:

@@ -59,6 +59,10 @@ def _values(end: str) -> dict[str, Any]:
         "retryable": False,
         "job_wide": None,
         "body": b"{}",
+        "errors": [
+            ("primary", CrowdSMSError("it went wrong" + end)),
+            ("backup", CrowdSMSError("it went wrong too" + end)),
+        ],
         "cause": ResponseParseError(
             "the answer is not JSON" + end,
             certainty=DeliveryCertainty.UNKNOWN,
