@@ -29,7 +29,13 @@ from crowdsms.telemetry._state import STATE
 if TYPE_CHECKING:
     from crowdsms.telemetry._otel import Instruments, Span
 
-__all__ = ["observe_chunk", "observe_chunk_request", "observe_job", "observe_pace"]
+__all__ = [
+    "observe_chunk",
+    "observe_chunk_request",
+    "observe_emitted",
+    "observe_job",
+    "observe_pace",
+]
 
 _clock = time.perf_counter
 
@@ -116,8 +122,6 @@ async def observe_job(
     if otel is not None and span is not None:
         otel.detach(context)
         otel.end(span, _report_attributes(report), None)
-        if report.skipped:
-            otel.recipients.add(report.skipped, {names.OUTCOME_STATUS: OutcomeStatus.SKIPPED.value})
     return report
 
 
@@ -248,14 +252,6 @@ class _Chunk:
         common: dict[str, Any] = {}
         if self.provider is not None and self.operation is not None:
             common = {names.PROVIDER: self.provider, names.OPERATION: self.operation}
-        if self.attempts:  # outcomes of requests this process made
-            for status, count in (
-                (OutcomeStatus.SENT, sent),
-                (OutcomeStatus.FAILED, failed),
-                (OutcomeStatus.UNKNOWN, unknown),
-            ):
-                if count:
-                    otel.recipients.add(count, {**common, names.OUTCOME_STATUS: status.value})
         if self.attempts > 1:
             otel.retries.add(self.attempts - 1, {**common, names.RETRY_SCOPE: "chunk"})
         if self.span is None:
@@ -324,6 +320,41 @@ def observe_chunk_request(
         if isinstance(chunk, _Chunk):
             chunk.request_done(result)
         return result
+
+    return observed
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> OutcomeStatus: ...
+
+
+_O = TypeVar("_O", bound=Sequence[_HasStatus])
+
+
+def observe_emitted(
+    add: Callable[Concatenate[_S, _O, _P], None],
+) -> Callable[Concatenate[_S, _O, _P], None]:
+    """Wrap the count of a job's emitted outcomes (``add(outcomes, replayed=n)``).
+
+    Adds them to ``crowdsms.recipients`` by status, but for a block replayed from the
+    journal of an earlier run (which counted them when it emitted them).
+    """
+
+    @functools.wraps(add)
+    def observed(self: _S, outcomes: _O, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        add(self, outcomes, *args, **kwargs)
+        if not STATE.active or kwargs.get("replayed"):
+            return
+        otel = STATE.instruments()
+        if otel is None:
+            return
+        counts: dict[OutcomeStatus, int] = {}
+        for outcome in outcomes:
+            status = outcome.status
+            counts[status] = counts.get(status, 0) + 1
+        for status, count in counts.items():
+            otel.recipients.add(count, {names.OUTCOME_STATUS: status.value})
 
     return observed
 
