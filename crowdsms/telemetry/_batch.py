@@ -13,15 +13,16 @@ chunk's children.
 from __future__ import annotations
 
 import functools
+import operator
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from crowdsms.errors import DeliveryCertainty
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 from crowdsms.telemetry import _names as names
-from crowdsms.telemetry._current import CURRENT_CHUNK
+from crowdsms.telemetry._current import CURRENT_CHUNK, CURRENT_JOB, JobScope, is_live
 from crowdsms.telemetry._hooks import call_hooks
 from crowdsms.telemetry._records import ChunkDetails
 from crowdsms.telemetry._state import STATE
@@ -39,10 +40,10 @@ __all__ = [
 
 _clock = time.perf_counter
 
+_status = operator.attrgetter("status")
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-_JOB_ID: ContextVar[str | None] = ContextVar("crowdsms_job_id", default=None)
 
 
 class _Block(Protocol):
@@ -96,8 +97,14 @@ async def observe_job(
     """Await a job's ``run`` inside its span; count its skipped recipients at the end."""
     if not STATE.active:
         return await run
-    otel = STATE.instruments()
-    token = _JOB_ID.set(job_id)
+    live = STATE.live()
+    token = CURRENT_JOB.set(JobScope(job_id, live))
+    if not live:  # its chunks and calls skip their probes too
+        try:
+            return await run
+        finally:
+            CURRENT_JOB.reset(token)
+    otel = STATE.otel()
     span: Span | None = None
     context: object | None = None
     if otel is not None:
@@ -118,7 +125,7 @@ async def observe_job(
             otel.end(span, {}, names.error_type(error))
         raise
     finally:
-        _JOB_ID.reset(token)
+        CURRENT_JOB.reset(token)
     if otel is not None and span is not None:
         otel.detach(context)
         otel.end(span, _report_attributes(report), None)
@@ -165,13 +172,14 @@ class _Chunk:
         self.recipients = len(block.recipients)
         self.idempotent = idempotent
         self.resend = resend
-        self.job_id = _JOB_ID.get()
+        job = CURRENT_JOB.get()
+        self.job_id = job.job_id if job is not None else None
         self.attempts = 0
         self.error: BaseException | None = None
         self.pace_wait = 0.0
         self.provider: str | None = None
         self.operation: str | None = None
-        self.otel: Instruments | None = STATE.instruments()
+        self.otel: Instruments | None = STATE.otel()
         self.span: Span | None = None
         self.token: object | None = None
         if self.otel is not None:
@@ -202,15 +210,10 @@ class _Chunk:
     ) -> None:
         """Count the outcomes; end the span; record the metrics; call the hooks."""
         duration = _clock() - self.started
-        sent = failed = unknown = 0
-        for outcome in results or ():
-            status = outcome.status
-            if status is OutcomeStatus.SENT:
-                sent += 1
-            elif status is OutcomeStatus.FAILED:
-                failed += 1
-            elif status is OutcomeStatus.UNKNOWN:
-                unknown += 1
+        counts = Counter(map(_status, results or ()))
+        sent = counts[OutcomeStatus.SENT]
+        failed = counts[OutcomeStatus.FAILED]
+        unknown = counts[OutcomeStatus.UNKNOWN]
         error = raised if raised is not None else self.error
         kind = names.error_type(error) if error is not None else None
         certainty = getattr(error, "certainty", None)
@@ -287,7 +290,7 @@ def observe_chunk(
     async def observed(
         self: _S, block: _B, /, *args: _P.args, **kwargs: _P.kwargs
     ) -> list[RecipientOutcome]:
-        if not STATE.active:
+        if not STATE.active or not is_live(STATE.live):
             return await send(self, block, *args, **kwargs)
         key = args[0] if args else kwargs.get("key")
         resend = kwargs.get("resend", 0)
@@ -344,16 +347,12 @@ def observe_emitted(
     @functools.wraps(add)
     def observed(self: _S, outcomes: _O, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         add(self, outcomes, *args, **kwargs)
-        if not STATE.active or kwargs.get("replayed"):
+        if not STATE.active or kwargs.get("replayed") or not is_live(STATE.live):
             return
-        otel = STATE.instruments()
+        otel = STATE.otel()
         if otel is None:
             return
-        counts: dict[OutcomeStatus, int] = {}
-        for outcome in outcomes:
-            status = outcome.status
-            counts[status] = counts.get(status, 0) + 1
-        for status, count in counts.items():
+        for status, count in Counter(map(_status, outcomes)).items():
             otel.recipients.add(count, {names.OUTCOME_STATUS: status.value})
 
     return observed
@@ -366,7 +365,11 @@ def observe_pace(
 
     @functools.wraps(pace)
     async def observed(self: _Q, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not STATE.active or (self.bucket is None and self.shared is None):
+        if (
+            not STATE.active
+            or (self.bucket is None and self.shared is None)
+            or not is_live(STATE.live)
+        ):
             return await pace(self, *args, **kwargs)
         started = _clock()
         try:
@@ -376,7 +379,7 @@ def observe_pace(
             chunk = CURRENT_CHUNK.get()
             if isinstance(chunk, _Chunk):
                 chunk.pace_wait += waited
-            otel = STATE.instruments()
+            otel = STATE.otel()
             if otel is not None:
                 otel.pace_wait.record(waited)
 

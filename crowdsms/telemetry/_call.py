@@ -1,7 +1,7 @@
 """The probe the attempt loop reports a provider call to: a span, metrics and hooks.
 
 :func:`start_call` returns :data:`NO_CALL`, whose methods do nothing, unless something
-records (OpenTelemetry installed and not switched off, or a hook); then a :class:`Call`,
+records (an OpenTelemetry SDK configured, or a hook); then a :class:`Call`,
 which opens a client span (current while the call runs, so nested calls and the user's
 own HTTP instrumentation are its children), records ``http.client.request.duration`` per
 attempt, counts retries and calls the hooks.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crowdsms.errors import DeliveryCertainty
 from crowdsms.telemetry import _names as names
-from crowdsms.telemetry._current import CURRENT_CHUNK
+from crowdsms.telemetry._current import CURRENT_CHUNK, is_live
 from crowdsms.telemetry._hooks import call_hooks
 from crowdsms.telemetry._records import AttemptDetails, CallDetails
 from crowdsms.telemetry._state import STATE
@@ -99,7 +99,7 @@ def _server(base_url: str) -> tuple[str, int | None, str]:
 
 def start_call(provider: str, base_url: str, request: CallRequest) -> CallProbe:
     """The probe of a call of ``request`` to ``provider`` at ``base_url``."""
-    if not STATE.active:
+    if not STATE.active or not is_live(STATE.live):
         return NO_CALL
     return Call(provider, base_url, request)
 
@@ -152,7 +152,7 @@ class Call:
         chunk = CURRENT_CHUNK.get()
         if chunk is not None:
             chunk.saw_call(provider, operation)
-        otel = self._otel = STATE.instruments()
+        otel = self._otel = STATE.otel()
         self._span: Span | None = None
         self._token: object | None = None
         if otel is not None:

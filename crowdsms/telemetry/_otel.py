@@ -51,6 +51,15 @@ def _histogram(
     return meter.create_histogram(name, unit="s", description=description)
 
 
+try:  # OpenTelemetry's placeholder until a meter provider is set (the API has no public name)
+    from opentelemetry.metrics._internal import _ProxyMeterProvider as _ProxyMeters
+except ImportError:  # pragma: no cover - then every meter provider counts as configured
+    _ProxyMeters = ()  # type: ignore[assignment,misc]
+
+_UNCONFIGURED_TRACERS = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+_UNCONFIGURED_METERS = (_ProxyMeters, metrics.NoOpMeterProvider)
+
+
 class Instruments:
     """crowdsms's tracer and metric instruments, from the given or the global providers."""
 
@@ -61,6 +70,8 @@ class Instruments:
         tracer_provider: trace.TracerProvider | None,
         meter_provider: metrics.MeterProvider | None,
     ) -> None:
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
         self.tracer = trace.get_tracer("crowdsms", version, tracer_provider=tracer_provider)
         meter = metrics.get_meter("crowdsms", version, meter_provider=meter_provider)
         self.request_duration = _histogram(
@@ -90,6 +101,14 @@ class Instruments:
             "crowdsms.batch.pace.duration",
             "Time a chunk waited for the rate limits before its request.",
             None,
+        )
+
+    def configured(self) -> bool:
+        """Whether a real (SDK) tracer or meter provider is behind the instruments now."""
+        tracers = self._tracer_provider or trace.get_tracer_provider()
+        meters = self._meter_provider or metrics.get_meter_provider()
+        return not isinstance(tracers, _UNCONFIGURED_TRACERS) or not isinstance(
+            meters, _UNCONFIGURED_METERS
         )
 
     def start_span(self, name: str, attributes: Attributes, *, client: bool = False) -> Span:

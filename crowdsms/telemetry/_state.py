@@ -3,7 +3,9 @@
 Whether OpenTelemetry is installed is found once, when crowdsms is imported, without
 importing it; it is imported the first time crowdsms has something to record. When neither
 OpenTelemetry nor a hook is there, :attr:`State.active` is false and the probes in the
-transport and the batch sender are shared no-op objects.
+transport and the batch sender are shared no-op objects. When OpenTelemetry is there but
+no SDK is configured (and no hook), :meth:`State.live` is false: a job decides so once,
+when it starts, and its chunks and calls skip the probes as cheaply.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ class State:
         self.tracer_provider: Any = None
         self.meter_provider: Any = None
         self._instruments: Instruments | None = None
+        self._configured = False
         self.active = self.otel_enabled
-        """Whether anything records: the probes are no-ops when it is false."""
+        """Whether anything may record: the probes are no-ops when it is false."""
 
     def _update(self) -> None:
         self.active = self.otel_enabled or bool(self.hooks.hooks)
@@ -75,6 +78,26 @@ class State:
             )
         return self._instruments
 
+    def otel(self) -> Instruments | None:
+        """The instruments, if OpenTelemetry is on and an SDK is configured to record them.
+
+        With the global providers still OpenTelemetry's proxies (no SDK configured), spans
+        would not record and instruments would do nothing: ``None``, so that the probes
+        skip the work. Once a provider is configured it stays so (OpenTelemetry sets the
+        global ones once), and the answer is remembered.
+        """
+        if self._configured:
+            return self._instruments
+        instruments = self.instruments()
+        if instruments is None or not instruments.configured():
+            return None
+        self._configured = True
+        return instruments
+
+    def live(self) -> bool:
+        """Whether a call or a job starting now is recorded by anything."""
+        return bool(self.hooks.hooks) or self.otel() is not None
+
     def use_opentelemetry(
         self, enabled: bool, *, tracer_provider: Any, meter_provider: Any
     ) -> None:
@@ -83,6 +106,7 @@ class State:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self._instruments = None
+        self._configured = False
         self._update()
 
     def add(self, hook: Hook) -> None:

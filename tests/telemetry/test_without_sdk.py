@@ -22,6 +22,7 @@ from crowdsms.batch import BatchSender
 from crowdsms.errors import ConfigurationError
 from crowdsms.outcomes import Recipient
 from crowdsms.sandbox import FaultKind, Sandbox
+from crowdsms.telemetry._call import NO_CALL, start_call
 from crowdsms.telemetry._state import STATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,15 @@ async def test_with_the_api_and_no_sdk_nothing_breaks(sandbox: Sandbox) -> None:
         await client.sms.multisend(content=CONTENT, recipients=people(1))
     assert report.sent == 5
     assert not trace.get_current_span().is_recording()
+    # Nothing would record: the probes are the shared no-op ones, as without OpenTelemetry.
+    assert STATE.otel() is None
+    assert start_call("demo", "https://example.test", Request()) is NO_CALL
+
+
+class Request:
+    method = "POST"
+    path = "a/b"
+    operation = "demo.op"
 
 
 def run(*parts: str) -> dict[str, object]:
