@@ -10,7 +10,9 @@ Sections (``--only`` picks some):
 6. ``server``: the sandbox's own request rate;
 7. ``campaign``: a campaign run by 1, 2 and 4 worker processes at 100 ms latency, and what
    its Redis store costs per chunk and per recipient (needs ``redis-server``), with a paper
-   extrapolation to 10,000,000 recipients under the table.
+   extrapolation to 10,000,000 recipients under the table;
+8. ``telemetry``: client CPU per recipient of section 1's batch job with OpenTelemetry off,
+   with its API and no SDK, and with the SDK recording everything in memory.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -33,7 +35,16 @@ from pathlib import Path
 
 from benchmarks._table import Row, render
 
-SECTIONS = ("overhead", "latency", "sequential", "facade", "memory", "server", "campaign")
+SECTIONS = (
+    "overhead",
+    "latency",
+    "sequential",
+    "facade",
+    "memory",
+    "server",
+    "campaign",
+    "telemetry",
+)
 
 _DEFAULTS = {
     "recipients": 25_000,
@@ -47,6 +58,8 @@ _DEFAULTS = {
     "campaign_recipients": 16_000,
     "campaign_rounds": 3,
     "campaign_chunks": 2_000,
+    "telemetry_recipients": 25_000,
+    "telemetry_rounds": 11,
 }
 _QUICK = {
     "recipients": 5_000,
@@ -60,6 +73,8 @@ _QUICK = {
     "campaign_recipients": 4_000,
     "campaign_rounds": 1,
     "campaign_chunks": 500,
+    "telemetry_recipients": 5_000,
+    "telemetry_rounds": 3,
 }
 LATENCY_CONCURRENCY = 32
 
@@ -109,6 +124,10 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--campaign-chunks", type=int, help="claims timed one at a time, section 7 (2000)"
     )
+    cli.add_argument(
+        "--telemetry-recipients", type=int, help="recipients per run, section 8 (25000)"
+    )
+    cli.add_argument("--telemetry-rounds", type=int, help="rounds of section 8 (default 11)")
     cli.add_argument(
         "--no-pin",
         dest="pin",
@@ -169,6 +188,8 @@ def _check_dependencies(sections: list[str]) -> None:
     missing = []
     # aiohttp is only for section 1's contenders; the sandbox needs uvicorn and starlette.
     needed = ("aiohttp", "httpx_aiohttp") if "overhead" in sections else ()
+    if "telemetry" in sections:  # (b) and (c) need the API and the SDK
+        needed += ("opentelemetry.sdk",)
     for module in (*needed, "uvicorn", "starlette"):
         try:
             __import__(module)
@@ -178,7 +199,7 @@ def _check_dependencies(sections: list[str]) -> None:
         raise SystemExit(
             f"missing {', '.join(missing)}: run `nox -s bench`, or install the `bench` "
             "dependency group and the `sandbox` extra (pip install -e '.[sandbox]' aiohttp "
-            "httpx-aiohttp)"
+            "httpx-aiohttp opentelemetry-sdk)"
         )
 
 
@@ -251,6 +272,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows += campaign.rows()
             notes += campaign.notes()
+        if "telemetry" in args.only:
+            from benchmarks._telemetry import measure_telemetry
+
+            rows += measure_telemetry(
+                sandbox,
+                recipients=args.telemetry_recipients,
+                concurrency=args.concurrency[0],
+                rounds=args.telemetry_rounds,
+            ).rows()
         if "server" in args.only:
             per_second = measure_server(sandbox, requests=args.server_requests)
             server = server_rows(per_second, args.server_requests)
