@@ -28,7 +28,7 @@ from crowdsms.telemetry._records import ChunkDetails
 from crowdsms.telemetry._state import STATE
 
 if TYPE_CHECKING:
-    from crowdsms.telemetry._otel import Instruments, Span
+    from crowdsms.telemetry._otel import ContextToken, Instruments, Span
 
 __all__ = [
     "observe_chunk",
@@ -106,7 +106,7 @@ async def observe_job(
             CURRENT_JOB.reset(token)
     otel = STATE.otel()
     span: Span | None = None
-    context: object | None = None
+    context: ContextToken | None = None
     if otel is not None:
         span = otel.start_span(
             names.JOB_SPAN,
@@ -181,7 +181,7 @@ class _Chunk:
         self.operation: str | None = None
         self.otel: Instruments | None = STATE.otel()
         self.span: Span | None = None
-        self.token: object | None = None
+        self.token: ContextToken | None = None
         if self.otel is not None:
             self.span = self.otel.start_span(
                 names.CHUNK_SPAN,

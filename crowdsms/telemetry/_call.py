@@ -22,7 +22,7 @@ from crowdsms.telemetry._records import AttemptDetails, CallDetails
 from crowdsms.telemetry._state import STATE
 
 if TYPE_CHECKING:
-    from crowdsms.telemetry._otel import Instruments, Span
+    from crowdsms.telemetry._otel import ContextToken, Instruments, Span
 
 __all__ = ["NO_CALL", "Call", "CallProbe", "start_call"]
 
@@ -154,7 +154,7 @@ class Call:
             chunk.saw_call(provider, operation)
         otel = self._otel = STATE.otel()
         self._span: Span | None = None
-        self._token: object | None = None
+        self._token: ContextToken | None = None
         if otel is not None:
             self._span = otel.start_span(
                 operation, {**self._base, names.URL_PATH: self._path}, client=True

@@ -9,13 +9,15 @@ configured they are OpenTelemetry's no-op proxies, and spans are not recording.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from contextvars import Token
+from typing import Any, TypeAlias
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-__all__ = ["REQUEST_DURATION_BUCKETS", "Instruments", "Span"]
+__all__ = ["REQUEST_DURATION_BUCKETS", "ContextToken", "Instruments", "Span"]
 
 REQUEST_DURATION_BUCKETS = (
     0.005,
@@ -36,6 +38,7 @@ REQUEST_DURATION_BUCKETS = (
 """The bucket boundaries the semantic conventions advise for ``http.client.request.duration``."""
 
 Attributes = Mapping[str, Any]
+ContextToken: TypeAlias = "Token[Context]"
 
 
 def _histogram(
@@ -122,17 +125,17 @@ class Instruments:
         )
 
     @staticmethod
-    def attach(span: Span) -> object | None:
+    def attach(span: Span) -> ContextToken | None:
         """Make ``span`` the current span (if it records); the token for :meth:`detach`."""
         if not span.is_recording():
             return None
         return otel_context.attach(trace.set_span_in_context(span))
 
     @staticmethod
-    def detach(token: object | None) -> None:
+    def detach(token: ContextToken | None) -> None:
         """Undo :meth:`attach`."""
         if token is not None:
-            otel_context.detach(token)  # type: ignore[arg-type]
+            otel_context.detach(token)
 
     @staticmethod
     def end(span: Span, attributes: Attributes, error_type: str | None) -> None:
