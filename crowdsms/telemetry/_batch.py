@@ -3,7 +3,8 @@
 Each is a wrapper the batch package applies in one line: :func:`observe_job` around a
 job's run, :func:`observe_chunk` and :func:`observe_chunk_request` on the dispatcher's
 methods that send a chunk and make one of its requests, :func:`observe_pace` on the wait
-for the rate limits. When nothing records they call straight through.
+for the rate limits, :func:`observe_emitted` on the count of the outcomes a job emits. When
+nothing records they call straight through.
 
 The job's span is current while it runs, so its workers' chunk spans are its children;
 each chunk's span is current while the chunk is sent, so its calls' spans are the
@@ -94,7 +95,10 @@ _ReportT = TypeVar("_ReportT", bound=_Report)
 async def observe_job(
     run: Awaitable[_ReportT], *, job_id: str, chunk_size: int, concurrency: int
 ) -> _ReportT:
-    """Await a job's ``run`` inside its span; count its skipped recipients at the end."""
+    """Await a job's ``run`` inside its span (current in its workers); end it with the report.
+
+    Whether the job is recorded is decided here, once: its chunks and calls follow.
+    """
     if not STATE.active:
         return await run
     live = STATE.live()
