@@ -43,6 +43,7 @@ __all__ = [
     "JOB_ID",
     "JOB_SPAN",
     "OPERATION",
+    "OTHER_CODE",
     "OUTCOME_STATUS",
     "PROVIDER",
     "RETRY_SCOPE",
