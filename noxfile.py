@@ -15,7 +15,7 @@ def install_group(session: nox.Session, group: str, *, package: bool = True) -> 
     """Install a dependency group from pyproject.toml (and the package, editable)."""
     requirements = nox.project.dependency_groups(PYPROJECT, group)
     if package:
-        session.install("-e", ".[sandbox,cli,campaign,celery]", *requirements)
+        session.install("-e", ".[sandbox,cli,campaign,celery,otel]", *requirements)
     else:
         session.install(*requirements)
 

@@ -13,6 +13,8 @@ Sections (``--only`` picks some):
    extrapolation to 10,000,000 recipients under the table;
 8. ``preview``: peak RSS and rows per second of ``crowdsms send --dry-run`` on CSV files
    of 100,000 and 1,000,000 rows.
+9. ``telemetry``: client CPU per recipient of section 1's batch job with OpenTelemetry off,
+   with its API and no SDK, and with the SDK recording everything in memory.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -44,6 +46,7 @@ SECTIONS = (
     "server",
     "campaign",
     "preview",
+    "telemetry",
 )
 
 _DEFAULTS = {
@@ -59,6 +62,8 @@ _DEFAULTS = {
     "campaign_rounds": 3,
     "campaign_chunks": 2_000,
     "preview_sizes": [100_000, 1_000_000],
+    "telemetry_recipients": 25_000,
+    "telemetry_rounds": 11,
 }
 _QUICK = {
     "recipients": 5_000,
@@ -73,6 +78,8 @@ _QUICK = {
     "campaign_rounds": 1,
     "campaign_chunks": 500,
     "preview_sizes": [20_000, 200_000],
+    "telemetry_recipients": 5_000,
+    "telemetry_rounds": 3,
 }
 LATENCY_CONCURRENCY = 32
 
@@ -125,6 +132,10 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--preview-sizes", type=int, nargs="+", help="CSV rows, section 8 (100000 1000000)"
     )
+    cli.add_argument(
+        "--telemetry-recipients", type=int, help="recipients per run, section 9 (25000)"
+    )
+    cli.add_argument("--telemetry-rounds", type=int, help="rounds of section 9 (default 11)")
     cli.add_argument(
         "--no-pin",
         dest="pin",
@@ -185,6 +196,8 @@ def _check_dependencies(sections: list[str]) -> None:
     missing = []
     # aiohttp is only for section 1's contenders; the sandbox needs uvicorn and starlette.
     needed = ("aiohttp", "httpx_aiohttp") if "overhead" in sections else ()
+    if "telemetry" in sections:  # (b) and (c) need the API and the SDK
+        needed += ("opentelemetry.sdk",)
     for module in (*needed, "uvicorn", "starlette"):
         try:
             __import__(module)
@@ -194,7 +207,7 @@ def _check_dependencies(sections: list[str]) -> None:
         raise SystemExit(
             f"missing {', '.join(missing)}: run `nox -s bench`, or install the `bench` "
             "dependency group and the `sandbox` extra (pip install -e '.[sandbox]' aiohttp "
-            "httpx-aiohttp)"
+            "httpx-aiohttp opentelemetry-sdk)"
         )
 
 
@@ -267,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows += campaign.rows()
             notes += campaign.notes()
+        if "telemetry" in args.only:
+            from benchmarks._telemetry import measure_telemetry
+
+            rows += measure_telemetry(
+                sandbox,
+                recipients=args.telemetry_recipients,
+                concurrency=args.concurrency[0],
+                rounds=args.telemetry_rounds,
+            ).rows()
         if "server" in args.only:
             per_second = measure_server(sandbox, requests=args.server_requests)
             server = server_rows(per_second, args.server_requests)

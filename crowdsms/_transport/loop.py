@@ -34,6 +34,7 @@ from crowdsms.errors import (
     RequestError,
     RequestTimeoutError,
 )
+from crowdsms.telemetry._call import NO_CALL, CallProbe, start_call
 
 __all__ = ["Transport"]
 
@@ -108,6 +109,27 @@ class Transport:
         budget: RetryBudget,
         repair: bool,
     ) -> ApiResponse:
+        call = start_call(self.provider, self.base_url, request)  # telemetry: span, metrics
+        try:
+            response = await self._call(
+                request, call, policy=policy, deadline=deadline, budget=budget, repair=repair
+            )
+        except BaseException as error:
+            call.failed(error)
+            raise
+        call.succeeded(response.status_code)
+        return response
+
+    async def _call(
+        self,
+        request: ApiRequest,
+        call: CallProbe,
+        *,
+        policy: RetryPolicy,
+        deadline: float,
+        budget: RetryBudget,
+        repair: bool,
+    ) -> ApiResponse:
         attempt = 0  # every attempt made, for the answer and the error
         counted = 0  # attempts that count against policy.max_attempts
         repaired: set[RejectionKind] = set()
@@ -119,9 +141,10 @@ class Transport:
             attempt += 1
             counted += 1
             try:
-                signed, outcome = await self._attempt(request, attempt, deadline, policy)
+                signed, outcome = await self._attempt(request, attempt, deadline, policy, call)
                 if isinstance(outcome, ApiResponse):
                     rejection = self.signer.detect_rejection(outcome)
+                    call.attempt_done(outcome.status_code, rejection.error if rejection else None)
                     if rejection is None:
                         budget.refund()
                         return outcome
@@ -139,6 +162,7 @@ class Transport:
                     raise
                 raise final from error
             failure = outcome
+            call.attempt_done(None, failure.error)
             if failure.error.certainty is DeliveryCertainty.UNKNOWN:
                 ambiguous = failure.error
             delay = self._retry_delay(request, failure, policy, counted, deadline, budget)
@@ -181,7 +205,12 @@ class Transport:
         return ambiguous
 
     async def _attempt(
-        self, request: ApiRequest, attempt: int, deadline: float, policy: RetryPolicy
+        self,
+        request: ApiRequest,
+        attempt: int,
+        deadline: float,
+        policy: RetryPolicy,
+        call: CallProbe = NO_CALL,
     ) -> tuple[ApiRequest, ApiResponse | _Failure]:
         """The request as signed for this attempt (``request`` if never signed), and its outcome."""
         runtime = self.runtime
@@ -196,6 +225,7 @@ class Transport:
         started = runtime.monotonic()
         remaining = deadline - started
         received = None
+        call.sending()
         try:
             with anyio.move_on_after(max(remaining, 0.0)):
                 received = await self.sender.send(

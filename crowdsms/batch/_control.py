@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import anyio
 
 from crowdsms._transport.rate_limit import TokenBucket
+from crowdsms.telemetry._batch import observe_pace
 
 __all__ = ["FlowControl", "SharedPace"]
 
@@ -95,6 +96,7 @@ class FlowControl:
         """The current number of requests allowed at once."""
         return int(self.limiter.total_tokens)
 
+    @observe_pace
     async def pace(self, recipients: int) -> Any:
         """Wait for the rate limits to allow ``recipients`` more recipients.
 

@@ -47,6 +47,7 @@ from crowdsms.errors import (
     RequestError,
 )
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome, outcomes_for_error
+from crowdsms.telemetry._batch import observe_chunk, observe_chunk_request
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
@@ -166,6 +167,7 @@ class Dispatcher:
         self._runtime = runtime
         self._tally = tally
 
+    @observe_chunk
     async def send(
         self,
         block: Block,
@@ -291,6 +293,7 @@ class Dispatcher:
         retry_after = getattr(error, "retry_after", None)
         return self._retry.delay(attempt, retry_after, self._runtime.random)
 
+    @observe_chunk_request
     async def _attempt(
         self, block: Block, key: str | None, reference: str | None = None
     ) -> list[RecipientOutcome] | CrowdSMSError:

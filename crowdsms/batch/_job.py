@@ -54,6 +54,7 @@ from crowdsms.batch._stop import JobStop, not_sent_outcomes
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
+from crowdsms.telemetry._batch import observe_job
 
 __all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
 
@@ -172,7 +173,12 @@ async def run_job(
                 journal=journal,
                 stop=stop if stop is not None else JobStop(),
             )
-            return await job.run(source)
+            return await observe_job(
+                job.run(source),
+                job_id=job_id,
+                chunk_size=config.chunk_size,
+                concurrency=config.concurrency,
+            )
         finally:
             if sink is not None:
                 with anyio.CancelScope(shield=True):

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from crowdsms.outcomes import DeliveryState, OutcomeStatus, RecipientOutcome
+from crowdsms.telemetry._batch import observe_emitted
 
 __all__ = ["BatchOutcome", "BatchProgress", "BatchReport"]
 
@@ -183,12 +184,14 @@ class Tally:
         self.examples: dict[str, str] = {}
         """The first message seen for each code."""
 
+    @observe_emitted
     def add(self, outcomes: Sequence[BatchOutcome], *, replayed: int) -> None:
         """Count emitted outcomes, ``replayed`` of which came from the journal."""
         self._count(item.outcome for item in outcomes)
         self.total += len(outcomes)
         self.replayed += replayed
 
+    @observe_emitted
     def add_results(self, results: Sequence[RecipientOutcome], *, replayed: int) -> None:
         """Count a chunk's outcomes, in order (a block without skipped recipients)."""
         self._count(results)
