@@ -1,4 +1,4 @@
-"""8. Telemetry: client CPU per recipient of the batch sender, with and without tracing.
+"""9. Telemetry: client CPU per recipient of the batch sender, with and without tracing.
 
 The same job as section 1's crowdsms contender (``BatchSender`` + ``AsyncSubmail``, default
 settings, 50 recipients a request) in three modes, each round running all three in an

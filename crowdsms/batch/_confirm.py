@@ -113,17 +113,25 @@ class ResendStates:
         self._offsets = list(offsets)
         self._after = after
         self.merged: list[RecipientOutcome] | None = None
+        self.resent_here = False
+        """Whether this run resent the recipients (not another process)."""
 
     async def mark_started(self, index: int) -> None:
         """Record the resend before its request (the chunk's outcomes are kept)."""
         await self._journal.mark_resending(index)
 
     async def mark_pending(self, index: int) -> None:
-        """Nothing to record: the recipients are still ``unknown`` and may be resent later."""
+        """The resend was provably not sent (cancelled, or refused before processing).
+
+        The chunk's outcomes are recorded again as they were, which also ends a campaign's
+        claim on the resend, so another worker (or a later try) need not wait out its lease.
+        """
+        await self._journal.mark_done(index, self.previous)
 
     async def mark_done(self, index: int, outcomes: Sequence[RecipientOutcome]) -> None:
         """Record the chunk's outcomes with the resent recipients' new ones."""
         self.merged = merge_resent(self.previous, self._offsets, outcomes, after=self._after)
+        self.resent_here = True
         await self._journal.mark_done(index, self.merged)
 
     async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:

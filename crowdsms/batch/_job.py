@@ -526,7 +526,7 @@ class _Job:
                 merged = resend.states.merged
                 if merged is None:  # stopped before the request: nothing was resent
                     merged = resend.states.previous
-                else:
+                elif resend.states.resent_here:  # not another process's resend
                     self._tally.resent += sum(
                         result.status is not OutcomeStatus.FAILED for result in results
                     )
