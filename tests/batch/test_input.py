@@ -176,18 +176,42 @@ def test_seen_phones_remembers_first_positions() -> None:
     assert len(seen) == 5
 
 
+def test_seen_phones_keeps_numbers_that_share_their_last_digits_apart() -> None:
+    seen = SeenPhones()
+    assert seen.first_position("13800138000", 0) is None
+    assert seen.first_position("15800138000", 1) is None  # same last 8 digits
+    assert seen.first_position("00000138000", 2) is None  # prefix 000
+    assert seen.first_position("15800138000", 3) == 1
+    assert seen.first_position("00000138000", 4) == 2
+    assert len(seen) == 3
+
+
+def test_seen_phones_past_32_bit_positions() -> None:
+    seen = SeenPhones()
+    far = 2**32 + 5
+    assert seen.first_position("13800138000", far) is None
+    assert seen.first_position("13800138000", far + 1) == far
+    assert seen.first_position("13900139000", 3) is None
+    assert seen.first_position("13900139000", far + 2) == 3
+    assert len(seen) == 2
+
+
 def test_seen_phones_is_compact() -> None:
     count = 100_000
-    phones = [f"1{(i * 7_919_993) % 10**10:010d}" for i in range(count)]
-    assert len(set(phones)) == count
+    phones = [f"1{(i * 7_919_993) % 10**10:010d}" for i in range(2 * count)]
+    assert len(set(phones)) == 2 * count
     tracemalloc.start()
     try:
         seen = SeenPhones()
-        for position, phone in enumerate(phones):
+        for position, phone in enumerate(phones[:count]):
             assert seen.first_position(phone, position) is None
-        size, _ = tracemalloc.get_traced_memory()
+        first, _ = tracemalloc.get_traced_memory()
+        for position, phone in enumerate(phones[count:], start=count):
+            assert seen.first_position(phone, position) is None
+        second, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # 16 bytes of data per number, plus array growth and the buckets' overhead.
-    assert size / count < 30
-    assert seen.first_position(phones[12_345], count) == 12_345
+    # Each further number: 8 bytes of data plus the arrays' growth (the buckets themselves
+    # are a fixed cost of about a megabyte).
+    assert (second - first) / count < 12
+    assert seen.first_position(phones[12_345], 2 * count) == 12_345
