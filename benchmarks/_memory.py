@@ -156,8 +156,8 @@ class MemoryResult:
                     "5",
                     f"peak RSS growth from {sizes[0]:,} to {sizes[-1]:,} recipients",
                     f"{growth:+.1f} MB",
-                    "<= 20 MB" if (sizes[0], sizes[-1]) == (100_000, 1_000_000) else "",
-                    growth <= 20 if (sizes[0], sizes[-1]) == (100_000, 1_000_000) else None,
+                    "<= 10 MB" if (sizes[0], sizes[-1]) == (100_000, 1_000_000) else "",
+                    growth <= 10 if (sizes[0], sizes[-1]) == (100_000, 1_000_000) else None,
                 )
             )
         return rows

@@ -118,7 +118,7 @@ class PreviewResult:
                     "8",
                     f"dry-run peak RSS growth from {sizes[0]:,} to {sizes[-1]:,} rows",
                     f"{growth:+.1f} MB ({per_row:.0f} bytes per added row; the duplicate "
-                    "check keeps about 18)",
+                    "check keeps about 9.5)",
                 )
             )
         return rows
