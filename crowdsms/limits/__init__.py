@@ -6,7 +6,8 @@ some count those refusals against the account. crowdsms refuses first, before an
 rule in China: 1 a minute, 5 an hour, 10 a day), and a limiter keeps count:
 
 - :class:`NumberLimiter`, in one process (any number of tasks or threads);
-- (more to come).
+- :class:`RedisNumberLimiter`, shared by every process and machine through one Redis (the
+  ``campaign`` extra), decided on the Redis server's clock.
 
 Both are :class:`NumberLimiting`: ``await limiter.acquire(phone)`` records one message or
 raises :class:`NumberLimitedError` (which window refused, and ``retry_after`` seconds),
@@ -32,6 +33,8 @@ sent (``NOT_SENT``); ``limited_blocking`` is the same for blocking clients. Batc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from crowdsms.limits._errors import NumberLimitedError, mask_phone
 from crowdsms.limits._memory import NumberLimiter
 from crowdsms.limits._protocol import NumberAdmission, NumberLimiting, NumberPermit
@@ -44,6 +47,9 @@ from crowdsms.limits._windows import (
     Window,
 )
 
+if TYPE_CHECKING:
+    from crowdsms.limits._redis import RedisNumberLimiter
+
 __all__ = [
     "DEFAULT_PER_DAY",
     "DEFAULT_PER_HOUR",
@@ -54,9 +60,19 @@ __all__ = [
     "NumberLimiting",
     "NumberLimits",
     "NumberPermit",
+    "RedisNumberLimiter",
     "Window",
     "limited",
     "limited_blocking",
     "mask_phone",
     "provably_not_sent",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``RedisNumberLimiter`` is imported on first use: it needs redis-py (``campaign``)."""
+    if name == "RedisNumberLimiter":
+        from crowdsms.limits._redis import RedisNumberLimiter
+
+        return RedisNumberLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
