@@ -46,11 +46,13 @@ from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
+from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, not_sent_outcomes
 from crowdsms.errors import InvalidInputError
+from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
 
 __all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
@@ -89,6 +91,7 @@ class JobConfig:
     resend_unconfirmed_after: float | None = None
     honour_opt_outs: bool = True
     opted_out: frozenset[str] = frozenset()
+    number_limiter: NumberLimiting | None = None
 
     @property
     def window(self) -> int:
@@ -179,7 +182,10 @@ async def run_job(
 
 
 def _all_failed(outcomes: Sequence[RecipientOutcome]) -> bool:
-    return bool(outcomes) and all(o.status is OutcomeStatus.FAILED for o in outcomes)
+    """Whether no recipient of the chunk was sent: every one failed (or, with per-number
+    limits, some were skipped as ``number_limited`` and every other one failed)."""
+    failed = [o for o in outcomes if o.code != NUMBER_LIMITED]
+    return bool(failed) and all(o.status is OutcomeStatus.FAILED for o in failed)
 
 
 class _Job:
@@ -230,6 +236,18 @@ class _Job:
             job_id=job_id,
         )
         self._reports: JobReports | None = None
+        self._limits = (
+            ChunkLimits(
+                config.number_limiter,
+                dispatcher=self._dispatcher,
+                journal=journal,
+                wall_time=config.runtime.wall_time,
+                job_id=job_id,
+                stop=stop,
+            )
+            if config.number_limiter is not None
+            else None
+        )
 
     async def _prepare(self) -> None:
         """Load the suppression list and, for a resumed job, the reports of its journal."""
@@ -457,8 +475,9 @@ class _Job:
                 )
                 return fresh, None
             return await self._settle(block, index, key, recorded.outcomes, recorded)
-        # "started": the request may have reached the provider.
-        if self._keyed and recorded.idempotency_key is not None:
+        # "started": the request may have reached the provider. With per-number limits it
+        # may have carried part of the chunk only, so it is not sent again (see _limited).
+        if self._keyed and recorded.idempotency_key is not None and self._limits is None:
             logger.info(
                 "batch: job %s: chunk %d was in flight when the job stopped; resending it "
                 "with the same idempotency key",
@@ -496,7 +515,10 @@ class _Job:
                 except anyio.EndOfStream:
                     return
                 if resend is None:
-                    block.finish(await self._dispatcher.send(block, key))
+                    if self._limits is not None:
+                        block.finish(await self._limits.send(block, key))
+                    else:
+                        block.finish(await self._dispatcher.send(block, key))
                     continue
                 results = await self._dispatcher.send(
                     resend.sub, key, journal=resend.states, resend=resend.number

@@ -26,6 +26,7 @@ from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
+from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, Recipient
 
 __all__ = [
@@ -60,6 +61,7 @@ class BatchOptions(TypedDict, total=False):
     honour_opt_outs: bool
     opted_out: Collection[str]
     resend_unconfirmed_after: float | None
+    number_limiter: NumberLimiting | None
     runtime: Runtime | None
 
 
@@ -123,6 +125,14 @@ class BatchSender:
       arrives twice. Never set by default; each resend is logged as a warning and counted in
       the report's ``resent``. Reports in the journal are applied first (a resumed job always
       applies them), so confirmed recipients are never resent.
+    - ``number_limiter`` (``None``): a per-number limiter (:mod:`crowdsms.limits`). Just
+      before each chunk is sent its recipients take permits; a number a limit refuses is
+      ``skipped`` with code ``"number_limited"`` (the message names the window and when the
+      number may get a message again) and the rest of the chunk is sent. Permits of
+      recipients that end ``failed`` (provably not sent) are given back. A resumed job
+      replays done chunks without taking permits again, and reports a chunk that was in
+      flight as ``unknown`` even with an idempotency key. Resends of unconfirmed
+      recipients (``resend_unconfirmed_after``) take no permits.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -148,6 +158,7 @@ class BatchSender:
         honour_opt_outs: bool = True,
         opted_out: Collection[str] = (),
         resend_unconfirmed_after: float | None = None,
+        number_limiter: NumberLimiting | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -221,6 +232,13 @@ class BatchSender:
             "opted_out must be a collection of numbers, not one text",
             "Pass e.g. opted_out={'13800138000'}",
         )
+        _check(
+            number_limiter is None or isinstance(number_limiter, NumberLimiting),
+            "number_limiter",
+            number_limiter,
+            "number_limiter must be a per-number limiter (with acquire_many and release_many)",
+            "Pass crowdsms.limits.NumberLimiter() or RedisNumberLimiter(redis), or None",
+        )
         self.chunk_sender = chunk_sender
         self.config = JobConfig(
             chunk_size=size,
@@ -239,6 +257,7 @@ class BatchSender:
             resend_unconfirmed_after=resend_unconfirmed_after,
             honour_opt_outs=honour_opt_outs,
             opted_out=frozenset(_opted_out(chunk_sender, opted_out)),
+            number_limiter=number_limiter,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []
