@@ -41,11 +41,13 @@ from crowdsms.cli._app import (
     send_option_help,
 )
 from crowdsms.cli._duration import Duration, format_duration
+from crowdsms.cli._limits import per_number_option
 from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import var_keys
 from crowdsms.errors import CrowdSMSError
+from crowdsms.limits import NumberLimiter, NumberLimits
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
@@ -75,6 +77,8 @@ class SendJob:
     """The command that resumes this job (journaled jobs only)."""
     honour_opt_outs: bool = True
     resend_unconfirmed_after: float | None = None
+    per_number: NumberLimits | None = None
+    """Per-number limits, counted in this process (an in-memory limiter)."""
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
@@ -181,6 +185,13 @@ def choose_message(recipients: Path, provider: str, options: dict[str, Any]) -> 
     help="Send to numbers that replied to opt out (e.g. for verification codes, which "
     "recipients expect regardless). Without it they are skipped as opted_out.",
 )
+@per_number_option(
+    "Per-number limits, e.g. 1/m,5/h,10/d (1 a minute, 5 an hour, 10 a day): a number that "
+    "reached one is skipped (code number_limited) and the rest of its chunk is sent. Counted "
+    "in this run only, which sends each number once anyway; limits that hold across runs and "
+    "processes need a shared store (campaign start --per-number, or "
+    "crowdsms.limits.RedisNumberLimiter)."
+)
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
 )
@@ -201,6 +212,7 @@ def send(
     resume: bool,
     resend_unconfirmed_after: float | None,
     ignore_opt_outs: bool,
+    per_number: NumberLimits | None,
     output: Path | None,
     use_sandbox: bool,
     quiet: bool,
@@ -251,6 +263,7 @@ def send(
         resume_line=_resume_line(state) if journal is not None else None,
         honour_opt_outs=not ignore_opt_outs,
         resend_unconfirmed_after=resend_unconfirmed_after,
+        per_number=per_number,
     )
     state.resume_line = job.resume_line
     report = run(lambda: run_send(job))
@@ -472,6 +485,7 @@ async def run_send(job: SendJob) -> BatchReport:
                 progress=bar.update,
                 honour_opt_outs=job.honour_opt_outs,
                 resend_unconfirmed_after=job.resend_unconfirmed_after,
+                number_limiter=NumberLimiter(job.per_number) if job.per_number else None,
             )
             report: BatchReport | None = None
             error: CrowdSMSError | None = None
