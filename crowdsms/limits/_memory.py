@@ -19,6 +19,7 @@ can share one limiter. A refused attempt records nothing.
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,12 @@ from collections.abc import Callable, Iterable
 import anyio.lowlevel
 
 from crowdsms.limits._errors import NumberLimitedError
-from crowdsms.limits._protocol import NumberAdmission, NumberPermit, distinct_numbers
+from crowdsms.limits._protocol import (
+    NumberAdmission,
+    NumberPermit,
+    check_key,
+    distinct_numbers,
+)
 from crowdsms.limits._windows import NumberLimits, check_limits
 from crowdsms.phones import normalize_mainland_mobile
 
@@ -60,6 +66,29 @@ def refusal(
     return worst
 
 
+class _Sends:
+    """One number's recent sends: their times (sorted) and tokens, side by side."""
+
+    __slots__ = ("times", "tokens")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.tokens: list[str] = []
+
+    def drop_before(self, horizon: float) -> None:
+        """Forget the sends at or before ``horizon``."""
+        cut = bisect.bisect_right(self.times, horizon)
+        del self.times[:cut], self.tokens[:cut]
+
+    def add(self, at: float, token: str) -> None:
+        index = bisect.bisect_right(self.times, at)
+        self.times.insert(index, at)
+        self.tokens.insert(index, token)
+
+    def find(self, token: str) -> int | None:
+        return self.tokens.index(token) if token in self.tokens else None
+
+
 class NumberLimiter:
     """Per-number limits for one process (see :mod:`crowdsms.limits`).
 
@@ -76,8 +105,9 @@ class NumberLimiter:
         check_limits(self._limits)
         self._clock = clock
         self._lock = threading.Lock()
-        self._sends: OrderedDict[str, list[float]] = OrderedDict()
-        """Each number's recent send times, sorted; numbers in the order of their last send."""
+        self._sends: OrderedDict[str, _Sends] = OrderedDict()
+        """Each number's recent sends; numbers in the order of their last send."""
+        self._tokens = itertools.count()
 
     @property
     def limits(self) -> NumberLimits:
@@ -94,46 +124,58 @@ class NumberLimiter:
         """Drop numbers whose last send left the longest window (oldest first)."""
         horizon = now - self._limits.longest
         while self._sends:
-            phone, times = next(iter(self._sends.items()))
-            if times and times[-1] > horizon:
+            phone, sends = next(iter(self._sends.items()))
+            if sends.times and sends.times[-1] > horizon:
                 return
             del self._sends[phone]
 
-    def _take(self, phone: str, now: float) -> NumberPermit | NumberLimitedError:
-        times = self._sends.get(phone)
-        if times is not None:
-            horizon = now - self._limits.longest
-            del times[: bisect.bisect_right(times, horizon)]
-            refused = refusal(self._limits, times, now, phone)
-            if refused is not None:
-                return refused
-            bisect.insort(times, now)
-            self._sends.move_to_end(phone)
-        else:
-            self._sends[phone] = [now]
-        return NumberPermit(phone=phone, at=now)
+    def _take(self, phone: str, now: float, key: str | None) -> NumberPermit | NumberLimitedError:
+        sends = self._sends.get(phone)
+        if sends is None:
+            sends = self._sends[phone] = _Sends()
+        sends.drop_before(now - self._limits.longest)
+        if key is not None:
+            index = sends.find(key)
+            if index is not None:  # asked again for the same send: the same permit
+                return NumberPermit(phone=phone, at=sends.times[index], token=key)
+        refused = refusal(self._limits, sends.times, now, phone)
+        if refused is not None:
+            if not sends.times:
+                del self._sends[phone]
+            return refused
+        token = key if key is not None else f"#{next(self._tokens)}"
+        sends.add(now, token)
+        self._sends.move_to_end(phone)
+        return NumberPermit(phone=phone, at=now, token=token)
 
-    def acquire_nowait(self, phone: str) -> NumberPermit:
-        """Record one message to ``phone`` now, or raise :class:`NumberLimitedError`."""
+    def acquire_nowait(self, phone: str, *, key: str | None = None) -> NumberPermit:
+        """Record one message to ``phone`` now, or raise :class:`NumberLimitedError`.
+
+        ``key``: see :meth:`acquire_many`.
+        """
         number = normalize_mainland_mobile(phone, field="phone")
+        check_key(key)
         with self._lock:
             now = self._clock()
             self._forget_old(now)
-            result = self._take(number, now)
+            result = self._take(number, now, key)
         if isinstance(result, NumberLimitedError):
             raise result
         return result
 
-    def acquire_many_nowait(self, phones: Iterable[str]) -> NumberAdmission:
+    def acquire_many_nowait(
+        self, phones: Iterable[str], *, key: str | None = None
+    ) -> NumberAdmission:
         """Decide for each of ``phones`` (distinct numbers); see :meth:`acquire_many`."""
         numbers = distinct_numbers(phones)
+        check_key(key)
         allowed: dict[str, NumberPermit] = {}
         refused: dict[str, NumberLimitedError] = {}
         with self._lock:
             now = self._clock()
             self._forget_old(now)
             for number in numbers:
-                result = self._take(number, now)
+                result = self._take(number, now, key)
                 if isinstance(result, NumberLimitedError):
                     refused[number] = result
                 else:
@@ -143,13 +185,13 @@ class NumberLimiter:
     def release_nowait(self, permit: NumberPermit) -> None:
         """Forget ``permit``'s send (nothing happens if it already left every window)."""
         with self._lock:
-            times = self._sends.get(permit.phone)
-            if times is None:
+            sends = self._sends.get(permit.phone)
+            if sends is None:
                 return
-            index = bisect.bisect_left(times, permit.at)
-            if index < len(times) and times[index] == permit.at:
-                del times[index]
-            if not times:
+            index = sends.find(permit.token)
+            if index is not None:
+                del sends.times[index], sends.tokens[index]
+            if not sends.times:
                 del self._sends[permit.phone]
 
     def reset(self, phone: str) -> None:
@@ -158,19 +200,26 @@ class NumberLimiter:
         with self._lock:
             self._sends.pop(number, None)
 
-    async def acquire(self, phone: str) -> NumberPermit:
-        """Record one message to ``phone`` now, or raise :class:`NumberLimitedError`."""
-        await anyio.lowlevel.checkpoint()
-        return self.acquire_nowait(phone)
+    async def acquire(self, phone: str, *, key: str | None = None) -> NumberPermit:
+        """Record one message to ``phone`` now, or raise :class:`NumberLimitedError`.
 
-    async def acquire_many(self, phones: Iterable[str]) -> NumberAdmission:
+        ``key``: see :meth:`acquire_many`.
+        """
+        await anyio.lowlevel.checkpoint()
+        return self.acquire_nowait(phone, key=key)
+
+    async def acquire_many(
+        self, phones: Iterable[str], *, key: str | None = None
+    ) -> NumberAdmission:
         """Decide for each of ``phones`` (distinct numbers), each as :meth:`acquire` would.
 
         The numbers are normalized; a repeated one raises
-        :class:`~crowdsms.errors.InvalidInputError` before anything is recorded.
+        :class:`~crowdsms.errors.InvalidInputError` before anything is recorded. ``key``
+        names these sends (a chunk of a job): a number that already has a send under the
+        same key gets that send's permit again instead of counting twice.
         """
         await anyio.lowlevel.checkpoint()
-        return self.acquire_many_nowait(phones)
+        return self.acquire_many_nowait(phones, key=key)
 
     async def release(self, permit: NumberPermit) -> None:
         """Forget ``permit``'s send: the message was provably not sent."""

@@ -12,7 +12,17 @@ from crowdsms.limits._errors import NumberLimitedError, mask_phone
 from crowdsms.limits._windows import NumberLimits
 from crowdsms.phones import normalize_mainland_mobile
 
-__all__ = ["NumberAdmission", "NumberLimiting", "NumberPermit", "distinct_numbers"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "NumberAdmission",
+    "NumberLimiting",
+    "NumberPermit",
+    "check_key",
+    "distinct_numbers",
+]
+
+MAX_KEY_LENGTH = 200
+"""The longest ``key`` a limiter takes (it is stored with each send it names)."""
 
 
 @attrs.frozen(repr=False)
@@ -20,8 +30,9 @@ class NumberPermit:
     """One message to ``phone`` (normalized), recorded by a limiter at ``at``.
 
     ``at`` is in seconds of the limiter's clock (the Redis server's for the shared limiter);
-    ``token`` tells this send apart from the number's others. Give it back with
-    ``release`` when the message was provably not sent.
+    ``token`` tells this send apart from the number's others (it is the ``key`` the send
+    was acquired with, if any). Give it back with ``release`` when the message was provably
+    not sent.
     """
 
     phone: str
@@ -60,12 +71,20 @@ class NumberLimiting(Protocol):
         """The windows every number's messages must fit in."""
         ...
 
-    async def acquire(self, phone: str) -> NumberPermit:
+    async def acquire(self, phone: str, *, key: str | None = None) -> NumberPermit:
         """Record one message to ``phone``, or raise :class:`NumberLimitedError`."""
         ...
 
-    async def acquire_many(self, phones: Iterable[str]) -> NumberAdmission:
-        """Decide for each of ``phones`` (distinct numbers), each atomically."""
+    async def acquire_many(
+        self, phones: Iterable[str], *, key: str | None = None
+    ) -> NumberAdmission:
+        """Decide for each of ``phones`` (distinct numbers), each atomically.
+
+        ``key`` names these sends (e.g. one chunk of a job): a number that already has a
+        send recorded under the same key gets that send's permit again, instead of being
+        counted twice, so asking again for the same sends (a retry, a resumed job, a second
+        worker racing for the same chunk) is harmless. Without a key every call counts.
+        """
         ...
 
     async def release(self, permit: NumberPermit) -> None:
@@ -100,3 +119,16 @@ def distinct_numbers(phones: Iterable[str]) -> list[str]:
         seen.add(number)
         numbers.append(number)
     return numbers
+
+
+def check_key(key: object) -> None:
+    """A clear :class:`InvalidInputError` unless ``key`` is ``None`` or a short text."""
+    if key is None:
+        return
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"a key is a non-empty text of at most {MAX_KEY_LENGTH} characters",
+            field="key",
+            received=repr(key)[:60],
+            action="Pass e.g. key='order-42', or None",
+        )

@@ -11,7 +11,9 @@ passed since its last send, so an idle number costs nothing.
 :meth:`RedisNumberLimiter.acquire_many` sends one script per number in one pipeline: one
 round trip for a whole chunk, each number decided atomically (numbers of one chunk need not
 live on one cluster node). The script is idempotent for its token: when a broken connection
-makes it run twice, the second run returns the first one's permit.
+makes it run twice, the second run returns the first one's permit. Callers may name their
+sends with a ``key`` (the batch sender names each chunk's): the script returns the permit
+recorded under that key (with its first time) rather than counting the number again.
 
 Durability: permits are not fsynced one by one (a send is not worth a disk write to wait
 for). If the Redis *machine* crashes, the last second of permits may be lost, so a number
@@ -31,7 +33,12 @@ import redis.exceptions
 from crowdsms.campaign._redis import LuaScript, call
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits._errors import NumberLimitedError
-from crowdsms.limits._protocol import NumberAdmission, NumberPermit, distinct_numbers
+from crowdsms.limits._protocol import (
+    NumberAdmission,
+    NumberPermit,
+    check_key,
+    distinct_numbers,
+)
 from crowdsms.limits._windows import NumberLimits, check_limits
 from crowdsms.phones import normalize_mainland_mobile
 
@@ -43,16 +50,16 @@ DEFAULT_PREFIX = "crowdsms:numbers"
 _MICROS = 1_000_000
 
 # KEYS[1] the number's sends. ARGV[1] token, ARGV[2] longest window (us), then pairs of
-# (count, window us). Returns {1, time us} when allowed (and recorded), {0, window number
-# (1-based), wait us} when refused.
+# (count, window us). Returns {1, time us} when allowed (and recorded, or recorded before
+# under the same token), {0, window number (1-based), wait us} when refused.
 _ACQUIRE = LuaScript(
     """
-local had = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if had then return {1, had} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local longest = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - longest))
+local had = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if had then return {1, had} end
 local worst, refused = -1, 0
 for i = 3, #ARGV, 2 do
     local count = tonumber(ARGV[i])
@@ -130,24 +137,33 @@ class RedisNumberLimiter:
             retry_after=float(_text(reply[2])) / _MICROS,
         )
 
-    async def acquire(self, phone: str) -> NumberPermit:
-        """Record one message to ``phone``, or raise :class:`NumberLimitedError`."""
+    async def acquire(self, phone: str, *, key: str | None = None) -> NumberPermit:
+        """Record one message to ``phone``, or raise :class:`NumberLimitedError`.
+
+        ``key``: see :meth:`acquire_many`.
+        """
         number = normalize_mainland_mobile(phone, field="phone")
-        token = uuid.uuid4().hex
+        check_key(key)
+        token = key if key is not None else uuid.uuid4().hex
         reply = await _ACQUIRE.run(self._redis, [self.key(number)], [token, *self._args])
         result = self._decision(number, token, reply)
         if isinstance(result, NumberLimitedError):
             raise result
         return result
 
-    async def acquire_many(self, phones: Iterable[str]) -> NumberAdmission:
+    async def acquire_many(
+        self, phones: Iterable[str], *, key: str | None = None
+    ) -> NumberAdmission:
         """Decide for each of ``phones`` (distinct numbers), each atomically, in one round trip.
 
         The numbers are normalized; a repeated one raises
-        :class:`~crowdsms.errors.InvalidInputError` before anything is recorded.
+        :class:`~crowdsms.errors.InvalidInputError` before anything is recorded. ``key``
+        names these sends (a chunk of a job): a number that already has a send under the
+        same key, in any process, gets that send's permit again instead of counting twice.
         """
         numbers = distinct_numbers(phones)
-        tokens = [uuid.uuid4().hex for _ in numbers]
+        check_key(key)
+        tokens = [key if key is not None else uuid.uuid4().hex for _ in numbers]
         replies = await self._pipelined(numbers, tokens)
         allowed: dict[str, NumberPermit] = {}
         refused: dict[str, NumberLimitedError] = {}

@@ -221,3 +221,30 @@ def test_limited_blocking_refunds_only_what_was_provably_not_sent() -> None:
         limited_blocking(object(), PHONE),  # type: ignore[arg-type]
     ):
         pytest.fail("not reached")
+
+
+def test_asking_again_under_the_same_key_counts_once() -> None:
+    numbers, clock = limiter(NumberLimits.of([(2, 60)]))
+    first = numbers.acquire_many_nowait([PHONE, "13900139000"], key="chunk-7")
+    clock.now += 5
+    again = numbers.acquire_many_nowait([PHONE, "13900139000"], key="chunk-7")
+    assert again.allowed == first.allowed  # the same permits, with their first time
+    assert numbers.acquire_nowait(PHONE, key="chunk-8").at == clock.now  # another send
+    with pytest.raises(NumberLimitedError):
+        numbers.acquire_nowait(PHONE, key="chunk-9")
+    assert numbers.acquire_nowait(PHONE, key="chunk-7") == first.allowed[PHONE]
+    numbers.release_nowait(first.allowed[PHONE])
+    assert numbers.acquire_nowait(PHONE, key="chunk-9").token == "chunk-9"
+    clock.now += 60  # once a send left every window, its key counts as a new send
+    renewed = numbers.acquire_nowait("13900139000", key="chunk-7")
+    assert renewed.at == clock.now
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, 7])
+def test_a_bad_key_gets_a_clear_error(key: object) -> None:
+    numbers, _ = limiter()
+    with pytest.raises(InvalidInputError, match="key: a key is a non-empty text"):
+        numbers.acquire_nowait(PHONE, key=key)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="key: a key is a non-empty text"):
+        numbers.acquire_many_nowait([PHONE], key=key)  # type: ignore[arg-type]
+    assert len(numbers) == 0

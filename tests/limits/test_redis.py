@@ -193,3 +193,26 @@ async def test_bad_settings_get_a_clear_error(redis: redis.asyncio.Redis) -> Non
         RedisNumberLimiter(redis, "1/m")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="phone"):
         await RedisNumberLimiter(redis).acquire("not a number")
+
+
+@pytest.mark.asyncio
+async def test_asking_again_under_the_same_key_counts_once(redis: redis.asyncio.Redis) -> None:
+    limiter = RedisNumberLimiter(redis, NumberLimits.of([(2, 60)]), prefix="keyed")
+    first = await limiter.acquire_many([PHONE, "13900139000"], key="chunk-7")
+    again = await limiter.acquire_many([PHONE, "13900139000"], key="chunk-7")
+    assert again.allowed == first.allowed  # the same permits, with their first time
+    await limiter.acquire(PHONE, key="chunk-8")
+    with pytest.raises(NumberLimitedError):
+        await limiter.acquire(PHONE, key="chunk-9")
+    assert await limiter.acquire(PHONE, key="chunk-7") == first.allowed[PHONE]
+    assert await redis.zcard(limiter.key(PHONE)) == 2
+    await limiter.release(first.allowed[PHONE])
+    assert (await limiter.acquire(PHONE, key="chunk-9")).token == "chunk-9"
+    await age(redis, limiter.key("13900139000"), 60)  # left every window: a new send
+    renewed = await limiter.acquire("13900139000", key="chunk-7")
+    score = await redis.zscore(limiter.key("13900139000"), "chunk-7")
+    assert renewed.at == score / 1e6  # recorded anew, not the aged send's time
+    assert renewed.at > first.allowed["13900139000"].at
+    assert await redis.zcard(limiter.key("13900139000")) == 1
+    with pytest.raises(InvalidInputError, match="key"):
+        await limiter.acquire_many([PHONE], key="")
