@@ -11,26 +11,29 @@ sent in one request (the chunk's index and idempotency key, a subset of its reci
 a resend of unconfirmed recipients does), and the journal records the chunk's outcomes
 merged, one per recipient, when it is done.
 
-Permits are taken once per chunk, not per attempt: the chunk's own retries of a
-``NOT_SENT`` failure reuse them. Afterwards, the permits of recipients whose outcome is
-``failed`` (provably not sent: refused, or never sent because the job stopped) are given
-back; ``sent`` and ``unknown`` ones keep theirs. When another process took the chunk first
-(a campaign's claims), every permit is given back and that process's outcomes are used.
+Permits are taken once per chunk, not per attempt (the chunk's own retries of a
+``NOT_SENT`` failure reuse them), under a key naming the chunk (:func:`chunk_key`, from the
+job id and the chunk's index): whoever asks again for the same chunk (a resumed job whose
+earlier run took the permits and crashed, a second worker of a campaign running the same
+shard at once) gets the same permits, and the numbers are not counted twice. Once the
+chunk's outcomes are known, the permits of recipients not sent are given back: ``failed``
+(refused, or never sent because the job stopped) and, when another process took the chunk
+first (a campaign's claims) and its outcomes are used, ``skipped``; ``sent`` and
+``unknown`` ones keep theirs.
 
 With a journal, nothing is counted twice and no outcome is lost on resume: a ``done``
 chunk is replayed from the journal without taking permits; a ``pending`` one never reached
-its request, and takes permits afresh, as does a chunk none of whose recipients was sent
-(each failed, or was limited; see ``resend_failed_chunks``). A chunk that was in flight
-(``started``) is reported ``unknown`` (code ``interrupted``) even where the provider has
-idempotency keys: its request may have carried only the recipients the limit allowed,
-which the journal does not record, so sending the chunk again with its key could reach a
-number the limit refused. When two workers of a campaign reach one chunk at once, both take
-permits before one of them claims it, and the other gives its permits back: meanwhile a
-third chunk with the same number could be refused (rare, and on the safe side).
+its request, and takes its permits (again, under its key), as does a chunk none of whose
+recipients was sent (each failed, or was limited; see ``resend_failed_chunks``). A chunk
+that was in flight (``started``) is reported ``unknown`` (code ``interrupted``) even where
+the provider has idempotency keys: its request may have carried only the recipients the
+limit allowed, which the journal does not record, so sending the chunk again with its key
+could reach a number the limit refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -46,9 +49,17 @@ from crowdsms.batch._stop import JobStop
 from crowdsms.limits import NumberLimitedError, NumberLimiting, NumberPermit, mask_phone
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["NUMBER_LIMITED", "ChunkLimits", "LimitedStates", "number_limited_outcome"]
+__all__ = [
+    "NUMBER_LIMITED",
+    "ChunkLimits",
+    "LimitedStates",
+    "chunk_key",
+    "number_limited_outcome",
+]
 
 logger = logging.getLogger("crowdsms.batch")
+
+_NOT_SENT = (OutcomeStatus.FAILED, OutcomeStatus.SKIPPED)
 
 NUMBER_LIMITED = "number_limited"
 """The ``code`` of a recipient skipped because its number reached a per-number limit."""
@@ -75,6 +86,12 @@ def number_limited_outcome(
         ),
         retryable=True,
     )
+
+
+def chunk_key(job_id: str, index: int) -> str:
+    """The limiter key of chunk ``index`` of ``job_id``: the same in every run and process."""
+    digest = hashlib.sha256(job_id.encode()).hexdigest()[:16]
+    return f"chunk:{digest}:{index}"
 
 
 def merge(
@@ -159,7 +176,7 @@ class ChunkLimits:
         if self._stop:  # the job stopped: no permits for a chunk it will not send
             return await self._dispatcher.send(block, key)
         phones = [recipient.phone for recipient in block.recipients]
-        admission = await self._limiter.acquire_many(phones)
+        admission = await self._limiter.acquire_many(phones, key=chunk_key(self._job_id, index))
         now = self._wall_time()
         fixed = {
             offset: number_limited_outcome(
@@ -188,19 +205,19 @@ class ChunkLimits:
             else None
         )
         results = await self._dispatcher.send(sub, key, journal=states)
-        permits = [admission.allowed[phones[offset]] for offset in offsets]
         if states is not None and states.taken:
             assert states.merged is not None
-            await self._release(permits)  # the other process sent them, with its own permits
-            return states.merged
+            final = states.merged  # another process sent the chunk (its permits are ours too)
+        else:
+            final = merge(fixed, offsets, results)
         await self._release(
             [
-                permit
-                for permit, result in zip(permits, results, strict=True)
-                if result.status is OutcomeStatus.FAILED
+                admission.allowed[phone]
+                for offset, phone in enumerate(phones)
+                if phone in admission.allowed and final[offset].status in _NOT_SENT
             ]
         )
-        return merge(fixed, offsets, results)
+        return final
 
     async def _release(self, permits: Sequence[NumberPermit]) -> None:
         if permits:

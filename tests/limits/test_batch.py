@@ -21,6 +21,7 @@ from crowdsms.batch import (
 )
 from crowdsms.batch._job import JOURNAL_FORMAT
 from crowdsms.batch._journal import ChunkTakenError, Journal
+from crowdsms.batch._limited import chunk_key
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits import NumberAdmission, NumberLimiter, NumberLimits, NumberPermit
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
@@ -44,13 +45,17 @@ class CountingLimiter(NumberLimiter):
         self.clock = Clock()
         super().__init__(limits, clock=self.clock)
         self.asked: list[str] = []
+        self.keys: list[str | None] = []
         self.granted = 0
         self.released: list[str] = []
 
-    async def acquire_many(self, phones: Iterable[str]) -> NumberAdmission:
+    async def acquire_many(
+        self, phones: Iterable[str], *, key: str | None = None
+    ) -> NumberAdmission:
         phones = list(phones)
         self.asked += phones
-        admission = await super().acquire_many(phones)
+        self.keys.append(key)
+        admission = await super().acquire_many(phones, key=key)
         self.granted += len(admission.allowed)
         return admission
 
@@ -373,9 +378,14 @@ class TakenJournal:
         raise AssertionError("never reached")
 
     async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
+        """The other worker sent each chunk but its first number, which it had to skip."""
         return [
-            RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=f"other-{phone}")
-            for phone in phones
+            RecipientOutcome(phone=phone, status=OutcomeStatus.SKIPPED, code=NUMBER_LIMITED)
+            if offset == 0
+            else RecipientOutcome(
+                phone=phone, status=OutcomeStatus.SENT, message_id=f"other-{phone}"
+            )
+            for offset, phone in enumerate(phones)
         ]
 
     async def finish(self, chunks_seen: int) -> None:
@@ -386,7 +396,7 @@ class TakenJournal:
 
 
 @pytest.mark.anyio
-async def test_a_chunk_another_worker_took_gives_every_permit_back() -> None:
+async def test_a_chunk_another_worker_took_keeps_the_permits_of_what_it_sent() -> None:
     limiter = CountingLimiter()
     for position in range(5, 10):  # chunk 1: every number refused here
         limiter.acquire_nowait(phone_at(position))
@@ -398,7 +408,10 @@ async def test_a_chunk_another_worker_took_gives_every_permit_back() -> None:
     )
     assert fake.calls == []
     assert [item.outcome.message_id for item in outcomes] == [
-        f"other-{phone_at(p)}" for p in range(10)
+        None if p in (0, 5) else f"other-{phone_at(p)}" for p in range(10)
     ]
-    assert sorted(limiter.released) == [phone_at(p) for p in (0, 1, 3, 4)]
-    assert len(limiter) == 6  # the six numbers busy before the job; none of the job's
+    # Chunk 0: the other worker sent 1 to 4 (the same sends: the permits taken here under
+    # the chunk's key are theirs) and skipped 0, whose permit goes back.
+    assert limiter.released == [phone_at(0)]
+    assert limiter.keys == [chunk_key(JOB, 0), chunk_key(JOB, 1)]
+    assert len(limiter) == 6 + 3  # busy before the job: 2, 5 to 9; sent by the other: 1, 3, 4
