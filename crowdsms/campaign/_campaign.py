@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -38,9 +38,14 @@ from crowdsms.campaign._plan import (
 )
 from crowdsms.campaign._redis import Durability, durability
 from crowdsms.errors import ConfigurationError, CrowdSMSError
+from crowdsms.limits import NumberLimits
+from crowdsms.limits._windows import check_limits
 from crowdsms.outcomes import ChunkSender, Recipient, RecipientOutcome
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
+
+if TYPE_CHECKING:
+    from crowdsms.limits._redis import RedisNumberLimiter
 
 __all__ = ["Campaign", "CampaignStatus"]
 
@@ -109,6 +114,8 @@ class Manifest:
     lease: float = DEFAULT_LEASE
     created: float = 0.0
     """When it was created (Unix seconds)."""
+    per_number: str | None = None
+    """Per-number limits (``1/m,5/h,10/d``), shared through the store by every worker."""
 
     def to_json(self) -> str:
         """The manifest as JSON."""
@@ -123,6 +130,8 @@ class Manifest:
             "created": self.created,
             "plan": self.plan.to_json(),
         }
+        if self.per_number is not None:
+            data["per_number"] = self.per_number
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -141,6 +150,7 @@ class Manifest:
             plan=CampaignPlan.from_json(data["plan"]),
             lease=data.get("lease", DEFAULT_LEASE),
             created=data.get("created", 0.0),
+            per_number=data.get("per_number"),
         )
 
 
@@ -232,6 +242,7 @@ class Campaign:
         shard_rows: int = DEFAULT_SHARD_ROWS,
         encoding: str | None = None,
         lease: float = DEFAULT_LEASE,
+        per_number: NumberLimits | None = None,
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
@@ -240,6 +251,11 @@ class Campaign:
         shared file; it costs Redis memory). Submitting a campaign twice is harmless: the
         second submission finds the manifest and the claims of the first, and sends nothing
         that was claimed.
+
+        ``per_number`` limits every number's messages, counted in the store under
+        ``{prefix}:numbers:{provider}:{account}`` (:class:`~crowdsms.limits.RedisNumberLimiter`),
+        with any other sender using that prefix (a verification-code service): a number
+        that reached a limit is skipped with code ``number_limited``.
         """
         if (path is None) == (recipients is None):
             raise ConfigurationError(
@@ -287,6 +303,7 @@ class Campaign:
             plan=plan,
             lease=lease,
             created=time.time(),
+            per_number=str(check_limits(per_number)) if per_number is not None else None,
         )
         # Each shard's duplicates are stored apart, so a worker reads only its own (a
         # manifest holding them all would be read whole by every shard of a big campaign).
@@ -374,6 +391,7 @@ class Campaign:
                 chunk_size=manifest.chunk_size,
                 resend_failed_chunks=False,
                 shared_pace=limiter,  # permits before the claim: the lease never waits
+                number_limiter=self.number_limiter(manifest, credentials),
             )
             if await self.cancelled():
                 sender.stop("the campaign was cancelled")
@@ -392,6 +410,21 @@ class Campaign:
         await self.redis.hset(self.shards_key, str(shard), json.dumps(counts))
         logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
         return report
+
+    def number_limiter(
+        self, manifest: Manifest, credentials: Mapping[str, object]
+    ) -> RedisNumberLimiter | None:
+        """The campaign's per-number limiter, if it has limits: counted per account."""
+        if manifest.per_number is None:
+            return None
+        from crowdsms.limits._redis import RedisNumberLimiter
+
+        account = credentials_id(_registry.get(manifest.provider), credentials)
+        return RedisNumberLimiter(
+            self.redis,
+            NumberLimits.parse(manifest.per_number),
+            prefix=f"{self._prefix}:numbers:{manifest.provider}:{account}",
+        )
 
     async def _watch_cancel(self, sender: BatchSender, scope: anyio.CancelScope) -> None:
         while not scope.cancel_called:

@@ -46,6 +46,7 @@ import redis.exceptions
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign
 from crowdsms.campaign._journal import DEFAULT_LEASE
 from crowdsms.campaign._redis import connect
+from crowdsms.limits import NumberLimits
 from crowdsms.providers._spec import MessageOptions
 
 __all__ = ["SHARD_TASK", "install", "start"]
@@ -143,11 +144,13 @@ def start(
     shard_rows: int = DEFAULT_SHARD_ROWS,
     encoding: str | None = None,
     lease: float = DEFAULT_LEASE,
+    per_number: NumberLimits | None = None,
 ) -> str:
     """Plan the campaign (once: the same id again keeps its plan) and queue its shards.
 
     Returns the campaign id. Shards already done are not queued again, so calling it again
-    after a crash, or after :meth:`Campaign.resume`, continues the campaign.
+    after a crash, or after :meth:`Campaign.resume`, continues the campaign. ``per_number``:
+    see :meth:`Campaign.create`.
     """
     url = store or app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
     if not url:
@@ -170,6 +173,7 @@ def start(
                 shard_rows=shard_rows,
                 encoding=encoding,
                 lease=lease,
+                per_number=per_number,
             )
             return await campaign.resume()
         finally:

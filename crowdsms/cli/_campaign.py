@@ -18,7 +18,9 @@ import click
 from crowdsms.batch import CsvSink, JsonlSink
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.cli._app import cli, console, notes, provider_option, run
+from crowdsms.cli._limits import per_number_option
 from crowdsms.cli._send import choose_message, message_options
+from crowdsms.limits import NumberLimits
 from crowdsms.providers import _registry
 
 __all__ = ["campaign"]
@@ -74,6 +76,11 @@ def campaign() -> None:
     help="Recipients per second for every worker together.",
 )
 @click.option("--shard-rows", type=click.IntRange(min=1), default=5000, show_default=True)
+@per_number_option(
+    "Per-number limits, e.g. 1/m,5/h,10/d: counted in the store for the provider's account, "
+    "by every worker and any other sender using the same keys; a number that reached one is "
+    "skipped (code number_limited)."
+)
 @_store_option
 @click.option(
     "--broker",
@@ -89,6 +96,7 @@ def start(
     concurrency: int,
     rate: float | None,
     shard_rows: int,
+    per_number: NumberLimits | None,
     store: str,
     broker: str,
     **options: Any,
@@ -118,6 +126,7 @@ def start(
         concurrency=concurrency,
         rate=rate,
         shard_rows=shard_rows,
+        per_number=per_number,
         encoding=chosen.encoding,
     )
     console.print(f"campaign {campaign_id} started")
