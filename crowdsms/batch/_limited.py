@@ -82,7 +82,7 @@ def number_limited_outcome(
         message=(
             f"recipients[{position}]: {mask_phone(error.phone)} reached its per-number limit "
             f"({error.window}); not sent. It may get a message again from "
-            f"{due:%Y-%m-%d %H:%M:%S} China time ({wait} s after this job reached it)"
+            f"{due:%Y-%m-%d %H:%M:%S} China time ({wait} s after this attempt)"
         ),
         retryable=True,
     )
