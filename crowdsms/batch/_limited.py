@@ -47,6 +47,7 @@ from crowdsms.batch._dispatch import Dispatcher
 from crowdsms.batch._journal import ChunkTakenError, JobJournal
 from crowdsms.batch._stop import JobStop
 from crowdsms.limits import NumberLimitedError, NumberLimiting, NumberPermit, mask_phone
+from crowdsms.limits._protocol import distinct_numbers
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
 __all__ = [
@@ -66,9 +67,9 @@ NUMBER_LIMITED = "number_limited"
 
 
 def number_limited_outcome(
-    position: int, error: NumberLimitedError, *, now: float
+    position: int, phone: str, error: NumberLimitedError, *, now: float
 ) -> RecipientOutcome:
-    """The ``skipped`` outcome of the recipient at ``position``, refused by ``error``.
+    """The ``skipped`` outcome of the recipient at ``position`` (``phone``), refused by ``error``.
 
     ``now`` is the wall clock (Unix seconds): the message says when the number may get a
     message again, in China time, as well as how long that is from the refusal.
@@ -76,7 +77,7 @@ def number_limited_outcome(
     due = datetime.fromtimestamp(now + error.retry_after, CHINA_TIME)
     wait = math.ceil(error.retry_after)
     return RecipientOutcome(
-        phone=error.phone,
+        phone=phone,
         status=OutcomeStatus.SKIPPED,
         code=NUMBER_LIMITED,
         message=(
@@ -176,14 +177,15 @@ class ChunkLimits:
         if self._stop:  # the job stopped: no permits for a chunk it will not send
             return await self._dispatcher.send(block, key)
         phones = [recipient.phone for recipient in block.recipients]
-        admission = await self._limiter.acquire_many(phones, key=chunk_key(self._job_id, index))
+        numbers = distinct_numbers(phones)  # as the limiter keys them (the same, normally)
+        admission = await self._limiter.acquire_many(numbers, key=chunk_key(self._job_id, index))
         now = self._wall_time()
         fixed = {
             offset: number_limited_outcome(
-                block.positions[offset], admission.refused[phone], now=now
+                block.positions[offset], phones[offset], admission.refused[number], now=now
             )
-            for offset, phone in enumerate(phones)
-            if phone in admission.refused
+            for offset, number in enumerate(numbers)
+            if number in admission.refused
         }
         offsets = [offset for offset in range(len(phones)) if offset not in fixed]
         if fixed:
@@ -212,9 +214,9 @@ class ChunkLimits:
             final = merge(fixed, offsets, results)
         await self._release(
             [
-                admission.allowed[phone]
-                for offset, phone in enumerate(phones)
-                if phone in admission.allowed and final[offset].status in _NOT_SENT
+                admission.allowed[number]
+                for offset, number in enumerate(numbers)
+                if number in admission.allowed and final[offset].status in _NOT_SENT
             ]
         )
         return final
