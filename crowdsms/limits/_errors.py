@@ -44,7 +44,8 @@ class NumberLimitedError(CrowdSMSError):
         self.window = window
         self.retry_after = retry_after
         super().__init__(
-            f"{mask_phone(phone)} reached its per-number limit ({window}); nothing was sent",
+            f"{mask_phone(phone)} reached its per-number limit ({window.rstrip('. ')}); "
+            "nothing was sent",
             action=(
                 f"It may get a message again in {_wait(retry_after)}; ask the user to wait "
                 "that long rather than sending again"

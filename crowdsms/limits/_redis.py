@@ -23,6 +23,7 @@ with ``appendonly yes``. The limiter uses redis-py's asyncio client, so it runs 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,7 +31,6 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 
-from crowdsms.campaign._redis import LuaScript, call
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits._errors import NumberLimitedError
 from crowdsms.limits._protocol import (
@@ -52,8 +52,7 @@ _MICROS = 1_000_000
 # KEYS[1] the number's sends. ARGV[1] token, ARGV[2] longest window (us), then pairs of
 # (count, window us). Returns {1, time us} when allowed (and recorded, or recorded before
 # under the same token), {0, window number (1-based), wait us} when refused.
-_ACQUIRE = LuaScript(
-    """
+_ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local longest = tonumber(ARGV[2])
@@ -79,7 +78,12 @@ redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000) + 1000)
 return {1, string.format('%d', now)}
 """
-)
+_ACQUIRE_SHA = hashlib.sha1(_ACQUIRE.encode(), usedforsecurity=False).hexdigest()
+
+
+async def _call(client: redis.asyncio.Redis, *args: str | int) -> Any:
+    """One Redis command (redis-py leaves ``execute_command`` untyped)."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _text(value: object) -> str:
@@ -145,7 +149,7 @@ class RedisNumberLimiter:
         number = normalize_mainland_mobile(phone, field="phone")
         check_key(key)
         token = key if key is not None else uuid.uuid4().hex
-        reply = await _ACQUIRE.run(self._redis, [self.key(number)], [token, *self._args])
+        (reply,) = await self._pipelined([number], [token])
         result = self._decision(number, token, reply)
         if isinstance(result, NumberLimitedError):
             raise result
@@ -176,7 +180,12 @@ class RedisNumberLimiter:
         return NumberAdmission(allowed=allowed, refused=refused)
 
     async def _pipelined(self, numbers: Sequence[str], tokens: Sequence[str]) -> list[Any]:
-        """One script run per number, in one pipeline (loading the script, retrying once)."""
+        """One script run per number, in one pipeline (loading the script, retrying once).
+
+        The script is run by its SHA1, and loaded when the server does not know it (a
+        restarted server has forgotten every script); a broken connection is tried once more
+        (the runs are idempotent for their tokens).
+        """
         if not numbers:
             return []
         broken = loaded = False
@@ -185,7 +194,7 @@ class RedisNumberLimiter:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for number, token in zip(numbers, tokens, strict=True):
                         pipe.execute_command(
-                            "EVALSHA", _ACQUIRE.sha, 1, self.key(number), token, *self._args
+                            "EVALSHA", _ACQUIRE_SHA, 1, self.key(number), token, *self._args
                         )
                     replies: list[Any] = await pipe.execute(raise_on_error=False)
             except redis.exceptions.ConnectionError:
@@ -194,7 +203,7 @@ class RedisNumberLimiter:
                 broken = True  # a restarted server: the runs are idempotent for their tokens
                 continue
             if not loaded and any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
-                await call(self._redis, "SCRIPT", "LOAD", _ACQUIRE.source)
+                await _call(self._redis, "SCRIPT", "LOAD", _ACQUIRE)
                 loaded = True
                 continue  # the runs that went through return their permits again
             for reply in replies:
@@ -204,7 +213,7 @@ class RedisNumberLimiter:
 
     async def release(self, permit: NumberPermit) -> None:
         """Forget ``permit``'s send: the message was provably not sent."""
-        await call(self._redis, "ZREM", self.key(permit.phone), permit.token)
+        await _call(self._redis, "ZREM", self.key(permit.phone), permit.token)
 
     async def release_many(self, permits: Iterable[NumberPermit]) -> None:
         """Forget each of ``permits``' sends, in one round trip."""
@@ -219,4 +228,4 @@ class RedisNumberLimiter:
     async def reset(self, phone: str) -> None:
         """Forget every send to ``phone`` (a support agent unblocking a user)."""
         number = normalize_mainland_mobile(phone, field="phone")
-        await call(self._redis, "DEL", self.key(number))
+        await _call(self._redis, "DEL", self.key(number))

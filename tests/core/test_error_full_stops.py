@@ -59,6 +59,10 @@ def _values(end: str) -> dict[str, Any]:
         "retryable": False,
         "job_wide": None,
         "body": b"{}",
+        "phone": "13800138000",
+        "count": 1,
+        "seconds": 60.0,
+        "window": "1 per minute" + end,
         "cause": ResponseParseError(
             "the answer is not JSON" + end,
             certainty=DeliveryCertainty.UNKNOWN,

@@ -18,7 +18,6 @@ import redis.asyncio
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits import NumberLimitedError, NumberLimits, RedisNumberLimiter
-from crowdsms.limits._redis import _ACQUIRE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("number_worker.py")
@@ -115,9 +114,8 @@ async def test_the_script_run_twice_for_one_token_records_one_send(
     redis: redis.asyncio.Redis,
 ) -> None:
     limiter = RedisNumberLimiter(redis, NumberLimits.of([(1, 60)]), prefix="twice")
-    args = ["token-1", *limiter._args]
-    first = await _ACQUIRE.run(redis, [limiter.key(PHONE)], args)
-    second = await _ACQUIRE.run(redis, [limiter.key(PHONE)], args)  # a retried connection
+    (first,) = await limiter._pipelined([PHONE], ["token-1"])
+    (second,) = await limiter._pipelined([PHONE], ["token-1"])  # a retried connection
     assert int(first[0]) == int(second[0]) == 1
     assert float(first[1]) == float(second[1])
     assert await redis.zcard(limiter.key(PHONE)) == 1
