@@ -22,7 +22,9 @@ How a job runs:
    unless given an encoding). Each is validated and normalized by the chunk sender; an
    invalid one is ``skipped`` with code ``"invalid"``, a repeated number ``skipped`` with code
    ``"duplicate"`` (the first occurrence is sent), and a number that replied "stop" (on the
-   journal's suppression list) ``skipped`` with code ``"opted_out"``.
+   journal's suppression list) ``skipped`` with code ``"opted_out"``. With a
+   ``number_limiter`` (:mod:`crowdsms.limits`), a number that reached a per-number limit is
+   ``skipped`` with code ``"number_limited"`` just before its chunk is sent.
 2. The rest are cut into chunks of the provider's size and sent by a fixed pool of workers
    under a concurrency limit and an optional recipients-per-second rate, slowing down after a
    429 and recovering gradually (:mod:`crowdsms.batch._control`).
@@ -74,6 +76,7 @@ from crowdsms.batch._journal import (
     JournalMismatchError,
     journal_has_job,
 )
+from crowdsms.batch._limited import NUMBER_LIMITED
 from crowdsms.batch._preview import BalanceUnit, LongMessage, Preview
 from crowdsms.batch._reconcile import JobNotFoundError, reconcile
 from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
@@ -98,6 +101,7 @@ __all__ = [
     "DETECT_PREFIX_BYTES",
     "INTERRUPTED",
     "NOT_SENT",
+    "NUMBER_LIMITED",
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
     "SKIPPED_OPTED_OUT",

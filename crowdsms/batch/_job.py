@@ -47,12 +47,14 @@ from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
+from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, not_sent_outcomes
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import InvalidInputError
+from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
 from crowdsms.telemetry._batch import observe_job
 
@@ -94,6 +96,7 @@ class JobConfig:
     opted_out: frozenset[str] = frozenset()
     send_window: SendWindow | None = None
     spend_cap: SpendCap | None = None
+    number_limiter: NumberLimiting | None = None
 
     @property
     def window(self) -> int:
@@ -189,7 +192,10 @@ async def run_job(
 
 
 def _all_failed(outcomes: Sequence[RecipientOutcome]) -> bool:
-    return bool(outcomes) and all(o.status is OutcomeStatus.FAILED for o in outcomes)
+    """Whether no recipient of the chunk was sent: every one failed (or, with per-number
+    limits, some were skipped as ``number_limited`` and every other one failed)."""
+    failed = [o for o in outcomes if o.code != NUMBER_LIMITED]
+    return bool(failed) and all(o.status is OutcomeStatus.FAILED for o in failed)
 
 
 class _Job:
@@ -244,6 +250,18 @@ class _Job:
         self._budget = (
             Budget(config.spend_cap, chunk_sender, stop=stop, job_id=job_id)
             if config.spend_cap is not None
+            else None
+        )
+        self._limits = (
+            ChunkLimits(
+                config.number_limiter,
+                send=self._send,
+                journal=journal,
+                wall_time=config.runtime.wall_time,
+                job_id=job_id,
+                stop=stop,
+            )
+            if config.number_limiter is not None
             else None
         )
 
@@ -479,8 +497,9 @@ class _Job:
                 )
                 return fresh, None
             return await self._settle(block, index, key, recorded.outcomes, recorded)
-        # "started": the request may have reached the provider.
-        if self._keyed and recorded.idempotency_key is not None:
+        # "started": the request may have reached the provider. With per-number limits it
+        # may have carried part of the chunk only, so it is not sent again (see _limited).
+        if self._keyed and recorded.idempotency_key is not None and self._limits is None:
             logger.info(
                 "batch: job %s: chunk %d was in flight when the job stopped; resending it "
                 "with the same idempotency key",
@@ -518,7 +537,10 @@ class _Job:
                 except anyio.EndOfStream:
                     return
                 if resend is None:
-                    block.finish(await self._send(block, key))
+                    if self._limits is not None:
+                        block.finish(await self._limits.send(block, key))
+                    else:
+                        block.finish(await self._send(block, key))
                     continue
                 results = await self._send(
                     resend.sub, key, journal=resend.states, resend=resend.number

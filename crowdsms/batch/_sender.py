@@ -31,6 +31,7 @@ from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
+from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, Recipient
 from crowdsms.phones import normalize_mainland_mobile
 
@@ -71,6 +72,7 @@ class BatchOptions(TypedDict, total=False):
     max_segments: int | None
     max_cost: float | Decimal | None
     price_per_segment: float | Decimal | None
+    number_limiter: NumberLimiting | None
     runtime: Runtime | None
 
 
@@ -156,6 +158,14 @@ class BatchSender:
       send the rest. See :mod:`crowdsms.batch._budget` for what counts.
     - ``price_per_segment`` (the chunk sender's default estimate, e.g. 0.05): CNY per
       segment, for ``max_cost`` and :meth:`preview`'s estimated cost.
+    - ``number_limiter`` (``None``): a per-number limiter (:mod:`crowdsms.limits`). Just
+      before each chunk is sent its recipients take permits; a number a limit refuses is
+      ``skipped`` with code ``"number_limited"`` (the message names the window and when the
+      number may get a message again) and the rest of the chunk is sent. Permits of
+      recipients that end ``failed`` (provably not sent) are given back. A resumed job
+      replays done chunks without taking permits again, and reports a chunk that was in
+      flight as ``unknown`` even with an idempotency key. Resends of unconfirmed
+      recipients (``resend_unconfirmed_after``) take no permits.
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -186,6 +196,7 @@ class BatchSender:
         max_segments: int | None = None,
         max_cost: float | Decimal | None = None,
         price_per_segment: float | Decimal | None = None,
+        number_limiter: NumberLimiting | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -268,6 +279,13 @@ class BatchSender:
             if price is not None
             else check_price(getattr(chunk_sender, "price_per_segment", None))
         )
+        _check(
+            number_limiter is None or isinstance(number_limiter, NumberLimiting),
+            "number_limiter",
+            number_limiter,
+            "number_limiter must be a per-number limiter (with acquire_many and release_many)",
+            "Pass crowdsms.limits.NumberLimiter() or RedisNumberLimiter(redis), or None",
+        )
         self.chunk_sender = chunk_sender
         self.config = JobConfig(
             chunk_size=size,
@@ -290,6 +308,7 @@ class BatchSender:
             if isinstance(send_window, str)
             else send_window,
             spend_cap=cap,
+            number_limiter=number_limiter,
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []

@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -59,10 +59,15 @@ from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._pull import pull_into
 from crowdsms.deliveries._summary import DeliverySummary
 from crowdsms.errors import ConfigurationError, InvalidInputError
+from crowdsms.limits import NumberLimits
+from crowdsms.limits._windows import check_limits
 from crowdsms.outcomes import ChunkSender, PreSkipped, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.webhooks._events import Event
+
+if TYPE_CHECKING:
+    from crowdsms.limits._redis import RedisNumberLimiter
 
 __all__ = ["DEFAULT_SHARD_ROWS", "Campaign", "CampaignStatus"]
 
@@ -204,6 +209,7 @@ class Campaign:
         encoding: str | None = None,
         lease: float = DEFAULT_LEASE,
         honour_opt_outs: bool = True,
+        per_number: NumberLimits | None = None,
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
@@ -217,6 +223,11 @@ class Campaign:
         are skipped with code ``opted_out``, by every run of every shard, even if they opt
         in again later; ``honour_opt_outs=False`` sends to them, for messages the recipient
         expects regardless (verification codes). The whole list is read once, here.
+
+        ``per_number`` limits every number's messages, counted in the store under
+        ``{prefix}:numbers:{provider}:{account}`` (:class:`~crowdsms.limits.RedisNumberLimiter`),
+        with any other sender using that prefix (a verification-code service): a number
+        that reached a limit is skipped with code ``number_limited``.
         """
         if (path is None) == (recipients is None):
             raise ConfigurationError(
@@ -271,6 +282,7 @@ class Campaign:
             lease=lease,
             created=created,
             honour_opt_outs=honour_opt_outs,
+            per_number=str(check_limits(per_number)) if per_number is not None else None,
             # the opted-out numbers' keys are this plan's own: a coordinator planning the
             # same campaign at the same time (whose manifest may win) never overwrites them
             snapshot=uuid.uuid4().hex[:12],
@@ -392,6 +404,7 @@ class Campaign:
                 shared_pace=limiter,  # permits before the claim: the lease never waits
                 honour_opt_outs=manifest.honour_opt_outs,
                 resend_unconfirmed_after=resend_unconfirmed_after,
+                number_limiter=self.number_limiter(manifest, credentials),
             )
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_cancel, sender, group.cancel_scope)
@@ -421,6 +434,21 @@ class Campaign:
             sender.stop("the campaign was cancelled")
         async for row in rows:
             yield row
+
+    def number_limiter(
+        self, manifest: Manifest, credentials: Mapping[str, object]
+    ) -> RedisNumberLimiter | None:
+        """The campaign's per-number limiter, if it has limits: counted per account."""
+        if manifest.per_number is None:
+            return None
+        from crowdsms.limits._redis import RedisNumberLimiter
+
+        account = credentials_id(_registry.get(manifest.provider), credentials)
+        return RedisNumberLimiter(
+            self.redis,
+            NumberLimits.parse(manifest.per_number),
+            prefix=f"{self._prefix}:numbers:{manifest.provider}:{account}",
+        )
 
     async def _watch_cancel(self, sender: BatchSender, scope: anyio.CancelScope) -> None:
         while not scope.cancel_called:

@@ -79,6 +79,8 @@ class Manifest:
     """Whether numbers on the suppression list when it was created are skipped."""
     snapshot: str = ""
     """Names the keys of each shard's opted-out numbers (this plan's own)."""
+    per_number: str | None = None
+    """Per-number limits (``1/m,5/h,10/d``), shared through the store by every worker."""
 
     def to_json(self) -> str:
         """The manifest as JSON."""
@@ -95,6 +97,8 @@ class Manifest:
             "snapshot": self.snapshot,
             "plan": self.plan.to_json(),
         }
+        if self.per_number is not None:
+            data["per_number"] = self.per_number
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -115,4 +119,5 @@ class Manifest:
             created=data.get("created", 0.0),
             honour_opt_outs=data.get("honour_opt_outs", True),
             snapshot=data.get("snapshot", ""),
+            per_number=data.get("per_number"),
         )

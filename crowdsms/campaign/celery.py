@@ -46,6 +46,7 @@ import redis.exceptions
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign
 from crowdsms.campaign._journal import DEFAULT_LEASE
 from crowdsms.campaign._redis import connect
+from crowdsms.limits import NumberLimits
 from crowdsms.providers._spec import MessageOptions
 
 __all__ = ["SHARD_TASK", "install", "resume", "start"]
@@ -156,12 +157,14 @@ def start(
     encoding: str | None = None,
     lease: float = DEFAULT_LEASE,
     honour_opt_outs: bool = True,
+    per_number: NumberLimits | None = None,
 ) -> str:
     """Plan the campaign (once: the same id again keeps its plan) and queue its shards.
 
     Returns the campaign id. Shards already done are not queued again, so calling it again
     after a crash, or after :meth:`Campaign.resume`, continues the campaign. Numbers that
-    opted out are skipped unless ``honour_opt_outs=False`` (see :meth:`Campaign.create`).
+    opted out are skipped unless ``honour_opt_outs=False``; ``per_number`` counts each
+    number's messages in the store (see :meth:`Campaign.create` for both).
     """
     url = _store_url(app, store)
 
@@ -183,6 +186,7 @@ def start(
                 encoding=encoding,
                 lease=lease,
                 honour_opt_outs=honour_opt_outs,
+                per_number=per_number,
             )
             return await campaign.resume()
         finally:

@@ -30,7 +30,9 @@ from crowdsms.cli._app import (
     run,
 )
 from crowdsms.cli._duration import Duration, format_duration
+from crowdsms.cli._limits import per_number_option
 from crowdsms.cli._send import choose_message, message_options
+from crowdsms.limits import NumberLimits
 from crowdsms.providers import _registry
 
 __all__ = ["campaign"]
@@ -102,6 +104,11 @@ def campaign() -> None:
         "expects regardless, e.g. verification codes."
     ),
 )
+@per_number_option(
+    "Per-number limits, e.g. 1/m,5/h,10/d: counted in the store for the provider's account, "
+    "by every worker and any other sender using the same keys; a number that reached one is "
+    "skipped (code number_limited)."
+)
 @_store_option
 @click.option(
     "--broker",
@@ -118,6 +125,7 @@ def start(
     rate: float | None,
     shard_rows: int,
     ignore_opt_outs: bool,
+    per_number: NumberLimits | None,
     store: str,
     broker: str,
     **options: Any,
@@ -148,6 +156,7 @@ def start(
         concurrency=concurrency,
         rate=rate,
         shard_rows=shard_rows,
+        per_number=per_number,
         encoding=chosen.encoding,
         honour_opt_outs=not ignore_opt_outs,
     )

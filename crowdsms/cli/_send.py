@@ -43,11 +43,13 @@ from crowdsms.cli._app import (
 )
 from crowdsms.cli._dry_run import Balance, DryRun, dry_run_notes, preview_tables
 from crowdsms.cli._duration import Duration, format_duration
+from crowdsms.cli._limits import per_number_option
 from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
 from crowdsms.cli._targets import var_keys
 from crowdsms.errors import CrowdSMSError, InvalidInputError
+from crowdsms.limits import NumberLimiter, NumberLimits
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
@@ -83,6 +85,8 @@ class SendJob:
     max_cost: float | None = None
     price: float | None = None
     """CNY per SMS segment (``--price``); ``None``: the provider's default estimate."""
+    per_number: NumberLimits | None = None
+    """Per-number limits, counted in this process (an in-memory limiter)."""
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
@@ -218,6 +222,13 @@ def _parse_window(
     help="Send to numbers that replied to opt out (e.g. for verification codes, which "
     "recipients expect regardless). Without it they are skipped as opted_out.",
 )
+@per_number_option(
+    "Per-number limits, e.g. 1/m,5/h,10/d (1 a minute, 5 an hour, 10 a day): a number that "
+    "reached one is skipped (code number_limited) and the rest of its chunk is sent. Counted "
+    "in this run only, which sends each number once anyway; limits that hold across runs and "
+    "processes need a shared store (campaign start --per-number, or "
+    "crowdsms.limits.RedisNumberLimiter)."
+)
 @click.option(
     "--output", type=click.Path(path_type=Path, dir_okay=False), help="Outcomes: .jsonl or .csv."
 )
@@ -262,6 +273,7 @@ def send(
     resend_unconfirmed_after: float | None,
     send_window: SendWindow | None,
     ignore_opt_outs: bool,
+    per_number: NumberLimits | None,
     output: Path | None,
     dry_run: bool,
     max_segments: int | None,
@@ -322,6 +334,7 @@ def send(
         max_segments=max_segments,
         max_cost=max_cost,
         price=price,
+        per_number=per_number,
     )
     if dry_run:
         _show_dry_run(run(lambda: run_dry_run(job)), job)
@@ -550,6 +563,7 @@ async def run_send(job: SendJob) -> BatchReport:
                 max_segments=job.max_segments,
                 max_cost=job.max_cost,
                 price_per_segment=_price(job, spec),
+                number_limiter=NumberLimiter(job.per_number) if job.per_number else None,
             )
             report: BatchReport | None = None
             error: CrowdSMSError | None = None

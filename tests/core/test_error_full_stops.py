@@ -63,6 +63,10 @@ def _values(end: str) -> dict[str, Any]:
             ("primary", CrowdSMSError("it went wrong" + end)),
             ("backup", CrowdSMSError("it went wrong too" + end)),
         ],
+        "phone": "13800138000",
+        "count": 1,
+        "seconds": 60.0,
+        "window": "1 per minute" + end,
         "cause": ResponseParseError(
             "the answer is not JSON" + end,
             certainty=DeliveryCertainty.UNKNOWN,
