@@ -31,6 +31,7 @@ from crowdsms.cli._app import (
 )
 from crowdsms.cli._duration import Duration, format_duration
 from crowdsms.cli._limits import per_number_option
+from crowdsms.cli._reconcile import summary_of_deliveries
 from crowdsms.cli._send import choose_message, message_options
 from crowdsms.limits import NumberLimits
 from crowdsms.providers import _registry
@@ -198,22 +199,7 @@ def status(campaign_id: str, store: str) -> None:
 
 
 def _print_summary(campaign_id: str, summary: Any) -> None:
-    console.print(f"campaign {campaign_id} reconciled: {summary.recipients:,} recipients")
-    console.print(
-        f"sent: {summary.sent:,} ({summary.confirmed:,} confirmed by reports); "
-        f"unknown: {summary.unknown:,}; failed: {summary.failed:,}; "
-        f"skipped: {summary.skipped:,}; in flight: {summary.in_flight:,}"
-    )
-    codes = ", ".join(f"{code} {count:,}" for code, count in summary.undelivered_codes.items())
-    console.print(
-        f"deliveries: {summary.delivered:,} delivered, {summary.undelivered:,} undelivered"
-        f"{f' ({codes})' if codes else ''}, {summary.awaiting:,} awaiting a report",
-        markup=False,  # the carriers' codes are printed as they are
-    )
-    console.print(
-        f"reports: {summary.reports:,} matched, {summary.unmatched_reports:,} of other sends"
-        f"{f'; {summary.pulled:,} pulled' if summary.pulled else ''}"
-    )
+    console.print(summary_of_deliveries(summary, title=f"campaign {campaign_id}: deliveries"))
     if summary.unknown:
         notes.print(
             f"{summary.unknown:,} recipients are still unknown: their request may have reached "

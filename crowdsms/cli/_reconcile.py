@@ -28,13 +28,14 @@ from crowdsms.webhooks import Event
 __all__ = ["reconcile", "summary_of_deliveries"]
 
 
-def summary_of_deliveries(summary: DeliverySummary) -> Table:
-    """The recipients of a job by outcome and delivery state."""
-    table = Table(title=f"job {summary.job_id}: deliveries", header_style="bold")
+def summary_of_deliveries(summary: DeliverySummary, *, title: str | None = None) -> Table:
+    """The recipients of a job (or a campaign) by outcome and delivery state."""
+    table = Table(title=title or f"job {summary.job_id}: deliveries", header_style="bold")
     table.add_column("recipients")
     table.add_column("count", justify="right")
     table.add_column("meaning", overflow="fold")
     rows = [
+        ("recipients", summary.recipients, "in all"),
         ("sent", summary.sent, "the provider accepted them"),
         ("  confirmed", summary.confirmed, "were unknown; a report proved the provider had them"),
         ("  delivered", summary.delivered, "the handset received the message"),
@@ -42,6 +43,7 @@ def summary_of_deliveries(summary: DeliverySummary) -> Table:
         ("  awaiting", summary.awaiting, "no final report yet"),
         ("unknown", summary.unknown, "no report yet: sending again may deliver twice"),
         ("failed", summary.failed, "refused, or not sent"),
+        ("skipped", summary.skipped, "invalid, duplicate, opted out or limited: not sent"),
         ("in flight", summary.in_flight, "being sent by the running job, or interrupted"),
     ]
     for name, count, meaning in rows:
@@ -50,6 +52,8 @@ def summary_of_deliveries(summary: DeliverySummary) -> Table:
         table.add_row(f"  code {escape(code)}", f"{count:,}", "undelivered with this code")
     table.add_section()
     table.add_row("reports matched", f"{summary.reports:,}", "")
+    if summary.unmatched_reports:
+        table.add_row("reports of other sends", f"{summary.unmatched_reports:,}", "")
     if summary.pulled:
         table.add_row("pulled", f"{summary.pulled:,}", "reports and replies pulled and stored")
     return table
