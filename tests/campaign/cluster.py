@@ -347,6 +347,10 @@ def claim_states(server: RedisServer) -> dict[str, str]:
         pipe = client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(key, "state")
+        # a claim given up before its send (released) is deleted: if that happens between
+        # the scan and the read, the key is simply no claim any more
         return {
-            key.decode(): state.decode() for key, state in zip(keys, pipe.execute(), strict=True)
+            key.decode(): state.decode()
+            for key, state in zip(keys, pipe.execute(), strict=True)
+            if state is not None
         }
