@@ -36,7 +36,12 @@ class BatchOutcome:
         return self.outcome.phone
 
     def to_dict(self) -> dict[str, object]:
-        """A flat, JSON-ready dict (the format of the JSONL and CSV sinks)."""
+        """A flat, JSON-ready dict (the format of the JSONL and CSV sinks).
+
+        ``confirmed``, ``delivery`` (``delivered``, ``undelivered``, ``awaiting``, or null
+        before any reconciliation), ``delivery_code`` and ``provider`` come last, so CSV
+        readers of the earlier columns are unaffected.
+        """
         outcome = self.outcome
         return {
             "position": self.position,
@@ -48,6 +53,10 @@ class BatchOutcome:
             "code": outcome.code,
             "message": outcome.message,
             "retryable": outcome.retryable,
+            "confirmed": outcome.confirmed,
+            "delivery": outcome.delivery.state.value if outcome.delivery else None,
+            "delivery_code": outcome.delivery.code if outcome.delivery else None,
+            "provider": outcome.provider,
         }
 
 

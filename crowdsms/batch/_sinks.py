@@ -39,6 +39,10 @@ FIELDS = (
     "code",
     "message",
     "retryable",
+    "confirmed",
+    "delivery",
+    "delivery_code",
+    "provider",
 )
 
 

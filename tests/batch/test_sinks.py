@@ -48,6 +48,10 @@ async def test_jsonl_sink_writes_one_object_per_line_in_order(tmp_path: Path) ->
         "code": None,
         "message": None,
         "retryable": False,
+        "confirmed": False,
+        "delivery": None,
+        "delivery_code": None,
+        "provider": None,
     }
     assert (lines[1]["status"], lines[1]["code"], lines[1]["input_phone"]) == (
         "skipped",
