@@ -21,6 +21,7 @@ from typing import IO
 import anyio
 import anyio.to_thread
 
+from crowdsms.batch._job import INTERRUPTED
 from crowdsms.batch._journal import (
     JournalBusyError,
     JournalError,
@@ -99,7 +100,7 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
                     RecipientOutcome(
                         phone=phone,
                         status=OutcomeStatus.UNKNOWN,
-                        code="interrupted",
+                        code=INTERRUPTED,
                         message=_INTERRUPTED_MESSAGE.format(index=index),
                     )
                     for phone in _phones(phones)
