@@ -14,8 +14,9 @@ from crowdsms._suggest import did_you_mean
 from crowdsms._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
+    AutoLanes,
     ClientSender,
-    LanePool,
+    HttpBackend,
     RetryBudget,
     RetryPolicy,
     Runtime,
@@ -58,6 +59,10 @@ class ClientOptions(TypedDict, total=False):
     - ``proxy``: a proxy URL; by default the environment's ``HTTPS_PROXY`` and friends, read
       once when the client is created (``trust_env=False`` ignores them).
     - ``allow_insecure_http``: permit a plain ``http://`` base URL to a non-local host.
+    - ``http_backend``: the HTTP library of the client's own connections. ``"auto"`` (the
+      default) uses aiohttp on asyncio when it is installed (``crowdsms[aiohttp]``) and no
+      proxy is set, otherwise httpx (which also runs on trio); ``"httpx"`` or ``"aiohttp"``
+      ask for one. The client's repr and :attr:`AsyncClientBase.http_backend` say which.
     """
 
     timeout: float | httpx.Timeout
@@ -72,6 +77,7 @@ class ClientOptions(TypedDict, total=False):
     proxy: str | None
     trust_env: bool
     allow_insecure_http: bool
+    http_backend: HttpBackend
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
@@ -144,6 +150,7 @@ _OPTION_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "proxy": (str, type(None)),
     "trust_env": (bool,),
     "allow_insecure_http": (bool,),
+    "http_backend": (str,),
 }
 _FLAGS: Final = frozenset({"trust_env", "allow_insecure_http"})
 
@@ -186,6 +193,12 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
 def _sender(base_url: str, options: ClientOptions) -> Sender:
     http_client = options.get("http_client")
     transport = options.get("transport")
+    if (http_client is not None or transport is not None) and "http_backend" in options:
+        raise ConfigurationError(
+            "http_backend chooses the client's own connections; with http_client or "
+            "transport they are yours",
+            action="Pass http_backend, or http_client/transport, not both",
+        )
     if http_client is not None and transport is not None:
         raise ConfigurationError(
             "pass http_client or transport, not both",
@@ -205,7 +218,7 @@ def _sender(base_url: str, options: ClientOptions) -> Sender:
             received=repr(max_connections),
             action="Pass the number of requests you want in flight at once, e.g. 16",
         )
-    return LanePool(max_connections, proxy=proxy)
+    return AutoLanes(max_connections, proxy=proxy, backend=options.get("http_backend", "auto"))
 
 
 class AsyncClientBase:
@@ -266,8 +279,23 @@ class AsyncClientBase:
         """Measure the offset from the provider's clock now, and return it in seconds."""
         return await self._transport.measure_clock()
 
+    @property
+    def http_backend(self) -> str:
+        """The HTTP library the client sends with.
+
+        ``"aiohttp"`` or ``"httpx"`` for the client's own connections (``"auto"`` until
+        the first request when the client was created outside an event loop),
+        ``"httpx client"`` or ``"httpx transport"`` for yours.
+        """
+        sender = self._transport.sender
+        if isinstance(sender, AutoLanes):
+            return sender.backend
+        if isinstance(sender, ClientSender):
+            return "httpx client"
+        return "httpx transport"
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_url={self.base_url!r}>"
+        return f"<{type(self).__name__} base_url={self.base_url!r} http={self.http_backend!r}>"
 
     async def aclose(self) -> None:
         """Close the client's connections. Safe to call more than once."""

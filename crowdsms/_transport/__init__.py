@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from crowdsms._transport.backends import HTTP_BACKENDS, AutoLanes, HttpBackend
 from crowdsms._transport.budget import RetryBudget
 from crowdsms._transport.clock import SkewClock
 from crowdsms._transport.connections import (
     AttemptState,
     ClientSender,
-    LanePool,
     Received,
     Sender,
     TransportSender,
 )
+from crowdsms._transport.lanes import LanePool
 from crowdsms._transport.loop import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.rate_limit import TokenBucket
@@ -19,16 +20,20 @@ from crowdsms._transport.request import ApiRequest, ApiResponse, BodyEncoding, F
 from crowdsms._transport.retry_after import parse_retry_after
 from crowdsms._transport.runtime import Runtime
 from crowdsms._transport.signer import NoSigning, Rejection, RejectionKind, Signer
+from crowdsms._transport.wire import WireRequest
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
+    "HTTP_BACKENDS",
     "ApiRequest",
     "ApiResponse",
     "AttemptState",
+    "AutoLanes",
     "BodyEncoding",
     "ClientSender",
     "FilePart",
+    "HttpBackend",
     "LanePool",
     "NoSigning",
     "Received",
@@ -43,5 +48,6 @@ __all__ = [
     "TokenBucket",
     "Transport",
     "TransportSender",
+    "WireRequest",
     "parse_retry_after",
 ]

@@ -22,7 +22,7 @@ from crowdsms._transport.budget import RetryBudget
 from crowdsms._transport.classify import error_for_exception, error_for_status
 from crowdsms._transport.clock import SkewClock
 from crowdsms._transport.connections import AttemptState, Sender
-from crowdsms._transport.encode import to_httpx_request
+from crowdsms._transport.encode import to_wire_request
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.request import ApiRequest, ApiResponse
 from crowdsms._transport.retry_after import parse_retry_after
@@ -80,6 +80,7 @@ class Transport:
         self.runtime = runtime or Runtime()
         self.clock = clock or SkewClock(self.runtime.wall_time)
         self.timeout = timeout
+        self._timeout_dict = timeout.as_dict()
         self.max_response_bytes = max_response_bytes
         self.user_agent = user_agent
 
@@ -218,8 +219,12 @@ class Transport:
         if runtime.monotonic() >= deadline:  # e.g. a clock correction used up the time left
             return request, _Failure(self._deadline_error(request, state))
         signed = await self.signer.sign(request, now=self.clock.now())
-        wire = to_httpx_request(
-            signed, base_url=self.base_url, timeout=self.timeout, user_agent=self.user_agent
+        wire = to_wire_request(
+            signed,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            user_agent=self.user_agent,
+            timeout_dict=self._timeout_dict,
         )
         sent_at = runtime.wall_time()
         started = runtime.monotonic()

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from crowdsms._client import check_base_url
-from crowdsms._transport import ClientSender, LanePool, TransportSender
+from crowdsms._transport import AutoLanes, ClientSender, LanePool, TransportSender
 from crowdsms.errors import ConfigurationError
 
 from .fakes import DemoClient, FakeTime, send_request
@@ -134,9 +134,10 @@ async def test_a_users_transport_is_used_as_given_and_not_closed() -> None:
 @pytest.mark.anyio
 async def test_the_default_lanes_are_closed_by_the_context_manager() -> None:
     async with DemoClient(max_connections=3) as client:
-        pool = client._transport.sender
-        assert isinstance(pool, LanePool)
-        assert pool.size == 3
+        lanes = client._transport.sender
+        assert isinstance(lanes, AutoLanes)
+        assert isinstance(lanes.pool, LanePool)  # chosen at once inside an event loop
+        assert lanes.pool.size == 3
     with pytest.raises(RuntimeError, match="closed"):
         await client.call(send_request())
 
@@ -175,7 +176,8 @@ def test_clock_offset_option_and_setter() -> None:
 
 def test_repr_names_the_class_and_url_only() -> None:
     client = DemoClient()
-    assert repr(client) == "<DemoClient base_url='https://api.demo.test'>"
+    # Created outside an event loop: the lanes' library is chosen at the first request.
+    assert repr(client) == "<DemoClient base_url='https://api.demo.test' http='auto'>"
     assert repr(client._transport) == "<Transport demo https://api.demo.test>"
 
 

@@ -15,12 +15,15 @@ import pytest
 
 from crowdsms._transport import (
     AttemptState,
+    AutoLanes,
     LanePool,
     NoSigning,
     RetryPolicy,
     Transport,
     TransportSender,
+    WireRequest,
 )
+from crowdsms._transport.lanes import Lane
 from crowdsms.errors import DeadlineExceededError, DeliveryCertainty, ResponseParseError
 
 from .fakes import BASE_URL, DemoClient, FakeTime, read_request, send_request
@@ -71,15 +74,25 @@ class LoopbackServer:
             await self._changed.wait()
 
 
-def _lane_connections(pool: LanePool, lanes: list[httpx.AsyncBaseTransport]) -> int:
-    total = 0
-    for lane in lanes:
-        assert isinstance(lane, httpx.AsyncHTTPTransport)
-        total += len(lane._pool.connections)
-    return total
+def _lane_connections(lanes: list[Lane]) -> int:
+    return sum(lane.connections_open for lane in lanes)
+
+
+def _get(url: str = BASE_URL) -> WireRequest:
+    return WireRequest("GET", httpx.URL(url), [], b"", timeout=httpx.Timeout(5.0), operation="t")
 
 
 async def test_retried_read_timeouts_leak_no_connections() -> None:
+    await _retried_read_timeouts_leak_no_connections("httpx")
+
+
+@pytest.mark.aiohttp
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
+async def test_retried_read_timeouts_leak_no_aiohttp_connections() -> None:
+    await _retried_read_timeouts_leak_no_connections("aiohttp")
+
+
+async def _retried_read_timeouts_leak_no_connections(backend: str) -> None:
     server = LoopbackServer(silent=2)
     fake = FakeTime()
     async with (
@@ -94,9 +107,13 @@ async def test_retried_read_timeouts_leak_no_connections() -> None:
             timeout=httpx.Timeout(10.0, read=0.1),
             max_connections=4,
             retry_policy=RetryPolicy(max_attempts=3, jitter=0.0),
+            http_backend=backend,  # type: ignore[typeddict-item]
         )
-        pool = client._transport.sender
+        lanes_sender = client._transport.sender
+        assert isinstance(lanes_sender, AutoLanes)
+        pool = lanes_sender.pool
         assert isinstance(pool, LanePool)
+        assert pool.backend == backend
         with anyio.fail_after(30):  # fail-safe bound; nothing here asserts timing
             response = await client.call(read_request())
             assert response.status_code == 200
@@ -107,16 +124,26 @@ async def test_retried_read_timeouts_leak_no_connections() -> None:
             await server.wait_until_ended(2)
             lanes = list(pool._all)
             assert pool.lanes_open == 1  # sequential attempts reuse one lane
-            assert _lane_connections(pool, lanes) == 1  # only the healthy keep-alive one
+            assert _lane_connections(lanes) == 1  # only the healthy keep-alive one
             await client.aclose()
             # ... and the last one when the client was closed.
             await server.wait_until_ended(3)
         assert pool.lanes_open == 0
-        assert _lane_connections(pool, lanes) == 0
+        assert _lane_connections(lanes) == 0
         tg.cancel_scope.cancel()
 
 
 async def test_an_attempt_cancelled_by_the_deadline_closes_its_connection() -> None:
+    await _an_attempt_cancelled_by_the_deadline_closes_its_connection("httpx")
+
+
+@pytest.mark.aiohttp
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
+async def test_an_attempt_cancelled_by_the_deadline_closes_its_aiohttp_connection() -> None:
+    await _an_attempt_cancelled_by_the_deadline_closes_its_connection("aiohttp")
+
+
+async def _an_attempt_cancelled_by_the_deadline_closes_its_connection(backend: str) -> None:
     server = LoopbackServer(silent=1)
     fake = FakeTime()
     runtime = attrs.evolve(fake.runtime, monotonic=time.monotonic)
@@ -131,6 +158,7 @@ async def test_an_attempt_cancelled_by_the_deadline_closes_its_connection() -> N
             runtime=runtime,
             timeout=httpx.Timeout(30.0),
             retry_policy=RetryPolicy(max_attempts=3, total_timeout=0.2),
+            http_backend=backend,  # type: ignore[typeddict-item]
         )
         with anyio.fail_after(30):
             with pytest.raises(DeadlineExceededError) as caught:
@@ -187,7 +215,7 @@ async def test_lane_pool_never_has_more_than_size_requests_in_flight() -> None:
     results: list[int] = []
 
     async def one() -> None:
-        request = httpx.Request("GET", BASE_URL + "/x")
+        request = _get(BASE_URL + "/x")
         received = await pool.send(request, max_body=100, state=AttemptState())
         results.append(received.status_code)
 
@@ -206,7 +234,7 @@ async def test_lane_pool_never_has_more_than_size_requests_in_flight() -> None:
     assert all(lane.closed for lane in made)
     assert pool.lanes_open == 0
     with pytest.raises(RuntimeError, match="closed"):
-        await pool.send(httpx.Request("GET", BASE_URL), max_body=100, state=AttemptState())
+        await pool.send(_get(), max_body=100, state=AttemptState())
 
 
 async def test_lane_pool_reuses_the_warm_lane_for_sequential_requests() -> None:
@@ -220,7 +248,7 @@ async def test_lane_pool_reuses_the_warm_lane_for_sequential_requests() -> None:
 
     pool = LanePool(8, make_lane=make_lane)
     for _ in range(5):
-        await pool.send(httpx.Request("GET", BASE_URL), max_body=100, state=AttemptState())
+        await pool.send(_get(), max_body=100, state=AttemptState())
     assert len(made) == 1
     assert pool.lanes_open == 1
     assert made[0].handled == 5

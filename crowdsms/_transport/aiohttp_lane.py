@@ -1,0 +1,154 @@
+"""The fast lane on asyncio: one aiohttp connection per lane (``pip install crowdsms[aiohttp]``).
+
+aiohttp parses HTTP in C; on asyncio it costs about half of httpx's CPU per request. Each
+lane is an ``aiohttp.ClientSession`` over a connector limited to one connection, so the lane
+design (and its O(1) hand-out) is the same as with httpx; the lanes share one TLS context.
+
+aiohttp's errors are raised as the httpx errors of the same meaning, so the transport
+classifies them with the same rules (:mod:`crowdsms._transport.classify`). Where aiohttp
+cannot tell whether a failure happened while writing the request or after, the error is
+one that makes the outcome ``unknown``: never a guess that could send twice.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+import aiohttp
+import httpx
+from yarl import URL
+
+from crowdsms._transport.connections import Received, shared_ssl_context, too_large
+from crowdsms._transport.lanes import KEEPALIVE_EXPIRY
+from crowdsms._transport.wire import WireRequest
+
+__all__ = ["AiohttpLane", "httpx_error_for_aiohttp"]
+
+# aiohttp adds these unless told not to; the httpx lanes send neither.
+_SKIP_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type", "Accept")
+
+
+def httpx_error_for_aiohttp(exc: Exception) -> Exception | None:
+    """The httpx error of the same meaning as aiohttp's ``exc`` (``None``: not aiohttp's)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(detail)
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket read timeout
+        return httpx.ReadTimeout(detail)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return httpx.ProxyError(detail)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS handshake
+        return httpx.ConnectError(detail)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.InvalidURL(detail)
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return httpx.RemoteProtocolError(detail)
+    if isinstance(exc, aiohttp.ClientResponseError):  # an answer that is not valid HTTP
+        return httpx.RemoteProtocolError(detail)
+    if isinstance(exc, aiohttp.ClientError):
+        # A reset or broken pipe: aiohttp does not say whether the request was written.
+        return httpx.ReadError(detail)
+    return None
+
+
+def _client_timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    # aiohttp has no write timeout: the attempt's deadline bounds a stalled write.
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=None,
+        sock_connect=timeout.get("connect"),
+        sock_read=timeout.get("read"),
+    )
+
+
+class AiohttpLane:
+    """One aiohttp connection (a session over a one-connection connector)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[httpx.URL, URL] = {}
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+
+    @property
+    def connections_open(self) -> int:
+        """1 while the connector holds a connection, else 0."""
+        session = self._session
+        if session is None or session.closed:
+            return 0
+        connector = session.connector
+        return 0 if connector is None else min(1, len(getattr(connector, "_conns", ())))
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=1,
+            keepalive_timeout=KEEPALIVE_EXPIRY,
+            ssl=self._ssl_context or shared_ssl_context(),
+            enable_cleanup_closed=False,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            skip_auto_headers=_SKIP_AUTO_HEADERS,
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self._session
+
+    def _url(self, url: httpx.URL) -> URL:
+        known = self._urls.get(url)
+        if known is None:
+            if len(self._urls) > 256:
+                self._urls.clear()
+            known = self._urls[url] = URL(str(url), encoded=True)
+        return known
+
+    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (timeout.get("connect"), timeout.get("read"))
+        known = self._timeouts.get(key)
+        if known is None:
+            if len(self._timeouts) > 16:
+                self._timeouts.clear()
+            known = self._timeouts[key] = _client_timeout(timeout)
+        return known
+
+    async def send(self, request: WireRequest, *, max_body: int) -> Received:
+        """Send on this lane's connection; read the answer up to ``max_body`` bytes."""
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                request.method,
+                self._url(request.url),
+                data=request.content,
+                headers=request.headers,
+                timeout=self._timeout(request.timeout_dict),
+                allow_redirects=False,
+            ) as response:
+                declared = response.content_length
+                if declared is not None and declared > max_body:
+                    raise too_large(declared, max_body, request.operation)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > max_body:
+                        raise too_large(size, max_body, request.operation)
+                    chunks.append(chunk)
+                headers = httpx.Headers(list(response.raw_headers))
+                return Received(
+                    response.status,
+                    headers,
+                    chunks[0] if len(chunks) == 1 else b"".join(chunks),
+                )
+        except Exception as exc:
+            error = httpx_error_for_aiohttp(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    async def aclose(self) -> None:
+        """Close the session and its connection."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()

@@ -1,0 +1,319 @@
+"""Lanes: one connection each, handed out from a stack, so concurrency stays cheap.
+
+httpcore's connection pool spends time proportional to the number of connections it holds
+on every request (connection assignment, expiry checks): with 64 connections in one pool its
+cost per request doubles compared to 16 (measured on a 2-core machine; see
+docs/architecture.md). crowdsms therefore never puts many connections in one pool.
+:class:`LanePool` keeps ``size`` lanes, each holding a single keep-alive connection, and
+hands out an idle lane per request from a stack (the most recently used first, so its
+connection is warm). Checking a lane out and back in is O(1) whatever the size.
+
+Three kinds of lane, all sharing one ``ssl.SSLContext`` (creating one loads the CA bundle,
+about 30 ms):
+
+- :class:`HttpcoreLane`, the default: one ``httpcore`` HTTP/1.1 connection, driven directly.
+  httpcore is the engine under httpx; skipping httpx's request and response objects and its
+  pool saves about a fifth of the client's CPU per request. Runs on asyncio and trio.
+- :class:`HttpxLane`: an ``httpx.AsyncHTTPTransport`` limited to one connection, for a
+  proxy (httpx's proxy support) or a transport a test builds.
+- :class:`~crowdsms._transport.aiohttp_lane.AiohttpLane`, the fast one on asyncio.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import Protocol
+
+import anyio
+import anyio.lowlevel
+import httpcore
+import httpx
+
+from crowdsms._transport.connections import (
+    AttemptState,
+    Received,
+    read_limited,
+    shared_ssl_context,
+    too_large,
+)
+from crowdsms._transport.wire import WireRequest
+
+__all__ = [
+    "KEEPALIVE_EXPIRY",
+    "HttpcoreLane",
+    "HttpxLane",
+    "Lane",
+    "LanePool",
+    "httpx_error_for",
+]
+
+KEEPALIVE_EXPIRY = 4.0
+"""Seconds an idle connection is kept: shorter than the idle timeout of common servers
+(uvicorn 5 s, nginx 75 s), so that we close an idle connection before the server does and
+never write a request into a dying one."""
+
+
+class Lane(Protocol):
+    """One connection's worth of sending: at most one request at a time."""
+
+    async def send(self, request: WireRequest, *, max_body: int) -> Received:
+        """Send ``request`` and read its answer; raise httpx errors as they come."""
+        ...
+
+    @property
+    def connections_open(self) -> int:
+        """How many connections the lane holds open (0 or 1)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the lane's connection."""
+        ...
+
+
+class HttpxLane:
+    """A lane over an ``httpx.AsyncBaseTransport`` (limited to one connection by its maker)."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+
+    async def send(self, request: WireRequest, *, max_body: int) -> Received:
+        """Send through the transport."""
+        response = await self.transport.handle_async_request(request.to_httpx())
+        return await read_limited(response, max_body=max_body, operation=request.operation)
+
+    @property
+    def connections_open(self) -> int:
+        """The connections in the transport's pool (0 for transports without one)."""
+        pool = getattr(self.transport, "_pool", None)
+        return len(getattr(pool, "connections", ()))
+
+    async def aclose(self) -> None:
+        """Close the transport."""
+        await self.transport.aclose()
+
+
+def _httpx_errors() -> dict[type[Exception], type[httpx.HTTPError]]:
+    """httpcore's exceptions and httpx's of the same name (httpx maps them the same way)."""
+    mapping: dict[type[Exception], type[httpx.HTTPError]] = {}
+    for name in (
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "TimeoutException",
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "NetworkError",
+        "ProxyError",
+        "UnsupportedProtocol",
+        "RemoteProtocolError",
+        "LocalProtocolError",
+        "ProtocolError",
+    ):
+        mapping[getattr(httpcore, name)] = getattr(httpx, name)
+    return mapping
+
+
+_HTTPX_ERRORS = _httpx_errors()
+
+
+def httpx_error_for(exc: Exception) -> httpx.HTTPError | None:
+    """The httpx error of the same meaning as httpcore's ``exc`` (``None``: not httpcore's)."""
+    for kind in type(exc).__mro__:
+        error = _HTTPX_ERRORS.get(kind)
+        if error is not None:
+            return error(str(exc))
+    return None
+
+
+class HttpcoreLane:
+    """One HTTP/1.1 connection driven through httpcore, reopened when it closes or expires."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl_context = ssl_context
+        self._connection: httpcore.AsyncHTTPConnection | None = None
+        self._urls: dict[httpx.URL, tuple[httpcore.URL, bytes]] = {}
+
+    @property
+    def connections_open(self) -> int:
+        """1 while a connection is open, else 0."""
+        connection = self._connection
+        return 0 if connection is None or connection.is_closed() else 1
+
+    def _target(self, url: httpx.URL) -> tuple[httpcore.URL, bytes]:
+        """httpcore's URL and the ``Host`` header for ``url`` (built once per URL)."""
+        known = self._urls.get(url)
+        if known is None:
+            if len(self._urls) > 256:
+                self._urls.clear()
+            host = url.raw_host
+            port = url.port
+            host_header = host if port is None else host + b":" + str(port).encode("ascii")
+            known = self._urls[url] = (
+                httpcore.URL(scheme=url.raw_scheme, host=host, port=port, target=url.raw_path),
+                host_header,
+            )
+        return known
+
+    async def _connection_for(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
+        connection = self._connection
+        if connection is not None and (
+            connection.is_closed()
+            or connection.has_expired()
+            or not connection.can_handle_request(origin)
+        ):
+            self._connection = None
+            await connection.aclose()
+            connection = None
+        if connection is None:
+            ssl_context = self._ssl_context
+            if ssl_context is None and origin.scheme == b"https":
+                ssl_context = shared_ssl_context()
+            connection = self._connection = httpcore.AsyncHTTPConnection(
+                origin, ssl_context=ssl_context, keepalive_expiry=KEEPALIVE_EXPIRY
+            )
+        return connection
+
+    async def send(self, request: WireRequest, *, max_body: int) -> Received:
+        """Send on this lane's connection, opening it first if needed."""
+        url, host = self._target(request.url)
+        content = request.content
+        headers = [(b"host", host)]
+        for name, value in request.headers:
+            headers.append((name.encode("ascii"), value.encode("utf-8")))
+        if content or request.method not in ("GET", "HEAD"):
+            headers.append((b"content-length", str(len(content)).encode("ascii")))
+        wire = httpcore.Request(
+            request.method,
+            url,
+            headers=headers,
+            content=content,
+            extensions={"timeout": request.timeout_dict},
+        )
+        try:
+            connection = await self._connection_for(url.origin)
+            response = await connection.handle_async_request(wire)
+            try:
+                return await _read(response, max_body=max_body, operation=request.operation)
+            finally:
+                await response.aclose()
+        except Exception as exc:
+            error = httpx_error_for(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.aclose()
+
+
+async def _read(response: httpcore.Response, *, max_body: int, operation: str) -> Received:
+    headers = httpx.Headers(response.headers)
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        raise too_large(int(declared), max_body, operation)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_stream():
+        size += len(chunk)
+        if size > max_body:
+            raise too_large(size, max_body, operation)
+        chunks.append(chunk)
+    return Received(response.status, headers, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+
+class LanePool:
+    """``size`` single-connection lanes; each request takes an idle lane or waits for one.
+
+    ``make_lane`` builds a lane (an ``httpx.AsyncBaseTransport`` is wrapped in
+    :class:`HttpxLane`); by default an :class:`HttpcoreLane`, or an :class:`HttpxLane`
+    through ``proxy`` when one is set. ``backend`` names the HTTP library, for reprs.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        proxy: str | None = None,
+        verify: ssl.SSLContext | bool = True,
+        make_lane: Callable[[], Lane | httpx.AsyncBaseTransport] | None = None,
+        backend: str = "httpx",
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a client needs at least 1 connection, got max_connections={size}")
+        self.size = size
+        self.backend = backend
+        self._proxy = proxy
+        self._verify = verify
+        self._make_lane = make_lane or self._default_lane
+        self._idle: list[Lane] = []
+        self._all: list[Lane] = []
+        self._free = anyio.Semaphore(size)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<LanePool {self.backend} size={self.size} open={len(self._all)}>"
+
+    def _default_lane(self) -> Lane | httpx.AsyncBaseTransport:
+        verify: ssl.SSLContext | bool = self._verify
+        if verify is True:
+            verify = shared_ssl_context()
+        if self._proxy is None:
+            return HttpcoreLane(ssl_context=verify if isinstance(verify, ssl.SSLContext) else None)
+        return httpx.AsyncHTTPTransport(
+            verify=verify,
+            trust_env=False,
+            proxy=self._proxy,
+            limits=httpx.Limits(
+                max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY
+            ),
+        )
+
+    @property
+    def lanes_open(self) -> int:
+        """How many lanes exist (each holds at most one connection)."""
+        return len(self._all)
+
+    @property
+    def connections_open(self) -> int:
+        """How many connections the lanes hold open."""
+        return sum(lane.connections_open for lane in self._all)
+
+    async def send(self, request: WireRequest, *, max_body: int, state: AttemptState) -> Received:
+        """Send on an idle lane, waiting for one if all are busy."""
+        if self._closed:
+            raise RuntimeError("this client is closed; create a new one")
+        # ``async with self._free`` would also yield to the event loop after taking a free
+        # lane, once per request; checking for cancellation is all that is needed first.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._free.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._free.acquire()
+        try:
+            lane = self._idle.pop() if self._idle else self._new_lane()
+            try:
+                state.started = True
+                return await lane.send(request, max_body=max_body)
+            finally:
+                self._idle.append(lane)
+        finally:
+            self._free.release()
+
+    def _new_lane(self) -> Lane:
+        made = self._make_lane()
+        lane: Lane = HttpxLane(made) if isinstance(made, httpx.AsyncBaseTransport) else made
+        self._all.append(lane)
+        return lane
+
+    async def aclose(self) -> None:
+        """Close every lane's connection."""
+        self._closed = True
+        lanes, self._all, self._idle = self._all, [], []
+        for lane in lanes:
+            await lane.aclose()
