@@ -157,7 +157,7 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _versions() -> str:
-    names = ("crowdsms", "httpx", "httpcore", "anyio", "aiohttp", "httpx-aiohttp", "uvicorn")
+    names = ("crowdsms", "httpx", "httpcore", "anyio", "aiohttp", "uvicorn")
     found = []
     for name in names:
         try:
@@ -194,8 +194,9 @@ def _pin(server_pid: int) -> str:
 
 def _check_dependencies(sections: list[str]) -> None:
     missing = []
-    # aiohttp is only for section 1's contenders; the sandbox needs uvicorn and starlette.
-    needed = ("aiohttp", "httpx_aiohttp") if "overhead" in sections else ()
+    # aiohttp is for section 1's contenders (raw, and crowdsms's aiohttp lanes); the sandbox
+    # needs uvicorn and starlette.
+    needed = ("aiohttp",) if "overhead" in sections else ()
     if "telemetry" in sections:  # (b) and (c) need the API and the SDK
         needed += ("opentelemetry.sdk",)
     for module in (*needed, "uvicorn", "starlette"):
@@ -206,8 +207,8 @@ def _check_dependencies(sections: list[str]) -> None:
     if missing:
         raise SystemExit(
             f"missing {', '.join(missing)}: run `nox -s bench`, or install the `bench` "
-            "dependency group and the `sandbox` extra (pip install -e '.[sandbox]' aiohttp "
-            "httpx-aiohttp opentelemetry-sdk)"
+            "dependency group and the `sandbox` extra (pip install -e '.[sandbox,aiohttp]' "
+            "opentelemetry-sdk)"
         )
 
 

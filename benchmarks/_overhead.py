@@ -23,16 +23,28 @@ from benchmarks._table import Row, rate, ratio, us
 __all__ = ["LABELS", "OverheadResult", "measure_overhead"]
 
 LABELS = {
-    "crowdsms": "crowdsms `BatchSender` + `AsyncSubmail` (defaults)",
+    "crowdsms": (
+        "crowdsms `BatchSender` + `AsyncSubmail`, httpx lanes "
+        "(the default on trio or without aiohttp)"
+    ),
     "naive": "(a) naive httpx: one shared `AsyncClient` pool, form bodies",
     "best": "(b) best httpx: one single-connection transport per worker, JSON",
     "aiohttp": "(c) raw aiohttp, one session, JSON",
     "client": "httpx: one single-connection `AsyncClient` per worker, JSON",
     "chunks": "crowdsms chunk sender alone (`send_chunk` from hand-written workers)",
-    "crowdsms_aiohttp": "crowdsms over the `httpx-aiohttp` transport (`crowdsms[aiohttp]`)",
+    "crowdsms_aiohttp": (
+        "crowdsms `BatchSender` + `AsyncSubmail`, aiohttp lanes "
+        "(the default on asyncio with `crowdsms[aiohttp]`)"
+    ),
 }
-MAIN = ("crowdsms", "naive", "best", "aiohttp")
-EXTRAS = ("chunks", "client", "crowdsms_aiohttp")
+MAIN = ("crowdsms", "crowdsms_aiohttp", "naive", "best", "aiohttp")
+EXTRAS = ("chunks", "client")
+DEFAULT_VERSUS_BEST = 1.25
+"""Target: crowdsms over its httpx lanes costs at most this much (b)'s CPU per recipient."""
+FAST_VERSUS_BEST = 1.0
+"""Target: over its aiohttp lanes, crowdsms costs no more than (b), typing every outcome."""
+FAST_VERSUS_AIOHTTP = 1.8
+"""Target: over its aiohttp lanes, crowdsms costs at most this much raw aiohttp (c)."""
 
 _WARM_UP = 2_000
 
@@ -60,41 +72,47 @@ class OverheadResult:
         rows.append(
             Row(
                 "1",
-                f"{at}: crowdsms CPU per recipient / (b)'s",
+                f"{at}: crowdsms (httpx lanes) CPU per recipient / (b)'s",
                 ratio(versus_best),
-                "<= 1.15x",
-                versus_best <= 1.15,
+                f"<= {DEFAULT_VERSUS_BEST:.2f}x",
+                versus_best <= DEFAULT_VERSUS_BEST,
+            )
+        )
+        fast = by_name["crowdsms_aiohttp"]
+        fast_versus_best = _paired(fast, by_name["best"])
+        rows.append(
+            Row(
+                "1",
+                f"{at}: crowdsms (aiohttp lanes) CPU per recipient / (b)'s",
+                ratio(fast_versus_best),
+                f"<= {FAST_VERSUS_BEST:.2f}x",
+                fast_versus_best <= FAST_VERSUS_BEST,
+            )
+        )
+        fast_versus_floor = _paired(fast, by_name["aiohttp"])
+        rows.append(
+            Row(
+                "1",
+                f"{at}: crowdsms (aiohttp lanes) CPU per recipient / (c)'s",
+                ratio(fast_versus_floor),
+                f"<= {FAST_VERSUS_AIOHTTP:.1f}x",
+                fast_versus_floor <= FAST_VERSUS_AIOHTTP,
             )
         )
         naive_gain = _paired(by_name["naive"], crowdsms)
         rows.append(
             Row(
                 "1",
-                f"{at}: (a)'s CPU per recipient / crowdsms's",
+                f"{at}: (a)'s CPU per recipient / crowdsms (httpx lanes)'s",
                 ratio(naive_gain),
                 ">= 3x at c=64" if concurrency == 64 else "(>= 3x at c=64)",
                 naive_gain >= 3 if concurrency == 64 else None,
-            )
-        )
-        versus_floor = _paired(crowdsms, by_name["aiohttp"])
-        rows.append(
-            Row(
-                "1",
-                f"{at}: crowdsms CPU per recipient / (c)'s",
-                ratio(versus_floor),
-                "<= 3x",
-                versus_floor <= 3,
             )
         )
         if "chunks" in by_name:
             alone = _paired(by_name["chunks"], by_name["best"])
             rows.append(
                 Row("1", f"{at}: crowdsms chunk sender alone / (b)", ratio(alone), "", None)
-            )
-        if "crowdsms_aiohttp" in by_name:
-            extra = _paired(by_name["crowdsms_aiohttp"], by_name["aiohttp"])
-            rows.append(
-                Row("1", f"{at}: crowdsms over httpx-aiohttp / (c)", ratio(extra), "", None)
             )
         return rows
 

@@ -21,7 +21,7 @@ async def test_defaults(make_client: Callable[..., AsyncCrowdTask], access_id: s
         assert client.auth_location == "fields"
         assert client.max_rows_per_batch == 100
         assert client.access_id == access_id
-        assert repr(client) == "<AsyncCrowdTask base_url='https://api.crowdtask.cn'>"
+        assert repr(client) == "<AsyncCrowdTask base_url='https://api.crowdtask.cn' http='httpx'>"
 
 
 @pytest.mark.asyncio
