@@ -95,8 +95,19 @@ def explain(code: str, spec: ProviderSpec) -> str:
     return _BATCH_CODES.get(code) or spec.explain(code)
 
 
-def summary_table(report: BatchReport, spec: ProviderSpec) -> Table:
-    """The end-of-job summary: outcomes, codes with their meaning and an example, fees."""
+_CONNECTIONS = {
+    "aiohttp": "aiohttp lanes (the default on asyncio with crowdsms[aiohttp])",
+    "httpx": "httpx lanes (pip install 'crowdsms[aiohttp]' for faster ones on asyncio)",
+}
+
+
+def summary_table(
+    report: BatchReport, spec: ProviderSpec, *, http_backend: str | None = None
+) -> Table:
+    """The end-of-job summary: outcomes, codes with their meaning and an example, fees.
+
+    ``http_backend`` (the client's :attr:`http_backend`) adds a row naming the HTTP library.
+    """
     table = Table(title=f"job {report.job_id}", show_header=True, header_style="bold")
     table.add_column("outcome")
     table.add_column("recipients", justify="right")
@@ -120,6 +131,8 @@ def summary_table(report: BatchReport, spec: ProviderSpec) -> Table:
     table.add_row("requests", f"{report.requests:,}", "")
     table.add_row("retries", f"{report.retries:,}", "")
     table.add_row("duration", f"{report.duration:.2f} s", f"{rate:,.0f} recipients/s")
+    if http_backend is not None:
+        table.add_row("connections", http_backend, escape(_CONNECTIONS.get(http_backend, "")))
     if report.replayed:
         table.add_row("from the journal", f"{report.replayed:,}", "outcomes of an earlier run")
     if report.confirmed:

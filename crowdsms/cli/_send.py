@@ -53,7 +53,7 @@ from crowdsms.limits import NumberLimiter, NumberLimits
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions, ProviderSpec
 
-__all__ = ["SendJob", "demo", "run_send", "send"]
+__all__ = ["SendJob", "SentJob", "demo", "run_send", "send"]
 
 
 @attrs.frozen(kw_only=True)
@@ -340,8 +340,7 @@ def send(
         _show_dry_run(run(lambda: run_dry_run(job)), job)
         return
     state.resume_line = job.resume_line
-    report = run(lambda: run_send(job))
-    _finish(report, job)
+    _finish(run(lambda: run_send(job)), job)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -384,8 +383,7 @@ def demo(
             config=state.config,
             show_progress=not quiet,
         )
-        report = run(lambda: run_send(job))
-        _finish(report, job)
+        _finish(run(lambda: run_send(job)), job)
 
 
 def _resume_line(state: CliState) -> str:
@@ -522,8 +520,16 @@ async def _watch_interrupts(sender: BatchSender, hard_stop: anyio.CancelScope) -
                 return
 
 
-async def run_send(job: SendJob) -> BatchReport:
-    """Run one ``send`` (or ``demo``) job; return its report.
+@attrs.frozen
+class SentJob:
+    """What a ``send`` job did, and over which HTTP library (for the summary)."""
+
+    report: BatchReport
+    http_backend: str
+
+
+async def run_send(job: SendJob) -> SentJob:
+    """Run one ``send`` (or ``demo``) job; return its report and the client's HTTP library.
 
     Raises ``KeyboardInterrupt`` after a second Ctrl-C (the journal stays consistent).
     """
@@ -580,7 +586,7 @@ async def run_send(job: SendJob) -> BatchReport:
                 raise error
             if report is None:
                 raise KeyboardInterrupt
-            return report
+            return SentJob(report, getattr(client, "http_backend", "httpx"))
 
 
 def _price(job: SendJob, spec: ProviderSpec) -> float | None:
@@ -636,9 +642,10 @@ def _show_dry_run(dry: DryRun, job: SendJob) -> None:
         notes.print(line, markup=False)
 
 
-def _finish(report: BatchReport, job: SendJob) -> None:
+def _finish(sent: SentJob, job: SendJob) -> None:
     spec = _registry.get(job.provider)
-    console.print(summary_table(report, spec))
+    report = sent.report
+    console.print(summary_table(report, spec, http_backend=sent.http_backend))
     if job.output is not None:
         notes.print(f"Outcomes written to {job.output}")
     for line in stop_notes(report, spec):

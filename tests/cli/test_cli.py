@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -81,6 +82,11 @@ def test_send_through_the_embedded_sandbox(tmp_path: Path, recipients: Path) -> 
     assert [o["code"] for o in outcomes[120:]] == ["invalid", "duplicate"]
     assert "120" in result.stdout  # the summary table
     assert "sent" in result.stdout
+    # The summary names the HTTP library: aiohttp's lanes on asyncio when it is installed.
+    library = "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+    assert f"{library} lanes" in result.stdout
+    assert "crowdsms[aiohttp]" in result.stdout
+    assert "connections" in result.stdout
 
 
 def test_demo_is_the_quick_start(tmp_path: Path) -> None:
