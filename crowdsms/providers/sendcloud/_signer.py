@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import attrs
-
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
 from crowdsms.providers.sendcloud._answers import parse_server_time, peek_status
@@ -53,7 +51,7 @@ class SendCloudSigner:
         fields["signature"] = compute_signature(
             params=fields, sms_key=self._sms_key, sign_type=self._sign_type
         )
-        return attrs.evolve(request, fields=fields)
+        return request.replace_fields(fields)
 
     def detect_rejection(self, response: ApiResponse) -> Rejection | None:
         """A clock rejection for ``statusCode`` 461; ``None`` for anything else."""

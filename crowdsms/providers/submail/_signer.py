@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import attrs
-
 from crowdsms._parsing import decode_json
 from crowdsms._secret import Secret
 from crowdsms._transport import ApiRequest, ApiResponse, Rejection, RejectionKind
@@ -69,7 +67,7 @@ class SubmailSigner:
             fields=fields,
             api=api_name(request.path),
         )
-        return attrs.evolve(request, fields=fields)
+        return request.replace_fields(fields)
 
     def detect_rejection(self, response: ApiResponse) -> Rejection | None:
         """A CLOCK rejection for an answer ``{"status": "error", "code": 151 or 152}``."""
