@@ -20,6 +20,7 @@ from crowdsms.phones import normalize_distinct, normalize_mainland_mobile
 __all__ = [
     "MAX_SEND_PHONES",
     "MAX_SEND_REQUEST_ID_LENGTH",
+    "check_checked_recipients",
     "check_contact_list_names",
     "check_execute_time",
     "check_msg_type",
@@ -250,9 +251,7 @@ def check_recipients(recipients: object, *, limit: int, max_length: int | None) 
 
     Each recipient is checked first (type, number, variables), then the numbers together.
     """
-    items = _sequence(recipients, field="recipients", noun="recipients")
-    if len(items) > limit:
-        raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
+    items = _recipient_items(recipients, limit=limit)
     checked = [
         check_recipient(raw, position=position, max_length=max_length)
         for position, raw in enumerate(items)
@@ -262,6 +261,27 @@ def check_recipients(recipients: object, *, limit: int, max_length: int | None) 
         field=lambda position: f"recipients[{position}].phone",
     )
     return checked
+
+
+def check_checked_recipients(recipients: Sequence[Recipient], *, limit: int) -> list[Recipient]:
+    """Recipients each already checked by :func:`check_recipient`: only the list is checked.
+
+    Refuses what :func:`check_recipients` refuses of the list as a whole, with the same
+    errors: not a list, empty, more than ``limit``, a number given twice.
+    """
+    _recipient_items(recipients, limit=limit)
+    checked = list(recipients)
+    phones = [recipient.phone for recipient in checked]
+    if len(set(phones)) != len(phones):  # normalized: the same number is the same text
+        normalize_phone_list(phones, field=lambda position: f"recipients[{position}].phone")
+    return checked
+
+
+def _recipient_items(recipients: object, *, limit: int) -> Sequence[object]:
+    items = _sequence(recipients, field="recipients", noun="recipients")
+    if len(items) > limit:
+        raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
+    return items
 
 
 def check_contact_list_names(names: object) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "CheckedContent",
     "check_content",
     "check_recipient",
+    "check_recipient_count",
     "check_recipients",
     "check_tag",
 ]
@@ -182,7 +183,20 @@ def _names(keys: list[str]) -> str:
 def check_recipients(
     recipients: object, *, placeholders: tuple[str, ...], limit: int
 ) -> list[Recipient]:
-    """Check a multisend's recipients: a non-empty sequence of at most ``limit``."""
+    """Check a multisend's recipients: a non-empty sequence of at most ``limit``, each
+    checked by :func:`check_recipient`."""
+    items = check_recipient_count(recipients, limit=limit)
+    return [
+        check_recipient(recipient, position=position, placeholders=placeholders)
+        for position, recipient in enumerate(items)
+    ]
+
+
+def check_recipient_count(recipients: object, *, limit: int) -> list[Recipient]:
+    """A multisend's recipients as a list: a non-empty sequence of at most ``limit``.
+
+    The recipients themselves are not checked: :func:`check_recipients` does both.
+    """
     if isinstance(recipients, (str, bytes, Mapping)) or not isinstance(recipients, Iterable):
         raise InvalidInputError(
             f"recipients must be a sequence of crowdsms.Recipient, not {type(recipients).__name__}",
@@ -204,7 +218,4 @@ def check_recipients(
                 "with client.sms.multisend_chunks(...)"
             ),
         )
-    return [
-        check_recipient(recipient, position=position, placeholders=placeholders)
-        for position, recipient in enumerate(items)
-    ]
+    return items
