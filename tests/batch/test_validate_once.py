@@ -35,7 +35,7 @@ CHECKS = {
         ("crowdsms.providers.sendcloud._validation", "check_recipient"),
     ],
     "paasw": [
-        ("crowdsms.providers.paasw._chunks", "normalize_mainland_mobile"),
+        ("crowdsms.providers.paasw._chunks", "normalize_recipient_phone"),
         ("crowdsms.providers.paasw._chunks", "normalize_phone_list"),
         ("crowdsms.providers.paasw._validation", "normalize_phone_list"),
     ],

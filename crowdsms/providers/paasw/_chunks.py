@@ -7,7 +7,7 @@ from typing import Final
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome, is_checked_by
-from crowdsms.phones import normalize_mainland_mobile
+from crowdsms.phones import normalize_recipient_phone
 from crowdsms.providers.paasw._converter import parse_send_answer
 from crowdsms.providers.paasw._models import SmsKind
 from crowdsms.providers.paasw._requests import PaaswRequests, send_request
@@ -105,10 +105,8 @@ class PaaswChunkSender:
                     "a provider whose messages have per-recipient variables"
                 ),
             )
-        phone = normalize_mainland_mobile(
-            recipient.phone, field=f"recipients[{position}].phone", position=position
-        )
-        return Recipient(phone=phone)
+        phone = normalize_recipient_phone(recipient.phone, position)
+        return recipient if phone == recipient.phone else Recipient(phone=phone)
 
     async def send_chunk(
         self,
