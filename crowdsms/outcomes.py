@@ -124,6 +124,63 @@ class RecipientOutcome:
     delivery: Delivery | None = None
     provider: str | None = None
 
+    @classmethod
+    def sent(cls, phone: str, message_id: str | None, fee: float | None = None) -> Self:
+        """``RecipientOutcome(phone=phone, status=SENT, message_id=message_id, fee=fee)``.
+
+        The same outcome, made in about two thirds of the time (the fields are set
+        directly, not one by one through the frozen class's checks): a provider's answer
+        gives one per recipient sent.
+        """
+        if cls is not RecipientOutcome:  # a subclass may have fields of its own
+            return cls(phone=phone, status=_SENT, message_id=message_id, fee=fee)
+        outcome = _new(cls)
+        _set_phone(outcome, phone)
+        _set_status(outcome, _SENT)
+        _set_message_id(outcome, message_id)
+        _set_fee(outcome, fee)
+        _set_code(outcome, None)
+        _set_message(outcome, None)
+        _set_retryable(outcome, False)
+        _set_confirmed(outcome, False)
+        _set_delivery(outcome, None)
+        _set_provider(outcome, None)
+        return outcome
+
+
+# RecipientOutcome.sent() sets every field through its slot: the fields must be these.
+_FIELDS = (
+    "phone",
+    "status",
+    "message_id",
+    "fee",
+    "code",
+    "message",
+    "retryable",
+    "confirmed",
+    "delivery",
+    "provider",
+)
+if tuple(field.name for field in attrs.fields(RecipientOutcome)) != _FIELDS or any(
+    field.converter is not None or field.validator is not None
+    for field in attrs.fields(RecipientOutcome)
+):
+    raise AssertionError("RecipientOutcome.sent() does not set the class's fields")
+_new = object.__new__
+_SENT = OutcomeStatus.SENT
+(
+    _set_phone,
+    _set_status,
+    _set_message_id,
+    _set_fee,
+    _set_code,
+    _set_message,
+    _set_retryable,
+    _set_confirmed,
+    _set_delivery,
+    _set_provider,
+) = (vars(RecipientOutcome)[name].__set__ for name in _FIELDS)
+
 
 class CheckedRecipients(tuple[Recipient, ...]):
     """Recipients a chunk sender's ``validate`` returned, so its ``send_chunk`` skips them.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 
+import attrs
 import pytest
 
 from crowdsms.errors import (
@@ -139,3 +140,31 @@ def test_the_mark_does_not_survive_a_slice_a_copy_or_a_pickle() -> None:
     ):
         assert type(other) is tuple
         assert other == checked
+
+
+@pytest.mark.parametrize(
+    ("phone", "message_id", "fee"),
+    [("13800138000", "id-1", 1), ("13800138001", None, None), ("13800138002", "x", 0.5)],
+)
+def test_a_sent_outcome_is_the_outcome_the_constructor_makes(
+    phone: str, message_id: str | None, fee: float | None
+) -> None:
+    made = RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=message_id, fee=fee)
+    sent = RecipientOutcome.sent(phone, message_id, fee)
+    assert type(sent) is RecipientOutcome
+    assert sent == made
+    assert hash(sent) == hash(made)
+    assert repr(sent) == repr(made)
+    assert attrs.asdict(sent) == attrs.asdict(made)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        sent.phone = "13900139000"  # type: ignore[misc]
+
+
+def test_a_subclass_gets_its_own_fields_in_a_sent_outcome() -> None:
+    @attrs.frozen(kw_only=True)
+    class Tagged(RecipientOutcome):
+        tag: str = "t"
+
+    sent = Tagged.sent("13800138000", "id-1")
+    assert sent == Tagged(phone="13800138000", status=OutcomeStatus.SENT, message_id="id-1")
+    assert sent.tag == "t"

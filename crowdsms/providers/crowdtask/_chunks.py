@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crowdsms._transport import Transport
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome, is_checked_by
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
 from crowdsms.providers.crowdtask._converter import batch_request, parse_batch_answer
 from crowdsms.providers.crowdtask._cvs import validate_columns, write_cvs
 from crowdsms.providers.crowdtask._validation import (
@@ -144,6 +144,6 @@ class CrowdTaskChunkSender:
         response = await self._transport.request(request)
         result = parse_batch_answer(response, rows_sent=len(recipients))
         return [
-            RecipientOutcome(phone=recipient.phone, status=OutcomeStatus.SENT, message_id=task_id)
+            RecipientOutcome.sent(recipient.phone, task_id)
             for recipient, task_id in zip(recipients, result.task_ids, strict=True)
         ]

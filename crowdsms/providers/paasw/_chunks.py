@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome, is_checked_by
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
 from crowdsms.phones import normalize_recipient_phone
 from crowdsms.providers.paasw._converter import parse_send_answer
 from crowdsms.providers.paasw._models import SmsKind
@@ -144,7 +144,4 @@ class PaaswChunkSender:
             numbers = normalize_phone_list(phones, field="recipients", item_suffix=".phone")
         request = send_request(numbers, sign=self.sign, content=self.content, kind=self.kind)
         result = parse_send_answer(await self._requests.call(request), numbers)
-        return [
-            RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=result.biz_id)
-            for phone in numbers
-        ]
+        return [RecipientOutcome.sent(phone, result.biz_id) for phone in numbers]
