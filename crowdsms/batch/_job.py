@@ -2,7 +2,7 @@
 
 ::
 
-    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.done
+    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.finish
                   \\                                                              |
                    `--(order stream, 4 x concurrency blocks)--> emitter <--------'
                                                                    |
@@ -412,7 +412,7 @@ class _Job:
         resend: Resend | None = None
         if self._journal is not None:
             key, resend = await self._resume(block, index, key)
-        if block.done.is_set():
+        if block.done:
             return
         if self._stop:
             assert self._stop.reason is not None
@@ -570,8 +570,8 @@ class _Job:
                     block = await _receive(order_receive)
                 except anyio.EndOfStream:
                     return
-                if not block.done.is_set():
-                    await block.done.wait()
+                if not block.done:
+                    await block.wait()
                 replayed = len(block.recipients) if block.replayed else 0
                 sink = self._sink
                 if sink is None and not block.skipped:
