@@ -18,6 +18,11 @@ the first number accepted with a given five-digit prefix goes through the librar
 wire-form numbers with the same prefix are accepted at once. Only acceptance is remembered
 (at most 70,000 prefixes): every other number takes the library's path and gets its error
 message.
+
+A recipient's number is checked with :func:`normalize_recipient_phone`, which names it
+``recipients[<position>].phone`` in an error; for a wire-form number with a known prefix it
+costs that one check (about 0.3 us, against 0.6 us when the error's field name is written
+out before the check).
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ import phonenumbers
 
 from crowdsms.errors import InvalidInputError
 
-__all__ = ["is_known_mobile", "normalize_distinct", "normalize_mainland_mobile"]
+__all__ = [
+    "is_known_mobile",
+    "normalize_distinct",
+    "normalize_mainland_mobile",
+    "normalize_recipient_phone",
+]
 
 _WIRE: Final = re.compile(r"1[3-9][0-9]{9}")
 _PREFIX: Final = 5
@@ -77,6 +87,19 @@ def normalize_mainland_mobile(
             "remove it from the list if it is not one"
         ),
     )
+
+
+def normalize_recipient_phone(raw: object, position: int) -> str:
+    """The number of the recipient at ``position``: :func:`normalize_mainland_mobile` with
+    ``field="recipients[<position>].phone"``, the same value or the same error.
+
+    A wire-form number with a known prefix (:func:`is_known_mobile`) is returned at once,
+    before any error text is prepared: the one path most recipients of a job take.
+    """
+    if is_known_mobile(raw):
+        assert isinstance(raw, str)
+        return raw
+    return normalize_mainland_mobile(raw, field=f"recipients[{position}].phone", position=position)
 
 
 def normalize_distinct(

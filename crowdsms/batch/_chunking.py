@@ -41,13 +41,27 @@ class Block:
     skipped: dict[int, BatchOutcome] = attrs.Factory(dict)
     results: list[RecipientOutcome] | None = None
     replayed: bool = False
-    done: anyio.Event = attrs.Factory(anyio.Event)
+    done: bool = False
+    """Whether :meth:`finish` was called."""
+    _finished: anyio.Event | None = None
+    """Made only when someone waits (:meth:`wait`): most blocks are done before the emitter
+    reaches them, and making an event costs more than the rest of a block's bookkeeping."""
 
     def finish(self, results: list[RecipientOutcome], *, replayed: bool = False) -> None:
         """Store the chunk's outcomes (one per recipient, in order) and wake the emitter."""
         self.results = results
         self.replayed = replayed
-        self.done.set()
+        self.done = True
+        if self._finished is not None:
+            self._finished.set()
+
+    async def wait(self) -> None:
+        """Wait until :meth:`finish` is called (at once if it was)."""
+        if self.done:
+            return
+        if self._finished is None:
+            self._finished = anyio.Event()
+        await self._finished.wait()
 
     def outcomes(self) -> list[BatchOutcome]:
         """Every position's outcome, in input order (after :meth:`finish`)."""

@@ -46,7 +46,14 @@ from crowdsms.errors import (
     RateLimitedError,
     RequestError,
 )
-from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome, outcomes_for_error
+from crowdsms.outcomes import (
+    CheckedRecipients,
+    ChunkSender,
+    OutcomeStatus,
+    Recipient,
+    RecipientOutcome,
+    outcomes_for_error,
+)
 from crowdsms.telemetry._batch import observe_chunk, observe_chunk_request
 
 __all__ = [
@@ -137,6 +144,11 @@ class Dispatcher:
     Where the chunk sender has ``supports_reference``, each request carries the chunk's
     reference (see :func:`~crowdsms.deliveries.chunk_reference`), which the provider repeats
     in its reports, so that reports name the chunk even when the answer was lost.
+
+    ``validated`` says that every block's recipients are ones ``chunk_sender.validate``
+    returned (the job's screener validated them): each chunk then goes to ``send_chunk`` as
+    :class:`~crowdsms.outcomes.CheckedRecipients` of that chunk sender, which does not check
+    them again.
     """
 
     def __init__(
@@ -152,8 +164,10 @@ class Dispatcher:
         stop_on_job_wide_error: bool,
         job_id: str = "",
         send_window: SendWindow | None = None,
+        validated: bool = False,
     ) -> None:
         self._job_id = job_id
+        self._validated = validated
         self._window = send_window
         self._referenced = bool(getattr(chunk_sender, "supports_reference", False))
         self._stop = stop
@@ -301,12 +315,16 @@ class Dispatcher:
         index = block.chunk_index
         count = len(block.recipients)
         self._tally.requests += 1
+        sender = self._chunk_sender
+        recipients: Sequence[Recipient] = block.recipients
+        if self._validated:
+            recipients = CheckedRecipients(recipients, checked_by=sender)
         try:
             if reference is None:
-                results = await self._chunk_sender.send_chunk(block.recipients, idempotency_key=key)
+                results = await sender.send_chunk(recipients, idempotency_key=key)
             else:
-                send: Any = self._chunk_sender.send_chunk
-                results = await send(block.recipients, idempotency_key=key, reference=reference)
+                send: Any = sender.send_chunk
+                results = await send(recipients, idempotency_key=key, reference=reference)
         except CrowdSMSError as exc:
             return exc
         except Exception as exc:

@@ -2,7 +2,7 @@
 
 ::
 
-    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.done
+    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.finish
                   \\                                                              |
                    `--(order stream, 4 x concurrency blocks)--> emitter <--------'
                                                                    |
@@ -245,6 +245,7 @@ class _Job:
             stop_on_job_wide_error=config.stop_on_job_wide_error,
             job_id=job_id,
             send_window=config.send_window,
+            validated=True,  # the screener validates every recipient with chunk_sender
         )
         self._reports: JobReports | None = None
         self._budget = (
@@ -411,7 +412,7 @@ class _Job:
         resend: Resend | None = None
         if self._journal is not None:
             key, resend = await self._resume(block, index, key)
-        if block.done.is_set():
+        if block.done:
             return
         if self._stop:
             assert self._stop.reason is not None
@@ -569,8 +570,8 @@ class _Job:
                     block = await _receive(order_receive)
                 except anyio.EndOfStream:
                     return
-                if not block.done.is_set():
-                    await block.done.wait()
+                if not block.done:
+                    await block.wait()
                 replayed = len(block.recipients) if block.replayed else 0
                 sink = self._sink
                 if sink is None and not block.skipped:

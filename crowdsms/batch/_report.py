@@ -210,19 +210,27 @@ class Tally:
     def _count(self, outcomes: Iterable[RecipientOutcome]) -> None:
         by_status = self.by_status
         sent = OutcomeStatus.SENT
+        sent_count = 0  # most outcomes: counted at the end, not one by one
+        fees = self.fees  # added in the same order as one by one: the same float
         for outcome in outcomes:
             status = outcome.status
-            by_status[status] += 1
             if status is sent:
-                if outcome.fee is not None:
-                    self.fees += outcome.fee
+                sent_count += 1
+                fee = outcome.fee
+                if fee is not None:
+                    fees += fee
                 if outcome.delivery is not None:
                     self.by_delivery[outcome.delivery.state] += 1
                     self.confirmed += outcome.confirmed
-            elif outcome.code is not None:
+                continue
+            by_status[status] += 1
+            if outcome.code is not None:
                 self.by_code[outcome.code] += 1
                 if outcome.code not in self.examples and outcome.message:
                     self.examples[outcome.code] = outcome.message
+        self.fees = fees
+        if sent_count:
+            by_status[sent] += sent_count
 
     def progress(
         self,

@@ -43,6 +43,8 @@ SKIPPED_OPTED_OUT = "opted_out"
 _SUB_BUCKETS = 61
 """Buckets per 3-digit prefix: about 4,300 in all for mainland numbers (70 prefixes)."""
 _MAX_POSITION = 2**32 - 1
+_LOW = 10**8
+"""An 11-digit number is ``prefix * _LOW + low``: its first 3 digits and its last 8."""
 
 
 class SeenPhones:
@@ -67,20 +69,24 @@ class SeenPhones:
         """Record ``phone`` at ``position`` unless seen; return the earlier position if seen."""
         if len(phone) != 11 or not (phone.isdigit() and phone.isascii()):
             return self._other_position(phone, position)
-        low = int(phone[3:])
-        bucket_key = int(phone[:3]) * _SUB_BUCKETS + low % _SUB_BUCKETS
+        prefix, low = divmod(int(phone), _LOW)  # the first 3 digits, the last 8
+        bucket_key = prefix * _SUB_BUCKETS + low % _SUB_BUCKETS
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
             bucket = self._buckets[bucket_key] = (array("I"), array("I"))
         keys, positions = bucket
-        index = bisect.bisect_left(keys, low)
-        if index < len(keys) and keys[index] == low:
-            return positions[index]
+        if not keys or keys[-1] < low:  # after every number of its bucket (sorted input)
+            index = len(keys)
+        else:
+            index = bisect.bisect_left(keys, low)
+            if keys[index] == low:
+                return positions[index]
         if position > _MAX_POSITION:
             return self._other_position(phone, position)
-        earlier = self._other.get(phone) if self._other else None
-        if earlier is not None:
-            return earlier
+        if self._other:
+            earlier = self._other.get(phone)
+            if earlier is not None:
+                return earlier
         keys.insert(index, low)
         positions.insert(index, position)
         self._count += 1
@@ -133,18 +139,19 @@ class Screener:
         from the chunk sender's ``validate`` makes a recipient ``invalid``; any other
         exception is a bug and propagates.
         """
-        if isinstance(item, str):
-            item = Recipient(item)
-        if isinstance(item, PreSkipped):
-            return _skipped(position, input_phone, item.code, item.message)
-        if not isinstance(item, Recipient):
-            return _skipped(
-                position,
-                input_phone,
-                SKIPPED_INVALID,
-                f"recipients[{position}]: expected a Recipient or a phone string, got "
-                f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
-            )
+        if not isinstance(item, Recipient):  # the usual item is one: one check
+            if isinstance(item, str):
+                item = Recipient(item)
+            elif isinstance(item, PreSkipped):
+                return _skipped(position, input_phone, item.code, item.message)
+            else:
+                return _skipped(
+                    position,
+                    input_phone,
+                    SKIPPED_INVALID,
+                    f"recipients[{position}]: expected a Recipient or a phone string, got "
+                    f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
+                )
         try:
             recipient = self._validate(item, position=position)
         except InvalidInputError as exc:

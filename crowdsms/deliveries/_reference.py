@@ -8,6 +8,7 @@ report to a request whose answer was lost, and it carries nothing secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import attrs
@@ -18,6 +19,7 @@ _PREFIX = "cs1"
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=64)  # a job asks once per chunk
 def job_hash(job_id: str) -> str:
     """The 12-character hash of ``job_id`` used in references."""
     return hashlib.sha256(job_id.encode()).hexdigest()[:12]

@@ -19,7 +19,14 @@ from crowdsms.failover._rules import (
     refusal_fails_over,
     refusal_opens_circuit,
 )
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome, outcomes_for_error
+from crowdsms.outcomes import (
+    CheckedRecipients,
+    OutcomeStatus,
+    Recipient,
+    RecipientOutcome,
+    is_checked_by,
+    outcomes_for_error,
+)
 from crowdsms.providers._spec import MessageOptions
 
 __all__ = ["INVALID_FOR_PROVIDER", "WRONG_OUTCOME_COUNT", "FailoverChunkSender"]
@@ -36,8 +43,10 @@ WRONG_OUTCOME_COUNT = "wrong_outcome_count"
 class _Chunk:
     """What one ``send_chunk`` call knows so far about each recipient of its chunk."""
 
-    def __init__(self, given: Sequence[Recipient]) -> None:
+    def __init__(self, given: Sequence[Recipient], *, checked: bool = False) -> None:
         self.given = given
+        self.checked = checked
+        """Whether :meth:`FailoverChunkSender.validate` returned every given recipient."""
         self.results: list[RecipientOutcome | None] = [None] * len(given)
         self.pending: list[int] = list(range(len(given)))
         self.refused: dict[int, RecipientOutcome] = {}
@@ -93,7 +102,11 @@ class FailoverChunkSender:
     ``invalid`` what the first provider cannot send. A later provider checks each recipient
     it is given with its own ``validate`` before sending; a recipient it refuses is
     ``failed`` (code :data:`INVALID_FOR_PROVIDER`) and goes no further: a recipient one
-    provider refuses as invalid is taken as invalid everywhere.
+    provider refuses as invalid is taken as invalid everywhere. The batch sender's chunks
+    (:class:`~crowdsms.outcomes.CheckedRecipients` this sender validated) go to the first
+    provider as its own checked recipients when it gets them exactly as its ``validate``
+    returned them (no variables renamed), so it does not check them again; a later provider
+    always checks them.
 
     Variables: give recipients' ``vars`` under your own names (e.g. CSV column names); each
     provider's ``var_name`` renames them as its templates write them (see
@@ -201,7 +214,7 @@ class FailoverChunkSender:
                 field="idempotency_key",
                 action="Pass None (supports_idempotency_key is False)",
             )
-        chunk = _Chunk(list(recipients))
+        chunk = _Chunk(list(recipients), checked=is_checked_by(recipients, self))
         for position, route in enumerate(self._routes):
             if not chunk.pending:
                 break
@@ -221,21 +234,29 @@ class FailoverChunkSender:
         """Send the chunk's pending recipients with ``route``; update what is known."""
         indexes: list[int] = []
         batch: list[Recipient] = []
+        unchanged = True
         for index in chunk.pending:
-            recipient = route.recipient(chunk.given[index])
+            given = chunk.given[index]
+            recipient = route.recipient(given)
             if later:
                 try:
                     recipient = route.sender.validate(recipient, position=index)
                 except InvalidInputError as error:
                     chunk.settle(index, self._invalid(route, chunk, index, error))
                     continue
+            else:
+                unchanged = unchanged and recipient is given
             indexes.append(index)
             batch.append(recipient)
         chunk.pending = indexes
         if not batch:
             return
+        sending: Sequence[Recipient] = batch
+        if not later and chunk.checked and unchanged:
+            # validate() returned them as this provider's own validate() did: not again
+            sending = CheckedRecipients(batch, checked_by=route.sender)
         try:
-            outcomes = await self._send(route, batch, reference)
+            outcomes = await self._send(route, sending, reference)
         except CrowdSMSError as error:
             self._failed(route, chunk, indexes, error)
             return
@@ -262,7 +283,7 @@ class FailoverChunkSender:
 
     @staticmethod
     async def _send(
-        route: FailoverRoute, batch: list[Recipient], reference: str | None
+        route: FailoverRoute, batch: Sequence[Recipient], reference: str | None
     ) -> Sequence[RecipientOutcome]:
         if reference is not None and getattr(route.sender, "supports_reference", False):
             send: Any = route.sender.send_chunk

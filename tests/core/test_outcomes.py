@@ -1,7 +1,12 @@
-"""``Recipient`` and ``outcomes_for_error``: one outcome per recipient for a failed request."""
+"""``Recipient`` and ``outcomes_for_error``: one outcome per recipient for a failed request;
+``CheckedRecipients``, the batch sender's mark of validated chunks."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
+import attrs
 import pytest
 
 from crowdsms.errors import (
@@ -11,7 +16,14 @@ from crowdsms.errors import (
     ProviderError,
     RequestTimeoutError,
 )
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome, outcomes_for_error
+from crowdsms.outcomes import (
+    CheckedRecipients,
+    OutcomeStatus,
+    Recipient,
+    RecipientOutcome,
+    is_checked_by,
+    outcomes_for_error,
+)
 
 RECIPIENTS = [
     Recipient("13800138000", {"code": "1234"}),
@@ -98,3 +110,61 @@ def test_recipient_vars_become_strings() -> None:
 def test_outcome_status_values_are_the_report_words() -> None:
     assert [s.value for s in OutcomeStatus] == ["sent", "failed", "unknown", "skipped"]
     assert OutcomeStatus("unknown") is OutcomeStatus.UNKNOWN
+
+
+def test_checked_recipients_are_an_immutable_tuple_naming_their_checker() -> None:
+    sender = object()
+    given = [Recipient("13800138000"), Recipient("13800138001")]
+    checked = CheckedRecipients(given, checked_by=sender)
+    assert checked == tuple(given)
+    assert checked.checked_by is sender
+    assert is_checked_by(checked, sender)
+    assert not is_checked_by(checked, object())
+    assert not is_checked_by(given, sender)
+    assert not is_checked_by(tuple(given), sender)
+    with pytest.raises(AttributeError):
+        checked.checked_by = object()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        checked._checked_by = object()  # type: ignore[misc]
+    assert "checked_by=<object>" in repr(checked)
+
+
+def test_the_mark_does_not_survive_a_slice_a_copy_or_a_pickle() -> None:
+    sender = object()
+    checked = CheckedRecipients([Recipient("13800138000")], checked_by=sender)
+    for other in (
+        checked[:],
+        (*checked,),
+        copy.copy(checked),
+        pickle.loads(pickle.dumps(checked)),  # noqa: S301 (our own bytes)
+    ):
+        assert type(other) is tuple
+        assert other == checked
+
+
+@pytest.mark.parametrize(
+    ("phone", "message_id", "fee"),
+    [("13800138000", "id-1", 1), ("13800138001", None, None), ("13800138002", "x", 0.5)],
+)
+def test_a_sent_outcome_is_the_outcome_the_constructor_makes(
+    phone: str, message_id: str | None, fee: float | None
+) -> None:
+    made = RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=message_id, fee=fee)
+    sent = RecipientOutcome.sent(phone, message_id, fee)
+    assert type(sent) is RecipientOutcome
+    assert sent == made
+    assert hash(sent) == hash(made)
+    assert repr(sent) == repr(made)
+    assert attrs.asdict(sent) == attrs.asdict(made)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        sent.phone = "13900139000"  # type: ignore[misc]
+
+
+def test_a_subclass_gets_its_own_fields_in_a_sent_outcome() -> None:
+    @attrs.frozen(kw_only=True)
+    class Tagged(RecipientOutcome):
+        tag: str = "t"
+
+    sent = Tagged.sent("13800138000", "id-1")
+    assert sent == Tagged(phone="13800138000", status=OutcomeStatus.SENT, message_id="id-1")
+    assert sent.tag == "t"

@@ -113,6 +113,10 @@ class Scripted:
         self.script = list(script)
         self.then = then
         self.calls: list[list[Recipient]] = []
+        self.received: list[Sequence[Recipient]] = []
+        """Each call's recipients as passed (a CheckedRecipients stays one)."""
+        self.validated: list[str] = []
+        """The number of every recipient given to validate(), in order."""
         self.references: list[str | None] = []
         self._max = max_chunk_size
         self.max_connections = max_connections
@@ -133,6 +137,7 @@ class Scripted:
         return [r.phone for call in self.calls for r in call]
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        self.validated.append(recipient.phone)
         if self._refuse_invalid is not None and self._refuse_invalid(recipient):
             raise InvalidInputError(
                 "is refused by this fake", field=f"recipients[{position}]", position=position
@@ -154,6 +159,7 @@ class Scripted:
             assert self.supports_reference, "a reference was passed to a sender without them"
         await anyio.lowlevel.checkpoint()
         self.calls.append(list(recipients))
+        self.received.append(recipients)
         self.references.append(reference)
         answer = self.script.pop(0) if self.script else self.then
         return answer(recipients)

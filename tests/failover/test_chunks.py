@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crowdsms.batch import BatchOutcome, BatchSender
 from crowdsms.errors import (
     ConfigurationError,
     ConnectionFailedError,
@@ -17,7 +18,7 @@ from crowdsms.failover import (
     FailoverChunkSender,
     FailoverRoute,
 )
-from crowdsms.outcomes import OutcomeStatus, Recipient, outcomes_for_error
+from crowdsms.outcomes import CheckedRecipients, OutcomeStatus, Recipient, outcomes_for_error
 
 from .fakes import (
     CODES,
@@ -239,6 +240,50 @@ async def test_validation_is_the_first_providers() -> None:
     with pytest.raises(InvalidInputError):
         sender.validate(Recipient("13900000001"), position=0)
     assert sender.validate(Recipient("+86 139 0000 0002"), position=0).phone == "13900000002"
+
+
+async def test_the_batch_senders_chunks_are_checked_once_by_the_first_provider() -> None:
+    first, second = Scripted(), Scripted()
+    sender = failover(first, second)
+    report = await BatchSender(sender).send(recipients(3))
+    assert report.sent == 3
+    assert first.validated == phones(3)  # the batch sender's screening, nothing more
+    [chunk] = first.received
+    assert isinstance(chunk, CheckedRecipients)
+    assert chunk.checked_by is first
+
+
+async def test_the_next_provider_validates_what_the_first_did_not_send() -> None:
+    bad = phones(3)[1]
+    first = Scripted(raising(rejected()))
+    second = Scripted(refuse_invalid=lambda r: r.phone == bad)
+    sender = failover(first, second)
+    outcomes: list[BatchOutcome] = []
+    await BatchSender(sender).send(recipients(3), sink=outcomes.append)
+    assert second.validated == phones(3)  # its own check, though the first's had passed
+    [chunk] = second.received
+    assert not isinstance(chunk, CheckedRecipients)
+    assert [r.phone for r in chunk] == [phones(3)[0], phones(3)[2]]
+    assert [o.outcome.code for o in outcomes] == [None, INVALID_FOR_PROVIDER, None]
+
+
+async def test_chunks_not_checked_by_the_failover_sender_are_checked_by_the_first() -> None:
+    first = Scripted()
+    sender = failover(first, Scripted())
+    for given in (recipients(2), CheckedRecipients(recipients(2), checked_by=first)):
+        await sender.send_chunk(given)
+        assert not isinstance(first.received[-1], CheckedRecipients)
+
+
+async def test_renamed_variables_are_checked_again_by_the_first_provider() -> None:
+    first = Scripted()
+    sender = FailoverChunkSender(
+        [FailoverRoute(name="wrapped", sender=first, var_name=lambda n: f"%{n}%")]
+    )
+    await BatchSender(sender).send(recipients(2))
+    [chunk] = first.received
+    assert not isinstance(chunk, CheckedRecipients)  # not what its validate() returned
+    assert chunk[0].vars == {"%code%": phones(1)[0][-4:]}
 
 
 async def test_each_provider_gets_the_variables_under_its_own_names() -> None:

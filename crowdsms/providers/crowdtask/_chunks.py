@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crowdsms._transport import Transport
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
 from crowdsms.providers.crowdtask._converter import batch_request, parse_batch_answer
 from crowdsms.providers.crowdtask._cvs import validate_columns, write_cvs
 from crowdsms.providers.crowdtask._validation import (
@@ -126,12 +126,17 @@ class CrowdTaskChunkSender:
         A failure of the upload as a whole is raised (the batch sender turns it into
         per-row outcomes). ``reference`` is accepted so the batch sender may always pass it,
         and ignored (see :attr:`supports_reference`).
+
+        Each row is checked as :meth:`validate` checks it, unless ``recipients`` are
+        :class:`~crowdsms.outcomes.CheckedRecipients` this sender validated (the batch
+        sender's chunks); the chunk's size is checked either way.
         """
         check_chunk(recipients, max_chunk_size=self._max_rows, idempotency_key=idempotency_key)
         if not recipients:
             return []
-        for position, recipient in enumerate(recipients):
-            self.validate(recipient, position=position)
+        if not is_checked_by(recipients, self):
+            for position, recipient in enumerate(recipients):
+                self.validate(recipient, position=position)
         text = write_cvs(self.columns, [recipient.vars for recipient in recipients])
         request = batch_request(
             batch_path=self._batch_path, project_id=self.project_id, cvs_text=text
@@ -139,6 +144,6 @@ class CrowdTaskChunkSender:
         response = await self._transport.request(request)
         result = parse_batch_answer(response, rows_sent=len(recipients))
         return [
-            RecipientOutcome(phone=recipient.phone, status=OutcomeStatus.SENT, message_id=task_id)
+            RecipientOutcome.sent(recipient.phone, task_id)
             for recipient, task_id in zip(recipients, result.task_ids, strict=True)
         ]

@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from typing import Final
 
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
-from crowdsms.phones import normalize_mainland_mobile
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
+from crowdsms.phones import normalize_recipient_phone
 from crowdsms.providers.paasw._converter import parse_send_answer
 from crowdsms.providers.paasw._models import SmsKind
 from crowdsms.providers.paasw._requests import PaaswRequests, send_request
-from crowdsms.providers.paasw._validation import MAX_CHUNK_SIZE, normalize_phone_list
+from crowdsms.providers.paasw._validation import (
+    MAX_CHUNK_SIZE,
+    check_normalized_phone_list,
+    normalize_phone_list,
+)
 
 __all__ = ["PRICE_PER_SEGMENT", "PaaswChunkSender"]
 
@@ -101,10 +105,8 @@ class PaaswChunkSender:
                     "a provider whose messages have per-recipient variables"
                 ),
             )
-        phone = normalize_mainland_mobile(
-            recipient.phone, field=f"recipients[{position}].phone", position=position
-        )
-        return Recipient(phone=phone)
+        phone = normalize_recipient_phone(recipient.phone, position)
+        return recipient if phone == recipient.phone else Recipient(phone=phone)
 
     async def send_chunk(
         self,
@@ -119,6 +121,10 @@ class PaaswChunkSender:
         outcomes). ``idempotency_key`` must be ``None``: the gateway has none.
         ``reference`` is accepted so the batch sender may always pass it, and ignored (see
         :attr:`supports_reference`).
+
+        Each recipient is checked as :meth:`validate` checks it, unless ``recipients`` are
+        :class:`~crowdsms.outcomes.CheckedRecipients` this sender validated (the batch
+        sender's chunks); the list of numbers as a whole is checked either way.
         """
         if idempotency_key is not None:
             raise InvalidInputError(
@@ -128,15 +134,14 @@ class PaaswChunkSender:
             )
         if not recipients:
             return []
-        for position, recipient in enumerate(recipients):
-            if recipient.vars:
-                self.validate(recipient, position=position)  # raises the clear error
-        numbers = normalize_phone_list(
-            [recipient.phone for recipient in recipients], field="recipients", item_suffix=".phone"
-        )
+        phones = [recipient.phone for recipient in recipients]
+        if is_checked_by(recipients, self):
+            numbers = check_normalized_phone_list(phones, field="recipients", item_suffix=".phone")
+        else:
+            for position, recipient in enumerate(recipients):
+                if recipient.vars:
+                    self.validate(recipient, position=position)  # raises the clear error
+            numbers = normalize_phone_list(phones, field="recipients", item_suffix=".phone")
         request = send_request(numbers, sign=self.sign, content=self.content, kind=self.kind)
         result = parse_send_answer(await self._requests.call(request), numbers)
-        return [
-            RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=result.biz_id)
-            for phone in numbers
-        ]
+        return [RecipientOutcome.sent(phone, result.biz_id) for phone in numbers]

@@ -25,6 +25,7 @@ __all__ = [
     "MOBILE_LENGTH",
     "check_content",
     "check_kind",
+    "check_normalized_phone_list",
     "check_sign",
     "check_template_id",
     "encode_params",
@@ -105,6 +106,26 @@ def normalize_phone_list(
             action=_MORE_THAN_ONE_REQUEST,
         )
     return tuple(normalized)
+
+
+def check_normalized_phone_list(
+    phones: Sequence[str], *, field: str = "phones", item_suffix: str = ""
+) -> tuple[str, ...]:
+    """Numbers already normalized one by one: only the list as a whole is checked.
+
+    Refuses what :func:`normalize_phone_list` refuses of the list, with the same errors:
+    empty, too many, a number given twice, a ``phoneNumbers`` field too long.
+    """
+    numbers = tuple(phones)
+    length = sum(len(phone) for phone in numbers) + len(numbers) - 1
+    if (
+        not numbers
+        or len(numbers) > MAX_PHONES
+        or length > MAX_PHONE_FIELD_LENGTH
+        or len(set(numbers)) != len(numbers)
+    ):
+        return normalize_phone_list(numbers, field=field, item_suffix=item_suffix)  # raises
+    return numbers
 
 
 def check_sign(sign: object, *, field: str = "sign") -> str:

@@ -216,7 +216,7 @@ def _partial(
 
 
 def _sent(phone: str, sms_id: str | None) -> RecipientOutcome:
-    return RecipientOutcome(phone=phone, status=OutcomeStatus.SENT, message_id=sms_id)
+    return RecipientOutcome.sent(phone, sms_id)
 
 
 def _failed(phone: str, code: int, reason: str) -> RecipientOutcome:

@@ -7,7 +7,7 @@ from typing import Final
 
 from crowdsms._transport import Transport
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import Recipient, RecipientOutcome
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
 from crowdsms.providers.sendcloud._sms_requests import SmsSettings, prepare_sendn
 from crowdsms.providers.sendcloud._validation import check_recipient
 
@@ -152,12 +152,17 @@ class SendCloudChunkSender:
 
         ``reference`` is accepted so the batch sender may always pass it, and ignored (see
         :attr:`supports_reference`).
+
+        Each recipient is checked as :meth:`validate` checks it, unless ``recipients`` are
+        :class:`~crowdsms.outcomes.CheckedRecipients` this sender validated (the batch
+        sender's chunks); the chunk's size and numbers given twice are checked either way.
         """
         prepared = prepare_sendn(
             self._settings,
             template_id=self._template_id,
             recipients=recipients,
             send_request_id=idempotency_key,
+            checked=is_checked_by(recipients, self),
         )
         result = await prepared.submit(self._transport)
         return result.outcomes

@@ -20,6 +20,7 @@ from crowdsms.providers.sendcloud._models import SendResult
 from crowdsms.providers.sendcloud._signing import encode_json
 from crowdsms.providers.sendcloud._validation import (
     MAX_SEND_PHONES,
+    check_checked_recipients,
     check_msg_type,
     check_phones,
     check_positive,
@@ -106,16 +107,24 @@ def prepare_sendn(
     template_id: int,
     recipients: Sequence[Recipient],
     send_request_id: str | None,
+    checked: bool = False,
 ) -> PreparedSend:
-    """The ``sendn`` (or ``sendx``) request: one template, each recipient with its vars."""
+    """The ``sendn`` (or ``sendx``) request: one template, each recipient with its vars.
+
+    ``checked`` says each recipient was already checked by ``check_recipient`` with these
+    settings (the batch sender's chunks): then only the list as a whole is checked.
+    """
     check_positive(template_id, field="template_id")
     key = check_send_request_id(send_request_id)
-    checked = check_recipients(
-        recipients,
-        limit=settings.max_sendn_recipients,
-        max_length=settings.max_var_length,
-    )
-    tos = [{"phone": r.phone, "vars": dict(r.vars)} for r in checked]
+    if checked:
+        valid = check_checked_recipients(recipients, limit=settings.max_sendn_recipients)
+    else:
+        valid = check_recipients(
+            recipients,
+            limit=settings.max_sendn_recipients,
+            max_length=settings.max_var_length,
+        )
+    tos = [{"phone": r.phone, "vars": dict(r.vars)} for r in valid]
     fields = {"templateId": str(template_id), "tos": encode_json(tos)}
     if key is not None:
         fields["sendRequestId"] = key
@@ -127,4 +136,4 @@ def prepare_sendn(
         encoding=BodyEncoding.FORM,
         idempotency_key=key,
     )
-    return PreparedSend(request, tuple(r.phone for r in checked))
+    return PreparedSend(request, tuple(r.phone for r in valid))

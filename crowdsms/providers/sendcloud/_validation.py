@@ -15,11 +15,12 @@ import attrs
 from crowdsms._time import CHINA_TIME
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
-from crowdsms.phones import normalize_distinct, normalize_mainland_mobile
+from crowdsms.phones import normalize_distinct, normalize_recipient_phone
 
 __all__ = [
     "MAX_SEND_PHONES",
     "MAX_SEND_REQUEST_ID_LENGTH",
+    "check_checked_recipients",
     "check_contact_list_names",
     "check_execute_time",
     "check_msg_type",
@@ -228,21 +229,44 @@ def check_vars(
 
 
 def check_recipient(recipient: object, *, position: int, max_length: int | None) -> Recipient:
-    """``recipient`` with its number normalized and its variables checked."""
-    prefix = f"recipients[{position}]"
+    """``recipient`` with its number normalized and its variables checked.
+
+    ``recipient`` itself when nothing changes (its number was normalized already).
+    """
     if not isinstance(recipient, Recipient):
         raise InvalidInputError(
             f"must be a crowdsms.Recipient, not {type(recipient).__name__}",
-            field=prefix,
+            field=f"recipients[{position}]",
             position=position,
             received=repr(recipient)[:40],
             action='Pass Recipient("13800138000", {"name": "..."})',
         )
-    phone = normalize_mainland_mobile(recipient.phone, field=f"{prefix}.phone", position=position)
-    values = check_vars(
-        recipient.vars, field=f"{prefix}.vars", max_length=max_length, position=position
-    )
+    phone = normalize_recipient_phone(recipient.phone, position)
+    values = recipient.vars
+    if not _plain_vars(values, max_length):  # check_vars() says what is wrong
+        values = check_vars(
+            values, field=f"recipients[{position}].vars", max_length=max_length, position=position
+        )
+    if phone == recipient.phone:
+        return recipient
     return attrs.evolve(recipient, phone=phone, vars=values)
+
+
+def _plain_vars(values: Mapping[str, str], max_length: int | None) -> bool:
+    """Whether :func:`check_vars` would pass ``values`` as they are, cheaply for the usual
+    case (a value of ``n`` characters has at most ``2 * n`` UTF-16 units)."""
+    if type(values) is not dict:
+        return False
+    for key, value in values.items():
+        if type(key) is not str or not key or type(value) is not str:
+            return False
+        if (
+            max_length is not None
+            and 2 * len(value) > max_length
+            and utf16_length(value) > max_length
+        ):
+            return False
+    return True
 
 
 def check_recipients(recipients: object, *, limit: int, max_length: int | None) -> list[Recipient]:
@@ -250,9 +274,7 @@ def check_recipients(recipients: object, *, limit: int, max_length: int | None) 
 
     Each recipient is checked first (type, number, variables), then the numbers together.
     """
-    items = _sequence(recipients, field="recipients", noun="recipients")
-    if len(items) > limit:
-        raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
+    items = _recipient_items(recipients, limit=limit)
     checked = [
         check_recipient(raw, position=position, max_length=max_length)
         for position, raw in enumerate(items)
@@ -262,6 +284,27 @@ def check_recipients(recipients: object, *, limit: int, max_length: int | None) 
         field=lambda position: f"recipients[{position}].phone",
     )
     return checked
+
+
+def check_checked_recipients(recipients: Sequence[Recipient], *, limit: int) -> list[Recipient]:
+    """Recipients each already checked by :func:`check_recipient`: only the list is checked.
+
+    Refuses what :func:`check_recipients` refuses of the list as a whole, with the same
+    errors: not a list, empty, more than ``limit``, a number given twice.
+    """
+    _recipient_items(recipients, limit=limit)
+    checked = list(recipients)
+    phones = [recipient.phone for recipient in checked]
+    if len(set(phones)) != len(phones):  # normalized: the same number is the same text
+        normalize_phone_list(phones, field=lambda position: f"recipients[{position}].phone")
+    return checked
+
+
+def _recipient_items(recipients: object, *, limit: int) -> Sequence[object]:
+    items = _sequence(recipients, field="recipients", noun="recipients")
+    if len(items) > limit:
+        raise _too_many(len(items), limit, field="recipients", setting="max_sendn_recipients")
+    return items
 
 
 def check_contact_list_names(names: object) -> str:

@@ -6,12 +6,13 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from crowdsms.outcomes import Recipient, RecipientOutcome
+from crowdsms.outcomes import Recipient, RecipientOutcome, is_checked_by
 from crowdsms.providers.submail._converter import parse_multisend_outcomes
 from crowdsms.providers.submail._requests import SubmailRequests, multisend_request
 from crowdsms.providers.submail._validation import (
     CheckedContent,
     check_recipient,
+    check_recipient_count,
     check_recipients,
     check_tag,
 )
@@ -128,11 +129,18 @@ class SubmailChunkSender:
         :class:`~crowdsms.errors.InvalidInputError` (field ``reference``) before any
         request if it is longer than 32 characters. A failure of the whole request is
         raised (the batch sender turns it into outcomes).
+
+        Each recipient is checked as :meth:`validate` checks it, unless ``recipients`` are
+        :class:`~crowdsms.outcomes.CheckedRecipients` this sender validated (the batch
+        sender's chunks); their count is checked either way.
         """
         tag = self._tag if reference is None else check_tag(reference, field="reference")
-        valid = check_recipients(
-            recipients, placeholders=self._content.placeholders, limit=self.max_chunk_size
-        )
+        if is_checked_by(recipients, self):
+            valid = check_recipient_count(recipients, limit=self.max_chunk_size)
+        else:
+            valid = check_recipients(
+                recipients, placeholders=self._content.placeholders, limit=self.max_chunk_size
+            )
         request = multisend_request(self._content, valid, tag)
         value, response = await self._requests.call(request)
         return parse_multisend_outcomes(

@@ -189,11 +189,11 @@ def parse_multisend_outcomes(
     Success items in the usual shape become outcomes directly; any other item goes through
     :func:`parse_multisend`'s checks, with the same errors.
     """
-    results = _results(value, response, phones)
+    results = _results(value, response, phones)  # one per phone
     outcomes: list[RecipientOutcome] = []
     append = outcomes.append
-    sent = OutcomeStatus.SENT
-    for position, (raw, phone) in enumerate(zip(results, phones, strict=True)):
+    sent = RecipientOutcome.sent
+    for raw, phone in zip(results, phones, strict=True):
         if type(raw) is dict and raw.get("status") == "success":
             # _plain_success, inlined: this loop runs once per recipient of a batch job.
             send_id = raw.get("send_id")
@@ -205,8 +205,9 @@ def parse_multisend_outcomes(
                 and (fee is None or (type(fee) is int and fee >= 0))
                 and "sms_credits" not in raw
             ):
-                append(RecipientOutcome(phone=phone, status=sent, message_id=send_id, fee=fee))
+                append(sent(phone, send_id, fee))
                 continue
+        position = len(outcomes)
         append(_multisend_item(raw, response, position=position, phone=phone).to_outcome())
     return outcomes
 

@@ -35,6 +35,9 @@ MULTISEND_OPERATION: Final = "submail.sms.multisend"
 TIMESTAMP_OPERATION: Final = "submail.service.timestamp"
 
 _SUFFIX: Final = ".json"
+_COMPACT_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, without making an encoder
+per call."""
 _ACCEPT: Final = {"accept": "application/json"}
 
 
@@ -104,4 +107,4 @@ def multi_field(content: CheckedContent, recipients: Sequence[Recipient]) -> str
             append({"to": recipient.phone, "vars": variables})
         else:
             append({"to": recipient.phone})
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_JSON.encode(items)
