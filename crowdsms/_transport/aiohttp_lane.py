@@ -2,7 +2,8 @@
 
 aiohttp parses HTTP in C; on asyncio it costs about half of httpx's CPU per request. Each
 lane is an ``aiohttp.ClientSession`` over a connector limited to one connection, so the lane
-design (and its O(1) hand-out) is the same as with httpx; the lanes share one TLS context.
+design (and its O(1) hand-out) is the same as with httpx; the lanes share aiohttp's default
+TLS context (made once, when aiohttp is imported).
 
 aiohttp's errors are raised as the httpx errors of the same meaning, so the transport
 classifies them with the same rules (:mod:`crowdsms._transport.classify`). Where aiohttp
@@ -19,7 +20,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from crowdsms._transport.connections import Received, shared_ssl_context, too_large
+from crowdsms._transport.connections import Received, too_large
 from crowdsms._transport.lanes import KEEPALIVE_EXPIRY
 from crowdsms._transport.wire import WireRequest
 
@@ -68,7 +69,7 @@ class AiohttpLane:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[httpx.URL, URL] = {}
+        self._urls: dict[str, URL] = {}
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -84,7 +85,9 @@ class AiohttpLane:
         connector = aiohttp.TCPConnector(
             limit=1,
             keepalive_timeout=KEEPALIVE_EXPIRY,
-            ssl=self._ssl_context or shared_ssl_context(),
+            # aiohttp's own verified default context is made once, when it is imported,
+            # and shared by every connector: the lanes share it.
+            ssl=self._ssl_context if self._ssl_context is not None else True,
             enable_cleanup_closed=False,
         )
         self._session = aiohttp.ClientSession(
@@ -96,12 +99,13 @@ class AiohttpLane:
         )
         return self._session
 
-    def _url(self, url: httpx.URL) -> URL:
-        known = self._urls.get(url)
+    def _url(self, request: WireRequest) -> URL:
+        text = request.url_text
+        known = self._urls.get(text)
         if known is None:
             if len(self._urls) > 256:
                 self._urls.clear()
-            known = self._urls[url] = URL(str(url), encoded=True)
+            known = self._urls[text] = URL(str(request.url), encoded=True)
         return known
 
     def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
@@ -119,7 +123,7 @@ class AiohttpLane:
         try:
             async with session.request(
                 request.method,
-                self._url(request.url),
+                self._url(request),
                 data=request.content,
                 headers=request.headers,
                 timeout=self._timeout(request.timeout_dict),

@@ -69,6 +69,7 @@ def to_wire_request(
         timeout=timeout,
         timeout_dict=timeout_dict,
         operation=request.operation,
+        url_text=url,
     )
 
 

@@ -134,7 +134,7 @@ class HttpcoreLane:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl_context = ssl_context
         self._connection: httpcore.AsyncHTTPConnection | None = None
-        self._urls: dict[httpx.URL, tuple[httpcore.URL, bytes]] = {}
+        self._urls: dict[str, tuple[httpcore.URL, bytes]] = {}
 
     @property
     def connections_open(self) -> int:
@@ -142,16 +142,17 @@ class HttpcoreLane:
         connection = self._connection
         return 0 if connection is None or connection.is_closed() else 1
 
-    def _target(self, url: httpx.URL) -> tuple[httpcore.URL, bytes]:
-        """httpcore's URL and the ``Host`` header for ``url`` (built once per URL)."""
-        known = self._urls.get(url)
+    def _target(self, request: WireRequest) -> tuple[httpcore.URL, bytes]:
+        """httpcore's URL and the ``Host`` header for the request's URL (built once per URL)."""
+        known = self._urls.get(request.url_text)
         if known is None:
+            url = request.url
             if len(self._urls) > 256:
                 self._urls.clear()
             host = url.raw_host
             port = url.port
             host_header = host if port is None else host + b":" + str(port).encode("ascii")
-            known = self._urls[url] = (
+            known = self._urls[request.url_text] = (
                 httpcore.URL(scheme=url.raw_scheme, host=host, port=port, target=url.raw_path),
                 host_header,
             )
@@ -178,7 +179,7 @@ class HttpcoreLane:
 
     async def send(self, request: WireRequest, *, max_body: int) -> Received:
         """Send on this lane's connection, opening it first if needed."""
-        url, host = self._target(request.url)
+        url, host = self._target(request)
         content = request.content
         headers = [(b"host", host)]
         for name, value in request.headers:

@@ -26,7 +26,16 @@ class WireRequest:
     pool) and ``operation`` names the call for errors (``"sms.multisend"``).
     """
 
-    __slots__ = ("content", "headers", "method", "operation", "timeout", "timeout_dict", "url")
+    __slots__ = (
+        "content",
+        "headers",
+        "method",
+        "operation",
+        "timeout",
+        "timeout_dict",
+        "url",
+        "url_text",
+    )
 
     def __init__(
         self,
@@ -38,9 +47,13 @@ class WireRequest:
         timeout: httpx.Timeout,
         operation: str,
         timeout_dict: Mapping[str, float | None] | None = None,
+        url_text: str | None = None,
     ) -> None:
         self.method = method
         self.url = url
+        self.url_text = str(url) if url_text is None else url_text
+        """``url`` as text: senders key their caches by it (hashing an ``httpx.URL`` rebuilds
+        its text every time)."""
         self.headers = headers
         self.content = content
         self.timeout = timeout
