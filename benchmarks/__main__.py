@@ -15,6 +15,9 @@ Sections (``--only`` picks some):
    of 100,000 and 1,000,000 rows.
 9. ``telemetry``: client CPU per recipient of section 1's batch job with OpenTelemetry off,
    with its API and no SDK, and with the SDK recording everything in memory.
+10. ``stages``: client CPU per recipient of each stage of section 1's batch job run alone
+    (screening, chunking, building the request, parsing the answer, the report), and its
+    share of section 1's figure; runs with ``overhead``.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -47,6 +50,7 @@ SECTIONS = (
     "campaign",
     "preview",
     "telemetry",
+    "stages",
 )
 
 _DEFAULTS = {
@@ -244,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     with SandboxProcess() as sandbox:
         if args.pin:
             pinning = _pin(sandbox.pid)
+        overhead = None
         if "overhead" in args.only:
             overhead = measure_overhead(
                 sandbox,
@@ -253,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
                 extras=args.extras,
             )
             rows += overhead.rows()
+        if "overhead" in args.only or "stages" in args.only:
+            from benchmarks._stages import measure_stages
+
+            stages = measure_stages(
+                sandbox, recipients=args.recipients, rounds=args.rounds, overhead=overhead
+            )
+            rows += stages.rows()
         if "latency" in args.only or "sequential" in args.only:  # 3 compares with 2
             runs = measure_latency(
                 sandbox,

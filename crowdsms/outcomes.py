@@ -128,9 +128,9 @@ class RecipientOutcome:
     def sent(cls, phone: str, message_id: str | None, fee: float | None = None) -> Self:
         """``RecipientOutcome(phone=phone, status=SENT, message_id=message_id, fee=fee)``.
 
-        The same outcome, made in about two thirds of the time (the fields are set
-        directly, not one by one through the frozen class's checks): a provider's answer
-        gives one per recipient sent.
+        The same outcome, made in about two thirds of the time (each field's slot is set
+        directly, not through the frozen class's attribute lookup): reading a provider's
+        answer makes one per recipient sent.
         """
         if cls is not RecipientOutcome:  # a subclass may have fields of its own
             return cls(phone=phone, status=_SENT, message_id=message_id, fee=fee)
