@@ -28,8 +28,8 @@ from benchmarks._submail import (
     ConnectionLostError,
     chunked,
     count_sent,
-    form_fields,
     json_body,
+    unexpiring_form_fields,
 )
 from crowdsms.batch import BatchReport, BatchSender
 from crowdsms.errors import ConnectionFailedError, RequestTimeoutError
@@ -148,13 +148,17 @@ async def crowdsms_aiohttp(base_url: str, recipients: Sequence[Recipient], concu
 
 
 async def naive_httpx(base_url: str, recipients: Sequence[Recipient], concurrency: int) -> int:
-    """(a) One shared ``httpx.AsyncClient`` (``max_connections`` = concurrency), form bodies."""
+    """(a) One shared ``httpx.AsyncClient`` (``max_connections`` = concurrency), form bodies.
+
+    Signed with the app key alone (:func:`unexpiring_form_fields`): its requests can wait
+    in the shared pool for longer than a signed timestamp stays valid.
+    """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     url = f"{base_url}/{PATH}"
     async with httpx.AsyncClient(limits=limits, timeout=_TIMEOUT) as client:
 
         async def send(_: int, chunk: Sequence[Recipient]) -> int:
-            response = await client.post(url, data=form_fields(chunk, now=time.time()))
+            response = await client.post(url, data=unexpiring_form_fields(chunk))
             response.raise_for_status()
             return count_sent(response.json(), len(chunk))
 

@@ -37,6 +37,7 @@ __all__ = [
     "json_body",
     "make_recipients",
     "signed_fields",
+    "unexpiring_form_fields",
 ]
 
 API = "sms/multisend"
@@ -106,6 +107,21 @@ def json_body(chunk: Sequence[Recipient], *, now: float) -> bytes:
 def form_fields(chunk: Sequence[Recipient], *, now: float) -> dict[str, str]:
     """The form fields of the request for ``chunk`` (the client URL-encodes them)."""
     return signed_fields(chunk, now=now)
+
+
+def unexpiring_form_fields(chunk: Sequence[Recipient]) -> dict[str, str]:
+    """The form fields with SUBMAIL's ``normal`` signature: the app key, no timestamp.
+
+    For loop (a): its shared pool can hold a request back for seconds at concurrency 64 on
+    a loaded machine, longer than the 6 s a timestamp stays valid, and SUBMAIL would refuse
+    it. Leaving out the md5 signature saves (a) about 1% of its CPU per request.
+    """
+    return {
+        "content": CONTENT,
+        "multi": _multi(chunk),
+        "appid": SUBMAIL_APPID,
+        "signature": SUBMAIL_APPKEY,
+    }
 
 
 def count_sent(answer: Any, expected: int) -> int:
