@@ -160,3 +160,25 @@ async def test_a_chunk_too_large_is_refused_even_when_checked(spec: ProviderSpec
         with pytest.raises(InvalidInputError):
             await sender.send_chunk(checked)
         assert sandbox.ledger.entries(provider=spec.name) == []
+
+
+@pytest.mark.asyncio
+async def test_a_number_given_twice_meets_the_same_checks_either_way(spec: ProviderSpec) -> None:
+    async with serve() as sandbox, sandbox.client(spec.name) as client:
+        sender = spec.chunk_sender(client, spec.demo_message)
+        first, second = (
+            sender.validate(recipient, position=i)
+            for i, recipient in enumerate(_recipients(spec, 2))
+        )
+        given = [first, second, first]
+        answers = []
+        for chunk in (given, CheckedRecipients(given, checked_by=sender)):
+            try:
+                outcomes = await sender.send_chunk(chunk)
+            except InvalidInputError as error:
+                answers.append(("refused", str(error), error.field, error.position))
+            else:
+                answers.append(("sent", [o.status for o in outcomes], [o.phone for o in outcomes]))
+    assert answers[0] == answers[1]
+    if spec.name in ("sendcloud", "paasw"):  # each refuses a request naming a number twice
+        assert answers[0][0] == "refused"
