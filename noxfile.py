@@ -48,7 +48,7 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): prints a table of ratios measured in one run.
 
-    About 5.5 minutes on two cores (2 of them for the campaign section, which runs a Redis
+    About 6 to 7 minutes on two idle cores (2 of them for the campaign section, which runs a Redis
     server); ``nox -s bench -- --quick`` takes about a minute, and ``nox -s bench -- --help``
     lists the sizes and sections.
     """
