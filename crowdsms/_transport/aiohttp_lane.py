@@ -20,7 +20,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from crowdsms._transport.connections import Received, too_large
+from crowdsms._transport.connections import Received, read_body
 from crowdsms._transport.lanes import KEEPALIVE_EXPIRY
 from crowdsms._transport.wire import WireRequest
 
@@ -129,22 +129,14 @@ class AiohttpLane:
                 timeout=self._timeout(request.timeout_dict),
                 allow_redirects=False,
             ) as response:
-                declared = response.content_length
-                if declared is not None and declared > max_body:
-                    raise too_large(declared, max_body, request.operation)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_any():
-                    size += len(chunk)
-                    if size > max_body:
-                        raise too_large(size, max_body, request.operation)
-                    chunks.append(chunk)
                 headers = httpx.Headers(list(response.raw_headers))
-                return Received(
-                    response.status,
-                    headers,
-                    chunks[0] if len(chunks) == 1 else b"".join(chunks),
+                content = await read_body(
+                    response.content.iter_any(),
+                    declared=headers.get("content-length"),
+                    max_body=max_body,
+                    operation=request.operation,
                 )
+                return Received(response.status, headers, content)
         except Exception as exc:
             error = httpx_error_for_aiohttp(exc)
             if error is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
+from collections.abc import AsyncIterable
 from typing import Protocol
 
 import attrs
@@ -25,6 +26,7 @@ __all__ = [
     "Sender",
     "TransportSender",
     "environment_proxy",
+    "read_body",
     "shared_ssl_context",
     "too_large",
 ]
@@ -62,22 +64,38 @@ class Sender(Protocol):
         ...
 
 
+async def read_body(
+    chunks: AsyncIterable[bytes], *, declared: str | None, max_body: int, operation: str
+) -> bytes:
+    """The whole body from ``chunks``, refusing one larger than ``max_body`` bytes.
+
+    ``declared`` is the answer's ``Content-Length``: one over the limit is refused before
+    reading anything. Every sender reads its library's body stream through this.
+    """
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        raise too_large(int(declared), max_body, operation)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_body:
+            raise too_large(size, max_body, operation)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 async def read_limited(response: httpx.Response, *, max_body: int, operation: str) -> Received:
     """Read ``response``'s body, refusing one larger than ``max_body`` bytes."""
     try:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            raise too_large(int(declared), max_body, operation)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_body:
-                raise too_large(size, max_body, operation)
-            chunks.append(chunk)
+        content = await read_body(
+            response.aiter_bytes(),
+            declared=response.headers.get("content-length"),
+            max_body=max_body,
+            operation=operation,
+        )
     finally:
         await response.aclose()
-    return Received(response.status_code, response.headers, b"".join(chunks))
+    return Received(response.status_code, response.headers, content)
 
 
 def too_large(size: int, limit: int, operation: str) -> ResponseParseError:

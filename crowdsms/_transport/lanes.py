@@ -33,9 +33,9 @@ import httpx
 from crowdsms._transport.connections import (
     AttemptState,
     Received,
+    read_body,
     read_limited,
     shared_ssl_context,
-    too_large,
 )
 from crowdsms._transport.wire import WireRequest
 
@@ -215,17 +215,13 @@ class HttpcoreLane:
 
 async def _read(response: httpcore.Response, *, max_body: int, operation: str) -> Received:
     headers = httpx.Headers(response.headers)
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_body:
-        raise too_large(int(declared), max_body, operation)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_stream():
-        size += len(chunk)
-        if size > max_body:
-            raise too_large(size, max_body, operation)
-        chunks.append(chunk)
-    return Received(response.status, headers, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    content = await read_body(
+        response.aiter_stream(),
+        declared=headers.get("content-length"),
+        max_body=max_body,
+        operation=operation,
+    )
+    return Received(response.status, headers, content)
 
 
 class LanePool:
