@@ -1,21 +1,26 @@
-"""One batch job: a producer, a fixed pool of workers and an in-order emitter.
+"""One batch job: a fixed pool of workers that read, send and emit in input order.
 
 ::
 
-    input --> producer --(work stream, unbuffered)--> workers x concurrency --> block.finish
-                  \\                                                              |
-                   `--(order stream, 4 x concurrency blocks)--> emitter <--------'
-                                                                   |
-                                                         sink (in input order)
+    input --> [read + screen + cut a block] --> order (at most 4 x concurrency blocks)
+                     one worker at a time          |            ^
+                                                   v            |
+                                worker: send the block, finish it, emit the done head
 
-The producer reads one item at a time, screens it (validate, dedupe), cuts blocks, records
-each chunk in the journal and hands the block to both streams. Workers send blocks as they
-come; the emitter takes blocks in input order and waits for each one to be done, so the
-order stream is the reorder buffer. Its bound caps the blocks read but not yet emitted at
-``4 x concurrency + 3`` (buffered, one held by the emitter, one being built and one being
-handed over), each spanning at most ``4 x chunk_size`` positions: memory is proportional to
-the concurrency, never to the size of the job (apart from the compact set of numbers seen,
-see :mod:`._screen`). A slow sink or stream consumer slows the whole pipeline down.
+Each worker loops: it takes the *reader's turn* (one worker at a time reads the input,
+screens each item, cuts the next block and records it in the journal), appends the block to
+``order``, sends it, and then emits every finished block at the head of ``order``, in input
+order, to the report and the sink. Whoever finishes the head block emits it and whatever
+finished after it; one worker emits at a time, and a worker that finds another emitting goes
+back to work (the emitting one picks its block up). No task sits between the input and the
+workers and no stream hands each block over: a chunk costs a few deque operations.
+
+``order`` is the reorder buffer. The reader waits while it holds ``4 x concurrency`` blocks,
+so the blocks read but not yet emitted are at most ``4 x concurrency + 2`` (the buffer, one
+being built and one being emitted), each spanning at most ``4 x chunk_size`` positions:
+memory is proportional to the concurrency, never to the size of the job (apart from the
+compact set of numbers seen, see :mod:`._screen`). A slow sink or stream consumer slows the
+whole pipeline down.
 """
 
 from __future__ import annotations
@@ -24,13 +29,21 @@ import inspect
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from collections import deque
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
+from typing import Any, cast
 
 import anyio
 import anyio.lowlevel
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
@@ -71,7 +84,9 @@ INTERRUPTED = "interrupted"
 JOURNAL_FORMAT = 1
 
 _Work = tuple[Block, "str | None", "Resend | None"]
-_T = TypeVar("_T")
+
+_YIELD_EVERY = 16
+"""A worker lets other tasks run at least once every this many chunks."""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,28 +117,6 @@ class JobConfig:
     def window(self) -> int:
         """Blocks the order stream buffers ahead of the emitter."""
         return 4 * self.concurrency
-
-
-# Per chunk, the producer hands a block to two streams and a worker and the emitter each take
-# it from one. anyio's send and receive always yield to the event loop first, even when the
-# other side is ready; these check for cancellation instead, and wait only when they must.
-
-
-async def _send(stream: MemoryObjectSendStream[_T], item: _T) -> None:
-    await anyio.lowlevel.checkpoint_if_cancelled()
-    try:
-        stream.send_nowait(item)
-    except anyio.WouldBlock:
-        await stream.send(item)
-
-
-async def _receive(stream: MemoryObjectReceiveStream[_T]) -> _T:
-    """The next item; raises ``anyio.EndOfStream`` once the senders are done."""
-    await anyio.lowlevel.checkpoint_if_cancelled()
-    try:
-        return stream.receive_nowait()
-    except anyio.WouldBlock:
-        return await stream.receive()
 
 
 async def run_job(
@@ -211,6 +204,20 @@ class _Job:
     ) -> None:
         self._stop = stop
         self._input_error: InvalidInputError | None = None
+        self._items: Iterator[object] | None = None
+        self._async_items: AsyncIterator[object] | None = None
+        self._position = 0
+        """Items read from the input so far."""
+        self._input_done = False
+        self._reading = False
+        """Whether a worker has the reader's turn."""
+        self._turn: anyio.Event | None = None
+        """Set when the reader's turn is given up, if a worker waits for it."""
+        self._order: deque[Block] = deque()
+        """The reorder buffer: blocks read and not yet emitted, in input order."""
+        self._room: anyio.Event | None = None
+        """Set when a block leaves a full reorder buffer, if the reader waits for room."""
+        self._emitting = False
         self._chunk_sender = chunk_sender
         self._config = config
         self._sink = sink
@@ -285,8 +292,6 @@ class _Job:
             await self._reports.load()
 
     async def run(self, source: RecipientSource) -> BatchReport:
-        order_send, order_receive = anyio.create_memory_object_stream[Block](self._config.window)
-        work_send, work_receive = anyio.create_memory_object_stream[_Work](0)
         failures: list[Exception] = []
         await self._prepare()
         logger.info(
@@ -296,27 +301,33 @@ class _Job:
             self._config.concurrency,
             self._config.rate,
         )
-        async with anyio.create_task_group() as group:
+        try:
+            if isinstance(source, AsyncIterable):
+                self._async_items = aiter(source)
+            else:
+                assert isinstance(source, Iterable)
+                self._items = iter(source)
+            async with anyio.create_task_group() as group:
 
-            def start(func: Callable[..., Awaitable[None]], *args: Any) -> None:
-                async def guarded() -> None:
+                async def work() -> None:
                     try:
-                        await func(*args)
+                        await self._work()
                     except Exception as exc:
                         # The first failure stops the job; it is raised as it is, not in an
                         # exception group.
                         failures.append(exc)
                         group.cancel_scope.cancel()
 
-                group.start_soon(guarded)
-
-            start(self._produce, source, order_send, work_send)
-            for _ in range(self._config.concurrency):
-                start(self._work, work_receive.clone())
-            work_receive.close()
-            start(self._emit, order_receive)
+                for _ in range(self._config.concurrency):
+                    group.start_soon(work)
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None and isinstance(source, AsyncIterable):
+                with anyio.CancelScope(shield=True):
+                    await close()
         if failures:
             raise failures[0]
+        assert not self._order, "every block read was emitted"
         if self._input_error is not None:
             raise self._input_error
         if self._journal is not None and not self._stop.interrupted:
@@ -332,47 +343,74 @@ class _Job:
         logger.info("batch: %s", report)
         return report
 
-    # -- producer ---------------------------------------------------------------------------
+    # -- reading: one worker at a time ------------------------------------------------------
 
-    async def _produce(
-        self,
-        source: RecipientSource,
-        order_send: MemoryObjectSendStream[Block],
-        work_send: MemoryObjectSendStream[_Work],
-    ) -> None:
-        async with order_send, work_send:
-            position = 0
-            if isinstance(source, AsyncIterable):
-                try:
-                    async for item in source:
-                        if self._stop.interrupted:
-                            break
-                        block = self._take(item, position)
-                        if block is not None:
-                            await self._submit(block, order_send, work_send)
-                        position += 1
-                except InvalidInputError as exc:
-                    self._unreadable(exc, position)
-                finally:
-                    close = getattr(source, "aclose", None)
-                    if close is not None:
-                        with anyio.CancelScope(shield=True):
-                            await close()
+    async def _next_work(self) -> _Work | None:
+        """The next block to send, read from the input in the reader's turn; ``None`` at the end.
+
+        Blocks that need no request (only skipped recipients, replayed from the journal,
+        or cut after the job stopped) are finished and emitted on the way.
+        """
+        while self._reading:  # another worker has the reader's turn
+            if self._turn is None:
+                self._turn = anyio.Event()
+            await self._turn.wait()
+        if self._input_done:
+            return None
+        self._reading = True
+        try:
+            while True:
+                block = await self._read_block()
+                if block is None:
+                    self._input_done = True
+                    return None
+                work = await self._submit(block)
+                if work is not None:
+                    return work
+        finally:
+            self._reading = False
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                turn.set()
+
+    async def _read_block(self) -> Block | None:
+        """Read items until a block closes; ``None`` once the input is done (or stopped)."""
+        if self._input_done:
+            return None
+        window = self._config.window
+        while len(self._order) >= window:  # the reorder buffer is full: wait for the emitter
+            if self._room is None:
+                self._room = anyio.Event()
+            await self._room.wait()
+        position = self._position
+        stop = self._stop
+        try:
+            if self._items is not None:
+                for item in self._items:
+                    if stop.interrupted:
+                        break
+                    block = self._take(item, position)
+                    position += 1
+                    if block is not None:
+                        return block
             else:
-                assert isinstance(source, Iterable)
-                try:
-                    for item in source:
-                        if self._stop.interrupted:
-                            break
-                        block = self._take(item, position)
-                        if block is not None:
-                            await self._submit(block, order_send, work_send)
-                        position += 1
-                except InvalidInputError as exc:
-                    self._unreadable(exc, position)
-            block = self._chunker.flush(position)
-            if block is not None and not self._stop.interrupted:
-                await self._submit(block, order_send, work_send)
+                assert self._async_items is not None
+                async for item in self._async_items:
+                    if stop.interrupted:
+                        break
+                    block = self._take(item, position)
+                    position += 1
+                    if block is not None:
+                        return block
+        except InvalidInputError as exc:
+            self._unreadable(exc, position)
+        finally:
+            self._position = position
+        block = self._chunker.flush(position)
+        if block is not None and not stop.interrupted:
+            self._input_done = True  # read to the end: this last block is all that is left
+            return block
+        return None
 
     def _unreadable(self, error: InvalidInputError, position: int) -> None:
         """The input could not be read past ``position``: stop like an interrupted job.
@@ -398,22 +436,20 @@ class _Job:
         screened = self._screener.screen(item, position, input_phone)
         return self._chunker.add(position, screened, input_phone)
 
-    async def _submit(
-        self,
-        block: Block,
-        order_send: MemoryObjectSendStream[Block],
-        work_send: MemoryObjectSendStream[_Work],
-    ) -> None:
-        await _send(order_send, block)
+    async def _submit(self, block: Block) -> _Work | None:
+        """Put ``block`` in the reorder buffer; return it as work if it needs a request."""
+        self._order.append(block)
         index = block.chunk_index
-        if index is None:
-            return  # only skipped recipients: already done
+        if index is None:  # only skipped recipients: already done
+            await self._emit_ready()
+            return None
         key = idempotency_key(self._job_id, index) if self._keyed else None
         resend: Resend | None = None
         if self._journal is not None:
             key, resend = await self._resume(block, index, key)
         if block.done:
-            return
+            await self._emit_ready()
+            return None
         if self._stop:
             assert self._stop.reason is not None
             if resend is not None:
@@ -423,8 +459,9 @@ class _Job:
                 block.finish(
                     not_sent_outcomes(block.recipients, self._stop.reason, code=self._stop.code)
                 )
-            return
-        await _send(work_send, (block, key, resend))
+            await self._emit_ready()
+            return None
+        return block, key, resend
 
     async def _settle(
         self,
@@ -530,19 +567,19 @@ class _Job:
 
     # -- workers ----------------------------------------------------------------------------
 
-    async def _work(self, work_receive: MemoryObjectReceiveStream[_Work]) -> None:
-        async with work_receive:
-            while True:
-                try:
-                    block, key, resend = await _receive(work_receive)
-                except anyio.EndOfStream:
-                    return
-                if resend is None:
-                    if self._limits is not None:
-                        block.finish(await self._limits.send(block, key))
-                    else:
-                        block.finish(await self._send(block, key))
-                    continue
+    async def _work(self) -> None:
+        sent = 0
+        while True:
+            work = await self._next_work()
+            if work is None:
+                return
+            block, key, resend = work
+            if resend is None:
+                if self._limits is not None:
+                    block.finish(await self._limits.send(block, key))
+                else:
+                    block.finish(await self._send(block, key))
+            else:
                 results = await self._send(
                     resend.sub, key, journal=resend.states, resend=resend.number
                 )
@@ -554,6 +591,12 @@ class _Job:
                         result.status is not OutcomeStatus.FAILED for result in results
                     )
                 block.finish(merged)
+            await self._emit_ready()
+            sent += 1
+            if sent % _YIELD_EVERY == 0:
+                # A chunk sender that never waits would otherwise keep the event loop to
+                # itself for the whole job.
+                await anyio.lowlevel.checkpoint()
 
     async def _send(self, block: Block, key: str | None, **options: Any) -> list[RecipientOutcome]:
         """Send through the dispatcher, within the spend cap if there is one."""
@@ -561,17 +604,25 @@ class _Job:
             return await self._dispatcher.send(block, key, **options)
         return await self._budget.send(self._dispatcher, block, key, **options)
 
-    # -- emitter ----------------------------------------------------------------------------
+    # -- emitting ---------------------------------------------------------------------------
 
-    async def _emit(self, order_receive: MemoryObjectReceiveStream[Block]) -> None:
-        async with order_receive:
-            while True:
-                try:
-                    block = await _receive(order_receive)
-                except anyio.EndOfStream:
-                    return
-                if not block.done:
-                    await block.wait()
+    async def _emit_ready(self) -> None:
+        """Emit every finished block at the head of the reorder buffer, in input order.
+
+        One worker emits at a time; another that finishes a block meanwhile returns at
+        once, and the emitting one reaches its block in the same loop.
+        """
+        if self._emitting:
+            return
+        self._emitting = True
+        try:
+            order = self._order
+            while order and order[0].done:
+                block = order.popleft()
+                room = self._room
+                if room is not None:
+                    self._room = None
+                    room.set()
                 replayed = len(block.recipients) if block.replayed else 0
                 sink = self._sink
                 if sink is None and not block.skipped:
@@ -584,6 +635,8 @@ class _Job:
                     if sink is not None:
                         await sink.write(outcomes)
                 await self._report_progress()
+        finally:
+            self._emitting = False
 
     async def _report_progress(self, *, finished: bool = False) -> None:
         callback = self._config.progress
