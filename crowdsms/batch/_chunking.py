@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import anyio
 import attrs
 
 from crowdsms.batch._report import BatchOutcome
@@ -43,25 +42,12 @@ class Block:
     replayed: bool = False
     done: bool = False
     """Whether :meth:`finish` was called."""
-    _finished: anyio.Event | None = None
-    """Made only when someone waits (:meth:`wait`): most blocks are done before the emitter
-    reaches them, and making an event costs more than the rest of a block's bookkeeping."""
 
     def finish(self, results: list[RecipientOutcome], *, replayed: bool = False) -> None:
-        """Store the chunk's outcomes (one per recipient, in order) and wake the emitter."""
+        """Store the chunk's outcomes (one per recipient, in order); it can be emitted now."""
         self.results = results
         self.replayed = replayed
         self.done = True
-        if self._finished is not None:
-            self._finished.set()
-
-    async def wait(self) -> None:
-        """Wait until :meth:`finish` is called (at once if it was)."""
-        if self.done:
-            return
-        if self._finished is None:
-            self._finished = anyio.Event()
-        await self._finished.wait()
 
     def outcomes(self) -> list[BatchOutcome]:
         """Every position's outcome, in input order (after :meth:`finish`)."""
