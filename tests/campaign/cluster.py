@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from tests.campaign.celery_app import (
     VISIBILITY_ENV,
 )
 from tests.redis_server import RedisServer
+from tests.waiting import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = "【测试】@var(name)，您的验证码是 @var(code)"
@@ -274,28 +275,44 @@ class Cluster:
         return [(shard, int(pid)) for shard, pid in map(str.split, self.probes.lrange(RUNS, 0, -1))]
 
     def wait_for(
-        self, condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.2
+        self,
+        condition: Callable[[], T],
+        *,
+        timeout: float,
+        what: str,
+        interval: float = 0.2,
+        progress: Callable[[], Hashable] | None = None,
     ) -> T:
-        """Poll ``condition`` until it is true; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
+        """Poll ``condition`` until it is true; fail after ``timeout`` seconds (scaled, see
+        :mod:`tests.waiting`), counted from the last change of ``progress()`` if given."""
+        deadline = time.monotonic() + scaled(timeout)
+        last = progress() if progress is not None else None
         while True:
             self.workers.check_alive()
             value = condition()
             if value:
                 return value
+            if progress is not None and (current := progress()) != last:
+                last, deadline = current, time.monotonic() + scaled(timeout)
             if time.monotonic() > deadline:
                 logs = "\n".join(
                     f"--- w{number}:\n{self.workers.log(number, 15)}"
                     for number in range(1, len(self.workers.processes) + 1)
                 )
-                pytest.fail(f"not {what} within {timeout:.0f} s\n{logs}", pytrace=False)
+                stalled = f" of no progress ({last})" if progress is not None else ""
+                pytest.fail(
+                    f"not {what} after {scaled(timeout):.0f} s{stalled}\n{logs}", pytrace=False
+                )
             time.sleep(interval)
 
     def wait_done(self, timeout: float) -> CampaignStatus:
+        """The campaign's status once it is done; fails after ``timeout`` seconds in which
+        no chunk was finished (a loaded machine is slow, not stuck)."""
         return self.wait_for(
             lambda: (status := self.status()).done and status,
             timeout=timeout,
             what="done",
+            progress=lambda: f"{self.status().chunks_done} chunks done",
         )
 
     def close(self) -> None:

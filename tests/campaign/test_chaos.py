@@ -29,7 +29,7 @@ from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.sandbox import FaultKind, Sandbox, serve_asgi
 from crowdsms.webhooks import WebhookApp
 from tests.campaign.cluster import CAMPAIGN, Cluster, check_outcomes, write_input
-from tests.campaign.reports import all_reports_pushed, delivery_reports
+from tests.campaign.reports import all_reports_pushed, delivery_reports, reports_still_missing
 
 ROWS = 2000
 
@@ -51,7 +51,12 @@ def webhook_app(store_url: str, sandbox: Sandbox) -> Iterator[str]:
 def reports_pushed(cluster: Cluster) -> list[dict[str, str]]:
     """The report of every message the sandbox sent, once all of them were pushed."""
     sandbox = cluster.sandbox
-    cluster.wait_for(lambda: all_reports_pushed(sandbox), timeout=120, what="reports pushed")
+    cluster.wait_for(
+        lambda: all_reports_pushed(sandbox),
+        timeout=120,
+        what="reports pushed",
+        progress=lambda: reports_still_missing(sandbox),
+    )
     return delivery_reports(sandbox)
 
 

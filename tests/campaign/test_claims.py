@@ -25,6 +25,25 @@ from crowdsms.campaign import (
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 from tests.redis_server import RedisServer
+from tests.waiting import scaled, wait_until
+
+RUNNING_LEASE = scaled(2.0)
+"""A lease that is still running two calls to the store later, however loaded the machine."""
+
+
+async def until_lease_lapsed(store: ClaimStore, index: int) -> Held:
+    """Wait until another worker's claim of chunk ``index`` finds its lease run out (on the
+    server's clock); return what that claim saw."""
+    seen: list[Held] = []
+
+    async def lapsed() -> bool:
+        held = await store.claim(index, "worker-b", 30)
+        assert isinstance(held, Held), held
+        seen[:] = [held]
+        return held.lease_expired
+
+    await wait_until(lapsed, missing=lambda: f"chunk {index}'s lease to run out ({seen})")
+    return seen[0]
 
 
 def phone(i: int) -> str:
@@ -127,13 +146,11 @@ async def test_only_the_holder_finishes_and_then_everyone_sees_the_outcomes(
 async def test_a_claim_expires_only_after_its_lease_and_only_for_the_token_seen(
     store: ClaimStore,
 ) -> None:
-    assert isinstance(await store.claim(0, "worker-a", 0.3), Claimed)
+    assert isinstance(await store.claim(0, "worker-a", RUNNING_LEASE), Claimed)
     held = await store.claim(0, "worker-b", 30)
     assert isinstance(held, Held)
     assert not await store.expire(0, held.holder_token, unknown_chunk(2))  # lease running
-    await asyncio.sleep(0.35)
-    lapsed = await store.claim(0, "worker-b", 30)
-    assert isinstance(lapsed, Held)
+    lapsed = await until_lease_lapsed(store, 0)
     assert lapsed.lease_expired
     assert lapsed.lease_left <= 0
     assert not await store.expire(0, "worker-b", unknown_chunk(2))  # not the holder's token
@@ -152,7 +169,7 @@ async def test_a_holder_past_its_lease_may_still_finish_until_someone_expires_it
     store: ClaimStore,
 ) -> None:
     assert isinstance(await store.claim(0, "worker-a", 0.1), Claimed)
-    await asyncio.sleep(0.15)
+    await until_lease_lapsed(store, 0)
     assert await store.finish(0, "worker-a", sent_chunk(1))
     assert await store.claim(0, "worker-b", 30) == Done(tuple(sent_chunk(1)))
 

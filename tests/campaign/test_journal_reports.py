@@ -14,6 +14,7 @@ from crowdsms.campaign import ClaimJournal, ClaimStore, Durability, RedisDeliver
 from crowdsms.deliveries import CLOCK_MARGIN, OptOutWords, ProviderReport, ReportKind
 from crowdsms.deliveries import chunk_reference as reference_of
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+from tests.waiting import wait_until
 
 MODE = Durability.FSYNC_ALWAYS
 
@@ -70,13 +71,12 @@ async def finished_chunk(store: ClaimStore, outcomes: list[RecipientOutcome]) ->
 
 
 async def until_resend_lease_ran_out(store: ClaimStore) -> None:
-    with anyio.fail_after(10):
-        while True:
-            record = await store.chunk(0)
-            assert record is not None
-            if not record.resending:
-                return
-            await anyio.sleep(0.02)
+    async def ran_out() -> bool:
+        record = await store.chunk(0)
+        assert record is not None
+        return not record.resending
+
+    await wait_until(ran_out, missing=lambda: "the dead resender's lease to run out")
 
 
 @pytest.mark.asyncio

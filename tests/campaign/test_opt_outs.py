@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 import pytest_asyncio
 import redis.asyncio
@@ -19,8 +18,9 @@ from crowdsms.campaign import Campaign, Durability, RedisDeliveryStore
 from crowdsms.deliveries import ReportRecorder
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.providers.submail import SubmailWebhook
-from crowdsms.sandbox import Sandbox, serve_asgi, serve_in_thread
+from crowdsms.sandbox import PushRecord, Sandbox, serve_asgi, serve_in_thread
 from crowdsms.webhooks import WebhookApp
+from tests.waiting import wait_until
 
 MESSAGE = MessageOptions(content="【测试】@var(name)，新品到货", columns=("name",))
 STOPPED = "13800000007"
@@ -48,10 +48,12 @@ async def reply(sandbox: Sandbox, store: RedisDeliveryStore, phone: str, text: s
     """A reply from ``phone``, pushed by the sandbox; returns once it is recorded."""
     pushed = len(sandbox.webhook_records)
     sandbox.add_reply("submail", phone, text)
-    with anyio.fail_after(10):
-        while len(sandbox.webhook_records) == pushed:  # noqa: ASYNC110 (no event to wait on)
-            await anyio.sleep(0.02)
-    assert sandbox.webhook_records[-1].delivered
+
+    def replies() -> list[PushRecord]:
+        return [r for r in sandbox.webhook_records[pushed:] if r.push.kind == "reply"]
+
+    await wait_until(lambda: bool(replies()), missing=lambda: f"the push of {phone}'s reply")
+    assert all(record.delivered for record in replies()), replies()
 
 
 def write_input(path: Path) -> Path:

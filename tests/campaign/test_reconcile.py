@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 import pytest_asyncio
 import redis.asyncio
@@ -23,7 +22,8 @@ from crowdsms.providers._spec import MessageOptions
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.sandbox import Sandbox, SandboxSettings, serve_asgi, serve_in_thread
 from crowdsms.webhooks import WebhookApp
-from tests.campaign.reports import all_reports_pushed, delivery_reports
+from tests.campaign.reports import reports_pushed
+from tests.waiting import wait_until
 
 MESSAGE = MessageOptions(content="【测试】@var(name)，新品到货", columns=("name",))
 ROWS = 120
@@ -54,10 +54,7 @@ def write_input(path: Path) -> list[str]:
 
 async def pushed(sandbox: Sandbox) -> list[dict[str, str]]:
     """Every delivery report, once the sandbox has pushed one per message it sent."""
-    with anyio.fail_after(20):
-        while not all_reports_pushed(sandbox):  # noqa: ASYNC110 (the sandbox has no event)
-            await anyio.sleep(0.05)
-    return delivery_reports(sandbox)
+    return await reports_pushed(sandbox)
 
 
 async def run_all(campaign: Campaign, sandbox: Sandbox, **options: object) -> None:
@@ -198,9 +195,11 @@ async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_the
     after = await first.chunk(0)
     assert after is not None
     assert after.stored == record.stored  # left to the resender
+
     # the resender died: once its lease runs out, the reports confirm its recipients
-    with anyio.fail_after(10):
-        while (await first.chunk(0) or after).resending:  # noqa: ASYNC110 (a lease in Redis)
-            await anyio.sleep(0.05)
+    async def lease_ran_out() -> bool:
+        return not (await first.chunk(0) or after).resending
+
+    await wait_until(lease_ran_out, missing=lambda: "the resender's 0.5 s lease to run out")
     settled = await campaign.reconcile()
     assert (settled.in_flight, settled.confirmed, settled.unknown) == (10, 10, 0)

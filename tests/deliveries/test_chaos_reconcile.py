@@ -6,7 +6,14 @@ processed (its fault log and ledger say which), every recipient of a request pro
 then dropped is ``sent`` and confirmed, and the delivered/undelivered counts are those of
 the sandbox's pushed reports. With the explicit resend option every recipient ends ``sent``
 and the ledger holds each number once. A reply 退订 makes the next job skip its number.
-Waits are bounded polls of the store, never timing assertions.
+Nothing here depends on how fast the machine is. The sandbox pushes the reports of the first
+job long after the job ends (one at a time, each written to the journal file), so the test
+waits, with no fixed deadline, until the sandbox has pushed a report for every number it
+processed and the journal holds them all; only then does it compare and reconcile. Each push
+is recorded by the sandbox only after the webhook app answered, which is after the report was
+committed, so a recorded push is a stored report: the order is the one the test waits for, not
+one it assumes. The reply test likewise waits until both replies are recorded before the next
+job starts.
 """
 
 from __future__ import annotations
@@ -14,12 +21,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio
 import pytest
 import pytest_asyncio
 
@@ -28,9 +34,18 @@ from crowdsms.deliveries import ReportRecorder, SQLiteDeliveryStore
 from crowdsms.outcomes import OutcomeStatus, Recipient
 from crowdsms.providers.paasw import PaaswWebhook
 from crowdsms.providers.submail import SubmailWebhook
-from crowdsms.sandbox import FaultKind, FaultSettings, Sandbox, SandboxSettings, serve, serve_asgi
+from crowdsms.sandbox import (
+    FaultKind,
+    FaultSettings,
+    PushRecord,
+    Sandbox,
+    SandboxSettings,
+    serve,
+    serve_asgi,
+)
 from crowdsms.sandbox.emulators.submail import SUBMAIL_SUBHOOK_KEY
 from crowdsms.webhooks import WebhookApp
+from tests.waiting import scaled, wait_until
 
 COUNT = 1200
 CHUNK = 20
@@ -69,6 +84,10 @@ def settings(hooks: Hooks, faults: dict[str, float]) -> SandboxSettings:
         delivery_failure_rate=0.25,
         faults=FaultSettings(rates=faults, seed=11),
         seed=5,
+        # A push attempt that a loaded machine makes slow must not be given up (the sandbox's
+        # default is 5 s): this test is about reconciliation, and checks that every push
+        # was delivered.
+        webhook_timeout=scaled(120),
     )
 
 
@@ -85,11 +104,11 @@ def recipients(provider: str) -> list[Recipient]:
     ]
 
 
-def pushed_reports(sandbox: Sandbox) -> dict[str, bool]:
-    """phone -> delivered, from the delivery reports the sandbox pushed (its own account)."""
+def report_pushes(sandbox: Sandbox) -> dict[str, bool]:
+    """phone -> delivered, for every delivery report the sandbox pushed so far (its own
+    account), whether or not the push was delivered; not SUBMAIL's ``request`` events."""
     found: dict[str, bool] = {}
     for record in sandbox.webhook_records:
-        assert record.delivered, record
         body = record.push.body.decode()
         if record.push.provider == "submail":
             fields = {key: values[0] for key, values in parse_qs(body).items()}
@@ -101,16 +120,48 @@ def pushed_reports(sandbox: Sandbox) -> dict[str, bool]:
     return found
 
 
+def pushed_reports(sandbox: Sandbox) -> dict[str, bool]:
+    """:func:`report_pushes`, every push of which was delivered."""
+    for record in sandbox.webhook_records:
+        assert record.delivered, record
+    return report_pushes(sandbox)
+
+
 def stored_reports(journal: Path) -> int:
     with sqlite3.connect(journal) as db:
         (count,) = db.execute("SELECT COUNT(*) FROM reports").fetchone()
     return int(count)
 
 
-async def wait_until(condition: Callable[[], bool]) -> None:
-    with anyio.fail_after(30):
-        while not condition():  # noqa: ASYNC110 (polling a file another connection writes)
-            await anyio.sleep(0.05)
+async def all_reports_stored(
+    sandbox: Sandbox, journal: Path, processed: set[str], expected: int
+) -> None:
+    """Wait until the sandbox pushed a report for each of ``processed`` and the journal holds
+    ``expected`` reports. Fails at once if the sandbox gave a push up, and if the pushes
+    stall; never because they are slow."""
+
+    def given_up() -> list[PushRecord]:
+        return [record for record in sandbox.webhook_records if not record.delivered]
+
+    def done() -> bool:
+        assert not given_up(), f"the sandbox gave up pushes: {given_up()[:3]}"
+        if stored_reports(journal) < expected or sandbox.state.webhooks.pending:
+            return False  # (cheap checks first: the pushes share this event loop)
+        return processed <= set(report_pushes(sandbox))
+
+    def progress() -> tuple[int, int]:
+        return len(sandbox.webhook_records), stored_reports(journal)
+
+    def missing() -> str:
+        unreported = sorted(processed - set(report_pushes(sandbox)))
+        return (
+            f"{len(unreported)} of {len(processed)} processed numbers have no report pushed "
+            f"(e.g. {unreported[:3]}); the journal holds {stored_reports(journal)} of "
+            f"{expected} reports; {sandbox.state.webhooks.pending} pushes queued, "
+            f"{len(sandbox.webhook_records)} done"
+        )
+
+    await wait_until(done, missing=missing, progress=progress, poll=0.05)
 
 
 async def replay(
@@ -140,7 +191,10 @@ async def test_a_chaos_batch_reconciles_exactly_and_the_asked_resend_completes_i
         log = [r for r in sandbox.fault_log() if r.provider == provider and "send" in r.path]
         processed = {e.phone for e in sandbox.ledger.entries(provider=provider)}
         reports_per_message = 2 if provider == "submail" else 1  # SUBHOOK adds `request`
-        await wait_until(lambda: stored_reports(journal) >= reports_per_message * len(processed))
+        expected_reports = reports_per_message * len(processed)
+        await all_reports_stored(sandbox, journal, processed, expected_reports)
+        # every report pushed was committed before the push was answered: all are stored
+        assert stored_reports(journal) == expected_reports
         pushed = pushed_reports(sandbox)
         summary = await reconcile(journal, JOB, provider=provider)
         _, outcomes = await replay(journal, provider, client)
@@ -191,13 +245,23 @@ async def test_a_reply_to_opt_out_makes_the_next_job_skip_the_number(hooks: Hook
                 await BatchSender(chunks).send(numbers, journal=hooks.journal, job_id="first")
                 sandbox.add_reply("submail", phones()[1], "退订")
                 sandbox.add_reply("submail", phones()[2], "好的")
+                replied = {phones()[1], phones()[2]}
 
-                async def opted() -> frozenset[str]:
-                    return await store.opted_out()
+                async def recorded() -> frozenset[str]:
+                    return frozenset(reply.phone for reply in await store.replies())
 
-                with anyio.fail_after(30):
-                    while phones()[1] not in await opted():  # noqa: ASYNC110 (a file)
-                        await anyio.sleep(0.05)
+                async def both_recorded() -> bool:
+                    return replied <= await recorded()
+
+                async def missing() -> str:
+                    return f"replies of {sorted(replied - await recorded())} not recorded"
+
+                # both replies, so that the second job provably ran after the one that is no
+                # opt-out was recorded too
+                await wait_until(both_recorded, missing=missing, progress=recorded)
+                opted = await store.opted_out()
+                assert phones()[1] in opted
+                assert phones()[2] not in opted
                 received: list[BatchOutcome] = []
                 before = len(sandbox.ledger.entries(provider="submail"))
                 await BatchSender(chunks).send(
