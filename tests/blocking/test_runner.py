@@ -17,7 +17,7 @@ import pytest
 from crowdsms._client import AsyncClientBase
 from crowdsms._transport import NoSigning
 from crowdsms.blocking._client import BlockingClientBase
-from crowdsms.blocking._descriptors import BlockingGroup, blocking
+from crowdsms.blocking._descriptors import BlockingGroup, blocking, passthrough
 from crowdsms.blocking._runner import BlockingRunner, EventLoopBlockedError
 from crowdsms.errors import CrowdSMSError
 
@@ -39,6 +39,9 @@ class _AsyncEcho:
     async def fail(self) -> None:
         raise CrowdSMSError("boom", action="nothing")
 
+    def label(self, prefix: str) -> str:
+        return f"{prefix}{len(self.loops)}"
+
 
 class _AsyncEchoClient(AsyncClientBase):
     provider = "echo"
@@ -57,6 +60,7 @@ class _AsyncEchoClient(AsyncClientBase):
 class _Echo(BlockingGroup[_AsyncEcho]):
     echo = blocking(_AsyncEcho.echo)
     fail = blocking(_AsyncEcho.fail)
+    label = passthrough(_AsyncEcho.label)
 
 
 class _EchoClient(BlockingClientBase[_AsyncEchoClient]):
@@ -70,6 +74,19 @@ def test_calls_return_plain_values_and_errors_propagate() -> None:
         assert client.echo.echo(text="ab", times=3) == "ababab"
         with pytest.raises(CrowdSMSError, match="boom"):
             client.echo.fail()
+
+
+def test_twins_are_made_once_per_group_with_the_async_methods_names() -> None:
+    with _EchoClient() as client, _EchoClient() as other:
+        echo, label = client.echo.echo, client.echo.label
+        assert client.echo.echo is echo  # later reads find it in the group's __dict__
+        assert client.echo.label is label
+        assert other.echo.echo is not echo  # each group its own, bound to its client
+        assert (echo.__name__, echo.__wrapped__) == ("echo", _AsyncEcho.echo)
+        assert isinstance(_Echo.echo, blocking)  # read from the class: the descriptor
+        assert echo(text="a") == "a"
+        assert label("n") == "n1"
+        assert other.echo.label("n") == "n0"
 
 
 def test_async_client_lives_on_the_loop_thread_and_is_closed_there() -> None:
