@@ -11,8 +11,15 @@ One thread runs the loop at a time. A call made while another thread runs it han
 coroutine to that thread (``call_soon_threadsafe``) and waits for the result. A thread that
 runs the loop stops as soon as its own call is done; if other coroutines are still going
 on, a helper thread (started the first time this happens, stopped by ``close``) runs the
-loop until they are done. A call whose caller stopped waiting (Ctrl-C) goes on the same
-way, its result dropped; ``close`` cancels whatever is left.
+loop until they are done.
+
+Ctrl-C during a call cancels the call's coroutine; the caller waits for it to unwind (the
+batch job's shielded journal writes, say), then raises ``KeyboardInterrupt``, whatever the
+coroutine's outcome. Nothing goes on sending after Ctrl-C, and a request that may have
+reached the provider is never reported as "not sent" (which would invite sending it again):
+a batch job's journal keeps its chunk as started, which a resumed job reports as
+``unknown``. A second Ctrl-C stops the wait; the coroutine then unwinds in the background
+(the helper runs it) and ``close`` waits for it, before it closes the connections.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, cast
+
+from anyio import CancelScope
 
 from crowdsms.blocking._guards import closed_error, loop_runs_here, refuse_running_loop
 from crowdsms.blocking._interrupt import SigintGuard
@@ -31,15 +40,31 @@ T = TypeVar("T")
 
 
 class _Call(Generic[T]):
-    """One call: its coroutine function, then its outcome; for a waiting caller, its wake-up."""
+    """One call: its coroutine function, its task, then its outcome; a waiting caller's wake-up."""
 
-    __slots__ = ("done", "error", "func", "leading", "value", "waiting", "wake")
+    __slots__ = (
+        "cancelled",
+        "done",
+        "error",
+        "func",
+        "interrupted",
+        "leading",
+        "scope",
+        "task",
+        "value",
+        "waiting",
+        "wake",
+    )
 
     def __init__(self, func: Callable[[], Awaitable[T]], *, leading: bool) -> None:
         self.func = func
+        self.task: asyncio.Task[None] | None = None
         self.value: T | None = None
         self.error: BaseException | None = None
+        self.scope: CancelScope | None = None  # what cancels it, once its coroutine has begun
         self.done = False
+        self.cancelled = False  # its caller was interrupted: cancel it, or never start it
+        self.interrupted = False  # its caller was interrupted: raise that, whatever the outcome
         self.leading = leading  # its caller runs the loop for it: stop the loop when done
         self.wake: threading.Lock | None = None  # held until the outcome is in (waiting callers)
         self.waiting = False  # a caller waits on ``wake`` (the loop runs in another thread)
@@ -51,6 +76,7 @@ class DrivenLoop:
     def __init__(self, *, name: str) -> None:
         self._name = name
         self._loop = asyncio.new_event_loop()
+        self._guard = SigintGuard(self._loop)
         self._mutex = threading.Lock()
         self._changed = threading.Condition(self._mutex)  # for close(): calls, the loop's runner
         self._running = False  # a thread runs the loop, or is about to
@@ -58,7 +84,7 @@ class DrivenLoop:
         self._active = 0  # calls whose callers have not returned
         self._closed = False
         self._closing = threading.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()  # only touched by the loop's runner
+        self._tasks: dict[asyncio.Task[None], _Call[Any]] = {}  # only touched by the runner
         self._drained: asyncio.Future[None] | None = None  # what the helper runs the loop for
         self._helper: threading.Thread | None = None
         self._helper_go = threading.Lock()  # released to hand the loop to the helper
@@ -75,10 +101,16 @@ class DrivenLoop:
 
         If no other thread is running the loop, this one runs it until ``func``'s coroutine
         is done (the coroutine stops it); otherwise the coroutine goes to that thread.
+
+        If the caller is interrupted (Ctrl-C, or another exception a signal handler raises),
+        the coroutine is cancelled and the caller waits for it to unwind (a shielded journal
+        write, say) before the interruption is raised, whatever the coroutine's outcome; a
+        second Ctrl-C stops the wait, leaving the rest to :meth:`close`.
         """
         if loop_runs_here():
             refuse_running_loop(self._name)
-        guard = SigintGuard.install(self._loop)
+        guard = self._guard
+        guarded = guard.install()
         try:
             with self._mutex:
                 if check_closed and self._closed:
@@ -91,17 +123,20 @@ class DrivenLoop:
                 else:
                     self._queue(call)
             if call.leading:
-                self._lead(call, guard)
+                self._lead(call, guard if guarded else None)
             else:
-                self._follow(call, guard)
+                self._follow(call, guard if guarded else None)
         finally:
-            if guard is not None:
+            if guarded:
                 guard.restore()
-        if guard is not None and guard.interrupted:
-            raise KeyboardInterrupt
         error = call.error
         if error is not None:
             call.error = None  # the traceback refers to the call: no cycle left behind
+        if call.interrupted or (guarded and guard.interrupts):
+            # Never the call's own outcome: an error its cancellation caused could say "not
+            # sent" of a request that may have reached the provider, inviting a resend.
+            raise KeyboardInterrupt
+        if error is not None:
             raise error
         return cast(T, call.value)
 
@@ -116,16 +151,31 @@ class DrivenLoop:
     def _lead(self, call: _Call[T], guard: SigintGuard | None) -> None:
         """Run the loop in this thread until ``call`` is done (its coroutine stops the loop)."""
         loop = self._loop
-        task: asyncio.Task[None] | None = None
         try:
-            task = loop.create_task(self._run(call))
+            call.task = loop.create_task(self._run(call))
             if guard is None:
                 while not call.done:
                     loop.run_forever()
             else:
                 guard.driving = True
-                while not (call.done or guard.interrupted):
+                while not call.done:
+                    if guard.interrupts:  # Ctrl-C: cancel the call, let it unwind
+                        call.interrupted = True
+                        if guard.interrupts > 1:
+                            break  # a second one: stop waiting
+                        if not call.cancelled:
+                            call.cancelled = True
+                            loop.call_soon(self._cancel, call)  # on the loop, as anyio needs
                     loop.run_forever()
+                if guard.interrupts:  # it came as the call ended: still raised
+                    call.interrupted = True
+        except BaseException:
+            # Raised out of the loop (by a signal handler other than the guard, say): the
+            # call is cancelled, and left to the helper to unwind.
+            if not call.done:
+                call.cancelled = True
+                loop.call_soon_threadsafe(self._cancel, call)
+            raise
         finally:
             if guard is not None:
                 guard.driving = False
@@ -133,10 +183,10 @@ class DrivenLoop:
                 self._active -= 1
                 if call.done:
                     self._unfinished -= 1
-                else:  # interrupted: the call goes on without its caller
+                else:  # its caller stopped waiting: the helper runs it to its end
                     call.leading = False
-                    if task is not None:
-                        self._tasks.add(task)
+                    if call.task is not None:
+                        self._tasks[call.task] = call
                     else:
                         self._unfinished -= 1
                 if self._unfinished or self._closed:
@@ -152,7 +202,8 @@ class DrivenLoop:
         self._loop.call_soon_threadsafe(self._start, call)
 
     def _start(self, call: _Call[T]) -> None:
-        self._tasks.add(self._loop.create_task(self._run(call)))
+        call.task = task = self._loop.create_task(self._run(call))
+        self._tasks[task] = call
 
     def _follow(self, call: _Call[T], guard: SigintGuard | None) -> None:
         """Wait for ``call``, which the thread running the loop runs."""
@@ -161,12 +212,22 @@ class DrivenLoop:
         try:
             if guard is not None:
                 guard.restore()  # waiting for a lock: Ctrl-C raises there, as it always did
-                if guard.interrupted:
+                if guard.interrupts:
                     raise KeyboardInterrupt
             wake.acquire()
         except BaseException:
-            with self._mutex:
-                call.waiting = False  # the call goes on; its result is dropped
+            # Interrupted: cancel the call, and wait for it to unwind (again, interruptibly).
+            call.cancelled = True
+            self._loop.call_soon_threadsafe(self._cancel, call)
+            try:
+                with self._mutex:
+                    done = call.done  # then ``wake`` is released, or needs no waiting for
+                if not done:
+                    wake.acquire()
+            except BaseException:
+                with self._mutex:
+                    call.waiting = False  # the call goes on to its end; its result is dropped
+                raise
             raise
         finally:
             with self._mutex:
@@ -174,9 +235,23 @@ class DrivenLoop:
                 if self._closed:
                     self._changed.notify_all()
 
+    def _cancel(self, call: _Call[Any]) -> None:
+        """Cancel ``call`` (on the loop).
+
+        Through an anyio cancel scope, not ``Task.cancel``, which on asyncio would cut
+        through the shielded scopes inside (a batch job's journal writes).
+        """
+        call.cancelled = True
+        if call.scope is not None:
+            call.scope.cancel()
+
     async def _run(self, call: _Call[T]) -> None:
+        call.scope = scope = CancelScope()
+        if call.cancelled:  # interrupted before it began
+            scope.cancel()
         try:
-            call.value = await call.func()
+            with scope:
+                call.value = await call.func()
         except BaseException as error:  # re-raised in the caller's thread
             call.error = error
         call.done = True
@@ -187,7 +262,8 @@ class DrivenLoop:
 
     def _finish(self, call: _Call[T]) -> None:
         """A call its caller does not run the loop for has ended (on the loop)."""
-        self._tasks.discard(cast("asyncio.Task[None]", asyncio.current_task()))
+        if call.task is not None:
+            self._tasks.pop(call.task, None)
         with self._mutex:
             self._unfinished -= 1
             if call.waiting:
@@ -240,7 +316,11 @@ class DrivenLoop:
                 loop.call_exception_handler(context)
 
     def close(self, final: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Wait for the calls in flight, run ``final`` on the loop, then close the loop."""
+        """Wait for the calls in flight, run ``final`` on the loop, then close the loop.
+
+        Calls whose callers stopped waiting (a second Ctrl-C) are cancelled first, so that
+        they unwind before ``final`` closes the connections under them.
+        """
         if not loop_runs_here():
             self._close(final)
             return
@@ -269,10 +349,21 @@ class DrivenLoop:
                 while self._active:
                     self._changed.wait()
             try:
-                if final is not None:
-                    self.call(final, check_closed=False)
+                try:
+                    self.call(self._cancel_abandoned, check_closed=False)
+                finally:
+                    if final is not None:
+                        self.call(final, check_closed=False)
             finally:
                 self._shutdown()
+
+    async def _cancel_abandoned(self) -> None:
+        """Cancel the calls whose callers stopped waiting, and wait for them to end."""
+        current = asyncio.current_task()
+        abandoned = [(task, call) for task, call in self._tasks.items() if task is not current]
+        for _, call in abandoned:
+            self._cancel(call)
+        await asyncio.gather(*(task for task, _ in abandoned), return_exceptions=True)
 
     def _shutdown(self) -> None:
         loop = self._loop
@@ -294,7 +385,7 @@ class DrivenLoop:
 
 
 async def _cancel_remaining() -> None:
-    """Cancel every other task on the loop (abandoned calls) and wait for them to end."""
+    """Cancel every other task on the loop (what ``final`` left) and wait for them to end."""
     current = asyncio.current_task()
     tasks = [task for task in asyncio.all_tasks() if task is not current]
     for task in tasks:

@@ -7,10 +7,12 @@ background thread runs it. Most tests run on both.
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -332,3 +334,25 @@ def test_close_while_threads_are_calling_never_hangs_a_caller(backend: Backend) 
     errors = [outcome for outcome in outcomes if outcome != "x"]
     assert len(errors) == 16  # every caller was told, none hung
     assert all("is closed" in error for error in errors)
+
+
+@BACKENDS
+def test_a_client_used_as_a_context_manager_leaves_no_resource_warning(backend: Backend) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _EchoClient(backend) as client:
+            client.echo.echo(text="x")
+        del client
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_an_unclosed_client_is_reported_by_a_resource_warning() -> None:
+    client = _EchoClient()
+    client.echo.echo(text="x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del client
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert any("unclosed event loop" in message for message in messages), messages
