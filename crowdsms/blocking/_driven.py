@@ -33,6 +33,7 @@ from anyio import CancelScope
 
 from crowdsms.blocking._guards import closed_error, loop_runs_here, refuse_running_loop
 from crowdsms.blocking._interrupt import SigintGuard
+from crowdsms.errors import CrowdSMSError
 
 __all__ = ["DrivenLoop"]
 
@@ -321,6 +322,13 @@ class DrivenLoop:
         Calls whose callers stopped waiting (a second Ctrl-C) are cancelled first, so that
         they unwind before ``final`` closes the connections under them.
         """
+        if asyncio._get_running_loop() is self._loop:
+            raise CrowdSMSError(
+                f"close() was called on the {self._name} client from inside one of its own "
+                "calls (a batch's sink or progress callback, say), which it would wait for "
+                "forever",
+                action="Close the client after the call returns (use it as a context manager)",
+            )
         if not loop_runs_here():
             self._close(final)
             return

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -334,6 +335,44 @@ def test_close_while_threads_are_calling_never_hangs_a_caller(backend: Backend) 
     errors = [outcome for outcome in outcomes if outcome != "x"]
     assert len(errors) == 16  # every caller was told, none hung
     assert all("is closed" in error for error in errors)
+
+
+class _AsyncCallbacks:
+    async def run(self, callback: Callable[[], object]) -> object:
+        """Call ``callback`` on the loop, as a batch job calls its sink and progress."""
+        await anyio.lowlevel.checkpoint()
+        return callback()
+
+
+class _CallbackClient(BlockingClientBase[_AsyncEchoClient]):
+    def __init__(self) -> None:
+        super().__init__(_AsyncEchoClient)
+        self.callbacks = _Callbacks(self._runner, _AsyncCallbacks())
+
+
+class _Callbacks(BlockingGroup[_AsyncCallbacks]):
+    run = blocking(_AsyncCallbacks.run)
+
+
+def test_close_from_a_callback_on_the_clients_loop_is_refused_not_hung() -> None:
+    errors: list[BaseException] = []
+
+    def callback() -> None:
+        try:
+            client.close()  # would wait for the very call it runs in
+        except CrowdSMSError as error:
+            errors.append(error)
+
+    client = _CallbackClient()
+    worker = threading.Thread(target=client.callbacks.run, args=(callback,), daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a deadlock detector, not a timing assertion
+    assert not worker.is_alive(), "close() from inside a call hung"
+    assert len(errors) == 1
+    assert "from inside one of its own calls" in str(errors[0])
+    assert not client._runner.closed  # still usable, and closed normally afterwards
+    client.close()
+    assert client._runner.closed
 
 
 @BACKENDS
