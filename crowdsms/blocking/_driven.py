@@ -78,6 +78,7 @@ class DrivenLoop:
         self._name = name
         self._loop = asyncio.new_event_loop()
         self._guard = SigintGuard(self._loop)
+        self._scope_class: type[CancelScope] | None = None
         self._mutex = threading.Lock()
         self._changed = threading.Condition(self._mutex)  # for close(): calls, the loop's runner
         self._running = False  # a thread runs the loop, or is about to
@@ -247,7 +248,12 @@ class DrivenLoop:
             call.scope.cancel()
 
     async def _run(self, call: _Call[T]) -> None:
-        call.scope = scope = CancelScope()
+        scope_class = self._scope_class
+        if scope_class is None:
+            # The loop's own kind of anyio cancel scope: made directly, it skips the look-up
+            # of the running library that ``CancelScope()`` makes each time (3 us of 6).
+            scope_class = self._scope_class = type(CancelScope())
+        call.scope = scope = scope_class()
         if call.cancelled:  # interrupted before it began
             scope.cancel()
         try:
