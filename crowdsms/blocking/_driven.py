@@ -244,7 +244,7 @@ class DrivenLoop:
         through the shielded scopes inside (a batch job's journal writes).
         """
         call.cancelled = True
-        if call.scope is not None:
+        if call.scope is not None and not call.done:
             call.scope.cancel()
 
     async def _run(self, call: _Call[T]) -> None:
