@@ -1,7 +1,8 @@
 """A legacy synchronous script (cron job, Django view, thread pool) using the blocking client.
 
-No ``async`` anywhere: ``Submail`` runs the async client on its own loop thread and returns
-plain values. One client is shared by all threads and closed at the end.
+No ``async`` anywhere: ``Submail`` runs the async client on its own event loop (each call
+runs it in the calling thread) and returns plain values. One client is shared by all
+threads and closed at the end.
 
     python examples/legacy_script.py 13800138000 13900139000
 """

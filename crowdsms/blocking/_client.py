@@ -24,11 +24,12 @@ C = TypeVar("C", bound=AsyncClientBase)
 
 
 class BlockingClientBase(Generic[C]):
-    """Owns the loop thread and the async client that lives on it.
+    """Owns an event loop and the async client that lives on it.
 
-    The async client is created on the loop thread and closed there by :meth:`close`, which
-    also stops the thread. Use the client as a context manager or call :meth:`close` when
-    done. One blocking client may be shared by any number of threads.
+    The async client is created with the loop running and closed on it by :meth:`close`,
+    which then closes the loop (and stops the threads it may have started). Use the client
+    as a context manager or call :meth:`close` when done. One blocking client may be shared
+    by any number of threads.
     """
 
     def __init__(self, make_async: Callable[[], C], *, backend: Backend = DEFAULT_BACKEND) -> None:
@@ -69,7 +70,7 @@ class BlockingClientBase(Generic[C]):
         job_id: str | None = None,
         **options: Unpack[BatchOptions],
     ) -> BatchReport:
-        """Run a batch job on this client's loop thread and return its report.
+        """Run a batch job on this client's event loop and return its report.
 
         ``chunk_sender`` comes from this client (``client.sms.multisend_chunks(...)`` and so
         on); the arguments are those of :func:`crowdsms.batch.send_batch`.
@@ -96,7 +97,7 @@ class BlockingClientBase(Generic[C]):
         longest: int = 5,
         **options: Unpack[BatchOptions],
     ) -> Preview:
-        """What :meth:`send_batch` would do, without sending anything (on the loop thread).
+        """What :meth:`send_batch` would do, without sending anything (on the client's loop).
 
         The arguments are those of :func:`crowdsms.batch.preview_batch`.
         """
@@ -134,7 +135,7 @@ class BlockingClientBase(Generic[C]):
         return self._runner.call(job)
 
     def close(self) -> None:
-        """Close the connections and stop the loop thread. Safe to call more than once."""
+        """Close the connections, then the event loop. Safe to call more than once."""
         self._runner.close(self._async.aclose)
 
     def __enter__(self) -> Self:

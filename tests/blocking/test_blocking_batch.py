@@ -1,8 +1,8 @@
-"""The batch sender from blocking code, on the blocking client's own loop thread."""
+"""The batch sender from blocking code, on the blocking client's own event loop."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from pathlib import Path
 
 from crowdsms import OutcomeStatus, Recipient, SendCloud, Submail
@@ -14,10 +14,13 @@ from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
 def test_blocking_client_runs_a_batch_on_its_loop(tmp_path: Path) -> None:
     seen: list[BatchOutcome] = []
-    threads: set[int] = set()
+    loops: set[asyncio.AbstractEventLoop] = set()
+
+    async def running_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
 
     def progress(snapshot: BatchProgress) -> None:
-        threads.add(threading.get_ident())
+        loops.add(asyncio.get_running_loop())
 
     recipients = [Recipient(f"1370013{i:04d}", {"name": f"n{i}"}) for i in range(230)]
     recipients.append(Recipient("not a number", {"name": "x"}))
@@ -38,12 +41,13 @@ def test_blocking_client_runs_a_batch_on_its_loop(tmp_path: Path) -> None:
             progress=progress,
         )
         phones = sandbox.ledger.phones(provider="submail")
+        own_loop = submail._runner.call(running_loop)
     assert report.sent == 230
     assert report.skipped == 1
     assert [o.position for o in seen] == list(range(231))
     assert seen[-1].status is OutcomeStatus.SKIPPED
     assert sorted(p or "" for p in phones) == sorted(r.phone for r in recipients[:230])
-    assert threading.get_ident() not in threads  # the job ran on the client's loop thread
+    assert loops == {own_loop}  # the job ran on the client's loop, with its connections
 
 
 def test_blocking_sendcloud_batch_with_idempotency_keys() -> None:

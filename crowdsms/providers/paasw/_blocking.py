@@ -50,7 +50,8 @@ class Paasw(BlockingClientBase[AsyncPaasw]):
     """The paasw gateway for code that is not async: the same typed endpoints, plain values.
 
     Takes the same arguments as :class:`~crowdsms.providers.paasw.AsyncPaasw`, plus
-    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    ``backend`` (the event loop library it runs on). Share one instance across threads; close it
+    when done (or use it as a context manager).
     """
 
     def __init__(

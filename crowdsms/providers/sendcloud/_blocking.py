@@ -53,7 +53,8 @@ class SendCloud(BlockingClientBase[AsyncSendCloud]):
     """SendCloud SMS for code that is not async: the same typed endpoints, plain values.
 
     Takes the same arguments as :class:`~crowdsms.providers.sendcloud.AsyncSendCloud`, plus
-    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    ``backend`` (the event loop library it runs on). Share one instance across threads; close it
+    when done (or use it as a context manager).
     """
 
     def __init__(

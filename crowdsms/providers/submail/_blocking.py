@@ -42,7 +42,8 @@ class Submail(BlockingClientBase[AsyncSubmail]):
     """SUBMAIL for code that is not async: the same typed endpoints, returning plain values.
 
     Takes the same arguments as :class:`~crowdsms.providers.submail.AsyncSubmail`, plus
-    ``backend`` for the loop thread. Share one instance across threads; close it when done.
+    ``backend`` (the event loop library it runs on). Share one instance across threads; close it
+    when done (or use it as a context manager).
     """
 
     def __init__(
