@@ -115,14 +115,25 @@ class Chunker:
         return block
 
 
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
+"""``json.dumps(..., sort_keys=True)``'s encoder, made once (``dumps`` makes one a call)."""
+
+
 def fingerprint(block: Block) -> str:
-    """A hash of a chunk's recipients: positions, normalized numbers and variables."""
-    digest = hashlib.sha256()
-    for position, recipient in zip(block.positions, block.recipients, strict=True):
-        digest.update(f"{position}\x1f{recipient.phone}\x1f".encode())
-        digest.update(json.dumps(dict(recipient.vars), sort_keys=True).encode())
-        digest.update(b"\x1e")
-    return digest.hexdigest()
+    """A hash of a chunk's recipients: positions, normalized numbers and variables.
+
+    The SHA-256 of, for each recipient, ``f"{position}\\x1f{phone}\\x1f"``, its variables as
+    JSON with sorted keys, and ``"\\x1e"``. A journal keeps it to check that a resumed job
+    cut the same chunk, so this text must never change.
+    """
+    encode = _SORTED_JSON.encode
+    text = "".join(
+        [
+            f"{position}\x1f{recipient.phone}\x1f{encode(dict(recipient.vars))}\x1e"
+            for position, recipient in zip(block.positions, block.recipients, strict=True)
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def idempotency_key(job_id: str, chunk_index: int) -> str:

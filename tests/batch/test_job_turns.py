@@ -1,14 +1,18 @@
-"""How a job's workers share the work: one reads at a time, each emits what is done."""
+"""How a job's workers share the work, and what its journal keeps of each chunk."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 
 import anyio
 import anyio.lowlevel
+import attrs
 import pytest
 
 from crowdsms.batch import BatchOutcome, send_batch
+from crowdsms.batch._chunking import Block, Chunker, fingerprint
 from crowdsms.outcomes import Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, phone_at, sent
@@ -66,3 +70,32 @@ async def test_the_input_is_read_only_as_fast_as_workers_take_blocks() -> None:
     # ahead of the workers (the journal records a chunk just before it is sent).
     assert seen_when_busy == [concurrency * chunk]
     assert [outcome.position for outcome in received] == list(range(200))
+
+
+def _fingerprint_as_first_written(block: Block) -> str:
+    """The fingerprint as journals of earlier releases computed it (one update per part)."""
+    digest = hashlib.sha256()
+    for position, recipient in zip(block.positions, block.recipients, strict=True):
+        digest.update(f"{position}\x1f{recipient.phone}\x1f".encode())
+        digest.update(json.dumps(dict(recipient.vars), sort_keys=True).encode())
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def test_a_chunk_fingerprint_is_what_earlier_journals_recorded() -> None:
+    chunker = Chunker(4)
+    items = [
+        Recipient(phone_at(0), {"name": "张三", "code": "1234"}),
+        Recipient(phone_at(1), {"b": "x\x1fy", "a": "\u00e9"}),
+        Recipient(phone_at(2)),
+        Recipient(phone_at(3), {"z": "1", "y": "2", "x": "3"}),
+    ]
+    blocks = [chunker.add(position, item, item.phone) for position, item in enumerate(items)]
+    block = blocks[-1]
+    assert block is not None
+    assert fingerprint(block) == _fingerprint_as_first_written(block)
+    # Any change to a recipient changes it.
+    block.recipients[1] = Recipient(phone_at(1), {"b": "x\x1fy", "a": "e"})
+    assert fingerprint(block) != _fingerprint_as_first_written(
+        attrs.evolve(block, recipients=list(items))
+    )
