@@ -2,19 +2,19 @@
 
 Throughput: a campaign of SUBMAIL ``sms/multisend`` chunks of 50 (concurrency 4 per worker,
 no rate limit) with the sandbox answering after 100 ms, run by plain worker processes
-(``python -m benchmarks._campaign``), each taking shard numbers from a Redis list the
-parent filled and calling ``Campaign(redis, id).run_shard(shard, ...)`` until the list is
-empty. Each worker count gets the same work per worker (``--campaign-recipients`` each, in
-shards of 1,000 rows), so every run lasts about as long; each run has a fresh campaign id
-on a flushed database. Rounds run every worker count in alternating order; figures are
-medians over the rounds, ratios medians of the ratios within each round. The clock starts
-when the workers, started and connected, are told to go, and stops when the last one has
-finished its last shard. Every run is checked: each shard done, every row ``sent``, and the
-sandbox charged one segment per recipient. "ms per chunk per request slot" is the run's
-wall time x workers x concurrency / chunks: 100 ms if every slot always had a request in
-flight; what is above is the client's own time per chunk (its CPU, the claim before the
-request and the finish after it, waiting for the next chunk). The workers and Redis share
-the client's CPUs (with pinning, all but the sandbox's one).
+(``python -m benchmarks._campaign``), each taking shard numbers from a Redis list the parent
+filled and calling ``Campaign(redis, id).run_shard(shard, ...)`` until the list is empty.
+Each worker count gets the same work per worker (``--campaign-recipients`` each, in shards
+of 1,000 rows), so every run lasts about as long; each run has a fresh campaign id on a
+flushed database. Rounds run every worker count in alternating order; figures are medians
+over the rounds, ratios medians of the ratios within each round. The clock starts when the
+workers, started, connected and with the transport loaded, are told to go, and stops when
+the last one has finished its last shard. Every run is checked: each shard done, every row
+``sent``, and the sandbox charged one segment per recipient. "ms per chunk per request slot"
+is the run's wall time x workers x concurrency / chunks: 100 ms if every slot always had a
+request in flight; what is above is the client's own time per chunk (its CPU, the claim
+before the request and the finish after it, waiting for the next chunk). The workers and
+Redis share the client's CPUs (with pinning, all but the sandbox's one).
 
 The store, on a Redis server started for the section (AOF with ``appendfsync always``, as
 ``crowdsms.campaign.durability`` wants it, files in a temporary directory):
@@ -68,6 +68,7 @@ from crowdsms.campaign import (
     connect,
     durability,
 )
+from crowdsms.campaign._campaign import load_transport
 from crowdsms.outcomes import RecipientOutcome
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
@@ -714,6 +715,7 @@ async def _work(url: str, campaign_id: str, queue: str, base_url: str) -> dict[s
     try:
         campaign = Campaign(client, campaign_id)
         await client.ping()
+        load_transport()  # as the Celery integration does when a worker starts
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
             raise SystemExit("no go")

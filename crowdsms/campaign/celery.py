@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import celery.signals
 import redis.exceptions
 
-from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign
+from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign, load_transport
 from crowdsms.campaign._journal import DEFAULT_LEASE
 from crowdsms.campaign._redis import connect
 from crowdsms.limits import NumberLimits
@@ -88,6 +89,10 @@ def _store_unreachable(error: BaseException) -> bool:
     )
 
 
+def _load_transport_at_start(**_: object) -> None:
+    load_transport()
+
+
 def install(app: Any, *, store: str | None = None) -> Any:
     """Register the shard task on ``app``; return it.
 
@@ -100,6 +105,9 @@ def install(app: Any, *, store: str | None = None) -> Any:
     """
     if store is not None:
         app.conf[STORE_SETTING] = store
+    # The transport's libraries and TLS context are loaded once, when the worker starts
+    # (before its pool forks), not by the first shard each process runs.
+    celery.signals.worker_init.connect(_load_transport_at_start, weak=False)
 
     @app.task(  # type: ignore[untyped-decorator]
         bind=True,
