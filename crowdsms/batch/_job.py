@@ -384,6 +384,8 @@ class _Job:
             await self._room.wait()
         position = self._position
         stop = self._stop
+        # Two copies of one loop: wrapping a plain iterable in an async one would cost an
+        # await per recipient, on the one path every recipient of a job takes.
         try:
             if self._items is not None:
                 for item in self._items:
