@@ -12,15 +12,20 @@ screens each item, cuts the next block and records it in the journal), appends t
 ``order``, sends it, and then emits every finished block at the head of ``order``, in input
 order, to the report and the sink. Whoever finishes the head block emits it and whatever
 finished after it; one worker emits at a time, and a worker that finds another emitting goes
-back to work (the emitting one picks its block up). No task sits between the input and the
-workers and no stream hands each block over: a chunk costs a few deque operations.
+back to work (the emitting one picks its block up). No task sits between a plain input and
+the workers and no stream hands each block over: a chunk costs a few deque operations. An
+async input is the exception: an async generator may hold a cancel scope, a lock or context
+variables across its ``yield``, so one task of its own reads it (and closes it) and hands
+the workers batches of ``chunk_size`` items, one batch ahead at most. The reader lets other
+tasks run, and a cancellation in, at least every 16 blocks.
 
 ``order`` is the reorder buffer. The reader waits while it holds ``4 x concurrency`` blocks,
 so the blocks read but not yet emitted are at most ``4 x concurrency + 2`` (the buffer, one
 being built and one being emitted), each spanning at most ``4 x chunk_size`` positions:
 memory is proportional to the concurrency, never to the size of the job (apart from the
 compact set of numbers seen, see :mod:`._screen`). A slow sink or stream consumer slows the
-whole pipeline down.
+whole pipeline down; the sink and the progress callback are called by whichever worker
+emits, so with ``concurrency=1`` a slow sink delays the next request.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ import uuid
 from collections import deque
 from collections.abc import (
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -44,6 +48,7 @@ from typing import Any, cast
 import anyio
 import anyio.lowlevel
 import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
@@ -84,6 +89,7 @@ INTERRUPTED = "interrupted"
 JOURNAL_FORMAT = 1
 
 _Work = tuple[Block, "str | None", "Resend | None"]
+_Batch = list[object] | InvalidInputError
 
 _YIELD_EVERY = 16
 """A worker lets other tasks run at least once every this many chunks."""
@@ -184,6 +190,15 @@ async def run_job(
             await journal.aclose()
 
 
+def _iterate(items: Any) -> Iterator[object]:
+    """The items of an iterator that has ``__next__`` but no ``__iter__``."""
+    while True:
+        try:
+            yield next(items)
+        except StopIteration:
+            return
+
+
 def _all_failed(outcomes: Sequence[RecipientOutcome]) -> bool:
     """Whether no recipient of the chunk was sent: every one failed (or, with per-number
     limits, some were skipped as ``number_limited`` and every other one failed)."""
@@ -204,8 +219,11 @@ class _Job:
     ) -> None:
         self._stop = stop
         self._input_error: InvalidInputError | None = None
-        self._items: Iterator[object] | None = None
-        self._async_items: AsyncIterator[object] | None = None
+        self._items: Iterator[object] = iter(())
+        """A plain input's items; for an async input, the batch being read."""
+        self._batches: MemoryObjectReceiveStream[_Batch] | None = None
+        """An async input's items, in batches its own task reads (see :meth:`_pump`)."""
+        self._blocks_read = 0
         self._position = 0
         """Items read from the input so far."""
         self._input_done = False
@@ -301,30 +319,32 @@ class _Job:
             self._config.concurrency,
             self._config.rate,
         )
-        try:
+        async with anyio.create_task_group() as group:
+
+            async def guarded(func: Callable[..., Awaitable[None]], *args: Any) -> None:
+                try:
+                    await func(*args)
+                except Exception as exc:
+                    # The first failure stops the job; it is raised as it is, not in an
+                    # exception group.
+                    failures.append(exc)
+                    group.cancel_scope.cancel()
+
+            pump = anyio.CancelScope()
             if isinstance(source, AsyncIterable):
-                self._async_items = aiter(source)
+                batches, self._batches = anyio.create_memory_object_stream[_Batch](1)
+                group.start_soon(guarded, self._pump, source, batches, pump)
             else:
                 assert isinstance(source, Iterable)
-                self._items = iter(source)
-            async with anyio.create_task_group() as group:
-
-                async def work() -> None:
-                    try:
-                        await self._work()
-                    except Exception as exc:
-                        # The first failure stops the job; it is raised as it is, not in an
-                        # exception group.
-                        failures.append(exc)
-                        group.cancel_scope.cancel()
-
+                items: object = iter(source)
+                # An iterator without __iter__ (only __next__) is still read, as it was.
+                self._items = items if isinstance(items, Iterator) else _iterate(items)
+            async with anyio.create_task_group() as workers:
                 for _ in range(self._config.concurrency):
-                    group.start_soon(work)
-        finally:
-            close = getattr(source, "aclose", None)
-            if close is not None and isinstance(source, AsyncIterable):
-                with anyio.CancelScope(shield=True):
-                    await close()
+                    workers.start_soon(guarded, self._work)
+            pump.cancel()  # the job reads no more: stop reading ahead
+        if self._batches is not None:
+            self._batches.close()
         if failures:
             raise failures[0]
         assert not self._order, "every block read was emitted"
@@ -364,9 +384,19 @@ class _Job:
                 if block is None:
                     self._input_done = True
                     return None
+                self._blocks_read += 1
+                if self._blocks_read % _YIELD_EVERY == 0:
+                    # Let other tasks run, and a cancellation in, at least this often: a
+                    # chunk sender that never waits, or a long run of blocks that need no
+                    # request (invalid rows, or the rest of a stopped job), would otherwise
+                    # keep the event loop to itself.
+                    await anyio.lowlevel.checkpoint()
                 work = await self._submit(block)
                 if work is not None:
                     return work
+        except BaseException:
+            self._input_done = True  # the input failed: no other worker reads on
+            raise
         finally:
             self._reading = False
             turn, self._turn = self._turn, None
@@ -384,26 +414,24 @@ class _Job:
             await self._room.wait()
         position = self._position
         stop = self._stop
-        # Two copies of one loop: wrapping a plain iterable in an async one would cost an
-        # await per recipient, on the one path every recipient of a job takes.
         try:
-            if self._items is not None:
-                for item in self._items:
+            while True:
+                for item in self._items:  # a plain input, or the batch of an async one
                     if stop.interrupted:
                         break
                     block = self._take(item, position)
                     position += 1
                     if block is not None:
                         return block
-            else:
-                assert self._async_items is not None
-                async for item in self._async_items:
-                    if stop.interrupted:
-                        break
-                    block = self._take(item, position)
-                    position += 1
-                    if block is not None:
-                        return block
+                else:
+                    if self._batches is None:
+                        break  # a plain input, read to its end
+                    batch = await self._next_batch()
+                    if batch is None:
+                        break  # an async input, read to its end
+                    self._items = iter(batch)
+                    continue
+                break  # stopped
         except InvalidInputError as exc:
             self._unreadable(exc, position)
         finally:
@@ -413,6 +441,54 @@ class _Job:
             self._input_done = True  # read to the end: this last block is all that is left
             return block
         return None
+
+    async def _next_batch(self) -> list[object] | None:
+        """The next batch of an async input; ``None`` at its end. Raises what made it unreadable."""
+        assert self._batches is not None
+        try:
+            batch = await self._batches.receive()
+        except anyio.EndOfStream:
+            return None
+        if isinstance(batch, InvalidInputError):
+            raise batch
+        return batch
+
+    async def _pump(
+        self,
+        source: AsyncIterable[object],
+        batches: MemoryObjectSendStream[_Batch],
+        scope: anyio.CancelScope,
+    ) -> None:
+        """Read an async input in one task of its own, in batches of ``chunk_size`` items.
+
+        An async generator may hold a cancel scope, a lock or context variables across its
+        ``yield``: it must be iterated, and closed, by one task. Workers take whole batches
+        from this one, a batch ahead of the reader at most.
+        """
+        size = self._config.chunk_size
+        try:
+            with scope, batches:
+                batch: list[object] = []
+                try:
+                    async for item in source:
+                        batch.append(item)
+                        if len(batch) >= size:
+                            await batches.send(batch)
+                            batch = []
+                except InvalidInputError as error:
+                    if batch:
+                        await batches.send(batch)
+                    await batches.send(error)
+                    return
+                if batch:
+                    await batches.send(batch)
+        except anyio.BrokenResourceError:
+            pass  # the job stopped reading
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await close()
 
     def _unreadable(self, error: InvalidInputError, position: int) -> None:
         """The input could not be read past ``position``: stop like an interrupted job.
@@ -570,7 +646,6 @@ class _Job:
     # -- workers ----------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        sent = 0
         while True:
             work = await self._next_work()
             if work is None:
@@ -594,11 +669,6 @@ class _Job:
                     )
                 block.finish(merged)
             await self._emit_ready()
-            sent += 1
-            if sent % _YIELD_EVERY == 0:
-                # A chunk sender that never waits would otherwise keep the event loop to
-                # itself for the whole job.
-                await anyio.lowlevel.checkpoint()
 
     async def _send(self, block: Block, key: str | None, **options: Any) -> list[RecipientOutcome]:
         """Send through the dispatcher, within the spend cap if there is one."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import anyio
 import anyio.lowlevel
@@ -99,3 +99,80 @@ def test_a_chunk_fingerprint_is_what_earlier_journals_recorded() -> None:
     assert fingerprint(block) != _fingerprint_as_first_written(
         attrs.evolve(block, recipients=list(items))
     )
+
+
+@pytest.mark.anyio
+async def test_an_async_source_is_read_and_closed_by_one_task() -> None:
+    # An async generator holding a cancel scope across its yields must be iterated, and
+    # closed, by one task: reading it from whichever worker reads next breaks the scope.
+    fake = FakeChunkSender(max_chunk_size=10, jitter=3)
+    closed: list[bool] = []
+
+    async def rows() -> AsyncIterator[Recipient]:
+        try:
+            with anyio.move_on_after(1_000):
+                for position in range(200):
+                    yield Recipient(phone_at(position))
+        finally:
+            closed.append(True)
+
+    report = await send_batch(fake, rows(), concurrency=4)
+
+    assert report.sent == 200
+    assert closed == [True]
+
+
+@pytest.mark.anyio
+async def test_a_long_run_of_blocks_without_a_request_can_be_cancelled() -> None:
+    fake = FakeChunkSender(max_chunk_size=10)
+    rows = (Recipient("not a number") for _ in range(200_000))  # every one skipped
+
+    with anyio.move_on_after(0.05) as scope:
+        await send_batch(fake, rows, concurrency=2)
+
+    assert scope.cancelled_caught
+    assert next(rows, None) is not None  # it stopped long before the end of the input
+
+
+class _NextOnly:
+    """An iterator with ``__next__`` and no ``__iter__``, as some hand-written cursors are."""
+
+    def __init__(self, count: int) -> None:
+        self._left = iter(range(count))
+
+    def __next__(self) -> Recipient:
+        return Recipient(phone_at(next(self._left)))
+
+
+class _NextOnlySource:
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __iter__(self) -> _NextOnly:
+        return _NextOnly(self._count)
+
+
+@pytest.mark.anyio
+async def test_a_source_whose_iterator_has_only_next_is_read() -> None:
+    fake = FakeChunkSender(max_chunk_size=10)
+    report = await send_batch(fake, _NextOnlySource(25))  # type: ignore[arg-type]
+    assert report.sent == 25
+
+
+@pytest.mark.anyio
+async def test_a_plain_source_that_fails_ends_the_input_for_every_worker() -> None:
+    fake = FakeChunkSender(max_chunk_size=10, jitter=2)
+    received: list[BatchOutcome] = []
+
+    def rows() -> Iterator[Recipient]:
+        for position in range(15):
+            yield Recipient(phone_at(position))
+        raise OSError("connection lost")
+
+    with pytest.raises(OSError, match="connection lost"):
+        await send_batch(fake, rows(), sink=received.append, concurrency=3)
+    # The 5 rows read after the first, full block are not flushed as a block of their own
+    # by another worker: nothing of them is sent or emitted.
+    assert all(outcome.position < 10 for outcome in received)
+    assert set(fake.phones_received()) <= {phone_at(position) for position in range(10)}
+    assert len(fake.calls) <= 1
