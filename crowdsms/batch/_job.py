@@ -241,6 +241,8 @@ class _Job:
         self._sink = sink
         self._job_id = job_id
         self._journal = journal
+        self._fingerprinted = bool(getattr(journal, "checks_fingerprints", True))
+        """Whether the journal compares chunk fingerprints (a campaign's does not)."""
         self._clock = config.runtime.monotonic
         self._started = self._clock()
         self._last_progress = -math.inf
@@ -594,7 +596,7 @@ class _Job:
             index,
             positions=block.positions,
             phones=[recipient.phone for recipient in block.recipients],
-            fingerprint=fingerprint(block),
+            fingerprint=fingerprint(block) if self._fingerprinted else "",
             idempotency_key=key,
         )
         if recorded is None or recorded.state == "pending":

@@ -167,7 +167,10 @@ class JobJournal(Protocol):
     them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
     recipients before its request; needed by ``resend_unconfirmed_after``), and
     ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
-    a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`).
+    a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`), and
+    ``checks_fingerprints`` (a bool, true when absent): false for a journal that never
+    compares a chunk's fingerprint (a campaign's, whose plan fixes each chunk's rows), so
+    the job passes ``""`` instead of hashing every chunk.
     """
 
     @property

@@ -156,6 +156,15 @@ return {s[1], s[2], left, s[4], s[5], tonumber(s[6] or '0'), s[7], rleft}
 """
 )
 
+# KEYS chunks. Returns, for each, 1 if it was ever claimed (its hash exists), else 0.
+_CLAIMED = LuaScript(
+    """
+local found = {}
+for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end
+return found
+"""
+)
+
 # KEYS[1] chunk; ARGV[1] expected outcomes' SHA-1 ('' = any), ARGV[2] outcomes, ARGV[3] the
 # caller's token ('' = none). Returns 1 (updated, or already so), 0 (not finished),
 # -1 (another worker is resending it), -2 (the outcomes changed since they were read).
@@ -515,6 +524,23 @@ class ClaimStore:
             resend_token=None if rtoken is None else _text(rtoken),
             resend_left=None if rleft is None else rleft / 1000,
         )
+
+    async def unclaimed(self, first: int, count: int) -> list[int]:
+        """Which of chunks ``first`` to ``first + count - 1`` were never claimed, as of now.
+
+        One round trip for them all: a worker starting a shard reads ahead which chunks it
+        need not look at one by one. The answer can only go stale one way (a chunk claimed
+        since), which :meth:`claim` then reports.
+        """
+        _check_index(first)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= 1000:
+            raise InvalidInputError(
+                "must be a whole number from 1 to 1000", field="count", received=repr(count)
+            )
+        indexes = range(first, first + count)
+        keys = [self.chunk_key(index) for index in indexes]
+        found: list[int] = await _CLAIMED.run(self._redis, keys, [])
+        return [index for index, claimed in zip(indexes, found, strict=True) if not claimed]
 
     async def update_outcomes(
         self,

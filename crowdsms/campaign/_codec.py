@@ -62,6 +62,10 @@ def _delivery_row(delivery: Delivery | None) -> list[object] | None:
     return row
 
 
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""The encoder of stored outcomes, made once (``json.dumps`` with options makes one a call)."""
+
+
 def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
     """The compact JSON text of ``outcomes``."""
     payload: list[object] = [FORMAT_VERSION]
@@ -81,7 +85,7 @@ def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
         while len(row) > 2 and row[-1] == _DEFAULTS[len(row) - 1]:
             row.pop()
         payload.append(row)
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_JSON.encode(payload)
 
 
 def _corrupt(text: str | bytes, why: str) -> CrowdSMSError:

@@ -41,7 +41,7 @@ from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import DeliveryStore
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["DEFAULT_LEASE", "STORE_PATIENCE", "ClaimJournal", "interrupted_outcomes"]
+__all__ = ["DEFAULT_LEASE", "READ_AHEAD", "STORE_PATIENCE", "ClaimJournal", "interrupted_outcomes"]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -50,6 +50,9 @@ DEFAULT_LEASE = 300.0
 transport's deadline is 60 s), so a live holder is never taken for a dead one."""
 
 _POLL = 0.2
+
+READ_AHEAD = 32
+"""Chunks whose claims :meth:`ClaimJournal.prepare` looks up in one round trip."""
 
 STORE_PATIENCE = 30.0
 """Seconds a journal call keeps retrying while the store cannot be reached (a Redis restart
@@ -106,6 +109,10 @@ class ClaimJournal:
     id; by default the store's id). ``opted_out`` is the shard's suppression list.
     """
 
+    checks_fingerprints = False
+    """A shard's chunks are fixed by the campaign's plan (byte offsets into one input), so
+    the job need not hash each chunk for the journal to compare."""
+
     def __init__(
         self,
         store: ClaimStore,
@@ -131,9 +138,21 @@ class ClaimJournal:
         """When the campaign was created (Unix seconds)."""
         self.job_id = job_id if job_id is not None else store.campaign_id
         self._opted_out = frozenset(opted_out)
-        self._stored: dict[int, bytes] = {}
-        """Each finished chunk's outcomes as last read or written by this run."""
+        self._stored: dict[int, bytes | tuple[RecipientOutcome, ...]] = {}
+        """Each finished chunk's outcomes as last read (stored bytes) or written (encoded
+        only if a compare-and-set needs them: :meth:`_expected`) by this run."""
         self._resending: set[int] = set()
+        self._unclaimed: set[int] = set()
+        """Chunks never claimed when last looked up (read ahead), not yet prepared."""
+        self._read_up_to = 0
+        """The first chunk the read-ahead has not looked up."""
+
+    def _expected(self, index: int) -> bytes | None:
+        """Chunk ``index``'s outcomes as the store holds them, if this run read or wrote them."""
+        stored = self._stored.get(index)
+        if stored is None or isinstance(stored, bytes):
+            return stored
+        return encode_outcomes(stored).encode()  # what finish wrote: the encoding is fixed
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         return await _patiently(call, patience=self._patience)
@@ -160,7 +179,17 @@ class ClaimJournal:
         """What the claims say of chunk ``index``: nothing yet, done, or started by a dead holder.
 
         A chunk held by a live worker is waited for until it is done (or its lease runs out).
+        Chunks are looked up :data:`READ_AHEAD` at a time: one never claimed when looked up
+        is sent without reading it again, since a claim made since then is what
+        :meth:`mark_started` finds (and the job then takes that claim's outcomes).
         """
+        if index >= self._read_up_to:
+            self._read_up_to = index + READ_AHEAD
+            read = partial(self._store.unclaimed, index, READ_AHEAD)
+            self._unclaimed.update(await self._call(read))
+        if index in self._unclaimed:
+            self._unclaimed.discard(index)
+            return None
         while True:
             record = await self._call(partial(self._store.chunk, index))
             if record is None:
@@ -205,7 +234,7 @@ class ClaimJournal:
             self._resending.discard(index)
             call = partial(self._store.finish_resend, index, self._token, outcomes)
             if await self._call(call):
-                self._stored[index] = encode_outcomes(outcomes).encode()
+                self._stored[index] = tuple(outcomes)
             else:
                 logger.error(
                     "campaign: the resend of chunk %d ran past its lease and another worker "
@@ -216,10 +245,10 @@ class ClaimJournal:
         holder = self._dead_holders.pop(index, None)
         if holder is not None:
             if await self._call(partial(self._store.expire, index, holder, outcomes)):
-                self._stored[index] = encode_outcomes(outcomes).encode()
+                self._stored[index] = tuple(outcomes)
             return
         if await self._call(partial(self._store.finish, index, self._token, outcomes)):
-            self._stored[index] = encode_outcomes(outcomes).encode()
+            self._stored[index] = tuple(outcomes)
         else:
             logger.error(
                 "campaign: chunk %d was finished by another worker (this one's lease ran out "
@@ -282,13 +311,13 @@ class ClaimJournal:
         Only if they are still what this run read (a compare-and-set) and no other worker
         is resending the chunk; otherwise the chunk is left as it is.
         """
-        expected = self._stored.get(index)
+        expected = self._expected(index)
         call = partial(
             self._store.update_outcomes, index, outcomes, expected=expected, token=self._token
         )
         result = await self._call(call)
         if result == "updated":
-            self._stored[index] = encode_outcomes(outcomes).encode()
+            self._stored[index] = tuple(outcomes)
         else:
             logger.debug("campaign: chunk %d not updated from reports: %s", index, result)
 
@@ -300,7 +329,7 @@ class ClaimJournal:
         confirmed some): the job then takes the chunk's outcomes as they are, and resends
         nothing of it. The chunk's outcomes stay as they are until :meth:`mark_done`.
         """
-        expected = self._stored.get(index)
+        expected = self._expected(index)
         if expected is None:
             raise ChunkTakenError(f"chunk {index} was not read by this run; not resending it")
         call = partial(self._store.claim_resend, index, self._token, self._lease, expected=expected)

@@ -1,0 +1,154 @@
+"""A campaign journal looks chunks up ahead, in one round trip, and never hashes a chunk.
+
+What is read ahead can only go stale one way: a chunk nobody had claimed is claimed since.
+The claim then finds it, and the job takes that claim's outcomes, never sending it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from crowdsms.batch import BatchSender, ChunkTakenError
+from crowdsms.batch import _job as job_module
+from crowdsms.campaign import ClaimJournal, ClaimStore, Durability
+from crowdsms.campaign._journal import READ_AHEAD
+from crowdsms.errors import InvalidInputError
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from tests.batch.fakes import FakeChunkSender, phone_at
+
+MODE = Durability.FSYNC_ALWAYS
+
+
+def sent(index: int, worker: str) -> list[RecipientOutcome]:
+    return [RecipientOutcome(phone=phone_at(index), status=OutcomeStatus.SENT, message_id=worker)]
+
+
+class CountingStore(ClaimStore):
+    """A claim store that counts the calls the journal makes of it, by name."""
+
+    def __init__(self, client: redis.asyncio.Redis, campaign_id: str) -> None:
+        super().__init__(client, campaign_id, MODE)
+        self.calls: dict[str, int] = {}
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in ("chunk", "unclaimed", "claim", "finish"):
+            counts: dict[str, int] = super().__getattribute__("calls")
+
+            def counted(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+                counts[name] = counts.get(name, 0) + 1
+                result: Awaitable[Any] = value(*args, **kwargs)
+                return result
+
+            return counted
+        return value
+
+
+async def prepare(journal: ClaimJournal, index: int) -> str | None:
+    """What ``prepare`` says of chunk ``index``: None (send it) or the recorded state."""
+    recorded = await journal.prepare(
+        index,
+        positions=[index],
+        phones=[phone_at(index)],
+        fingerprint="",
+        idempotency_key=None,
+    )
+    return None if recorded is None else recorded.state
+
+
+@pytest.mark.asyncio
+async def test_unclaimed_lists_the_chunks_nobody_ever_claimed(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "ahead", MODE)
+    assert await store.claim(1, "a", 30) == await store.claim(1, "a", 30)
+    await store.claim(2, "a", 30)
+    assert await store.finish(2, "a", sent(2, "a"))
+    await store.claim(3, "a", 30)
+    assert await store.release(3, "a")  # given back: as if never claimed
+    assert await store.unclaimed(0, 5) == [0, 3, 4]
+    assert await store.unclaimed(2, 1) == []
+    with pytest.raises(InvalidInputError, match="count"):
+        await store.unclaimed(0, 0)
+    with pytest.raises(InvalidInputError, match="chunk_index"):
+        await store.unclaimed(-1, 3)
+
+
+@pytest.mark.asyncio
+async def test_a_shard_looks_its_chunks_up_in_one_round_trip_per_read_ahead(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = CountingStore(redis, "ahead-count")
+    journal = ClaimJournal(store, token="w1", lease=30)
+    chunks = READ_AHEAD + 3
+    for index in range(chunks):
+        assert await prepare(journal, index) is None
+        await journal.mark_started(index)
+        await journal.mark_done(index, sent(index, "w1"))
+    # two reads ahead (chunks 0-31 and 32-63), no chunk read one by one
+    assert store.calls == {"unclaimed": 2, "claim": chunks, "finish": chunks}
+    assert not journal.resumed
+
+
+@pytest.mark.asyncio
+async def test_chunks_recorded_before_the_read_ahead_are_read_one_by_one(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "ahead-recorded", MODE)
+    await store.claim(1, "earlier", 30)
+    await store.finish(1, "earlier", sent(1, "earlier"))
+    journal = ClaimJournal(store, token="w1", lease=30)
+    assert await prepare(journal, 0) is None
+    assert await prepare(journal, 1) == "done"
+    assert journal.recorded_chunks == 1
+
+
+@pytest.mark.asyncio
+async def test_a_chunk_claimed_after_the_read_ahead_is_not_sent_again(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "ahead-stale", MODE)
+    journal = ClaimJournal(store, token="w1", lease=30)
+    assert await prepare(journal, 0) is None  # reads chunks 0 to 31 ahead: none claimed
+    # meanwhile another worker (a redelivered shard) sends chunk 1 and finishes it
+    await store.claim(1, "w2", 30)
+    await store.finish(1, "w2", sent(1, "w2"))
+    assert await prepare(journal, 1) is None  # stale, and so sent...
+    with pytest.raises(ChunkTakenError):
+        await journal.mark_started(1)  # ...only if the claim is this worker's: it is not
+    assert await journal.wait_outcomes(1, [phone_at(1)]) == sent(1, "w2")
+    assert await store.outcomes(1) == tuple(sent(1, "w2"))
+
+
+@pytest.mark.asyncio
+async def test_a_campaign_job_sends_each_chunk_once_without_hashing_chunks(
+    redis: redis.asyncio.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fingerprint(*_: object) -> str:
+        raise AssertionError("a campaign journal compares no fingerprints")
+
+    monkeypatch.setattr(job_module, "fingerprint", no_fingerprint)
+    store = ClaimStore(redis, "ahead-job", MODE)
+    # chunk 2 was finished by another worker before this one started
+    await store.claim(2, "w2", 30)
+    await store.finish(2, "w2", [*sent(4, "w2"), *sent(5, "w2")])
+    chunk_sender = FakeChunkSender(max_chunk_size=2)
+    sender = BatchSender(chunk_sender, chunk_size=2, concurrency=2)
+    rows = [Recipient(phone_at(position)) for position in range(8)]
+    journal = ClaimJournal(store, token="w1", lease=30)
+    report = await sender.send(rows, journal=journal, job_id="ahead-job")
+    assert report.by_status[OutcomeStatus.SENT] == 8
+    assert sorted(chunk_sender.phones_received()) == [
+        phone_at(position) for position in (0, 1, 2, 3, 6, 7)
+    ]
+    outcomes = [await store.outcomes(index) for index in range(4)]
+    assert [outcome[0].message_id if outcome else None for outcome in outcomes] == [
+        f"id-{phone_at(0)}",
+        f"id-{phone_at(2)}",
+        "w2",
+        f"id-{phone_at(6)}",
+    ]
