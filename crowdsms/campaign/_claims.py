@@ -160,7 +160,7 @@ return {s[1], s[2], left, s[4], s[5], tonumber(s[6] or '0'), s[7], rleft}
 _CLAIMED = LuaScript(
     """
 local found = {}
-for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end
+for i, key in ipairs(KEYS) do found[i] = redis.call('HLEN', key) > 0 and 1 or 0 end
 return found
 """
 )
