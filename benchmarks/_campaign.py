@@ -13,8 +13,11 @@ the last one has finished its last shard. Every run is checked: each shard done,
 ``sent``, and the sandbox charged one segment per recipient. "ms per chunk per request slot"
 is the run's wall time x workers x concurrency / chunks: 100 ms if every slot always had a
 request in flight; what is above is the client's own time per chunk (its CPU, the claim
-before the request and the finish after it, waiting for the next chunk). The workers and
-Redis share the client's CPUs (with pinning, all but the sandbox's one).
+before the request and the finish after it, waiting for the next chunk). The section's
+processes (workers, Redis, the sandbox) are not pinned to CPUs, even when the other sections'
+are: pinned on a 2-CPU machine, the four workers and Redis would share one CPU while the
+sandbox, about a quarter busy, kept the other to itself, and the 4-worker run would measure
+that one CPU rather than how the campaign scales across workers.
 
 The store, on a Redis server started for the section (AOF with ``appendfsync always``, as
 ``crowdsms.campaign.durability`` wants it, files in a temporary directory):
