@@ -229,8 +229,10 @@ class _Job:
         self._input_done = False
         self._reading = False
         """Whether a worker has the reader's turn."""
-        self._turn: anyio.Event | None = None
-        """Set when the reader's turn is given up, if a worker waits for it."""
+        self._waiting: deque[anyio.Event] = deque()
+        """Workers waiting for the reader's turn, first come first served: the turn is
+        handed to one of them at a time (waking them all would cost each wake-up a task
+        switch per block, O(concurrency) per block)."""
         self._order: deque[Block] = deque()
         """The reorder buffer: blocks read and not yet emitted, in input order."""
         self._room: anyio.Event | None = None
@@ -373,14 +375,13 @@ class _Job:
         Blocks that need no request (only skipped recipients, replayed from the journal,
         or cut after the job stopped) are finished and emitted on the way.
         """
-        while self._reading:  # another worker has the reader's turn
-            if self._turn is None:
-                self._turn = anyio.Event()
-            await self._turn.wait()
-        if self._input_done:
-            return None
-        self._reading = True
+        if self._reading:  # another worker has the reader's turn: wait to be handed it
+            await self._wait_for_turn()
+        else:
+            self._reading = True
         try:
+            if self._input_done:
+                return None
             while True:
                 block = await self._read_block()
                 if block is None:
@@ -400,10 +401,27 @@ class _Job:
             self._input_done = True  # the input failed: no other worker reads on
             raise
         finally:
+            self._pass_turn()
+
+    async def _wait_for_turn(self) -> None:
+        """Wait until the worker reading hands this one the reader's turn."""
+        handed = anyio.Event()
+        self._waiting.append(handed)
+        try:
+            await handed.wait()
+        except BaseException:
+            if handed.is_set():
+                self._pass_turn()  # handed the turn as it was cancelled: pass it on
+            else:
+                self._waiting.remove(handed)
+            raise
+
+    def _pass_turn(self) -> None:
+        """Give the reader's turn up: to the first worker waiting for it, if any."""
+        if self._waiting:
+            self._waiting.popleft().set()  # still reading, in that worker's name
+        else:
             self._reading = False
-            turn, self._turn = self._turn, None
-            if turn is not None:
-                turn.set()
 
     async def _read_block(self) -> Block | None:
         """Read items until a block closes; ``None`` once the input is done (or stopped)."""

@@ -176,3 +176,36 @@ async def test_a_plain_source_that_fails_ends_the_input_for_every_worker() -> No
     assert all(outcome.position < 10 for outcome in received)
     assert set(fake.phones_received()) <= {phone_at(position) for position in range(10)}
     assert len(fake.calls) <= 1
+
+
+@pytest.mark.anyio
+async def test_a_worker_waiting_for_the_readers_turn_is_woken_only_to_take_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waking every waiting worker each time the turn is given up costs O(concurrency)
+    task switches per block: the turn is handed to one waiting worker at a time."""
+    real_event = anyio.Event
+    wakeups: list[int] = []
+
+    class CountedEvent:
+        def __init__(self) -> None:
+            self._event = real_event()
+
+        def set(self) -> None:
+            self._event.set()
+
+        def is_set(self) -> bool:
+            return self._event.is_set()
+
+        async def wait(self) -> None:
+            await self._event.wait()
+            wakeups.append(1)
+
+    monkeypatch.setattr(anyio, "Event", CountedEvent)
+    fake = FakeChunkSender(max_chunk_size=10, jitter=6, seed=3)
+    chunks, concurrency = 300, 64
+    report = await send_batch(
+        fake, [Recipient(phone_at(i)) for i in range(chunks * 10)], concurrency=concurrency
+    )
+    assert report.sent == chunks * 10
+    assert len(wakeups) <= chunks + concurrency  # at most one per block, and one per worker
