@@ -13,9 +13,7 @@ about 30 ms):
 
 - :class:`HttpcoreLane`, the default: one ``httpcore`` HTTP/1.1 connection, driven directly.
   httpcore is the engine under httpx; skipping httpx's request and response objects and its
-  pool saves about a fifth of the client's CPU per request. Runs on asyncio and trio; on
-  asyncio its connections sit straight on asyncio's sockets
-  (:mod:`crowdsms._transport.asyncio_stream`), not on anyio's streams.
+  pool saves about a fifth of the client's CPU per request. Runs on asyncio and trio.
 - :class:`HttpxLane`: an ``httpx.AsyncHTTPTransport`` limited to one connection, for a
   proxy (httpx's proxy support) or a transport a test builds.
 - :class:`~crowdsms._transport.aiohttp_lane.AiohttpLane`, the fast one on asyncio.
@@ -31,9 +29,7 @@ import anyio
 import anyio.lowlevel
 import httpcore
 import httpx
-import sniffio
 
-from crowdsms._transport.asyncio_stream import AsyncioBackend
 from crowdsms._transport.connections import (
     AttemptState,
     Received,
@@ -177,10 +173,7 @@ class HttpcoreLane:
             if ssl_context is None and origin.scheme == b"https":
                 ssl_context = shared_ssl_context()
             connection = self._connection = httpcore.AsyncHTTPConnection(
-                origin,
-                ssl_context=ssl_context,
-                keepalive_expiry=KEEPALIVE_EXPIRY,
-                network_backend=_network_backend(),
+                origin, ssl_context=ssl_context, keepalive_expiry=KEEPALIVE_EXPIRY
             )
         return connection
 
@@ -218,17 +211,6 @@ class HttpcoreLane:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.aclose()
-
-
-def _network_backend() -> httpcore.AsyncNetworkBackend | None:
-    """httpcore's backend for a new connection: straight on asyncio where it runs, else
-    httpcore's default (anyio, which also runs on trio)."""
-    if sniffio.current_async_library() == "asyncio":
-        return _ASYNCIO_BACKEND
-    return None
-
-
-_ASYNCIO_BACKEND = AsyncioBackend()
 
 
 async def _read(response: httpcore.Response, *, max_body: int, operation: str) -> Received:
