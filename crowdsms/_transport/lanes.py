@@ -13,7 +13,9 @@ about 30 ms):
 
 - :class:`HttpcoreLane`, the default: one ``httpcore`` HTTP/1.1 connection, driven directly.
   httpcore is the engine under httpx; skipping httpx's request and response objects and its
-  pool saves about a fifth of the client's CPU per request. Runs on asyncio and trio.
+  pool saves about a fifth of the client's CPU per request. Runs on asyncio and trio; on
+  asyncio its connections sit straight on asyncio's sockets
+  (:mod:`crowdsms._transport.asyncio_stream`), not on anyio's streams.
 - :class:`HttpxLane`: an ``httpx.AsyncHTTPTransport`` limited to one connection, for a
   proxy (httpx's proxy support) or a transport a test builds.
 - :class:`~crowdsms._transport.aiohttp_lane.AiohttpLane`, the fast one on asyncio.
@@ -21,6 +23,7 @@ about 30 ms):
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 from typing import Protocol
@@ -29,7 +32,9 @@ import anyio
 import anyio.lowlevel
 import httpcore
 import httpx
+import sniffio
 
+from crowdsms._transport.asyncio_stream import AsyncioBackend
 from crowdsms._transport.connections import (
     AttemptState,
     Received,
@@ -173,7 +178,10 @@ class HttpcoreLane:
             if ssl_context is None and origin.scheme == b"https":
                 ssl_context = shared_ssl_context()
             connection = self._connection = httpcore.AsyncHTTPConnection(
-                origin, ssl_context=ssl_context, keepalive_expiry=KEEPALIVE_EXPIRY
+                origin,
+                ssl_context=ssl_context,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+                network_backend=_network_backend(),
             )
         return connection
 
@@ -211,6 +219,25 @@ class HttpcoreLane:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.aclose()
+
+
+def _network_backend() -> httpcore.AsyncNetworkBackend | None:
+    """httpcore's backend for a new connection: straight on asyncio's sockets under
+    Python's own selector event loop, else httpcore's default (anyio, which also runs on
+    trio, uvloop and Windows' proactor loop).
+
+    The asyncio backend counts on how the selector loop's transports report what they
+    still hold (see :mod:`crowdsms._transport.asyncio_stream`); other loops' transports
+    count differently, so they keep anyio's streams.
+    """
+    if sniffio.current_async_library() == "asyncio" and isinstance(
+        asyncio.get_running_loop(), asyncio.SelectorEventLoop
+    ):
+        return _ASYNCIO_BACKEND
+    return None
+
+
+_ASYNCIO_BACKEND = AsyncioBackend()
 
 
 async def _read(response: httpcore.Response, *, max_body: int, operation: str) -> Received:
