@@ -44,6 +44,9 @@ _HAPPY_EYEBALLS_DELAY = 0.25
 _LOOK_AGAIN = 0.005
 """Seconds between looks at what the socket's transport under TLS still holds."""
 
+_LOOK_SLOWEST = 0.1
+"""Seconds between those looks once the socket's transport stopped handing bytes on."""
+
 _SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 )
@@ -242,16 +245,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(_lost(protocol, "the connection broke while writing"))
         loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
+        look, last_below = _LOOK_AGAIN, -1
         while True:
             here, below = self._held()
             if not (here or below) or self._gone():
                 break
             # The transport says when it has handed everything on; what TLS handed to the
             # socket's transport below it, only that one hears of, so it is looked at again
-            # every few milliseconds while it alone holds bytes.
+            # every few milliseconds while it alone holds bytes (less often while they stay).
             wait = None if deadline is None else deadline - loop.time()
             if below and not here:
-                wait = _LOOK_AGAIN if wait is None else min(wait, _LOOK_AGAIN)
+                look = _LOOK_AGAIN if below != last_below else min(look * 2, _LOOK_SLOWEST)
+                last_below = below
+                wait = look if wait is None else min(wait, look)
             waiter = protocol.drainer = loop.create_future()
             try:
                 await _wait(loop, waiter, wait)
@@ -265,7 +271,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 transport.abort()  # now: what is held back must never reach the server
                 raise httpcore.WriteTimeout("timed out writing to the connection") from None
             except BaseException:
-                transport.abort()  # cancelled halfway through a request: it goes no further
+                if not protocol.lost:  # asyncio's transport, closed on its own, has no loop left
+                    transport.abort()  # cancelled halfway through a request: it goes no further
                 raise
             finally:
                 protocol.drainer = None
@@ -276,7 +283,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         # abort, not close: close would still send what the transport holds, and a request
         # whose write timed out was reported as not sent, so must never reach the server.
-        self._transport.abort()
+        # Once the connection is lost there is nothing to drop, and a socket transport that
+        # closed on its own after flushing (the peer's FIN while it still held bytes) has
+        # no event loop left: its abort() would raise AttributeError.
+        if not self._protocol.lost:
+            self._transport.abort()
 
     async def start_tls(
         self,
