@@ -55,8 +55,7 @@ _SocketOption = (
 class _Protocol(asyncio.Protocol):
     """What one connection's transport received, and who waits for it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
@@ -418,7 +417,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         try:
             with anyio.fail_after(timeout):
                 transport, protocol = await loop.create_connection(
-                    lambda: _Protocol(loop),
+                    _Protocol,
                     host,
                     port,
                     local_addr=local,
@@ -439,9 +438,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         try:
             with anyio.fail_after(timeout):
-                transport, protocol = await loop.create_unix_connection(
-                    lambda: _Protocol(loop), path
-                )
+                transport, protocol = await loop.create_unix_connection(_Protocol, path)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from exc
         except OSError as exc:
