@@ -5,6 +5,12 @@ request (the connection was never made, we could not finish writing the body, we
 a free connection) or it said so itself (429, 503, 408). Everything after the body was
 written, a read timeout, a connection lost while waiting for the answer, a 500, is
 ``UNKNOWN``: the provider may have processed it and sent the messages.
+
+A write that timed out is ``NOT_SENT`` only when the connection provably dropped what it had
+not sent yet (:class:`UnsentWriteTimeout`, raised by crowdsms's own lanes). httpx's plain
+``WriteTimeout`` is ``UNKNOWN``: over anyio's streams on asyncio (a proxy, a transport of the
+user's, uvloop), the rest of the request sits in the event loop's buffer when the wait for it
+to drain times out, and the loop goes on writing it until the connection is aborted.
 """
 
 from __future__ import annotations
@@ -25,15 +31,29 @@ from crowdsms.errors import (
     excerpt,
 )
 
-__all__ = ["error_for_exception", "error_for_status"]
+__all__ = ["UnsentWriteTimeout", "error_for_exception", "error_for_status"]
 
 NOT_SENT = DeliveryCertainty.NOT_SENT
 UNKNOWN = DeliveryCertainty.UNKNOWN
 
+
+class UnsentWriteTimeout(httpx.WriteTimeout):
+    """Writing the request timed out and the connection was dropped with the rest unsent.
+
+    Raised only where that is certain: a stream that hands bytes straight to the socket
+    (trio), or crowdsms's asyncio stream, which aborts the connection before raising.
+    """
+
+
 _TIMEOUTS: tuple[tuple[type[httpx.TimeoutException], DeliveryCertainty, str], ...] = (
     (httpx.ConnectTimeout, NOT_SENT, "connecting to the provider timed out"),
     (httpx.PoolTimeout, NOT_SENT, "no free connection became available in time"),
-    (httpx.WriteTimeout, NOT_SENT, "sending the request body timed out"),
+    (UnsentWriteTimeout, NOT_SENT, "sending the request body timed out"),
+    (
+        httpx.WriteTimeout,
+        UNKNOWN,
+        "sending the request timed out, and what was written may still reach the provider",
+    ),
     (httpx.ReadTimeout, UNKNOWN, "the provider took too long to answer"),
 )
 

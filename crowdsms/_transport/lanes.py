@@ -35,6 +35,7 @@ import httpx
 import sniffio
 
 from crowdsms._transport.asyncio_stream import AsyncioBackend
+from crowdsms._transport.classify import UnsentWriteTimeout
 from crowdsms._transport.connections import (
     AttemptState,
     Received,
@@ -139,6 +140,7 @@ class HttpcoreLane:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl_context = ssl_context
         self._connection: httpcore.AsyncHTTPConnection | None = None
+        self._drops_unsent = False  # the connection's stream drops what a timed-out write held
         self._urls: dict[str, tuple[httpcore.URL, bytes]] = {}
 
     @property
@@ -177,11 +179,17 @@ class HttpcoreLane:
             ssl_context = self._ssl_context
             if ssl_context is None and origin.scheme == b"https":
                 ssl_context = shared_ssl_context()
+            backend = _network_backend()
+            # Only these streams provably drop what a timed-out write had not sent: anyio's
+            # on asyncio leave it in the loop's buffer, written on until the stream's close.
+            self._drops_unsent = backend is _ASYNCIO_BACKEND or (
+                sniffio.current_async_library() == "trio"
+            )
             connection = self._connection = httpcore.AsyncHTTPConnection(
                 origin,
                 ssl_context=ssl_context,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
-                network_backend=_network_backend(),
+                network_backend=backend,
             )
         return connection
 
@@ -209,6 +217,8 @@ class HttpcoreLane:
             finally:
                 await response.aclose()
         except Exception as exc:
+            if isinstance(exc, httpcore.WriteTimeout) and self._drops_unsent:
+                raise UnsentWriteTimeout(str(exc)) from exc
             error = httpx_error_for(exc)
             if error is None:
                 raise

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import respx
 
-from crowdsms._transport.classify import error_for_exception
+from crowdsms._transport.classify import UnsentWriteTimeout, error_for_exception
 from crowdsms.errors import (
     ConfigurationError,
     ConnectionFailedError,
@@ -23,10 +23,12 @@ NOT_SENT = DeliveryCertainty.NOT_SENT
 UNKNOWN = DeliveryCertainty.UNKNOWN
 
 TABLE: list[tuple[Exception, type[CrowdSMSError], DeliveryCertainty | None]] = [
-    # Timeouts: only the read timeout happens after the provider had the whole request.
+    # Timeouts: connecting and waiting for a connection happen before the request is sent.
     (httpx.ConnectTimeout("connect"), RequestTimeoutError, NOT_SENT),
     (httpx.PoolTimeout("pool"), RequestTimeoutError, NOT_SENT),
-    (httpx.WriteTimeout("write"), RequestTimeoutError, NOT_SENT),
+    # A timed-out write is "not sent" only where the lane dropped the rest for sure.
+    (UnsentWriteTimeout("write"), RequestTimeoutError, NOT_SENT),
+    (httpx.WriteTimeout("write"), RequestTimeoutError, UNKNOWN),
     (httpx.ReadTimeout("read"), RequestTimeoutError, UNKNOWN),
     (httpx.TimeoutException("some timeout"), RequestTimeoutError, UNKNOWN),
     # Network and protocol errors.
