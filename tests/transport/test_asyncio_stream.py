@@ -193,6 +193,38 @@ async def test_a_large_answer_arrives_whole_through_the_read_buffer() -> None:
     assert response.content == body
 
 
+@pytest.mark.asyncio
+async def test_an_early_answer_and_a_lingering_close_while_the_body_is_sent_is_the_answer() -> None:
+    # A server that refuses a body it has not read yet (nginx's 413) answers, half-closes
+    # and reads on to drain the body before it closes: the client's transport may close
+    # itself after flushing, and the stream must still close without error.
+    answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    drained = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal drained
+        await _read_request(reader)
+        writer.write(answer)
+        writer.write_eof()
+        await asyncio.sleep(0.2)  # the client sees the end while it still holds the body
+        while chunk := await reader.read(1 << 20):
+            drained += len(chunk)
+
+    statuses = []
+    async with _server(handler) as port:
+        for _ in range(3):
+            async with _pool() as pool:
+                response = await pool.request(
+                    "POST",
+                    f"http://127.0.0.1:{port}/",
+                    content=b"q" * (4 * 1024 * 1024),
+                    extensions={"timeout": {"write": 30.0, "read": 30.0}},
+                )
+                statuses.append(response.status)
+    assert statuses == [413, 413, 413]
+    assert drained > 0  # the server did read on after answering
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_the_httpx_lanes_use_asyncio_sockets_on_asyncio_and_anyio_on_trio(
