@@ -13,6 +13,11 @@ so that both see the same machine: on a shared machine the CPU a call costs drif
 than the difference measured here, within seconds. The difference reported is the median of
 the differences between neighbouring blocks; the async blocks each run under one
 ``run_until_complete``, which adds under 1 us per call to the async side.
+
+A third kind of block awaits each async call in a task of its own (``await
+loop.create_task(...)``), inside one running loop: what asyncio alone charges for starting a
+call in a fresh task, which the blocking client needs for each call (the call then sees the
+calling thread's context variables) and a loop already running does not.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from benchmarks._measure import median
 from benchmarks._sandbox import SandboxProcess
@@ -54,6 +60,8 @@ class Costs:
     direct: PerCall
     extra: PerCall
     """Median over neighbouring blocks of blocking minus async."""
+    fresh_task: PerCall
+    """Median over neighbouring blocks of async-in-a-fresh-task minus async."""
 
 
 @dataclass
@@ -92,6 +100,15 @@ class FacadeResult:
                     f"({extra.wall * 1e6:+,.0f} us)",
                 )
             )
+            rows.append(
+                Row(
+                    "4",
+                    f"`{endpoint}`: `await` in a fresh task per call, in a running loop "
+                    "(asyncio's own share of the extra), over `await AsyncSubmail`",
+                    f"{cost.fresh_task.cpu * 1e6:+,.0f} us CPU, "
+                    f"{cost.fresh_task.wall * 1e6:+,.0f} us wall",
+                )
+            )
         return rows
 
 
@@ -115,7 +132,7 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
                 if endpoint == "timestamp"
                 else lambda: client.sms.send(to=_PHONE, content=_TEXT)
             )
-            direct_call: Callable[[], Awaitable[object]] = (
+            direct_call: Callable[[], Coroutine[Any, Any, object]] = (
                 direct.service.timestamp
                 if endpoint == "timestamp"
                 else lambda: direct.sms.send(to=_PHONE, content=_TEXT)
@@ -132,26 +149,40 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
             def direct_block(size: int) -> None:
                 loop.run_until_complete(direct_calls(size))
 
-            blocking_block(_WARM_UP)
-            direct_block(_WARM_UP)
+            async def fresh_task_calls(size: int) -> None:
+                for _ in range(size):
+                    await loop.create_task(direct_call())
+
+            def fresh_task_block(size: int) -> None:
+                loop.run_until_complete(fresh_task_calls(size))
+
+            runs = {"blocking": blocking_block, "async": direct_block, "fresh": fresh_task_block}
+
+            for run in runs.values():
+                run(_WARM_UP)
             size = min(_BLOCK, calls)
             blocks = max(1, calls // size) * rounds
-            samples: dict[str, list[PerCall]] = {"blocking": [], "async": []}
+            samples: dict[str, list[PerCall]] = {kind: [] for kind in runs}
+            kinds = list(runs)
             for number in range(blocks):
-                order = ("blocking", "async") if number % 2 == 0 else ("async", "blocking")
-                for kind in order:
-                    run = blocking_block if kind == "blocking" else direct_block
-                    samples[kind].append(_timed(run, size))
+                for kind in kinds if number % 2 == 0 else kinds[::-1]:
+                    samples[kind].append(_timed(runs[kind], size))
     finally:
         loop.run_until_complete(direct.aclose())
         loop.close()
-    pairs = list(zip(samples["blocking"], samples["async"], strict=True))
     return Costs(
         blocking=_median(samples["blocking"]),
         direct=_median(samples["async"]),
-        extra=PerCall(
-            median([b.cpu - a.cpu for b, a in pairs]), median([b.wall - a.wall for b, a in pairs])
-        ),
+        extra=_extra(samples["blocking"], samples["async"]),
+        fresh_task=_extra(samples["fresh"], samples["async"]),
+    )
+
+
+def _extra(kind: list[PerCall], base: list[PerCall]) -> PerCall:
+    """The median of the differences between neighbouring blocks of ``kind`` and ``base``."""
+    pairs = list(zip(kind, base, strict=True))
+    return PerCall(
+        median([k.cpu - b.cpu for k, b in pairs]), median([k.wall - b.wall for k, b in pairs])
     )
 
 
