@@ -255,17 +255,17 @@ class TelemetryResult:
                     f"{us(median(cpu))} CPU/recipient ({us(low)} to {us(high)}); "
                     f"{rate(median([run.throughput for run in runs]))}"
                 )
-                rows.append(Row("8", f"{at}: {LABELS[mode]}", measured))
+                rows.append(Row("9", f"{at}: {LABELS[mode]}", measured))
             api = _paired(by_mode["api"], by_mode["off"])
-            rows.append(Row("8", f"{at}: (b)'s CPU per recipient / (a)'s", ratio(api)))
+            rows.append(Row("9", f"{at}: (b)'s CPU per recipient / (a)'s", ratio(api)))
             sdk = _paired(by_mode["sdk"], by_mode["off"])
-            rows.append(Row("8", f"{at}: (c)'s CPU per recipient / (a)'s", ratio(sdk)))
+            rows.append(Row("9", f"{at}: (c)'s CPU per recipient / (a)'s", ratio(sdk)))
         off = median([run.cpu_per_recipient for run in self.runs[IN_PROCESS]["off"]])
         extra = median(self.probes["api"]) - median(self.probes["off"])
         share = extra / CHUNK / off
         rows.append(
             Row(
-                "8",
+                "9",
                 "the probes alone, (b) - (a) per chunk of 50 (share of (a)'s CPU in process)",
                 f"{extra:+.2f} us ({median(self.probes['off']):.2f} vs "
                 f"{median(self.probes['api']):.2f} us; (c) {median(self.probes['sdk']):.0f} us)"
@@ -309,7 +309,7 @@ def measure_telemetry(
                     done = run(mode, people)
                     by_mode[mode].append(done)
                     print(
-                        f"  [8] c={concurrency} {place} round {round_number + 1}/{rounds} "
+                        f"  [9] c={concurrency} {place} round {round_number + 1}/{rounds} "
                         f"{mode:<4} {done.cpu_per_recipient:6.1f} us CPU/recipient, "
                         f"{done.throughput:8,.0f} recipients/s",
                         file=sys.stderr,
