@@ -14,6 +14,11 @@ than the difference measured here, within seconds. The difference reported is th
 the differences between neighbouring blocks; the async blocks each run under one
 ``run_until_complete``, which adds under 1 us per call to the async side.
 
+Last, the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
+task, and ``run_forever`` until the task stops the loop) and by the blocking client's loop
+(the same, plus its cancel scope, its Ctrl-C guard and its count of calls), in alternating
+blocks: the difference is what crowdsms itself adds to each blocking call.
+
 A third kind of block awaits each async call in a task of its own (``await
 loop.create_task(...)``), inside one running loop: what asyncio alone charges for starting a
 call in a fresh task, which the blocking client needs for each call (the call then sees the
@@ -64,16 +69,42 @@ class Costs:
     """Median over neighbouring blocks of async-in-a-fresh-task minus async."""
 
 
+@dataclass(frozen=True)
+class Mechanism:
+    """CPU per call of a coroutine that does nothing, through plain asyncio and the client."""
+
+    asyncio_alone: float
+    blocking: float
+    extra: float
+    """Median over neighbouring blocks of the blocking client's minus asyncio's."""
+
+
 @dataclass
 class FacadeResult:
-    """Per-call costs of each endpoint through each client."""
+    """Per-call costs of each endpoint through each client, and of the mechanism alone."""
 
     calls: int
     costs: dict[str, Costs]
+    mechanism: Mechanism
 
     def rows(self) -> list[Row]:
         """Section 4 of the table."""
-        rows = []
+        mechanism = self.mechanism
+        rows = [
+            Row(
+                "4",
+                "a coroutine that does nothing, per call: plain asyncio (a task, "
+                "`run_forever` until it stops the loop)",
+                f"{mechanism.asyncio_alone * 1e6:,.1f} us CPU",
+            ),
+            Row(
+                "4",
+                "the same through the blocking client's loop (plus its cancel scope, Ctrl-C "
+                "guard and count of calls)",
+                f"{mechanism.blocking * 1e6:,.1f} us CPU ({mechanism.extra * 1e6:+,.1f} us: "
+                "crowdsms's own part of a blocking call)",
+            ),
+        ]
         for endpoint, cost in self.costs.items():
             blocking, direct, extra = cost.blocking, cost.direct, cost.extra
             rows.append(
@@ -190,12 +221,54 @@ def _median(samples: list[PerCall]) -> PerCall:
     return PerCall(median([s.cpu for s in samples]), median([s.wall for s in samples]))
 
 
+async def _nothing() -> None:
+    return None
+
+
+def _mechanism(calls: int, rounds: int) -> Mechanism:
+    """A coroutine that does nothing, through plain asyncio and through a blocking client."""
+    with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY) as client:
+        runner = client._runner  # the blocking client's loop, as its methods use it
+        loop = asyncio.new_event_loop()
+        try:
+
+            def asyncio_block(size: int) -> None:
+                for _ in range(size):
+                    task = loop.create_task(_nothing())
+                    task.add_done_callback(lambda _: loop.stop())
+                    loop.run_forever()
+
+            def blocking_block(size: int) -> None:
+                for _ in range(size):
+                    runner.call(_nothing)
+
+            runs = {"asyncio": asyncio_block, "blocking": blocking_block}
+            for run in runs.values():
+                run(_WARM_UP)
+            size = min(_BLOCK, calls)
+            samples: dict[str, list[PerCall]] = {kind: [] for kind in runs}
+            kinds = list(runs)
+            for number in range(max(1, calls // size) * rounds):
+                for kind in kinds if number % 2 == 0 else kinds[::-1]:
+                    samples[kind].append(_timed(runs[kind], size))
+        finally:
+            loop.close()
+    return Mechanism(
+        asyncio_alone=_median(samples["asyncio"]).cpu,
+        blocking=_median(samples["blocking"]).cpu,
+        extra=_extra(samples["blocking"], samples["asyncio"]).cpu,
+    )
+
+
 def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> FacadeResult:
-    """``service.timestamp`` and ``sms.send`` through both clients, ``calls * rounds`` each."""
+    """``service.timestamp`` and ``sms.send`` through both clients, ``calls * rounds`` each,
+    and a coroutine that does nothing through plain asyncio and the blocking client."""
     sandbox.set_latency(0.0)
     costs: dict[str, Costs] = {}
     for endpoint, label in (("timestamp", "service.timestamp"), ("send", "sms.send")):
         sandbox.reset()
         costs[label] = _measure(sandbox.submail_url, calls, rounds, endpoint)
         print(f"  [4] {label}: {costs[label]}", file=sys.stderr, flush=True)
-    return FacadeResult(calls, costs)
+    mechanism = _mechanism(calls, rounds)
+    print(f"  [4] a coroutine that does nothing: {mechanism}", file=sys.stderr, flush=True)
+    return FacadeResult(calls, costs, mechanism)
