@@ -8,7 +8,7 @@ stream over a plain ``asyncio.Protocol`` instead: the bytes the transport receiv
 a buffer, a read waits on one future with one ``call_later`` for its timeout, a write is the
 transport's ``write`` (then waiting, if the socket did not take it all at once, until the
 transport holds none of it), and TLS is asyncio's own (``loop.start_tls``). Trio keeps
-httpcore's anyio backend.
+httpcore's own trio backend.
 
 The errors are httpcore's, with the same meaning as over anyio: a timeout is
 ``ConnectTimeout``, ``ReadTimeout`` or ``WriteTimeout``; a connection that fails or breaks

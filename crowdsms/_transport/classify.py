@@ -9,8 +9,9 @@ written, a read timeout, a connection lost while waiting for the answer, a 500, 
 A write that timed out is ``NOT_SENT`` only when the connection provably dropped what it had
 not sent yet (:class:`UnsentWriteTimeout`, raised by crowdsms's own lanes). httpx's plain
 ``WriteTimeout`` is ``UNKNOWN``: over anyio's streams on asyncio (a proxy, a transport of the
-user's, uvloop), the rest of the request sits in the event loop's buffer when the wait for it
-to drain times out, and the loop goes on writing it until the connection is aborted.
+user's, uvloop, Windows' proactor loop), the rest of the request sits in the event loop's
+buffer when the wait for it to drain times out, and the loop goes on writing it until the
+connection is aborted.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ UNKNOWN = DeliveryCertainty.UNKNOWN
 class UnsentWriteTimeout(httpx.WriteTimeout):
     """Writing the request timed out and the connection was dropped with the rest unsent.
 
-    Raised only where that is certain: a stream that hands bytes straight to the socket
-    (trio), or crowdsms's asyncio stream, which aborts the connection before raising.
+    Raised only where that is certain: httpcore's trio backend (trio's sockets hand bytes
+    straight to the kernel and keep none back), or crowdsms's asyncio stream, which aborts
+    the connection before raising.
     """
 
 

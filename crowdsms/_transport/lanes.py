@@ -180,8 +180,9 @@ class HttpcoreLane:
             if ssl_context is None and origin.scheme == b"https":
                 ssl_context = shared_ssl_context()
             backend = _network_backend()
-            # Only these streams provably drop what a timed-out write had not sent: anyio's
-            # on asyncio leave it in the loop's buffer, written on until the stream's close.
+            # Only these streams provably drop what a timed-out write had not sent (ours
+            # aborts; trio's sockets keep nothing back): anyio's on asyncio leave it in the
+            # loop's buffer, written on until the stream's close.
             self._drops_unsent = backend is _ASYNCIO_BACKEND or (
                 sniffio.current_async_library() == "trio"
             )
@@ -233,8 +234,8 @@ class HttpcoreLane:
 
 def _network_backend() -> httpcore.AsyncNetworkBackend | None:
     """httpcore's backend for a new connection: straight on asyncio's sockets under
-    Python's own selector event loop, else httpcore's default (anyio, which also runs on
-    trio, uvloop and Windows' proactor loop).
+    Python's own selector event loop, else httpcore's default (anyio's streams on uvloop
+    and Windows' proactor loop, httpcore's trio backend on trio).
 
     The asyncio backend counts on how the selector loop's transports report what they
     still hold (see :mod:`crowdsms._transport.asyncio_stream`); other loops' transports

@@ -199,16 +199,14 @@ async def test_an_early_answer_and_a_lingering_close_while_the_body_is_sent_is_t
     # and reads on to drain the body before it closes: the client's transport may close
     # itself after flushing, and the stream must still close without error.
     answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    drained = 0
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal drained
         await _read_request(reader)
         writer.write(answer)
         writer.write_eof()
         await asyncio.sleep(0.2)  # the client sees the end while it still holds the body
-        while chunk := await reader.read(1 << 20):
-            drained += len(chunk)
+        while await reader.read(1 << 20):  # drain what comes, until the client closes
+            pass
 
     statuses = []
     async with _server(handler) as port:
@@ -217,24 +215,23 @@ async def test_an_early_answer_and_a_lingering_close_while_the_body_is_sent_is_t
                 response = await pool.request(
                     "POST",
                     f"http://127.0.0.1:{port}/",
-                    content=b"q" * (4 * 1024 * 1024),
+                    content=b"q" * (32 * 1024 * 1024),  # more than loopback's buffers hold
                     extensions={"timeout": {"write": 30.0, "read": 30.0}},
                 )
                 statuses.append(response.status)
     assert statuses == [413, 413, 413]
-    assert drained > 0  # the server did read on after answering
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_the_httpx_lanes_use_asyncio_sockets_on_asyncio_and_anyio_on_trio(
+async def test_the_httpx_lanes_use_asyncio_sockets_on_asyncio_and_httpcores_default_on_trio(
     anyio_backend: str,
 ) -> None:
     backend = _network_backend()
     if anyio_backend == "asyncio":
         assert isinstance(backend, AsyncioBackend)
     else:
-        assert backend is None  # httpcore's default: anyio, which runs on trio
+        assert backend is None  # httpcore's default, which on trio is its trio backend
 
 
 @pytest.mark.asyncio

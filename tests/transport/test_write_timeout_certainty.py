@@ -16,6 +16,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
+from crowdsms._transport import lanes
 from crowdsms._transport.classify import UnsentWriteTimeout, error_for_exception
 from crowdsms._transport.lanes import HttpcoreLane, HttpxLane, Lane
 from crowdsms._transport.wire import WireRequest
@@ -106,6 +107,21 @@ async def test_the_default_lanes_report_a_timed_out_write_as_not_sent(
     classified = error_for_exception(error, operation="sms.send")
     assert classified.certainty is DeliveryCertainty.NOT_SENT
     assert received < len(_BODY)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_httpx_lane_over_anyio_streams_on_asyncio_reports_a_timed_out_write_unknown(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the lane gets on uvloop or Windows' proactor loop: httpcore's default backend,
+    # anyio's streams, whose buffer the loop goes on writing after the timeout.
+    monkeypatch.setattr(lanes, "_network_backend", lambda: None)
+    with _stalling_server() as server:
+        error = await _timed_out_write(HttpcoreLane(), server.port)
+    assert not isinstance(error, UnsentWriteTimeout)
+    classified = error_for_exception(error, operation="sms.send")
+    assert classified.certainty is DeliveryCertainty.UNKNOWN
 
 
 @pytest.mark.anyio
