@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="crowdsms-bench-") as directory:
             rows += measure_preview(args.preview_sizes, directory=Path(directory)).rows()
     rows += server
-    rows.sort(key=lambda row: row.section)  # stable: sections in order, rows as added
+    rows.sort(key=lambda row: int(row.section))  # stable: sections in order, rows as added
 
     elapsed = time.perf_counter() - started
     given = sys.argv[1:] if argv is None else argv

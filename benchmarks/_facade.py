@@ -134,8 +134,8 @@ class FacadeResult:
             rows.append(
                 Row(
                     "4",
-                    f"`{endpoint}`: `await` in a fresh task per call, in a running loop "
-                    "(asyncio's own share of the extra), over `await AsyncSubmail`",
+                    f"`{endpoint}`: `await` in a task of its own per call, in a running loop "
+                    "(as the facade starts each call), over `await AsyncSubmail`",
                     f"{cost.fresh_task.cpu * 1e6:+,.0f} us CPU, "
                     f"{cost.fresh_task.wall * 1e6:+,.0f} us wall",
                 )
