@@ -284,7 +284,8 @@ class AsyncClientBase:
         """The HTTP library the client sends with.
 
         ``"aiohttp"`` or ``"httpx"`` for the client's own connections (``"auto"`` until
-        the first request when the client was created outside an event loop),
+        the first request when ``http_backend="auto"`` and the client was created outside
+        an event loop),
         ``"httpx client"`` or ``"httpx transport"`` for yours.
         """
         sender = self._transport.sender

@@ -78,8 +78,11 @@ class AutoLanes:
 
     @property
     def backend(self) -> str:
-        """``"aiohttp"`` or ``"httpx"`` once chosen; ``"auto"`` before the first request."""
-        return "auto" if self._pool is None else self._pool.backend
+        """``"aiohttp"`` or ``"httpx"``: the library chosen, or asked for by name; ``"auto"``
+        until the first request when the choice was left to the event loop."""
+        if self._pool is not None:
+            return self._pool.backend
+        return self._requested
 
     @property
     def pool(self) -> LanePool | None:

@@ -150,4 +150,6 @@ class BlockingClientBase(Generic[C]):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_url={self.base_url!r}>"
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} http={self._async.http_backend!r}>"
+        )

@@ -195,6 +195,18 @@ def test_every_async_endpoint_method_has_a_blocking_twin(spec: ProviderSpec) -> 
                 assert isinstance(declared, expected), f"{group_name}.{method_name}"
 
 
+@pytest.mark.parametrize("http_backend", ["httpx", "auto"])
+def test_every_clients_repr_names_its_http_library(spec: ProviderSpec, http_backend: str) -> None:
+    credentials = {field.name: "x" for field in spec.credentials}
+    client = spec.make_client(credentials, http_backend=http_backend)
+    assert client.http_backend == http_backend  # made outside a loop: "auto" stays "auto"
+    assert f"http={http_backend!r}" in repr(client)
+    with spec.blocking_client(**credentials, http_backend=http_backend) as twin:
+        library = twin.async_client.http_backend  # made on the twin's own asyncio loop
+        assert f"http={library!r}" in repr(twin)
+    assert library in ("httpx", "aiohttp") if http_backend == "auto" else library == "httpx"
+
+
 # -- chunk senders --------------------------------------------------------------------------
 
 

@@ -92,4 +92,7 @@ class AsyncPaasw(AsyncClientBase):
         return self._signer.token_rejected_codes
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} app_id={self.app_id!r} base_url={self.base_url!r}>"
+        return (
+            f"<{type(self).__name__} app_id={self.app_id!r} base_url={self.base_url!r} "
+            f"http={self.http_backend!r}>"
+        )

@@ -108,7 +108,7 @@ class AsyncSendCloud(AsyncClientBase):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} base_url={self.base_url!r} sms_user={self._sms_user!r} "
-            f"sign_type={self.sign_type!r}>"
+            f"sign_type={self.sign_type!r} http={self.http_backend!r}>"
         )
 
 

@@ -106,7 +106,7 @@ class AsyncSubmail(AsyncClientBase):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} base_url={self.base_url!r} app_id={self._app_id!r} "
-            f"sign_type={self._sign_type!r}>"
+            f"sign_type={self._sign_type!r} http={self.http_backend!r}>"
         )
 
 
