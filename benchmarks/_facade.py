@@ -14,15 +14,15 @@ than the difference measured here, within seconds. The difference reported is th
 the differences between neighbouring blocks; the async blocks each run under one
 ``run_until_complete``, which adds under 1 us per call to the async side.
 
+A third kind of block awaits each async call in a task of its own (``await
+loop.create_task(...)``), inside one running loop: what asyncio charges for starting a call
+in a task of its own, which the blocking client needs for each call (the call then sees the
+calling thread's context variables) and a loop already running does not.
+
 Last, the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
 task, and ``run_forever`` until the task stops the loop) and by the blocking client's loop
 (the same, plus its cancel scope, its Ctrl-C guard and its count of calls), in alternating
 blocks: the difference is what crowdsms itself adds to each blocking call.
-
-A third kind of block awaits each async call in a task of its own (``await
-loop.create_task(...)``), inside one running loop: what asyncio alone charges for starting a
-call in a fresh task, which the blocking client needs for each call (the call then sees the
-calling thread's context variables) and a loop already running does not.
 """
 
 from __future__ import annotations
@@ -187,17 +187,11 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
             def fresh_task_block(size: int) -> None:
                 loop.run_until_complete(fresh_task_calls(size))
 
-            runs = {"blocking": blocking_block, "async": direct_block, "fresh": fresh_task_block}
-
-            for run in runs.values():
-                run(_WARM_UP)
-            size = min(_BLOCK, calls)
-            blocks = max(1, calls // size) * rounds
-            samples: dict[str, list[PerCall]] = {kind: [] for kind in runs}
-            kinds = list(runs)
-            for number in range(blocks):
-                for kind in kinds if number % 2 == 0 else kinds[::-1]:
-                    samples[kind].append(_timed(runs[kind], size))
+            samples = _alternate(
+                {"blocking": blocking_block, "async": direct_block, "fresh": fresh_task_block},
+                calls,
+                rounds,
+            )
     finally:
         loop.run_until_complete(direct.aclose())
         loop.close()
@@ -207,6 +201,22 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
         extra=_extra(samples["blocking"], samples["async"]),
         fresh_task=_extra(samples["fresh"], samples["async"]),
     )
+
+
+def _alternate(
+    runs: dict[str, Callable[[int], None]], calls: int, rounds: int
+) -> dict[str, list[PerCall]]:
+    """Each run's per-call costs, in blocks of up to 50 calls taken in turn, the order
+    reversed every other time (after a warm-up of each)."""
+    for run in runs.values():
+        run(_WARM_UP)
+    size = min(_BLOCK, calls)
+    samples: dict[str, list[PerCall]] = {kind: [] for kind in runs}
+    kinds = list(runs)
+    for number in range(max(1, calls // size) * rounds):
+        for kind in kinds if number % 2 == 0 else kinds[::-1]:
+            samples[kind].append(_timed(runs[kind], size))
+    return samples
 
 
 def _extra(kind: list[PerCall], base: list[PerCall]) -> PerCall:
@@ -242,15 +252,9 @@ def _mechanism(calls: int, rounds: int) -> Mechanism:
                 for _ in range(size):
                     runner.call(_nothing)
 
-            runs = {"asyncio": asyncio_block, "blocking": blocking_block}
-            for run in runs.values():
-                run(_WARM_UP)
-            size = min(_BLOCK, calls)
-            samples: dict[str, list[PerCall]] = {kind: [] for kind in runs}
-            kinds = list(runs)
-            for number in range(max(1, calls // size) * rounds):
-                for kind in kinds if number % 2 == 0 else kinds[::-1]:
-                    samples[kind].append(_timed(runs[kind], size))
+            samples = _alternate(
+                {"asyncio": asyncio_block, "blocking": blocking_block}, calls, rounds
+            )
         finally:
             loop.close()
     return Mechanism(
