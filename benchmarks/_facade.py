@@ -19,15 +19,24 @@ loop.create_task(...)``), inside one running loop: what asyncio charges for star
 in a task of its own, which the blocking client needs for each call (the call then sees the
 calling thread's context variables) and a loop already running does not.
 
-Last, the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
+Then the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
 task, and ``run_forever`` until the task stops the loop) and by the blocking client's loop
 (the same, plus its cancel scope, its Ctrl-C guard and its count of calls), in alternating
 blocks: the difference is what crowdsms itself adds to each blocking call.
+
+Last, a count that does not drift with the machine: the Python-level calls (functions and
+built-ins, counted by :mod:`cProfile`) that one call makes through each client, for each
+endpoint and for the coroutine that does nothing. If the blocking client adds the same
+number of calls to a real call as to one that does nothing, none of what it adds grows
+with the request: the rest of its extra CPU is the event loop's own (its passes, its
+system calls), not Python work of crowdsms's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import pstats
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -79,6 +88,15 @@ class Mechanism:
     """Median over neighbouring blocks of the blocking client's minus asyncio's."""
 
 
+@dataclass(frozen=True)
+class CallCounts:
+    """Python-level calls (functions and built-ins) per call, through each client."""
+
+    blocking: float
+    direct: float
+    """``await`` on the async client, inside a running loop."""
+
+
 @dataclass
 class FacadeResult:
     """Per-call costs of each endpoint through each client, and of the mechanism alone."""
@@ -86,6 +104,8 @@ class FacadeResult:
     calls: int
     costs: dict[str, Costs]
     mechanism: Mechanism
+    counts: dict[str, CallCounts]
+    """By endpoint, and ``"nothing"`` for the coroutine that does nothing."""
 
     def rows(self) -> list[Row]:
         """Section 4 of the table."""
@@ -138,6 +158,16 @@ class FacadeResult:
                     "(as the facade starts each call), over `await AsyncSubmail`",
                     f"{cost.fresh_task.cpu * 1e6:+,.0f} us CPU, "
                     f"{cost.fresh_task.wall * 1e6:+,.0f} us wall",
+                )
+            )
+        for what, counts in self.counts.items():
+            label = "a coroutine that does nothing" if what == "nothing" else f"`{what}`"
+            rows.append(
+                Row(
+                    "4",
+                    f"{label}: Python-level calls per call (cProfile), blocking / `await`",
+                    f"{counts.blocking:,.0f} / {counts.direct:,.0f} "
+                    f"({counts.blocking - counts.direct:+,.0f})",
                 )
             )
         return rows
@@ -264,6 +294,68 @@ def _mechanism(calls: int, rounds: int) -> Mechanism:
     )
 
 
+def _calls_per_call(run: Callable[[int], None], calls: int) -> float:
+    """Python-level calls (functions and built-ins) that ``run`` makes per call, by cProfile."""
+    run(_WARM_UP)
+    profile = cProfile.Profile()
+    profile.enable()
+    run(calls)
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]  # not in the stubs
+    assert isinstance(stats, dict)
+    return sum(int(counts[1]) for counts in stats.values()) / calls
+
+
+def _count(base_url: str, calls: int, endpoint: str | None) -> CallCounts:
+    """Calls per call of ``endpoint`` (``None``: a coroutine that does nothing), both clients."""
+    loop = asyncio.new_event_loop()
+
+    async def open_async() -> AsyncSubmail:
+        return AsyncSubmail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url)
+
+    direct = loop.run_until_complete(open_async())
+    try:
+        with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url) as client:
+            if endpoint is None:
+                runner = client._runner
+
+                def blocking_block(size: int) -> None:
+                    for _ in range(size):
+                        runner.call(_nothing)
+
+                direct_call: Callable[[], Coroutine[Any, Any, object]] = _nothing
+            elif endpoint == "timestamp":
+
+                def blocking_block(size: int) -> None:
+                    for _ in range(size):
+                        client.service.timestamp()
+
+                direct_call = direct.service.timestamp
+            else:
+
+                def blocking_block(size: int) -> None:
+                    for _ in range(size):
+                        client.sms.send(to=_PHONE, content=_TEXT)
+
+                def direct_call() -> Coroutine[Any, Any, object]:
+                    return direct.sms.send(to=_PHONE, content=_TEXT)
+
+            async def direct_calls(size: int) -> None:
+                for _ in range(size):
+                    await direct_call()
+
+            def direct_block(size: int) -> None:
+                loop.run_until_complete(direct_calls(size))
+
+            return CallCounts(
+                blocking=_calls_per_call(blocking_block, calls),
+                direct=_calls_per_call(direct_block, calls),
+            )
+    finally:
+        loop.run_until_complete(direct.aclose())
+        loop.close()
+
+
 def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> FacadeResult:
     """``service.timestamp`` and ``sms.send`` through both clients, ``calls * rounds`` each,
     and a coroutine that does nothing through plain asyncio and the blocking client."""
@@ -275,4 +367,10 @@ def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> F
         print(f"  [4] {label}: {costs[label]}", file=sys.stderr, flush=True)
     mechanism = _mechanism(calls, rounds)
     print(f"  [4] a coroutine that does nothing: {mechanism}", file=sys.stderr, flush=True)
-    return FacadeResult(calls, costs, mechanism)
+    counts = {
+        "service.timestamp": _count(sandbox.submail_url, calls, "timestamp"),
+        "sms.send": _count(sandbox.submail_url, calls, "send"),
+        "nothing": _count(sandbox.submail_url, calls, None),
+    }
+    print(f"  [4] Python-level calls per call: {counts}", file=sys.stderr, flush=True)
+    return FacadeResult(calls, costs, mechanism, counts)
