@@ -17,7 +17,10 @@ the differences between neighbouring blocks; the async blocks each run under one
 A third kind of block awaits each async call in a task of its own (``await
 loop.create_task(...)``), inside one running loop: what asyncio charges for starting a call
 in a task of its own, which the blocking client needs for each call (the call then sees the
-calling thread's context variables) and a loop already running does not.
+calling thread's context variables) and a loop already running does not. For
+``service.timestamp`` (a plain GET, unsigned) two more kinds of block make the same GET
+through a bare ``aiohttp.ClientSession``, awaited directly and in a task of its own: the
+same price with no crowdsms code at all.
 
 Then the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
 task, and ``run_forever`` until the task stops the loop) and by the blocking client's loop
@@ -76,6 +79,8 @@ class Costs:
     """Median over neighbouring blocks of blocking minus async."""
     fresh_task: PerCall
     """Median over neighbouring blocks of async-in-a-fresh-task minus async."""
+    bare_fresh_task: PerCall | None = None
+    """The same for a bare aiohttp GET (``service.timestamp`` only)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,16 @@ class FacadeResult:
                     f"{cost.fresh_task.wall * 1e6:+,.0f} us wall",
                 )
             )
+            bare = cost.bare_fresh_task
+            if bare is not None:
+                rows.append(
+                    Row(
+                        "4",
+                        f"`{endpoint}`'s GET through a bare `aiohttp.ClientSession` (no "
+                        "crowdsms): in a task of its own per call, over awaiting it directly",
+                        f"{bare.cpu * 1e6:+,.0f} us CPU, {bare.wall * 1e6:+,.0f} us wall",
+                    )
+                )
         for what, counts in self.counts.items():
             label = "a coroutine that does nothing" if what == "nothing" else f"`{what}`"
             rows.append(
@@ -186,6 +201,7 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
         return AsyncSubmail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url)
 
     direct = loop.run_until_complete(open_async())
+    close_bare: Callable[[], Coroutine[Any, Any, None]] | None = None
     try:
         with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url) as client:
             blocking_call: Callable[[], object] = (
@@ -217,20 +233,61 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
             def fresh_task_block(size: int) -> None:
                 loop.run_until_complete(fresh_task_calls(size))
 
-            samples = _alternate(
-                {"blocking": blocking_block, "async": direct_block, "fresh": fresh_task_block},
-                calls,
-                rounds,
-            )
+            runs: dict[str, Callable[[int], None]] = {
+                "blocking": blocking_block,
+                "async": direct_block,
+                "fresh": fresh_task_block,
+            }
+            if endpoint == "timestamp":
+                bare_runs, close_bare = _bare_get(loop, f"{base_url}/service/timestamp")
+                runs.update(bare_runs)
+            samples = _alternate(runs, calls, rounds)
     finally:
         loop.run_until_complete(direct.aclose())
+        if close_bare is not None:
+            loop.run_until_complete(close_bare())
         loop.close()
     return Costs(
         blocking=_median(samples["blocking"]),
         direct=_median(samples["async"]),
         extra=_extra(samples["blocking"], samples["async"]),
         fresh_task=_extra(samples["fresh"], samples["async"]),
+        bare_fresh_task=(
+            _extra(samples["bare fresh"], samples["bare"]) if "bare" in samples else None
+        ),
     )
+
+
+def _bare_get(
+    loop: asyncio.AbstractEventLoop, url: str
+) -> tuple[dict[str, Callable[[int], None]], Callable[[], Coroutine[Any, Any, None]]]:
+    """Blocks of GETs of ``url`` through one bare aiohttp session, awaited directly and in a
+    task each; and the coroutine function that closes the session (on ``loop``)."""
+    import aiohttp  # the bench group installs it
+
+    async def open_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
+
+    session = loop.run_until_complete(open_session())
+
+    async def get() -> None:
+        async with session.get(url) as answer:
+            answer.raise_for_status()
+            await answer.read()
+
+    async def direct_gets(size: int) -> None:
+        for _ in range(size):
+            await get()
+
+    async def fresh_task_gets(size: int) -> None:
+        for _ in range(size):
+            await loop.create_task(get())
+
+    runs: dict[str, Callable[[int], None]] = {
+        "bare": lambda size: loop.run_until_complete(direct_gets(size)),
+        "bare fresh": lambda size: loop.run_until_complete(fresh_task_gets(size)),
+    }
+    return runs, session.close
 
 
 def _alternate(
