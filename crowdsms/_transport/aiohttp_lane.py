@@ -69,7 +69,7 @@ class AiohttpLane:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[str, URL] = {}
+        self._urls: dict[str, tuple[URL, str]] = {}  # by URL text: yarl's URL, its text
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -100,13 +100,18 @@ class AiohttpLane:
         return self._session
 
     def _url(self, request: WireRequest) -> URL:
+        """yarl's URL for the request: built once per URL, or with its query string each
+        time (a signed query is new on every attempt); ``encoded``: sent as it is."""
         text = request.url_text
         known = self._urls.get(text)
         if known is None:
             if len(self._urls) > 256:
                 self._urls.clear()
-            known = self._urls[text] = URL(str(request.url), encoded=True)
-        return known
+            parsed = str(request.url)  # as httpx normalized it
+            known = self._urls[text] = (URL(parsed, encoded=True), parsed)
+        if request.query:
+            return URL(f"{known[1]}?{request.query}", encoded=True)
+        return known[0]
 
     def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
         key = (timeout.get("connect"), timeout.get("read"))

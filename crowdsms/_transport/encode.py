@@ -46,59 +46,56 @@ def to_wire_request(
     user_agent: str,
     timeout_dict: Mapping[str, float | None] | None = None,
 ) -> WireRequest:
-    """Build the wire request: URL, headers, and the body in the request's encoding.
+    """Build the wire request: URL, query string, headers, and the body in its encoding.
 
     ``timeout_dict`` is ``timeout.as_dict()``, passed by a caller that computed it once.
     """
     url = base_url.rstrip("/") + "/" + request.path.lstrip("/")
-    if request.encoding in (BodyEncoding.QUERY, BodyEncoding.MULTIPART) or request.query:
+    encoding = request.encoding
+    if encoding is BodyEncoding.MULTIPART:
         return WireRequest.from_httpx(
-            _httpx_request(request, url, user_agent), timeout=timeout, operation=request.operation
+            _multipart_request(request, url, user_agent),
+            timeout=timeout,
+            operation=request.operation,
         )
-    if request.encoding is BodyEncoding.JSON:
-        body = json.dumps(dict(request.fields), ensure_ascii=False, separators=(",", ":"))
+    query = request.query
+    content_type: str | None
+    if encoding is BodyEncoding.QUERY:
+        # The fields go in the query, after (and over) any query parameters of their own.
+        query = {**query, **request.fields} if query else request.fields
+        body = b""
+        content_type = None
+    elif encoding is BodyEncoding.JSON:
+        text = json.dumps(dict(request.fields), ensure_ascii=False, separators=(",", ":"))
+        body = text.encode("utf-8")
         content_type = _JSON
     else:
-        body = urllib.parse.urlencode(request.fields)
+        body = urllib.parse.urlencode(request.fields).encode("utf-8")
         content_type = _FORM
     return WireRequest(
         request.method,
-        _parsed_url(url),  # the usual case: no query string, and a URL parsed once
+        _parsed_url(url),  # a client calls few endpoints: each URL is parsed once
         _headers(user_agent, request.headers, content_type),
-        body.encode("utf-8"),
+        body,
         timeout=timeout,
         timeout_dict=timeout_dict,
         operation=request.operation,
         url_text=url,
+        query=urllib.parse.urlencode(query) if query else "",
     )
 
 
-def _httpx_request(request: ApiRequest, url: str, user_agent: str) -> httpx.Request:
-    """A request with a query string or a multipart body, built by httpx."""
-    query = dict(request.query)
-    headers = dict(_headers(user_agent, request.headers, None))
-    if request.encoding is BodyEncoding.QUERY:
-        query.update(request.fields)
-        return httpx.Request(request.method, url, params=query, headers=headers)
-    if request.encoding is BodyEncoding.MULTIPART:
-        files = {
-            name: (part.filename, part.content, part.content_type)
-            for name, part in request.files.items()
-        }
-        return httpx.Request(
-            request.method,
-            url,
-            params=query,
-            headers=headers,
-            data=dict(request.fields),
-            files=files,
-        )
-    if request.encoding is BodyEncoding.JSON:
-        body = json.dumps(dict(request.fields), ensure_ascii=False, separators=(",", ":"))
-        headers.setdefault("content-type", _JSON)
-    else:
-        body = urllib.parse.urlencode(request.fields)
-        headers.setdefault("content-type", _FORM)
+def _multipart_request(request: ApiRequest, url: str, user_agent: str) -> httpx.Request:
+    """A multipart request (files), built by httpx."""
+    files = {
+        name: (part.filename, part.content, part.content_type)
+        for name, part in request.files.items()
+    }
     return httpx.Request(
-        request.method, url, params=query, headers=headers, content=body.encode("utf-8")
+        request.method,
+        url,
+        params=dict(request.query),
+        headers=dict(_headers(user_agent, request.headers, None)),
+        data=dict(request.fields),
+        files=files,
     )

@@ -150,7 +150,8 @@ class HttpcoreLane:
         return 0 if connection is None or connection.is_closed() else 1
 
     def _target(self, request: WireRequest) -> tuple[httpcore.URL, bytes]:
-        """httpcore's URL and the ``Host`` header for the request's URL (built once per URL)."""
+        """httpcore's URL and the ``Host`` header for the request (built once per URL; the
+        query string, new on each signed attempt, appended to the target)."""
         known = self._urls.get(request.url_text)
         if known is None:
             url = request.url
@@ -163,7 +164,15 @@ class HttpcoreLane:
                 httpcore.URL(scheme=url.raw_scheme, host=host, port=port, target=url.raw_path),
                 host_header,
             )
-        return known
+        query = request.query
+        if not query:
+            return known
+        base, host_header = known
+        target = base.target + b"?" + query.encode("ascii")
+        return (
+            httpcore.URL(scheme=base.scheme, host=base.host, port=base.port, target=target),
+            host_header,
+        )
 
     async def _connection_for(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
         connection = self._connection

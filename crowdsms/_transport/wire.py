@@ -19,11 +19,14 @@ _RECOMPUTED = frozenset({"host", "content-length", "transfer-encoding"})
 
 
 class WireRequest:
-    """Method, parsed URL, headers and the whole body of one attempt.
+    """Method, parsed URL, query string, headers and the whole body of one attempt.
 
     ``headers`` never hold ``Host`` or ``Content-Length``: each sender sets those from
-    ``url`` and ``content``. ``timeout`` is the per-attempt timeout (connect, write, read,
-    pool) and ``operation`` names the call for errors (``"sms.multisend"``).
+    ``url`` and ``content``. ``query`` is the encoded query string (without the ``?``; empty
+    for none), kept apart from ``url`` so that a signed query, new on every attempt, costs
+    no URL parsing: each sender appends it. ``timeout`` is the per-attempt timeout
+    (connect, write, read, pool) and ``operation`` names the call for errors
+    (``"sms.multisend"``).
     """
 
     __slots__ = (
@@ -31,6 +34,7 @@ class WireRequest:
         "headers",
         "method",
         "operation",
+        "query",
         "timeout",
         "timeout_dict",
         "url",
@@ -48,12 +52,15 @@ class WireRequest:
         operation: str,
         timeout_dict: Mapping[str, float | None] | None = None,
         url_text: str | None = None,
+        query: str = "",
     ) -> None:
         self.method = method
         self.url = url
         self.url_text = str(url) if url_text is None else url_text
         """``url`` as text: senders key their caches by it (hashing an ``httpx.URL`` rebuilds
         its text every time)."""
+        self.query = query
+        """The encoded query string, appended after ``?`` to ``url`` by every sender."""
         self.headers = headers
         self.content = content
         self.timeout = timeout
@@ -86,9 +93,12 @@ class WireRequest:
 
     def to_httpx(self) -> httpx.Request:
         """This request as an ``httpx.Request``, for a user's httpx client or transport."""
+        url = self.url
+        if self.query:
+            url = url.copy_with(query=self.query.encode("ascii"))
         return httpx.Request(
             self.method,
-            self.url,
+            url,
             headers=self.headers,
             content=self.content,
             extensions={"timeout": dict(self.timeout_dict), "crowdsms_operation": self.operation},

@@ -26,7 +26,7 @@ from crowdsms.errors import (
     ResponseParseError,
 )
 
-from .fakes import DemoClient, FakeTime, send_request
+from .fakes import DemoClient, FakeTime, read_request, send_request
 
 pytestmark = pytest.mark.anyio
 
@@ -108,6 +108,64 @@ async def test_an_answer_is_read_over_either_library(backend: str) -> None:
     assert b"user-agent: crowdsms/" in head
     assert b"content-type: application/x-www-form-urlencoded" in head
     assert b"accept-encoding" not in head  # neither library adds headers of its own
+
+
+@asynccontextmanager
+async def _sender_options(sender: str) -> AsyncIterator[dict[str, object]]:
+    """Client options that send through ``sender``: a library's lanes, or a user's httpx
+    transport or client (closed here: a client never closes what its user gave it)."""
+    if sender == "transport":
+        async with httpx.AsyncHTTPTransport() as transport:
+            yield {"transport": transport}
+    elif sender == "client":
+        async with httpx.AsyncClient(trust_env=False) as http_client:
+            yield {"http_client": http_client}
+    else:
+        yield {"http_backend": sender}
+
+
+@_ASYNCIO
+@pytest.mark.parametrize(
+    "sender",
+    ["httpx", pytest.param("aiohttp", marks=pytest.mark.aiohttp), "transport", "client"],
+)
+async def test_a_query_goes_on_the_wire_as_httpx_encodes_it(sender: str) -> None:
+    # The query string is kept apart from the URL until each sender appends it: every
+    # sender must send exactly the target httpx would build from the same parameters.
+    seen: list[bytes] = []
+
+    async def handler(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            while True:
+                try:
+                    seen.append(await _read_head(stream))
+                except anyio.EndOfStream:
+                    return
+                await stream.send(_answer(b'{"ok":true}'))
+
+    fields = {"q": "a b&c=d/?#+%20", "中文": "值", "empty": ""}
+    async with (
+        _server(handler) as url,
+        _sender_options(sender) as options,
+        DemoClient(
+            base_url=url,
+            runtime=FakeTime().runtime,
+            retry_policy=RetryPolicy(max_attempts=1),
+            **options,  # type: ignore[arg-type]
+        ) as client,
+    ):
+        await client.call(read_request(fields=fields, query={"token": "t", "q": "over"}))
+        await client.call(send_request(query={"token": "t"}))
+        await client.call(read_request(fields={}))  # no query string at all
+    get = httpx.Request("GET", f"{url}/status", params={"token": "t", **fields})
+    post = httpx.Request("POST", f"{url}/send", params={"token": "t"})
+    lines = [head.split(b"\r\n")[0] for head in seen]
+    assert lines == [
+        b"GET " + get.url.raw_path + b" HTTP/1.1",
+        b"POST " + post.url.raw_path + b" HTTP/1.1",
+        b"GET /status HTTP/1.1",
+    ]
+    assert b"q=a+b%26c%3Dd%2F%3F%23%2B%2520" in lines[0]  # the fields' value, not the query's
 
 
 @_ASYNCIO

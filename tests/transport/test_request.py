@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import httpx
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from crowdsms._transport import ApiRequest, BodyEncoding, FilePart
 from crowdsms._transport.encode import to_wire_request
@@ -75,7 +79,68 @@ def test_a_query_request_keeps_its_query_and_drops_recomputed_headers() -> None:
     wire = to_wire_request(
         request, base_url="https://api.example.com", timeout=httpx.Timeout(5.0), user_agent="ua"
     )
-    assert wire.url.params == httpx.QueryParams({"token": "secret-token", "id": "42"})
+    assert wire.query == "token=secret-token&id=42"
+    assert str(wire.url) == "https://api.example.com/status"  # the query kept apart
+    assert wire.to_httpx().url.params == httpx.QueryParams({"token": "secret-token", "id": "42"})
     assert wire.content == b""
     assert all(name.lower() not in ("host", "content-length") for name, _ in wire.headers)
     assert "secret-token" not in repr(wire)
+
+
+_TEXT = st.text(max_size=12)
+_PARAMS = st.dictionaries(_TEXT, _TEXT, max_size=4)
+
+
+def _built_by_httpx(request: ApiRequest, url: str) -> httpx.Request:
+    """The request as httpx builds it from the same parts: what each sender must send."""
+    headers = {"user-agent": "ua", "accept": "application/json"}
+    headers.update({name.lower(): value for name, value in request.headers.items()})
+    if request.encoding is BodyEncoding.QUERY:
+        return httpx.Request(
+            request.method, url, params={**request.query, **request.fields}, headers=headers
+        )
+    if request.encoding is BodyEncoding.JSON:
+        return httpx.Request(
+            request.method,
+            url,
+            params=dict(request.query),
+            headers=headers,
+            json=dict(request.fields),
+        )
+    return httpx.Request(
+        request.method, url, params=dict(request.query), headers=headers, data=dict(request.fields)
+    )
+
+
+@given(
+    fields=_PARAMS,
+    query=_PARAMS,
+    encoding=st.sampled_from([BodyEncoding.QUERY, BodyEncoding.FORM, BodyEncoding.JSON]),
+)
+@example(fields={"q": "a b&c=d/?#+%20", "中文": "值"}, query={}, encoding=BodyEncoding.QUERY)
+@example(fields={}, query={}, encoding=BodyEncoding.QUERY)  # no query string, no "?"
+@example(fields={"a": "1"}, query={"a": "0", "t": "x y"}, encoding=BodyEncoding.QUERY)
+def test_the_wire_request_has_the_url_and_body_httpx_would_build(
+    fields: dict[str, str], query: dict[str, str], encoding: BodyEncoding
+) -> None:
+    request = ApiRequest(
+        method="GET" if encoding is BodyEncoding.QUERY else "POST",
+        path="/v1/status",
+        operation="t",
+        fields=fields,
+        encoding=encoding,
+        query=query,
+    )
+    wire = to_wire_request(
+        request, base_url="https://api.example.com", timeout=httpx.Timeout(5.0), user_agent="ua"
+    )
+    expected = _built_by_httpx(request, "https://api.example.com/v1/status")
+    target = wire.url.raw_path + (b"?" + wire.query.encode("ascii") if wire.query else b"")
+    assert target == expected.url.raw_path  # what the lanes send
+    assert wire.to_httpx().url == expected.url  # what a user's client or transport sends
+    if encoding is BodyEncoding.JSON:
+        assert json.loads(wire.content) == fields  # httpx's own JSON is not compact
+    else:
+        assert wire.content == expected.read()
+    # A body says what it is (even an empty form); a query request has none.
+    assert ("content-type" in dict(wire.headers)) == (encoding is not BodyEncoding.QUERY)
