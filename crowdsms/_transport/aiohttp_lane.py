@@ -30,9 +30,16 @@ __all__ = ["AiohttpLane", "httpx_error_for_aiohttp"]
 _SKIP_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type", "Accept")
 
 
-def httpx_error_for_aiohttp(exc: Exception) -> Exception | None:
-    """The httpx error of the same meaning as aiohttp's ``exc`` (``None``: not aiohttp's)."""
+def httpx_error_for_aiohttp(exc: Exception, *, query: str = "") -> Exception | None:
+    """The httpx error of the same meaning as aiohttp's ``exc`` (``None``: not aiohttp's).
+
+    Some of aiohttp's messages show the request's whole URL (an answer that is not valid
+    HTTP, a connect timeout); its ``query`` string, which may carry a credential, is left
+    out of the message.
+    """
     detail = f"{type(exc).__name__}: {exc}"
+    if query:
+        detail = detail.replace(query, "(query left out)")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(detail)
     if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket read timeout
@@ -143,9 +150,12 @@ class AiohttpLane:
                 )
                 return Received(response.status, headers, content)
         except Exception as exc:
-            error = httpx_error_for_aiohttp(exc)
+            query = request.query
+            error = httpx_error_for_aiohttp(exc, query=query)
             if error is None:
                 raise
+            if query and query in str(exc):
+                raise error from None  # aiohttp's own message shows the query
             raise error from exc
 
     async def aclose(self) -> None:

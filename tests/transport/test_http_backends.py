@@ -8,6 +8,7 @@ refused, a read timeout is ``UNKNOWN``.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -166,6 +167,72 @@ async def test_a_query_goes_on_the_wire_as_httpx_encodes_it(sender: str) -> None
         b"GET /status HTTP/1.1",
     ]
     assert b"q=a+b%26c%3Dd%2F%3F%23%2B%2520" in lines[0]  # the fields' value, not the query's
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception a traceback of it would show (causes, contexts)."""
+    chain = [error]
+    while True:
+        last = chain[-1]
+        following = last.__cause__ or (None if last.__suppress_context__ else last.__context__)
+        if following is None or following in chain:
+            return chain
+        chain.append(following)
+
+
+@_ASYNCIO
+@_BOTH
+async def test_a_query_never_shows_in_the_error_of_an_invalid_answer(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp's own message for an answer that is not HTTP names the URL with its query,
+    # which may carry a credential (paasw's token request carries its secret there).
+    caplog.set_level(logging.DEBUG)
+    secret = "query-secret-Zq81"
+
+    async def handler(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await _read_head(stream)
+            await stream.send(b"HELLO, this is not HTTP\r\n\r\n")
+
+    async with _server(handler) as url, _client(url, backend) as client:
+        with pytest.raises(ConnectionFailedError) as caught:
+            await client.call(read_request(query={"token": secret}))
+    shown = [part for error in _chain(caught.value) for part in (str(error), repr(error))]
+    shown += [record.getMessage() for record in caplog.records]
+    assert any("/status" in text for text in shown)  # the request is named, its query not
+    assert not [text for text in shown if secret in text]
+
+
+@_ASYNCIO
+@pytest.mark.aiohttp
+async def test_the_aiohttp_lane_leaves_the_query_out_of_its_errors_and_their_causes() -> None:
+    from crowdsms._transport.aiohttp_lane import AiohttpLane
+    from crowdsms._transport.encode import to_wire_request
+
+    secret = "query-secret-Zq81"
+
+    async def handler(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await _read_head(stream)
+            await stream.send(b"HELLO, this is not HTTP\r\n\r\n")
+
+    lane = AiohttpLane()
+    async with _server(handler) as url:
+        wire = to_wire_request(
+            read_request(query={"token": secret}),
+            base_url=url,
+            timeout=httpx.Timeout(5.0),
+            user_agent="test",
+        )
+        try:
+            with pytest.raises(httpx.RemoteProtocolError) as caught:
+                await lane.send(wire, max_body=1 << 20)
+        finally:
+            await lane.aclose()
+    chain = _chain(caught.value)
+    assert "ClientResponseError" in str(chain[0])  # aiohttp's error, told in its own words
+    assert not [error for error in chain if secret in f"{error}{error!r}"]
 
 
 @_ASYNCIO
