@@ -157,12 +157,11 @@ class HttpcoreLane:
             url = request.url
             if len(self._urls) > 256:
                 self._urls.clear()
-            host = url.raw_host
-            port = url.port
-            host_header = host if port is None else host + b":" + str(port).encode("ascii")
             known = self._urls[request.url_text] = (
-                httpcore.URL(scheme=url.raw_scheme, host=host, port=port, target=url.raw_path),
-                host_header,
+                httpcore.URL(
+                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+                ),
+                url.netloc,  # the Host header as httpx writes it: "[::1]:8080" for IPv6
             )
         query = request.query
         if not query:

@@ -6,11 +6,13 @@ import json
 
 import attrs
 import httpx
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from crowdsms._transport import ApiRequest, BodyEncoding, FilePart
 from crowdsms._transport.encode import to_wire_request
+from crowdsms._transport.lanes import HttpcoreLane
 
 
 def _request() -> ApiRequest:
@@ -144,3 +146,34 @@ def test_the_wire_request_has_the_url_and_body_httpx_would_build(
         assert wire.content == expected.read()
     # A body says what it is (even an empty form); a query request has none.
     assert ("content-type" in dict(wire.headers)) == (encoding is not BodyEncoding.QUERY)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://[::1]:8080",
+        "https://api.example.com",
+        "https://api.example.com:443",
+        "http://127.0.0.1:80/prefix/",
+        "https://Bücher.example",
+        "http://h:8443",
+    ],
+)
+def test_the_httpcore_lane_sends_the_target_and_host_httpx_would(base_url: str) -> None:
+    request = ApiRequest(
+        method="GET",
+        path="/status",
+        operation="t",
+        fields={"id": "4 2"},
+        encoding=BodyEncoding.QUERY,
+    )
+    wire = to_wire_request(request, base_url=base_url, timeout=httpx.Timeout(5.0), user_agent="ua")
+    url, host = HttpcoreLane()._target(wire)
+    expected = httpx.Request("GET", base_url.rstrip("/") + "/status", params={"id": "4 2"})
+    assert host.decode() == expected.headers["host"]  # brackets around an IPv6 address
+    assert (url.scheme, url.host, url.port) == (
+        expected.url.raw_scheme,
+        expected.url.raw_host,
+        expected.url.port,
+    )
+    assert url.target == expected.url.raw_path
