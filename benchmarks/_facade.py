@@ -27,22 +27,25 @@ task, and ``run_forever`` until the task stops the loop) and by the blocking cli
 (the same, plus its cancel scope, its Ctrl-C guard and its count of calls), in alternating
 blocks: the difference is what crowdsms itself adds to each blocking call.
 
-Last, a count that does not drift with the machine: the Python-level calls (functions and
-built-ins, counted by :mod:`cProfile`) that one call makes through each client, for each
-endpoint and for the coroutine that does nothing. If the blocking client adds the same
-number of calls to a real call as to one that does nothing, none of what it adds grows
-with the request: the rest of its extra CPU is the event loop's own (its passes, its
-system calls), not Python work of crowdsms's.
+Last, a count that does not depend on the machine's speed: the Python-level calls
+(functions and built-ins, counted by :mod:`cProfile`) that one call makes through each
+client, for each endpoint and for the coroutine that does nothing. It still moves a little
+from run to run (by up to 20 calls): how many passes the event loop makes depends on when
+the answers arrive. If the blocking client adds about as many calls to a real call as to
+one that does nothing, none of what it adds grows with the request: the rest of its extra
+CPU is the event loop's own (its passes, its system calls), not Python work of crowdsms's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import cProfile
+import functools
 import pstats
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,59 +197,70 @@ def _timed(run: Callable[[int], None], calls: int) -> PerCall:
     return PerCall((time.process_time() - cpu) / calls, (time.perf_counter() - wall) / calls)
 
 
-def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
+@contextmanager
+def _clients(base_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, AsyncSubmail, Submail]]:
+    """An event loop with an ``AsyncSubmail`` on it, and a ``Submail``; all closed after."""
     loop = asyncio.new_event_loop()
 
     async def open_async() -> AsyncSubmail:
         return AsyncSubmail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url)
 
     direct = loop.run_until_complete(open_async())
-    close_bare: Callable[[], Coroutine[Any, Any, None]] | None = None
     try:
         with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url) as client:
-            blocking_call: Callable[[], object] = (
-                client.service.timestamp
-                if endpoint == "timestamp"
-                else lambda: client.sms.send(to=_PHONE, content=_TEXT)
-            )
-            direct_call: Callable[[], Coroutine[Any, Any, object]] = (
-                direct.service.timestamp
-                if endpoint == "timestamp"
-                else lambda: direct.sms.send(to=_PHONE, content=_TEXT)
-            )
-
-            def blocking_block(size: int) -> None:
-                for _ in range(size):
-                    blocking_call()
-
-            async def direct_calls(size: int) -> None:
-                for _ in range(size):
-                    await direct_call()
-
-            def direct_block(size: int) -> None:
-                loop.run_until_complete(direct_calls(size))
-
-            async def fresh_task_calls(size: int) -> None:
-                for _ in range(size):
-                    await loop.create_task(direct_call())
-
-            def fresh_task_block(size: int) -> None:
-                loop.run_until_complete(fresh_task_calls(size))
-
-            runs: dict[str, Callable[[int], None]] = {
-                "blocking": blocking_block,
-                "async": direct_block,
-                "fresh": fresh_task_block,
-            }
-            if endpoint == "timestamp":
-                bare_runs, close_bare = _bare_get(loop, f"{base_url}/service/timestamp")
-                runs.update(bare_runs)
-            samples = _alternate(runs, calls, rounds)
+            yield loop, direct, client
     finally:
         loop.run_until_complete(direct.aclose())
-        if close_bare is not None:
-            loop.run_until_complete(close_bare())
         loop.close()
+
+
+def _blocks(
+    loop: asyncio.AbstractEventLoop, direct: AsyncSubmail, client: Submail, endpoint: str | None
+) -> dict[str, Callable[[int], None]]:
+    """Blocks of calls of ``endpoint`` (``None``: a coroutine that does nothing): through the
+    blocking client, awaited on ``loop``, and awaited each in a task of its own."""
+    blocking_call: Callable[[], object]
+    direct_call: Callable[[], Coroutine[Any, Any, object]]
+    if endpoint is None:
+        # the blocking client's loop, as its methods use it
+        blocking_call, direct_call = functools.partial(client._runner.call, _nothing), _nothing
+    elif endpoint == "timestamp":
+        blocking_call, direct_call = client.service.timestamp, direct.service.timestamp
+    else:
+        blocking_call = functools.partial(client.sms.send, to=_PHONE, content=_TEXT)
+        direct_call = functools.partial(direct.sms.send, to=_PHONE, content=_TEXT)
+
+    def blocking_block(size: int) -> None:
+        for _ in range(size):
+            blocking_call()
+
+    async def direct_calls(size: int) -> None:
+        for _ in range(size):
+            await direct_call()
+
+    async def fresh_task_calls(size: int) -> None:
+        for _ in range(size):
+            await loop.create_task(direct_call())
+
+    return {
+        "blocking": blocking_block,
+        "async": lambda size: loop.run_until_complete(direct_calls(size)),
+        "fresh": lambda size: loop.run_until_complete(fresh_task_calls(size)),
+    }
+
+
+def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
+    with _clients(base_url) as (loop, direct, client):
+        runs = _blocks(loop, direct, client, endpoint)
+        close_bare = None
+        if endpoint == "timestamp":
+            bare_runs, close_bare = _bare_get(loop, f"{base_url}/service/timestamp.json")
+            runs.update(bare_runs)
+        try:
+            samples = _alternate(runs, calls, rounds)
+        finally:
+            if close_bare is not None:
+                loop.run_until_complete(close_bare())
     return Costs(
         blocking=_median(samples["blocking"]),
         direct=_median(samples["async"]),
@@ -322,28 +336,18 @@ async def _nothing() -> None:
     return None
 
 
-def _mechanism(calls: int, rounds: int) -> Mechanism:
+def _mechanism(base_url: str, calls: int, rounds: int) -> Mechanism:
     """A coroutine that does nothing, through plain asyncio and through a blocking client."""
-    with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY) as client:
-        runner = client._runner  # the blocking client's loop, as its methods use it
-        loop = asyncio.new_event_loop()
-        try:
+    with _clients(base_url) as (loop, direct, client):
 
-            def asyncio_block(size: int) -> None:
-                for _ in range(size):
-                    task = loop.create_task(_nothing())
-                    task.add_done_callback(lambda _: loop.stop())
-                    loop.run_forever()
+        def asyncio_block(size: int) -> None:
+            for _ in range(size):
+                task = loop.create_task(_nothing())
+                task.add_done_callback(lambda _: loop.stop())
+                loop.run_forever()
 
-            def blocking_block(size: int) -> None:
-                for _ in range(size):
-                    runner.call(_nothing)
-
-            samples = _alternate(
-                {"asyncio": asyncio_block, "blocking": blocking_block}, calls, rounds
-            )
-        finally:
-            loop.close()
+        blocking_block = _blocks(loop, direct, client, None)["blocking"]
+        samples = _alternate({"asyncio": asyncio_block, "blocking": blocking_block}, calls, rounds)
     return Mechanism(
         asyncio_alone=_median(samples["asyncio"]).cpu,
         blocking=_median(samples["blocking"]).cpu,
@@ -365,52 +369,12 @@ def _calls_per_call(run: Callable[[int], None], calls: int) -> float:
 
 def _count(base_url: str, calls: int, endpoint: str | None) -> CallCounts:
     """Calls per call of ``endpoint`` (``None``: a coroutine that does nothing), both clients."""
-    loop = asyncio.new_event_loop()
-
-    async def open_async() -> AsyncSubmail:
-        return AsyncSubmail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url)
-
-    direct = loop.run_until_complete(open_async())
-    try:
-        with Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=base_url) as client:
-            if endpoint is None:
-                runner = client._runner
-
-                def blocking_block(size: int) -> None:
-                    for _ in range(size):
-                        runner.call(_nothing)
-
-                direct_call: Callable[[], Coroutine[Any, Any, object]] = _nothing
-            elif endpoint == "timestamp":
-
-                def blocking_block(size: int) -> None:
-                    for _ in range(size):
-                        client.service.timestamp()
-
-                direct_call = direct.service.timestamp
-            else:
-
-                def blocking_block(size: int) -> None:
-                    for _ in range(size):
-                        client.sms.send(to=_PHONE, content=_TEXT)
-
-                def direct_call() -> Coroutine[Any, Any, object]:
-                    return direct.sms.send(to=_PHONE, content=_TEXT)
-
-            async def direct_calls(size: int) -> None:
-                for _ in range(size):
-                    await direct_call()
-
-            def direct_block(size: int) -> None:
-                loop.run_until_complete(direct_calls(size))
-
-            return CallCounts(
-                blocking=_calls_per_call(blocking_block, calls),
-                direct=_calls_per_call(direct_block, calls),
-            )
-    finally:
-        loop.run_until_complete(direct.aclose())
-        loop.close()
+    with _clients(base_url) as (loop, direct, client):
+        runs = _blocks(loop, direct, client, endpoint)
+        return CallCounts(
+            blocking=_calls_per_call(runs["blocking"], calls),
+            direct=_calls_per_call(runs["async"], calls),
+        )
 
 
 def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> FacadeResult:
@@ -422,7 +386,7 @@ def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> F
         sandbox.reset()
         costs[label] = _measure(sandbox.submail_url, calls, rounds, endpoint)
         print(f"  [4] {label}: {costs[label]}", file=sys.stderr, flush=True)
-    mechanism = _mechanism(calls, rounds)
+    mechanism = _mechanism(sandbox.submail_url, calls, rounds)
     print(f"  [4] a coroutine that does nothing: {mechanism}", file=sys.stderr, flush=True)
     counts = {
         "service.timestamp": _count(sandbox.submail_url, calls, "timestamp"),
