@@ -234,19 +234,28 @@ def _blocks(
         for _ in range(size):
             blocking_call()
 
+    direct_block, fresh_task_block = _awaited(loop, direct_call)
+    return {"blocking": blocking_block, "async": direct_block, "fresh": fresh_task_block}
+
+
+def _awaited(
+    loop: asyncio.AbstractEventLoop, call: Callable[[], Coroutine[Any, Any, object]]
+) -> tuple[Callable[[int], None], Callable[[int], None]]:
+    """Blocks of ``call()`` awaited on ``loop``: one after another in one task, and each in
+    a task of its own."""
+
     async def direct_calls(size: int) -> None:
         for _ in range(size):
-            await direct_call()
+            await call()
 
     async def fresh_task_calls(size: int) -> None:
         for _ in range(size):
-            await loop.create_task(direct_call())
+            await loop.create_task(call())
 
-    return {
-        "blocking": blocking_block,
-        "async": lambda size: loop.run_until_complete(direct_calls(size)),
-        "fresh": lambda size: loop.run_until_complete(fresh_task_calls(size)),
-    }
+    return (
+        lambda size: loop.run_until_complete(direct_calls(size)),
+        lambda size: loop.run_until_complete(fresh_task_calls(size)),
+    )
 
 
 def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
@@ -289,19 +298,8 @@ def _bare_get(
             answer.raise_for_status()
             await answer.read()
 
-    async def direct_gets(size: int) -> None:
-        for _ in range(size):
-            await get()
-
-    async def fresh_task_gets(size: int) -> None:
-        for _ in range(size):
-            await loop.create_task(get())
-
-    runs: dict[str, Callable[[int], None]] = {
-        "bare": lambda size: loop.run_until_complete(direct_gets(size)),
-        "bare fresh": lambda size: loop.run_until_complete(fresh_task_gets(size)),
-    }
-    return runs, session.close
+    direct_block, fresh_task_block = _awaited(loop, get)
+    return {"bare": direct_block, "bare fresh": fresh_task_block}, session.close
 
 
 def _alternate(
