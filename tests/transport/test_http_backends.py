@@ -169,6 +169,17 @@ async def test_a_query_goes_on_the_wire_as_httpx_encodes_it(sender: str) -> None
     assert b"q=a+b%26c%3Dd%2F%3F%23%2B%2520" in lines[0]  # the fields' value, not the query's
 
 
+_QUERY_SECRET = "query-secret-Zq81"
+"""A credential as a query string may carry one (paasw's token request carries its secret)."""
+
+
+async def _answer_not_http(stream: anyio.abc.SocketStream) -> None:
+    """Read the request, answer with bytes that are not HTTP."""
+    async with stream:
+        await _read_head(stream)
+        await stream.send(b"HELLO, this is not HTTP\r\n\r\n")
+
+
 def _chain(error: BaseException) -> list[BaseException]:
     """``error`` and every exception a traceback of it would show (causes, contexts)."""
     chain = [error]
@@ -188,20 +199,14 @@ async def test_a_query_never_shows_in_the_error_of_an_invalid_answer(
     # aiohttp's own message for an answer that is not HTTP names the URL with its query,
     # which may carry a credential (paasw's token request carries its secret there).
     caplog.set_level(logging.DEBUG)
-    secret = "query-secret-Zq81"
 
-    async def handler(stream: anyio.abc.SocketStream) -> None:
-        async with stream:
-            await _read_head(stream)
-            await stream.send(b"HELLO, this is not HTTP\r\n\r\n")
-
-    async with _server(handler) as url, _client(url, backend) as client:
+    async with _server(_answer_not_http) as url, _client(url, backend) as client:
         with pytest.raises(ConnectionFailedError) as caught:
-            await client.call(read_request(query={"token": secret}))
+            await client.call(read_request(query={"token": _QUERY_SECRET}))
     shown = [part for error in _chain(caught.value) for part in (str(error), repr(error))]
     shown += [record.getMessage() for record in caplog.records]
     assert any("/status" in text for text in shown)  # the request is named, its query not
-    assert not [text for text in shown if secret in text]
+    assert not [text for text in shown if _QUERY_SECRET in text]
 
 
 @_ASYNCIO
@@ -210,17 +215,10 @@ async def test_the_aiohttp_lane_leaves_the_query_out_of_its_errors_and_their_cau
     from crowdsms._transport.aiohttp_lane import AiohttpLane
     from crowdsms._transport.encode import to_wire_request
 
-    secret = "query-secret-Zq81"
-
-    async def handler(stream: anyio.abc.SocketStream) -> None:
-        async with stream:
-            await _read_head(stream)
-            await stream.send(b"HELLO, this is not HTTP\r\n\r\n")
-
     lane = AiohttpLane()
-    async with _server(handler) as url:
+    async with _server(_answer_not_http) as url:
         wire = to_wire_request(
-            read_request(query={"token": secret}),
+            read_request(query={"token": _QUERY_SECRET}),
             base_url=url,
             timeout=httpx.Timeout(5.0),
             user_agent="test",
@@ -232,7 +230,7 @@ async def test_the_aiohttp_lane_leaves_the_query_out_of_its_errors_and_their_cau
             await lane.aclose()
     chain = _chain(caught.value)
     assert "ClientResponseError" in str(chain[0])  # aiohttp's error, told in its own words
-    assert not [error for error in chain if secret in f"{error}{error!r}"]
+    assert not [error for error in chain if _QUERY_SECRET in f"{error}{error!r}"]
 
 
 @_ASYNCIO
