@@ -158,6 +158,15 @@ def test_a_sent_outcome_is_the_outcome_the_constructor_makes(
     assert attrs.asdict(sent) == attrs.asdict(made)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         sent.phone = "13900139000"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del sent.fee  # type: ignore[misc]
+    for other in (
+        copy.copy(sent),
+        pickle.loads(pickle.dumps(sent)),  # noqa: S301 (our own bytes)
+        attrs.evolve(sent),
+    ):
+        assert type(other) is RecipientOutcome
+        assert other == sent
 
 
 def test_a_subclass_gets_its_own_fields_in_a_sent_outcome() -> None:
