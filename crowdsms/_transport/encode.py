@@ -12,10 +12,22 @@ import httpx
 from crowdsms._transport.request import ApiRequest, BodyEncoding
 from crowdsms._transport.wire import WireRequest
 
-__all__ = ["to_wire_request"]
+__all__ = ["compact_json", "to_wire_request"]
 
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 _JSON = "application/json; charset=utf-8"
+_COMPACT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
+def compact_json(value: object) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, the same text.
+
+    For what crowdsms builds itself (request bodies, a multi-recipient field, stored
+    outcomes): dicts, lists, strings and numbers that cannot hold a reference cycle, so
+    the encoder is made once and skips ``dumps``'s cycle check (a fifth of the cost of a
+    ``multi`` field of 50 recipients).
+    """
+    return _COMPACT_ENCODER.encode(value)
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,8 +78,7 @@ def to_wire_request(
         body = b""
         content_type = None
     elif encoding is BodyEncoding.JSON:
-        text = json.dumps(dict(request.fields), ensure_ascii=False, separators=(",", ":"))
-        body = text.encode("utf-8")
+        body = compact_json(dict(request.fields)).encode("utf-8")
         content_type = _JSON
     else:
         body = urllib.parse.urlencode(request.fields).encode("utf-8")

@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Iterable
 
+from crowdsms._transport.encode import compact_json
 from crowdsms.errors import CrowdSMSError, excerpt
 from crowdsms.outcomes import Delivery, DeliveryState, OutcomeStatus, RecipientOutcome
 
@@ -62,10 +63,6 @@ def _delivery_row(delivery: Delivery | None) -> list[object] | None:
     return row
 
 
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""The encoder of stored outcomes, made once (``json.dumps`` with options makes one a call)."""
-
-
 def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
     """The compact JSON text of ``outcomes``."""
     payload: list[object] = [FORMAT_VERSION]
@@ -85,7 +82,7 @@ def encode_outcomes(outcomes: Iterable[RecipientOutcome]) -> str:
         while len(row) > 2 and row[-1] == _DEFAULTS[len(row) - 1]:
             row.pop()
         payload.append(row)
-    return _COMPACT_JSON.encode(payload)
+    return compact_json(payload)
 
 
 def _corrupt(text: str | bytes, why: str) -> CrowdSMSError:

@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from crowdsms._transport import ApiRequest, BodyEncoding, FilePart
-from crowdsms._transport.encode import to_wire_request
+from crowdsms._transport.encode import compact_json, to_wire_request
 from crowdsms._transport.lanes import HttpcoreLane
 
 
@@ -177,3 +177,17 @@ def test_the_httpcore_lane_sends_the_target_and_host_httpx_would(base_url: str) 
         expected.url.port,
     )
     assert url.target == expected.url.raw_path
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+@example({"to": "13800138000", "vars": {"name": "客户\u2028\"\\", "code": "0042"}})
+def test_compact_json_writes_the_text_json_dumps_writes(value: object) -> None:
+    assert compact_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

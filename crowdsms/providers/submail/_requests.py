@@ -8,13 +8,13 @@ sender share these functions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
 from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding, Transport
+from crowdsms._transport.encode import compact_json
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.submail._converter import decode_answer
 from crowdsms.providers.submail._validation import CheckedContent
@@ -35,9 +35,6 @@ MULTISEND_OPERATION: Final = "submail.sms.multisend"
 TIMESTAMP_OPERATION: Final = "submail.service.timestamp"
 
 _SUFFIX: Final = ".json"
-_COMPACT_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, without making an encoder
-per call."""
 _ACCEPT: Final = {"accept": "application/json"}
 
 
@@ -107,4 +104,4 @@ def multi_field(content: CheckedContent, recipients: Sequence[Recipient]) -> str
             append({"to": recipient.phone, "vars": variables})
         else:
             append({"to": recipient.phone})
-    return _COMPACT_JSON.encode(items)
+    return compact_json(items)
