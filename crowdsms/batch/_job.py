@@ -73,7 +73,7 @@ from crowdsms.batch._stop import JobStop, not_sent_outcomes
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits import NumberLimiting
-from crowdsms.outcomes import ChunkSender, OutcomeStatus, RecipientOutcome
+from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.telemetry._batch import observe_job
 
 __all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
@@ -434,12 +434,19 @@ class _Job:
             await self._room.wait()
         position = self._position
         stop = self._stop
+        screen = self._screener.screen
+        add = self._chunker.add
         try:
             while True:
+                # Once per recipient: no call here that the usual item does not need.
                 for item in self._items:  # a plain input, or the batch of an async one
                     if stop.interrupted:
                         break
-                    block = self._take(item, position)
+                    if type(item) is Recipient and type(item.phone) is str:
+                        input_phone = item.phone  # what input_phone_of(item) would return
+                    else:
+                        input_phone = input_phone_of(item)
+                    block = add(position, screen(item, position, input_phone), input_phone)
                     position += 1
                     if block is not None:
                         return block
@@ -524,15 +531,6 @@ class _Job:
         )
         self._input_error = error
         self._stop.interrupt(f"the input could not be read after {position} recipients")
-
-    def _take(self, item: object, position: int) -> Block | None:
-        """Screen the item at ``position``; return the block it closed, if any.
-
-        Not a coroutine: it runs once per recipient, and only a closed block is awaited on.
-        """
-        input_phone = input_phone_of(item)
-        screened = self._screener.screen(item, position, input_phone)
-        return self._chunker.add(position, screened, input_phone)
 
     async def _submit(self, block: Block) -> _Work | None:
         """Put ``block`` in the reorder buffer; return it as work if it needs a request."""
