@@ -15,7 +15,7 @@ import attrs
 from crowdsms._time import CHINA_TIME
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
-from crowdsms.phones import normalize_distinct, normalize_recipient_phone
+from crowdsms.phones import is_known_mobile, normalize_distinct, normalize_recipient_phone
 
 __all__ = [
     "MAX_SEND_PHONES",
@@ -241,7 +241,8 @@ def check_recipient(recipient: object, *, position: int, max_length: int | None)
             received=repr(recipient)[:40],
             action='Pass Recipient("13800138000", {"name": "..."})',
         )
-    phone = normalize_recipient_phone(recipient.phone, position)
+    raw = recipient.phone
+    phone = raw if is_known_mobile(raw) else normalize_recipient_phone(raw, position)
     values = recipient.vars
     if not _plain_vars(values, max_length):  # check_vars() says what is wrong
         values = check_vars(

@@ -18,7 +18,7 @@ import attrs
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import Recipient
-from crowdsms.phones import normalize_recipient_phone
+from crowdsms.phones import is_known_mobile, normalize_recipient_phone
 
 __all__ = [
     "MAX_CONTENT_CHARS",
@@ -151,7 +151,8 @@ def check_recipient(
         )
     # The happy path of a large job costs well under a microsecond: wire-form numbers with
     # a known prefix skip libphonenumber, and no error text is written (crowdsms.phones).
-    phone = normalize_recipient_phone(recipient.phone, position)
+    raw = recipient.phone
+    phone = raw if is_known_mobile(raw) else normalize_recipient_phone(raw, position)
     variables = recipient.vars
     for key in placeholders:
         if key not in variables:
