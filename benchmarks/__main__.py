@@ -18,6 +18,10 @@ Sections (``--only`` picks some):
 10. ``stages``: client CPU per recipient of each stage of section 1's batch job run alone
     (screening, chunking, building the request, parsing the answer, the report), and its
     share of section 1's figure; runs with ``overhead``.
+11. ``instructions``: the client's machine instructions per recipient of section 1's
+    crowdsms runs, (b) and (c), counted by valgrind's callgrind: the same on every run of
+    the same code, however busy the machine (needs ``valgrind``; a whole run without it
+    says so in the table).
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -53,6 +57,7 @@ SECTIONS = (
     "preview",
     "telemetry",
     "stages",
+    "instructions",
 )
 
 _DEFAULTS = {
@@ -70,6 +75,7 @@ _DEFAULTS = {
     "preview_sizes": [100_000, 1_000_000],
     "telemetry_recipients": 25_000,
     "telemetry_rounds": 11,
+    "instructions_recipients": 10_000,
 }
 _QUICK = {
     "recipients": 5_000,
@@ -86,6 +92,7 @@ _QUICK = {
     "preview_sizes": [20_000, 200_000],
     "telemetry_recipients": 5_000,
     "telemetry_rounds": 3,
+    "instructions_recipients": 2_000,
 }
 LATENCY_CONCURRENCY = 32
 
@@ -97,9 +104,7 @@ def parser() -> argparse.ArgumentParser:
         description="crowdsms benchmarks against the sandbox on loopback; prints a table.",
     )
     cli.add_argument("--quick", action="store_true", help="small sizes, about a minute")
-    cli.add_argument(
-        "--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run"
-    )
+    cli.add_argument("--only", nargs="+", choices=SECTIONS, help="sections to run (all)")
     cli.add_argument("--recipients", type=int, help="recipients per run, section 1 (default 25000)")
     cli.add_argument("--rounds", type=int, help="rounds of section 1 (default 11)")
     cli.add_argument(
@@ -143,6 +148,11 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--telemetry-rounds", type=int, help="rounds of section 9 (default 11)")
     cli.add_argument(
+        "--instructions-recipients",
+        type=int,
+        help="recipients of the counted run, section 11 (default 10000)",
+    )
+    cli.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",
@@ -152,6 +162,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> argparse.Namespace:
+    args.chosen = args.only is not None
+    """Whether the sections were named (``--only``), rather than every one run."""
+    if args.only is None:
+        args.only = list(SECTIONS)
     base = _QUICK if args.quick else _DEFAULTS
     for name, value in base.items():
         if getattr(args, name) is None:
@@ -256,12 +270,27 @@ def _check_redis_server() -> None:
         raise SystemExit(f"section campaign: {error}") from None
 
 
+def _instructions(args: argparse.Namespace) -> list[Row]:
+    from benchmarks._instructions import count_instructions, valgrind_missing
+
+    missing = valgrind_missing()
+    if missing is not None:
+        return [Row("11", "instructions per recipient", f"not counted: {missing}")]
+    return count_instructions(
+        recipients=args.instructions_recipients, concurrency=args.concurrency[0]
+    ).rows()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print the table."""
     args = _settings(parser().parse_args(argv))
     _check_dependencies(args.only)
     if "campaign" in args.only:
         _check_redis_server()
+    from benchmarks._instructions import valgrind_missing
+
+    if "instructions" in args.only and args.chosen and valgrind_missing():
+        raise SystemExit(f"section instructions: {valgrind_missing()}")
     from benchmarks._facade import measure_facade
     from benchmarks._latency import LatencyResult, measure_latency, measure_sequential
     from benchmarks._measure import RERUNS
@@ -349,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory(prefix="crowdsms-bench-") as directory:
             rows += measure_preview(args.preview_sizes, directory=Path(directory)).rows()
+    if "instructions" in args.only:
+        rows += _instructions(args)
     rows += server
     rows.sort(key=lambda row: int(row.section))  # stable: sections in order, rows as added
 
