@@ -4,8 +4,10 @@ Section 1's figure is CPU time, and CPU time on a shared or throttled machine mo
 minute to minute (a whole contender's time by up to 2x, and a ratio by 10% from one round
 to the next). This section counts instead: each contender runs in a child process under
 valgrind's callgrind (``valgrind --tool=callgrind``), which executes the client's machine
-code instruction by instruction and counts them. The same code, inputs and versions give
-the same count to within a few hundredths of a percent, whatever else the machine is doing.
+code instruction by instruction and counts them. The same code, inputs and versions gave
+counts per recipient within 0.2% of each other in repeated runs, however busy the machine
+was, where CPU time moved by 10% and more. They are not exact: how many answers wait at
+each turn of the event loop depends on timing, and with it how many turns a run takes.
 
 Each contender runs twice: once with no measured run (start-up, the sandbox's start, a
 warm-up of 1,000 recipients) and once with one measured run of ``recipients`` more; the
@@ -98,7 +100,9 @@ def _run_counted(contender: str, rounds: int, recipients: int, concurrency: int)
         str(recipients),
         str(concurrency),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # One hash seed for every child: dicts and sets then collide the same way in each.
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(
@@ -110,7 +114,8 @@ def _run_counted(contender: str, rounds: int, recipients: int, concurrency: int)
 def count_instructions(*, recipients: int, concurrency: int) -> InstructionsResult:
     """Count every contender's instructions per recipient (two children each, in parallel)."""
     jobs = [(name, rounds) for name in CONTENDERS for rounds in (0, 1)]
-    workers = max(1, min(len(jobs), os.cpu_count() or 1))  # each child unpins itself
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(len(jobs), cpus or 1))
     print(
         f"  [11] {len(jobs)} runs under callgrind, {workers} at a time", file=sys.stderr, flush=True
     )
@@ -132,8 +137,6 @@ def _child(contender: str, rounds: int, recipients: int, concurrency: int) -> No
     from benchmarks._sandbox import SandboxProcess
     from benchmarks._submail import make_recipients
 
-    if hasattr(os, "sched_setaffinity"):  # the benchmarks pin their own process to one CPU
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
     people = make_recipients(recipients)
     run = RUNNERS[contender]
     with SandboxProcess() as sandbox:

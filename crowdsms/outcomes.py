@@ -128,9 +128,10 @@ class RecipientOutcome:
     def sent(cls, phone: str, message_id: str | None, fee: float | None = None) -> Self:
         """``RecipientOutcome(phone=phone, status=SENT, message_id=message_id, fee=fee)``.
 
-        The same outcome, made in about a third of the time: reading a provider's answer
-        makes one per recipient sent. It is filled in as an :class:`_OutcomeInTheMaking`
-        (the same slots, set by plain assignment) and then made a ``RecipientOutcome``.
+        The same outcome, made in about a third of the machine instructions: reading a
+        provider's answer makes one per recipient sent. It is filled in as an
+        :class:`_OutcomeInTheMaking` (the same slots, set by plain assignment) and then
+        made a ``RecipientOutcome``.
         """
         if cls is not RecipientOutcome:  # a subclass may have fields of its own
             return cls(phone=phone, status=_SENT, message_id=message_id, fee=fee)
@@ -157,7 +158,8 @@ class _OutcomeInTheMaking(RecipientOutcome):
     only through each slot's ``__set__`` (a call of its own, about five times the cost).
     Once every field is set, the instance's ``__class__`` becomes ``RecipientOutcome``,
     which Python allows between classes of the same layout (this one adds no slot). No
-    instance of this class outlives that one function.
+    instance of this class outlives that one function; the class itself shows only in
+    ``RecipientOutcome.__subclasses__()``.
     """
 
     __slots__ = ()

@@ -138,6 +138,11 @@ async def test_other_input_items_and_sources() -> None:
     assert "expected a Recipient" in (received[1].outcome.message or "")
     assert report.total == 3
 
+    # A number that is not a str is reported as text (its repr), whatever becomes of it.
+    received.clear()
+    await send_batch(fake, [Recipient(int(phone_at(4)))], sink=received.append)  # type: ignore[arg-type]
+    assert [item.input_phone for item in received] == [phone_at(4)]
+
     for wrong in ("contacts.csv", Path("contacts.csv"), 42):
         with pytest.raises(InvalidInputError, match="iterable of Recipient") as info:
             await send_batch(fake, wrong)  # type: ignore[arg-type]
