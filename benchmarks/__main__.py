@@ -170,8 +170,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> argparse.Namespace:
-    args.chosen = args.only is not None
-    """Whether the sections were named (``--only``), rather than every one run."""
+    args.chosen = args.only is not None  # the sections were named, not every one run
     if args.only is None:
         args.only = list(SECTIONS)
     base = _QUICK if args.quick else _DEFAULTS
@@ -304,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         _check_redis_server()
     from benchmarks._instructions import valgrind_missing
 
-    if "instructions" in args.only and args.chosen and valgrind_missing():
-        raise SystemExit(f"section instructions: {valgrind_missing()}")
+    no_valgrind = valgrind_missing()
+    if "instructions" in args.only and args.chosen and no_valgrind:
+        raise SystemExit(f"section instructions: {no_valgrind}")
     from benchmarks._facade import measure_facade
     from benchmarks._latency import LatencyResult, measure_latency, measure_sequential
     from benchmarks._measure import RERUNS
