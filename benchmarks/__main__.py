@@ -22,7 +22,9 @@ Sections (``--only`` picks some):
     crowdsms runs, (b) and (c), counted by valgrind's callgrind at c=16
     (``--instructions-concurrency``): within 0.2% from run to run of the same code, where
     CPU time moves by 10% (needs ``valgrind``; a whole run without it says so in the
-    table).
+    table). Then the blocking facade's extra instructions per call over ``await``, from
+    the main thread and from a worker thread, ``--facade-calls`` calls of each endpoint,
+    and plain asyncio's price of a task run from outside the loop.
 
 The sandbox runs in its own process on a free loopback port. Benchmarks are not tests:
 nothing here asserts a timing. A run that does not do what it measures (an answer that is
@@ -124,7 +126,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--latency-rounds", type=int, help="rounds of section 2 (default 3)")
     cli.add_argument("--sequential-requests", type=int, help="requests of section 3 (default 30)")
-    cli.add_argument("--facade-calls", type=int, help="calls per client, section 4 (500)")
+    cli.add_argument("--facade-calls", type=int, help="calls per client, sections 4 and 11 (500)")
     cli.add_argument(
         "--memory-sizes", type=int, nargs="+", help="job sizes, section 5 (100000 1000000)"
     )
@@ -278,6 +280,7 @@ def _check_redis_server() -> None:
 
 
 def _instructions(args: argparse.Namespace) -> list[Row]:
+    from benchmarks._facade_instructions import count_facade_instructions
     from benchmarks._instructions import count_instructions, valgrind_missing
 
     missing = valgrind_missing()
@@ -292,7 +295,11 @@ def _instructions(args: argparse.Namespace) -> list[Row]:
         except RuntimeError as error:  # keep the other sections' table
             return [*rows, Row("11", "instructions per recipient", f"not counted: {error}")]
         rows += counted.rows()
-    return rows
+    try:
+        facade = count_facade_instructions(calls=args.facade_calls)
+    except RuntimeError as error:
+        return [*rows, Row("11", "facade instructions per call", f"not counted: {error}")]
+    return rows + facade.rows()
 
 
 def main(argv: list[str] | None = None) -> int:

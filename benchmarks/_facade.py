@@ -22,6 +22,11 @@ calling thread's context variables) and a loop already running does not. For
 through a bare ``aiohttp.ClientSession``, awaited directly and in a task of its own: the
 same price with no crowdsms code at all.
 
+The blocking and async blocks are run once more from a worker thread, both clients made
+and called there, as a web server's request threads call them: Python runs signal handlers
+in the main thread only, so there no Ctrl-C can interrupt a call, and the blocking client
+runs it without the cancel scope its main-thread calls carry.
+
 Then the mechanism alone: a coroutine that does nothing, run to its end by plain asyncio (a
 task, and ``run_forever`` until the task stops the loop) and by the blocking client's loop
 (the same, plus its cancel scope, its Ctrl-C guard and its count of calls), in alternating
@@ -43,10 +48,11 @@ import cProfile
 import functools
 import pstats
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from benchmarks._measure import median
@@ -84,6 +90,8 @@ class Costs:
     """Median over neighbouring blocks of async-in-a-fresh-task minus async."""
     bare_fresh_task: PerCall | None = None
     """The same for a bare aiohttp GET (``service.timestamp`` only)."""
+    worker_thread_extra: PerCall | None = None
+    """Blocking minus async as :attr:`extra`, both called from a worker thread."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,17 @@ class FacadeResult:
                     f"{cost.fresh_task.wall * 1e6:+,.0f} us wall",
                 )
             )
+            worker = cost.worker_thread_extra
+            if worker is not None:
+                rows.append(
+                    Row(
+                        "4",
+                        f"`{endpoint}`: blocking over async, both called from a worker thread "
+                        "(as in a web server's request threads; no Ctrl-C reaches one, so its "
+                        "calls go without the cancel scope)",
+                        f"{worker.cpu * 1e6:+,.0f} us CPU, {worker.wall * 1e6:+,.0f} us wall",
+                    )
+                )
             bare = cost.bare_fresh_task
             if bare is not None:
                 rows.append(
@@ -281,6 +300,26 @@ def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
     )
 
 
+def _from_worker_thread(base_url: str, calls: int, rounds: int, endpoint: str) -> PerCall:
+    """:attr:`Costs.extra` measured in a worker thread: both clients made and called there."""
+    extras: list[PerCall] = []
+
+    def measure() -> None:
+        with _clients(base_url) as (loop, direct, client):
+            runs = _blocks(loop, direct, client, endpoint)
+            samples = _alternate(
+                {"blocking": runs["blocking"], "async": runs["async"]}, calls, rounds
+            )
+        extras.append(_extra(samples["blocking"], samples["async"]))
+
+    worker = threading.Thread(target=measure, name="facade benchmark")
+    worker.start()
+    worker.join()
+    if not extras:
+        raise RuntimeError(f"the worker thread's measurement of {endpoint} failed (see above)")
+    return extras[0]
+
+
 def _bare_get(
     loop: asyncio.AbstractEventLoop, url: str
 ) -> tuple[dict[str, Callable[[int], None]], Callable[[], Coroutine[Any, Any, None]]]:
@@ -382,7 +421,10 @@ def measure_facade(sandbox: SandboxProcess, *, calls: int, rounds: int = 5) -> F
     costs: dict[str, Costs] = {}
     for endpoint, label in (("timestamp", "service.timestamp"), ("send", "sms.send")):
         sandbox.reset()
-        costs[label] = _measure(sandbox.submail_url, calls, rounds, endpoint)
+        costs[label] = replace(
+            _measure(sandbox.submail_url, calls, rounds, endpoint),
+            worker_thread_extra=_from_worker_thread(sandbox.submail_url, calls, rounds, endpoint),
+        )
         print(f"  [4] {label}: {costs[label]}", file=sys.stderr, flush=True)
     mechanism = _mechanism(sandbox.submail_url, calls, rounds)
     print(f"  [4] a coroutine that does nothing: {mechanism}", file=sys.stderr, flush=True)

@@ -35,7 +35,13 @@ from dataclasses import dataclass
 
 from benchmarks._table import Row, ratio
 
-__all__ = ["CONTENDERS", "InstructionsResult", "count_instructions", "valgrind_missing"]
+__all__ = [
+    "CONTENDERS",
+    "InstructionsResult",
+    "callgrind_instructions",
+    "count_instructions",
+    "valgrind_missing",
+]
 
 CONTENDERS = ("crowdsms_aiohttp", "crowdsms", "best", "aiohttp")
 _LABELS = {
@@ -86,29 +92,26 @@ class InstructionsResult:
         return rows
 
 
-def _run_counted(contender: str, rounds: int, recipients: int, concurrency: int) -> int:
-    """Instructions callgrind counted in a child that runs ``contender`` ``rounds`` times."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-m",
-        "benchmarks._instructions",
-        contender,
-        str(rounds),
-        str(recipients),
-        str(concurrency),
-    ]
+def callgrind_instructions(arguments: Sequence[str], *, what: str) -> int:
+    """Instructions callgrind counted in ``python <arguments>``; ``what`` names it in errors."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     # One hash seed for every child: dicts and sets then collide the same way in each.
     environment = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    done = subprocess.run(
+        [*command, *arguments], capture_output=True, text=True, check=False, env=environment
+    )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(
-            f"{contender} under callgrind failed (exit {done.returncode}): {done.stderr[-2000:]}"
+            f"{what} under callgrind failed (exit {done.returncode}): {done.stderr[-2000:]}"
         )
     return int(found.group(1))
+
+
+def _run_counted(contender: str, rounds: int, recipients: int, concurrency: int) -> int:
+    """Instructions callgrind counted in a child that runs ``contender`` ``rounds`` times."""
+    arguments = ["-m", "benchmarks._instructions", contender, str(rounds), str(recipients)]
+    return callgrind_instructions([*arguments, str(concurrency)], what=contender)
 
 
 def count_instructions(*, recipients: int, concurrency: int) -> InstructionsResult:
