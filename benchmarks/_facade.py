@@ -373,15 +373,21 @@ async def _nothing() -> None:
     return None
 
 
+async def _nothing_then_stop(loop: asyncio.AbstractEventLoop) -> None:
+    """Stop ``loop`` from inside the task, as the blocking client's calls do: a done
+    callback would cost one more pass of the loop."""
+    loop.stop()
+
+
 def _mechanism(base_url: str, calls: int, rounds: int) -> Mechanism:
     """A coroutine that does nothing, through plain asyncio and through a blocking client."""
     with _clients(base_url) as (loop, direct, client):
 
         def asyncio_block(size: int) -> None:
             for _ in range(size):
-                task = loop.create_task(_nothing())
-                task.add_done_callback(lambda _: loop.stop())
+                task = loop.create_task(_nothing_then_stop(loop))
                 loop.run_forever()
+                task.result()
 
         blocking_block = _blocks(loop, direct, client, None)["blocking"]
         samples = _alternate({"asyncio": asyncio_block, "blocking": blocking_block}, calls, rounds)
