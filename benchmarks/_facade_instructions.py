@@ -13,8 +13,8 @@ a thousand), nothing next to a blocking call's extra.
 
 The ways of calling, for ``service.timestamp``, ``sms.send`` and a coroutine that does
 nothing: ``await`` on ``AsyncSubmail`` in a running loop; ``Submail`` from the main thread;
-``Submail`` from a worker thread (where no Ctrl-C can come, so the call has no cancel
-scope); and, for the coroutine that does nothing, plain asyncio's price of running a
+``Submail`` from a worker thread (where no Ctrl-C can come, so no Ctrl-C guard is
+installed); and, for the coroutine that does nothing, plain asyncio's price of running a
 coroutine to its end from outside the loop (a task, and ``run_forever`` until the coroutine
 stops the loop), the floor of any blocking call that runs each call in a task of its own.
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -123,6 +124,10 @@ def _child(endpoint: str, way: str, calls: int) -> None:
     from crowdsms.providers.submail import AsyncSubmail
     from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
+    # Python's own Ctrl-C handler, as in a terminal, whatever this child inherited (a
+    # command started in the background ignores SIGINT): the main thread's calls then put
+    # the blocking client's Ctrl-C guard in and take it out, as they do for users.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with SandboxProcess() as sandbox:
         url = sandbox.submail_url
         loop = asyncio.new_event_loop()

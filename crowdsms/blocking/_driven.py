@@ -19,9 +19,7 @@ coroutine's outcome. Nothing goes on sending after Ctrl-C, and a request that ma
 reached the provider is never reported as "not sent" (which would invite sending it again):
 a batch job's journal keeps its chunk as started, which a resumed job reports as
 ``unknown``. A second Ctrl-C stops the wait; the coroutine then unwinds in the background
-(the helper runs it) and ``close`` waits for it, before it closes the connections. Only the
-main thread gets Ctrl-C (Python runs signal handlers there alone), so only its calls carry
-the cancel scope that makes this possible; another thread's call runs without one.
+(the helper runs it) and ``close`` waits for it, before it closes the connections.
 """
 
 from __future__ import annotations
@@ -41,9 +39,6 @@ __all__ = ["DrivenLoop"]
 
 T = TypeVar("T")
 
-_get_ident = threading.get_ident
-_main_thread = threading.main_thread
-
 
 class _Call(Generic[T]):
     """One call: its coroutine function, its task, then its outcome; a waiting caller's wake-up."""
@@ -54,7 +49,6 @@ class _Call(Generic[T]):
         "error",
         "func",
         "interrupted",
-        "interruptible",
         "leading",
         "scope",
         "task",
@@ -63,11 +57,8 @@ class _Call(Generic[T]):
         "wake",
     )
 
-    def __init__(
-        self, func: Callable[[], Awaitable[T]], *, leading: bool, interruptible: bool
-    ) -> None:
+    def __init__(self, func: Callable[[], Awaitable[T]], *, leading: bool) -> None:
         self.func = func
-        self.interruptible = interruptible  # its caller is the main thread, which signals reach
         self.task: asyncio.Task[None] | None = None
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -121,15 +112,14 @@ class DrivenLoop:
         if loop_runs_here():
             refuse_running_loop(self._name)
         guard = self._guard
-        interruptible = _get_ident() == _main_thread().ident  # the thread signals reach
-        guarded = interruptible and guard.install()
+        guarded = guard.install()
         try:
             with self._mutex:
                 if check_closed and self._closed:
                     raise closed_error(self._name)
                 self._active += 1
                 self._unfinished += 1
-                call = _Call(func, leading=not self._running, interruptible=interruptible)
+                call = _Call(func, leading=not self._running)
                 if call.leading:
                     self._running = True
                 else:
@@ -251,33 +241,23 @@ class DrivenLoop:
         """Cancel ``call`` (on the loop).
 
         Through an anyio cancel scope, not ``Task.cancel``, which on asyncio would cut
-        through the shielded scopes inside (a batch job's journal writes). A call from a
-        thread other than the main thread has no scope (see :meth:`_run`): one that has
-        begun runs to its end, one that has not never begins.
+        through the shielded scopes inside (a batch job's journal writes).
         """
         call.cancelled = True
         if call.scope is not None and not call.done:
             call.scope.cancel()
 
     async def _run(self, call: _Call[T]) -> None:
+        scope_class = self._scope_class
+        if scope_class is None:
+            # The loop's own kind of anyio cancel scope: made directly, it skips the look-up
+            # of the running library that ``CancelScope()`` makes each time (3 us of 6).
+            scope_class = self._scope_class = type(CancelScope())
+        call.scope = scope = scope_class()
+        if call.cancelled:  # interrupted before it began
+            scope.cancel()
         try:
-            if call.interruptible:
-                scope_class = self._scope_class
-                if scope_class is None:
-                    # The loop's own kind of anyio cancel scope: made directly, it skips the
-                    # look-up of the running library that ``CancelScope()`` makes each time.
-                    scope_class = self._scope_class = type(CancelScope())
-                call.scope = scope = scope_class()
-                if call.cancelled:  # interrupted before it began
-                    scope.cancel()
-                with scope:
-                    call.value = await call.func()
-            elif not call.cancelled:
-                # Python runs signal handlers in the main thread only: nothing interrupts
-                # this caller, so its call goes without a cancel scope (about a sixth of
-                # the instructions a blocking call adds to an awaited one). Its caller
-                # stops waiting only if an exception is raised out of the loop; the call
-                # then runs to its end, or never begins.
+            with scope:
                 call.value = await call.func()
         except BaseException as error:  # re-raised in the caller's thread
             call.error = error

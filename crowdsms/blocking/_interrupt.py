@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+import threading
 from types import FrameType, ModuleType
 from typing import Protocol, cast
 
@@ -55,6 +56,8 @@ def _checked(module: ModuleType) -> _Signals:
 _SIGNALS = _signals()
 _SIGINT = int(signal.SIGINT)
 _DEFAULT = signal.default_int_handler
+_get_ident = threading.get_ident
+_main_thread = threading.main_thread
 
 
 class SigintGuard:
@@ -75,12 +78,12 @@ class SigintGuard:
         """How many times Ctrl-C came since the guard was installed."""
 
     def install(self) -> bool:
-        """Install the guard if Python's default handler is in place (main thread only).
+        """Install the guard if this is the main thread and Python's default handler is in place.
 
         Returns whether it was installed (and must be restored).
         """
-        if _SIGNALS.getsignal(_SIGINT) is not _DEFAULT:
-            return False  # someone else's handler
+        if _get_ident() != _main_thread().ident or _SIGNALS.getsignal(_SIGINT) is not _DEFAULT:
+            return False  # not the main thread, which signals skip; or someone else's handler
         self.interrupts = 0
         _SIGNALS.signal(_SIGINT, self)
         return True

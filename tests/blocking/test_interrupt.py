@@ -8,7 +8,6 @@ A SIGINT handler other than Python's default is left alone.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import threading
@@ -94,18 +93,6 @@ class _AsyncOps:
         await anyio.to_thread.run_sync(gate.wait)
         return "held"
 
-    async def exit_the_loop_then_finish(self, gate: threading.Event) -> str:
-        """A loop callback raises SystemExit out of the loop; then finish after ``gate``."""
-        asyncio.get_running_loop().call_soon(_exit)
-        await anyio.to_thread.run_sync(gate.wait)
-        await anyio.lowlevel.checkpoint()  # where a cancelled call would stop
-        self.events.append("finished")
-        return "finished"
-
-
-def _exit() -> None:
-    raise SystemExit(3)
-
 
 class _AsyncClient(AsyncClientBase):
     provider = "ops"
@@ -127,7 +114,6 @@ class _Ops(BlockingGroup[_AsyncOps]):
     interrupt_then_refuse = blocking(_AsyncOps.interrupt_then_refuse)
     interrupt_twice_then_linger = blocking(_AsyncOps.interrupt_twice_then_linger)
     hold = blocking(_AsyncOps.hold)
-    exit_the_loop_then_finish = blocking(_AsyncOps.exit_the_loop_then_finish)
 
 
 class _Client(BlockingClientBase[_AsyncClient]):
@@ -216,25 +202,6 @@ def test_a_second_ctrl_c_stops_waiting_and_close_lets_the_call_unwind_first() ->
     closer.join()
     # the connections were closed after the call had unwound, not under it
     assert events == ["unwound", "aclose"]
-    assert _client_threads() == []
-
-
-def test_a_call_from_another_thread_is_not_cut_short_when_its_caller_stops_waiting() -> None:
-    # Python runs signal handlers in the main thread only: nothing interrupts another
-    # thread's call, which therefore runs without a cancel scope. If an exception raised
-    # out of the loop (a callback's SystemExit) ends its caller's wait all the same, the
-    # call goes on to its end in the background, and close() waits for it.
-    gate = threading.Event()
-    client = _Client()
-    events = client.async_client.ops.events
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        waited = pool.submit(client.ops.exit_the_loop_then_finish, gate)
-        with pytest.raises(SystemExit):
-            waited.result(timeout=10)
-    assert events == []  # still waiting for the gate
-    gate.set()
-    client.close()
-    assert events == ["finished", "aclose"]
     assert _client_threads() == []
 
 
