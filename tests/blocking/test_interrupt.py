@@ -221,9 +221,19 @@ def test_a_custom_sigint_handler_is_left_alone() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_the_unwrapped_signal_functions_agree_with_the_public_ones() -> None:
     from crowdsms.blocking import _interrupt
 
     assert _interrupt._SIGNALS.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGINT)
+    # SIG_IGN and SIG_DFL (a process started in the background ignores SIGINT): the public
+    # function turns the int into a ``signal.Handlers`` member, equal to it
+    for handler in (signal.SIG_IGN, signal.SIG_DFL):
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            assert _interrupt._SIGNALS.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGINT)
+            assert _interrupt._SIGNALS.getsignal(signal.SIGINT) is not signal.default_int_handler
+        finally:
+            signal.signal(signal.SIGINT, previous)
     # a module without them (another implementation's) falls back to the public ones
     assert _interrupt._checked(types.ModuleType("_signal")) is signal
