@@ -62,7 +62,14 @@ from crowdsms import Submail
 from crowdsms.providers.submail import AsyncSubmail
 from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
-__all__ = ["FacadeResult", "measure_facade"]
+__all__ = [
+    "FacadeResult",
+    "call_blocks",
+    "clients",
+    "in_worker_thread",
+    "measure_facade",
+    "plain_asyncio_block",
+]
 
 _WARM_UP = 20
 _BLOCK = 50
@@ -217,7 +224,7 @@ def _timed(run: Callable[[int], None], calls: int) -> PerCall:
 
 
 @contextmanager
-def _clients(base_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, AsyncSubmail, Submail]]:
+def clients(base_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, AsyncSubmail, Submail]]:
     """An event loop with an ``AsyncSubmail`` on it, and a ``Submail``; all closed after."""
     loop = asyncio.new_event_loop()
 
@@ -233,7 +240,7 @@ def _clients(base_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, AsyncSu
         loop.close()
 
 
-def _blocks(
+def call_blocks(
     loop: asyncio.AbstractEventLoop, direct: AsyncSubmail, client: Submail, endpoint: str | None
 ) -> dict[str, Callable[[int], None]]:
     """Blocks of calls of ``endpoint`` (``None``: a coroutine that does nothing): through the
@@ -278,8 +285,8 @@ def _awaited(
 
 
 def _measure(base_url: str, calls: int, rounds: int, endpoint: str) -> Costs:
-    with _clients(base_url) as (loop, direct, client):
-        runs = _blocks(loop, direct, client, endpoint)
+    with clients(base_url) as (loop, direct, client):
+        runs = call_blocks(loop, direct, client, endpoint)
         close_bare = None
         if endpoint == "timestamp":
             bare_runs, close_bare = _bare_get(loop, f"{base_url}/service/timestamp.json")
@@ -305,26 +312,32 @@ def _from_worker_thread(base_url: str, calls: int, rounds: int, endpoint: str) -
     extras: list[PerCall] = []
 
     def measure() -> None:
-        with _clients(base_url) as (loop, direct, client):
-            runs = _blocks(loop, direct, client, endpoint)
+        with clients(base_url) as (loop, direct, client):
+            runs = call_blocks(loop, direct, client, endpoint)
             samples = _alternate(
                 {"blocking": runs["blocking"], "async": runs["async"]}, calls, rounds
             )
         extras.append(_extra(samples["blocking"], samples["async"]))
 
-    def in_worker() -> None:
+    in_worker_thread(measure, what=f"the measurement of {endpoint}")
+    return extras[0]
+
+
+def in_worker_thread(work: Callable[[], None], *, what: str) -> None:
+    """Run ``work`` in a thread of its own and wait for it; raise what it raised."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
         try:
-            measure()
+            work()
         except BaseException as error:
             failed.append(error)
 
-    failed: list[BaseException] = []
-    worker = threading.Thread(target=in_worker, name="facade benchmark")
+    worker = threading.Thread(target=run, name="facade benchmark")
     worker.start()
     worker.join()
     if failed:
-        raise RuntimeError(f"the worker thread's measurement of {endpoint} failed") from failed[0]
-    return extras[0]
+        raise RuntimeError(f"{what} in a worker thread failed") from failed[0]
 
 
 def _bare_get(
@@ -387,18 +400,26 @@ async def _nothing_then_stop(loop: asyncio.AbstractEventLoop) -> None:
     loop.stop()
 
 
+def plain_asyncio_block(loop: asyncio.AbstractEventLoop) -> Callable[[int], None]:
+    """Blocks of a coroutine that does nothing, each run to its end by plain asyncio from
+    outside ``loop``: a task, and ``run_forever`` until the task stops the loop."""
+
+    def block(size: int) -> None:
+        for _ in range(size):
+            task = loop.create_task(_nothing_then_stop(loop))
+            loop.run_forever()
+            task.result()
+
+    return block
+
+
 def _mechanism(base_url: str, calls: int, rounds: int) -> Mechanism:
     """A coroutine that does nothing, through plain asyncio and through a blocking client."""
-    with _clients(base_url) as (loop, direct, client):
-
-        def asyncio_block(size: int) -> None:
-            for _ in range(size):
-                task = loop.create_task(_nothing_then_stop(loop))
-                loop.run_forever()
-                task.result()
-
-        blocking_block = _blocks(loop, direct, client, None)["blocking"]
-        samples = _alternate({"asyncio": asyncio_block, "blocking": blocking_block}, calls, rounds)
+    with clients(base_url) as (loop, direct, client):
+        blocking_block = call_blocks(loop, direct, client, None)["blocking"]
+        samples = _alternate(
+            {"asyncio": plain_asyncio_block(loop), "blocking": blocking_block}, calls, rounds
+        )
     return Mechanism(
         asyncio_alone=_median(samples["asyncio"]).cpu,
         blocking=_median(samples["blocking"]).cpu,
@@ -420,8 +441,8 @@ def _calls_per_call(run: Callable[[int], None], calls: int) -> float:
 
 def _count(base_url: str, calls: int, endpoint: str | None) -> CallCounts:
     """Calls per call of ``endpoint`` (``None``: a coroutine that does nothing), both clients."""
-    with _clients(base_url) as (loop, direct, client):
-        runs = _blocks(loop, direct, client, endpoint)
+    with clients(base_url) as (loop, direct, client):
+        runs = call_blocks(loop, direct, client, endpoint)
         return CallCounts(
             blocking=_calls_per_call(runs["blocking"], calls),
             direct=_calls_per_call(runs["async"], calls),

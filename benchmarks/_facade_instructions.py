@@ -21,16 +21,12 @@ stops the loop), the floor of any blocking call that runs each call in a task of
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import signal
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from benchmarks._instructions import callgrind_instructions
 from benchmarks._table import Row
@@ -41,8 +37,8 @@ _ENDPOINTS = ("service.timestamp", "sms.send", "nothing")
 _WAYS = ("await", "main thread", "worker thread")
 _FLOOR = "plain asyncio"
 _WARM_UP = 20
-_TEXT = "【沙箱】您的验证码是4321，10分钟内有效。"
-_PHONE = "13800138000"
+_SECTION_4_NAMES = {"service.timestamp": "timestamp", "sms.send": "send", "nothing": None}
+"""Section 4's name of each endpoint (``None``: the coroutine that does nothing)."""
 
 
 @dataclass
@@ -113,86 +109,26 @@ def count_facade_instructions(*, calls: int) -> FacadeInstructions:
     return FacadeInstructions(calls, per_call)
 
 
-async def _nothing() -> None:
-    return None
-
-
 def _child(endpoint: str, way: str, calls: int) -> None:
     """Make both clients on a sandbox of its own, warm up, then make ``calls`` calls."""
+    from benchmarks._facade import call_blocks, clients, in_worker_thread, plain_asyncio_block
     from benchmarks._sandbox import SandboxProcess
-    from crowdsms import Submail
-    from crowdsms.providers.submail import AsyncSubmail
-    from crowdsms.sandbox.emulators.submail import SUBMAIL_APPID, SUBMAIL_APPKEY
 
     # Python's own Ctrl-C handler, as in a terminal, whatever this child inherited (a
     # command started in the background ignores SIGINT): the main thread's calls then put
     # the blocking client's Ctrl-C guard in and take it out, as they do for users.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with SandboxProcess() as sandbox:
-        url = sandbox.submail_url
-        loop = asyncio.new_event_loop()
-
-        async def open_async() -> AsyncSubmail:
-            return AsyncSubmail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=url)
-
-        direct = loop.run_until_complete(open_async())
-        client = Submail(app_id=SUBMAIL_APPID, app_key=SUBMAIL_APPKEY, base_url=url)
-        blocking_call: Callable[[], object]
-        awaited: Callable[[], Coroutine[Any, Any, object]]
-        if endpoint == "service.timestamp":
-            blocking_call, awaited = client.service.timestamp, direct.service.timestamp
-        elif endpoint == "sms.send":
-            blocking_call = functools.partial(client.sms.send, to=_PHONE, content=_TEXT)
-            awaited = functools.partial(direct.sms.send, to=_PHONE, content=_TEXT)
+    with SandboxProcess() as sandbox, clients(sandbox.submail_url) as (loop, direct, client):
+        blocks = call_blocks(loop, direct, client, _SECTION_4_NAMES[endpoint])
+        count = _WARM_UP + calls
+        if way == "await":
+            blocks["async"](count)
+        elif way == _FLOOR:
+            plain_asyncio_block(loop)(count)
+        elif way == "main thread":
+            blocks["blocking"](count)
         else:
-            blocking_call = functools.partial(client._runner.call, _nothing)
-            awaited = _nothing
-
-        def stopping() -> Coroutine[Any, Any, None]:
-            async def run() -> None:
-                await _nothing()
-                loop.stop()
-
-            return run()
-
-        def plain_asyncio() -> None:
-            task = loop.create_task(stopping())
-            loop.run_forever()
-            task.result()
-
-        async def awaiting(count: int) -> None:
-            for _ in range(count):
-                await awaited()
-
-        def in_turn(call: Callable[[], object], count: int) -> None:
-            for _ in range(count):
-                call()
-
-        try:
-            if way == "await":
-                loop.run_until_complete(awaiting(_WARM_UP + calls))
-            elif way == _FLOOR:
-                in_turn(plain_asyncio, _WARM_UP + calls)
-            elif way == "main thread":
-                in_turn(blocking_call, _WARM_UP + calls)
-            else:
-                failed: list[BaseException] = []
-
-                def from_worker() -> None:
-                    try:
-                        in_turn(blocking_call, _WARM_UP + calls)
-                    except BaseException as error:
-                        failed.append(error)
-
-                worker = threading.Thread(target=from_worker)
-                worker.start()
-                worker.join()
-                if failed:
-                    raise failed[0]
-        finally:
-            client.close()
-            loop.run_until_complete(direct.aclose())
-            loop.close()
+            in_worker_thread(lambda: blocks["blocking"](count), what=f"{endpoint}'s calls")
 
 
 def _main(argv: Sequence[str]) -> None:
