@@ -189,7 +189,7 @@ async def _round(
     seconds: dict[str, float] = {}
 
     def screen() -> list[tuple[int, Recipient | BatchOutcome, str]]:
-        screener = Screener(sender.validate)
+        screener = Screener.for_chunk_sender(sender)
         return [
             (position, screener.screen(item, position, phone), phone)
             for position, item in enumerate(people)

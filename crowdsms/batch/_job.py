@@ -249,7 +249,7 @@ class _Job:
         self._started = self._clock()
         self._last_progress = -math.inf
         self._tally = Tally()
-        self._screener = Screener(chunk_sender.validate)
+        self._screener = Screener.for_chunk_sender(chunk_sender)
         self._chunker = Chunker(config.chunk_size)
         self._keyed = bool(chunk_sender.supports_idempotency_key)
         self._control = FlowControl(

@@ -118,7 +118,7 @@ class _Counts:
     """The running counts of a preview (one per recipient; nothing per recipient kept)."""
 
     def __init__(self, chunk_sender: ChunkSender, *, longest: int) -> None:
-        self.screener = Screener(chunk_sender.validate)
+        self.screener = Screener.for_chunk_sender(chunk_sender)
         self.render: Callable[[Recipient], str | None] | None = getattr(
             chunk_sender, "render", None
         )

@@ -22,7 +22,14 @@ from collections.abc import Callable, Collection
 
 from crowdsms.batch._report import BatchOutcome
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import OutcomeStatus, PreSkipped, Recipient, RecipientOutcome
+from crowdsms.outcomes import (
+    ChunkSender,
+    OutcomeStatus,
+    PreSkipped,
+    Recipient,
+    RecipientOutcome,
+)
+from crowdsms.phones import is_known_mobile
 
 __all__ = [
     "SKIPPED_DUPLICATE",
@@ -69,6 +76,10 @@ class SeenPhones:
         """Record ``phone`` at ``position`` unless seen; return the earlier position if seen."""
         if len(phone) != 11 or not (phone.isdigit() and phone.isascii()):
             return self._other_position(phone, position)
+        return self.first_position_of_digits(phone, position)
+
+    def first_position_of_digits(self, phone: str, position: int) -> int | None:
+        """:meth:`first_position` of a ``phone`` known to be 11 ASCII digits (not checked)."""
         prefix, low = divmod(int(phone), _LOW)  # the first 3 digits, the last 8
         bucket_key = prefix * _SUB_BUCKETS + low % _SUB_BUCKETS
         bucket = self._buckets.get(bucket_key)
@@ -122,15 +133,33 @@ def input_phone_of(item: object) -> str:
 
 
 class Screener:
-    """Turns each input item into a recipient to send or a ``skipped`` outcome."""
+    """Turns each input item into a recipient to send or a ``skipped`` outcome.
 
-    def __init__(self, validate: Callable[..., Recipient]) -> None:
+    ``valid_as_given_with_vars`` is the chunk sender's promise of that name (see
+    :class:`~crowdsms.outcomes.ChunkSender`): a recipient with a wire-form number of a known
+    prefix and every one of those variables is its own validated form, so ``validate`` is
+    not called for it. ``None`` makes no promise: every recipient is validated.
+    """
+
+    def __init__(
+        self,
+        validate: Callable[..., Recipient],
+        valid_as_given_with_vars: Collection[str] | None = None,
+    ) -> None:
         self._validate = validate
+        self._valid_as_given_with = (
+            None if valid_as_given_with_vars is None else frozenset(valid_as_given_with_vars)
+        )
         self.seen = SeenPhones()
         self.suppressed: Collection[str] = frozenset()
         """Numbers skipped as ``opted_out`` (the suppression list)."""
         self.last_error: InvalidInputError | None = None
         """The error of the last recipient found invalid (a preview groups them by it)."""
+
+    @classmethod
+    def for_chunk_sender(cls, chunk_sender: ChunkSender) -> Screener:
+        """A screener with ``chunk_sender``'s ``validate`` and its promise, if it makes one."""
+        return cls(chunk_sender.validate, getattr(chunk_sender, "valid_as_given_with_vars", None))
 
     def screen(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
         """The normalized recipient at ``position``, or why it is skipped.
@@ -139,25 +168,23 @@ class Screener:
         from the chunk sender's ``validate`` makes a recipient ``invalid``; any other
         exception is a bug and propagates.
         """
-        if not isinstance(item, Recipient):  # the usual item is one: one check
-            if isinstance(item, str):
-                item = Recipient(item)
-            elif isinstance(item, PreSkipped):
-                return _skipped(position, input_phone, item.code, item.message)
-            else:
-                return _skipped(
-                    position,
-                    input_phone,
-                    SKIPPED_INVALID,
-                    f"recipients[{position}]: expected a Recipient or a phone string, got "
-                    f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
-                )
-        try:
-            recipient = self._validate(item, position=position)
-        except InvalidInputError as exc:
-            self.last_error = exc
-            return _skipped(position, input_phone, SKIPPED_INVALID, str(exc))
-        earlier = self.seen.first_position(recipient.phone, position)
+        required = self._valid_as_given_with
+        if (
+            required is not None
+            and type(item) is Recipient
+            and is_known_mobile(item.phone)
+            and item.vars.keys() >= required
+        ):
+            # The chunk sender promised validate would return the item itself: the usual
+            # recipient of a large job costs a few checks here instead of validate's call.
+            recipient = item
+            earlier = self.seen.first_position_of_digits(item.phone, position)
+        else:
+            checked = self._validated(item, position, input_phone)
+            if isinstance(checked, BatchOutcome):
+                return checked
+            recipient = checked
+            earlier = self.seen.first_position(recipient.phone, position)
         if earlier is not None:
             return _skipped(
                 position,
@@ -176,3 +203,24 @@ class Screener:
                 "verification code), send with honour_opt_outs=False",
             )
         return recipient
+
+    def _validated(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
+        """The chunk sender's validated form of ``item``, or why it is ``invalid``."""
+        if not isinstance(item, Recipient):
+            if isinstance(item, str):
+                item = Recipient(item)
+            elif isinstance(item, PreSkipped):
+                return _skipped(position, input_phone, item.code, item.message)
+            else:
+                return _skipped(
+                    position,
+                    input_phone,
+                    SKIPPED_INVALID,
+                    f"recipients[{position}]: expected a Recipient or a phone string, got "
+                    f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
+                )
+        try:
+            return self._validate(item, position=position)
+        except InvalidInputError as exc:
+            self.last_error = exc
+            return _skipped(position, input_phone, SKIPPED_INVALID, str(exc))

@@ -32,6 +32,8 @@ class Reader:
         self.max_chunk_size = inner.max_chunk_size
         self.supports_idempotency_key = False
         self.supports_reference = bool(getattr(inner, "supports_reference", False))
+        self.valid_as_given_with_vars = getattr(inner, "valid_as_given_with_vars", None)
+        """The provider's promise about :meth:`validate`, which is the provider's own."""
 
     def validate(self, recipient: Recipient, *, position: int) -> Recipient:
         """The provider's validation: the same recipients are screened out."""

@@ -44,6 +44,7 @@ class SubmailChunkSender:
         self._requests = requests
         self._content = content
         self._tag = tag
+        self._valid_as_given_with_vars = frozenset(content.placeholders)
         self._parts = _PLACEHOLDER.split(content.text)
         """Literal text and ``@var`` names, alternately (``render`` joins them)."""
 
@@ -74,6 +75,13 @@ class SubmailChunkSender:
     def placeholders(self) -> tuple[str, ...]:
         """The ``@var`` keys the content uses, in order of first use."""
         return self._content.placeholders
+
+    @property
+    def valid_as_given_with_vars(self) -> frozenset[str]:
+        """The content's ``@var`` keys: :meth:`validate` returns a recipient itself when its
+        number is a wire-form one of a known prefix (:func:`crowdsms.phones.is_known_mobile`)
+        and it has a value for each of these keys, so the batch sender need not call it."""
+        return self._valid_as_given_with_vars
 
     @property
     def segments_note(self) -> str | None:
