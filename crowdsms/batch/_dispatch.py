@@ -146,7 +146,8 @@ class Dispatcher:
     in its reports, so that reports name the chunk even when the answer was lost.
 
     ``validated`` says that every block's recipients are ones ``chunk_sender.validate``
-    returned (the job's screener validated them): each chunk then goes to ``send_chunk`` as
+    returned, or by its ``valid_as_given_with_vars`` promise would return (the job's
+    screener checked them): each chunk then goes to ``send_chunk`` as
     :class:`~crowdsms.outcomes.CheckedRecipients` of that chunk sender, which does not check
     them again.
     """

@@ -274,7 +274,7 @@ class _Job:
             stop_on_job_wide_error=config.stop_on_job_wide_error,
             job_id=job_id,
             send_window=config.send_window,
-            validated=True,  # the screener validates every recipient with chunk_sender
+            validated=True,  # the screener validated every recipient (or its promise did)
         )
         self._reports: JobReports | None = None
         self._budget = (

@@ -1,12 +1,12 @@
 """Making a :class:`~crowdsms.batch.Preview`: the job's screening and chunking, no requests.
 
 Each input item goes through the same :class:`~crowdsms.batch._screen.Screener` (the chunk
-sender's ``validate``, the duplicate check, the suppression list) and the same
+sender's ``validate`` or its promise, the duplicate check, the suppression list) and the same
 :class:`~crowdsms.batch._chunking.Chunker` as in a job, so the counts and the number of
 requests are the job's. Each recipient to send is rendered by the chunk sender's optional
 ``render`` and counted with :func:`~crowdsms.segments.count_segments`. Only counts, a
 histogram and the few longest messages are kept: memory stays flat, apart from the set of
-numbers seen (about 18 bytes per distinct number, as in a job).
+numbers seen (about 9.5 bytes per distinct number, as in a job).
 
 A journal is only read (the suppression list, as the job would load it): a preview never
 creates, locks or changes one.

@@ -1,5 +1,9 @@
 """Before sending: validate and normalize each recipient, and drop repeated numbers.
 
+Each recipient is validated by the chunk sender's ``validate``, except the ones its promise
+covers (``valid_as_given_with_vars``, see :class:`Screener`), which are their own validated
+form and are checked here.
+
 A refused recipient becomes a ``skipped`` outcome (code ``"invalid"`` or ``"duplicate"``),
 never a failed request. The first occurrence of a number is the one sent.
 
@@ -17,6 +21,7 @@ ten million numbers).
 from __future__ import annotations
 
 import bisect
+import inspect
 from array import array
 from collections.abc import Callable, Collection
 
@@ -47,6 +52,8 @@ SKIPPED_DUPLICATE = "duplicate"
 SKIPPED_OPTED_OUT = "opted_out"
 """The ``code`` of a recipient whose number is on the suppression list (it replied "stop")."""
 
+_PROMISE = "valid_as_given_with_vars"
+"""The chunk sender's promise about its ``validate`` (see :class:`Screener`)."""
 _SUB_BUCKETS = 61
 """Buckets per 3-digit prefix: about 4,300 in all for mainland numbers (70 prefixes)."""
 _MAX_POSITION = 2**32 - 1
@@ -146,6 +153,11 @@ class Screener:
         validate: Callable[..., Recipient],
         valid_as_given_with_vars: Collection[str] | None = None,
     ) -> None:
+        if isinstance(valid_as_given_with_vars, str):
+            raise TypeError(
+                f"{_PROMISE} must be a set of variable names, not the string "
+                f"{valid_as_given_with_vars!r:.40}: write frozenset({{'name'}}), not 'name'"
+            )
         self._validate = validate
         self._valid_as_given_with = (
             None if valid_as_given_with_vars is None else frozenset(valid_as_given_with_vars)
@@ -158,8 +170,16 @@ class Screener:
 
     @classmethod
     def for_chunk_sender(cls, chunk_sender: ChunkSender) -> Screener:
-        """A screener with ``chunk_sender``'s ``validate`` and its promise, if it makes one."""
-        return cls(chunk_sender.validate, getattr(chunk_sender, "valid_as_given_with_vars", None))
+        """A screener with ``chunk_sender``'s ``validate`` and its promise, if it makes one.
+
+        Only a promise the chunk sender holds itself counts (a class attribute, a property
+        or an instance attribute): one a wrapper forwards from the sender it wraps through
+        ``__getattr__`` is about that sender's ``validate``, not the wrapper's.
+        """
+        promise = None
+        if inspect.getattr_static(chunk_sender, _PROMISE, None) is not None:
+            promise = getattr(chunk_sender, _PROMISE)
+        return cls(chunk_sender.validate, promise)
 
     def screen(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
         """The normalized recipient at ``position``, or why it is skipped.

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from crowdsms import phones
 from crowdsms.batch import BatchOutcome, BatchSender
 from crowdsms.batch._screen import Screener
+from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import PreSkipped, Recipient
 from crowdsms.phones import is_known_mobile, normalize_mainland_mobile
 from crowdsms.providers import _registry
-from crowdsms.providers.submail import AsyncSubmail
+from crowdsms.providers.submail import AsyncSubmail, SubmailChunkSender
 from crowdsms.sandbox import serve
 
 from .fakes import FakeChunkSender
@@ -39,6 +41,12 @@ class Promising(FakeChunkSender):
         return super().validate(recipient, position=position)
 
 
+@pytest.fixture
+def no_prefix_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start with no prefix accepted, so that the tests decide which ones are known."""
+    monkeypatch.setattr(phones, "_accepted_prefixes", set())
+
+
 def _mixed_input() -> list[object]:
     known = normalize_mainland_mobile("13912345678")  # its prefix is known from here on
     return [
@@ -52,10 +60,14 @@ def _mixed_input() -> list[object]:
         Recipient("12345", {"name": "e"}),  # invalid
         PreSkipped("13912340005", "opted_out", "replied stop"),
         Recipient("13912340006", {"name": "f"}),  # promised
+        Recipient("10012345678", {"name": "g"}),  # 11 digits, no such prefix: invalid
+        Recipient("13712340007", {"name": "h"}),  # a prefix not known yet: validated
+        Recipient("13712340008", {"name": "i"}),  # known now: promised
     ]
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("no_prefix_known")
 async def test_promised_recipients_skip_validate_and_get_the_same_outcomes() -> None:
     given = _mixed_input()
     promising = Promising(max_chunk_size=3)
@@ -71,8 +83,10 @@ async def test_promised_recipients_skip_validate_and_get_the_same_outcomes() -> 
         "13912340004",
         "139 1234 0002",
         "12345",
+        "10012345678",
+        "13712340007",
     ]
-    assert plain.validated == 9  # every item but the PreSkipped one
+    assert plain.validated == len(given) - 1  # every item but the PreSkipped one
     strip = [(o.position, o.input_phone, o.status, o.outcome.code) for o in without]
     assert [(o.position, o.input_phone, o.status, o.outcome.code) for o in with_promise] == strip
     assert [o.outcome.code for o in with_promise if o.outcome.code] == [
@@ -80,33 +94,56 @@ async def test_promised_recipients_skip_validate_and_get_the_same_outcomes() -> 
         "duplicate",
         "invalid",
         "opted_out",
+        "invalid",
     ]
 
 
-def test_the_screener_with_and_without_the_promise_agrees_on_random_input() -> None:
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["fake", "submail"])
+@pytest.mark.usefixtures("no_prefix_known")
+async def test_the_screener_with_and_without_the_promise_agrees_on_random_input(
+    kind: str,
+) -> None:
     """Random mixes of promised, formatted, duplicate and invalid numbers, opted out or not."""
-    promising = Promising(max_chunk_size=50)
-    plain = FakeChunkSender(max_chunk_size=50, strict=True)
-    normalize_mainland_mobile("13800000000")  # a known prefix for the wire-form numbers
-    chooser = random.Random(20261203)
-    for _ in range(30):
-        numbers = [f"1380000{chooser.randrange(40):04d}" for _ in range(60)]
-        given: list[object] = []
-        for number in numbers:
-            form = chooser.randrange(5)
-            variables = {"name": "n"} if chooser.random() < 0.7 else {"other": "o"}
-            if form == 0:
-                given.append(Recipient(f"+86 {number[:3]} {number[3:7]} {number[7:]}", variables))
-            elif form == 1:
-                given.append(number)
-            elif form == 2:
-                given.append(Recipient(number[:10], variables))  # too short: invalid
-            else:
-                given.append(Recipient(number, variables))
-        opted_out = frozenset(chooser.sample(numbers, 5))
-        assert _screened(Screener.for_chunk_sender(promising), given, opted_out) == _screened(
-            Screener.for_chunk_sender(plain), given, opted_out
+    async with serve() as sandbox, sandbox.client("submail") as client:
+        assert isinstance(client, AsyncSubmail)
+        sender: Any = (
+            Promising(max_chunk_size=50)
+            if kind == "fake"
+            else client.sms.multisend_chunks(content="【Shop】@var(name), code @var(code)")
         )
+        names = sorted(sender.valid_as_given_with_vars)
+        chooser = random.Random(20261203)
+        prefixes = ["13800", "13912", "15555", "10012", "19999", "12345"]  # the last 3: invalid
+        taken_shortcut = 0
+        for _ in range(30):
+            numbers = [f"{chooser.choice(prefixes)}{chooser.randrange(30):06d}" for _ in range(60)]
+            given: list[object] = []
+            for number in numbers:
+                form = chooser.randrange(5)
+                present = [name for name in names if chooser.random() < 0.8]
+                variables = {name: chooser.choice(["", "x", "客户"]) for name in present}
+                if form == 0:
+                    formatted = f"+86 {number[:3]} {number[3:7]} {number[7:]}"
+                    given.append(Recipient(formatted, variables))
+                elif form == 1:
+                    given.append(number)
+                elif form == 2:
+                    given.append(Recipient(number[:10], variables))  # too short: invalid
+                else:
+                    given.append(Recipient(number, variables))
+            opted_out = frozenset(chooser.sample(numbers, 5))
+            promised = Screener.for_chunk_sender(sender)
+            taken_shortcut += sum(
+                type(item) is Recipient
+                and phones.is_known_mobile(item.phone)
+                and item.vars.keys() >= set(names)
+                for item in given
+            )
+            assert _screened(promised, given, opted_out) == _screened(
+                Screener(sender.validate), given, opted_out
+            )
+        assert taken_shortcut > 300  # most wire-form recipients with every variable
 
 
 def _screened(screener: Screener, given: Sequence[object], opted_out: frozenset[str]) -> list[Any]:
@@ -116,12 +153,14 @@ def _screened(screener: Screener, given: Sequence[object], opted_out: frozenset[
         phone = item if isinstance(item, str) else getattr(item, "phone", "")
         result = screener.screen(item, position, phone)
         if isinstance(result, Recipient):
-            results.append(("send", result.phone, "name" in result.vars))
+            results.append(("send", result.phone, dict(result.vars)))
         else:
             results.append((result.input_phone, result.outcome.code, result.outcome.message))
+        results.append(str(screener.last_error))
     return results
 
 
+@pytest.mark.usefixtures("no_prefix_known")
 def test_a_subclass_of_recipient_is_always_validated() -> None:
     class Tagged(Recipient):
         pass
@@ -173,3 +212,49 @@ async def test_submail_promises_exactly_the_contents_variables() -> None:
             assert sender.valid_as_given_with_vars == frozenset({"name", "code"})
             plain = client.sms.multisend_chunks(content="【Shop】no variables here")
             assert plain.valid_as_given_with_vars == frozenset()
+
+
+BLOCKED = "13800138002"
+
+
+class Blocklisting:
+    """A wrapper of a user's: its own validate, everything else forwarded to the sender."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        if recipient.phone == BLOCKED:
+            raise InvalidInputError("blocked", field="phone", position=position)
+        return cast(Recipient, self.inner.validate(recipient, position=position))
+
+
+class BlocklistingSubmail(SubmailChunkSender):
+    """A subclass of SUBMAIL's chunk sender with a validate of its own."""
+
+    def validate(self, recipient: Recipient, *, position: int) -> Recipient:
+        if recipient.phone == BLOCKED:
+            raise InvalidInputError("blocked", field="phone", position=position)
+        return super().validate(recipient, position=position)
+
+
+@pytest.mark.asyncio
+async def test_a_validate_of_its_own_is_not_skipped_by_a_promise_it_did_not_make() -> None:
+    """A ``__getattr__`` wrapper and a subclass of SUBMAIL's sender do not inherit its promise."""
+    given = [Recipient("13800138001", {"name": "a"}), Recipient(BLOCKED, {"name": "b"})]
+    async with serve() as sandbox, sandbox.client("submail") as client:
+        assert isinstance(client, AsyncSubmail)
+        inner = client.sms.multisend_chunks(content="【Shop】hi @var(name)")
+        subclassed = BlocklistingSubmail(inner._requests, inner._content, None)
+        assert subclassed.valid_as_given_with_vars is None
+        for sender in (Blocklisting(inner), subclassed):
+            preview = await BatchSender(sender).preview(given)
+            assert (preview.valid, preview.invalid) == (1, 1), type(sender).__name__
+
+
+def test_a_promise_written_as_one_string_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"frozenset\(\{'name'\}\), not 'name'"):
+        Screener(FakeChunkSender().validate, "name")

@@ -77,10 +77,16 @@ class SubmailChunkSender:
         return self._content.placeholders
 
     @property
-    def valid_as_given_with_vars(self) -> frozenset[str]:
+    def valid_as_given_with_vars(self) -> frozenset[str] | None:
         """The content's ``@var`` keys: :meth:`validate` returns a recipient itself when its
         number is a wire-form one of a known prefix (:func:`crowdsms.phones.is_known_mobile`)
-        and it has a value for each of these keys, so the batch sender need not call it."""
+        and it has a value for each of these keys, so the batch sender need not call it.
+
+        ``None`` (no promise) in a subclass that overrides :meth:`validate`: the promise is
+        about this class's.
+        """
+        if type(self).validate is not SubmailChunkSender.validate:
+            return None
         return self._valid_as_given_with_vars
 
     @property
