@@ -282,11 +282,11 @@ class ChunkSender(Protocol):
     whose ``phone`` passes :func:`crowdsms.phones.is_known_mobile` (11 ASCII digits with a
     prefix already accepted) and whose ``vars`` hold every one of those names. The batch
     sender then checks that much itself and calls ``validate`` only for the other
-    recipients (about 2,300 machine instructions saved per recipient of a SUBMAIL job, a
-    few percent of its client CPU). ``None``, or no such attribute, promises nothing. Only
+    recipients (about 2,300 machine instructions saved per recipient covered, a few
+    percent of a batch job's client CPU). ``None``, or no such attribute, promises nothing. Only
     a promise the chunk sender holds itself counts, not one a wrapper forwards through
     ``__getattr__`` from the sender it wraps; a subclass that overrides ``validate`` must
-    not inherit one (SUBMAIL's chunk sender gives ``None`` then).
+    not inherit one (a built-in chunk sender's promise is ``None`` then).
 
     Validation happens at most once per recipient: the batch sender calls ``validate`` for
     each recipient the promise does not cover when it screens the input (an invalid one is
