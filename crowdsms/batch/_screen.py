@@ -79,14 +79,14 @@ class SeenPhones:
     def __len__(self) -> int:
         return self._count
 
-    def first_position(self, phone: str, position: int) -> int | None:
-        """Record ``phone`` at ``position`` unless seen; return the earlier position if seen."""
-        if len(phone) != 11 or not (phone.isdigit() and phone.isascii()):
-            return self._other_position(phone, position)
-        return self.first_position_of_digits(phone, position)
+    def first_position(self, phone: str, position: int, digits_checked: bool = False) -> int | None:
+        """Record ``phone`` at ``position`` unless seen; return the earlier position if seen.
 
-    def first_position_of_digits(self, phone: str, position: int) -> int | None:
-        """:meth:`first_position` of a ``phone`` known to be 11 ASCII digits (not checked)."""
+        ``digits_checked`` says the caller knows ``phone`` is 11 ASCII digits, so that check
+        is skipped.
+        """
+        if not digits_checked and (len(phone) != 11 or not (phone.isdigit() and phone.isascii())):
+            return self._other_position(phone, position)
         prefix, low = divmod(int(phone), _LOW)  # the first 3 digits, the last 8
         bucket_key = prefix * _SUB_BUCKETS + low % _SUB_BUCKETS
         bucket = self._buckets.get(bucket_key)
@@ -198,12 +198,26 @@ class Screener:
             # The chunk sender promised validate would return the item itself: the usual
             # recipient of a large job costs a few checks here instead of validate's call.
             recipient = item
-            earlier = self.seen.first_position_of_digits(item.phone, position)
+            earlier = self.seen.first_position(item.phone, position, True)
         else:
-            checked = self._validated(item, position, input_phone)
-            if isinstance(checked, BatchOutcome):
-                return checked
-            recipient = checked
+            if not isinstance(item, Recipient):
+                if isinstance(item, str):
+                    item = Recipient(item)
+                elif isinstance(item, PreSkipped):
+                    return _skipped(position, input_phone, item.code, item.message)
+                else:
+                    return _skipped(
+                        position,
+                        input_phone,
+                        SKIPPED_INVALID,
+                        f"recipients[{position}]: expected a Recipient or a phone string, got "
+                        f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
+                    )
+            try:
+                recipient = self._validate(item, position=position)
+            except InvalidInputError as exc:
+                self.last_error = exc
+                return _skipped(position, input_phone, SKIPPED_INVALID, str(exc))
             earlier = self.seen.first_position(recipient.phone, position)
         if earlier is not None:
             return _skipped(
@@ -223,24 +237,3 @@ class Screener:
                 "verification code), send with honour_opt_outs=False",
             )
         return recipient
-
-    def _validated(self, item: object, position: int, input_phone: str) -> Recipient | BatchOutcome:
-        """The chunk sender's validated form of ``item``, or why it is ``invalid``."""
-        if not isinstance(item, Recipient):
-            if isinstance(item, str):
-                item = Recipient(item)
-            elif isinstance(item, PreSkipped):
-                return _skipped(position, input_phone, item.code, item.message)
-            else:
-                return _skipped(
-                    position,
-                    input_phone,
-                    SKIPPED_INVALID,
-                    f"recipients[{position}]: expected a Recipient or a phone string, got "
-                    f"{type(item).__name__}. Yield Recipient(phone, vars) objects",
-                )
-        try:
-            return self._validate(item, position=position)
-        except InvalidInputError as exc:
-            self.last_error = exc
-            return _skipped(position, input_phone, SKIPPED_INVALID, str(exc))
