@@ -44,6 +44,18 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"], default=False)
+def compat(session: nox.Session) -> None:
+    """The test suite on every Python crowdsms supports (each one must be installed).
+
+    The default ``tests`` session runs on the Python that runs nox; this one catches what
+    differs between versions (3.13 warns of an SQLite connection left open, say, which
+    the suite turns into an error).
+    """
+    install_group(session, "test")
+    session.run("pytest", *session.posargs)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): prints a table of ratios measured in one run.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ def job_input(count: int = 200) -> list[Recipient]:
 
 
 def states(path: Path, job_id: str = JOB) -> Counter[str]:
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("SELECT state FROM chunks WHERE job_id = ?", (job_id,))
         return Counter(state for (state,) in rows)
 

@@ -18,6 +18,7 @@ job starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections import Counter
@@ -128,7 +129,7 @@ def pushed_reports(sandbox: Sandbox) -> dict[str, bool]:
 
 
 def stored_reports(journal: Path) -> int:
-    with sqlite3.connect(journal) as db:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
         (count,) = db.execute("SELECT COUNT(*) FROM reports").fetchone()
     return int(count)
 

@@ -3,6 +3,7 @@ opted-out numbers, and resends the unconfirmed only when asked; ``reconcile`` co
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -318,7 +319,7 @@ def test_a_journal_of_an_earlier_version_is_upgraded(tmp_path: Path) -> None:
     import sqlite3
 
     journal = tmp_path / "old.sqlite"
-    with sqlite3.connect(journal) as db:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
         db.executescript(
             """
             CREATE TABLE jobs (job_id TEXT PRIMARY KEY, settings TEXT NOT NULL,
@@ -340,7 +341,7 @@ def test_a_journal_of_an_earlier_version_is_upgraded(tmp_path: Path) -> None:
         assert summary.awaiting == 3
 
     anyio.run(main)
-    with sqlite3.connect(journal) as db:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
     assert {"started_at", "resends"} <= columns
 
