@@ -46,6 +46,10 @@ AREAS = {
 }
 """Where a module's packages may come from besides the core's: the extra of its area."""
 
+STANDARD_LIBRARY = sys.stdlib_module_names | {"tomllib"}
+"""The standard library of every Python crowdsms supports: ``tomllib`` came with 3.11, and
+on 3.10 its import is the branch taken on 3.11 and later."""
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT.parent).with_suffix("").parts
@@ -143,7 +147,7 @@ def imported(module: str) -> tuple[set[str], set[str]]:
                     for name in (".".join(parts[:end]) for end in range(1, len(parts) + 1))
                     if name in MODULES
                 )
-            elif top != "__future__" and top not in sys.stdlib_module_names:
+            elif top != "__future__" and top not in STANDARD_LIBRARY:
                 packages.add(top)
     internal.discard(module)
     return packages, internal
@@ -165,7 +169,24 @@ def closure(module: str) -> dict[str, set[str]]:
 
 @functools.cache
 def _providers() -> dict[str, list[str]]:
-    return dict(importlib.metadata.packages_distributions())
+    """Each installed top-level import name, with the distributions that provide it.
+
+    Read from each distribution's list of files, as ``packages_distributions`` does on 3.11
+    and later; on 3.10 it reads ``top_level.txt`` only, which a wheel of a namespace package
+    (``opentelemetry-api``) does not have.
+    """
+    providers: dict[str, list[str]] = {}
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"]
+        tops = {
+            file.parts[0].partition(".")[0]
+            for file in distribution.files or ()
+            if (len(file.parts) > 1 and not file.parts[0].endswith((".dist-info", ".data")))
+            or file.suffix == ".py"
+        }
+        for top in filter(str.isidentifier, tops):
+            providers.setdefault(top, []).append(name)
+    return providers
 
 
 def distributions(package: str) -> set[str]:
