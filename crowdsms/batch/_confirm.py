@@ -45,6 +45,10 @@ RESENT_MESSAGE = (
     "sent again: no report confirmed the first send within {after:g} s "
     "(at-least-once: the recipient may get the message twice)"
 )
+RESEND_FAILED_MESSAGE = (
+    "sent again {after:g} s later without a confirming report, which failed ({code}): "
+    "still unknown, since the first send may have reached the provider"
+)
 
 
 def unconfirmed_block(
@@ -70,12 +74,23 @@ def merge_resent(
     *,
     after: float,
 ) -> list[RecipientOutcome]:
-    """``previous`` with the resent recipients' new outcomes at ``offsets``."""
+    """``previous`` with the resent recipients' new outcomes at ``offsets``.
+
+    A resend that was sent, or may have been (``unknown``), gives the new outcome. One that
+    failed or was skipped keeps the ``unknown`` outcome, with a note: the first send may
+    still have reached the provider, so the recipient is not ``failed`` (which a later
+    resume would take as safe to send again).
+    """
     merged = list(previous)
     note = RESENT_MESSAGE.format(after=after)
     for offset, result in zip(offsets, results, strict=True):
         if result.status is OutcomeStatus.SENT:
             result = attrs.evolve(result, message=note)
+        elif result.status is not OutcomeStatus.UNKNOWN:
+            earlier = previous[offset]
+            failed = RESEND_FAILED_MESSAGE.format(after=after, code=result.code or result.status)
+            message = f"{earlier.message}; {failed}" if earlier.message else failed
+            result = attrs.evolve(earlier, message=message)
         merged[offset] = result
     return merged
 

@@ -28,9 +28,9 @@ from crowdsms.deliveries import (
     SQLiteDeliveryStore,
     chunk_reference,
 )
-from crowdsms.errors import DeliveryCertainty, RequestTimeoutError
+from crowdsms.errors import ConnectionFailedError, DeliveryCertainty, RequestTimeoutError
 from crowdsms.outcomes import DeliveryState, OutcomeStatus, Recipient, RecipientOutcome
-from tests.batch.fakes import Call, FakeChunkSender, phone_at, recipients, sent
+from tests.batch.fakes import Call, FakeChunkSender, Script, phone_at, recipients, sent
 
 JOB = "reports-job"
 CHUNK = 10
@@ -171,6 +171,42 @@ async def test_recipients_are_resent_only_after_the_deadline(tmp_path: Path) -> 
     )
     assert patient.calls == []
     assert report.unknown == CHUNK
+
+
+async def _refused(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+    raise ConnectionFailedError("connection refused", certainty=DeliveryCertainty.NOT_SENT)
+
+
+async def _refused_each(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+    return [
+        RecipientOutcome(phone=r.phone, status=OutcomeStatus.FAILED, code="E42", message="no")
+        for r in given
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("resend", [_refused, _refused_each], ids=["request", "recipients"])
+async def test_a_failed_resend_leaves_the_recipients_unknown_and_unsent_again(
+    tmp_path: Path, resend: Script
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    await BatchSender(ReferencedSender(lost=[0]), concurrency=1).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    got: list[BatchOutcome] = []
+    report = await BatchSender(
+        FakeChunkSender(max_chunk_size=CHUNK, script=resend), resend_unconfirmed_after=0
+    ).send(recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append)
+    # The first send may have reached the provider: the resend failing proves nothing.
+    assert report.unknown == CHUNK
+    assert report.failed == 0
+    assert {item.outcome.status for item in got} == {OutcomeStatus.UNKNOWN}
+    assert all("which failed" in (item.outcome.message or "") for item in got)
+    # A plain resume (no at-least-once asked) sends nobody.
+    plain = FakeChunkSender(max_chunk_size=CHUNK)
+    again = await BatchSender(plain).send(recipients(CHUNK), journal=journal, job_id=JOB)
+    assert plain.calls == []
+    assert again.unknown == CHUNK
 
 
 @pytest.mark.asyncio
