@@ -94,6 +94,11 @@ def unknown_outcomes(
     ]
 
 
+def _provably_not_sent(error: CrowdSMSError) -> bool:
+    """Whether the request that failed with ``error`` provably never reached the provider."""
+    return not isinstance(error, RequestError) or error.certainty is DeliveryCertainty.NOT_SENT
+
+
 def _retryable(error: CrowdSMSError, *, keyed: bool) -> bool:
     if not isinstance(error, RequestError):
         return False  # e.g. InvalidInputError raised by send_chunk before any request
@@ -204,6 +209,7 @@ class Dispatcher:
         index = block.chunk_index
         reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
         started = False
+        ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
         attempt = 0
         while True:
             attempt += 1
@@ -214,6 +220,10 @@ class Dispatcher:
                 if self._window is not None:  # after the pace, which may wait too
                     await wait_for_window(self._window, self._runtime, self._stop)
                 if self._stop:
+                    if ambiguous is not None:
+                        # An earlier attempt may have been sent: its recipients are unknown,
+                        # and the journal keeps the chunk started (in flight).
+                        return outcomes_for_error(block.recipients, ambiguous)
                     # Never sent (a chunk waiting to be resent is pending again): it stays
                     # pending in the journal, and a resumed job sends it.
                     assert self._stop.reason is not None
@@ -242,9 +252,13 @@ class Dispatcher:
             if isinstance(error, RateLimitedError):
                 self._control.rate_limited(generation)
                 await self._control.shared_answer(permit, error)
+            if not _provably_not_sent(error):
+                ambiguous = error
             delay = self._retry_delay(error, attempt, keyed=key is not None)
             if delay is None:
-                results = outcomes_for_error(block.recipients, error)
+                # A refusal after an attempt that may have been sent proves nothing about
+                # that one: the recipients are unknown, never failed (failed invites a resend).
+                results = outcomes_for_error(block.recipients, ambiguous or error)
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
                     if not self._stop:
                         logger.warning(
@@ -262,10 +276,12 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
-            if states is not None:
-                # Provably not sent, or keyed: while waiting, the chunk is pending again, so
-                # a crash during the wait resends it (with the same key) instead of making
-                # its recipients unknown.
+            if states is not None and ambiguous is None:
+                # Provably not sent: while waiting, the chunk is pending again, so a crash
+                # during the wait sends it instead of making its recipients unknown. A keyed
+                # chunk that may have been sent stays started: a resumed job then resends it
+                # with its recorded key, or (with per-number limits, where the request may
+                # have carried part of the chunk only) reports it unknown.
                 await states.mark_pending(index)
                 started = False
             await self._runtime.sleep(delay)

@@ -615,8 +615,12 @@ class _Job:
             fingerprint=fingerprint(block) if self._fingerprinted else "",
             idempotency_key=key,
         )
-        if recorded is None or recorded.state == "pending":
+        if recorded is None:
             return key, None
+        if recorded.state == "pending":
+            # Its recorded key: a chunk reopened after failing has a fresh one, which the
+            # provider may have seen since (the job's key it refused may still be remembered).
+            return recorded.idempotency_key or key, None
         if recorded.state == "done":
             assert recorded.outcomes is not None
             if self._config.resend_failed_chunks and _all_failed(recorded.outcomes):

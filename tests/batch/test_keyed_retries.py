@@ -1,0 +1,262 @@
+"""A chunk retried after an attempt that may have reached the provider is never sent twice.
+
+A keyed chunk whose answer was lost is retried with its key (the provider drops the copy).
+Until an answer comes, its recipients may have the message: a later refusal says nothing
+about the earlier attempt, a job stopped while it waits must not send it again under
+another key, and with per-number limits (where the request may have carried part of the
+chunk only) it is not sent again at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+
+from crowdsms import RetryPolicy
+from crowdsms._transport.runtime import Runtime
+from crowdsms.batch import INTERRUPTED, BatchOutcome, send_batch
+from crowdsms.errors import (
+    ConnectionFailedError,
+    DeliveryCertainty,
+    ProviderError,
+    RequestTimeoutError,
+)
+from crowdsms.limits import NumberLimiter
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+
+from .fakes import Call, FakeChunkSender, FakeTime, phone_at, recipients, sent
+from .test_journal import states
+
+JOB = "keyed-retries"
+TWO_ATTEMPTS = RetryPolicy(max_attempts=2, initial_delay=1.0, jitter=0.0)
+
+
+def lost_answer() -> RequestTimeoutError:
+    return RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
+
+
+def refused() -> ConnectionFailedError:
+    return ConnectionFailedError("connection refused", certainty=DeliveryCertainty.NOT_SENT)
+
+
+class KeyedProvider:
+    """A provider that drops a request whose key it has processed; ``had`` is every
+    message it sent, one phone per message."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.had: list[str] = []
+        self.answers: list[str] = []  # what each next new request gets: "lose", "refuse_all"
+
+    async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        assert call.key is not None
+        how = self.answers.pop(0) if self.answers else "send"
+        if how == "refuse_all":  # nothing sent: every chunk would be refused alike
+            raise ProviderError(
+                provider="fake",
+                code="40",
+                provider_message="balance too low",
+                explanation="the balance is used up",
+                job_wide=True,
+                certainty=DeliveryCertainty.NOT_SENT,
+            )
+        if call.key not in self.keys:
+            self.keys.add(call.key)
+            self.had += [recipient.phone for recipient in given]
+        if how == "lose":
+            raise lost_answer()
+        return [sent(recipient) for recipient in given]
+
+
+def stopping_runtime(
+    time: FakeTime, scope: anyio.CancelScope, seen: list[Counter[str]], path: Path
+) -> Runtime:
+    """A runtime whose first wait records the journal's states and cancels ``scope`` (the
+    job is stopped, as by Ctrl-C, while a chunk waits to be retried)."""
+
+    async def sleep(delay: float) -> None:
+        seen.append(states(path, JOB))
+        scope.cancel()
+        await time.sleep(delay)
+
+    return attrs.evolve(time.runtime(), sleep=sleep)
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_after_a_lost_answer_leaves_the_chunk_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "job.sqlite"
+
+    async def script(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise lost_answer() if call.number == 0 else refused()
+
+    fake = FakeChunkSender(max_chunk_size=5, keyed=True, script=script)
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        fake,
+        list(recipients(5)),
+        sink=got.append,
+        journal=path,
+        job_id=JOB,
+        chunk_retry=TWO_ATTEMPTS,
+        runtime=FakeTime().runtime(),
+    )
+    assert len(fake.calls) == 2
+    assert (report.unknown, report.failed) == (5, 0)
+    assert {item.outcome.code for item in got} == {"RequestTimeoutError"}
+    assert not any(item.outcome.retryable for item in got)
+    # Resuming (which sends chunks that failed as a whole again) sends nothing.
+    again = FakeChunkSender(max_chunk_size=5, keyed=True)
+    resumed = await send_batch(again, list(recipients(5)), journal=path, job_id=JOB)
+    assert again.calls == []
+    assert resumed.unknown == 5
+
+
+@pytest.mark.asyncio
+async def test_a_keyed_chunk_that_may_have_been_sent_stays_started_while_it_waits(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    provider.answers = ["lose"]
+    seen: list[Counter[str]] = []
+    with anyio.CancelScope() as scope:
+        await send_batch(
+            FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer),
+            list(recipients(5)),
+            journal=path,
+            job_id=JOB,
+            runtime=stopping_runtime(FakeTime(), scope, seen, path),
+        )
+    assert seen == [Counter({"started": 1})]
+    # Resumed, it goes again with the key it had: the provider drops the copy.
+    again = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    report = await send_batch(again, list(recipients(5)), journal=path, job_id=JOB)
+    assert report.sent == 5
+    assert len(again.calls) == 1
+    assert sorted(provider.had) == [phone_at(i) for i in range(5)]
+
+
+@pytest.mark.asyncio
+async def test_a_reopened_chunk_is_resumed_with_the_key_it_was_sent_with(tmp_path: Path) -> None:
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    provider.answers = ["refuse_all"]
+    first = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    report = await send_batch(first, list(recipients(5)), journal=path, job_id=JOB)
+    assert report.failed == 5
+    assert provider.had == []
+
+    # Reopened under a fresh key (the provider may remember the refused one); the next try
+    # is refused before it is sent, and the job stops while the chunk waits (pending).
+    calls = 0
+
+    async def refused_once(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise refused()
+        return await provider.answer(call, given)
+
+    seen: list[Counter[str]] = []
+    second = FakeChunkSender(max_chunk_size=5, keyed=True, script=refused_once)
+    with anyio.CancelScope() as scope:
+        await send_batch(
+            second,
+            list(recipients(5)),
+            journal=path,
+            job_id=JOB,
+            runtime=stopping_runtime(FakeTime(), scope, seen, path),
+        )
+    assert seen == [Counter({"pending": 1})]
+    fresh = second.calls[0].key
+    assert fresh is not None
+    assert fresh != first.calls[0].key
+
+    third = FakeChunkSender(max_chunk_size=5, keyed=True, script=refused_once)
+    report = await send_batch(third, list(recipients(5)), journal=path, job_id=JOB)
+    assert [call.key for call in third.calls] == [fresh]
+    assert report.sent == 5
+
+
+@pytest.mark.asyncio
+async def test_with_number_limits_a_keyed_chunk_stopped_while_waiting_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    now = [5000.0]
+    limiter = NumberLimiter(clock=lambda: now[0])  # kept across runs, as Redis keeps it
+    limiter.acquire_nowait(phone_at(1))  # had a message this minute: left out of the request
+    provider = KeyedProvider()
+    provider.answers = ["lose"]
+    seen: list[Counter[str]] = []
+    with anyio.CancelScope() as scope:
+        await send_batch(
+            FakeChunkSender(max_chunk_size=3, keyed=True, script=provider.answer),
+            list(recipients(3)),
+            journal=path,
+            job_id=JOB,
+            number_limiter=limiter,
+            runtime=stopping_runtime(FakeTime(), scope, seen, path),
+        )
+    assert sorted(provider.had) == [phone_at(0), phone_at(2)]
+
+    now[0] += 120  # phone 1 is allowed again
+    again = FakeChunkSender(max_chunk_size=3, keyed=True, script=provider.answer)
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        again,
+        list(recipients(3)),
+        sink=got.append,
+        journal=path,
+        job_id=JOB,
+        number_limiter=limiter,
+    )
+    # The request may have carried part of the chunk only: nobody is sent again, and no
+    # recipient is reported sent on the strength of the key.
+    assert again.calls == []
+    assert report.unknown == 3
+    assert {item.outcome.code for item in got} == {INTERRUPTED}
+    assert OutcomeStatus.SENT not in {item.outcome.status for item in got}
+
+
+@pytest.mark.asyncio
+async def test_a_keyed_chunk_waiting_when_the_job_stops_is_unknown_not_failed() -> None:
+    another_refused = anyio.Event()
+
+    async def script(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        if given[0].phone == phone_at(0):
+            raise lost_answer()  # chunk 0: may have been sent; waits to be retried
+        another_refused.set()
+        raise ProviderError(
+            provider="fake",
+            code="40",
+            provider_message="balance too low",
+            explanation="the balance is used up",
+            job_wide=True,
+            certainty=DeliveryCertainty.NOT_SENT,
+        )
+
+    time = FakeTime()
+
+    async def sleep(delay: float) -> None:
+        await another_refused.wait()  # the job stops while chunk 0 waits
+        await time.sleep(delay)
+
+    fake = FakeChunkSender(max_chunk_size=5, keyed=True, script=script)
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        fake,
+        list(recipients(10)),
+        sink=got.append,
+        concurrency=2,
+        runtime=attrs.evolve(time.runtime(), sleep=sleep),
+    )
+    assert report.stopped is not None
+    by_phone = {item.outcome.phone: item.outcome for item in got}
+    assert {by_phone[phone_at(i)].status for i in range(5)} == {OutcomeStatus.UNKNOWN}
+    assert {by_phone[phone_at(i)].status for i in range(5, 10)} == {OutcomeStatus.FAILED}
