@@ -63,14 +63,18 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
     they say otherwise, connection errors are retried 3 times with a short backoff. Close
     the client with ``await client.aclose()``.
     """
-    if not url.startswith(("redis://", "rediss://", "unix://", "valkey://", "valkeys://")):
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in ("redis", "rediss", "unix", "valkey", "valkeys"):
         raise ConfigurationError(
             "a Redis URL must start with redis://, rediss:// or unix://",
-            received=repr(url[:80]),
+            # Only the scheme: the rest of a URL may hold a password.
+            received=f"a URL starting {scheme[:20]!r}" if separator else "no scheme (no '://')",
             action="Pass a URL such as redis://127.0.0.1:6379/0",
         )
-    if url.startswith("valkey"):
-        url = "redis" + url[len("valkey") :]
+    if scheme.startswith("valkey"):
+        scheme = "redis" + scheme[len("valkey") :]
+    url = f"{scheme}://{rest}"
     # A client from from_url gives its connections no retry at all: after a Redis restart
     # every pooled connection fails once. Retry connection errors a few times, briefly.
     options.setdefault("retry", Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3))

@@ -127,3 +127,23 @@ async def test_a_script_and_its_waitaof_go_out_on_one_connection(
 def test_a_url_that_is_not_redis_is_refused() -> None:
     with pytest.raises(ConfigurationError, match=r"redis://"):
         connect("http://127.0.0.1:6379")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://default:S3cretPassw0rd@redis.internal:6379/1", "default:S3cretPassw0rd@redis:6379"],
+)
+def test_a_refused_url_is_named_by_its_scheme_only(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        connect(url)
+    assert "S3cretPassw0rd" not in str(caught.value)
+    assert "S3cretPassw0rd" not in repr(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_the_scheme_may_be_written_in_capitals() -> None:
+    client = connect("Redis://127.0.0.1:6379/0")
+    try:
+        assert client.connection_pool.connection_kwargs["host"] == "127.0.0.1"
+    finally:
+        await client.aclose()
