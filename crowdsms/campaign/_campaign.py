@@ -118,6 +118,11 @@ class Campaign:
         return f"{self._base}:reconciled"
 
     @property
+    def stopped_key(self) -> str:
+        """The Redis hash of the shards a job-wide error stopped: shard -> why."""
+        return f"{self._base}:stopped"
+
+    @property
     def cancel_key(self) -> str:
         """The Redis key that says the campaign was cancelled."""
         return f"{self._base}:cancelled"
@@ -132,6 +137,9 @@ class Campaign:
 
     async def resume(self, *, resend_unconfirmed_after: float | None = None) -> list[int]:
         """Undo :meth:`cancel`; return the shards not done (to hand to workers again).
+
+        That includes the shards an error stopped (:attr:`CampaignStatus.stopped`): fix its
+        cause first (the key, the balance); their chunks not sent are sent then.
 
         With ``resend_unconfirmed_after`` (seconds), the finished shards that still have
         ``unknown`` recipients are returned too, and are no longer counted done until they
@@ -148,7 +156,7 @@ class Campaign:
                 field="resend_unconfirmed_after",
                 received=repr(resend_unconfirmed_after),
             )
-        await self.redis.delete(self.cancel_key)
+        await self.redis.delete(self.cancel_key, self.stopped_key)  # they run again
         manifest = await self.manifest()
         done = {
             int(key): json.loads(value)
@@ -418,8 +426,21 @@ class Campaign:
         if report.interrupted:
             logger.info("campaign %s shard %d: cancelled: %s", self.campaign_id, shard, report)
             return report
+        if report.stopped is not None:
+            # An error every chunk would get (a wrong key, an empty balance): the chunks after
+            # it were never sent. The shard is not done; resuming the campaign runs it again.
+            await self.redis.hset(self.stopped_key, str(shard), report.stopped[:500])
+            logger.warning(
+                "campaign %s shard %d stopped: %s; its chunks not sent are sent when the "
+                "campaign is resumed, once the cause is fixed",
+                self.campaign_id,
+                shard,
+                report.stopped,
+            )
+            return report
         counts = {status.value: count for status, count in report.by_status.items()}
         await self.redis.hset(self.shards_key, str(shard), json.dumps(counts))
+        await self.redis.hdel(self.stopped_key, str(shard))
         logger.info("campaign %s shard %d: %s", self.campaign_id, shard, report)
         return report
 
@@ -476,7 +497,12 @@ class Campaign:
         stored = await self.redis.get(self.reconciled_key)
         if stored is not None:
             deliveries, reconciled_at = summary_from_json(stored)
+        stopped = {
+            int(key): value.decode() if isinstance(value, bytes) else str(value)
+            for key, value in (await self.redis.hgetall(self.stopped_key)).items()
+        }
         return CampaignStatus(
+            stopped=stopped,
             deliveries=deliveries,
             reconciled_at=reconciled_at,
             campaign_id=self.campaign_id,

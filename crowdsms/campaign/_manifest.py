@@ -31,6 +31,9 @@ class CampaignStatus:
     elapsed: float
     """Seconds since the campaign was created."""
     cancelled: bool = False
+    stopped: Mapping[int, str] = attrs.field(factory=dict)
+    """The shards an error every chunk would get stopped (a wrong key, an empty balance),
+    with the reason: not done, and run again by :meth:`Campaign.resume`."""
     deliveries: DeliverySummary | None = None
     """What the last :meth:`Campaign.reconcile` found (delivered, undelivered, awaiting,
     confirmed, ...), if the campaign was reconciled."""

@@ -194,6 +194,11 @@ def status(campaign_id: str, store: str) -> None:
             f"report; {deliveries.confirmed:,} confirmed by reports, "
             f"{deliveries.unknown:,} still unknown"
         )
+    for shard, reason in sorted(state.stopped.items()):
+        console.print(
+            f"shard {shard} stopped: {reason}; fix that, then crowdsms campaign resume sends "
+            "the rest"
+        )
     if state.cancelled:
         console.print("cancelled: crowdsms campaign resume continues it")
 

@@ -144,6 +144,46 @@ async def test_recipients_pushed_by_the_coordinator(
 
 
 @pytest.mark.asyncio
+async def test_a_shard_stopped_by_a_job_wide_error_is_not_done_and_resumes(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_text("phone\n" + "".join(f"1380{i:07d}\n" for i in range(100)), encoding="utf-8")
+    campaign = await Campaign.create(
+        redis,
+        campaign_id="stopped",
+        provider="submail",
+        message=MessageOptions(content="【测试】您好"),
+        path=path,
+        chunk_size=20,
+        concurrency=1,
+        shard_rows=100,
+    )
+    good = dict(sandbox.credentials("submail"))
+    wrong = {**good, "app_key": "0" * len(str(good["app_key"]))}  # every chunk is refused
+    base_url = sandbox.base_url("submail")
+    report = await campaign.run_shard(0, credentials=wrong, base_url=base_url)
+    assert report.stopped is not None
+    status = await campaign.status()
+    assert status.shards_done == 0
+    assert list(status.stopped) == [0]
+    assert sandbox.ledger.entries() == []
+
+    assert await campaign.resume() == [0]
+    assert (await campaign.status()).stopped == {}
+    again = await campaign.run_shard(0, credentials=good, base_url=base_url)
+    assert again.stopped is None
+    status = await campaign.status()
+    assert status.shards_done == 1
+    # The refused chunk keeps its outcomes (a campaign does not reopen failed chunks); the
+    # chunks the stop left unsent are sent, once each.
+    assert status.by_status["sent"] == 80
+    assert status.by_status["failed"] == 20
+    assert len(sandbox.ledger.entries()) == 80
+    assert len([outcome async for outcome in campaign.outcomes()]) == 100
+
+
+@pytest.mark.asyncio
 async def test_a_cancelled_campaigns_shards_send_nothing(
     redis: redis.asyncio.Redis,
     sandbox: Sandbox,
