@@ -69,6 +69,7 @@ from crowdsms.batch._input import (
 )
 from crowdsms.batch._job import INTERRUPTED, ProgressCallback
 from crowdsms.batch._journal import (
+    ChunkReleasedError,
     ChunkTakenError,
     JobJournal,
     JournalBusyError,
@@ -115,6 +116,7 @@ __all__ = [
     "BatchSender",
     "BlockingRunner",
     "CallbackSink",
+    "ChunkReleasedError",
     "ChunkTakenError",
     "CsvSink",
     "JobJournal",

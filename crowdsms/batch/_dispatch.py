@@ -34,7 +34,7 @@ from crowdsms._transport.policy import RetryPolicy
 from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._chunking import Block
 from crowdsms.batch._control import FlowControl
-from crowdsms.batch._journal import ChunkTakenError, JobJournal
+from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
 from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
 from crowdsms.batch._window import SendWindow, wait_for_window
@@ -236,7 +236,11 @@ class Dispatcher:
                     except ChunkTakenError:
                         # Another process claimed it first: it sends it; take its outcomes.
                         phones = [recipient.phone for recipient in block.recipients]
-                        return list(await states.wait_outcomes(index, phones))
+                        try:
+                            return list(await states.wait_outcomes(index, phones))
+                        except ChunkReleasedError:
+                            attempt -= 1  # given back unsent: claim it again, send it here
+                            continue
                     started = True
                 generation = self._control.generation
                 outcome = await self._attempt(block, key, reference)

@@ -50,6 +50,7 @@ from crowdsms.errors import CrowdSMSError
 from crowdsms.outcomes import Delivery, DeliveryState, OutcomeStatus, RecipientOutcome
 
 __all__ = [
+    "ChunkReleasedError",
     "ChunkState",
     "ChunkTakenError",
     "JobJournal",
@@ -153,6 +154,14 @@ class ChunkTakenError(JournalError):
     """
 
 
+class ChunkReleasedError(JournalError):
+    """The process that held the chunk gave it back unsent: claim it again and send it.
+
+    Raised by :meth:`JobJournal.wait_outcomes` when the holder's request was provably not
+    made (refused before the provider acted, then the holder stopped): no outcome will come.
+    """
+
+
 class JobJournal(Protocol):
     """What a batch job needs from its journal: SQLite on one machine, claims for campaigns.
 
@@ -215,7 +224,8 @@ class JobJournal(Protocol):
         """The outcomes of a chunk another process took, once it has them.
 
         If that process dies first (its claim's lease runs out), the chunk's recipients
-        (``phones``) are ``unknown``: it may have sent them.
+        (``phones``) are ``unknown``: it may have sent them. If it gives the chunk back
+        unsent, :class:`ChunkReleasedError`.
         """
         ...
 

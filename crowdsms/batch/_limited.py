@@ -43,7 +43,7 @@ import anyio
 
 from crowdsms._time import CHINA_TIME
 from crowdsms.batch._chunking import Block
-from crowdsms.batch._journal import ChunkTakenError, JobJournal
+from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._stop import JobStop
 from crowdsms.limits import NumberLimitedError, NumberLimiting, NumberPermit, mask_phone
 from crowdsms.limits._protocol import distinct_numbers
@@ -233,11 +233,16 @@ class ChunkLimits:
         journal = self._journal
         if journal is None:
             return outcomes
-        try:
-            with anyio.CancelScope(shield=True):
-                await journal.mark_started(index)  # a campaign's claim: nobody else sends it
-        except ChunkTakenError:
-            return list(await journal.wait_outcomes(index, phones))
+        while True:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await journal.mark_started(index)  # a campaign's claim: nobody else sends it
+            except ChunkTakenError:
+                try:
+                    return list(await journal.wait_outcomes(index, phones))
+                except ChunkReleasedError:
+                    continue  # given back unsent: claim it again
+            break
         with anyio.CancelScope(shield=True):
             await journal.mark_done(index, outcomes)
         return outcomes

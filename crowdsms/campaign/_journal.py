@@ -32,7 +32,7 @@ from typing import TypeVar
 import anyio
 import redis.exceptions
 
-from crowdsms.batch import INTERRUPTED, ChunkTakenError
+from crowdsms.batch import INTERRUPTED, ChunkReleasedError, ChunkTakenError
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import Claimed, ClaimStore, Held
 from crowdsms.campaign._codec import encode_outcomes
@@ -266,9 +266,13 @@ class ClaimJournal:
         If that worker dies first (its lease runs out), the chunk is expired here with
         ``unknown`` outcomes: it may have been sent, so it is never sent again. A resend whose
         worker died leaves the chunk's outcomes as they were (its recipients ``unknown``).
+        A chunk its worker gave back (provably not sent) raises :class:`ChunkReleasedError`:
+        this run claims it and sends it.
         """
         while True:
             record = await self._call(partial(self._store.chunk, index))
+            if record is None:
+                raise ChunkReleasedError(f"chunk {index} was given back unsent by its holder")
             if record is not None and record.finished:
                 if record.resending and record.resend_token != self._token:
                     await anyio.sleep(_POLL)

@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
+import anyio
 import pytest
 import redis.asyncio
 
-from crowdsms.batch import BatchSender, ChunkTakenError
+from crowdsms.batch import BatchSender, ChunkReleasedError, ChunkTakenError
 from crowdsms.batch import _job as job_module
 from crowdsms.campaign import ClaimJournal, ClaimStore, Durability
 from crowdsms.campaign._journal import READ_AHEAD
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import FakeChunkSender, phone_at
+from tests.waiting import scaled
 
 MODE = Durability.FSYNC_ALWAYS
 
@@ -152,3 +154,51 @@ async def test_a_campaign_job_sends_each_chunk_once_without_hashing_chunks(
         "w2",
         f"id-{phone_at(6)}",
     ]
+
+
+@pytest.mark.asyncio
+async def test_a_chunk_given_back_unsent_is_claimed_by_the_run_waiting_for_it(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "released", MODE)
+    holder = ClaimJournal(store, token="w2", lease=30)
+    waiter = ClaimJournal(store, token="w1", lease=30)
+    await holder.mark_started(0)
+    with pytest.raises(ChunkTakenError):
+        await waiter.mark_started(0)
+    # The holder's request is refused before the provider acts (a 429), it gives the claim
+    # back to wait, and then stops: no outcome will ever come.
+    await holder.mark_pending(0)
+    with anyio.fail_after(scaled(10)), pytest.raises(ChunkReleasedError):
+        await waiter.wait_outcomes(0, [phone_at(0)])
+    await waiter.mark_started(0)  # the waiter may claim it now
+
+
+@pytest.mark.asyncio
+async def test_a_job_sends_a_chunk_its_holder_gave_back_unsent(
+    redis: redis.asyncio.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ClaimStore(redis, "released-job", MODE)
+    raced = anyio.Event()
+    claim = ClaimStore.claim
+
+    async def raced_claim(self: ClaimStore, index: int, token: str, lease: float) -> object:
+        if token != "w1" or index != 0 or raced.is_set():
+            return await claim(self, index, token, lease)
+        raced.set()
+        await claim(self, 0, "w2", 30)  # another run claims chunk 0 just before this one
+        refused = await claim(self, index, token, lease)
+        assert await store.release(0, "w2")  # and gives it back unsent (a 429), then stops
+        return refused
+
+    monkeypatch.setattr(ClaimStore, "claim", raced_claim)
+    chunk_sender = FakeChunkSender(max_chunk_size=2)
+    rows = [Recipient(phone_at(position)) for position in range(4)]
+    journal = ClaimJournal(store, token="w1", lease=30)
+    with anyio.fail_after(scaled(20)):
+        report = await BatchSender(chunk_sender, chunk_size=2, concurrency=1).send(
+            rows, journal=journal, job_id="released-job"
+        )
+    assert raced.is_set()
+    assert report.by_status[OutcomeStatus.SENT] == 4
+    assert sorted(chunk_sender.phones_received()) == [phone_at(p) for p in range(4)]
