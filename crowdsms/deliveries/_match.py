@@ -7,11 +7,14 @@ A report belongs to a recipient of job ``J`` when one of these holds, strongest 
 2. its message id (and phone, when it has one) is the recipient's (a per-recipient id, or a
    per-request id with the phone);
 3. the recipient is ``unknown`` (its request's answer was lost, so crowdsms never learned a
-   message id), the report carries no crowdsms reference, its phone is the recipient's, and
-   it arrived after the chunk was sent (minus :data:`CLOCK_MARGIN`). A job sends a number
-   once, so within the job the phone is enough; a report for the same number from another
-   job sending concurrently through the same account could be taken for this one, which is
-   why (1) and (2) come first.
+   message id), the report carries no crowdsms reference, its phone is the recipient's, it
+   arrived after the chunk was sent and, when the provider dates the event, the event too
+   came after (both less :data:`CLOCK_MARGIN`), and it is the provider's that may have sent
+   it when the outcome names one (a failover route's name: a route with a label of its own
+   is then matched by (1) or (2) only). A job sends a number once, so within the job the
+   phone is enough; a report for the same number from another job sending concurrently
+   through the same account could be taken for this one, which is why (1) and (2) come
+   first.
 
 What the matched reports mean:
 
@@ -111,7 +114,14 @@ class Matcher:
             found += self._by_id.get((outcome.message_id, None), ())
         if outcome.status is OutcomeStatus.UNKNOWN and started_at is not None:
             since = started_at - CLOCK_MARGIN
-            found += [r for r in self._loose.get(outcome.phone, ()) if r.received_at >= since]
+            provider = outcome.provider
+            found += [
+                r
+                for r in self._loose.get(outcome.phone, ())
+                if r.received_at >= since
+                and (r.occurred_at is None or r.occurred_at >= since)  # not an earlier message's
+                and (provider is None or r.provider == provider)
+            ]
         return found
 
     def apply(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import attrs
+
 from crowdsms.deliveries import (
     CLOCK_MARGIN,
     DeliveryState,
@@ -146,6 +148,34 @@ def test_an_unknown_recipient_is_matched_by_number_only_after_its_chunk_was_sent
     assert outcome.confirmed
     assert outcome.delivery is not None
     assert outcome.delivery.state is DeliveryState.DELIVERED
+
+
+def test_a_report_of_an_event_before_the_chunk_was_sent_confirms_nothing() -> None:
+    # A report pushed late (the provider retried its push) about an earlier message to the
+    # number: it arrives after the chunk was sent, but the provider dates the event before.
+    late_push = attrs.evolve(
+        report(ReportKind.DELIVERED, "13800000001", at=SENT_AT + 60),
+        occurred_at=SENT_AT - 86_400,
+    )
+    [outcome] = Matcher.of(JOB, [late_push]).apply(0, SENT_AT, [unknown("13800000001")])
+    assert outcome.status is OutcomeStatus.UNKNOWN
+    undated = attrs.evolve(late_push, occurred_at=None)
+    [outcome] = Matcher.of(JOB, [undated]).apply(0, SENT_AT, [unknown("13800000001")])
+    assert outcome.status is OutcomeStatus.SENT
+
+
+def test_a_report_of_another_provider_confirms_nothing_for_an_outcome_naming_one() -> None:
+    phone = "13800000001"
+    lost_at_q = attrs.evolve(unknown(phone), provider="q")  # a failover route's outcome
+    [outcome] = Matcher.of(JOB, [report(ReportKind.DELIVERED, phone)]).apply(
+        0, SENT_AT, [lost_at_q]
+    )
+    assert outcome.status is OutcomeStatus.UNKNOWN
+    lost_at_p = attrs.evolve(unknown(phone), provider="p")
+    [outcome] = Matcher.of(JOB, [report(ReportKind.DELIVERED, phone)]).apply(
+        0, SENT_AT, [lost_at_p]
+    )
+    assert outcome.status is OutcomeStatus.SENT
 
 
 def test_without_a_send_time_an_unknown_recipient_is_matched_only_by_reference() -> None:
