@@ -176,9 +176,7 @@ class Campaign:
         Finished chunks keep their outcomes until then (about 70 bytes per recipient): delete a
         campaign once its report is written. Workers still running one of its shards fail.
         """
-        escaped = self.campaign_id.replace("\\", "\\\\")
-        for char in "*?[]":
-            escaped = escaped.replace(char, "\\" + char)
+        escaped = _glob_literal(self.campaign_id)
         patterns = (
             f"{self._prefix}:campaign:{{{escaped}}}:*",
             f"{self._prefix}:campaign:{{{escaped}/*}}:*",
@@ -251,16 +249,16 @@ class Campaign:
             spec.make_client({f.name: "x" for f in spec.credentials}), message
         )
         created = time.time()
+        # The keys this plan writes are its own: a coordinator planning the same campaign at
+        # the same time (whose manifest may win) never writes into them, nor it into theirs.
+        snapshot = uuid.uuid4().hex[:12]
         suppressed: frozenset[str] = frozenset()
         if honour_opt_outs:
             suppressed = await campaign.deliveries.opted_out()
         if recipients is not None:
-            stale = [key async for key in redis.scan_iter(f"{campaign._base}:rows:*")]
-            if stale:  # rows of a plan that never got stored (a crashed coordinator)
-                await redis.delete(*stale)
             plan = await plan_recipients(
                 redis,
-                f"{campaign._base}:rows",
+                campaign._rows_key(snapshot),
                 recipients,
                 validate=validator.validate,
                 shard_rows=shard_rows,
@@ -292,9 +290,7 @@ class Campaign:
             created=created,
             honour_opt_outs=honour_opt_outs,
             per_number=str(check_limits(per_number)) if per_number is not None else None,
-            # the opted-out numbers' keys are this plan's own: a coordinator planning the
-            # same campaign at the same time (whose manifest may win) never overwrites them
-            snapshot=uuid.uuid4().hex[:12],
+            snapshot=snapshot,
         )
         # Each shard's duplicates and opted-out numbers are stored apart, so a worker reads
         # only its own (a manifest holding them all would be read whole by every shard).
@@ -306,7 +302,7 @@ class Campaign:
             for shard in plan.shards:
                 if shard.duplicates:
                     pipe.set(
-                        campaign._duplicates_key(shard.index),
+                        campaign._duplicates_key(manifest, shard.index),
                         json.dumps([[k, v] for k, v in shard.duplicates.items()]),
                     )
                 if shard.opted_out:
@@ -314,14 +310,33 @@ class Campaign:
                     pipe.set(key, json.dumps(shard.opted_out))
             await pipe.execute()
         manifest = attrs.evolve(manifest, plan=lean)
-        if not await redis.set(campaign.manifest_key, manifest.to_json(), nx=True):
-            ours = [campaign._opted_out_key(manifest, s.index) for s in plan.shards if s.opted_out]
-            if ours:  # another coordinator's plan won: its keys are the ones read
-                await redis.delete(*ours)
+        won = bool(await redis.set(campaign.manifest_key, manifest.to_json(), nx=True))
+        # The loser deletes its own keys; the winner the rows of any other plan (a crashed
+        # coordinator's, or a loser's still being pushed: never read).
+        await campaign._delete_plans_other_than(manifest.snapshot if won else None, snapshot)
         return campaign
 
-    def _duplicates_key(self, shard: int) -> str:
-        return f"{self._base}:duplicates:{shard}"
+    async def _delete_plans_other_than(self, kept: str | None, ours: str) -> None:
+        """Delete every plan's pushed rows, duplicates and opted-out keys but ``kept``'s
+        (``None``: only ``ours``, the plan that lost)."""
+        stale: list[Any] = []
+        base = _glob_literal(self._base)
+        for name in ("rows", "duplicates", "opted_out"):
+            pattern = f"{base}:{name}:{_glob_literal(ours) if kept is None else '*'}:*"
+            async for key in self.redis.scan_iter(pattern, count=1000):
+                text = key.decode() if isinstance(key, bytes) else str(key)
+                if kept is None or not text.startswith(f"{self._base}:{name}:{kept}:"):
+                    stale.append(key)
+        for start in range(0, len(stale), 1000):
+            await self.redis.delete(*stale[start : start + 1000])
+
+    def _rows_key(self, snapshot: str) -> str:
+        return f"{self._base}:rows:{snapshot}"
+
+    def _duplicates_key(self, manifest: Manifest, shard: int) -> str:
+        if not manifest.snapshot:  # a manifest of an earlier version
+            return f"{self._base}:duplicates:{shard}"
+        return f"{self._base}:duplicates:{manifest.snapshot}:{shard}"
 
     def _opted_out_key(self, manifest: Manifest, shard: int) -> str:
         return f"{self._base}:opted_out:{manifest.snapshot}:{shard}"
@@ -330,7 +345,7 @@ class Campaign:
         """One shard's plan, with its duplicates and opted-out numbers (stored apart)."""
         plan = manifest.plan.shards[shard]
         duplicates, opted_out = await self.redis.mget(
-            self._duplicates_key(shard), self._opted_out_key(manifest, shard)
+            self._duplicates_key(manifest, shard), self._opted_out_key(manifest, shard)
         )
         if duplicates is not None:
             found = {int(k): int(v) for k, v in json.loads(duplicates)}
@@ -649,3 +664,11 @@ def load_transport() -> None:
 def credentials_id(spec: Any, credentials: Mapping[str, object]) -> str:
     """The account a rate limit belongs to: the identity credential (never the secret)."""
     return str(credentials[spec.identity_field.name])
+
+
+def _glob_literal(text: str) -> str:
+    """``text`` as a Redis glob pattern that matches it alone (``*?[]`` and ``\\`` escaped)."""
+    escaped = text.replace("\\", "\\\\")
+    for char in "*?[]":
+        escaped = escaped.replace(char, "\\" + char)
+    return escaped

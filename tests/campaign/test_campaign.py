@@ -7,13 +7,15 @@ runs of the same shard at once stand for a shard the engine delivered twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 import redis.asyncio
 
+from crowdsms import Recipient
 from crowdsms.campaign import Campaign
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.sandbox import Sandbox, serve_in_thread
@@ -141,6 +143,54 @@ async def test_recipients_pushed_by_the_coordinator(
             provider="submail",
             message=MessageOptions(content=CONTENT),
         )
+
+
+@pytest.mark.asyncio
+async def test_two_coordinators_pushing_the_same_campaign_at_once_keep_their_rows_apart(
+    redis: redis.asyncio.Redis, sandbox: Sandbox
+) -> None:
+    rows = 600
+    both_pushing = anyio.Event()
+    started = 0
+
+    async def recipients() -> AsyncIterator[Recipient]:
+        nonlocal started
+        started += 1
+        if started == 2:
+            both_pushing.set()
+        for position in range(rows):
+            if position == rows // 2:
+                await both_pushing.wait()  # the two plans' pages interleave from here
+            if position % 50 == 0:
+                await anyio.lowlevel.checkpoint()
+            yield Recipient(f"1380{position:07d}", {"n": str(position)})
+
+    async def create() -> None:
+        await Campaign.create(
+            redis,
+            campaign_id="twice",
+            provider="submail",
+            message=MessageOptions(content="【测试】@var(n)", columns=("n",)),
+            recipients=recipients(),
+            shard_rows=rows,
+            chunk_size=50,
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(create)
+        group.start_soon(create)
+    campaign = Campaign(redis, "twice")
+    left = [key async for key in redis.scan_iter(f"{campaign._base}:rows:*")]
+    assert len(left) == 1  # the winning plan's one shard; the other plan's rows are gone
+    await campaign.run_shard(
+        0, credentials=sandbox.credentials("submail"), base_url=sandbox.base_url("submail")
+    )
+    outcomes = [outcome async for outcome in campaign.outcomes()]
+    assert [item.outcome.phone for item in outcomes] == [f"1380{p:07d}" for p in range(rows)]
+    assert {item.status.value for item in outcomes} == {"sent"}
+    assert sorted(entry.phone for entry in sandbox.ledger.entries()) == [
+        f"1380{p:07d}" for p in range(rows)
+    ]
 
 
 @pytest.mark.asyncio
