@@ -8,7 +8,6 @@ never loses a delivery report.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -66,18 +65,22 @@ def required_text(fields: Mapping[str, Any], name: str, *, provider: str) -> str
 
 
 def number_text(fields: Mapping[str, Any], name: str, *, provider: str) -> tuple[str, float]:
-    """Field ``name`` as sent (digits) and as a number; :class:`WebhookFormatError` otherwise."""
+    """Field ``name`` as sent and as a number; :class:`WebhookFormatError` unless it is
+    1 to 16 ASCII digits (a Unix timestamp).
+
+    Only digits: a signed text such as ``timestamp + token`` must have one spelling, or a
+    push could be signed alike with a timestamp of ``1765000000e0`` and a shorter token.
+    """
     value = fields.get(name)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value), float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number):
-            return value, number
-    problem = "is missing" if value is None else f"is not a number ({excerpt(str(value), 40)})"
+    if isinstance(value, str) and 1 <= len(value) <= 16 and value.isascii() and value.isdigit():
+        return value, float(value)
+    problem = (
+        "is missing"
+        if value is None
+        else f"is not a Unix timestamp in digits ({excerpt(str(value), 40)})"
+    )
     raise WebhookFormatError(
         f"the field {name!r} {problem}",
         provider=provider,

@@ -175,7 +175,7 @@ class SignedReceiver:
         for fields in objects:
             token, signature = fields.get("token"), fields.get("signature")
             if isinstance(token, str) and isinstance(signature, str):
-                keys.append((token, signature))
+                keys.append((token, signature.strip().lower()))  # as _verify gives it
         self._guard.release(keys)
 
     # -- for subclasses -------------------------------------------------------------------

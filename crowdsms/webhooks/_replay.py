@@ -111,8 +111,17 @@ class ReplayGuard:
             )
 
     def claim(self, keys: Iterable[ReplayKey]) -> None:
-        """Remember ``keys``; refuse them all if any was seen recently."""
-        wanted = list(dict.fromkeys(keys))
+        """Remember ``keys``; refuse them all if any was seen recently, or comes twice."""
+        given = list(keys)
+        wanted = list(dict.fromkeys(given))
+        if len(wanted) != len(given):
+            raise WebhookReplayError(
+                "the same push (the same token and signature) comes twice in one request",
+                provider=self._provider,
+                duplicate=True,
+                received=f"{len(given)} pushes, {len(wanted)} different",
+                action="Nothing was handled: a genuine batch of pushes has each push once",
+            )
         with self._lock:
             for key in wanted:
                 if key in self._seen:

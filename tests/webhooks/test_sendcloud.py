@@ -300,6 +300,30 @@ def test_an_exact_replay_is_refused():
     assert caught.value.duplicate
 
 
+def test_a_replay_with_the_signature_in_capitals_is_still_refused():
+    hook = receiver()
+    fields = sendcloud_fields("deliver", smsId="a")
+    hook.parse(FORM, form(fields))
+    with pytest.raises(WebhookReplayError) as caught:
+        hook.parse(FORM, form({**fields, "signature": fields["signature"].upper()}))
+    assert caught.value.duplicate
+
+
+def test_a_timestamp_that_is_not_plain_digits_is_malformed():
+    # "e0" moved from the token to the timestamp signs the same text: only digits are taken.
+    genuine = sendcloud_fields("deliver", token="e0Xk3f9QbLm2Zr7Tq", smsId="a")
+    shifted = {
+        **genuine,
+        "event": "delivererror",
+        "timestamp": f"{genuine['timestamp']}e0",
+        "token": genuine["token"][2:],
+    }
+    hook = receiver()
+    hook.parse(FORM, form(genuine))
+    with pytest.raises(WebhookFormatError, match="'timestamp'"):
+        hook.parse(FORM, form(shifted))
+
+
 @pytest.mark.parametrize("offset", [-601_000, 301_000])
 def test_a_signed_timestamp_outside_the_window_is_a_replay(offset):
     with pytest.raises(WebhookReplayError) as caught:

@@ -245,6 +245,31 @@ def test_a_replay_with_a_fresh_unsigned_timestamp_is_still_refused():
         hook.parse(FORM, form(submail_fields("delivered", timestamp=NOW)))
 
 
+@pytest.mark.parametrize("spelling", [str.upper, lambda s: f" {s}", lambda s: f"{s}\n"])
+def test_a_replay_with_the_signature_spelled_otherwise_is_still_refused(spelling):
+    hook = receiver()
+    fields = submail_fields("delivered")
+    hook.parse(FORM, form(fields))
+    respelled = {**fields, "events": "dropped", "signature": spelling(fields["signature"])}
+    with pytest.raises(WebhookReplayError) as caught:
+        hook.parse(FORM, form(respelled))
+    assert caught.value.duplicate
+
+
+def test_a_push_twice_in_one_request_is_refused():
+    fields = submail_fields("mo", address="13800138000", content="TD")
+    with pytest.raises(WebhookReplayError, match="twice in one request"):
+        receiver().parse(JSON, as_json([fields, fields]))
+
+
+def test_a_push_forgotten_in_another_spelling_is_accepted_again():
+    hook = receiver()
+    fields = submail_fields("delivered")
+    hook.parse(FORM, form(fields))
+    hook.forget(FORM, form({**fields, "signature": fields["signature"].upper()}))
+    assert len(hook.parse(FORM, form(fields))) == 1
+
+
 def test_a_forgotten_push_is_accepted_again():
     hook = receiver()
     body = form(submail_fields("delivered"))
@@ -312,7 +337,7 @@ def test_a_push_without_timestamp_is_malformed_unless_allowed():
 
 
 def test_a_timestamp_that_is_not_a_number_is_malformed():
-    with pytest.raises(WebhookFormatError, match="'timestamp' is not a number"):
+    with pytest.raises(WebhookFormatError, match="'timestamp' is not a Unix timestamp"):
         receiver().parse(FORM, form(submail_fields("delivered", timestamp="yesterday")))
 
 

@@ -122,7 +122,7 @@ class SendCloudWebhook(SignedReceiver):
             rule="HMAC-SHA256(key, timestamp + token)",
         )
         self._guard.check_time(timestamp_seconds(seconds))
-        return token, signature
+        return token, expected  # the signature in one spelling: a re-spelled one is a replay
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:
         kind, what = _kind_of(fields)

@@ -121,7 +121,7 @@ class SubmailWebhook(SignedReceiver):
                     "require_timestamp=False (exact replays are still refused)"
                 ),
             )
-        return token, signature
+        return token, expected  # the signature in one spelling: a re-spelled one is a replay
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:
         kind = optional_text(fields, "events", "event") or ""
