@@ -14,6 +14,7 @@ masked, but a secret ``k`` leaves the word ``token`` alone.
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 import urllib.parse
 from typing import Final
@@ -129,10 +130,25 @@ class Redactor:
         return attrs.evolve(response, content=self.text(text).encode("utf-8"))
 
     def error(self, error: CrowdSMSError) -> CrowdSMSError:
-        """Mask the known values in ``error``'s texts, in place; returns ``error``."""
-        for name in _ERROR_TEXTS:
-            value = getattr(error, name, None)
-            if isinstance(value, str):
-                setattr(error, name, self.text(value))
-        error.args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in error.args)
+        """Mask the known values in the texts of ``error`` and of every exception chained to
+        it (its cause and context, which a logged traceback shows), in place; returns
+        ``error``."""
+        seen: set[int] = set()
+        waiting: list[BaseException] = [error]
+        while waiting:
+            current = waiting.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            self._mask_exception(current)
+            waiting.extend(link for link in (current.__cause__, current.__context__) if link)
         return error
+
+    def _mask_exception(self, error: BaseException) -> None:
+        if isinstance(error, CrowdSMSError):
+            for name in _ERROR_TEXTS:
+                value = getattr(error, name, None)
+                if isinstance(value, str):
+                    setattr(error, name, self.text(value))
+        with contextlib.suppress(AttributeError, TypeError):  # a class refusing new args
+            error.args = tuple(self.text(a) if isinstance(a, str) else a for a in error.args)

@@ -202,12 +202,11 @@ class TokenCache:
         except ProviderError:
             raise  # the credentials were refused: AuthenticationError, NOT_SENT
         except RequestError as exc:
-            scrub = self._redactor.text
-            what, received = scrub(exc.what), scrub(exc.received or "")
-            error = TokenFetchError(what, operation=operation, received=received or None)
-            if (what, received) == (exc.what, exc.received or ""):
-                raise error from exc
-            raise error from None  # the cause's text held the secret or the token
+            # Masked in place, with every exception chained to it: a logged traceback shows
+            # them all, and an earlier attempt's page may quote the URL with the secret.
+            self._redactor.error(exc)
+            received = exc.received
+            raise TokenFetchError(exc.what, operation=operation, received=received) from exc
         self._redactor.add_token(answer.token)
         lifetime = float(answer.expires_in)
         self._generation += 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
 import urllib.parse
 from collections.abc import Callable
 
+import httpx
 import pytest
 import respx
 
@@ -105,6 +107,46 @@ async def test_an_error_page_echoing_the_url_is_masked(
     assert "token=********" in str(caught.value)
     assert_clean(str(caught.value))
     assert_logs_clean(caplog)
+
+
+def logged_traceback(error: BaseException) -> str:
+    """What ``logger.exception`` (or Sentry) shows of ``error``: its whole chain."""
+    return "".join(traceback.format_exception(error))
+
+
+@pytest.mark.asyncio
+async def test_a_token_failure_chained_to_pages_echoing_the_url_leaks_nothing(
+    client: AsyncPaasw,
+) -> None:
+    # The first attempt gets a 500; the retries get 503 pages quoting the request's URL
+    # (the secret in its query): the error raised is chained to them.
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text=f"Service Unavailable: GET {request.url}")
+
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as mock:
+        mock.get("/api/token").mock(side_effect=[raw("internal error", 500), echo, echo, echo])
+        with pytest.raises(CrowdSMSError) as caught:
+            await client.account.balance()
+    chain = logged_traceback(caught.value)
+    assert "Service Unavailable" in chain  # the pages are in the chain, masked
+    assert_clean(chain)
+
+
+@pytest.mark.asyncio
+async def test_a_call_chained_to_pages_echoing_the_token_leaks_nothing(
+    client: AsyncPaasw,
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text=f"Service Unavailable: GET {request.url}")
+
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as mock:
+        mock.get("/api/token").mock(return_value=token_answer())
+        mock.get("/sms/balance").mock(side_effect=[raw("internal error", 500), echo, echo, echo])
+        with pytest.raises(CrowdSMSError) as caught:
+            await client.account.balance()
+    chain = logged_traceback(caught.value)
+    assert "Service Unavailable" in chain
+    assert_clean(chain)
 
 
 @pytest.mark.asyncio
