@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import ClassVar, Final, TypedDict
@@ -80,20 +81,30 @@ class ClientOptions(TypedDict, total=False):
     http_backend: HttpBackend
 
 
+_USERINFO = re.compile(r"(//|^)[^/@]*@")
+
+
+def _shown(base_url: str) -> str:
+    """``base_url`` for an error message: any ``user:password@`` masked, at most 80 chars."""
+    if not isinstance(base_url, str):
+        return repr(base_url)[:80]
+    return repr(_USERINFO.sub(r"\1***@", base_url))[:80]
+
+
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     """Return ``base_url`` without a trailing slash, or raise :class:`ConfigurationError`."""
     try:
         url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
+    except (httpx.InvalidURL, TypeError):
         raise ConfigurationError(
             "base_url is not a valid URL",
-            received=repr(base_url)[:80],
+            received=_shown(base_url),
             action="Pass an absolute URL such as https://api.example.com",
-        ) from exc
+        ) from None  # httpx's message may quote the URL, password and all
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(
             "base_url must be an absolute http or https URL",
-            received=repr(base_url)[:80],
+            received=_shown(base_url),
             action="Pass an absolute URL such as https://api.example.com",
         )
     if url.userinfo:
@@ -106,20 +117,20 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     if any(ch.isspace() for ch in base_url) or "%" in url.host:
         raise ConfigurationError(
             "base_url contains spaces or a malformed host",
-            received=repr(base_url)[:80],
+            received=_shown(base_url),
             action="Pass an absolute URL such as https://api.example.com",
         )
     if url.query or url.fragment:
         raise ConfigurationError(
             "base_url must not have a query or fragment",
-            received=repr(base_url)[:80],
+            received=_shown(base_url),
             action="Remove everything after '?' or '#'",
         )
     if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
         raise ConfigurationError(
             "base_url uses plain http to a remote host, which would send credentials and "
             "phone numbers unencrypted",
-            received=repr(base_url)[:80],
+            received=_shown(base_url),
             action=(
                 "Use https (every provider supports it), or pass allow_insecure_http=True "
                 "if you really mean it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import httpx
 import pytest
 
@@ -179,6 +181,22 @@ def test_repr_names_the_class_and_url_only() -> None:
     # Created outside an event loop: the lanes' library is chosen at the first request.
     assert repr(client) == "<DemoClient base_url='https://api.demo.test' http='auto'>"
     assert repr(client._transport) == "<Transport demo https://api.demo.test>"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "htps://admin:hunter2@api.example.com",  # a wrong scheme
+        "admin:hunter2@api.example.com",  # no scheme
+        "https://admin:hunter2@[api.example.com",  # not a URL at all
+        "https://admin:hunter2@api.example.com/v 2",  # a space
+    ],
+)
+def test_a_url_refused_for_another_reason_does_not_echo_its_credentials(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        check_base_url(url, allow_insecure_http=False)
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in "".join(traceback.format_exception(caught.value))
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
