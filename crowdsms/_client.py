@@ -84,7 +84,7 @@ class ClientOptions(TypedDict, total=False):
 _USERINFO = re.compile(r"(//|^)[^/@]*@")
 
 
-def _shown(base_url: str) -> str:
+def _shown(base_url: object) -> str:
     """``base_url`` for an error message: any ``user:password@`` masked, at most 80 chars."""
     if not isinstance(base_url, str):
         return repr(base_url)[:80]

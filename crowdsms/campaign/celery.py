@@ -36,6 +36,7 @@ campaign id and the shard's number.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,15 @@ SHARD_TASK = "crowdsms.campaign.run_shard"
 """The name of the task that runs one shard."""
 
 STORE_SETTING = "crowdsms_campaign_store"
-"""The Celery setting (``app.conf``) that holds the campaign store's Redis URL."""
+"""The Celery setting (``app.conf``) that may hold the campaign store's Redis URL.
+
+``install(app, store=...)`` keeps the URL out of ``app.conf``: Celery shows its settings
+(``celery report``, ``inspect conf``) and masks only names such as ``*_PASSWORD``, so a
+password in the URL would show there.
+"""
+
+_STORES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""The store URL each app was installed with (``install(app, store=...)``)."""
 
 STORE_RETRY_DELAY = 1.0
 """Seconds before a shard that could not reach its store runs again; doubled for each
@@ -67,10 +76,16 @@ _STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError
 
 
 def _store_url(app: Any, store: str | None) -> str:
-    url = store or app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
+    url = store or _configured_store(app)
     if not url:
         raise RuntimeError("pass store= (the campaign store's Redis URL) or install() it first")
     return str(url)
+
+
+def _configured_store(app: Any) -> str | None:
+    """The store URL ``app`` was installed with, else its setting, else the environment's."""
+    url = _STORES.get(app) or app.conf.get(STORE_SETTING)
+    return str(url) if url else os.environ.get("CROWDSMS_CAMPAIGN_STORE")
 
 
 def _store_unreachable(error: BaseException) -> bool:
@@ -104,7 +119,7 @@ def install(app: Any, *, store: str | None = None) -> Any:
     the shard's recipients no delivery report confirmed: at-least-once.
     """
     if store is not None:
-        app.conf[STORE_SETTING] = store
+        _STORES[app] = store
     # The transport's libraries and TLS context are loaded once, when the worker starts
     # (before its pool forks), not by the first shard each process runs.
     celery.signals.worker_init.connect(_load_transport_at_start, weak=False)
@@ -120,7 +135,7 @@ def install(app: Any, *, store: str | None = None) -> Any:
     def run_shard(
         task: Any, campaign_id: str, shard: int, resend_unconfirmed_after: float | None = None
     ) -> dict[str, int]:
-        url = app.conf.get(STORE_SETTING) or os.environ.get("CROWDSMS_CAMPAIGN_STORE")
+        url = _configured_store(app)
         if not url:
             raise RuntimeError(
                 "the campaign store is not configured: pass store= to install() or set "
