@@ -146,7 +146,9 @@ class ClientSender:
     async def send(self, request: WireRequest, *, max_body: int, state: AttemptState) -> Received:
         """Send through the user's client."""
         state.started = True
-        response = await self._client.send(request.to_httpx(), stream=True)
+        # Never a redirect, whatever the client was made with: the request would carry its
+        # signature or token to wherever the answer points.
+        response = await self._client.send(request.to_httpx(), stream=True, follow_redirects=False)
         return await read_limited(response, max_body=max_body, operation=request.operation)
 
     async def aclose(self) -> None:

@@ -116,6 +116,22 @@ async def test_a_users_http_client_is_used_and_not_closed() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_users_http_client_that_follows_redirects_follows_none_of_ours() -> None:
+    hosts: list[str] = []
+
+    def elsewhere(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(307, headers={"location": "https://elsewhere.example/collect"})
+
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(elsewhere), follow_redirects=True)
+    async with DemoClient(http_client=http_client, runtime=FakeTime().runtime) as client:
+        response = await client.call(send_request())
+    await http_client.aclose()
+    assert response.status_code == 307  # the request (and its signature) went nowhere else
+    assert "elsewhere.example" not in hosts
+
+
+@pytest.mark.anyio
 async def test_a_users_transport_is_used_as_given_and_not_closed() -> None:
     recording = _RecordingTransport()
     client = DemoClient(transport=recording, runtime=FakeTime().runtime)
