@@ -240,6 +240,16 @@ class RedisServer:
         if process.stderr is not None:
             process.stderr.close()
 
+    def pause(self) -> None:
+        """Stop the server's process where it is (SIGSTOP): it answers nothing until resumed."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGCONT)
+
     def restart(self, *, kill: bool = False) -> None:
         """Stop the server and start it again on the same port and directory (AOF reloaded)."""
         self.stop(kill=kill)

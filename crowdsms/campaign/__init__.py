@@ -24,9 +24,11 @@ skipped by the campaigns created after.
     limiter = SharedRateLimiter(redis, "crowdsms:rate:<provider>:<account>", rate=20, burst=4)
 
 :func:`durability` refuses a server that acknowledges writes before they are on disk (a claim
-lost in a crash means a chunk sent twice) unless ``allow_volatile=True``. Needs the
-``campaign`` extra (``pip install 'crowdsms[campaign]'``, which brings redis-py) and runs on
-asyncio.
+lost in a crash means a chunk sent twice) unless ``allow_volatile=True``. On a server with
+replicas (:func:`connected_replicas`), a campaign's claims wait until every replica has
+them (``WAIT``), so that a replica promoted when the server fails holds every claim acted
+on. Needs the ``campaign`` extra (``pip install 'crowdsms[campaign]'``, which brings
+redis-py) and runs on asyncio.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from crowdsms.campaign._redis import (
     Durability,
     LuaScript,
     connect,
+    connected_replicas,
     durability,
     make_durable,
 )
@@ -78,6 +81,7 @@ __all__ = [
     "ShardPlan",
     "SharedRateLimiter",
     "connect",
+    "connected_replicas",
     "decode_outcomes",
     "durability",
     "encode_outcomes",

@@ -54,7 +54,7 @@ from crowdsms.campaign._reconcile import (
     summary_from_json,
     summary_to_json,
 )
-from crowdsms.campaign._redis import Durability, LuaScript, durability
+from crowdsms.campaign._redis import Durability, LuaScript, connected_replicas, durability
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._pull import pull_into
@@ -368,9 +368,16 @@ class Campaign:
         """The batch job id of one shard (the same in every run: chunk references name it)."""
         return f"{self.campaign_id}/{shard}"
 
-    def claims(self, shard: int, mode: Durability) -> ClaimStore:
-        """The claims of one shard's chunks."""
-        return ClaimStore(self.redis, f"{self.campaign_id}/{shard}", mode, prefix=self._prefix)
+    def claims(self, shard: int, mode: Durability, *, replicas: int = 0) -> ClaimStore:
+        """The claims of one shard's chunks (each write on ``replicas`` replicas before it is
+        acted on)."""
+        return ClaimStore(
+            self.redis,
+            f"{self.campaign_id}/{shard}",
+            mode,
+            prefix=self._prefix,
+            replicas=replicas,
+        )
 
     async def run_shard(
         self,
@@ -394,12 +401,13 @@ class Campaign:
             configured = require_credentials(manifest.provider)
             credentials, base_url = configured.values, base_url or configured.base_url
         mode = await durability(self.redis)
+        replicas = await connected_replicas(self.redis)
         load_transport()
         plan = manifest.plan
         shard_plan = await self._shard_plan(manifest, shard)
         job_id = self.job_id(shard)
         journal = ClaimJournal(
-            self.claims(shard, mode),
+            self.claims(shard, mode, replicas=replicas),
             token=token or f"{uuid.uuid4().hex}/{shard}",
             lease=manifest.lease,
             deliveries=RedisDeliveryStore(self.redis, mode, prefix=self._prefix),

@@ -374,9 +374,11 @@ def _check_token(token: str, field: str = "token") -> str:
 class ClaimStore:
     """The chunk claims of one campaign, in Redis.
 
-    ``durability`` comes from :func:`~crowdsms.campaign.durability` for this server.
-    ``retention`` (seconds) lets finished chunks expire from Redis that long after they
-    finished; by default they stay. ``prefix`` starts every key.
+    ``durability`` comes from :func:`~crowdsms.campaign.durability` for this server;
+    ``replicas`` (:func:`~crowdsms.campaign.connected_replicas`) is how many replicas must
+    have each write before it is acted on (``WAIT``), so that a replica promoted when the
+    server fails holds every claim. ``retention`` (seconds) lets finished chunks expire from
+    Redis that long after they finished; by default they stay. ``prefix`` starts every key.
     """
 
     def __init__(
@@ -387,6 +389,7 @@ class ClaimStore:
         *,
         retention: float | None = None,
         prefix: str = "crowdsms",
+        replicas: int = 0,
     ) -> None:
         if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.fullmatch(campaign_id):
             raise InvalidInputError(
@@ -403,6 +406,7 @@ class ClaimStore:
         self._redis = redis
         self.campaign_id = campaign_id
         self.durability = Durability(durability)
+        self.replicas = replicas
         self._retention_ms = 0 if retention is None else math.ceil(retention * 1000)
         self._base = f"{prefix}:campaign:{{{campaign_id}}}"
 
@@ -420,7 +424,11 @@ class ClaimStore:
 
     async def _run(self, script: LuaScript, chunk_index: int, args: Sequence[str | int]) -> Any:
         return await script.run(
-            self._redis, self._keys(chunk_index), args, durability=self.durability
+            self._redis,
+            self._keys(chunk_index),
+            args,
+            durability=self.durability,
+            replicas=self.replicas,
         )
 
     async def claim(self, chunk_index: int, token: str, lease_seconds: float) -> ClaimResult:
@@ -563,6 +571,7 @@ class ClaimStore:
             [self.chunk_key(chunk_index)],
             [digest, encode_outcomes(outcomes), token],
             durability=self.durability,
+            replicas=self.replicas,
         )
         code = int(reply)
         if code == 1:
@@ -590,6 +599,7 @@ class ClaimStore:
             [self.chunk_key(chunk_index)],
             [token, math.ceil(lease_seconds * 1000), outcomes_digest(expected)],
             durability=self.durability,
+            replicas=self.replicas,
         )
         kind = _text(reply[0])
         if kind == "claimed":
@@ -608,6 +618,7 @@ class ClaimStore:
             [self.chunk_key(chunk_index)],
             [token, encode_outcomes(outcomes)],
             durability=self.durability,
+            replicas=self.replicas,
         )
         return int(reply) == 1
 

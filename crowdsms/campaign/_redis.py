@@ -37,6 +37,7 @@ __all__ = [
     "Durability",
     "LuaScript",
     "connect",
+    "connected_replicas",
     "durability",
     "make_durable",
 ]
@@ -216,11 +217,14 @@ class LuaScript:
         *,
         durability: Durability | None = None,
         timeout: float = WAITAOF_TIMEOUT,
+        replicas: int = 0,
     ) -> Any:
-        """Run the script; with ``durability=WAITAOF``, return only once its writes are fsynced.
+        """Run the script; with ``durability=WAITAOF``, return only once its writes are fsynced,
+        and with ``replicas``, once that many replicas have them (``WAIT``): a replica
+        promoted when the server fails has every write acted on.
 
-        The script and the WAITAOF go out in one pipeline, on one connection, so the WAITAOF
-        covers the script's writes (a script whose answer the caller acts on must write, so
+        The script and the WAITAOF (and WAIT) go out in one pipeline, on one connection, so
+        they cover the script's writes (a script whose answer the caller acts on must write, so
         that a pipeline sent again on a new connection is covered too). A script error is
         raised as redis-py raises it.
 
@@ -231,7 +235,7 @@ class LuaScript:
         broken = False
         while True:
             try:
-                return await self._run_once(client, keys, args, durability, timeout)
+                return await self._run_once(client, keys, args, durability, timeout, replicas)
             except redis.exceptions.ConnectionError:
                 if broken:
                     raise
@@ -244,34 +248,82 @@ class LuaScript:
         args: Sequence[str | int | float | bytes],
         durability: Durability | None,
         timeout: float,
+        replicas: int,
     ) -> Any:
-        if durability is not Durability.WAITAOF:
+        fsync = durability is Durability.WAITAOF
+        if not fsync and not replicas:
             try:
                 return await call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
                 return await call(client, "EVAL", self.source, len(keys), *keys, *args)
-        result, waited = await _pipelined(client, "EVALSHA", self.sha, keys, args, timeout)
-        if isinstance(result, redis.exceptions.NoScriptError):
-            result, waited = await _pipelined(client, "EVAL", self.source, keys, args, timeout)
+        waits = _waits(fsync=fsync, replicas=replicas, timeout=timeout)
+        replies = await _pipelined(client, ("EVALSHA", self.sha), keys, args, waits)
+        if isinstance(replies[0], redis.exceptions.NoScriptError):
+            replies = await _pipelined(client, ("EVAL", self.source), keys, args, waits)
+        result, *waited = replies
         if isinstance(result, Exception):
             raise result
-        failure = _waitaof_failed(waited, timeout)
-        if failure is not None:
-            raise failure
+        if fsync:
+            failure = _waitaof_failed(waited.pop(0), timeout)
+            if failure is not None:
+                raise failure
+        if replicas:
+            failure = _wait_failed(waited.pop(0), replicas, timeout)
+            if failure is not None:
+                raise failure
         return result
+
+
+def _waits(*, fsync: bool, replicas: int, timeout: float) -> list[tuple[str | int, ...]]:
+    """The commands that wait for a script's writes: the fsync, then the replicas."""
+    milliseconds = math.ceil(timeout * 1000)
+    waits: list[tuple[str | int, ...]] = []
+    if fsync:
+        waits.append(("WAITAOF", 1, 0, milliseconds))
+    if replicas:
+        waits.append(("WAIT", replicas, milliseconds))
+    return waits
 
 
 async def _pipelined(
     client: redis.asyncio.Redis,
-    command: str,
-    script: str,
+    script: tuple[str, str],
     keys: Sequence[str],
     args: Sequence[str | int | float | bytes],
-    timeout: float,
-) -> tuple[object, object]:
-    """The script and ``WAITAOF 1 0 timeout`` in one pipeline: their two replies."""
+    waits: Sequence[tuple[str | int, ...]],
+) -> list[object]:
+    """The script (``EVALSHA sha`` or ``EVAL source``) and ``waits`` in one pipeline: their
+    replies."""
+    command, body = script
     async with client.pipeline(transaction=False) as pipe:
-        pipe.execute_command(command, script, len(keys), *keys, *args)
-        pipe.execute_command("WAITAOF", 1, 0, math.ceil(timeout * 1000))
-        replies = await pipe.execute(raise_on_error=False)
-    return replies[0], replies[1]
+        pipe.execute_command(command, body, len(keys), *keys, *args)
+        for wait in waits:
+            pipe.execute_command(*wait)
+        replies: list[object] = await pipe.execute(raise_on_error=False)
+    return replies
+
+
+def _wait_failed(reply: object, replicas: int, timeout: float) -> CrowdSMSError | None:
+    """The error for a ``WAIT`` that saw fewer than ``replicas`` replicas take the writes."""
+    if isinstance(reply, int) and reply >= replicas:
+        return None
+    return CrowdSMSError(
+        f"the write reached {excerpt(repr(reply))} of the {replicas} replicas within {timeout:g} s",
+        received=f"WAIT {replicas} answered {excerpt(repr(reply))}",
+        action=(
+            "The write may be lost if Redis fails over to a replica now; do not act on it. "
+            "Check the replicas' links to the server"
+        ),
+    )
+
+
+async def connected_replicas(client: redis.asyncio.Redis) -> int:
+    """How many replicas the server ``client`` talks to has connected (0 if it is not a
+    master, or does not say)."""
+    try:
+        info = await client.info("replication")
+    except redis.exceptions.ResponseError:  # INFO renamed or not allowed (managed services)
+        return 0
+    if not isinstance(info, dict) or info.get("role") != "master":
+        return 0
+    return int(info.get("connected_slaves", 0) or 0)

@@ -9,16 +9,19 @@ import pytest
 import redis.asyncio
 
 from crowdsms.campaign import (
+    Campaign,
     Claimed,
     ClaimStore,
     Durability,
     LuaScript,
     connect,
+    connected_replicas,
     durability,
     make_durable,
 )
-from crowdsms.errors import ConfigurationError
+from crowdsms.errors import ConfigurationError, CrowdSMSError
 from tests.redis_server import RedisServer, available_server_binaries
+from tests.waiting import wait_until
 
 BINARIES = available_server_binaries()
 
@@ -147,3 +150,76 @@ async def test_the_scheme_may_be_written_in_capitals() -> None:
         assert client.connection_pool.connection_kwargs["host"] == "127.0.0.1"
     finally:
         await client.aclose()
+
+
+def replicated(server_factory: Callable[..., RedisServer]) -> tuple[RedisServer, RedisServer]:
+    """A server and a replica of it, linked."""
+    primary = server_factory()
+    replica = server_factory(extra_args=["--replicaof", "127.0.0.1", str(primary.port)])
+    return primary, replica
+
+
+async def linked(primary: RedisServer, replicas: int) -> None:
+    await wait_until(
+        lambda: primary.info("replication").get("connected_slaves") == replicas,
+        missing=lambda: f"{replicas} replicas linked to the server",
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_claim_acted_on_is_on_the_replica_a_failover_promotes(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    primary, replica = replicated(server_factory)
+    await linked(primary, 1)
+    first = connect(primary.url)
+    try:
+        assert await connected_replicas(first) == 1
+        mode = await durability(first)
+        store = Campaign(first, "failover").claims(0, mode, replicas=1)
+        assert await store.claim(0, "worker-a", 300) == Claimed("worker-a", 300)
+    finally:
+        await first.aclose()
+    # The server's machine dies; the replica is promoted, and another worker reaches chunk 0.
+    primary.stop(kill=True)
+    with replica.client() as promote:
+        promote.execute_command("REPLICAOF", "NO", "ONE")
+    second = connect(replica.url)
+    try:
+        again = Campaign(second, "failover").claims(0, await durability(second))
+        assert not isinstance(await again.claim(0, "worker-b", 300), Claimed)
+    finally:
+        await second.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_claim_no_replica_took_is_not_acted_on(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    primary, replica = replicated(server_factory)
+    await linked(primary, 1)
+    client = connect(primary.url)
+    try:
+        assert await connected_replicas(client) == 1
+        replica.pause()  # its link stalls (a network partition, a stuck machine)
+        try:
+            script = LuaScript("redis.call('SET', KEYS[1], ARGV[1]); return 1")
+            with pytest.raises(CrowdSMSError, match="replicas") as caught:
+                await script.run(
+                    client,
+                    ["replicated"],
+                    ["x"],
+                    durability=Durability.FSYNC_ALWAYS,
+                    replicas=1,
+                    timeout=0.2,
+                )
+            assert "do not act on it" in str(caught.value)
+        finally:
+            replica.resume()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_server_without_replicas_says_none(redis: redis.asyncio.Redis) -> None:
+    assert await connected_replicas(redis) == 0
