@@ -4,6 +4,7 @@ opted-out numbers, and resends the unconfirmed only when asked; ``reconcile`` co
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -327,6 +328,28 @@ async def test_reconcile_names_what_is_missing(tmp_path: Path) -> None:
     await BatchSender(ReferencedSender()).send(recipients(2), journal=journal, job_id=JOB)
     with pytest.raises(JobNotFoundError, match=r"no job 'other'.*reports-job"):
         await reconcile(journal, "other")
+
+
+@pytest.mark.asyncio
+async def test_reconcile_of_a_file_that_is_no_journal_says_so_and_leaves_it_alone(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a journal " * 20, encoding="utf-8")
+    with pytest.raises(JournalError, match="not a crowdsms journal"):
+        await reconcile(text, JOB)
+    assert text.read_text(encoding="utf-8") == "not a journal " * 20
+    database = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("CREATE TABLE users (id)")
+        db.commit()
+    with pytest.raises(JournalError, match="not a crowdsms journal"):
+        await reconcile(database, JOB)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert tables == ["users"]
+    assert mode != "wal"
 
 
 @pytest.mark.asyncio
