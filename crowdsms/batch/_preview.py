@@ -52,6 +52,24 @@ def check_price(value: object, field: str = "price_per_segment") -> Decimal | No
     return Decimal(str(value))
 
 
+def _balance(value: object) -> Decimal:
+    """A balance (a number, or its text as a provider gives it) as a finite ``Decimal``."""
+    try:
+        balance = Decimal(value.strip()) if isinstance(value, str) else None
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
+        balance = None
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        balance = Decimal(str(value))
+    if balance is None or not balance.is_finite():
+        raise InvalidInputError(
+            "must be the account's balance: a finite number (or its text, such as '12.5')",
+            field="balance",
+            received=repr(value)[:40],
+            action="Pass the balance the provider reported (client.account.balance())",
+        )
+    return balance
+
+
 @attrs.frozen(kw_only=True)
 class LongMessage:
     """One of the longest messages of a preview."""
@@ -127,7 +145,7 @@ class Preview:
                 received=repr(unit)[:40],
                 action="Pass the unit the provider's balance counts",
             )
-        have = Decimal(str(balance))
+        have = _balance(balance)
         if self.segments is None:
             return None
         need = Decimal(self.segments) if unit == "segments" else self.estimated_cost

@@ -275,6 +275,11 @@ def test_shortfall_compares_a_balance_in_segments_or_money() -> None:
     assert preview.shortfall(1, unit="CNY") == 0
     with pytest.raises(InvalidInputError, match="unit"):
         preview.shortfall(1, unit="yuan")  # type: ignore[arg-type]
+    assert preview.shortfall(" 12.5 ", unit="segments") == Decimal("2.5")
+    for bad in ("12,5", "", "NaN", "inf", float("nan"), None, True):
+        with pytest.raises(InvalidInputError, match="balance") as caught:
+            preview.shortfall(bad, unit="segments")  # type: ignore[arg-type]
+        assert "Received" in str(caught.value)
     unknown = Preview(
         recipients=1,
         valid=1,
