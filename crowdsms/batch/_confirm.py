@@ -46,7 +46,7 @@ RESENT_MESSAGE = (
     "(at-least-once: the recipient may get the message twice)"
 )
 RESEND_FAILED_MESSAGE = (
-    "sent again {after:g} s later without a confirming report, which failed ({code}): "
+    "a resend {after:g} s later without a confirming report did not go out ({code}): "
     "still unknown, since the first send may have reached the provider"
 )
 

@@ -91,6 +91,8 @@ JOURNAL_FORMAT = 1
 _Work = tuple[Block, "str | None", "Resend | None"]
 _Batch = list[object] | InvalidInputError
 
+_MAY_HAVE_REACHED = (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
+"""The outcomes of a resend that count as resent (skipped and failed ones do not)."""
 _YIELD_EVERY = 16
 """A worker lets other tasks run at least once every this many chunks."""
 
@@ -679,15 +681,20 @@ class _Job:
                 else:
                     block.finish(await self._send(block, key))
             else:
-                results = await self._send(
-                    resend.sub, key, journal=resend.states, resend=resend.number
-                )
+                if self._limits is not None:  # a resend is another message to each number
+                    results = await self._limits.send(
+                        resend.sub, key, journal=resend.states, resend=resend.number
+                    )
+                else:
+                    results = await self._send(
+                        resend.sub, key, journal=resend.states, resend=resend.number
+                    )
                 merged = resend.states.merged
                 if merged is None:  # stopped before the request: nothing was resent
                     merged = resend.states.previous
                 elif resend.states.resent_here:  # not another process's resend
                     self._tally.resent += sum(
-                        result.status is not OutcomeStatus.FAILED for result in results
+                        result.status in _MAY_HAVE_REACHED for result in results
                     )
                 block.finish(merged)
             await self._emit_ready()

@@ -43,6 +43,7 @@ import anyio
 
 from crowdsms._time import CHINA_TIME
 from crowdsms.batch._chunking import Block
+from crowdsms.batch._dispatch import ChunkStates
 from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._stop import JobStop
 from crowdsms.limits import NumberLimitedError, NumberLimiting, NumberPermit, mask_phone
@@ -114,7 +115,7 @@ class LimitedStates:
 
     def __init__(
         self,
-        journal: JobJournal,
+        journal: ChunkStates,
         *,
         phones: Sequence[str],
         fixed: Mapping[int, RecipientOutcome],
@@ -170,15 +171,30 @@ class ChunkLimits:
         self._wall_time = wall_time
         self._job_id = job_id
 
-    async def send(self, block: Block, key: str | None) -> list[RecipientOutcome]:
-        """Take the chunk's permits, send the recipients allowed, return every outcome."""
+    async def send(
+        self,
+        block: Block,
+        key: str | None,
+        *,
+        journal: ChunkStates | None = None,
+        resend: int = 0,
+    ) -> list[RecipientOutcome]:
+        """Take the chunk's permits, send the recipients allowed, return every outcome.
+
+        A resend of a chunk's unconfirmed recipients (``resend``, its number, and
+        ``journal``, its states) takes permits of its own: each resend is another message
+        to each number it reaches.
+        """
         assert block.chunk_index is not None
         index = block.chunk_index
+        states_of: ChunkStates | None = journal if journal is not None else self._journal
+        options = {"resend": resend} if resend else {}
         if self._stop:  # the job stopped: no permits for a chunk it will not send
-            return await self._send(block, key)
+            return await self._send(block, key, journal=journal, **options)
         phones = [recipient.phone for recipient in block.recipients]
         numbers = distinct_numbers(phones)  # as the limiter keys them (the same, normally)
-        admission = await self._limiter.acquire_many(numbers, key=chunk_key(self._job_id, index))
+        permits_key = chunk_key(self._job_id, index) + (f".r{resend}" if resend else "")
+        admission = await self._limiter.acquire_many(numbers, key=permits_key)
         now = self._wall_time()
         fixed = {
             offset: number_limited_outcome(
@@ -199,14 +215,14 @@ class ChunkLimits:
                 NUMBER_LIMITED,
             )
         if not offsets:
-            return await self._record_unsent(index, phones, merge(fixed, [], []))
+            return await self._record_unsent(states_of, index, phones, merge(fixed, [], []))
         sub = block if not fixed else _part(block, offsets)
         states = (
-            LimitedStates(self._journal, phones=phones, fixed=fixed, offsets=offsets)
-            if self._journal is not None
+            LimitedStates(states_of, phones=phones, fixed=fixed, offsets=offsets)
+            if states_of is not None
             else None
         )
-        results = await self._send(sub, key, journal=states)
+        results = await self._send(sub, key, journal=states, **options)
         if states is not None and states.taken:
             assert states.merged is not None
             final = states.merged  # another process sent the chunk (its permits are ours too)
@@ -227,10 +243,13 @@ class ChunkLimits:
                 await self._limiter.release_many(permits)
 
     async def _record_unsent(
-        self, index: int, phones: Sequence[str], outcomes: list[RecipientOutcome]
+        self,
+        journal: ChunkStates | None,
+        index: int,
+        phones: Sequence[str],
+        outcomes: list[RecipientOutcome],
     ) -> list[RecipientOutcome]:
         """Every recipient was refused: no request; the journal records the chunk done."""
-        journal = self._journal
         if journal is None:
             return outcomes
         while True:

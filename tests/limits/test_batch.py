@@ -22,7 +22,7 @@ from crowdsms.batch import (
 from crowdsms.batch._job import JOURNAL_FORMAT
 from crowdsms.batch._journal import ChunkTakenError, Journal
 from crowdsms.batch._limited import chunk_key
-from crowdsms.errors import InvalidInputError
+from crowdsms.errors import DeliveryCertainty, InvalidInputError, RequestTimeoutError
 from crowdsms.limits import NumberAdmission, NumberLimiter, NumberLimits, NumberPermit
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at, recipients, sent
@@ -415,3 +415,40 @@ async def test_a_chunk_another_worker_took_keeps_the_permits_of_what_it_sent() -
     assert limiter.released == [phone_at(0)]
     assert sorted(limiter.keys) == [chunk_key(JOB, 0), chunk_key(JOB, 1)]
     assert len(limiter) == 6 + 3  # busy before the job: 2, 5 to 9; sent by the other: 1, 3, 4
+
+
+@pytest.mark.asyncio
+async def test_a_resend_of_unconfirmed_recipients_takes_permits_of_its_own(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    clock = Clock()
+    limiter = NumberLimiter(NumberLimits.parse("1/m"), clock=clock)  # one a minute
+
+    async def lost(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
+
+    first = await BatchSender(
+        FakeChunkSender(max_chunk_size=3, script=lost), number_limiter=limiter
+    ).send(recipients(3), journal=journal, job_id=JOB)
+    assert first.unknown == 3  # each number keeps its permit: it may have had the message
+
+    # Within the minute, the at-least-once resend would be a second message to each number.
+    early = FakeChunkSender(max_chunk_size=3)
+    got: list[BatchOutcome] = []
+    report = await BatchSender(early, number_limiter=limiter, resend_unconfirmed_after=0).send(
+        recipients(3), journal=journal, job_id=JOB, sink=got.append
+    )
+    assert early.calls == []
+    assert report.unknown == 3
+    assert report.resent == 0
+    assert all("did not go out" in (item.outcome.message or "") for item in got)
+
+    clock.now += 120  # two minutes later the limit allows one more
+    later = FakeChunkSender(max_chunk_size=3)
+    report = await BatchSender(later, number_limiter=limiter, resend_unconfirmed_after=0).send(
+        recipients(3), journal=journal, job_id=JOB
+    )
+    assert later.phones_received() == [phone_at(i) for i in range(3)]
+    assert report.sent == 3
+    assert report.resent == 3
