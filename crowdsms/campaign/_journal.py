@@ -249,12 +249,40 @@ class ClaimJournal:
             return
         if await self._call(partial(self._store.finish, index, self._token, outcomes)):
             self._stored[index] = tuple(outcomes)
+        elif await self._replace_placeholder(index, outcomes):
+            logger.warning(
+                "campaign: chunk %d's lease ran out while this worker was sending it, and "
+                "another worker recorded its recipients unknown; the provider's answer came "
+                "after all, and its outcomes replace those",
+                index,
+            )
         else:
             logger.error(
                 "campaign: chunk %d was finished by another worker (this one's lease ran out "
                 "while it was sending); its outcomes are that worker's",
                 index,
             )
+
+    async def _replace_placeholder(self, index: int, outcomes: Sequence[RecipientOutcome]) -> bool:
+        """Put ``outcomes`` (this worker's, from the provider's answer) in place of the
+        ``unknown`` ones another worker recorded when this one's lease ran out, if the chunk
+        still holds those and nothing else (no report confirmed any, no resend began)."""
+        record = await self._call(partial(self._store.chunk, index))
+        if record is None or not record.finished or record.resending or record.stored is None:
+            return False
+        placeholders = record.outcomes
+        if len(placeholders) != len(outcomes) or not all(
+            outcome.status is OutcomeStatus.UNKNOWN and outcome.code == INTERRUPTED
+            for outcome in placeholders
+        ):
+            return False
+        update = partial(
+            self._store.update_outcomes, index, outcomes, expected=record.stored, token=self._token
+        )
+        if await self._call(update) != "updated":
+            return False
+        self._stored[index] = tuple(outcomes)
+        return True
 
     async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
         """Never called: campaign shards do not resend chunks that failed as a whole."""
