@@ -11,6 +11,7 @@ twice).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable
 from typing import ClassVar
@@ -32,6 +33,7 @@ __all__ = [
     "ResponseParseError",
     "SignatureError",
     "excerpt",
+    "mask_error_chain",
 ]
 
 _EXCERPT_LIMIT = 200
@@ -45,6 +47,33 @@ class DeliveryCertainty(enum.Enum):
 
     UNKNOWN = "unknown"
     """The provider may have processed the request: sending it again may send twice."""
+
+
+_ERROR_TEXTS = ("what", "received", "action", "provider_message")
+
+
+def mask_error_chain(error: BaseException, mask: Callable[[str], str]) -> None:
+    """Apply ``mask`` to the texts of ``error`` and of every exception chained to it (its
+    cause and context, which a logged traceback shows), in place.
+
+    For a provider whose secret may come back in a body an error quotes (a proxy's page
+    echoing the request, say): the error's own texts, and its arguments.
+    """
+    seen: set[int] = set()
+    waiting: list[BaseException] = [error]
+    while waiting:
+        current = waiting.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, CrowdSMSError):
+            for name in _ERROR_TEXTS:
+                value = getattr(current, name, None)
+                if isinstance(value, str):
+                    setattr(current, name, mask(value))
+        with contextlib.suppress(AttributeError, TypeError):  # a class refusing new args
+            current.args = tuple(mask(a) if isinstance(a, str) else a for a in current.args)
+        waiting.extend(link for link in (current.__cause__, current.__context__) if link)
 
 
 def excerpt(data: bytes | str | None, limit: int = _EXCERPT_LIMIT) -> str:

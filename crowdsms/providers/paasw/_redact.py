@@ -14,7 +14,6 @@ masked, but a secret ``k`` leaves the word ``token`` alone.
 from __future__ import annotations
 
 import collections
-import contextlib
 import re
 import urllib.parse
 from typing import Final
@@ -22,13 +21,12 @@ from typing import Final
 import attrs
 
 from crowdsms._transport import ApiResponse
-from crowdsms.errors import CrowdSMSError
+from crowdsms.errors import CrowdSMSError, mask_error_chain
 
 __all__ = ["MASK", "Redactor"]
 
 MASK: Final = "********"
 _TOKEN_FIELD = re.compile(r"""("token"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)""")
-_ERROR_TEXTS: Final = ("what", "received", "action", "provider_message")
 # Where a value that begins with a letter or a digit may begin.
 _BORDERS_BEFORE: Final = (
     r"(?<![A-Za-z0-9])",  # after anything but a letter or a digit
@@ -133,22 +131,5 @@ class Redactor:
         """Mask the known values in the texts of ``error`` and of every exception chained to
         it (its cause and context, which a logged traceback shows), in place; returns
         ``error``."""
-        seen: set[int] = set()
-        waiting: list[BaseException] = [error]
-        while waiting:
-            current = waiting.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            self._mask_exception(current)
-            waiting.extend(link for link in (current.__cause__, current.__context__) if link)
+        mask_error_chain(error, self.text)
         return error
-
-    def _mask_exception(self, error: BaseException) -> None:
-        if isinstance(error, CrowdSMSError):
-            for name in _ERROR_TEXTS:
-                value = getattr(error, name, None)
-                if isinstance(value, str):
-                    setattr(error, name, self.text(value))
-        with contextlib.suppress(AttributeError, TypeError):  # a class refusing new args
-            error.args = tuple(self.text(a) if isinstance(a, str) else a for a in error.args)

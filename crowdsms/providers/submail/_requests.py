@@ -15,6 +15,7 @@ import attrs
 
 from crowdsms._transport import ApiRequest, ApiResponse, BodyEncoding, Transport
 from crowdsms._transport.encode import compact_json
+from crowdsms.errors import CrowdSMSError, mask_error_chain
 from crowdsms.outcomes import Recipient
 from crowdsms.providers.submail._converter import decode_answer
 from crowdsms.providers.submail._validation import CheckedContent
@@ -49,9 +50,19 @@ class SubmailRequests:
     """The client's :attr:`~crowdsms._client.AsyncClientBase.max_connections`."""
 
     async def call(self, request: ApiRequest) -> tuple[Any, ApiResponse]:
-        """Make ``request`` and decode its answer; the caller interprets the value."""
-        response = await self.transport.request(request)
-        return decode_answer(response), response
+        """Make ``request`` and decode its answer; the caller interprets the value.
+
+        An error comes with the app key masked wherever it quotes a body, in itself and in
+        the errors chained to it (the signer's ``mask``).
+        """
+        try:
+            response = await self.transport.request(request)
+            return decode_answer(response), response
+        except CrowdSMSError as error:
+            mask = getattr(self.transport.signer, "mask", None)  # SubmailSigner.mask
+            if callable(mask):
+                mask_error_chain(error, mask)
+            raise
 
 
 def post(api: str, fields: Mapping[str, str], *, operation: str) -> ApiRequest:

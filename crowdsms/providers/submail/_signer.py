@@ -20,6 +20,8 @@ from crowdsms.providers.submail._signing import (
 
 __all__ = ["SubmailSigner"]
 
+_MIN_MASKED = 8
+"""A shorter key is not masked in texts: it would hide ordinary words (no real key is)."""
 # Cheap pre-check: a clock rejection's body contains its code.
 _CLOCK_MARKERS = tuple(code.encode() for code in sorted(CLOCK_CODES))
 
@@ -45,6 +47,14 @@ class SubmailSigner:
 
     def __repr__(self) -> str:
         return f"<SubmailSigner app_id={self._app_id!r} sign_type={self._sign_type!r}>"
+
+    def mask(self, text: str) -> str:
+        """``text`` with the app key masked: with ``sign_type="normal"`` it is the request's
+        signature, which a proxy's or gateway's error page may quote back."""
+        key = self._app_key.reveal()
+        if len(key) < _MIN_MASKED or key not in text:
+            return text
+        return text.replace(key, "********")
 
     async def sign(self, request: ApiRequest, *, now: float) -> ApiRequest:
         """Return ``request`` with its SUBMAIL authentication fields, for provider time ``now``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 
 import httpx
@@ -80,3 +81,23 @@ def test_config_errors_do_not_echo_the_key(
         make_client(app_key=APP_KEY + " ")
     assert APP_KEY not in str(info.value)
     assert APP_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("status", [403, 502])
+@pytest.mark.asyncio
+async def test_a_page_quoting_the_request_does_not_show_the_key_of_a_normal_signature(
+    make_client: Callable[..., AsyncSubmail], status: int
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        # a gateway's or WAF's page that quotes the request it refused (the key is the
+        # signature with sign_type="normal")
+        return httpx.Response(status, text=f"Request refused: {request.content.decode()}")
+
+    async with make_client(sign_type="normal") as client:
+        with respx.mock(base_url=BASE) as mock:
+            mock.post("/sms/send.json").mock(side_effect=echo)
+            with pytest.raises(CrowdSMSError) as caught:
+                await client.sms.send(to="13800138000", content="【SUBMAIL】您好")
+    logged = "".join(traceback.format_exception(caught.value))
+    assert "Request refused" in logged
+    assert APP_KEY not in logged
