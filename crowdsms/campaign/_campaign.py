@@ -174,7 +174,9 @@ class Campaign:
         """Delete every key of the campaign (manifest, rows, claims, outcomes); return how many.
 
         Finished chunks keep their outcomes until then (about 70 bytes per recipient): delete a
-        campaign once its report is written. Workers still running one of its shards fail.
+        campaign once its report is written. Workers still running one of its shards fail, at
+        the latest when they next look chunks up (every 32 chunks), never sending a chunk
+        again because its record went with the campaign.
         """
         escaped = _glob_literal(self.campaign_id)
         patterns = (
@@ -192,6 +194,10 @@ class Campaign:
             if batch:
                 deleted += await self.redis.delete(*batch)
         return int(deleted)
+
+    async def _planned(self) -> bool:
+        """Whether the campaign's manifest is still stored (it was not deleted)."""
+        return bool(await self.redis.exists(self.manifest_key))
 
     async def cancelled(self) -> bool:
         """Whether the campaign was cancelled (and not resumed)."""
@@ -415,6 +421,7 @@ class Campaign:
             created=manifest.created,
             job_id=job_id,
             opted_out=shard_plan.opted_out,
+            planned=self._planned,
         )
         async with spec.make_client(
             credentials, base_url=base_url, max_connections=manifest.concurrency

@@ -39,6 +39,7 @@ from crowdsms.campaign._codec import encode_outcomes
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import DeliveryStore
+from crowdsms.errors import CrowdSMSError
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
 __all__ = ["DEFAULT_LEASE", "READ_AHEAD", "STORE_PATIENCE", "ClaimJournal", "interrupted_outcomes"]
@@ -107,6 +108,8 @@ class ClaimJournal:
     :meth:`reports` reads the reports of ``provider`` received since ``created`` (when the
     campaign was created, Unix seconds) that may concern ``job_id`` (the shard's batch job
     id; by default the store's id). ``opted_out`` is the shard's suppression list.
+    ``planned`` says whether the campaign still exists: a run of a campaign deleted under
+    it (its claims with it) stops with an error instead of taking every chunk for unsent.
     """
 
     checks_fingerprints = False
@@ -125,7 +128,9 @@ class ClaimJournal:
         created: float = 0.0,
         job_id: str | None = None,
         opted_out: Collection[str] = (),
+        planned: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        self._planned = planned
         self._patience = patience
         self._store = store
         self._token = token
@@ -187,12 +192,14 @@ class ClaimJournal:
             self._read_up_to = index + READ_AHEAD
             read = partial(self._store.unclaimed, index, READ_AHEAD)
             self._unclaimed.update(await self._call(read))
+            await self._check_planned()  # after the read: what it found is not a deletion's
         if index in self._unclaimed:
             self._unclaimed.discard(index)
             return None
         while True:
             record = await self._call(partial(self._store.chunk, index))
             if record is None:
+                await self._check_planned()  # given back unsent, or deleted with its campaign
                 return None
             self._recorded += 1
             if record.finished:
@@ -216,6 +223,18 @@ class ClaimJournal:
                 )
             self._recorded -= 1
             await anyio.sleep(min(_POLL, max(record.lease_left or 0, 0.01)))
+
+    async def _check_planned(self) -> None:
+        """Raise :class:`~crowdsms.errors.CrowdSMSError` if the campaign was deleted."""
+        if self._planned is not None and not await self._call(self._planned):
+            raise CrowdSMSError(
+                f"the campaign of {self.job_id!r} was deleted while this run sent it, and its "
+                "record of what was sent with it",
+                action=(
+                    "Nothing more is sent. Delete a campaign only once its shards are done "
+                    "and its report written"
+                ),
+            )
 
     async def mark_started(self, index: int) -> None:
         """Claim chunk ``index``, durably; :class:`ChunkTakenError` if another worker has it."""
@@ -300,6 +319,7 @@ class ClaimJournal:
         while True:
             record = await self._call(partial(self._store.chunk, index))
             if record is None:
+                await self._check_planned()  # not given back: deleted with its campaign
                 raise ChunkReleasedError(f"chunk {index} was given back unsent by its holder")
             if record is not None and record.finished:
                 if record.resending and record.resend_token != self._token:

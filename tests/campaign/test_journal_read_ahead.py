@@ -17,7 +17,7 @@ from crowdsms.batch import BatchSender, ChunkReleasedError, ChunkTakenError
 from crowdsms.batch import _job as job_module
 from crowdsms.campaign import ClaimJournal, ClaimStore, Durability
 from crowdsms.campaign._journal import READ_AHEAD, interrupted_outcomes
-from crowdsms.errors import InvalidInputError
+from crowdsms.errors import CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import FakeChunkSender, phone_at
 from tests.waiting import scaled, wait_until
@@ -251,3 +251,28 @@ async def test_a_late_answer_leaves_outcomes_that_changed_since_alone(
 
     await slow.mark_done(0, sent(0, "w-slow"))
     assert await store.outcomes(0) == tuple(confirmed)
+
+
+@pytest.mark.asyncio
+async def test_a_run_whose_campaign_is_deleted_under_it_stops_instead_of_sending_again(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "deleted", MODE)
+    for index in range(3):  # an earlier run sent every chunk
+        await store.claim(index, "w1", 30)
+        await store.finish(index, "w1", sent(index, "w1"))
+    planned = [True]
+
+    async def still_planned() -> bool:
+        return planned[0]
+
+    journal = ClaimJournal(store, token="w2", lease=30, planned=still_planned)
+    assert await prepare(journal, 0) == "done"  # looked up while the campaign still exists
+    # The campaign is deleted, its claims with it: chunk 1 now looks never claimed.
+    await redis.delete(*(store.chunk_key(index) for index in range(3)))
+    planned[0] = False
+    with pytest.raises(CrowdSMSError, match="deleted"):
+        await prepare(journal, 1)
+    late = ClaimJournal(store, token="w3", lease=30, planned=still_planned)
+    with pytest.raises(CrowdSMSError, match="deleted"):  # its first look-up finds it gone
+        await prepare(late, 0)
