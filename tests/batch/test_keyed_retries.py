@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
 import pytest
 
 from crowdsms import RetryPolicy
-from crowdsms._transport.runtime import Runtime
 from crowdsms.batch import INTERRUPTED, BatchOutcome, send_batch
 from crowdsms.errors import (
     ConnectionFailedError,
@@ -73,18 +73,27 @@ class KeyedProvider:
         return [sent(recipient) for recipient in given]
 
 
-def stopping_runtime(
-    time: FakeTime, scope: anyio.CancelScope, seen: list[Counter[str]], path: Path
-) -> Runtime:
-    """A runtime whose first wait records the journal's states and cancels ``scope`` (the
-    job is stopped, as by Ctrl-C, while a chunk waits to be retried)."""
+async def stopped_while_waiting(
+    fake: FakeChunkSender, count: int, path: Path, **options: Any
+) -> Counter[str]:
+    """Run a job of ``count`` recipients and stop it (as Ctrl-C does) at its first wait to
+    retry a chunk; return the journal's chunk states during that wait."""
+    seen: list[Counter[str]] = []
+    time = FakeTime()
+    with anyio.CancelScope() as scope:
 
-    async def sleep(delay: float) -> None:
-        seen.append(states(path, JOB))
-        scope.cancel()
-        await time.sleep(delay)
+        async def sleep(delay: float) -> None:
+            seen.append(states(path, JOB))
+            scope.cancel()
+            await time.sleep(delay)
 
-    return attrs.evolve(time.runtime(), sleep=sleep)
+        runtime = attrs.evolve(time.runtime(), sleep=sleep)
+        await send_batch(
+            fake, list(recipients(count)), journal=path, job_id=JOB, runtime=runtime, **options
+        )
+    assert scope.cancelled_caught
+    assert len(seen) == 1
+    return seen[0]
 
 
 @pytest.mark.asyncio
@@ -123,16 +132,10 @@ async def test_a_keyed_chunk_that_may_have_been_sent_stays_started_while_it_wait
     path = tmp_path / "job.sqlite"
     provider = KeyedProvider()
     provider.answers = ["lose"]
-    seen: list[Counter[str]] = []
-    with anyio.CancelScope() as scope:
-        await send_batch(
-            FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer),
-            list(recipients(5)),
-            journal=path,
-            job_id=JOB,
-            runtime=stopping_runtime(FakeTime(), scope, seen, path),
-        )
-    assert seen == [Counter({"started": 1})]
+    during_wait = await stopped_while_waiting(
+        FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer), 5, path
+    )
+    assert during_wait == Counter({"started": 1})
     # Resumed, it goes again with the key it had: the provider drops the copy.
     again = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
     report = await send_batch(again, list(recipients(5)), journal=path, job_id=JOB)
@@ -162,17 +165,8 @@ async def test_a_reopened_chunk_is_resumed_with_the_key_it_was_sent_with(tmp_pat
             raise refused()
         return await provider.answer(call, given)
 
-    seen: list[Counter[str]] = []
     second = FakeChunkSender(max_chunk_size=5, keyed=True, script=refused_once)
-    with anyio.CancelScope() as scope:
-        await send_batch(
-            second,
-            list(recipients(5)),
-            journal=path,
-            job_id=JOB,
-            runtime=stopping_runtime(FakeTime(), scope, seen, path),
-        )
-    assert seen == [Counter({"pending": 1})]
+    assert await stopped_while_waiting(second, 5, path) == Counter({"pending": 1})
     fresh = second.calls[0].key
     assert fresh is not None
     assert fresh != first.calls[0].key
@@ -193,16 +187,8 @@ async def test_with_number_limits_a_keyed_chunk_stopped_while_waiting_is_not_sen
     limiter.acquire_nowait(phone_at(1))  # had a message this minute: left out of the request
     provider = KeyedProvider()
     provider.answers = ["lose"]
-    seen: list[Counter[str]] = []
-    with anyio.CancelScope() as scope:
-        await send_batch(
-            FakeChunkSender(max_chunk_size=3, keyed=True, script=provider.answer),
-            list(recipients(3)),
-            journal=path,
-            job_id=JOB,
-            number_limiter=limiter,
-            runtime=stopping_runtime(FakeTime(), scope, seen, path),
-        )
+    first = FakeChunkSender(max_chunk_size=3, keyed=True, script=provider.answer)
+    await stopped_while_waiting(first, 3, path, number_limiter=limiter)
     assert sorted(provider.had) == [phone_at(0), phone_at(2)]
 
     now[0] += 120  # phone 1 is allowed again

@@ -204,34 +204,10 @@ async def test_a_job_sends_a_chunk_its_holder_gave_back_unsent(
     assert sorted(chunk_sender.phones_received()) == [phone_at(p) for p in range(4)]
 
 
-@pytest.mark.asyncio
-async def test_an_answer_after_the_lease_ran_out_replaces_the_unknown_placeholders(
-    redis: redis.asyncio.Redis,
-) -> None:
-    store = ClaimStore(redis, "overrun", MODE)
-    slow = ClaimJournal(store, token="w-slow", lease=0.2)
-    assert await prepare(slow, 0) is None
-    await slow.mark_started(0)  # its request takes longer than its lease
-
-    async def lapsed() -> bool:
-        record = await store.chunk(0)
-        return record is not None and (record.lease_left or 0) <= 0
-
-    await wait_until(lapsed, missing=lambda: "the slow worker's lease to run out")
-    other = ClaimJournal(store, token="w-other", lease=30)
-    assert await prepare(other, 0) == "started"  # a dead holder, as far as it can tell
-    await other.mark_done(0, interrupted_outcomes(0, [phone_at(0)]))
-    assert [o.status for o in await store.outcomes(0) or ()] == [OutcomeStatus.UNKNOWN]
-
-    await slow.mark_done(0, sent(0, "w-slow"))  # the provider's answer came after all
-    assert await store.outcomes(0) == tuple(sent(0, "w-slow"))
-
-
-@pytest.mark.asyncio
-async def test_a_late_answer_leaves_outcomes_that_changed_since_alone(
-    redis: redis.asyncio.Redis,
-) -> None:
-    store = ClaimStore(redis, "overrun-changed", MODE)
+async def outlived_by_its_lease(store: ClaimStore) -> ClaimJournal:
+    """A run that claimed chunk 0 and is still sending it when its lease runs out; another
+    run has recorded the chunk's recipients ``unknown`` meanwhile (a dead holder, as far as
+    it can tell). Returns the slow run's journal."""
     slow = ClaimJournal(store, token="w-slow", lease=0.2)
     assert await prepare(slow, 0) is None
     await slow.mark_started(0)
@@ -244,6 +220,27 @@ async def test_a_late_answer_leaves_outcomes_that_changed_since_alone(
     other = ClaimJournal(store, token="w-other", lease=30)
     assert await prepare(other, 0) == "started"
     await other.mark_done(0, interrupted_outcomes(0, [phone_at(0)]))
+    return slow
+
+
+@pytest.mark.asyncio
+async def test_an_answer_after_the_lease_ran_out_replaces_the_unknown_placeholders(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "overrun", MODE)
+    slow = await outlived_by_its_lease(store)
+    assert [o.status for o in await store.outcomes(0) or ()] == [OutcomeStatus.UNKNOWN]
+
+    await slow.mark_done(0, sent(0, "w-slow"))  # the provider's answer came after all
+    assert await store.outcomes(0) == tuple(sent(0, "w-slow"))
+
+
+@pytest.mark.asyncio
+async def test_a_late_answer_leaves_outcomes_that_changed_since_alone(
+    redis: redis.asyncio.Redis,
+) -> None:
+    store = ClaimStore(redis, "overrun-changed", MODE)
+    slow = await outlived_by_its_lease(store)
     confirmed = sent(0, "report")  # a delivery report confirmed it meanwhile
     record = await store.chunk(0)
     assert record is not None

@@ -109,6 +109,11 @@ async def test_an_error_page_echoing_the_url_is_masked(
     assert_logs_clean(caplog)
 
 
+def echo(request: httpx.Request) -> httpx.Response:
+    """A gateway's 503 page quoting the request's URL (its query too)."""
+    return httpx.Response(503, text=f"Service Unavailable: GET {request.url}")
+
+
 def logged_traceback(error: BaseException) -> str:
     """What ``logger.exception`` (or Sentry) shows of ``error``: its whole chain."""
     return "".join(traceback.format_exception(error))
@@ -120,9 +125,6 @@ async def test_a_token_failure_chained_to_pages_echoing_the_url_leaks_nothing(
 ) -> None:
     # The first attempt gets a 500; the retries get 503 pages quoting the request's URL
     # (the secret in its query): the error raised is chained to them.
-    def echo(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, text=f"Service Unavailable: GET {request.url}")
-
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as mock:
         mock.get("/api/token").mock(side_effect=[raw("internal error", 500), echo, echo, echo])
         with pytest.raises(CrowdSMSError) as caught:
@@ -136,9 +138,6 @@ async def test_a_token_failure_chained_to_pages_echoing_the_url_leaks_nothing(
 async def test_a_call_chained_to_pages_echoing_the_token_leaks_nothing(
     client: AsyncPaasw,
 ) -> None:
-    def echo(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, text=f"Service Unavailable: GET {request.url}")
-
     with respx.mock(base_url=BASE_URL, assert_all_called=False) as mock:
         mock.get("/api/token").mock(return_value=token_answer())
         mock.get("/sms/balance").mock(side_effect=[raw("internal error", 500), echo, echo, echo])
