@@ -600,9 +600,18 @@ class _Job:
                     number,
                 )
                 resend = Resend(block=block, sub=sub, states=states, number=number)
-                return recorded.idempotency_key or key, resend
+                return self._recorded_key(recorded, key), resend
         block.finish(outcomes, replayed=replayed)
         return key, None
+
+    def _recorded_key(self, recorded: RecordedChunk, key: str | None) -> str | None:
+        """The idempotency key to send a recorded chunk with: the one it was recorded with,
+        if this job's chunk sender takes keys at all (a journal of a keyed run may be
+        resumed with a sender that has none, where a key would make a lost answer look
+        safe to retry)."""
+        if not self._keyed:
+            return None
+        return recorded.idempotency_key or key
 
     async def _resume(
         self, block: Block, index: int, key: str | None
@@ -622,7 +631,7 @@ class _Job:
         if recorded.state == "pending":
             # Its recorded key: a chunk reopened after failing has a fresh one, which the
             # provider may have seen since (the job's key it refused may still be remembered).
-            return recorded.idempotency_key or key, None
+            return self._recorded_key(recorded, key), None
         if recorded.state == "done":
             assert recorded.outcomes is not None
             if self._config.resend_failed_chunks and _all_failed(recorded.outcomes):

@@ -246,3 +246,33 @@ async def test_a_keyed_chunk_waiting_when_the_job_stops_is_unknown_not_failed() 
     by_phone = {item.outcome.phone: item.outcome for item in got}
     assert {by_phone[phone_at(i)].status for i in range(5)} == {OutcomeStatus.UNKNOWN}
     assert {by_phone[phone_at(i)].status for i in range(5, 10)} == {OutcomeStatus.FAILED}
+
+
+@pytest.mark.asyncio
+async def test_a_pending_chunk_of_a_keyed_run_resumed_without_keys_is_sent_without_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+
+    async def refuse(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise refused()
+
+    keyed = FakeChunkSender(max_chunk_size=5, keyed=True, script=refuse)
+    assert await stopped_while_waiting(keyed, 5, path) == Counter({"pending": 1})
+
+    # Resumed with a sender that takes no keys (SUBMAIL): a key would make its lost answer
+    # look safe to retry, and a provider that drops no copies would send twice.
+    async def lose(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise lost_answer()
+
+    unkeyed = FakeChunkSender(max_chunk_size=5, keyed=False, script=lose)
+    report = await send_batch(
+        unkeyed,
+        list(recipients(5)),
+        journal=path,
+        job_id=JOB,
+        chunk_retry=TWO_ATTEMPTS,
+        runtime=FakeTime().runtime(),
+    )
+    assert [call.key for call in unkeyed.calls] == [None]
+    assert report.unknown == 5
