@@ -56,7 +56,7 @@ class WebhookReplayError(WebhookError):
     """A correctly signed push that must not be handled again.
 
     Either its timestamp is outside the accepted window (too old, or too far in the future:
-    HTTP 403), or the same ``(token, signature)`` pair was received recently (an exact replay,
+    HTTP 403), or a push with the same signature was received recently (an exact replay,
     or the provider sending the same push twice: HTTP 409). ``duplicate`` says which.
     """
 

@@ -173,9 +173,9 @@ class SignedReceiver:
             return
         keys: list[ReplayKey] = []
         for fields in objects:
-            token, signature = fields.get("token"), fields.get("signature")
-            if isinstance(token, str) and isinstance(signature, str):
-                keys.append((token, signature.strip().lower()))  # as _verify gives it
+            signature = fields.get("signature")
+            if isinstance(signature, str):
+                keys.append(signature.strip().lower())  # as _verify gives it
         self._guard.release(keys)
 
     # -- for subclasses -------------------------------------------------------------------

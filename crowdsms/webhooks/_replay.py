@@ -1,7 +1,7 @@
 """Replay protection for signed pushes: a timestamp window and a bounded memory of pushes.
 
 A signed push is refused when its timestamp is too old or too far ahead of this machine's
-clock, and when the same ``(token, signature)`` pair was received recently. The memory is a
+clock, and when a push with the same signature was received recently. The memory is a
 bounded LRU (the oldest pairs are forgotten first), kept per receiver and safe to share
 between threads.
 """
@@ -32,12 +32,14 @@ DEFAULT_MAX_AHEAD: Final = 300.0
 """Seconds a push's timestamp may lie in the future (the provider's clock may be ahead)."""
 
 DEFAULT_REPLAY_CACHE_SIZE: Final = 50_000
-"""How many recent ``(token, signature)`` pairs a receiver remembers."""
+"""How many recent pushes (by signature) a receiver remembers."""
 
 _MILLISECONDS_FROM: Final = 100_000_000_000
 """Timestamps at least this large are milliseconds (seconds reach it in the year 5138)."""
 
-ReplayKey = tuple[str, str]
+ReplayKey = str
+"""A push's signature as verified (lower-case hex): one signed text has one, however its
+fields are split (SendCloud signs ``timestamp + token``) or the signature is spelled."""
 
 
 def timestamp_seconds(value: float) -> float:
@@ -116,7 +118,7 @@ class ReplayGuard:
         wanted = list(dict.fromkeys(given))
         if len(wanted) != len(given):
             raise WebhookReplayError(
-                "the same push (the same token and signature) comes twice in one request",
+                "the same push (the same signature) comes twice in one request",
                 provider=self._provider,
                 duplicate=True,
                 received=f"{len(given)} pushes, {len(wanted)} different",
@@ -127,10 +129,10 @@ class ReplayGuard:
                 if key in self._seen:
                     self._seen.move_to_end(key)
                     raise WebhookReplayError(
-                        "this push (the same token and signature) was already received",
+                        "this push (the same signature) was already received",
                         provider=self._provider,
                         duplicate=True,
-                        received=f"token {key[0][:8]!r}...",
+                        received=f"signature {key[:8]!r}...",
                         action=(
                             "Nothing was handled again. A provider that repeats a push it "
                             "already delivered can be ignored; otherwise it is a replay"

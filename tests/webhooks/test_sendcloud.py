@@ -324,6 +324,19 @@ def test_a_timestamp_that_is_not_plain_digits_is_malformed():
         hook.parse(FORM, form(shifted))
 
 
+def test_a_replay_that_splits_timestamp_and_token_otherwise_is_still_refused():
+    # The signed text is timestamp + token: moving the timestamp's last digits (milliseconds)
+    # to the token keeps the signature and a time inside the window.
+    hook = receiver()
+    genuine = sendcloud_fields("deliver", smsId="a")
+    stamp, token = str(genuine["timestamp"]), genuine["token"]
+    hook.parse(FORM, form(genuine))
+    shifted = {**genuine, "timestamp": stamp[:-3], "token": stamp[-3:] + token}
+    with pytest.raises(WebhookReplayError) as caught:
+        hook.parse(FORM, form(shifted))
+    assert caught.value.duplicate
+
+
 @pytest.mark.parametrize("offset", [-601_000, 301_000])
 def test_a_signed_timestamp_outside_the_window_is_a_replay(offset):
     with pytest.raises(WebhookReplayError) as caught:

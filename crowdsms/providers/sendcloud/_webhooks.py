@@ -81,8 +81,9 @@ class SendCloudWebhook(SignedReceiver):
     ``key`` is the app key SendCloud signs SMSHook pushes with. A push is genuine when
     ``hex(HMAC-SHA256(key, timestamp + token))`` equals its ``signature``. Its timestamp
     must lie at most ``max_age`` seconds in the past and ``max_ahead`` seconds in the future
-    of ``clock()`` (Unix seconds). The last ``replay_cache_size`` ``(token, signature)``
-    pairs are remembered, and a push repeating one is refused. ``acknowledgement`` is what
+    of ``clock()`` (Unix seconds). The last ``replay_cache_size`` signatures are
+    remembered, and a push repeating one is refused, however its timestamp and token split
+    the signed text. ``acknowledgement`` is what
     :class:`~crowdsms.webhooks.WebhookApp` answers once the events are handled (HTTP 200,
     ``success``).
     """
@@ -122,7 +123,7 @@ class SendCloudWebhook(SignedReceiver):
             rule="HMAC-SHA256(key, timestamp + token)",
         )
         self._guard.check_time(timestamp_seconds(seconds))
-        return token, expected  # the signature in one spelling: a re-spelled one is a replay
+        return expected  # one signed text, one key: however timestamp and token are split
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:
         kind, what = _kind_of(fields)

@@ -3,7 +3,7 @@
 Each push is one event (form fields, or a JSON object; a JSON array of them is accepted
 too). The event's name is in ``events`` (the SUBHOOK documents' spelling; ``event`` is read
 too). ``timestamp`` is the event's Unix time; SUBMAIL leaves it out of the signature, so the
-``(token, signature)`` memory is what stops an exact replay.
+memory of signatures is what stops an exact replay.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class SubmailWebhook(SignedReceiver):
     ``md5(token + key)`` equals its ``signature``. Its ``timestamp`` must lie at most
     ``max_age`` seconds in the past and ``max_ahead`` seconds in the future of ``clock()``
     (Unix seconds); ``require_timestamp=False`` accepts pushes without one. The last
-    ``replay_cache_size`` ``(token, signature)`` pairs are remembered, and a push repeating
-    one is refused. ``acknowledgement`` is what :class:`~crowdsms.webhooks.WebhookApp`
+    ``replay_cache_size`` signatures are remembered, and a push repeating one (in any
+    spelling) is refused. ``acknowledgement`` is what :class:`~crowdsms.webhooks.WebhookApp`
     answers once the events are handled (HTTP 200, ``success``).
     """
 
@@ -121,7 +121,7 @@ class SubmailWebhook(SignedReceiver):
                     "require_timestamp=False (exact replays are still refused)"
                 ),
             )
-        return token, expected  # the signature in one spelling: a re-spelled one is a replay
+        return expected  # the signature in one spelling: a re-spelled one is a replay
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:
         kind = optional_text(fields, "events", "event") or ""
