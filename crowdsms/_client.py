@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import ClassVar, Final, TypedDict
@@ -81,14 +80,17 @@ class ClientOptions(TypedDict, total=False):
     http_backend: HttpBackend
 
 
-_USERINFO = re.compile(r"(//|^)[^/@]*@")
-
-
 def _shown(base_url: object) -> str:
-    """``base_url`` for an error message: any ``user:password@`` masked, at most 80 chars."""
+    """``base_url`` for an error message: anything before its last ``@`` (after the scheme)
+    masked, since a user name and password may be there (a ``/`` in a password included);
+    at most 80 characters."""
     if not isinstance(base_url, str):
         return repr(base_url)[:80]
-    return repr(_USERINFO.sub(r"\1***@", base_url))[:80]
+    head, at, tail = base_url.rpartition("@")
+    if at:
+        scheme, separator, _ = head.partition("://")
+        base_url = f"{scheme}{separator}***@{tail}" if separator else f"***@{tail}"
+    return repr(base_url)[:80]
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
