@@ -201,7 +201,8 @@ class JobReports:
                 )
             if read is None:
                 return
-        self._matcher = Matcher.of(self.job_id, await read())
+        started = getattr(self._journal, "created", None) or None  # when the job began
+        self._matcher = Matcher.of(self.job_id, await read(), started=started)
 
     async def settle(
         self, index: int, started_at: float | None, outcomes: list[RecipientOutcome]

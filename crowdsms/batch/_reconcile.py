@@ -77,7 +77,7 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
         if row is None:
             raise _no_such_job(connection, path, job_id)
         reports = load_reports(connection, since=float(row[0]) - CLOCK_MARGIN, provider=provider)
-        matcher = Matcher.of(job_id, reports)
+        matcher = Matcher.of(job_id, reports, started=float(row[0]) or None)
         outcomes: list[RecipientOutcome] = []
         in_flight = 0
         rows = connection.execute(

@@ -579,7 +579,10 @@ class Campaign:
 
             pulled = await pull_into(pull, store, sign=sign, words=opt_out_words)
         since = manifest.created - CLOCK_MARGIN
-        index = ReportIndex(await store.reports(since=since, provider=manifest.provider))
+        index = ReportIndex(
+            await store.reports(since=since, provider=manifest.provider),
+            started=manifest.created or None,
+        )
         reader = reader_of(_registry.get(manifest.provider), manifest.message)
         summaries: list[DeliverySummary] = []
         matched: set[str] = set()

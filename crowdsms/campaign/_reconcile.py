@@ -50,7 +50,9 @@ _ATTEMPTS = 3
 class ReportIndex:
     """A campaign's reports, indexed by the job their reference names, and by number."""
 
-    def __init__(self, reports: Iterable[ProviderReport]) -> None:
+    def __init__(self, reports: Iterable[ProviderReport], *, started: float | None = None) -> None:
+        self._started = started
+        """When the campaign was created (Unix seconds): see :attr:`Matcher.started`."""
         self._by_job: dict[str, list[ProviderReport]] = defaultdict(list)
         self._by_phone: dict[str, list[ProviderReport]] = defaultdict(list)
         self._phoneless: list[ProviderReport] = []
@@ -68,7 +70,7 @@ class ReportIndex:
 
     def matcher(self, job_id: str) -> Matcher:
         """A matcher of ``job_id`` with the reports naming it; numbers' are added per chunk."""
-        matcher = Matcher(job_id)
+        matcher = Matcher(job_id, self._started)
         matcher.add(self._by_job.get(job_hash(job_id), ()))
         matcher.add(self._phoneless)
         return matcher

@@ -8,8 +8,8 @@ A report belongs to a recipient of job ``J`` when one of these holds, strongest 
    per-request id with the phone);
 3. the recipient is ``unknown`` (its request's answer was lost, so crowdsms never learned a
    message id), the report carries no crowdsms reference, its phone is the recipient's, it
-   arrived after the chunk was sent and, when the provider dates the event, the event too
-   came after (both less :data:`CLOCK_MARGIN`), and it is the provider's that may have sent
+   arrived after the chunk was sent and, when the provider dates the event, the event came
+   after the job began (:attr:`Matcher.started`; both less :data:`CLOCK_MARGIN`), and it is the provider's that may have sent
    it when the outcome names one (a failover route's name: a route with a label of its own
    is then matched by (1) or (2) only). A job sends a number once, so within the job the
    phone is enough; a report for the same number from another job sending concurrently
@@ -72,6 +72,10 @@ class Matcher:
     """
 
     job_id: str
+    started: float | None = None
+    """When the job began (Unix seconds), if known: a report of an event dated before it is
+    about an earlier message. Without it, the chunk's (last) send time is used, which a
+    resend moves later."""
     _by_reference: dict[tuple[int, str | None], list[ProviderReport]] = attrs.field(
         init=False, factory=lambda: defaultdict(list)
     )
@@ -85,9 +89,11 @@ class Matcher:
     """The keys of the reports matched so far."""
 
     @classmethod
-    def of(cls, job_id: str, reports: Iterable[ProviderReport]) -> Matcher:
-        """A matcher of ``job_id`` over ``reports``."""
-        matcher = cls(job_id)
+    def of(
+        cls, job_id: str, reports: Iterable[ProviderReport], *, started: float | None = None
+    ) -> Matcher:
+        """A matcher of ``job_id`` (begun at ``started``) over ``reports``."""
+        matcher = cls(job_id, started)
         matcher.add(reports)
         return matcher
 
@@ -114,12 +120,15 @@ class Matcher:
             found += self._by_id.get((outcome.message_id, None), ())
         if outcome.status is OutcomeStatus.UNKNOWN and started_at is not None:
             since = started_at - CLOCK_MARGIN
+            # Dated events: after the job began (a resend moves ``started_at`` past the first
+            # send, whose report still counts), never about an earlier message.
+            dated_since = (self.started if self.started is not None else started_at) - CLOCK_MARGIN
             provider = outcome.provider
             found += [
                 r
                 for r in self._loose.get(outcome.phone, ())
                 if r.received_at >= since
-                and (r.occurred_at is None or r.occurred_at >= since)  # not an earlier message's
+                and (r.occurred_at is None or r.occurred_at >= dated_since)
                 and (provider is None or r.provider == provider)
             ]
         return found

@@ -164,6 +164,23 @@ def test_a_report_of_an_event_before_the_chunk_was_sent_confirms_nothing() -> No
     assert outcome.status is OutcomeStatus.SENT
 
 
+def test_after_a_resend_a_dated_report_of_the_first_send_still_confirms() -> None:
+    # The first send's answer was lost, then its resend's (an hour later, which moved the
+    # chunk's send time); the first send's report comes last, dated before the resend.
+    first_sent, resent = SENT_AT, SENT_AT + 3600
+    late = attrs.evolve(
+        report(ReportKind.DELIVERED, "13800000001", at=resent + 60), occurred_at=first_sent + 20
+    )
+    matcher = Matcher.of(JOB, [late], started=first_sent - 60)
+    [outcome] = matcher.apply(0, resent, [unknown("13800000001")])
+    assert outcome.status is OutcomeStatus.SENT
+    assert outcome.confirmed
+    before_the_job = attrs.evolve(late, occurred_at=first_sent - 86_400)
+    matcher = Matcher.of(JOB, [before_the_job], started=first_sent - 60)
+    [outcome] = matcher.apply(0, resent, [unknown("13800000001")])
+    assert outcome.status is OutcomeStatus.UNKNOWN
+
+
 def test_a_report_of_another_provider_confirms_nothing_for_an_outcome_naming_one() -> None:
     phone = "13800000001"
     lost_at_q = attrs.evolve(unknown(phone), provider="q")  # a failover route's outcome
