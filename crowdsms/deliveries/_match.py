@@ -9,12 +9,12 @@ A report belongs to a recipient of job ``J`` when one of these holds, strongest 
 3. the recipient is ``unknown`` (its request's answer was lost, so crowdsms never learned a
    message id), the report carries no crowdsms reference, its phone is the recipient's, it
    arrived after the chunk was sent and, when the provider dates the event, the event came
-   after the job began (:attr:`Matcher.started`; both less :data:`CLOCK_MARGIN`), and it is the provider's that may have sent
-   it when the outcome names one (a failover route's name: a route with a label of its own
-   is then matched by (1) or (2) only). A job sends a number once, so within the job the
-   phone is enough; a report for the same number from another job sending concurrently
-   through the same account could be taken for this one, which is why (1) and (2) come
-   first.
+   after the job began (:attr:`Matcher.started`; both less :data:`CLOCK_MARGIN`), and it
+   is the provider's that may have sent it when the outcome names one (a failover route's
+   name: a route with a label of its own is then matched by (1) or (2) only). A job
+   sends a number once, so within the job the phone is enough; a report for the same
+   number from another job sending concurrently through the same account could be taken
+   for this one, which is why (1) and (2) come first.
 
 What the matched reports mean:
 
