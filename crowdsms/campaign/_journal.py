@@ -36,6 +36,7 @@ from crowdsms.batch import INTERRUPTED, ChunkReleasedError, ChunkTakenError
 from crowdsms.batch._journal import RecordedChunk
 from crowdsms.campaign._claims import Claimed, ClaimStore, Held
 from crowdsms.campaign._codec import encode_outcomes
+from crowdsms.campaign._redis import ReplicasBehindError
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import DeliveryStore
@@ -59,7 +60,11 @@ STORE_PATIENCE = 30.0
 """Seconds a journal call keeps retrying while the store cannot be reached (a Redis restart
 takes a fraction of a second): every claim operation is safe to repeat for its token."""
 
-_STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_STORE_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ReplicasBehindError,  # a replica's link is down: as good as no store, for a claim
+)
 
 T = TypeVar("T")
 

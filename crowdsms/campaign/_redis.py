@@ -36,6 +36,7 @@ __all__ = [
     "WAITAOF_TIMEOUT",
     "Durability",
     "LuaScript",
+    "ReplicasBehindError",
     "connect",
     "connected_replicas",
     "durability",
@@ -303,11 +304,19 @@ async def _pipelined(
     return replies
 
 
+class ReplicasBehindError(CrowdSMSError):
+    """A write did not reach the replicas in time: not to be acted on yet.
+
+    Like a store that cannot be reached, it is waited out (the write is repeated, which
+    every claim script allows for its token) before a shard's run gives up.
+    """
+
+
 def _wait_failed(reply: object, replicas: int, timeout: float) -> CrowdSMSError | None:
     """The error for a ``WAIT`` that saw fewer than ``replicas`` replicas take the writes."""
     if isinstance(reply, int) and reply >= replicas:
         return None
-    return CrowdSMSError(
+    return ReplicasBehindError(
         f"the write reached {excerpt(repr(reply))} of the {replicas} replicas within {timeout:g} s",
         received=f"WAIT {replicas} answered {excerpt(repr(reply))}",
         action=(

@@ -47,7 +47,7 @@ import redis.exceptions
 
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign, load_transport
 from crowdsms.campaign._journal import DEFAULT_LEASE
-from crowdsms.campaign._redis import connect
+from crowdsms.campaign._redis import ReplicasBehindError, connect
 from crowdsms.limits import NumberLimits
 from crowdsms.providers._spec import MessageOptions
 
@@ -72,7 +72,11 @@ STORE_RETRY_DELAY = 1.0
 further attempt, up to :data:`STORE_RETRY_MAX_DELAY`."""
 STORE_RETRY_MAX_DELAY = 60.0
 
-_STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_STORE_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ReplicasBehindError,
+)
 
 
 def _store_url(app: Any, store: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -11,9 +12,11 @@ import redis.asyncio
 from crowdsms.campaign import (
     Campaign,
     Claimed,
+    ClaimJournal,
     ClaimStore,
     Durability,
     LuaScript,
+    ReplicasBehindError,
     connect,
     connected_replicas,
     durability,
@@ -213,10 +216,45 @@ async def test_a_claim_no_replica_took_is_not_acted_on(
                     replicas=1,
                     timeout=0.2,
                 )
+            assert isinstance(caught.value, ReplicasBehindError)
             assert "do not act on it" in str(caught.value)
         finally:
             replica.resume()
     finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_claim_waits_for_a_replica_that_falls_behind_to_come_back(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    primary, replica = replicated(server_factory)
+    await linked(primary, 1)
+
+    class ResumeWhenWaiting(logging.Handler):
+        """Lets the replica run again once the claim is being tried again."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "cannot be reached" in record.getMessage():
+                replica.resume()
+
+    journal_log = logging.getLogger("crowdsms.campaign")
+    handler = ResumeWhenWaiting()
+    journal_log.addHandler(handler)
+    client = connect(primary.url)
+    try:
+        store = ClaimStore(client, "behind", Durability.FSYNC_ALWAYS, replicas=1)
+        journal = ClaimJournal(store, token="w1", lease=30)
+        replica.pause()
+        await journal.mark_started(0)  # held up until the replica has the claim
+        record = await store.chunk(0)
+        assert record is not None
+        assert record.token == "w1"
+        with replica.client() as on_replica:
+            assert on_replica.exists(store.chunk_key(0))
+    finally:
+        journal_log.removeHandler(handler)
+        replica.resume()
         await client.aclose()
 
 
