@@ -205,12 +205,17 @@ class JobReports:
         self._matcher = Matcher.of(self.job_id, await read(), started=started)
 
     async def settle(
-        self, index: int, started_at: float | None, outcomes: list[RecipientOutcome]
+        self,
+        index: int,
+        started_at: float | None,
+        outcomes: list[RecipientOutcome],
+        *,
+        resent: bool = False,
     ) -> list[RecipientOutcome]:
         """The chunk's outcomes with the reports applied; the journal keeps any change."""
         if self._matcher is None:
             return outcomes
-        settled = self._matcher.apply(index, started_at, outcomes)
+        settled = self._matcher.apply(index, started_at, outcomes, resent=resent)
         if settled != outcomes:
             update = getattr(self._journal, "update_outcomes", None)
             if update is not None:

@@ -576,7 +576,9 @@ class _Job:
             await self._budget.replayed(block, outcomes)
         reports = self._reports
         if reports is not None:
-            outcomes = await reports.settle(index, recorded.started_at, outcomes)
+            outcomes = await reports.settle(
+                index, recorded.started_at, outcomes, resent=recorded.resends > 0
+            )
             if reports.due(recorded.started_at, outcomes):
                 assert reports.resend_after is not None
                 sub, offsets = unconfirmed_block(block, outcomes)

@@ -81,11 +81,12 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
         outcomes: list[RecipientOutcome] = []
         in_flight = 0
         rows = connection.execute(
-            "SELECT idx, state, outcomes, phones, started_at FROM chunks WHERE job_id = ? "
+            "SELECT idx, state, outcomes, phones, started_at, resends FROM chunks "
+            "WHERE job_id = ? "
             "ORDER BY idx",
             (job_id,),
         ).fetchall()
-        for index, state, text, phones, started_at in rows:
+        for index, state, text, phones, started_at, resends in rows:
             if state == "pending":
                 continue
             if state == "started":
@@ -101,10 +102,10 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
                     )
                     for phone in _phones(phones)
                 ]
-                outcomes += matcher.apply(index, started_at, interrupted)
+                outcomes += matcher.apply(index, started_at, interrupted, resent=resends > 0)
                 continue
             recorded = decode_outcomes(text)
-            settled = matcher.apply(index, started_at, recorded)
+            settled = matcher.apply(index, started_at, recorded, resent=resends > 0)
             if settled != recorded:
                 connection.execute(
                     "UPDATE chunks SET outcomes = ? WHERE job_id = ? AND idx = ? "

@@ -131,11 +131,16 @@ class ReconcilingJournal(ReplayJournal):
                 if (record.lease_left or 0) > 0:
                     break
                 interrupted = interrupted_outcomes(index, phones)
-                return _done(self.matcher.apply(index, record.started_at, interrupted))
+                resent = record.resends > 0
+                return _done(
+                    self.matcher.apply(index, record.started_at, interrupted, resent=resent)
+                )
             if record.resending:
                 break
             recorded = list(record.outcomes)
-            settled = self.matcher.apply(index, record.started_at, recorded)
+            settled = self.matcher.apply(
+                index, record.started_at, recorded, resent=record.resends > 0
+            )
             if settled == recorded:
                 return _done(recorded)
             result = await self._store.update_outcomes(index, settled, expected=record.stored)

@@ -9,7 +9,8 @@ A report belongs to a recipient of job ``J`` when one of these holds, strongest 
 3. the recipient is ``unknown`` (its request's answer was lost, so crowdsms never learned a
    message id), the report carries no crowdsms reference, its phone is the recipient's, it
    arrived after the chunk was sent and, when the provider dates the event, the event came
-   after the job began (:attr:`Matcher.started`; both less :data:`CLOCK_MARGIN`), and it
+   after it too (after the job began, :attr:`Matcher.started`, for a chunk resent since:
+   its first send's report still counts; all less :data:`CLOCK_MARGIN`), and it
    is the provider's that may have sent it when the outcome names one (a failover route's
    name: a route with a label of its own is then matched by (1) or (2) only). A job
    sends a number once, so within the job the phone is enough; a report for the same
@@ -73,9 +74,9 @@ class Matcher:
 
     job_id: str
     started: float | None = None
-    """When the job began (Unix seconds), if known: a report of an event dated before it is
-    about an earlier message. Without it, the chunk's (last) send time is used, which a
-    resend moves later."""
+    """When the job began (Unix seconds), if known: for a chunk that was resent (whose send
+    time is the resend's), a report of an event dated before it is about an earlier
+    message; one dated after may be the first send's."""
     _by_reference: dict[tuple[int, str | None], list[ProviderReport]] = attrs.field(
         init=False, factory=lambda: defaultdict(list)
     )
@@ -112,7 +113,7 @@ class Matcher:
                 self._loose[report.phone].append(report)
 
     def _candidates(
-        self, chunk: int, started_at: float | None, outcome: RecipientOutcome
+        self, chunk: int, started_at: float | None, outcome: RecipientOutcome, *, resent: bool
     ) -> list[ProviderReport]:
         found = list(self._by_reference.get((chunk, outcome.phone), ()))
         if outcome.message_id:
@@ -120,9 +121,11 @@ class Matcher:
             found += self._by_id.get((outcome.message_id, None), ())
         if outcome.status is OutcomeStatus.UNKNOWN and started_at is not None:
             since = started_at - CLOCK_MARGIN
-            # Dated events: after the job began (a resend moves ``started_at`` past the first
-            # send, whose report still counts), never about an earlier message.
-            dated_since = (self.started if self.started is not None else started_at) - CLOCK_MARGIN
+            # Dated events: after the chunk was sent, never about an earlier message; after the
+            # job began for a resent chunk (its send time is the resend's; the first send's
+            # report still counts).
+            first = self.started if resent and self.started is not None else started_at
+            dated_since = first - CLOCK_MARGIN
             provider = outcome.provider
             found += [
                 r
@@ -134,19 +137,26 @@ class Matcher:
         return found
 
     def apply(
-        self, chunk: int, started_at: float | None, outcomes: Sequence[RecipientOutcome]
+        self,
+        chunk: int,
+        started_at: float | None,
+        outcomes: Sequence[RecipientOutcome],
+        *,
+        resent: bool = False,
     ) -> list[RecipientOutcome]:
         """The chunk's outcomes with the reports applied (the same objects where unchanged).
 
         ``started_at`` is when the chunk was (last) sent, Unix seconds; ``None`` when not
         known, in which case an ``unknown`` recipient is matched only by reference.
+        ``resent`` says the chunk's unconfirmed recipients were sent again since its first
+        send (see :attr:`started`).
         """
         updated = []
         for outcome in outcomes:
             if outcome.status not in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN):
                 updated.append(outcome)
                 continue
-            found = self._candidates(chunk, started_at, outcome)
+            found = self._candidates(chunk, started_at, outcome, resent=resent)
             self.matched.update(report.key for report in found)
             if not found:
                 if outcome.status is OutcomeStatus.SENT and outcome.delivery is None:

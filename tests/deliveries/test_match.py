@@ -172,12 +172,24 @@ def test_after_a_resend_a_dated_report_of_the_first_send_still_confirms() -> Non
         report(ReportKind.DELIVERED, "13800000001", at=resent + 60), occurred_at=first_sent + 20
     )
     matcher = Matcher.of(JOB, [late], started=first_sent - 60)
-    [outcome] = matcher.apply(0, resent, [unknown("13800000001")])
+    [outcome] = matcher.apply(0, resent, [unknown("13800000001")], resent=True)
     assert outcome.status is OutcomeStatus.SENT
     assert outcome.confirmed
     before_the_job = attrs.evolve(late, occurred_at=first_sent - 86_400)
     matcher = Matcher.of(JOB, [before_the_job], started=first_sent - 60)
-    [outcome] = matcher.apply(0, resent, [unknown("13800000001")])
+    [outcome] = matcher.apply(0, resent, [unknown("13800000001")], resent=True)
+    assert outcome.status is OutcomeStatus.UNKNOWN
+
+
+def test_a_chunk_never_resent_is_confirmed_only_by_events_after_its_send() -> None:
+    # Another message to the number, dated after the job began but before this chunk was
+    # sent (a long job), proves nothing about this chunk.
+    job_began, sent_at = SENT_AT - 7200, SENT_AT
+    earlier = attrs.evolve(
+        report(ReportKind.DELIVERED, "13800000001", at=sent_at + 60), occurred_at=sent_at - 600
+    )
+    matcher = Matcher.of(JOB, [earlier], started=job_began)
+    [outcome] = matcher.apply(0, sent_at, [unknown("13800000001")])
     assert outcome.status is OutcomeStatus.UNKNOWN
 
 
