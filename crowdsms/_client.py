@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from types import TracebackType
 from typing import ClassVar, Final, TypedDict
@@ -80,16 +81,19 @@ class ClientOptions(TypedDict, total=False):
     http_backend: HttpBackend
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _shown(base_url: object) -> str:
-    """``base_url`` for an error message: anything before its last ``@`` (after the scheme)
-    masked, since a user name and password may be there (a ``/`` in a password included);
-    at most 80 characters."""
+    """``base_url`` for an error message: anything before its last ``@`` (after a scheme)
+    masked, since a user name and password may be there (with a ``/`` or ``://`` in the
+    password); a value that is no text by its type alone; at most 80 characters."""
     if not isinstance(base_url, str):
-        return repr(base_url)[:80]
+        return f"a {type(base_url).__name__}"
     head, at, tail = base_url.rpartition("@")
     if at:
-        scheme, separator, _ = head.partition("://")
-        base_url = f"{scheme}{separator}***@{tail}" if separator else f"***@{tail}"
+        scheme = _SCHEME.match(head)
+        base_url = f"{scheme.group() if scheme else ''}***@{tail}"
     return repr(base_url)[:80]
 
 

@@ -83,7 +83,11 @@ async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
         except _STORE_ERRORS:
             if anyio.current_time() + delay > deadline:
                 raise
-            logger.warning("campaign: the store cannot be reached; trying again in %.2f s", delay)
+            logger.warning(
+                "campaign: the store cannot be reached, or its replicas are behind; trying "
+                "again in %.2f s",
+                delay,
+            )
             await anyio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

@@ -44,7 +44,11 @@ __all__ = [
 ]
 
 WAITAOF_TIMEOUT = 5.0
-"""Seconds ``WAITAOF`` may wait for the local fsync before the write counts as not durable."""
+"""Seconds ``WAITAOF`` may wait for the local fsync (and ``WAIT`` for the replicas) before
+the write counts as not durable."""
+SOCKET_TIMEOUT = WAITAOF_TIMEOUT + 10.0
+"""Seconds :func:`connect`'s client waits for an answer, unless told otherwise: longer than
+a ``WAITAOF`` or ``WAIT`` may take."""
 
 
 class Durability(str, enum.Enum):
@@ -80,6 +84,9 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
     # A client from from_url gives its connections no retry at all: after a Redis restart
     # every pooled connection fails once. Retry connection errors a few times, briefly.
     options.setdefault("retry", Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3))
+    # WAITAOF and WAIT may take WAITAOF_TIMEOUT to answer: a socket that gave up first would
+    # turn "not durable yet" into a timeout, and send the write again.
+    options.setdefault("socket_timeout", SOCKET_TIMEOUT)
     return redis.asyncio.Redis.from_url(url, **options)
 
 

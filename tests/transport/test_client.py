@@ -208,11 +208,13 @@ def test_repr_names_the_class_and_url_only() -> None:
         "https://admin:hunter2@api.example.com/v 2",  # a space
         "https://admin:hunt/er2@api.example.com",  # a password with a slash
         "ftp://admin:hunt/er2@api.example.com",
+        "admin:hunt://er2@api.example.com",  # no scheme, a "://" in the password
+        b"https://admin:hunt/er2@api.example.com",  # not text at all
     ],
 )
-def test_a_url_refused_for_another_reason_does_not_echo_its_credentials(url: str) -> None:
+def test_a_url_refused_for_another_reason_does_not_echo_its_credentials(url: object) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        check_base_url(url, allow_insecure_http=False)
+        check_base_url(url, allow_insecure_http=False)  # type: ignore[arg-type]
     shown = str(caught.value) + "".join(traceback.format_exception(caught.value))
     assert "hunter2" not in shown
     assert "er2" not in shown
