@@ -39,7 +39,7 @@ _MILLISECONDS_FROM: Final = 100_000_000_000
 
 ReplayKey = str
 """A push's signature as verified (lower-case hex): one signed text has one, however its
-fields are split (SendCloud signs ``timestamp + token``) or the signature is spelled."""
+fields are split (a signature over ``timestamp + token``, say) or the signature is spelled."""
 
 
 def timestamp_seconds(value: float) -> float:
