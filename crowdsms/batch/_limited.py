@@ -188,9 +188,8 @@ class ChunkLimits:
         assert block.chunk_index is not None
         index = block.chunk_index
         states_of: ChunkStates | None = journal if journal is not None else self._journal
-        options = {"resend": resend} if resend else {}
         if self._stop:  # the job stopped: no permits for a chunk it will not send
-            return await self._send(block, key, journal=journal, **options)
+            return await self._send(block, key, journal=journal, resend=resend)
         phones = [recipient.phone for recipient in block.recipients]
         numbers = distinct_numbers(phones)  # as the limiter keys them (the same, normally)
         permits_key = chunk_key(self._job_id, index) + (f".r{resend}" if resend else "")
@@ -222,7 +221,7 @@ class ChunkLimits:
             if states_of is not None
             else None
         )
-        results = await self._send(sub, key, journal=states, **options)
+        results = await self._send(sub, key, journal=states, resend=resend)
         if states is not None and states.taken:
             assert states.merged is not None
             final = states.merged  # another process sent the chunk (its permits are ours too)

@@ -54,12 +54,12 @@ def check_price(value: object, field: str = "price_per_segment") -> Decimal | No
 
 def _balance(value: object) -> Decimal:
     """A balance (a number, or its text as a provider gives it) as a finite ``Decimal``."""
-    try:
-        balance = Decimal(value.strip()) if isinstance(value, str) else None
-    except ArithmeticError:  # decimal.InvalidOperation: not a number
-        balance = None
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        balance = Decimal(str(value))
+    balance: Decimal | None = None
+    if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
+        try:
+            balance = Decimal(value.strip() if isinstance(value, str) else str(value))
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
+            balance = None
     if balance is None or not balance.is_finite():
         raise InvalidInputError(
             "must be the account's balance: a finite number (or its text, such as '12.5')",

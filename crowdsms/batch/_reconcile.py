@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO
 
 import anyio
@@ -29,6 +28,7 @@ from crowdsms.batch._journal import (
     _lock,
     decode_outcomes,
     encode_outcomes,
+    journal_has_job,
     prepare_journal,
 )
 from crowdsms.deliveries._match import CLOCK_MARGIN, Matcher
@@ -75,7 +75,12 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
         running = lock is False
         row = connection.execute("SELECT created FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         if row is None:
-            raise _no_such_job(connection, path, job_id)
+            known = [r[0] for r in connection.execute("SELECT job_id FROM jobs LIMIT 20")]
+            raise JobNotFoundError(
+                f"the journal has no job {job_id!r}",
+                received=f"{path!r}; its jobs: {', '.join(known) or 'none'}",
+                action="Pass the job id the job was sent with (--job-id), and its journal",
+            )
         reports = load_reports(connection, since=float(row[0]) - CLOCK_MARGIN, provider=provider)
         matcher = Matcher.of(job_id, reports, started=float(row[0]) or None)
         outcomes: list[RecipientOutcome] = []
@@ -124,31 +129,6 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
         )
 
 
-def _no_such_job(connection: sqlite3.Connection, path: str, job_id: str) -> JobNotFoundError:
-    known = [row[0] for row in connection.execute("SELECT job_id FROM jobs LIMIT 20")]
-    return JobNotFoundError(
-        f"the journal has no job {job_id!r}",
-        received=f"{path!r}; its jobs: {', '.join(known) or 'none'}",
-        action="Pass the job id the job was sent with (--job-id), and its journal",
-    )
-
-
-def _require_job(path: str, job_id: str) -> None:
-    """Check, read-only, that ``path`` is a crowdsms journal holding ``job_id``: another file
-    (a text file, some other database) is left as it was, with a clear error."""
-    try:
-        read_only = f"{Path(path).absolute().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
-            if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is None:
-                raise _no_such_job(db, path, job_id)
-    except sqlite3.Error as error:
-        raise JournalError(
-            "the file is not a crowdsms journal",
-            received=f"{path!r}: {error}",
-            action="Pass the --journal file the job was sent with",
-        ) from error
-
-
 def _phones(text: str) -> list[str]:
     return [str(phone) for phone in json.loads(text)]
 
@@ -178,7 +158,9 @@ async def reconcile(
             received=repr(path),
             action="Pass the --journal file the job was sent with",
         )
-    await anyio.to_thread.run_sync(_require_job, path, job_id)
+    # Read-only first: a file that is no journal (a text file, another database) gets a
+    # clear error and is left as it was, never given the journal's tables.
+    await anyio.to_thread.run_sync(journal_has_job, path, job_id)
     pulled = 0
     if pull is not None:
         store = await SQLiteDeliveryStore.open(path)

@@ -43,7 +43,14 @@ from crowdsms.deliveries._store import DeliveryStore
 from crowdsms.errors import CrowdSMSError
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
 
-__all__ = ["DEFAULT_LEASE", "READ_AHEAD", "STORE_PATIENCE", "ClaimJournal", "interrupted_outcomes"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "READ_AHEAD",
+    "STORE_ERRORS",
+    "STORE_PATIENCE",
+    "ClaimJournal",
+    "interrupted_outcomes",
+]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -60,11 +67,12 @@ STORE_PATIENCE = 30.0
 """Seconds a journal call keeps retrying while the store cannot be reached (a Redis restart
 takes a fraction of a second): every claim operation is safe to repeat for its token."""
 
-_STORE_ERRORS = (
+STORE_ERRORS = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     ReplicasBehindError,  # a replica's link is down: as good as no store, for a claim
 )
+"""The errors that say the store cannot be reached (for now): waited out, then retried."""
 
 T = TypeVar("T")
 
@@ -80,7 +88,7 @@ async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
     while True:
         try:
             return await call()
-        except _STORE_ERRORS:
+        except STORE_ERRORS:
             if anyio.current_time() + delay > deadline:
                 raise
             logger.warning(
@@ -237,8 +245,8 @@ class ClaimJournal:
         """Raise :class:`~crowdsms.errors.CrowdSMSError` if the campaign was deleted."""
         if self._planned is not None and not await self._call(self._planned):
             raise CrowdSMSError(
-                f"the campaign of {self.job_id!r} was deleted while this run sent it, and its "
-                "record of what was sent with it",
+                f"the campaign of {self.job_id!r} was deleted while this run was sending it, "
+                "and its record of what was sent went with it",
                 action=(
                     "Nothing more is sent. Delete a campaign only once its shards are done "
                     "and its report written"

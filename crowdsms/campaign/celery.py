@@ -43,11 +43,10 @@ from typing import Any
 
 import anyio
 import celery.signals
-import redis.exceptions
 
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign, load_transport
-from crowdsms.campaign._journal import DEFAULT_LEASE
-from crowdsms.campaign._redis import ReplicasBehindError, connect
+from crowdsms.campaign._journal import DEFAULT_LEASE, STORE_ERRORS
+from crowdsms.campaign._redis import connect
 from crowdsms.limits import NumberLimits
 from crowdsms.providers._spec import MessageOptions
 
@@ -72,12 +71,6 @@ STORE_RETRY_DELAY = 1.0
 further attempt, up to :data:`STORE_RETRY_MAX_DELAY`."""
 STORE_RETRY_MAX_DELAY = 60.0
 
-_STORE_ERRORS = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ReplicasBehindError,
-)
-
 
 def _store_url(app: Any, store: str | None) -> str:
     url = store or _configured_store(app)
@@ -98,7 +91,7 @@ def _store_unreachable(error: BaseException) -> bool:
     A shard that fails so is run again: the claims its run wrote are on disk, and the chunks
     it held when the store went away are waited for (their lease), then reported ``unknown``.
     """
-    if isinstance(error, _STORE_ERRORS):
+    if isinstance(error, STORE_ERRORS):
         return True
     inner = getattr(error, "exceptions", None)  # an exception group, from a task group
     return (

@@ -336,14 +336,14 @@ async def test_reconcile_of_a_file_that_is_no_journal_says_so_and_leaves_it_alon
 ) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a journal " * 20, encoding="utf-8")
-    with pytest.raises(JournalError, match="not a crowdsms journal"):
+    with pytest.raises(JournalError, match="cannot be opened as a crowdsms journal"):
         await reconcile(text, JOB)
     assert text.read_text(encoding="utf-8") == "not a journal " * 20
     database = tmp_path / "app.db"
     with contextlib.closing(sqlite3.connect(database)) as db:
         db.execute("CREATE TABLE users (id)")
         db.commit()
-    with pytest.raises(JournalError, match="not a crowdsms journal"):
+    with pytest.raises(JournalError, match="cannot be opened as a crowdsms journal"):
         await reconcile(database, JOB)
     with contextlib.closing(sqlite3.connect(database)) as db:
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
