@@ -60,14 +60,14 @@ from __future__ import annotations
 from crowdsms.batch._budget import SPEND_CAP, SpendCapReached
 from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._control import SharedPace
-from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
+from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, INTERRUPTED, WRONG_OUTCOME_COUNT
 from crowdsms.batch._input import (
     DETECT_PREFIX_BYTES,
     RecipientSource,
     detect_encoding,
     read_recipients_csv,
 )
-from crowdsms.batch._job import INTERRUPTED, ProgressCallback
+from crowdsms.batch._job import ProgressCallback
 from crowdsms.batch._journal import (
     ChunkReleasedError,
     ChunkTakenError,

@@ -42,6 +42,9 @@ class Block:
     replayed: bool = False
     done: bool = False
     """Whether :meth:`finish` was called."""
+    in_flight_before: bool = False
+    """Whether an earlier run's request for this chunk may have reached the provider (the
+    journal had the chunk started): if this run cannot send it, its recipients are unknown."""
 
     def finish(self, results: list[RecipientOutcome], *, replayed: bool = False) -> None:
         """Store the chunk's outcomes (one per recipient, in order); it can be emitted now."""

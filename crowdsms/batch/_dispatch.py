@@ -58,9 +58,11 @@ from crowdsms.telemetry._batch import observe_chunk, observe_chunk_request
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
+    "INTERRUPTED",
     "WRONG_OUTCOME_COUNT",
     "ChunkStates",
     "Dispatcher",
+    "interrupted_outcomes",
     "unknown_outcomes",
 ]
 
@@ -92,6 +94,24 @@ def unknown_outcomes(
         )
         for recipient in block.recipients
     ]
+
+
+INTERRUPTED = "interrupted"
+"""The ``code`` of ``unknown`` outcomes of a chunk that was in flight when its job stopped."""
+
+
+def interrupted_outcomes(block: Block, job_id: str) -> list[RecipientOutcome]:
+    """``unknown`` for every recipient of a chunk an earlier run of the job was sending."""
+    assert block.chunk_index is not None
+    return unknown_outcomes(
+        block,
+        code=INTERRUPTED,
+        message=(
+            f"chunk {block.chunk_index} of job {job_id!r} was being sent when the job "
+            "stopped, so the provider may have sent it. Check its delivery reports before "
+            "sending these recipients again"
+        ),
+    )
 
 
 def _provably_not_sent(error: CrowdSMSError) -> bool:
@@ -210,6 +230,8 @@ class Dispatcher:
         reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
         started = False
         ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
+        # An earlier run's request may have been sent: the chunk is unknown unless sent now.
+        unsent = interrupted_outcomes(block, self._job_id) if block.in_flight_before else None
         attempt = 0
         while True:
             attempt += 1
@@ -224,6 +246,8 @@ class Dispatcher:
                         # An earlier attempt may have been sent: its recipients are unknown,
                         # and the journal keeps the chunk started (in flight).
                         return outcomes_for_error(block.recipients, ambiguous)
+                    if unsent is not None:
+                        return unsent
                     # Never sent (a chunk waiting to be resent is pending again): it stays
                     # pending in the journal, and a resumed job sends it.
                     assert self._stop.reason is not None
@@ -262,7 +286,10 @@ class Dispatcher:
             if delay is None:
                 # A refusal after an attempt that may have been sent proves nothing about
                 # that one: the recipients are unknown, never failed (failed invites a resend).
-                results = outcomes_for_error(block.recipients, ambiguous or error)
+                if ambiguous is None and unsent is not None:
+                    results = unsent
+                else:
+                    results = outcomes_for_error(block.recipients, ambiguous or error)
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
                     if not self._stop:
                         logger.warning(
@@ -280,7 +307,7 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
-            if states is not None and ambiguous is None:
+            if states is not None and ambiguous is None and unsent is None:
                 # Provably not sent: while waiting, the chunk is pending again, so a crash
                 # during the wait sends it instead of making its recipients unknown. A keyed
                 # chunk that may have been sent stays started: a resumed job then resends it

@@ -62,7 +62,7 @@ from crowdsms.batch._confirm import (
     unconfirmed_block,
 )
 from crowdsms.batch._control import FlowControl, SharedPace
-from crowdsms.batch._dispatch import Dispatcher, unknown_outcomes
+from crowdsms.batch._dispatch import Dispatcher, interrupted_outcomes
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
 from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
@@ -76,15 +76,12 @@ from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.telemetry._batch import observe_job
 
-__all__ = ["INTERRUPTED", "JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
+__all__ = ["JOURNAL_FORMAT", "JobConfig", "ProgressCallback", "run_job"]
 
 logger = logging.getLogger("crowdsms.batch")
 
 ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
 """Called with a :class:`BatchProgress`; may be a coroutine function."""
-
-INTERRUPTED = "interrupted"
-"""The ``code`` of ``unknown`` outcomes of a chunk that was in flight when its job stopped."""
 
 JOURNAL_FORMAT = 1
 
@@ -553,6 +550,8 @@ class _Job:
             if resend is not None:
                 assert resend.states.previous is not None
                 block.finish(resend.states.previous, replayed=True)
+            elif block.in_flight_before:  # may have been sent: unknown, and still started
+                block.finish(interrupted_outcomes(block, self._job_id))
             else:
                 block.finish(
                     not_sent_outcomes(block.recipients, self._stop.reason, code=self._stop.code)
@@ -633,7 +632,13 @@ class _Job:
         if recorded.state == "pending":
             # Its recorded key: a chunk reopened after failing has a fresh one, which the
             # provider may have seen since (the job's key it refused may still be remembered).
-            return self._recorded_key(recorded, key), None
+            sent_with = self._recorded_key(recorded, key)
+            if sent_with != recorded.idempotency_key:
+                # The journal records the key this run's request carries: a resumed job
+                # resends a chunk left started with its recorded key, and a key the request
+                # did not carry (this sender takes none) would not stop a second message.
+                await journal.reopen(index, idempotency_key=sent_with)
+            return sent_with, None
         if recorded.state == "done":
             assert recorded.outcomes is not None
             if self._config.resend_failed_chunks and _all_failed(recorded.outcomes):
@@ -657,6 +662,7 @@ class _Job:
                 self._job_id,
                 index,
             )
+            block.in_flight_before = True  # if this run cannot send it, it stays unknown
             return recorded.idempotency_key, None
         logger.warning(
             "batch: job %s: chunk %d was in flight when the job stopped; its %d recipients "
@@ -665,15 +671,7 @@ class _Job:
             index,
             len(block.recipients),
         )
-        results = unknown_outcomes(
-            block,
-            code=INTERRUPTED,
-            message=(
-                f"chunk {index} of job {self._job_id!r} was being sent when the job stopped, "
-                "so the provider may have sent it. Check its delivery reports before sending "
-                "these recipients again"
-            ),
-        )
+        results = interrupted_outcomes(block, self._job_id)
         with anyio.CancelScope(shield=True):
             await journal.mark_done(index, results)
         return await self._settle(block, index, key, results, recorded, replayed=False)

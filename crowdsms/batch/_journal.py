@@ -217,7 +217,12 @@ class JobJournal(Protocol):
         ...
 
     async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
-        """Make a done chunk pending again (it failed as a whole)."""
+        """Make a done chunk pending again (it failed as a whole), with ``idempotency_key``.
+
+        Also called for a pending chunk, to record the key (or ``None``) its next request
+        carries when that differs from the recorded one: a resumed job trusts the key of a
+        chunk left started to make a resend of it safe.
+        """
         ...
 
     async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
@@ -585,13 +590,14 @@ class Journal:
         """Make done chunk ``index`` pending again, to be resent with ``idempotency_key``.
 
         Only for a chunk none of whose recipients the provider accepted: its outcomes are
-        dropped, and the new key (a provider may remember the refused one) is recorded.
+        dropped, and the new key (a provider may remember the refused one) is recorded. For
+        a pending chunk, only the key changes: the one its next request carries.
         """
 
         def work() -> None:
             self._connection.execute(
                 "UPDATE chunks SET state = 'pending', outcomes = NULL, idempotency_key = ?, "
-                "updated = ? WHERE job_id = ? AND idx = ? AND state = 'done'",
+                "updated = ? WHERE job_id = ? AND idx = ? AND state IN ('done', 'pending')",
                 (idempotency_key, time.time(), self.job_id, index),
             )
 

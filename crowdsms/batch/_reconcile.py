@@ -21,7 +21,7 @@ from typing import IO
 import anyio
 import anyio.to_thread
 
-from crowdsms.batch._job import INTERRUPTED
+from crowdsms.batch._dispatch import INTERRUPTED
 from crowdsms.batch._journal import (
     JournalBusyError,
     JournalError,

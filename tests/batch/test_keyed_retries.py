@@ -276,3 +276,139 @@ async def test_a_pending_chunk_of_a_keyed_run_resumed_without_keys_is_sent_witho
     )
     assert [call.key for call in unkeyed.calls] == [None]
     assert report.unknown == 5
+
+
+async def interrupted_mid_request(
+    fake_keyed: bool, provider: KeyedProvider, path: Path, count: int = 5, **options: Any
+) -> None:
+    """Run the job until its first request has reached ``provider``, then stop it (Ctrl-C)."""
+    with anyio.CancelScope() as scope:
+
+        async def processed_then_interrupted(
+            call: Call, given: Sequence[Recipient]
+        ) -> Sequence[RecipientOutcome]:
+            provider.had += [recipient.phone for recipient in given]
+            if call.key is not None:
+                provider.keys.add(call.key)
+            scope.cancel()
+            await anyio.sleep(1)
+            raise AssertionError("not cancelled")
+
+        fake = FakeChunkSender(
+            max_chunk_size=5, keyed=fake_keyed, script=processed_then_interrupted
+        )
+        await send_batch(fake, list(recipients(count)), journal=path, job_id=JOB, **options)
+    assert scope.cancelled_caught
+    assert states(path, JOB)["started"] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_chunk_resumed_in_flight_and_refused_is_unknown_not_failed(tmp_path: Path) -> None:
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    await interrupted_mid_request(True, provider, path)
+
+    # Resumed: sent again with its key, and refused before the provider acts. That says
+    # nothing of the first request, which the provider has.
+    async def refuse(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise refused()
+
+    again = FakeChunkSender(max_chunk_size=5, keyed=True, script=refuse)
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        again,
+        list(recipients(5)),
+        sink=got.append,
+        journal=path,
+        job_id=JOB,
+        chunk_retry=TWO_ATTEMPTS,
+        runtime=FakeTime().runtime(),
+    )
+    assert len(again.calls) == 2
+    assert (report.unknown, report.failed) == (5, 0)
+    assert {item.outcome.code for item in got} == {INTERRUPTED}
+    # Resumed once more, nothing is sent: a failed chunk would have been.
+    last = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    assert (await send_batch(last, list(recipients(5)), journal=path, job_id=JOB)).unknown == 5
+    assert last.calls == []
+    assert sorted(provider.had) == [phone_at(i) for i in range(5)]
+
+
+@pytest.mark.asyncio
+async def test_a_chunk_resumed_in_flight_in_a_job_that_stops_first_is_unknown(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    with anyio.CancelScope() as scope:
+        # Chunk 0 is refused before the provider acts; chunk 1 reaches it, then Ctrl-C.
+        async def first_run(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+            if call.number == 0:
+                raise refused()
+            provider.had += [recipient.phone for recipient in given]
+            assert call.key is not None
+            provider.keys.add(call.key)
+            scope.cancel()
+            await anyio.sleep(1)
+            raise AssertionError("not cancelled")
+
+        fake = FakeChunkSender(max_chunk_size=5, keyed=True, script=first_run)
+        await send_batch(
+            fake,
+            list(recipients(10)),
+            journal=path,
+            job_id=JOB,
+            concurrency=1,
+            chunk_retry=RetryPolicy(max_attempts=1),
+        )
+    assert states(path, JOB) == Counter({"done": 1, "started": 1})
+
+    # Resumed: chunk 0 goes again first, and the balance is gone: the job stops before
+    # chunk 1 goes again, which the provider has.
+    provider.answers = ["refuse_all"]
+    stopping = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        stopping, list(recipients(10)), sink=got.append, journal=path, job_id=JOB, concurrency=1
+    )
+    assert report.stopped is not None
+    assert len(stopping.calls) == 1
+    assert {got[i].outcome.status for i in range(5, 10)} == {OutcomeStatus.UNKNOWN}
+    # Still in flight in the journal: the next run sends it with its key, and the provider
+    # drops the copy.
+    assert states(path, JOB) == Counter({"done": 1, "started": 1})
+    final = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    report = await send_batch(final, list(recipients(10)), journal=path, job_id=JOB)
+    assert report.sent == 10
+    assert sorted(provider.had) == [phone_at(i) for i in range(10)]
+
+
+@pytest.mark.asyncio
+async def test_a_keyed_runs_chunk_sent_without_a_key_is_not_resent_with_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    provider.answers = ["refuse_all"]
+    first = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    await send_batch(first, list(recipients(10)), journal=path, job_id=JOB, concurrency=1)
+    assert states(path, JOB) == Counter({"done": 1, "pending": 1})  # chunk 1 never sent
+
+    # Chunk 1 (recorded with the keyed run's key) goes out without a key, and the run
+    # stops mid-request: the provider has it, and no key will make it drop a copy.
+    await interrupted_mid_request(False, provider, path, count=10, resend_failed_chunks=False)
+    assert provider.had == [phone_at(i) for i in range(5, 10)]
+
+    resumed = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    got: list[BatchOutcome] = []
+    await send_batch(
+        resumed,
+        list(recipients(10)),
+        sink=got.append,
+        journal=path,
+        job_id=JOB,
+        resend_failed_chunks=False,
+    )
+    assert resumed.calls == []
+    assert provider.had == [phone_at(i) for i in range(5, 10)]
+    assert {got[i].outcome.code for i in range(5, 10)} == {INTERRUPTED}
