@@ -60,7 +60,7 @@ from __future__ import annotations
 from crowdsms.batch._budget import SPEND_CAP, SpendCapReached
 from crowdsms.batch._chunking import idempotency_key
 from crowdsms.batch._control import SharedPace
-from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, INTERRUPTED, WRONG_OUTCOME_COUNT
+from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
 from crowdsms.batch._input import (
     DETECT_PREFIX_BYTES,
     RecipientSource,
@@ -93,7 +93,7 @@ from crowdsms.batch._sender import (
     send_batch,
 )
 from crowdsms.batch._sinks import CallbackSink, CsvSink, JsonlSink, OutcomeCallback, OutcomeSink
-from crowdsms.batch._stop import NOT_SENT
+from crowdsms.batch._stop import INTERRUPTED, NOT_SENT
 from crowdsms.batch._window import SendWindow
 
 __all__ = [

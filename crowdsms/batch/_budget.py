@@ -43,7 +43,7 @@ import attrs
 from crowdsms.batch._chunking import Block
 from crowdsms.batch._preview import check_price
 from crowdsms.batch._spend_store import SpendStore
-from crowdsms.batch._stop import JobStop, not_sent_outcomes
+from crowdsms.batch._stop import JobStop, unsent_outcomes
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.segments import count_segments
@@ -249,8 +249,7 @@ class Budget:
         then settle; a block that does not fit is not sent."""
         reservation = None if self._stop else self._reserve(block)
         if reservation is None:
-            assert self._stop.reason is not None
-            return not_sent_outcomes(block.recipients, self._stop.reason, code=self._stop.code)
+            return unsent_outcomes(block, self._stop, self._job_id)
         store = self._store
         if store is not None:
             with anyio.CancelScope(shield=True):

@@ -36,7 +36,7 @@ from crowdsms.batch._chunking import Block
 from crowdsms.batch._control import FlowControl
 from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
-from crowdsms.batch._stop import JobStop, is_job_wide, not_sent_outcomes
+from crowdsms.batch._stop import JobStop, interrupted_outcomes, is_job_wide, unsent_outcomes
 from crowdsms.batch._window import SendWindow, wait_for_window
 from crowdsms.deliveries._reference import chunk_reference
 from crowdsms.errors import (
@@ -58,11 +58,9 @@ from crowdsms.telemetry._batch import observe_chunk, observe_chunk_request
 
 __all__ = [
     "DEFAULT_CHUNK_RETRY",
-    "INTERRUPTED",
     "WRONG_OUTCOME_COUNT",
     "ChunkStates",
     "Dispatcher",
-    "interrupted_outcomes",
     "unknown_outcomes",
 ]
 
@@ -94,24 +92,6 @@ def unknown_outcomes(
         )
         for recipient in block.recipients
     ]
-
-
-INTERRUPTED = "interrupted"
-"""The ``code`` of ``unknown`` outcomes of a chunk that was in flight when its job stopped."""
-
-
-def interrupted_outcomes(block: Block, job_id: str) -> list[RecipientOutcome]:
-    """``unknown`` for every recipient of a chunk an earlier run of the job was sending."""
-    assert block.chunk_index is not None
-    return unknown_outcomes(
-        block,
-        code=INTERRUPTED,
-        message=(
-            f"chunk {block.chunk_index} of job {job_id!r} was being sent when the job "
-            "stopped, so the provider may have sent it. Check its delivery reports before "
-            "sending these recipients again"
-        ),
-    )
 
 
 def _provably_not_sent(error: CrowdSMSError) -> bool:
@@ -230,8 +210,6 @@ class Dispatcher:
         reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
         started = False
         ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
-        # An earlier run's request may have been sent: the chunk is unknown unless sent now.
-        unsent = interrupted_outcomes(block, self._job_id) if block.in_flight_before else None
         attempt = 0
         while True:
             attempt += 1
@@ -246,14 +224,10 @@ class Dispatcher:
                         # An earlier attempt may have been sent: its recipients are unknown,
                         # and the journal keeps the chunk started (in flight).
                         return outcomes_for_error(block.recipients, ambiguous)
-                    if unsent is not None:
-                        return unsent
-                    # Never sent (a chunk waiting to be resent is pending again): it stays
-                    # pending in the journal, and a resumed job sends it.
-                    assert self._stop.reason is not None
-                    return not_sent_outcomes(
-                        block.recipients, self._stop.reason, code=self._stop.code
-                    )
+                    # Never sent by this run (a chunk waiting to be resent is pending again):
+                    # a resumed job sends it. Unknown if an earlier run's request may have
+                    # reached the provider (the journal keeps it started).
+                    return unsent_outcomes(block, self._stop, self._job_id)
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)
@@ -286,8 +260,9 @@ class Dispatcher:
             if delay is None:
                 # A refusal after an attempt that may have been sent proves nothing about
                 # that one: the recipients are unknown, never failed (failed invites a resend).
-                if ambiguous is None and unsent is not None:
-                    results = unsent
+                if ambiguous is None and block.in_flight_before:
+                    # So may an earlier run's request: it is unknown unless sent now.
+                    results = interrupted_outcomes(block, self._job_id)
                 else:
                     results = outcomes_for_error(block.recipients, ambiguous or error)
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
@@ -307,7 +282,7 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
-            if states is not None and ambiguous is None and unsent is None:
+            if states is not None and ambiguous is None and not block.in_flight_before:
                 # Provably not sent: while waiting, the chunk is pending again, so a crash
                 # during the wait sends it instead of making its recipients unknown. A keyed
                 # chunk that may have been sent stays started: a resumed job then resends it

@@ -62,14 +62,14 @@ from crowdsms.batch._confirm import (
     unconfirmed_block,
 )
 from crowdsms.batch._control import FlowControl, SharedPace
-from crowdsms.batch._dispatch import Dispatcher, interrupted_outcomes
+from crowdsms.batch._dispatch import Dispatcher
 from crowdsms.batch._input import RecipientSource, check_source
 from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
 from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.batch._stop import JobStop, not_sent_outcomes
+from crowdsms.batch._stop import JobStop, interrupted_outcomes, unsent_outcomes
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import InvalidInputError
 from crowdsms.limits import NumberLimiting
@@ -550,12 +550,8 @@ class _Job:
             if resend is not None:
                 assert resend.states.previous is not None
                 block.finish(resend.states.previous, replayed=True)
-            elif block.in_flight_before:  # may have been sent: unknown, and still started
-                block.finish(interrupted_outcomes(block, self._job_id))
-            else:
-                block.finish(
-                    not_sent_outcomes(block.recipients, self._stop.reason, code=self._stop.code)
-                )
+            else:  # unknown if an earlier run may have sent it (the journal keeps it started)
+                block.finish(unsent_outcomes(block, self._stop, self._job_id))
             await self._emit_ready()
             return None
         return block, key, resend

@@ -21,7 +21,6 @@ from typing import IO
 import anyio
 import anyio.to_thread
 
-from crowdsms.batch._dispatch import INTERRUPTED
 from crowdsms.batch._journal import (
     JournalBusyError,
     JournalError,
@@ -31,6 +30,7 @@ from crowdsms.batch._journal import (
     journal_has_job,
     prepare_journal,
 )
+from crowdsms.batch._stop import INTERRUPTED
 from crowdsms.deliveries._match import CLOCK_MARGIN, Matcher
 from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._pull import PullEvents, pull_into

@@ -13,13 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from crowdsms.batch._chunking import Block
 from crowdsms.errors import CrowdSMSError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
-__all__ = ["NOT_SENT", "JobStop", "is_job_wide", "not_sent_outcomes"]
+__all__ = [
+    "INTERRUPTED",
+    "NOT_SENT",
+    "JobStop",
+    "interrupted_outcomes",
+    "is_job_wide",
+    "not_sent_outcomes",
+    "unsent_outcomes",
+]
 
 NOT_SENT = "not_sent"
 """The ``code`` of the outcomes of recipients a stopped job did not send."""
+
+INTERRUPTED = "interrupted"
+"""The ``code`` of ``unknown`` outcomes of a chunk that was in flight when its job stopped."""
 
 
 def is_job_wide(error: CrowdSMSError) -> bool:
@@ -76,3 +88,29 @@ def not_sent_outcomes(
         )
         for recipient in recipients
     ]
+
+
+def interrupted_outcomes(block: Block, job_id: str) -> list[RecipientOutcome]:
+    """``unknown`` (code :data:`INTERRUPTED`) for every recipient of a chunk an earlier run
+    of the job was sending when it stopped: the provider may have sent it."""
+    assert block.chunk_index is not None
+    message = (
+        f"chunk {block.chunk_index} of job {job_id!r} was being sent when the job stopped, so "
+        "the provider may have sent it. Check its delivery reports before sending these "
+        "recipients again"
+    )
+    return [
+        RecipientOutcome(
+            phone=recipient.phone, status=OutcomeStatus.UNKNOWN, code=INTERRUPTED, message=message
+        )
+        for recipient in block.recipients
+    ]
+
+
+def unsent_outcomes(block: Block, stop: JobStop, job_id: str) -> list[RecipientOutcome]:
+    """The outcomes of a chunk that ``stop``'s job does not send: ``failed`` (not sent), or
+    ``unknown`` if an earlier run's request for it may have reached the provider."""
+    if block.in_flight_before:
+        return interrupted_outcomes(block, job_id)
+    assert stop.reason is not None
+    return not_sent_outcomes(block.recipients, stop.reason, code=stop.code)

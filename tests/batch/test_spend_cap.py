@@ -317,3 +317,47 @@ async def test_a_chunk_in_flight_when_the_job_died_stays_spent_and_a_resend_adds
     assert [call.phones[0] for call in second.calls] == ["13900000000", "13900000010"]
     assert report.by_code[SPEND_CAP] == 10
     assert report.resent == 10
+
+
+@pytest.mark.anyio
+async def test_a_chunk_in_flight_when_a_keyed_job_stopped_is_unknown_if_the_cap_holds_it_back(
+    tmp_path: Path,
+) -> None:
+    """The provider has chunk 1, whose answer the first run never got; the resumed job's
+    lower cap holds back its keyed resend. Its recipients are unknown, not failed: they may
+    have the message, and a failed chunk invites sending it again."""
+    journal = tmp_path / "job.sqlite"
+    with anyio.CancelScope() as scope:
+
+        async def interrupted_on_chunk_1(
+            call: Call, chunk: Sequence[Recipient]
+        ) -> Sequence[RecipientOutcome]:
+            if call.number == 1:
+                scope.cancel()  # Ctrl-C once the provider has it
+                await anyio.sleep(1)
+            return no_fee(chunk)
+
+        first = Rendering(max_chunk_size=10, keyed=True, script=interrupted_on_chunk_1)
+        await BatchSender(first, concurrency=1, max_segments=100).send(
+            numbers(30), journal=journal, job_id="j"
+        )
+    assert scope.cancelled_caught
+
+    second = Rendering(max_chunk_size=10, keyed=True)
+    got: list[BatchOutcome] = []
+    report = await BatchSender(second, concurrency=1, max_segments=15).send(
+        numbers(30), sink=got.append, journal=journal, job_id="j"
+    )
+    assert second.calls == []
+    assert report.stopped is not None
+    assert "spend cap" in report.stopped
+    assert [item.status for item in got[10:20]] == [OutcomeStatus.UNKNOWN] * 10
+    assert [item.outcome.code for item in got[20:]] == [SPEND_CAP] * 10
+    # With a cap that fits, the resend goes with the chunk's key (the provider would drop
+    # it as a copy), then chunk 2.
+    third = Rendering(max_chunk_size=10, keyed=True)
+    report = await BatchSender(third, concurrency=1, max_segments=100).send(
+        numbers(30), journal=journal, job_id="j"
+    )
+    assert [call.key for call in third.calls] == [first.calls[1].key, third.calls[1].key]
+    assert third.calls[1].key != first.calls[1].key
