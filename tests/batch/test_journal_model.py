@@ -1,0 +1,306 @@
+"""A job's runs against a model of the provider: random answers, stops and resumes.
+
+Each example is one job over one journal: a few runs, each with its own answers to its
+chunk requests (sent, refused before the provider acted, throttled with a 429, an answer
+lost before or after the provider acted, a refusal of the chunk or of the whole job, the
+owner's stop, Ctrl-C with a request in flight), its own concurrency, retries and
+``resend_failed_chunks``, and a sender with or without idempotency keys; per-number limits
+(some numbers had a message just before the job) and a spend cap may hold for the whole
+job. A last run answers everything. The provider's ledger is what it really sent; the
+properties are the SDK's promises, checked after every run:
+
+- no number is ever sent twice (a keyed request the provider has processed is answered
+  again, not sent again, as providers with keys do);
+- a run that ends gives every recipient exactly one outcome;
+- ``sent`` means the ledger has it; ``failed`` and ``skipped`` mean it does not;
+- ``unknown`` only ever follows a request that may have reached the provider with that
+  recipient in it (with per-number limits, the journal does not record which of a chunk's
+  numbers its request carried, so all of an interrupted chunk's numbers are unknown);
+- the provider never sends more messages than the spend cap allows (one segment each);
+- with per-number limits, no number gets a second message within the minute;
+- at the end, every recipient the provider would take is ``sent`` or ``unknown`` (or held
+  back by a limit or the cap).
+"""
+
+from __future__ import annotations
+
+import enum
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crowdsms import RetryPolicy
+from crowdsms.batch import (
+    INTERRUPTED,
+    NUMBER_LIMITED,
+    SPEND_CAP,
+    BatchOutcome,
+    BatchReport,
+    BatchSender,
+)
+from crowdsms.errors import (
+    ConnectionFailedError,
+    DeliveryCertainty,
+    ProviderError,
+    RateLimitedError,
+    RequestTimeoutError,
+)
+from crowdsms.limits import NumberLimiter
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+
+from .fakes import Call, FakeChunkSender, FakeTime, phone_at
+
+JOB = "modelled"
+
+
+class Answer(enum.Enum):
+    """How the provider (and the owner) answer one chunk request."""
+
+    SEND = "send"
+    LOSE_AFTER = "lose after"  # processed; the answer is lost
+    LOSE_BEFORE = "lose before"  # not processed; to the client, the same as LOSE_AFTER
+    REFUSE = "refuse"  # the connection was refused: provably not sent, retryable
+    THROTTLE = "throttle"  # HTTP 429: provably not sent, retryable
+    REJECT = "reject"  # the provider refuses this chunk (its content, say)
+    REJECT_ALL = "reject all"  # the provider refuses every chunk (the balance ran out)
+    STOP = "stop"  # the owner stops the job; this request goes through
+    INTERRUPT = "interrupt"  # Ctrl-C while this request is in flight, after it was processed
+
+
+@attrs.define
+class RunPlan:
+    answers: list[Answer]
+    keyed: bool
+    concurrency: int
+    attempts: int
+    jitter: int = 0  # yields to the event loop in each request: chunks end out of order
+    resend_failed_chunks: bool = True
+    later: float = 0.0  # seconds from the previous run's start to this one's
+
+
+@attrs.define
+class Provider:
+    """What the provider really did: ``ledger`` holds every message it sent."""
+
+    refuses: frozenset[str]  # numbers it refuses one by one (a blacklist, say)
+    now: list[float] = attrs.Factory(lambda: [0.0])  # the time, shared with the limiter
+    ledger: list[str] = attrs.Factory(list)
+    sent_at: dict[str, float] = attrs.Factory(dict)
+    answered: dict[str, list[RecipientOutcome]] = attrs.Factory(dict)  # by processed key
+
+    def process(self, given: Sequence[Recipient], key: str | None) -> list[RecipientOutcome]:
+        if key is not None and key in self.answered:
+            return self.answered[key]  # a copy of a request it processed: answered again
+        outcomes = []
+        for recipient in given:
+            if recipient.phone in self.refuses:
+                outcomes.append(
+                    RecipientOutcome(
+                        phone=recipient.phone, status=OutcomeStatus.FAILED, code="blacklisted"
+                    )
+                )
+            else:
+                self.ledger.append(recipient.phone)
+                self.sent_at[recipient.phone] = self.now[0]
+                outcomes.append(
+                    RecipientOutcome(
+                        phone=recipient.phone,
+                        status=OutcomeStatus.SENT,
+                        message_id=f"m{len(self.ledger)}",
+                        fee=1.0,
+                    )
+                )
+        if key is not None:
+            self.answered[key] = outcomes
+        return outcomes
+
+
+def refusal(*, job_wide: bool) -> ProviderError:
+    return ProviderError(
+        provider="fake",
+        code="40" if job_wide else "15",
+        provider_message="refused",
+        explanation="the balance is used up" if job_wide else "the content is refused",
+        job_wide=job_wide,
+        certainty=DeliveryCertainty.NOT_SENT,
+    )
+
+
+class OneSegmentEach(FakeChunkSender):
+    """A fake chunk sender whose every message is one segment (for the spend cap)."""
+
+    segments_note = None
+    price_per_segment = 0.05
+
+    def render(self, recipient: Recipient) -> str:
+        return "one segment"
+
+
+@attrs.define
+class Run:
+    """One run of the job: its sender, what it reported, and which requests were ambiguous."""
+
+    provider: Provider
+    plan: RunPlan
+    ambiguous: set[str]  # every number of every request that may have reached the provider
+    limiter: NumberLimiter | None
+    chunk_size: int  # every run of a job cuts the same chunks
+    cap: int | None  # the spend cap, in segments (one a message), the same in every run
+    scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
+    sender: BatchSender | None = None
+
+    async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        how = self.plan.answers[call.number] if call.number < len(self.plan.answers) else None
+        if how is Answer.REFUSE:
+            raise ConnectionFailedError("refused", certainty=DeliveryCertainty.NOT_SENT)
+        if how is Answer.THROTTLE:
+            raise RateLimitedError("too many requests", status_code=429, retry_after=0.0)
+        if how in (Answer.REJECT, Answer.REJECT_ALL):
+            raise refusal(job_wide=how is Answer.REJECT_ALL)
+        # Every other request is written in full: the provider may have it.
+        self.ambiguous.update(recipient.phone for recipient in given)
+        if how is Answer.LOSE_BEFORE:
+            raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
+        outcomes = self.provider.process(given, call.key)
+        if how is Answer.LOSE_AFTER:
+            raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
+        if how is Answer.INTERRUPT:
+            self.scope.cancel()
+            await anyio.lowlevel.checkpoint()
+        if how is Answer.STOP:
+            assert self.sender is not None
+            self.sender.stop("the owner stopped it")
+        return outcomes
+
+    async def go(self, people: list[Recipient], journal: Path) -> list[BatchOutcome] | None:
+        """Run the job; its outcomes, or ``None`` if Ctrl-C ended it."""
+        plan = self.plan
+        self.provider.now[0] += plan.later
+        fake = OneSegmentEach(
+            max_chunk_size=50,
+            keyed=plan.keyed,
+            script=self.answer,
+            jitter=plan.jitter,
+            seed=len(plan.answers),
+        )
+        self.sender = BatchSender(
+            fake,
+            concurrency=plan.concurrency,
+            chunk_size=self.chunk_size,
+            chunk_retry=RetryPolicy(max_attempts=plan.attempts, jitter=0.0),
+            resend_failed_chunks=plan.resend_failed_chunks,
+            number_limiter=self.limiter,
+            max_segments=self.cap,
+            runtime=FakeTime().runtime(),
+        )
+        got: list[BatchOutcome] = []
+        report: BatchReport | None = None
+        with self.scope:
+            report = await self.sender.send(people, sink=got.append, journal=journal, job_id=JOB)
+        if report is None:
+            return None
+        assert report.total == len(got) == sum(report.by_status.values())
+        if report.stopped is None:  # a stopped job leaves the input it had not read
+            assert len(got) == len(people)
+        return got
+
+
+answers = st.lists(st.sampled_from(Answer), max_size=8)
+plans = st.builds(
+    RunPlan,
+    answers=answers,
+    keyed=st.booleans(),
+    concurrency=st.integers(1, 3),
+    attempts=st.integers(1, 3),
+    jitter=st.integers(0, 3),
+    resend_failed_chunks=st.booleans(),
+    later=st.sampled_from([0.0, 30.0, 120.0]),
+)
+
+
+def check(outcomes: list[BatchOutcome], people: list[Recipient], provider: Provider) -> None:
+    """The promises a run that ended keeps."""
+    assert [item.outcome.phone for item in outcomes] == [
+        person.phone for person in people[: len(outcomes)]
+    ]
+    ledger = set(provider.ledger)
+    for item in outcomes:
+        phone, status = item.outcome.phone, item.outcome.status
+        if status is OutcomeStatus.SENT:
+            assert phone in ledger, f"{phone} reported sent, never sent"
+        elif status in (OutcomeStatus.FAILED, OutcomeStatus.SKIPPED):
+            assert phone not in ledger, f"{phone} reported {status.value}, but was sent"
+
+
+def never_twice(provider: Provider) -> None:
+    twice = [phone for phone, times in Counter(provider.ledger).items() if times > 1]
+    assert not twice, f"sent twice: {twice}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    count=st.integers(1, 10),
+    chunk_size=st.integers(1, 4),
+    runs=st.lists(plans, min_size=1, max_size=4),
+    last_keyed=st.booleans(),
+    refused=st.sets(st.integers(0, 9), max_size=2),
+    limited=st.none() | st.sets(st.integers(0, 9), max_size=3),
+    cap=st.none() | st.integers(1, 10),
+)
+def test_runs_with_random_answers_never_send_twice_and_lose_nothing(
+    count: int,
+    chunk_size: int,
+    runs: list[RunPlan],
+    last_keyed: bool,
+    refused: set[int],
+    limited: set[int] | None,
+    cap: int | None,
+) -> None:
+    people = [Recipient(phone_at(position)) for position in range(count)]
+    provider = Provider(refuses=frozenset(phone_at(position) for position in refused))
+    limiter = None
+    if limited is not None:  # per-number limits; these numbers had a message just now
+        limiter = NumberLimiter(clock=lambda: provider.now[0])  # kept across runs
+        for position in limited:
+            limiter.acquire_nowait(phone_at(position))
+    ambiguous: set[str] = set()
+    final = RunPlan(answers=[], keyed=last_keyed, concurrency=2, attempts=3, later=120.0)
+
+    async def job(journal: Path) -> list[BatchOutcome]:
+        outcomes = None
+        for plan in [*runs, final]:
+            run = Run(provider, plan, ambiguous, limiter, chunk_size, cap)
+            outcomes = await run.go(people, journal)
+            never_twice(provider)
+            assert cap is None or len(provider.ledger) <= cap, "past the spend cap"
+            if outcomes is not None:
+                check(outcomes, people, provider)
+                for item in outcomes:
+                    if item.outcome.status is OutcomeStatus.UNKNOWN:
+                        # With limits, the journal does not record which of a chunk's numbers
+                        # its request carried: all of an interrupted chunk's are unknown.
+                        why = INTERRUPTED if limiter is not None else None
+                        assert item.outcome.phone in ambiguous or item.outcome.code == why, (
+                            f"{item.outcome} was never in a request"
+                        )
+        assert outcomes is not None  # the last run has no Ctrl-C, no stop
+        assert len(outcomes) == len(people)
+        return outcomes
+
+    with tempfile.TemporaryDirectory() as directory:
+        outcomes = anyio.run(job, Path(directory) / "job.sqlite")
+    if limited:  # no message within a minute of the one each of these numbers had
+        for position in limited:
+            assert provider.sent_at.get(phone_at(position), 60.0) >= 60.0
+    for item in outcomes:
+        outcome = item.outcome
+        if outcome.phone in provider.refuses or outcome.code in (NUMBER_LIMITED, SPEND_CAP):
+            continue
+        assert outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN), outcome
