@@ -511,9 +511,9 @@ class Campaign:
     async def status(self) -> CampaignStatus:
         """Shards done and chunk counts, from any process."""
         manifest = await self.manifest()
-        finished = await self.redis.hvals(self.shards_key)
+        finished = await self.redis.hgetall(self.shards_key)
         by_status: Counter[str] = Counter()
-        for text in finished:
+        for text in finished.values():
             by_status.update(json.loads(text))
         mode = Durability.VOLATILE  # reading counts needs no durability
         started = chunks_done = expired = 0
@@ -527,9 +527,12 @@ class Campaign:
         stored = await self.redis.get(self.reconciled_key)
         if stored is not None:
             deliveries, reconciled_at = summary_from_json(stored)
+        # A run stopped by an error while another run of the shard finished it (two workers
+        # at once) may record the stop last: a shard that is done is not stopped.
         stopped = {
             int(key): value.decode() if isinstance(value, bytes) else str(value)
             for key, value in (await self.redis.hgetall(self.stopped_key)).items()
+            if key not in finished
         }
         return CampaignStatus(
             stopped=stopped,

@@ -33,7 +33,8 @@ class CampaignStatus:
     cancelled: bool = False
     stopped: Mapping[int, str] = attrs.field(factory=dict)
     """The shards an error every chunk would get stopped (a wrong key, an empty balance),
-    with the reason: not done, and run again by :meth:`Campaign.resume`."""
+    with the reason: not done, and run again by :meth:`Campaign.resume`. A shard another
+    run of it finished meanwhile is done, not stopped."""
     deliveries: DeliverySummary | None = None
     """What the last :meth:`Campaign.reconcile` found (delivered, undelivered, awaiting,
     confirmed, ...), if the campaign was reconciled."""

@@ -232,6 +232,13 @@ async def test_a_shard_stopped_by_a_job_wide_error_is_not_done_and_resumes(
     assert len(sandbox.ledger.entries()) == 80
     assert len([outcome async for outcome in campaign.outcomes()]) == 100
 
+    # A run stopped while another run of the shard finished it records its stop last: the
+    # shard is done, not stopped.
+    await redis.hset(campaign.stopped_key, "0", str(report.stopped))
+    status = await campaign.status()
+    assert status.stopped == {}
+    assert status.shards_done == 1
+
 
 @pytest.mark.asyncio
 async def test_a_cancelled_campaigns_shards_send_nothing(
