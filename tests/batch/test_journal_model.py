@@ -24,11 +24,10 @@ properties are the SDK's promises, checked after every run:
 
 from __future__ import annotations
 
-import enum
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from random import Random
 
 import anyio
 import anyio.lowlevel
@@ -45,33 +44,13 @@ from crowdsms.batch import (
     BatchReport,
     BatchSender,
 )
-from crowdsms.errors import (
-    ConnectionFailedError,
-    DeliveryCertainty,
-    ProviderError,
-    RateLimitedError,
-    RequestTimeoutError,
-)
 from crowdsms.limits import NumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, FakeTime, phone_at
+from .ledger import Answer, Provider, answer, assert_true_to_ledger, examples, never_twice
 
 JOB = "modelled"
-
-
-class Answer(enum.Enum):
-    """How the provider (and the owner) answer one chunk request."""
-
-    SEND = "send"
-    LOSE_AFTER = "lose after"  # processed; the answer is lost
-    LOSE_BEFORE = "lose before"  # not processed; to the client, the same as LOSE_AFTER
-    REFUSE = "refuse"  # the connection was refused: provably not sent, retryable
-    THROTTLE = "throttle"  # HTTP 429: provably not sent, retryable
-    REJECT = "reject"  # the provider refuses this chunk (its content, say)
-    REJECT_ALL = "reject all"  # the provider refuses every chunk (the balance ran out)
-    STOP = "stop"  # the owner stops the job; this request goes through
-    INTERRUPT = "interrupt"  # Ctrl-C while this request is in flight, after it was processed
 
 
 @attrs.define
@@ -83,54 +62,6 @@ class RunPlan:
     jitter: int = 0  # yields to the event loop in each request: chunks end out of order
     resend_failed_chunks: bool = True
     later: float = 0.0  # seconds from the previous run's start to this one's
-
-
-@attrs.define
-class Provider:
-    """What the provider really did: ``ledger`` holds every message it sent."""
-
-    refuses: frozenset[str]  # numbers it refuses one by one (a blacklist, say)
-    now: list[float] = attrs.Factory(lambda: [0.0])  # the time, shared with the limiter
-    ledger: list[str] = attrs.Factory(list)
-    sent_at: dict[str, float] = attrs.Factory(dict)
-    answered: dict[str, list[RecipientOutcome]] = attrs.Factory(dict)  # by processed key
-
-    def process(self, given: Sequence[Recipient], key: str | None) -> list[RecipientOutcome]:
-        if key is not None and key in self.answered:
-            return self.answered[key]  # a copy of a request it processed: answered again
-        outcomes = []
-        for recipient in given:
-            if recipient.phone in self.refuses:
-                outcomes.append(
-                    RecipientOutcome(
-                        phone=recipient.phone, status=OutcomeStatus.FAILED, code="blacklisted"
-                    )
-                )
-            else:
-                self.ledger.append(recipient.phone)
-                self.sent_at[recipient.phone] = self.now[0]
-                outcomes.append(
-                    RecipientOutcome(
-                        phone=recipient.phone,
-                        status=OutcomeStatus.SENT,
-                        message_id=f"m{len(self.ledger)}",
-                        fee=1.0,
-                    )
-                )
-        if key is not None:
-            self.answered[key] = outcomes
-        return outcomes
-
-
-def refusal(*, job_wide: bool) -> ProviderError:
-    return ProviderError(
-        provider="fake",
-        code="40" if job_wide else "15",
-        provider_message="refused",
-        explanation="the balance is used up" if job_wide else "the content is refused",
-        job_wide=job_wide,
-        certainty=DeliveryCertainty.NOT_SENT,
-    )
 
 
 class OneSegmentEach(FakeChunkSender):
@@ -154,30 +85,25 @@ class Run:
     chunk_size: int  # every run of a job cuts the same chunks
     cap: int | None  # the spend cap, in segments (one a message), the same in every run
     scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
+    random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
     sender: BatchSender | None = None
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        how = self.plan.answers[call.number] if call.number < len(self.plan.answers) else None
-        if how is Answer.REFUSE:
-            raise ConnectionFailedError("refused", certainty=DeliveryCertainty.NOT_SENT)
-        if how is Answer.THROTTLE:
-            raise RateLimitedError("too many requests", status_code=429, retry_after=0.0)
-        if how in (Answer.REJECT, Answer.REJECT_ALL):
-            raise refusal(job_wide=how is Answer.REJECT_ALL)
-        # Every other request is written in full: the provider may have it.
-        self.ambiguous.update(recipient.phone for recipient in given)
-        if how is Answer.LOSE_BEFORE:
-            raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
-        outcomes = self.provider.process(given, call.key)
-        if how is Answer.LOSE_AFTER:
-            raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
-        if how is Answer.INTERRUPT:
-            self.scope.cancel()
-            await anyio.lowlevel.checkpoint()
-        if how is Answer.STOP:
-            assert self.sender is not None
-            self.sender.stop("the owner stopped it")
-        return outcomes
+        answers = self.plan.answers
+        return await answer(
+            answers[call.number] if call.number < len(answers) else None,
+            call,
+            given,
+            provider=self.provider,
+            ambiguous=self.ambiguous,
+            interrupt=self.scope.cancel,
+            stop=self.stop,
+            yields=self.random.randint(0, self.plan.jitter),
+        )
+
+    def stop(self) -> None:
+        assert self.sender is not None
+        self.sender.stop("the owner stopped it")
 
     async def go(self, people: list[Recipient], journal: Path) -> list[BatchOutcome] | None:
         """Run the job; its outcomes, or ``None`` if Ctrl-C ended it."""
@@ -187,8 +113,6 @@ class Run:
             max_chunk_size=50,
             keyed=plan.keyed,
             script=self.answer,
-            jitter=plan.jitter,
-            seed=len(plan.answers),
         )
         self.sender = BatchSender(
             fake,
@@ -225,26 +149,7 @@ plans = st.builds(
 )
 
 
-def check(outcomes: list[BatchOutcome], people: list[Recipient], provider: Provider) -> None:
-    """The promises a run that ended keeps."""
-    assert [item.outcome.phone for item in outcomes] == [
-        person.phone for person in people[: len(outcomes)]
-    ]
-    ledger = set(provider.ledger)
-    for item in outcomes:
-        phone, status = item.outcome.phone, item.outcome.status
-        if status is OutcomeStatus.SENT:
-            assert phone in ledger, f"{phone} reported sent, never sent"
-        elif status in (OutcomeStatus.FAILED, OutcomeStatus.SKIPPED):
-            assert phone not in ledger, f"{phone} reported {status.value}, but was sent"
-
-
-def never_twice(provider: Provider) -> None:
-    twice = [phone for phone, times in Counter(provider.ledger).items() if times > 1]
-    assert not twice, f"sent twice: {twice}"
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     count=st.integers(1, 10),
     chunk_size=st.integers(1, 4),
@@ -281,7 +186,7 @@ def test_runs_with_random_answers_never_send_twice_and_lose_nothing(
             never_twice(provider)
             assert cap is None or len(provider.ledger) <= cap, "past the spend cap"
             if outcomes is not None:
-                check(outcomes, people, provider)
+                assert_true_to_ledger(outcomes, people, provider)
                 for item in outcomes:
                     if item.outcome.status is OutcomeStatus.UNKNOWN:
                         # With limits, the journal does not record which of a chunk's numbers
