@@ -49,7 +49,8 @@ at each step) as pending, then started just before its request, then done with i
 Running the same job again with the same input re-emits the outcomes of done chunks, sends the
 chunks that never started, and reports the chunks that were in flight as ``unknown`` (code
 ``"interrupted"``), or resends them with the same idempotency key when the provider supports
-one. A journal recorded for a different input or chunk size is refused with
+one (the key the journal records for the chunk's last request; if that resend cannot go, they
+stay ``unknown``). A journal recorded for a different input or chunk size is refused with
 :class:`JournalMismatchError`. A resumed job first applies the reports its journal holds;
 with ``resend_unconfirmed_after`` it sends again the recipients still ``unknown`` that long
 after their send (at-least-once, never by default).

@@ -249,7 +249,7 @@ class Budget:
         then settle; a block that does not fit is not sent."""
         reservation = None if self._stop else self._reserve(block)
         if reservation is None:
-            return unsent_outcomes(block, self._stop, self._job_id)
+            return unsent_outcomes(block, self._stop)
         store = self._store
         if store is not None:
             with anyio.CancelScope(shield=True):

@@ -42,9 +42,10 @@ class Block:
     replayed: bool = False
     done: bool = False
     """Whether :meth:`finish` was called."""
-    in_flight_before: bool = False
-    """Whether an earlier run's request for this chunk may have reached the provider (the
-    journal had the chunk started): if this run cannot send it, its recipients are unknown."""
+    earlier: list[RecipientOutcome] | None = None
+    """For a chunk an earlier run's request may have sent (the journal had it started),
+    which this run sends again with its idempotency key: each recipient's outcome if this
+    run cannot send it, ``unknown``, or ``sent`` where a delivery report confirmed it."""
 
     def finish(self, results: list[RecipientOutcome], *, replayed: bool = False) -> None:
         """Store the chunk's outcomes (one per recipient, in order); it can be emitted now."""

@@ -8,7 +8,11 @@ Every recipient of the chunk ends with exactly one outcome:
   exception that is not a :class:`~crowdsms.errors.CrowdSMSError` (a bug in the sender;
   the request may have been made; the error is logged and the job goes on);
 - :func:`~crowdsms.outcomes.outcomes_for_error` for a :class:`~crowdsms.errors.CrowdSMSError`:
-  ``unknown`` when its certainty is ``UNKNOWN``, ``failed`` otherwise.
+  ``unknown`` when its certainty is ``UNKNOWN``, ``failed`` otherwise; but never ``failed``
+  after an earlier attempt that may have been sent (``unknown``, with that attempt's
+  error), nor for a chunk an earlier run's request may have sent (``unknown``, code
+  ``"interrupted"``, or ``sent`` where a report confirmed it), which the journal keeps
+  started for a later run to resend with its key.
 
 Retrying: the transport has already retried each request per its policy. A chunk that
 still failed with certainty ``NOT_SENT`` (the provider provably did not act: a 429, a
@@ -36,7 +40,7 @@ from crowdsms.batch._chunking import Block
 from crowdsms.batch._control import FlowControl
 from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._report import Tally
-from crowdsms.batch._stop import JobStop, interrupted_outcomes, is_job_wide, unsent_outcomes
+from crowdsms.batch._stop import JobStop, is_job_wide, unsent_outcomes
 from crowdsms.batch._window import SendWindow, wait_for_window
 from crowdsms.deliveries._reference import chunk_reference
 from crowdsms.errors import (
@@ -91,6 +95,20 @@ def unknown_outcomes(
             retryable=retryable,
         )
         for recipient in block.recipients
+    ]
+
+
+def _after_earlier(
+    earlier: Sequence[RecipientOutcome], results: Sequence[RecipientOutcome]
+) -> list[RecipientOutcome]:
+    """The outcomes of a chunk this run could not send, which an earlier run's request may
+    have sent (``earlier``): a confirmed ``sent`` stays; this run's ``unknown`` (its own
+    request may have been sent too) stays; this run's ``failed`` is the earlier outcome."""
+    return [
+        before
+        if before.status is OutcomeStatus.SENT or now.status is not OutcomeStatus.UNKNOWN
+        else now
+        for before, now in zip(earlier, results, strict=True)
     ]
 
 
@@ -201,8 +219,11 @@ class Dispatcher:
         With a journal, the chunk is ``started`` before each request, ``pending`` again
         while waiting to resend after a ``NOT_SENT`` failure, and ``done`` with its outcomes
         after the last request; ``started`` and ``done`` are written even if the job is
-        being cancelled. ``journal`` replaces the job's journal for this chunk (a resend
-        records its states its own way); ``resend`` numbers a resend in the reference.
+        being cancelled. A chunk an earlier run left started (``block.earlier``) stays
+        started, with that run's send time, until an answer comes: a request of this run
+        that provably did not go leaves it as it was. ``journal`` replaces the job's journal
+        for this chunk (a resend records its states its own way); ``resend`` numbers a
+        resend in the reference.
         """
         assert block.chunk_index is not None
         states: ChunkStates | None = journal if journal is not None else self._journal
@@ -210,6 +231,7 @@ class Dispatcher:
         reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
         started = False
         ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
+        record = True  # the outcomes go to the journal (the chunk is done)
         attempt = 0
         while True:
             attempt += 1
@@ -227,7 +249,9 @@ class Dispatcher:
                     # Never sent by this run (a chunk waiting to be resent is pending again):
                     # a resumed job sends it. Unknown if an earlier run's request may have
                     # reached the provider (the journal keeps it started).
-                    return unsent_outcomes(block, self._stop, self._job_id)
+                    return unsent_outcomes(block, self._stop)
+                if states is not None and not started and block.earlier is not None:
+                    started = True  # an earlier run marked it, at the time of its request
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)
@@ -260,11 +284,13 @@ class Dispatcher:
             if delay is None:
                 # A refusal after an attempt that may have been sent proves nothing about
                 # that one: the recipients are unknown, never failed (failed invites a resend).
-                if ambiguous is None and block.in_flight_before:
-                    # So may an earlier run's request: it is unknown unless sent now.
-                    results = interrupted_outcomes(block, self._job_id)
-                else:
-                    results = outcomes_for_error(block.recipients, ambiguous or error)
+                results = outcomes_for_error(block.recipients, ambiguous or error)
+                if block.earlier is not None:
+                    # So may an earlier run's request: never failed; sent where a report
+                    # confirmed it. If this run sent nothing, the chunk stays started (as
+                    # that run left it), for a later run to resend with its key.
+                    results = _after_earlier(block.earlier, results)
+                    record = ambiguous is not None
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
                     if not self._stop:
                         logger.warning(
@@ -282,7 +308,7 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
-            if states is not None and ambiguous is None and not block.in_flight_before:
+            if states is not None and ambiguous is None and block.earlier is None:
                 # Provably not sent: while waiting, the chunk is pending again, so a crash
                 # during the wait sends it instead of making its recipients unknown. A keyed
                 # chunk that may have been sent stays started: a resumed job then resends it
@@ -291,7 +317,7 @@ class Dispatcher:
                 await states.mark_pending(index)
                 started = False
             await self._runtime.sleep(delay)
-        if states is not None:
+        if states is not None and record:
             with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
                 await states.mark_done(index, results)
         return results

@@ -551,7 +551,7 @@ class _Job:
                 assert resend.states.previous is not None
                 block.finish(resend.states.previous, replayed=True)
             else:  # unknown if an earlier run may have sent it (the journal keeps it started)
-                block.finish(unsent_outcomes(block, self._stop, self._job_id))
+                block.finish(unsent_outcomes(block, self._stop))
             await self._emit_ready()
             return None
         return block, key, resend
@@ -629,11 +629,13 @@ class _Job:
             # Its recorded key: a chunk reopened after failing has a fresh one, which the
             # provider may have seen since (the job's key it refused may still be remembered).
             sent_with = self._recorded_key(recorded, key)
-            if sent_with != recorded.idempotency_key:
-                # The journal records the key this run's request carries: a resumed job
-                # resends a chunk left started with its recorded key, and a key the request
-                # did not carry (this sender takes none) would not stop a second message.
-                await journal.reopen(index, idempotency_key=sent_with)
+            if recorded.idempotency_key is not None and sent_with is None:
+                # This sender takes no keys. A resumed job resends a chunk left started with
+                # its recorded key, which this run's request would not have carried: the
+                # provider would not drop the copy. The journal records none.
+                record_key = getattr(journal, "record_key", None)
+                if record_key is not None:
+                    await record_key(index, None)
             return sent_with, None
         if recorded.state == "done":
             assert recorded.outcomes is not None
@@ -651,23 +653,36 @@ class _Job:
             return await self._settle(block, index, key, recorded.outcomes, recorded)
         # "started": the request may have reached the provider. With per-number limits it
         # may have carried part of the chunk only, so it is not sent again (see _limited).
+        results = interrupted_outcomes(block, self._job_id)
         if self._keyed and recorded.idempotency_key is not None and self._limits is None:
+            if self._reports is not None:  # what reports confirm needs no resend
+                results = await self._reports.settle(
+                    index, recorded.started_at, results, resent=recorded.resends > 0
+                )
+            if any(outcome.status is OutcomeStatus.UNKNOWN for outcome in results):
+                logger.info(
+                    "batch: job %s: chunk %d was in flight when the job stopped; resending "
+                    "it with the same idempotency key",
+                    self._job_id,
+                    index,
+                )
+                block.earlier = results  # if this run cannot send it
+                return recorded.idempotency_key, None
+        if any(outcome.status is OutcomeStatus.UNKNOWN for outcome in results):
+            logger.warning(
+                "batch: job %s: chunk %d was in flight when the job stopped; its %d "
+                "recipients are reported as unknown",
+                self._job_id,
+                index,
+                len(block.recipients),
+            )
+        else:
             logger.info(
-                "batch: job %s: chunk %d was in flight when the job stopped; resending it "
-                "with the same idempotency key",
+                "batch: job %s: chunk %d was in flight when the job stopped; delivery "
+                "reports confirm each of its recipients, so it is not sent again",
                 self._job_id,
                 index,
             )
-            block.in_flight_before = True  # if this run cannot send it, it stays unknown
-            return recorded.idempotency_key, None
-        logger.warning(
-            "batch: job %s: chunk %d was in flight when the job stopped; its %d recipients "
-            "are reported as unknown",
-            self._job_id,
-            index,
-            len(block.recipients),
-        )
-        results = interrupted_outcomes(block, self._job_id)
         with anyio.CancelScope(shield=True):
             await journal.mark_done(index, results)
         return await self._settle(block, index, key, results, recorded, replayed=False)

@@ -175,6 +175,11 @@ class JobJournal(Protocol):
     since the job began) and ``update_outcomes(index, outcomes)`` (a resumed job applies
     them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
     recipients before its request; needed by ``resend_unconfirmed_after``), and
+    ``record_key(index, idempotency_key)`` (the SQLite journal's; a campaign's never returns
+    a pending chunk: records that a pending chunk a keyed run recorded goes out without a
+    key, since a resumed job resends a chunk left started with its recorded key, which must
+    be the one its request carried; without it, such a chunk left started by a run without
+    keys could be resent by a keyed run, and sent twice), and
     ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
     a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`), and
     ``checks_fingerprints`` (a bool, true when absent): false for a journal that never
@@ -217,12 +222,7 @@ class JobJournal(Protocol):
         ...
 
     async def reopen(self, index: int, *, idempotency_key: str | None) -> None:
-        """Make a done chunk pending again (it failed as a whole), with ``idempotency_key``.
-
-        Also called for a pending chunk, to record the key (or ``None``) its next request
-        carries when that differs from the recorded one: a resumed job trusts the key of a
-        chunk left started to make a resend of it safe.
-        """
+        """Make a done chunk pending again (it failed as a whole)."""
         ...
 
     async def wait_outcomes(self, index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
@@ -590,14 +590,25 @@ class Journal:
         """Make done chunk ``index`` pending again, to be resent with ``idempotency_key``.
 
         Only for a chunk none of whose recipients the provider accepted: its outcomes are
-        dropped, and the new key (a provider may remember the refused one) is recorded. For
-        a pending chunk, only the key changes: the one its next request carries.
+        dropped, and the new key (a provider may remember the refused one) is recorded.
         """
 
         def work() -> None:
             self._connection.execute(
                 "UPDATE chunks SET state = 'pending', outcomes = NULL, idempotency_key = ?, "
-                "updated = ? WHERE job_id = ? AND idx = ? AND state IN ('done', 'pending')",
+                "updated = ? WHERE job_id = ? AND idx = ? AND state = 'done'",
+                (idempotency_key, time.time(), self.job_id, index),
+            )
+
+        await self._run(work)
+
+    async def record_key(self, index: int, idempotency_key: str | None) -> None:
+        """Record the key (or ``None``) the next request of pending chunk ``index`` carries."""
+
+        def work() -> None:
+            self._connection.execute(
+                "UPDATE chunks SET idempotency_key = ?, updated = ? "
+                "WHERE job_id = ? AND idx = ? AND state = 'pending'",
                 (idempotency_key, time.time(), self.job_id, index),
             )
 

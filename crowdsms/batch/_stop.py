@@ -6,7 +6,10 @@ fail every request the same way: refused credentials or signature, an exhausted 
 content or setting the provider refuses for the whole job (an error whose ``job_wide`` is
 true). Requests already in flight finish and their answers are kept; every chunk not yet
 sent ends with ``failed`` outcomes of code :data:`NOT_SENT`, which stay pending in a
-journal, so resuming the job sends them.
+journal, so resuming the job sends them. A chunk an earlier run's request may have sent
+(which this run was to resend with its idempotency key) is never ``failed``: its
+recipients are ``unknown`` (code :data:`INTERRUPTED`, or ``sent`` where a delivery report
+confirmed them), and it stays started in the journal, for a later run to resend.
 """
 
 from __future__ import annotations
@@ -107,10 +110,11 @@ def interrupted_outcomes(block: Block, job_id: str) -> list[RecipientOutcome]:
     ]
 
 
-def unsent_outcomes(block: Block, stop: JobStop, job_id: str) -> list[RecipientOutcome]:
+def unsent_outcomes(block: Block, stop: JobStop) -> list[RecipientOutcome]:
     """The outcomes of a chunk that ``stop``'s job does not send: ``failed`` (not sent), or
-    ``unknown`` if an earlier run's request for it may have reached the provider."""
-    if block.in_flight_before:
-        return interrupted_outcomes(block, job_id)
+    if an earlier run's request for it may have reached the provider, what that request
+    left (:attr:`Block.earlier <crowdsms.batch._chunking.Block.earlier>`)."""
+    if block.earlier is not None:
+        return list(block.earlier)
     assert stop.reason is not None
     return not_sent_outcomes(block.recipients, stop.reason, code=stop.code)

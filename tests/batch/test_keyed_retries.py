@@ -20,6 +20,7 @@ import pytest
 
 from crowdsms import RetryPolicy
 from crowdsms.batch import INTERRUPTED, BatchOutcome, send_batch
+from crowdsms.batch._journal import Journal
 from crowdsms.errors import (
     ConnectionFailedError,
     DeliveryCertainty,
@@ -327,10 +328,12 @@ async def test_a_chunk_resumed_in_flight_and_refused_is_unknown_not_failed(tmp_p
     assert len(again.calls) == 2
     assert (report.unknown, report.failed) == (5, 0)
     assert {item.outcome.code for item in got} == {INTERRUPTED}
-    # Resumed once more, nothing is sent: a failed chunk would have been.
+    # Still in flight in the journal: resumed once more, it goes with its key again, and
+    # the provider drops the copy.
+    assert states(path, JOB) == Counter({"started": 1})
     last = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
-    assert (await send_batch(last, list(recipients(5)), journal=path, job_id=JOB)).unknown == 5
-    assert last.calls == []
+    assert (await send_batch(last, list(recipients(5)), journal=path, job_id=JOB)).sent == 5
+    assert [call.key for call in last.calls] == [again.calls[0].key]
     assert sorted(provider.had) == [phone_at(i) for i in range(5)]
 
 
@@ -412,3 +415,28 @@ async def test_a_keyed_runs_chunk_sent_without_a_key_is_not_resent_with_one(
     assert resumed.calls == []
     assert provider.had == [phone_at(i) for i in range(5, 10)]
     assert {got[i].outcome.code for i in range(5, 10)} == {INTERRUPTED}
+
+
+@pytest.mark.asyncio
+async def test_a_chunk_resumed_in_flight_is_not_marked_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its earlier run's send time stays (the reports of that send are dated after it), and
+    no Ctrl-C during that write can turn it back into pending, which a run without keys
+    would send again."""
+    path = tmp_path / "job.sqlite"
+    provider = KeyedProvider()
+    await interrupted_mid_request(True, provider, path)
+    marked: list[int] = []
+    original = Journal.mark_started
+
+    async def mark_started(self: Journal, index: int) -> None:
+        marked.append(index)
+        await original(self, index)
+
+    monkeypatch.setattr(Journal, "mark_started", mark_started)
+    again = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    report = await send_batch(again, list(recipients(5)), journal=path, job_id=JOB)
+    assert marked == []
+    assert report.sent == 5
+    assert sorted(provider.had) == [phone_at(i) for i in range(5)]

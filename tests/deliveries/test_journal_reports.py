@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from crowdsms import RetryPolicy
 from crowdsms.batch import (
     SKIPPED_OPTED_OUT,
     BatchOutcome,
@@ -416,3 +417,77 @@ def test_delivery_states_survive_the_journal() -> None:
         delivery=Delivery(state=DeliveryState.UNDELIVERED, code="MK:0001", at=12.5),
     )
     assert decode_outcomes(encode_outcomes([outcome])) == [outcome]
+
+
+class KeyedReferencedSender(FakeChunkSender):
+    """A fake with idempotency keys whose provider repeats each request's reference in its
+    reports; ``refuse`` makes every request be refused before the provider acts."""
+
+    supports_reference = True
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        super().__init__(max_chunk_size=CHUNK, keyed=True, script=_refused if refuse else None)
+        self.references: list[str | None] = []
+
+    async def send_chunk(
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
+    ) -> Sequence[RecipientOutcome]:
+        self.references.append(reference)
+        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
+
+
+async def interrupted_in_flight(journal: Path) -> None:
+    """A keyed run whose only chunk reaches the provider, then Ctrl-C before the answer."""
+    with anyio.CancelScope() as scope:
+
+        async def taken_then_interrupted(
+            call: Call, given: Sequence[Recipient]
+        ) -> Sequence[RecipientOutcome]:
+            scope.cancel()
+            await anyio.sleep(1)
+            raise AssertionError("not cancelled")
+
+        sender = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, script=taken_then_interrupted)
+        await BatchSender(sender).send(recipients(CHUNK), journal=journal, job_id=JOB)
+    assert scope.cancelled_caught
+
+
+@pytest.mark.asyncio
+async def test_a_keyed_chunk_left_in_flight_that_reports_confirm_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    await interrupted_in_flight(journal)
+    phones = [phone_at(position) for position in range(CHUNK)]
+    await record(journal, accepted(phones, chunk_reference(JOB, 0), ReportKind.DELIVERED))
+    again = KeyedReferencedSender()
+    got: list[BatchOutcome] = []
+    report = await BatchSender(again).send(
+        recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append
+    )
+    assert again.calls == []
+    assert (report.sent, report.confirmed) == (CHUNK, CHUNK)
+    assert all(item.outcome.confirmed for item in got)
+
+
+@pytest.mark.asyncio
+async def test_a_keyed_chunk_left_in_flight_and_refused_again_keeps_what_reports_confirm(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    await interrupted_in_flight(journal)
+    confirmed = [phone_at(position) for position in range(4)]
+    await record(journal, accepted(confirmed, chunk_reference(JOB, 0), ReportKind.DELIVERED))
+    refusing = KeyedReferencedSender(refuse=True)
+    got: list[BatchOutcome] = []
+    report = await BatchSender(refusing, chunk_retry=RetryPolicy(max_attempts=1)).send(
+        recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append
+    )
+    assert len(refusing.calls) == 1  # the rest went again with the chunk's key, refused
+    outcomes = by_phone(got)
+    assert [outcomes[phone].status for phone in confirmed] == [OutcomeStatus.SENT] * 4
+    assert (report.sent, report.unknown, report.failed) == (4, CHUNK - 4, 0)
