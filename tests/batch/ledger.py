@@ -60,8 +60,12 @@ class Provider:
     ledger: list[str] = attrs.Factory(list)
     sent_at: dict[str, float] = attrs.Factory(dict)
     answered: dict[str, list[RecipientOutcome]] = attrs.Factory(dict)  # by processed key
+    sent_with: list[tuple[str, str | None]] = attrs.Factory(list)
+    """Each message's number and the request's reference, for delivery reports."""
 
-    def process(self, given: Sequence[Recipient], key: str | None) -> list[RecipientOutcome]:
+    def process(
+        self, given: Sequence[Recipient], key: str | None, reference: str | None = None
+    ) -> list[RecipientOutcome]:
         if key is not None and key in self.answered:
             return self.answered[key]  # a copy of a request it processed: answered again
         outcomes = []
@@ -76,6 +80,7 @@ class Provider:
                 )
             else:
                 self.ledger.append(recipient.phone)
+                self.sent_with.append((recipient.phone, reference))
                 self.sent_at[recipient.phone] = self.now[0]
                 outcomes.append(
                     RecipientOutcome(
@@ -111,14 +116,16 @@ async def answer(
     interrupt: Callable[[], None],
     stop: Callable[[], None],
     yields: int = 0,
+    reference: str | None = None,
 ) -> Sequence[RecipientOutcome]:
     """Play one request through ``provider`` as ``how`` says (``None``: sent).
 
     ``ambiguous`` gets every number of a request that may have reached the provider;
     ``interrupt`` cancels the run (Ctrl-C) once the provider has processed the request,
-    and ``stop`` is the owner's stop. A request written in full yields to the event loop
-    ``yields`` times before the provider acts on it (other requests go on meanwhile, and a
-    cancellation there finds it written, not processed).
+    and ``stop`` is the owner's stop; ``reference`` is the request's (for reports). A
+    request written in full yields to the event loop ``yields`` times before the provider
+    acts on it (other requests go on meanwhile, and a cancellation there finds it written,
+    not processed).
     """
     if how is Answer.REFUSE:
         raise ConnectionFailedError("refused", certainty=DeliveryCertainty.NOT_SENT)
@@ -132,7 +139,7 @@ async def answer(
         await anyio.lowlevel.checkpoint()
     if how is Answer.LOSE_BEFORE:
         raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
-    outcomes = provider.process(given, call.key)
+    outcomes = provider.process(given, call.key, reference)
     if how is Answer.LOSE_AFTER:
         raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
     if how is Answer.INTERRUPT:

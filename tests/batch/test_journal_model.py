@@ -25,6 +25,7 @@ properties are the SDK's promises, checked after every run:
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from random import Random
@@ -32,7 +33,7 @@ from random import Random
 import anyio
 import anyio.lowlevel
 import attrs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from crowdsms import RetryPolicy
@@ -44,6 +45,7 @@ from crowdsms.batch import (
     BatchReport,
     BatchSender,
 )
+from crowdsms.deliveries import OptOutWords, ProviderReport, ReportKind, SQLiteDeliveryStore
 from crowdsms.limits import NumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
@@ -62,16 +64,32 @@ class RunPlan:
     jitter: int = 0  # yields to the event loop in each request: chunks end out of order
     resend_failed_chunks: bool = True
     later: float = 0.0  # seconds from the previous run's start to this one's
+    resend_unconfirmed: bool = False  # resend_unconfirmed_after=0: at-least-once
+    reports: int = 0  # before the run, the reports recorded: 0 none, 1 every other one, 2 all
 
 
 class OneSegmentEach(FakeChunkSender):
-    """A fake chunk sender whose every message is one segment (for the spend cap)."""
+    """A fake chunk sender whose every message is one segment (for the spend cap), and
+    whose provider repeats each request's reference in its reports."""
 
     segments_note = None
     price_per_segment = 0.05
+    supports_reference = True
+    reference: str | None = None
+    """The reference of the request being made (read before the request first yields)."""
 
     def render(self, recipient: Recipient) -> str:
         return "one segment"
+
+    async def send_chunk(
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
+    ) -> Sequence[RecipientOutcome]:
+        self.reference = reference
+        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
 
 
 @attrs.define
@@ -87,9 +105,11 @@ class Run:
     scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
     random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
     sender: BatchSender | None = None
+    fake: OneSegmentEach | None = None
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
         answers = self.plan.answers
+        assert self.fake is not None
         return await answer(
             answers[call.number] if call.number < len(answers) else None,
             call,
@@ -99,6 +119,7 @@ class Run:
             interrupt=self.scope.cancel,
             stop=self.stop,
             yields=self.random.randint(0, self.plan.jitter),
+            reference=self.fake.reference,
         )
 
     def stop(self) -> None:
@@ -109,11 +130,7 @@ class Run:
         """Run the job; its outcomes, or ``None`` if Ctrl-C ended it."""
         plan = self.plan
         self.provider.now[0] += plan.later
-        fake = OneSegmentEach(
-            max_chunk_size=50,
-            keyed=plan.keyed,
-            script=self.answer,
-        )
+        self.fake = fake = OneSegmentEach(max_chunk_size=50, keyed=plan.keyed, script=self.answer)
         self.sender = BatchSender(
             fake,
             concurrency=plan.concurrency,
@@ -122,6 +139,7 @@ class Run:
             resend_failed_chunks=plan.resend_failed_chunks,
             number_limiter=self.limiter,
             max_segments=self.cap,
+            resend_unconfirmed_after=0.0 if plan.resend_unconfirmed else None,
             runtime=FakeTime().runtime(),
         )
         got: list[BatchOutcome] = []
@@ -209,3 +227,78 @@ def test_runs_with_random_answers_never_send_twice_and_lose_nothing(
         if outcome.phone in provider.refuses or outcome.code in (NUMBER_LIMITED, SPEND_CAP):
             continue
         assert outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN), outcome
+
+
+resending = st.builds(
+    RunPlan,
+    answers=answers,
+    keyed=st.booleans(),
+    concurrency=st.integers(1, 3),
+    attempts=st.integers(1, 3),
+    jitter=st.integers(0, 3),
+    resend_unconfirmed=st.booleans(),
+    reports=st.integers(0, 2),
+)
+
+
+async def record_reports(journal: Path, provider: Provider, reported: set[str], how: int) -> None:
+    """Record the provider's reports of the messages it sent that ``reported`` lacks: none
+    (``how`` 0), every other one (1) or all (2); add their numbers to ``reported``."""
+    due = [(phone, reference) for phone, reference in provider.sent_with if phone not in reported]
+    chosen = due[::2] if how == 1 else due if how == 2 else []
+    if not chosen:
+        return
+    store = await SQLiteDeliveryStore.open(journal)
+    try:
+        reports = [
+            ProviderReport(provider="fake", kind=ReportKind.DELIVERED, phone=phone, reference=ref)
+            for phone, ref in chosen
+        ]
+        await store.record(reports, words=OptOutWords())
+    finally:
+        await store.aclose()
+    reported.update(phone for phone, _ in chosen)
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    count=st.integers(1, 8),
+    chunk_size=st.integers(1, 3),
+    runs=st.lists(resending, min_size=1, max_size=4),
+)
+def test_resends_of_unconfirmed_recipients_go_only_to_those_no_report_confirmed(
+    count: int, chunk_size: int, runs: list[RunPlan]
+) -> None:
+    """With ``resend_unconfirmed_after``, a number gets a second message only in a run that
+    asked for resends, only while no report of it had come, and once per run at most."""
+    people = [Recipient(phone_at(position)) for position in range(count)]
+    provider = Provider(refuses=frozenset())
+    ambiguous: set[str] = set()
+    reported: set[str] = set()
+
+    async def job(journal: Path) -> None:
+        for plan in runs:
+            await record_reports(journal, provider, reported, plan.reports)
+            confirmed = set(reported)
+            before = Counter(provider.ledger)
+            outcomes = await Run(provider, plan, ambiguous, None, chunk_size, None).go(
+                people, journal
+            )
+            for phone, times in (Counter(provider.ledger) - before).items():
+                if before[phone] or times > 1:
+                    assert plan.resend_unconfirmed, f"{phone} sent again without asking"
+                    assert phone not in confirmed, f"{phone} sent again after its report"
+                    assert times == 1, f"{phone} sent {times} times in one run"
+                    event("a number was sent again")
+            if outcomes is not None:
+                assert_true_to_ledger(outcomes, people, provider)
+                for item in outcomes:
+                    if item.outcome.status is OutcomeStatus.UNKNOWN:
+                        assert item.outcome.phone in ambiguous, item.outcome
+                    if item.outcome.phone in confirmed:
+                        assert item.outcome.status is OutcomeStatus.SENT, item.outcome
+                        if item.outcome.confirmed:
+                            event("an unknown recipient was confirmed by a report")
+
+    with tempfile.TemporaryDirectory() as directory:
+        anyio.run(job, Path(directory) / "job.sqlite")
