@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import attrs
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +47,7 @@ from crowdsms.batch import (
     BatchReport,
     BatchSender,
 )
+from crowdsms.batch._journal import Journal
 from crowdsms.deliveries import OptOutWords, ProviderReport, ReportKind, SQLiteDeliveryStore
 from crowdsms.limits import NumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
@@ -53,6 +56,8 @@ from .fakes import Call, FakeChunkSender, FakeTime, phone_at
 from .ledger import Answer, Provider, answer, assert_true_to_ledger, examples, never_twice
 
 JOB = "modelled"
+WRITES = ("mark_started", "mark_pending", "mark_done", "reopen", "record_key", "mark_resending")
+"""The journal's writes of a chunk's state."""
 
 
 @attrs.define
@@ -66,6 +71,7 @@ class RunPlan:
     later: float = 0.0  # seconds from the previous run's start to this one's
     resend_unconfirmed: bool = False  # resend_unconfirmed_after=0: at-least-once
     reports: int = 0  # before the run, the reports recorded: 0 none, 1 every other one, 2 all
+    ctrl_c_at_write: int | None = None  # Ctrl-C during this journal write of the run (0: first)
 
 
 class OneSegmentEach(FakeChunkSender):
@@ -126,6 +132,27 @@ class Run:
         assert self.sender is not None
         self.sender.stop("the owner stopped it")
 
+    def ctrl_c_at_write(self, patch: pytest.MonkeyPatch, number: int) -> None:
+        """Have Ctrl-C come during the journal's write ``number`` of the run: the write is
+        done (it is shielded) and the cancellation is delivered at the next checkpoint."""
+        writes = 0
+
+        def interrupting(name: str) -> Callable[..., Awaitable[None]]:
+            original = getattr(Journal, name)
+
+            async def write(journal: Journal, *args: Any, **kwargs: Any) -> None:
+                nonlocal writes
+                await original(journal, *args, **kwargs)
+                writes += 1
+                if writes == number + 1:
+                    event(f"Ctrl-C during {name}")
+                    self.scope.cancel()
+
+            return write
+
+        for name in WRITES:
+            patch.setattr(Journal, name, interrupting(name))
+
     async def go(self, people: list[Recipient], journal: Path) -> list[BatchOutcome] | None:
         """Run the job; its outcomes, or ``None`` if Ctrl-C ended it."""
         plan = self.plan
@@ -144,7 +171,9 @@ class Run:
         )
         got: list[BatchOutcome] = []
         report: BatchReport | None = None
-        with self.scope:
+        with self.scope, pytest.MonkeyPatch.context() as patch:
+            if plan.ctrl_c_at_write is not None:
+                self.ctrl_c_at_write(patch, plan.ctrl_c_at_write)
             report = await self.sender.send(people, sink=got.append, journal=journal, job_id=JOB)
         if report is None:
             return None
@@ -164,6 +193,7 @@ plans = st.builds(
     jitter=st.integers(0, 3),
     resend_failed_chunks=st.booleans(),
     later=st.sampled_from([0.0, 30.0, 120.0]),
+    ctrl_c_at_write=st.none() | st.integers(0, 6),
 )
 
 
@@ -238,6 +268,7 @@ resending = st.builds(
     jitter=st.integers(0, 3),
     resend_unconfirmed=st.booleans(),
     reports=st.integers(0, 2),
+    ctrl_c_at_write=st.none() | st.integers(0, 6),
 )
 
 
