@@ -254,8 +254,25 @@ class ClaimJournal:
             )
 
     async def mark_started(self, index: int) -> None:
-        """Claim chunk ``index``, durably; :class:`ChunkTakenError` if another worker has it."""
-        result = await self._call(partial(self._store.claim, index, self._token, self._lease))
+        """Claim chunk ``index``, durably; :class:`ChunkTakenError` if another worker has it.
+
+        If the store cannot take the claim durably in time (it cannot be reached, or its
+        replicas stay behind), the claim the server may hold is given back, as far as the
+        store allows, before the error is raised: no request was made, and a claim left
+        held would make the chunk ``unknown`` once its lease ran out.
+        """
+        try:
+            result = await self._call(partial(self._store.claim, index, self._token, self._lease))
+        except STORE_ERRORS:
+            try:
+                await self._store.release(index, self._token)
+            except STORE_ERRORS:
+                logger.warning(
+                    "campaign: chunk %d's claim could not be given back; it is reported "
+                    "unknown once its lease runs out, though it was not sent",
+                    index,
+                )
+            raise
         if not isinstance(result, Claimed):
             raise ChunkTakenError(f"chunk {index} was claimed by another worker first")
 

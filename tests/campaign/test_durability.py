@@ -261,3 +261,31 @@ async def test_a_claim_waits_for_a_replica_that_falls_behind_to_come_back(
 @pytest.mark.asyncio
 async def test_a_server_without_replicas_says_none(redis: redis.asyncio.Redis) -> None:
     assert await connected_replicas(redis) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_claim_the_replicas_never_take_is_given_back_before_the_run_gives_up(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    """No request was made: left held, the chunk would be unknown once its lease ran out."""
+    primary, replica = replicated(server_factory)
+    await linked(primary, 1)
+    client = connect(primary.url)
+    try:
+        store = ClaimStore(client, "given-back", Durability.FSYNC_ALWAYS, replicas=1)
+        journal = ClaimJournal(store, token="w1", lease=300, patience=0.5)
+        replica.pause()
+        try:
+            with pytest.raises(ReplicasBehindError):
+                await journal.mark_started(0)
+            assert await store.chunk(0) is None  # the primary holds no claim
+        finally:
+            replica.resume()
+        # Once the replica is back, another worker claims the chunk and sends it.
+        other = ClaimJournal(store, token="w2", lease=300)
+        await other.mark_started(0)
+        record = await store.chunk(0)
+        assert record is not None
+        assert record.token == "w2"
+    finally:
+        await client.aclose()
