@@ -50,6 +50,7 @@ class Call:
     number: int
     time: float = 0.0
     in_flight: int = 0
+    reference: str | None = None
 
 
 Script = Callable[[Call, Sequence[Recipient]], Awaitable[Sequence[RecipientOutcome]]]
@@ -74,6 +75,7 @@ class FakeChunkSender:
         seed: int = 0,
         clock: Callable[[], float] | None = None,
         prefix: str = "id",
+        references: bool = False,
     ) -> None:
         self._max = max_chunk_size
         self._keyed = keyed
@@ -83,6 +85,8 @@ class FakeChunkSender:
         self._random = random.Random(seed)
         self._clock = clock
         self._prefix = prefix
+        self.supports_reference = references
+        """Whether the job passes each request its chunk's reference (``Call.reference``)."""
         self.calls: list[Call] = []
         self.completed: list[int] = []  # call numbers, in the order the calls returned
         self.in_flight = 0
@@ -112,7 +116,11 @@ class FakeChunkSender:
         return [phone for call in self.calls for phone in call.phones]
 
     async def send_chunk(
-        self, recipients: Sequence[Recipient], *, idempotency_key: str | None = None
+        self,
+        recipients: Sequence[Recipient],
+        *,
+        idempotency_key: str | None = None,
+        reference: str | None = None,
     ) -> Sequence[RecipientOutcome]:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -122,6 +130,7 @@ class FakeChunkSender:
             number=len(self.calls),
             time=self._clock() if self._clock is not None else 0.0,
             in_flight=self.in_flight,
+            reference=reference,
         )
         self.calls.append(call)
         try:

@@ -11,11 +11,13 @@ import enum
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from random import Random
 
+import anyio
 import anyio.lowlevel
 import attrs
 
-from crowdsms.batch import NOT_SENT, BatchOutcome
+from crowdsms.batch import NOT_SENT, BatchOutcome, BatchSender
 from crowdsms.errors import (
     ConnectionFailedError,
     DeliveryCertainty,
@@ -148,6 +150,38 @@ async def answer(
     if how is Answer.STOP:
         stop()
     return outcomes
+
+
+@attrs.define
+class Owner:
+    """One run of a job, as its requests see it: its Ctrl-C (``scope``), the owner's stop
+    (of ``sender``, once made), and a seeded random for how long each request takes."""
+
+    provider: Provider
+    ambiguous: set[str]
+    scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
+    random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
+    sender: BatchSender | None = None
+
+    def stop(self) -> None:
+        assert self.sender is not None
+        self.sender.stop("the owner stopped it")
+
+    async def play(
+        self, answers: Sequence[Answer], call: Call, given: Sequence[Recipient], *, jitter: int
+    ) -> Sequence[RecipientOutcome]:
+        """Answer ``call`` as ``answers`` say for its number (sent, past their end)."""
+        return await answer(
+            answers[call.number] if call.number < len(answers) else None,
+            call,
+            given,
+            provider=self.provider,
+            ambiguous=self.ambiguous,
+            interrupt=self.scope.cancel,
+            stop=self.stop,
+            yields=self.random.randint(0, jitter),
+            reference=call.reference,
+        )
 
 
 def assert_true_to_ledger(

@@ -28,7 +28,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from random import Random
 from typing import Any
 
 import anyio
@@ -53,7 +52,7 @@ from crowdsms.limits import NumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, FakeTime, phone_at
-from .ledger import Answer, Provider, answer, assert_true_to_ledger, examples, never_twice
+from .ledger import Answer, Owner, Provider, assert_true_to_ledger, examples, never_twice
 
 JOB = "modelled"
 WRITES = ("mark_started", "mark_pending", "mark_done", "reopen", "record_key", "mark_resending")
@@ -75,27 +74,13 @@ class RunPlan:
 
 
 class OneSegmentEach(FakeChunkSender):
-    """A fake chunk sender whose every message is one segment (for the spend cap), and
-    whose provider repeats each request's reference in its reports."""
+    """A fake chunk sender whose every message is one segment (for the spend cap)."""
 
     segments_note = None
     price_per_segment = 0.05
-    supports_reference = True
-    reference: str | None = None
-    """The reference of the request being made (read before the request first yields)."""
 
     def render(self, recipient: Recipient) -> str:
         return "one segment"
-
-    async def send_chunk(
-        self,
-        recipients: Sequence[Recipient],
-        *,
-        idempotency_key: str | None = None,
-        reference: str | None = None,
-    ) -> Sequence[RecipientOutcome]:
-        self.reference = reference
-        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
 
 
 @attrs.define
@@ -108,29 +93,13 @@ class Run:
     limiter: NumberLimiter | None
     chunk_size: int  # every run of a job cuts the same chunks
     cap: int | None  # the spend cap, in segments (one a message), the same in every run
-    scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
-    random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
-    sender: BatchSender | None = None
-    fake: OneSegmentEach | None = None
+    owner: Owner = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.owner = Owner(self.provider, self.ambiguous)
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        answers = self.plan.answers
-        assert self.fake is not None
-        return await answer(
-            answers[call.number] if call.number < len(answers) else None,
-            call,
-            given,
-            provider=self.provider,
-            ambiguous=self.ambiguous,
-            interrupt=self.scope.cancel,
-            stop=self.stop,
-            yields=self.random.randint(0, self.plan.jitter),
-            reference=self.fake.reference,
-        )
-
-    def stop(self) -> None:
-        assert self.sender is not None
-        self.sender.stop("the owner stopped it")
+        return await self.owner.play(self.plan.answers, call, given, jitter=self.plan.jitter)
 
     def ctrl_c_at_write(self, patch: pytest.MonkeyPatch, number: int) -> None:
         """Have Ctrl-C come during the journal's write ``number`` of the run: the write is
@@ -146,7 +115,7 @@ class Run:
                 writes += 1
                 if writes == number + 1:
                     event(f"Ctrl-C during {name}")
-                    self.scope.cancel()
+                    self.owner.scope.cancel()
 
             return write
 
@@ -157,8 +126,10 @@ class Run:
         """Run the job; its outcomes, or ``None`` if Ctrl-C ended it."""
         plan = self.plan
         self.provider.now[0] += plan.later
-        self.fake = fake = OneSegmentEach(max_chunk_size=50, keyed=plan.keyed, script=self.answer)
-        self.sender = BatchSender(
+        fake = OneSegmentEach(
+            max_chunk_size=50, keyed=plan.keyed, references=True, script=self.answer
+        )
+        self.owner.sender = sender = BatchSender(
             fake,
             concurrency=plan.concurrency,
             chunk_size=self.chunk_size,
@@ -171,10 +142,10 @@ class Run:
         )
         got: list[BatchOutcome] = []
         report: BatchReport | None = None
-        with self.scope, pytest.MonkeyPatch.context() as patch:
+        with self.owner.scope, pytest.MonkeyPatch.context() as patch:
             if plan.ctrl_c_at_write is not None:
                 self.ctrl_c_at_write(patch, plan.ctrl_c_at_write)
-            report = await self.sender.send(people, sink=got.append, journal=journal, job_id=JOB)
+            report = await sender.send(people, sink=got.append, journal=journal, job_id=JOB)
         if report is None:
             return None
         assert report.total == len(got) == sum(report.by_status.values())
@@ -184,16 +155,19 @@ class Run:
 
 
 answers = st.lists(st.sampled_from(Answer), max_size=8)
+RUN = {  # what varies in every run
+    "answers": answers,
+    "keyed": st.booleans(),
+    "concurrency": st.integers(1, 3),
+    "attempts": st.integers(1, 3),
+    "jitter": st.integers(0, 3),
+    "ctrl_c_at_write": st.none() | st.integers(0, 6),
+}
 plans = st.builds(
     RunPlan,
-    answers=answers,
-    keyed=st.booleans(),
-    concurrency=st.integers(1, 3),
-    attempts=st.integers(1, 3),
-    jitter=st.integers(0, 3),
+    **RUN,
     resend_failed_chunks=st.booleans(),
     later=st.sampled_from([0.0, 30.0, 120.0]),
-    ctrl_c_at_write=st.none() | st.integers(0, 6),
 )
 
 
@@ -259,17 +233,7 @@ def test_runs_with_random_answers_never_send_twice_and_lose_nothing(
         assert outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN), outcome
 
 
-resending = st.builds(
-    RunPlan,
-    answers=answers,
-    keyed=st.booleans(),
-    concurrency=st.integers(1, 3),
-    attempts=st.integers(1, 3),
-    jitter=st.integers(0, 3),
-    resend_unconfirmed=st.booleans(),
-    reports=st.integers(0, 2),
-    ctrl_c_at_write=st.none() | st.integers(0, 6),
-)
+resending = st.builds(RunPlan, **RUN, resend_unconfirmed=st.booleans(), reports=st.integers(0, 2))
 
 
 async def record_reports(journal: Path, provider: Provider, reported: set[str], how: int) -> None:

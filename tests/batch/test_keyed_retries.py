@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from crowdsms import RetryPolicy
-from crowdsms.batch import INTERRUPTED, BatchOutcome, send_batch
+from crowdsms.batch import INTERRUPTED, BatchOutcome, BatchReport, send_batch
 from crowdsms.batch._journal import Journal
 from crowdsms.errors import (
     ConnectionFailedError,
@@ -43,6 +43,23 @@ def lost_answer() -> RequestTimeoutError:
 
 def refused() -> ConnectionFailedError:
     return ConnectionFailedError("connection refused", certainty=DeliveryCertainty.NOT_SENT)
+
+
+async def retried_twice(
+    fake: FakeChunkSender, path: Path
+) -> tuple[BatchReport, list[BatchOutcome]]:
+    """Run the job of five recipients through ``fake``, each chunk tried twice at most."""
+    got: list[BatchOutcome] = []
+    report = await send_batch(
+        fake,
+        list(recipients(5)),
+        sink=got.append,
+        journal=path,
+        job_id=JOB,
+        chunk_retry=TWO_ATTEMPTS,
+        runtime=FakeTime().runtime(),
+    )
+    return report, got
 
 
 class KeyedProvider:
@@ -105,16 +122,7 @@ async def test_a_refusal_after_a_lost_answer_leaves_the_chunk_unknown(tmp_path: 
         raise lost_answer() if call.number == 0 else refused()
 
     fake = FakeChunkSender(max_chunk_size=5, keyed=True, script=script)
-    got: list[BatchOutcome] = []
-    report = await send_batch(
-        fake,
-        list(recipients(5)),
-        sink=got.append,
-        journal=path,
-        job_id=JOB,
-        chunk_retry=TWO_ATTEMPTS,
-        runtime=FakeTime().runtime(),
-    )
+    report, got = await retried_twice(fake, path)
     assert len(fake.calls) == 2
     assert (report.unknown, report.failed) == (5, 0)
     assert {item.outcome.code for item in got} == {"RequestTimeoutError"}
@@ -315,16 +323,7 @@ async def test_a_chunk_resumed_in_flight_and_refused_is_unknown_not_failed(tmp_p
         raise refused()
 
     again = FakeChunkSender(max_chunk_size=5, keyed=True, script=refuse)
-    got: list[BatchOutcome] = []
-    report = await send_batch(
-        again,
-        list(recipients(5)),
-        sink=got.append,
-        journal=path,
-        job_id=JOB,
-        chunk_retry=TWO_ATTEMPTS,
-        runtime=FakeTime().runtime(),
-    )
+    report, got = await retried_twice(again, path)
     assert len(again.calls) == 2
     assert (report.unknown, report.failed) == (5, 0)
     assert {item.outcome.code for item in got} == {INTERRUPTED}

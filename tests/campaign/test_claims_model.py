@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from random import Random
 
 import anyio
 import attrs
@@ -42,8 +41,8 @@ from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at
 from tests.batch.ledger import (
     Answer,
+    Owner,
     Provider,
-    answer,
     assert_true_to_ledger,
     examples,
     never_twice,
@@ -71,26 +70,13 @@ class Worker:
     plan: WorkerPlan
     provider: Provider
     ambiguous: set[str]
-    scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
-    random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
-    sender: BatchSender | None = None
+    owner: Owner = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.owner = Owner(self.provider, self.ambiguous)
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        answers = self.plan.answers
-        return await answer(
-            answers[call.number] if call.number < len(answers) else None,
-            call,
-            given,
-            provider=self.provider,
-            ambiguous=self.ambiguous,
-            interrupt=self.scope.cancel,
-            stop=self.stop,
-            yields=self.random.randint(0, self.plan.jitter),
-        )
-
-    def stop(self) -> None:
-        assert self.sender is not None
-        self.sender.stop("the owner stopped it")
+        return await self.owner.play(self.plan.answers, call, given, jitter=self.plan.jitter)
 
     async def run(
         self, store: ClaimStore, people: list[Recipient], chunk_size: int
@@ -102,7 +88,7 @@ class Worker:
             keyed=plan.keyed,
             script=self.answer,
         )
-        self.sender = BatchSender(
+        self.owner.sender = sender = BatchSender(
             fake,
             concurrency=plan.concurrency,
             chunk_size=chunk_size,
@@ -113,8 +99,8 @@ class Worker:
         journal = ClaimJournal(store, token=self.token, lease=LEASE)
         got: list[BatchOutcome] = []
         report: BatchReport | None = None
-        with self.scope:
-            report = await self.sender.send(
+        with self.owner.scope:
+            report = await sender.send(
                 people, sink=got.append, journal=journal, job_id=store.campaign_id
             )
         if report is None:

@@ -46,28 +46,15 @@ class ReferencedSender(FakeChunkSender):
     took, once per time it took it.
     """
 
-    supports_reference = True
-
     def __init__(self, *, lost: Sequence[int] = (), dropped: Sequence[int] = ()) -> None:
-        super().__init__(max_chunk_size=CHUNK, script=self._answer)
+        super().__init__(max_chunk_size=CHUNK, script=self._answer, references=True)
         self._lost = set(lost)
         self._dropped = set(dropped)
         self.had: list[str] = []
         self.references: dict[int, str | None] = {}
-        self._reference: str | None = None
-
-    async def send_chunk(
-        self,
-        recipients: Sequence[Recipient],
-        *,
-        idempotency_key: str | None = None,
-        reference: str | None = None,
-    ) -> Sequence[RecipientOutcome]:
-        self._reference = reference
-        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
 
     async def _answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        self.references[call.number] = self._reference
+        self.references[call.number] = call.reference
         timeout = RequestTimeoutError(
             "read timeout", certainty=DeliveryCertainty.UNKNOWN, operation="send"
         )
@@ -419,27 +406,6 @@ def test_delivery_states_survive_the_journal() -> None:
     assert decode_outcomes(encode_outcomes([outcome])) == [outcome]
 
 
-class KeyedReferencedSender(FakeChunkSender):
-    """A fake with idempotency keys whose provider repeats each request's reference in its
-    reports; ``refuse`` makes every request be refused before the provider acts."""
-
-    supports_reference = True
-
-    def __init__(self, *, refuse: bool = False) -> None:
-        super().__init__(max_chunk_size=CHUNK, keyed=True, script=_refused if refuse else None)
-        self.references: list[str | None] = []
-
-    async def send_chunk(
-        self,
-        recipients: Sequence[Recipient],
-        *,
-        idempotency_key: str | None = None,
-        reference: str | None = None,
-    ) -> Sequence[RecipientOutcome]:
-        self.references.append(reference)
-        return await super().send_chunk(recipients, idempotency_key=idempotency_key)
-
-
 async def interrupted_in_flight(journal: Path) -> None:
     """A keyed run whose only chunk reaches the provider, then Ctrl-C before the answer."""
     with anyio.CancelScope() as scope:
@@ -464,7 +430,7 @@ async def test_a_keyed_chunk_left_in_flight_that_reports_confirm_is_not_sent_aga
     await interrupted_in_flight(journal)
     phones = [phone_at(position) for position in range(CHUNK)]
     await record(journal, accepted(phones, chunk_reference(JOB, 0), ReportKind.DELIVERED))
-    again = KeyedReferencedSender()
+    again = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, references=True)
     got: list[BatchOutcome] = []
     report = await BatchSender(again).send(
         recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append
@@ -482,7 +448,7 @@ async def test_a_keyed_chunk_left_in_flight_and_refused_again_keeps_what_reports
     await interrupted_in_flight(journal)
     confirmed = [phone_at(position) for position in range(4)]
     await record(journal, accepted(confirmed, chunk_reference(JOB, 0), ReportKind.DELIVERED))
-    refusing = KeyedReferencedSender(refuse=True)
+    refusing = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, references=True, script=_refused)
     got: list[BatchOutcome] = []
     report = await BatchSender(refusing, chunk_retry=RetryPolicy(max_attempts=1)).send(
         recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append

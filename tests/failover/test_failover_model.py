@@ -22,7 +22,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from random import Random
 
 import anyio
 import attrs
@@ -33,7 +32,7 @@ from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
 from crowdsms.failover import FailoverChunkSender, FailoverRoute
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at
-from tests.batch.ledger import Answer, Provider, answer, examples
+from tests.batch.ledger import Answer, Owner, Provider, examples
 
 from .fakes import CODES
 
@@ -54,43 +53,32 @@ class Run:
     plan: RunPlan
     ambiguous: set[str]
     chunk_size: int
-    scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
-    sender: BatchSender | None = None
-    random: Random = attrs.Factory(lambda: Random(0))
 
-    def route(self, name: str) -> FailoverRoute:
+    def route(self, owner: Owner, name: str) -> FailoverRoute:
         async def script(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-            answers = self.plan.answers[name]
-            return await answer(
-                answers[call.number] if call.number < len(answers) else None,
-                call,
-                given,
-                provider=self.providers[name],
-                ambiguous=self.ambiguous,
-                interrupt=self.scope.cancel,
-                stop=self.stop,
-                yields=self.random.randint(0, self.plan.jitter),
-            )
+            return await owner.play(self.plan.answers[name], call, given, jitter=self.plan.jitter)
 
         fake = FakeChunkSender(max_chunk_size=50, script=script)
         return FailoverRoute(name=name, sender=fake, codes=CODES)
 
-    def stop(self) -> None:
-        assert self.sender is not None
-        self.sender.stop("the owner stopped it")
-
     async def go(self, people: list[Recipient], journal: Path) -> list[BatchOutcome] | None:
-        chunk_sender = FailoverChunkSender([self.route(name) for name in NAMES])
-        self.sender = BatchSender(
+        owners = {
+            name: Owner(provider, self.ambiguous) for name, provider in self.providers.items()
+        }
+        scope = anyio.CancelScope()
+        chunk_sender = FailoverChunkSender([self.route(owners[name], name) for name in NAMES])
+        sender = BatchSender(
             chunk_sender,
             concurrency=self.plan.concurrency,
             chunk_size=self.chunk_size,
             runtime=FakeTime().runtime(),
         )
+        for owner in owners.values():  # one run: one Ctrl-C, one stop
+            owner.scope, owner.sender = scope, sender
         got: list[BatchOutcome] = []
         report: BatchReport | None = None
-        with self.scope:
-            report = await self.sender.send(people, sink=got.append, journal=journal, job_id=JOB)
+        with scope:
+            report = await sender.send(people, sink=got.append, journal=journal, job_id=JOB)
         if report is None:
             return None
         assert report.total == len(got)
