@@ -280,10 +280,11 @@ def test_resends_of_unconfirmed_recipients_go_only_to_those_no_report_confirmed(
                 people, journal
             )
             for phone, times in (Counter(provider.ledger) - before).items():
-                if before[phone] or times > 1:
+                again = times if before[phone] else times - 1  # beyond its first message
+                if again:
                     assert plan.resend_unconfirmed, f"{phone} sent again without asking"
                     assert phone not in confirmed, f"{phone} sent again after its report"
-                    assert times == 1, f"{phone} sent {times} times in one run"
+                    assert again == 1, f"{phone} sent again {again} times in one run"
                     event("a number was sent again")
             if outcomes is not None:
                 assert_true_to_ledger(outcomes, people, provider)

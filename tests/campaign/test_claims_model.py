@@ -19,6 +19,9 @@ processes:
 - at the end, no recipient is left unsent by a stopped run (a chunk that failed stays
   failed: a campaign's shards never resend failed chunks).
 
+A second test has the provider's reports arrive between waves, and workers resend the
+recipients no report confirmed (at-least-once): only then is a number sent again.
+
 A killed worker's claims stay until their lease runs out; the lease is short so that the
 next wave takes them over soon. A lease that runs out under a live worker (a slow machine)
 changes which outcomes are ``unknown``, never a property.
@@ -26,17 +29,20 @@ changes which outcomes are ``unknown``, never a property.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 
 import anyio
 import attrs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from crowdsms import RetryPolicy
 from crowdsms.batch import NOT_SENT, BatchOutcome, BatchReport, BatchSender
-from crowdsms.campaign import ClaimJournal, ClaimStore, Durability, connect
+from crowdsms.campaign import ClaimJournal, ClaimStore, Durability, RedisDeliveryStore, connect
+from crowdsms.deliveries import OptOutWords, ProviderReport, ReportKind
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at
 from tests.batch.ledger import (
@@ -51,6 +57,9 @@ from tests.redis_server import RedisServer
 
 LEASE = 0.5
 """Seconds: how long a killed worker's claims hold up the next wave."""
+PROVIDER = "fake"
+CREATED = time.time()
+"""When the campaigns were created (the reports the journals read came after)."""
 
 
 @attrs.define
@@ -60,6 +69,7 @@ class WorkerPlan:
     concurrency: int
     attempts: int
     jitter: int = 0
+    resend_unconfirmed: bool = False  # resend_unconfirmed_after=0: at-least-once
 
 
 @attrs.define
@@ -79,14 +89,18 @@ class Worker:
         return await self.owner.play(self.plan.answers, call, given, jitter=self.plan.jitter)
 
     async def run(
-        self, store: ClaimStore, people: list[Recipient], chunk_size: int
+        self,
+        store: ClaimStore,
+        people: list[Recipient],
+        chunk_size: int,
+        deliveries: RedisDeliveryStore | None = None,
     ) -> list[BatchOutcome] | None:
-        """Run the shard as the campaign's workers do; its outcomes, or ``None`` if killed."""
+        """Run the shard as the campaign's workers do; its outcomes, or ``None`` if killed.
+
+        With ``deliveries``, the journal reads the provider's reports from there."""
         plan = self.plan
         fake = FakeChunkSender(
-            max_chunk_size=50,
-            keyed=plan.keyed,
-            script=self.answer,
+            max_chunk_size=50, keyed=plan.keyed, references=True, script=self.answer
         )
         self.owner.sender = sender = BatchSender(
             fake,
@@ -94,9 +108,17 @@ class Worker:
             chunk_size=chunk_size,
             chunk_retry=RetryPolicy(max_attempts=plan.attempts, jitter=0.0),
             resend_failed_chunks=False,  # as a campaign's shards run
+            resend_unconfirmed_after=0.0 if plan.resend_unconfirmed else None,
             runtime=FakeTime().runtime(),
         )
-        journal = ClaimJournal(store, token=self.token, lease=LEASE)
+        journal = ClaimJournal(
+            store,
+            token=self.token,
+            lease=LEASE,
+            deliveries=deliveries,
+            provider=PROVIDER,
+            created=CREATED,
+        )
         got: list[BatchOutcome] = []
         report: BatchReport | None = None
         with self.owner.scope:
@@ -179,3 +201,92 @@ def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
         # A campaign keeps a chunk's failure (its shards never resend failed chunks); what
         # a stopped run left unsent, the last worker sends.
         assert item.outcome.code != NOT_SENT, item
+
+
+resending = st.builds(
+    WorkerPlan,
+    answers=st.lists(st.sampled_from(Answer), max_size=6),
+    keyed=st.booleans(),
+    concurrency=st.integers(1, 3),
+    attempts=st.integers(1, 3),
+    jitter=st.integers(0, 3),
+    resend_unconfirmed=st.booleans(),
+)
+
+
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    count=st.integers(1, 6),
+    chunk_size=st.integers(1, 3),
+    waves=st.lists(
+        st.tuples(st.lists(resending, min_size=1, max_size=2), st.integers(0, 2)),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_workers_resend_only_what_no_report_confirmed(
+    redis_server: RedisServer,
+    count: int,
+    chunk_size: int,
+    waves: list[tuple[list[WorkerPlan], int]],
+) -> None:
+    """With ``resend_unconfirmed_after``, a number gets a second message only from a wave
+    that asked for resends, only while no report of it had come, and once per wave at most
+    (two workers never resend a chunk at once). Before each wave the provider's reports of
+    none (0), every other one (1) or all (2) of the messages not reported yet arrive."""
+    if not redis_server.running:
+        redis_server.start()
+    people = [Recipient(phone_at(position)) for position in range(count)]
+    provider = Provider(refuses=frozenset())
+    ambiguous: set[str] = set()
+    reported: set[str] = set()
+
+    async def shard() -> None:
+        client = connect(redis_server.url)
+        store = ClaimStore(client, f"resends-{uuid.uuid4().hex}", Durability.FSYNC_ALWAYS)
+        deliveries = RedisDeliveryStore(client, Durability.FSYNC_ALWAYS)
+        ended: list[list[BatchOutcome]] = []
+
+        async def run(worker: Worker) -> None:
+            outcomes = await worker.run(store, people, chunk_size, deliveries)
+            if outcomes is not None:
+                ended.append(outcomes)
+
+        try:
+            number = 0
+            for plans, how in waves:
+                due = [sent for sent in provider.sent_with if sent[0] not in reported]
+                chosen = due[::2] if how == 1 else due if how == 2 else []
+                await deliveries.record(
+                    [
+                        ProviderReport(
+                            provider=PROVIDER, kind=ReportKind.DELIVERED, phone=phone, reference=ref
+                        )
+                        for phone, ref in chosen
+                    ],
+                    words=OptOutWords(),
+                )
+                reported.update(phone for phone, _ in chosen)
+                confirmed, before = set(reported), Counter(provider.ledger)
+                ended.clear()
+                async with anyio.create_task_group() as group:
+                    for plan in plans:
+                        number += 1
+                        group.start_soon(run, Worker(f"w{number}", plan, provider, ambiguous))
+                resent_by = any(plan.resend_unconfirmed for plan in plans)
+                for phone, times in (Counter(provider.ledger) - before).items():
+                    again = times if before[phone] else times - 1  # beyond its first message
+                    if again:
+                        assert resent_by, f"{phone} sent again without asking"
+                        assert phone not in confirmed, f"{phone} sent again after its report"
+                        assert again == 1, f"{phone} sent again {again} times in one wave"
+                        event("a number was sent again")
+                for outcomes in ended:
+                    assert_true_to_ledger(outcomes, people, provider, others_send=len(plans) > 1)
+                    for item in outcomes:
+                        if item.outcome.status is OutcomeStatus.UNKNOWN:
+                            assert item.outcome.phone in ambiguous, item.outcome
+        finally:
+            await client.aclose()
+
+    anyio.run(shard)
