@@ -255,8 +255,14 @@ class Budget:
             with anyio.CancelScope(shield=True):
                 await store.reserve(reservation.index, reservation.total)
         results: list[RecipientOutcome] = await dispatcher.send(block, key, **options)
-        spent = _spent(results, reservation.segments)
         self.reserved -= reservation.total
+        if block.left_in_flight:
+            # No answer, and the journal keeps the chunk started: its reservation stands,
+            # as a run that stopped mid-request leaves it (a later resend replaces it).
+            self.committed += reservation.total
+            self._leftover[reservation.index] = reservation.total
+            return results
+        spent = _spent(results, reservation.segments)
         self.committed += spent
         if store is not None:
             with anyio.CancelScope(shield=True):

@@ -42,6 +42,10 @@ class Block:
     replayed: bool = False
     done: bool = False
     """Whether :meth:`finish` was called."""
+    left_in_flight: bool = False
+    """Whether this run left the chunk started in the journal without outcomes (a request
+    may have reached the provider, and no answer came): a later run resends it with its
+    idempotency key, or reports it ``unknown``."""
     earlier: list[RecipientOutcome] | None = None
     """For a chunk an earlier run's request may have sent (the journal had it started),
     which this run sends again with its idempotency key: each recipient's outcome if this

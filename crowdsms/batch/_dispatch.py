@@ -245,10 +245,12 @@ class Dispatcher:
                     if ambiguous is not None:
                         # An earlier attempt may have been sent: its recipients are unknown,
                         # and the journal keeps the chunk started (in flight).
+                        block.left_in_flight = True
                         return outcomes_for_error(block.recipients, ambiguous)
                     # Never sent by this run (a chunk waiting to be resent is pending again):
                     # a resumed job sends it. Unknown if an earlier run's request may have
                     # reached the provider (the journal keeps it started).
+                    block.left_in_flight = block.earlier is not None
                     return unsent_outcomes(block, self._stop)
                 if states is not None and not started and block.earlier is not None:
                     started = True  # an earlier run marked it, at the time of its request
@@ -291,6 +293,7 @@ class Dispatcher:
                     # that run left it), for a later run to resend with its key.
                     results = _after_earlier(block.earlier, results)
                     record = ambiguous is not None
+                    block.left_in_flight = not record
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
                     if not self._stop:
                         logger.warning(

@@ -5,6 +5,8 @@ The sandbox's ledger is the judge of what was spent: the sum of its ``fee`` (seg
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -361,3 +363,50 @@ async def test_a_chunk_in_flight_when_a_keyed_job_stopped_is_unknown_if_the_cap_
     )
     assert [call.key for call in third.calls] == [first.calls[1].key, third.calls[1].key]
     assert third.calls[1].key != first.calls[1].key
+
+
+def recorded_spend(journal: Path, job_id: str) -> int:
+    """What the journal's spend record says the job spent or reserved, in segments."""
+    with contextlib.closing(sqlite3.connect(journal)) as connection:
+        (total,) = connection.execute(
+            "SELECT COALESCE(SUM(spent + reserved), 0) FROM chunk_spend WHERE job_id = ?",
+            (job_id,),
+        ).fetchone()
+    return int(total)
+
+
+@pytest.mark.anyio
+async def test_a_chunk_left_in_flight_is_counted_once_however_often_it_is_resent(
+    tmp_path: Path,
+) -> None:
+    """Chunk 0 reached the provider, then Ctrl-C; a resumed keyed run's resend is refused
+    before the provider acts (the chunk stays in flight); a third run's resend goes, and
+    the provider drops the copy. The chunk cost its 10 segments once."""
+    journal = tmp_path / "job.sqlite"
+    with anyio.CancelScope() as scope:
+
+        async def interrupted(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+            scope.cancel()
+            await anyio.sleep(1)
+            return no_fee(chunk)
+
+        first = Rendering(max_chunk_size=10, keyed=True, script=interrupted)
+        await BatchSender(first, max_segments=100).send(numbers(10), journal=journal, job_id="j")
+    assert recorded_spend(journal, "j") == 10
+
+    async def refused(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise ConnectionFailedError("refused", certainty=DeliveryCertainty.NOT_SENT)
+
+    second = Rendering(max_chunk_size=10, keyed=True, script=refused)
+    report = await BatchSender(second, max_segments=100, chunk_retry=ONE_ATTEMPT).send(
+        numbers(10), journal=journal, job_id="j"
+    )
+    assert report.unknown == 10
+    assert recorded_spend(journal, "j") == 10
+    third = Rendering(max_chunk_size=10, keyed=True)
+    report = await BatchSender(third, max_segments=100).send(
+        numbers(10), journal=journal, job_id="j"
+    )
+    assert report.sent == 10
+    assert [call.key for call in third.calls] == [first.calls[0].key]
+    assert recorded_spend(journal, "j") == 10
