@@ -99,17 +99,27 @@ def unknown_outcomes(
 
 
 def _after_earlier(
-    earlier: Sequence[RecipientOutcome], results: Sequence[RecipientOutcome]
+    earlier: Sequence[RecipientOutcome],
+    results: Sequence[RecipientOutcome],
+    *,
+    answered: bool,
 ) -> list[RecipientOutcome]:
-    """The outcomes of a chunk this run could not send, which an earlier run's request may
-    have sent (``earlier``): a confirmed ``sent`` stays; this run's ``unknown`` (its own
-    request may have been sent too) stays; this run's ``failed`` is the earlier outcome."""
-    return [
-        before
-        if before.status is OutcomeStatus.SENT or now.status is not OutcomeStatus.UNKNOWN
-        else now
-        for before, now in zip(earlier, results, strict=True)
-    ]
+    """The outcomes of a chunk an earlier run's request may have sent (``earlier``: each
+    ``unknown``, or ``sent`` where a delivery report confirmed it), after this run's last
+    attempt (``results``; ``answered`` if the chunk sender answered for each recipient).
+
+    What a report confirmed stays ``sent`` whatever this run met, unless this run's answer
+    says ``sent`` too. This run's ``failed`` stands only as the provider's answer (with the
+    same idempotency key, it answers as it did the first time); from an error, it says
+    nothing of the earlier request: the earlier outcome stands.
+    """
+    merged = []
+    for before, now in zip(earlier, results, strict=True):
+        confirmed = before.status is OutcomeStatus.SENT
+        unsent_now = now.status is OutcomeStatus.FAILED and not answered
+        keep = now.status is not OutcomeStatus.SENT and (confirmed or unsent_now)
+        merged.append(before if keep else now)
+    return merged
 
 
 def _provably_not_sent(error: CrowdSMSError) -> bool:
@@ -246,7 +256,10 @@ class Dispatcher:
                         # An earlier attempt may have been sent: its recipients are unknown,
                         # and the journal keeps the chunk started (in flight).
                         block.left_in_flight = True
-                        return outcomes_for_error(block.recipients, ambiguous)
+                        results = outcomes_for_error(block.recipients, ambiguous)
+                        if block.earlier is not None:
+                            results = _after_earlier(block.earlier, results, answered=False)
+                        return results
                     # Never sent by this run (a chunk waiting to be resent is pending again):
                     # a resumed job sends it. Unknown if an earlier run's request may have
                     # reached the provider (the journal keeps it started).
@@ -272,6 +285,8 @@ class Dispatcher:
                 limiter.release()
             if isinstance(outcome, list):
                 results = outcome
+                if block.earlier is not None:  # what reports confirmed stays confirmed
+                    results = _after_earlier(block.earlier, results, answered=True)
                 self._refusals = ("", 0)
                 await self._control.shared_answer(permit, None)
                 break
@@ -291,7 +306,7 @@ class Dispatcher:
                     # So may an earlier run's request: never failed; sent where a report
                     # confirmed it. If this run sent nothing, the chunk stays started (as
                     # that run left it), for a later run to resend with its key.
-                    results = _after_earlier(block.earlier, results)
+                    results = _after_earlier(block.earlier, results, answered=False)
                     record = ambiguous is not None
                     block.left_in_flight = not record
                 if self._stop_on_job_wide_error and self._stops_the_job(error):

@@ -629,13 +629,13 @@ class _Job:
             # Its recorded key: a chunk reopened after failing has a fresh one, which the
             # provider may have seen since (the job's key it refused may still be remembered).
             sent_with = self._recorded_key(recorded, key)
-            if recorded.idempotency_key is not None and sent_with is None:
-                # This sender takes no keys. A resumed job resends a chunk left started with
-                # its recorded key, which this run's request would not have carried: the
-                # provider would not drop the copy. The journal records none.
-                record_key = getattr(journal, "record_key", None)
-                if record_key is not None:
-                    await record_key(index, None)
+            record_key = getattr(journal, "record_key", None)
+            if sent_with != recorded.idempotency_key and record_key is not None:
+                # A resumed job resends a chunk left started with its recorded key, which
+                # must be the one the request carried: a key it did not carry (this sender
+                # takes none) would not make the provider drop the copy; and one it did
+                # carry, left unrecorded, would make the chunk unknown instead of resent.
+                await record_key(index, sent_with)
             return sent_with, None
         if recorded.state == "done":
             assert recorded.outcomes is not None

@@ -176,10 +176,11 @@ class JobJournal(Protocol):
     them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
     recipients before its request; needed by ``resend_unconfirmed_after``), and
     ``record_key(index, idempotency_key)`` (the SQLite journal's; a campaign's never returns
-    a pending chunk: records that a pending chunk a keyed run recorded goes out without a
-    key, since a resumed job resends a chunk left started with its recorded key, which must
-    be the one its request carried; without it, such a chunk left started by a run without
-    keys could be resent by a keyed run, and sent twice), and
+    a pending chunk: records the key, or ``None``, that a pending chunk's next request
+    carries when it is not the recorded one, since a resumed job resends a chunk left
+    started with its recorded key, which must be the one its request carried; without it,
+    a chunk a keyed run recorded and a run without keys left started could be resent by a
+    keyed run, and sent twice), and
     ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
     a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`), and
     ``checks_fingerprints`` (a bool, true when absent): false for a journal that never

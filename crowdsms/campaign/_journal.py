@@ -268,8 +268,9 @@ class ClaimJournal:
                 await self._store.release(index, self._token)
             except STORE_ERRORS:
                 logger.warning(
-                    "campaign: chunk %d's claim could not be given back; it is reported "
-                    "unknown once its lease runs out, though it was not sent",
+                    "campaign: chunk %d's claim may not have been given back everywhere; if "
+                    "not, it is reported unknown once its lease runs out, though it was "
+                    "not sent",
                     index,
                 )
             raise

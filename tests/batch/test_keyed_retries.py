@@ -439,3 +439,24 @@ async def test_a_chunk_resumed_in_flight_is_not_marked_started_again(
     assert marked == []
     assert report.sent == 5
     assert sorted(provider.had) == [phone_at(i) for i in range(5)]
+
+
+@pytest.mark.asyncio
+async def test_a_pending_chunk_of_a_run_without_keys_goes_with_a_recorded_key(
+    tmp_path: Path,
+) -> None:
+    """So that when the keyed run is stopped mid-request, the next resends it with the key
+    it carried (and the provider drops the copy) instead of reporting it unknown."""
+    path = tmp_path / "job.sqlite"
+
+    async def refuse(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        raise refused()
+
+    unkeyed = FakeChunkSender(max_chunk_size=5, keyed=False, script=refuse)
+    assert await stopped_while_waiting(unkeyed, 5, path) == Counter({"pending": 1})
+    provider = KeyedProvider()
+    await interrupted_mid_request(True, provider, path)
+    last = FakeChunkSender(max_chunk_size=5, keyed=True, script=provider.answer)
+    report = await send_batch(last, list(recipients(5)), journal=path, job_id=JOB)
+    assert report.sent == 5
+    assert sorted(provider.had) == [phone_at(i) for i in range(5)]

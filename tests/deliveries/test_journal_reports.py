@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 from crowdsms import RetryPolicy
@@ -32,7 +33,7 @@ from crowdsms.deliveries import (
 )
 from crowdsms.errors import ConnectionFailedError, DeliveryCertainty, RequestTimeoutError
 from crowdsms.outcomes import DeliveryState, OutcomeStatus, Recipient, RecipientOutcome
-from tests.batch.fakes import Call, FakeChunkSender, Script, phone_at, recipients, sent
+from tests.batch.fakes import Call, FakeChunkSender, FakeTime, Script, phone_at, recipients, sent
 
 JOB = "reports-job"
 CHUNK = 10
@@ -457,3 +458,47 @@ async def test_a_keyed_chunk_left_in_flight_and_refused_again_keeps_what_reports
     outcomes = by_phone(got)
     assert [outcomes[phone].status for phone in confirmed] == [OutcomeStatus.SENT] * 4
     assert (report.sent, report.unknown, report.failed) == (4, CHUNK - 4, 0)
+
+
+async def _sender_bug(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+    raise RuntimeError("a bug in the chunk sender")
+
+
+async def _lost(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+    raise RequestTimeoutError("read timeout", certainty=DeliveryCertainty.UNKNOWN)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("resend", "stop_while_waiting"),
+    [(_sender_bug, False), (_lost, True)],
+    ids=["the sender raises", "stopped after a lost answer"],
+)
+async def test_what_reports_confirmed_stays_sent_whatever_the_keyed_resend_meets(
+    tmp_path: Path, resend: Script, stop_while_waiting: bool
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    await interrupted_in_flight(journal)
+    confirmed = [phone_at(position) for position in range(4)]
+    await record(journal, accepted(confirmed, chunk_reference(JOB, 0), ReportKind.DELIVERED))
+    time = FakeTime()
+    senders: list[BatchSender] = []
+
+    async def sleep(delay: float) -> None:
+        if stop_while_waiting:
+            senders[0].stop()
+        await time.sleep(delay)
+
+    fake = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, references=True, script=resend)
+    senders.append(
+        BatchSender(
+            fake,
+            chunk_retry=RetryPolicy(max_attempts=2, jitter=0.0),
+            runtime=attrs.evolve(time.runtime(), sleep=sleep),
+        )
+    )
+    got: list[BatchOutcome] = []
+    report = await senders[0].send(recipients(CHUNK), journal=journal, job_id=JOB, sink=got.append)
+    outcomes = by_phone(got)
+    assert [outcomes[phone].status for phone in confirmed] == [OutcomeStatus.SENT] * 4
+    assert (report.sent, report.unknown) == (4, CHUNK - 4)
