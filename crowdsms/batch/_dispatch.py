@@ -98,6 +98,16 @@ def unknown_outcomes(
     ]
 
 
+def _unanswered(block: Block, error: CrowdSMSError) -> list[RecipientOutcome]:
+    """The outcomes of a chunk whose last attempt failed with ``error``; for a chunk an
+    earlier run's request may have sent, never ``failed``, and ``sent`` where a delivery
+    report confirmed it (see :func:`_after_earlier`)."""
+    results = outcomes_for_error(block.recipients, error)
+    if block.earlier is not None:
+        results = _after_earlier(block.earlier, results, answered=False)
+    return results
+
+
 def _after_earlier(
     earlier: Sequence[RecipientOutcome],
     results: Sequence[RecipientOutcome],
@@ -239,7 +249,8 @@ class Dispatcher:
         states: ChunkStates | None = journal if journal is not None else self._journal
         index = block.chunk_index
         reference = chunk_reference(self._job_id, index, resend) if self._referenced else None
-        started = False
+        # A chunk an earlier run left started keeps that run's mark (and send time).
+        started = block.earlier is not None
         ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
         record = True  # the outcomes go to the journal (the chunk is done)
         attempt = 0
@@ -256,17 +267,12 @@ class Dispatcher:
                         # An earlier attempt may have been sent: its recipients are unknown,
                         # and the journal keeps the chunk started (in flight).
                         block.left_in_flight = True
-                        results = outcomes_for_error(block.recipients, ambiguous)
-                        if block.earlier is not None:
-                            results = _after_earlier(block.earlier, results, answered=False)
-                        return results
+                        return _unanswered(block, ambiguous)
                     # Never sent by this run (a chunk waiting to be resent is pending again):
                     # a resumed job sends it. Unknown if an earlier run's request may have
                     # reached the provider (the journal keeps it started).
                     block.left_in_flight = block.earlier is not None
                     return unsent_outcomes(block, self._stop)
-                if states is not None and not started and block.earlier is not None:
-                    started = True  # an earlier run marked it, at the time of its request
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)
@@ -301,14 +307,12 @@ class Dispatcher:
             if delay is None:
                 # A refusal after an attempt that may have been sent proves nothing about
                 # that one: the recipients are unknown, never failed (failed invites a resend).
-                results = outcomes_for_error(block.recipients, ambiguous or error)
-                if block.earlier is not None:
-                    # So may an earlier run's request: never failed; sent where a report
-                    # confirmed it. If this run sent nothing, the chunk stays started (as
-                    # that run left it), for a later run to resend with its key.
-                    results = _after_earlier(block.earlier, results, answered=False)
-                    record = ambiguous is not None
-                    block.left_in_flight = not record
+                results = _unanswered(block, ambiguous or error)
+                if block.earlier is not None and ambiguous is None:
+                    # This run sent nothing: the chunk stays started, as the earlier run
+                    # left it, for a later run to resend with its key.
+                    record = False
+                    block.left_in_flight = True
                 if self._stop_on_job_wide_error and self._stops_the_job(error):
                     if not self._stop:
                         logger.warning(
