@@ -98,6 +98,16 @@ def unknown_outcomes(
     ]
 
 
+async def _mark_sent_again(states: ChunkStates, index: int) -> None:
+    """Have the journal record when a chunk an earlier run left started is sent again with
+    its key, if it can (an optional method): a resend of unconfirmed recipients waits from
+    then, while reports are still dated against the earlier request."""
+    mark = getattr(states, "mark_sent_again", None)
+    if mark is not None:
+        with anyio.CancelScope(shield=True):
+            await mark(index)
+
+
 def _unanswered(block: Block, error: CrowdSMSError) -> list[RecipientOutcome]:
     """The outcomes of a chunk whose last attempt failed with ``error``; for a chunk an
     earlier run's request may have sent, never ``failed``, and ``sent`` where a delivery
@@ -273,6 +283,8 @@ class Dispatcher:
                     # reached the provider (the journal keeps it started).
                     block.left_in_flight = block.earlier is not None
                     return unsent_outcomes(block, self._stop)
+                if states is not None and block.earlier is not None:
+                    await _mark_sent_again(states, index)
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)

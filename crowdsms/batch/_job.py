@@ -574,7 +574,7 @@ class _Job:
             outcomes = await reports.settle(
                 index, recorded.started_at, outcomes, resent=recorded.resends > 0
             )
-            if reports.due(recorded.started_at, outcomes):
+            if reports.due(recorded.last_sent, outcomes):
                 assert reports.resend_after is not None
                 sub, offsets = unconfirmed_block(block, outcomes)
                 journal = self._journal

@@ -89,7 +89,11 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 """
 
-_ADDED_COLUMNS = {"started_at": "REAL", "resends": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_COLUMNS = {
+    "started_at": "REAL",
+    "resends": "INTEGER NOT NULL DEFAULT 0",
+    "sent_at": "REAL",
+}
 """Columns journals written by earlier versions lack; added when such a journal is opened."""
 
 
@@ -140,9 +144,20 @@ class RecordedChunk:
     idempotency_key: str | None
     outcomes: list[RecipientOutcome] | None
     started_at: float | None = None
-    """When the chunk was last sent (Unix seconds), if the journal knows."""
+    """When the chunk was last sent (Unix seconds), if the journal knows: delivery reports
+    dated before it are not the chunk's. A resend with the same idempotency key of a chunk
+    left in flight keeps it (the provider may have acted on the first request)."""
     resends: int = 0
     """How often its unconfirmed recipients were sent again."""
+    sent_at: float | None = None
+    """When its last request may have been sent, if the journal knows and it is not
+    ``started_at`` (a resend with the same key of a chunk left in flight)."""
+
+    @property
+    def last_sent(self) -> float | None:
+        """When its last request may have been sent, if the journal knows: the time a
+        resend of its unconfirmed recipients waits from."""
+        return self.sent_at if self.sent_at is not None else self.started_at
 
 
 class ChunkTakenError(JournalError):
@@ -175,6 +190,8 @@ class JobJournal(Protocol):
     since the job began) and ``update_outcomes(index, outcomes)`` (a resumed job applies
     them), and ``mark_resending(index)`` (records a resend of a done chunk's unconfirmed
     recipients before its request; needed by ``resend_unconfirmed_after``), and
+    ``mark_sent_again(index)`` (the SQLite journal's: records when a chunk left started is
+    sent again with its key, which a resend of unconfirmed recipients waits from),
     ``record_key(index, idempotency_key)`` (the SQLite journal's; a campaign's never returns
     a pending chunk: records the key, or ``None``, that a pending chunk's next request
     carries when it is not the recorded one, since a resumed job resends a chunk left
@@ -470,8 +487,8 @@ class Journal:
 
         def work() -> RecordedChunk | None:
             row = self._connection.execute(
-                "SELECT state, fingerprint, idempotency_key, outcomes, started_at, resends "
-                "FROM chunks "
+                "SELECT state, fingerprint, idempotency_key, outcomes, started_at, resends, "
+                "sent_at FROM chunks "
                 "WHERE job_id = ? AND idx = ?",
                 (self.job_id, index),
             ).fetchone()
@@ -490,7 +507,7 @@ class Journal:
                     ),
                 )
                 return None
-            state, recorded_fingerprint, key, outcomes, started_at, resends = row
+            state, recorded_fingerprint, key, outcomes, started_at, resends, sent_at = row
             if recorded_fingerprint != fingerprint:
                 raise JournalMismatchError(
                     f"job {self.job_id!r} cannot resume: chunk {index} (input positions "
@@ -509,6 +526,7 @@ class Journal:
                 outcomes=decoded,
                 started_at=started_at,
                 resends=resends or 0,
+                sent_at=sent_at,
             )
 
         return await self._run(work)
@@ -522,8 +540,8 @@ class Journal:
             now = time.time()
             if state == "started":
                 self._connection.execute(
-                    "UPDATE chunks SET state = ?, outcomes = NULL, updated = ?, started_at = ? "
-                    "WHERE job_id = ? AND idx = ?",
+                    "UPDATE chunks SET state = ?, outcomes = NULL, updated = ?, started_at = ?, "
+                    "sent_at = NULL WHERE job_id = ? AND idx = ?",
                     (state, now, now, self.job_id, index),
                 )
                 return
@@ -550,7 +568,8 @@ class Journal:
         def work() -> None:
             now = time.time()
             self._connection.execute(
-                "UPDATE chunks SET resends = resends + 1, started_at = ?, updated = ? "
+                "UPDATE chunks SET resends = resends + 1, started_at = ?, sent_at = NULL, "
+                "updated = ? "
                 "WHERE job_id = ? AND idx = ? AND state = 'done'",
                 (now, now, self.job_id, index),
             )
@@ -611,6 +630,20 @@ class Journal:
                 "UPDATE chunks SET idempotency_key = ?, updated = ? "
                 "WHERE job_id = ? AND idx = ? AND state = 'pending'",
                 (idempotency_key, time.time(), self.job_id, index),
+            )
+
+        await self._run(work)
+
+    async def mark_sent_again(self, index: int) -> None:
+        """Record that chunk ``index``, left started by an earlier run, is about to be sent
+        again with its idempotency key (its ``started_at`` stays)."""
+
+        def work() -> None:
+            now = time.time()
+            self._connection.execute(
+                "UPDATE chunks SET sent_at = ?, updated = ? "
+                "WHERE job_id = ? AND idx = ? AND state = 'started'",
+                (now, now, self.job_id, index),
             )
 
         await self._run(work)

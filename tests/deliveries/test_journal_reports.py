@@ -502,3 +502,34 @@ async def test_what_reports_confirmed_stays_sent_whatever_the_keyed_resend_meets
     outcomes = by_phone(got)
     assert [outcomes[phone].status for phone in confirmed] == [OutcomeStatus.SENT] * 4
     assert (report.sent, report.unknown) == (4, CHUNK - 4)
+
+
+@pytest.mark.asyncio
+async def test_a_resend_of_the_unconfirmed_waits_from_a_keyed_resends_request(
+    tmp_path: Path,
+) -> None:
+    """Run 1 left the chunk in flight two hours ago; run 2 sent it again with its key, and
+    the answer was lost. The provider may have acted on run 2's request only, so an hour
+    counts from then, not from run 1's."""
+    journal = tmp_path / "job.sqlite"
+    await interrupted_in_flight(journal)
+    with contextlib.closing(sqlite3.connect(journal)) as connection:
+        connection.execute("UPDATE chunks SET started_at = started_at - 7200")
+        connection.commit()
+    lost = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, references=True, script=_lost)
+    report = await BatchSender(lost, chunk_retry=RetryPolicy(max_attempts=1)).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert report.unknown == CHUNK
+    patient = FakeChunkSender(max_chunk_size=CHUNK, references=True)
+    report = await BatchSender(patient, resend_unconfirmed_after=3600).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert patient.calls == []
+    assert report.unknown == CHUNK
+    eager = FakeChunkSender(max_chunk_size=CHUNK, references=True)
+    report = await BatchSender(eager, resend_unconfirmed_after=0).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert len(eager.calls) == 1
+    assert report.resent == CHUNK
