@@ -133,14 +133,14 @@ class Worker:
         return got
 
 
-workers = st.builds(
-    WorkerPlan,
-    answers=st.lists(st.sampled_from(Answer), max_size=6),
-    keyed=st.booleans(),
-    concurrency=st.integers(1, 3),
-    attempts=st.integers(1, 3),
-    jitter=st.integers(0, 3),
-)
+WORKER = {  # what varies in every worker's run
+    "answers": st.lists(st.sampled_from(Answer), max_size=6),
+    "keyed": st.booleans(),
+    "concurrency": st.integers(1, 3),
+    "attempts": st.integers(1, 3),
+    "jitter": st.integers(0, 3),
+}
+workers = st.builds(WorkerPlan, **WORKER)
 
 
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
@@ -203,15 +203,7 @@ def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
         assert item.outcome.code != NOT_SENT, item
 
 
-resending = st.builds(
-    WorkerPlan,
-    answers=st.lists(st.sampled_from(Answer), max_size=6),
-    keyed=st.booleans(),
-    concurrency=st.integers(1, 3),
-    attempts=st.integers(1, 3),
-    jitter=st.integers(0, 3),
-    resend_unconfirmed=st.booleans(),
-)
+resending = st.builds(WorkerPlan, **WORKER, resend_unconfirmed=st.booleans())
 
 
 @settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
