@@ -144,9 +144,10 @@ class RecordedChunk:
     idempotency_key: str | None
     outcomes: list[RecipientOutcome] | None
     started_at: float | None = None
-    """When the chunk was last sent (Unix seconds), if the journal knows: delivery reports
-    dated before it are not the chunk's. A resend with the same idempotency key of a chunk
-    left in flight keeps it (the provider may have acted on the first request)."""
+    """When the first request of the chunk's last send began (Unix seconds), if the journal
+    knows: delivery reports dated before it are not the chunk's. A resend with the same
+    idempotency key of a chunk left in flight keeps it (the provider may have acted on the
+    first request)."""
     resends: int = 0
     """How often its unconfirmed recipients were sent again."""
     sent_at: float | None = None
@@ -156,8 +157,11 @@ class RecordedChunk:
     @property
     def last_sent(self) -> float | None:
         """When its last request may have been sent, if the journal knows: the time a
-        resend of its unconfirmed recipients waits from."""
-        return self.sent_at if self.sent_at is not None else self.started_at
+        resend of its unconfirmed recipients waits from. The later of ``sent_at`` and
+        ``started_at``: a version of crowdsms without ``sent_at`` moves only
+        ``started_at`` when it sends the chunk again."""
+        times = [t for t in (self.sent_at, self.started_at) if t is not None]
+        return max(times) if times else None
 
 
 class ChunkTakenError(JournalError):

@@ -533,3 +533,30 @@ async def test_a_resend_of_the_unconfirmed_waits_from_a_keyed_resends_request(
     )
     assert len(eager.calls) == 1
     assert report.resent == CHUNK
+
+
+@pytest.mark.asyncio
+async def test_a_resend_by_a_version_without_sent_at_is_waited_from(tmp_path: Path) -> None:
+    """A keyed resend recorded ``sent_at`` two hours ago; then a version of crowdsms that
+    knows no ``sent_at`` resent the unconfirmed recipients, moving only ``started_at`` to
+    now. The hour counts from that later request."""
+    journal = tmp_path / "job.sqlite"
+    await interrupted_in_flight(journal)
+    lost = FakeChunkSender(max_chunk_size=CHUNK, keyed=True, references=True, script=_lost)
+    await BatchSender(lost, chunk_retry=RetryPolicy(max_attempts=1)).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    with contextlib.closing(sqlite3.connect(journal)) as connection:
+        (sent_at,) = connection.execute("SELECT sent_at FROM chunks").fetchone()
+        assert sent_at is not None
+        connection.execute(
+            "UPDATE chunks SET sent_at = ?, started_at = ?, resends = resends + 1",
+            (sent_at - 7200, sent_at),
+        )
+        connection.commit()
+    patient = FakeChunkSender(max_chunk_size=CHUNK, references=True)
+    report = await BatchSender(patient, resend_unconfirmed_after=3600).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert patient.calls == []
+    assert report.unknown == CHUNK
