@@ -347,8 +347,10 @@ class Dispatcher:
                 # during the wait sends it instead of making its recipients unknown. A keyed
                 # chunk that may have been sent stays started: a resumed job then resends it
                 # with its recorded key, or (with per-number limits, where the request may
-                # have carried part of the chunk only) reports it unknown.
-                await states.mark_pending(index)
+                # have carried part of the chunk only) reports it unknown. Shielded: a
+                # Ctrl-C now must not leave it started, and its recipients unknown.
+                with anyio.CancelScope(shield=True):
+                    await states.mark_pending(index)
                 started = False
             await self._runtime.sleep(delay)
         if states is not None and record:

@@ -652,9 +652,18 @@ class _Job:
                 return fresh, None
             return await self._settle(block, index, key, recorded.outcomes, recorded)
         # "started": the request may have reached the provider. With per-number limits it
-        # may have carried part of the chunk only, so it is not sent again (see _limited).
+        # may have carried part of the chunk only, so it is not sent again (see _limited);
+        # the recipients the journal says the limits kept out of it are skipped, as they were.
         results = interrupted_outcomes(block, self._job_id)
-        if self._keyed and recorded.idempotency_key is not None and self._limits is None:
+        kept_out = recorded.kept_out or {}
+        for offset, outcome in kept_out.items():
+            results[offset] = outcome
+        if (
+            self._keyed
+            and recorded.idempotency_key is not None
+            and self._limits is None
+            and not kept_out
+        ):
             if self._reports is not None:  # what reports confirm needs no resend
                 results = await self._reports.settle(
                     index, recorded.started_at, results, resent=recorded.resends > 0
@@ -668,13 +677,22 @@ class _Job:
                 )
                 block.earlier = results  # if this run cannot send it
                 return recorded.idempotency_key, None
-        if any(outcome.status is OutcomeStatus.UNKNOWN for outcome in results):
+        unknown = sum(outcome.status is OutcomeStatus.UNKNOWN for outcome in results)
+        if unknown:
             logger.warning(
-                "batch: job %s: chunk %d was in flight when the job stopped; its %d "
+                "batch: job %s: chunk %d was in flight when the job stopped; %d of its %d "
                 "recipients are reported as unknown",
                 self._job_id,
                 index,
+                unknown,
                 len(block.recipients),
+            )
+        elif len(kept_out) == len(results):
+            logger.info(
+                "batch: job %s: chunk %d: per-number limits had kept each of its recipients "
+                "out of its request; they stay skipped",
+                self._job_id,
+                index,
             )
         else:
             logger.info(

@@ -93,6 +93,7 @@ _ADDED_COLUMNS = {
     "started_at": "REAL",
     "resends": "INTEGER NOT NULL DEFAULT 0",
     "sent_at": "REAL",
+    "kept_out": "TEXT",
 }
 """Columns journals written by earlier versions lack; added when such a journal is opened."""
 
@@ -163,6 +164,11 @@ class RecordedChunk:
         times = [t for t in (self.sent_at, self.started_at) if t is not None]
         return max(times) if times else None
 
+    kept_out: Mapping[int, RecipientOutcome] | None = None
+    """Of a ``started`` chunk sent with per-number limits, if the journal knows: the
+    recipients the limits kept out of its request (by their offset in the chunk), with
+    their ``skipped`` outcomes. The request carried every other recipient."""
+
 
 class ChunkTakenError(JournalError):
     """Another process claimed the chunk first: this one must not send it.
@@ -202,6 +208,9 @@ class JobJournal(Protocol):
     started with its recorded key, which must be the one its request carried; without it,
     a chunk a keyed run recorded and a run without keys left started could be resent by a
     keyed run, and sent twice), and
+    ``mark_started_limited(index, kept_out)`` (the SQLite journal's: ``mark_started`` that
+    also records which recipients per-number limits kept out of the request, with their
+    outcomes, so that a resumed job reports them ``skipped``, not ``unknown``), and
     ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
     a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`), and
     ``checks_fingerprints`` (a bool, true when absent): false for a journal that never
@@ -320,6 +329,22 @@ def encode_outcomes(outcomes: Sequence[RecipientOutcome]) -> str:
 def decode_outcomes(text: str) -> list[RecipientOutcome]:
     """The outcomes of :func:`encode_outcomes` text."""
     return [_outcome_from_json(item) for item in json.loads(text)]
+
+
+def encode_kept_out(kept_out: Mapping[int, RecipientOutcome], *, started_at: float) -> str:
+    """The JSON text the journal stores for a started chunk's recipients kept out of its
+    request, tied to the time it was started (see :func:`decode_kept_out`)."""
+    items = [[offset, _outcome_to_json(outcome)] for offset, outcome in kept_out.items()]
+    return json.dumps({"started_at": started_at, "kept_out": items}, ensure_ascii=False)
+
+
+def decode_kept_out(text: str, *, started_at: float | None) -> dict[int, RecipientOutcome] | None:
+    """The recipients kept out of a started chunk's request, or ``None`` if the record is
+    not of its last start (a version of crowdsms that does not write it started it since)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("started_at") != started_at:
+        return None
+    return {int(offset): _outcome_from_json(item) for offset, item in data["kept_out"]}
 
 
 def _optional_str(value: object) -> str | None:
@@ -492,7 +517,7 @@ class Journal:
         def work() -> RecordedChunk | None:
             row = self._connection.execute(
                 "SELECT state, fingerprint, idempotency_key, outcomes, started_at, resends, "
-                "sent_at FROM chunks "
+                "sent_at, kept_out FROM chunks "
                 "WHERE job_id = ? AND idx = ?",
                 (self.job_id, index),
             ).fetchone()
@@ -511,7 +536,7 @@ class Journal:
                     ),
                 )
                 return None
-            state, recorded_fingerprint, key, outcomes, started_at, resends, sent_at = row
+            state, recorded_fingerprint, key, outcomes, started_at, resends, sent_at, kept = row
             if recorded_fingerprint != fingerprint:
                 raise JournalMismatchError(
                     f"job {self.job_id!r} cannot resume: chunk {index} (input positions "
@@ -531,26 +556,37 @@ class Journal:
                 started_at=started_at,
                 resends=resends or 0,
                 sent_at=sent_at,
+                kept_out=(
+                    decode_kept_out(kept, started_at=started_at)
+                    if state == "started" and kept is not None
+                    else None
+                ),
             )
 
         return await self._run(work)
 
     async def _set_state(
-        self, index: int, state: ChunkState, outcomes: Sequence[RecipientOutcome] | None
+        self,
+        index: int,
+        state: ChunkState,
+        outcomes: Sequence[RecipientOutcome] | None,
+        *,
+        kept_out: Mapping[int, RecipientOutcome] | None = None,
     ) -> None:
         encoded = encode_outcomes(outcomes) if outcomes is not None else None
 
         def work() -> None:
             now = time.time()
             if state == "started":
+                kept = encode_kept_out(kept_out, started_at=now) if kept_out is not None else None
                 self._connection.execute(
                     "UPDATE chunks SET state = ?, outcomes = NULL, updated = ?, started_at = ?, "
-                    "sent_at = NULL WHERE job_id = ? AND idx = ?",
-                    (state, now, now, self.job_id, index),
+                    "sent_at = NULL, kept_out = ? WHERE job_id = ? AND idx = ?",
+                    (state, now, now, kept, self.job_id, index),
                 )
                 return
             self._connection.execute(
-                "UPDATE chunks SET state = ?, outcomes = ?, updated = ? "
+                "UPDATE chunks SET state = ?, outcomes = ?, updated = ?, kept_out = NULL "
                 "WHERE job_id = ? AND idx = ?",
                 (state, encoded, now, self.job_id, index),
             )
@@ -560,6 +596,13 @@ class Journal:
     async def mark_started(self, index: int) -> None:
         """Record that chunk ``index`` is about to be sent (and when)."""
         await self._set_state(index, "started", None)
+
+    async def mark_started_limited(
+        self, index: int, kept_out: Mapping[int, RecipientOutcome]
+    ) -> None:
+        """Record that chunk ``index`` is about to be sent without the recipients per-number
+        limits kept out (their offsets in the chunk, with their ``skipped`` outcomes)."""
+        await self._set_state(index, "started", None, kept_out=kept_out)
 
     async def mark_resending(self, index: int) -> None:
         """Record that done chunk ``index``'s unconfirmed recipients are about to be resent.

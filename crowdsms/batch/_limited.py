@@ -27,8 +27,10 @@ its request, and takes its permits (again, under its key), as does a chunk none 
 recipients was sent (each failed, or was limited; see ``resend_failed_chunks``). A chunk
 that was in flight (``started``) is reported ``unknown`` (code ``interrupted``) even where
 the provider has idempotency keys: its request may have carried only the recipients the
-limit allowed, which the journal does not record, so sending the chunk again with its key
-could reach a number the limit refused.
+limit allowed, so sending the chunk again with its key could reach a number the limit
+refused. Where the journal records which recipients the limits kept out of the request
+(the SQLite journal does, with ``mark_started_limited``), those keep their ``skipped``
+outcomes; only the recipients the request carried are ``unknown``.
 """
 
 from __future__ import annotations
@@ -110,6 +112,19 @@ def merge(
     return [outcome for outcome in merged if outcome is not None]
 
 
+async def mark_started_limited(
+    journal: ChunkStates, index: int, kept_out: Mapping[int, RecipientOutcome]
+) -> None:
+    """``journal.mark_started(index)``, recording ``kept_out`` too where the journal can
+    (``mark_started_limited``, the SQLite journal's): a resumed job then reports those
+    recipients ``skipped`` rather than ``unknown``."""
+    record = getattr(journal, "mark_started_limited", None)
+    if record is None:
+        await journal.mark_started(index)
+    else:
+        await record(index, kept_out)
+
+
 class LimitedStates:
     """The journal of a chunk sent in part: records the merged outcomes when it is done."""
 
@@ -130,8 +145,9 @@ class LimitedStates:
         self.merged: list[RecipientOutcome] | None = None
 
     async def mark_started(self, index: int) -> None:
-        """Record that the chunk is about to be sent (a campaign's claim)."""
-        await self._journal.mark_started(index)
+        """Record that the chunk is about to be sent (a campaign's claim), and, where the
+        journal can, which recipients the limits kept out of its request."""
+        await mark_started_limited(self._journal, index, self._fixed)
 
     async def mark_pending(self, index: int) -> None:
         """Record that the chunk was not sent after all."""
@@ -254,7 +270,8 @@ class ChunkLimits:
         while True:
             try:
                 with anyio.CancelScope(shield=True):
-                    await journal.mark_started(index)  # a campaign's claim: nobody else sends it
+                    # a campaign's claim: nobody else sends it
+                    await mark_started_limited(journal, index, dict(enumerate(outcomes)))
             except ChunkTakenError:
                 try:
                     return list(await journal.wait_outcomes(index, phones))

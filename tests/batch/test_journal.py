@@ -344,3 +344,32 @@ async def test_a_chunk_waiting_to_be_resent_is_pending_not_started(tmp_path: Pat
     assert report.sent == 10
     assert len(fake.calls) == 2
     assert fake.calls[0].phones == fake.calls[1].phones
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_ctrl_c_as_a_refused_chunk_goes_back_to_pending_still_records_it(
+    tmp_path: Path, keyed: bool
+) -> None:
+    """Ctrl-C comes just as the provider refuses the request: the chunk was provably not
+    sent, so the journal records it pending and the next run sends it (it is not left
+    started, its recipients unknown)."""
+    path = tmp_path / "job.sqlite"
+
+    with anyio.CancelScope() as scope:
+
+        async def refused(
+            call: Call, recipients: Sequence[Recipient]
+        ) -> Sequence[RecipientOutcome]:
+            scope.cancel()  # delivered at the job's next checkpoint: recording it pending
+            raise ConnectionFailedError("refused", certainty=DeliveryCertainty.NOT_SENT)
+
+        first = FakeChunkSender(max_chunk_size=10, keyed=keyed, script=refused)
+        await send_batch(first, job_input(10), concurrency=1, journal=path, job_id=JOB)
+    assert scope.cancelled_caught
+    assert len(first.calls) == 1
+    assert states(path) == Counter({"pending": 1})
+    second = FakeChunkSender(max_chunk_size=10, keyed=keyed)
+    report, _ = await run(second, path, job_input(10))
+    assert report.sent == 10
+    assert report.unknown == 0

@@ -14,8 +14,8 @@ properties are the SDK's promises, checked after every run:
 - a run that ends gives every recipient exactly one outcome;
 - ``sent`` means the ledger has it; ``failed`` and ``skipped`` mean it does not;
 - ``unknown`` only ever follows a request that may have reached the provider with that
-  recipient in it (with per-number limits, the journal does not record which of a chunk's
-  numbers its request carried, so all of an interrupted chunk's numbers are unknown);
+  recipient in it (with per-number limits too: the journal records which of a chunk's
+  numbers the limits kept out of its request);
 - the provider never sends more messages than the spend cap allows (one segment each);
 - with per-number limits, no number gets a second message within the minute;
 - at the end, every recipient the provider would take is ``sent`` or ``unknown`` (or held
@@ -39,7 +39,6 @@ from hypothesis import strategies as st
 
 from crowdsms import RetryPolicy
 from crowdsms.batch import (
-    INTERRUPTED,
     NUMBER_LIMITED,
     SPEND_CAP,
     BatchOutcome,
@@ -55,7 +54,15 @@ from .fakes import Call, FakeChunkSender, FakeTime, phone_at
 from .ledger import Answer, Owner, Provider, assert_true_to_ledger, examples, never_twice
 
 JOB = "modelled"
-WRITES = ("mark_started", "mark_pending", "mark_done", "reopen", "record_key", "mark_resending")
+WRITES = (
+    "mark_started",
+    "mark_started_limited",
+    "mark_pending",
+    "mark_done",
+    "reopen",
+    "record_key",
+    "mark_resending",
+)
 """The journal's writes of a chunk's state."""
 
 
@@ -211,10 +218,7 @@ def test_runs_with_random_answers_never_send_twice_and_lose_nothing(
                 assert_true_to_ledger(outcomes, people, provider)
                 for item in outcomes:
                     if item.outcome.status is OutcomeStatus.UNKNOWN:
-                        # With limits, the journal does not record which of a chunk's numbers
-                        # its request carried: all of an interrupted chunk's are unknown.
-                        why = INTERRUPTED if limiter is not None else None
-                        assert item.outcome.phone in ambiguous or item.outcome.code == why, (
+                        assert item.outcome.phone in ambiguous, (
                             f"{item.outcome} was never in a request"
                         )
         assert outcomes is not None  # the last run has no Ctrl-C, no stop

@@ -5,6 +5,8 @@ The limiter runs on an injected clock; the chunk senders are the batch tests' fa
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from crowdsms.batch import (
     BatchOutcome,
     BatchReport,
     BatchSender,
+    reconcile,
 )
 from crowdsms.batch._job import JOURNAL_FORMAT
 from crowdsms.batch._journal import ChunkTakenError, Journal
@@ -351,6 +354,80 @@ async def test_cancelling_a_job_keeps_the_journal_consistent(tmp_path: Path) -> 
     )
     assert [item.outcome.code for item in outcomes[:5]] == [None, None, None, NUMBER_LIMITED, None]
     assert {item.outcome.code for item in outcomes[5:]} == {INTERRUPTED}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("keyed", [False, True])
+@pytest.mark.parametrize("limits_on_resume", [True, False])
+async def test_a_chunk_in_flight_keeps_the_numbers_its_limits_kept_out_skipped(
+    tmp_path: Path, keyed: bool, limits_on_resume: bool
+) -> None:
+    """Ctrl-C with a chunk in flight whose request a limit kept number 7 out of: resumed, 7
+    is still ``skipped`` (never in a request) and only the numbers the request carried are
+    ``unknown``; nothing is sent again, not even with the chunk's key by a run without
+    limits (the key's request carried part of the chunk only)."""
+    path = tmp_path / "job.sqlite"
+    limiter = CountingLimiter()
+    limiter.acquire_nowait(phone_at(7))
+
+    async def hang(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        if call.number == 0:
+            return [sent(recipient, "a") for recipient in chunk]
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    first = FakeChunkSender(max_chunk_size=5, keyed=keyed, script=hang)
+    with anyio.move_on_after(1):
+        await run(first, recipients(10), limiter, journal=path, concurrency=1)
+    assert first.phones_received()[5:] == [phone_at(p) for p in (5, 6, 8, 9)]
+    summary = await reconcile(path, JOB)  # the job stopped: its chunk in flight is counted
+    assert (summary.sent, summary.unknown, summary.skipped) == (5, 4, 1)
+
+    second = FakeChunkSender(max_chunk_size=5, keyed=keyed, prefix="b")
+    outcomes: list[BatchOutcome] = []
+    await BatchSender(
+        second,
+        number_limiter=limiter if limits_on_resume else None,
+        runtime=FakeTime().runtime(),
+    ).send(recipients(10), sink=outcomes.append, journal=path, job_id=JOB)
+    assert second.calls == []
+    codes = [item.outcome.code for item in outcomes[5:]]
+    assert codes == [INTERRUPTED, INTERRUPTED, NUMBER_LIMITED, INTERRUPTED, INTERRUPTED]
+    assert outcomes[7].outcome.status is OutcomeStatus.SKIPPED
+    assert outcomes[7].outcome.message is not None
+    assert "per-number limit" in outcomes[7].outcome.message
+
+
+@pytest.mark.anyio
+async def test_what_limits_kept_out_is_trusted_only_for_the_start_that_recorded_it(
+    tmp_path: Path,
+) -> None:
+    """A version of crowdsms that does not record it may start the chunk again (without
+    limits, carrying every recipient): the record then no longer says what was sent."""
+    path = tmp_path / "job.sqlite"
+    settings = {"format": JOURNAL_FORMAT, "chunk_size": 50, "max_span": 200}
+    journal = await Journal.open(str(path), job_id=JOB, settings=settings)
+    prepared = {"positions": [0, 1], "phones": [phone_at(0), phone_at(1)], "fingerprint": "f"}
+    await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+    skipped = RecipientOutcome(phone=phone_at(1), status=OutcomeStatus.SKIPPED, code="x")
+    await journal.mark_started_limited(0, {1: skipped})
+    recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+    assert recorded is not None
+    assert recorded.kept_out == {1: skipped}
+    await journal.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as connection:  # the other version's start
+        connection.execute("UPDATE chunks SET started_at = started_at + 1")
+        connection.commit()
+    journal = await Journal.open(str(path), job_id=JOB, settings=settings)
+    recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+    assert recorded is not None
+    assert recorded.state == "started"
+    assert recorded.kept_out is None
+    await journal.mark_started(0)  # a start without limits forgets it too
+    recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+    assert recorded is not None
+    assert recorded.kept_out is None
+    await journal.aclose()
 
 
 class TakenJournal:
