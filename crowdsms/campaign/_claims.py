@@ -38,8 +38,10 @@ resend a chunk at once, and a resender that dies leaves its recipients ``unknown
 Keys, with the campaign id as a cluster hash tag: ``{prefix}:campaign:{<id>}:chunk:<index>``
 is a hash (``state`` = started | done | expired, ``token``, ``until`` = lease end in server
 milliseconds while started, ``started`` = when it was last sent (claimed or resent) in
-server milliseconds, ``outcomes`` once done; for resends ``resends`` (how many),
-``rtoken`` and ``runtil`` while one runs, ``rlast`` = the last resender's token);
+server milliseconds, ``outcomes`` once done, ``kept_at`` and ``kept`` = the offsets and
+outcomes of the recipients per-number limits kept out of the request, if any; for resends
+``resends`` (how many), ``rtoken`` and ``runtil`` while one runs, ``rlast`` = the last
+resender's token);
 ``{prefix}:campaign:{<id>}:counts`` counts ``started`` (held now), ``done`` (finished or
 expired) and ``expired``.
 """
@@ -47,9 +49,10 @@ expired) and ``expired``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -71,7 +74,8 @@ __all__ = [
     "outcomes_digest",
 ]
 
-# KEYS[1] chunk, KEYS[2] counts; ARGV[1] token, ARGV[2] lease (ms).
+# KEYS[1] chunk, KEYS[2] counts; ARGV[1] token, ARGV[2] lease (ms), ARGV[3] and ARGV[4] the
+# offsets and outcomes of the recipients kept out of the request ('' for none).
 # Returns {'claimed'} | {'held', token, lease left ms} | {'done' or 'expired', outcomes}.
 _CLAIM = LuaScript(
     """
@@ -82,6 +86,7 @@ local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes')
 if not s[1] then
     redis.call('HSET', KEYS[1], 'state', 'started', 'token', ARGV[1], 'until', until_ms,
         'started', string.format('%d', now))
+    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'kept_at', ARGV[3], 'kept', ARGV[4]) end
     redis.call('HINCRBY', KEYS[2], 'started', 1)
     return {'claimed'}
 end
@@ -140,19 +145,20 @@ return {s[1], s[4]}
 )
 
 # KEYS[1] chunk. Returns {} (never claimed) | {state, token, lease left ms, outcomes, started
-# ms, resends, resend token, resend lease left ms}, false where a field is not set.
+# ms, resends, resend token, resend lease left ms, kept-out offsets, kept-out outcomes}, false
+# where a field is not set.
 _CHUNK = LuaScript(
     """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('HMGET', KEYS[1], 'state', 'token', 'until', 'outcomes', 'started',
-    'resends', 'rtoken', 'runtil')
+    'resends', 'rtoken', 'runtil', 'kept_at', 'kept')
 if not s[1] then return {} end
 local left = false
 if s[3] then left = tonumber(s[3]) - now end
 local rleft = false
 if s[8] then rleft = tonumber(s[8]) - now end
-return {s[1], s[2], left, s[4], s[5], tonumber(s[6] or '0'), s[7], rleft}
+return {s[1], s[2], left, s[4], s[5], tonumber(s[6] or '0'), s[7], rleft, s[9], s[10]}
 """
 )
 
@@ -307,6 +313,9 @@ class ChunkRecord:
     resend_token: str | None = None
     resend_left: float | None = None
     """Seconds the resend's claim has left, while one was claimed and not finished."""
+    kept_out: Mapping[int, RecipientOutcome] | None = None
+    """The recipients per-number limits kept out of the request (by offset in the chunk),
+    with their outcomes, if the claim recorded them."""
 
     @property
     def finished(self) -> bool:
@@ -431,12 +440,21 @@ class ClaimStore:
             replicas=self.replicas,
         )
 
-    async def claim(self, chunk_index: int, token: str, lease_seconds: float) -> ClaimResult:
+    async def claim(
+        self,
+        chunk_index: int,
+        token: str,
+        lease_seconds: float,
+        *,
+        kept_out: Mapping[int, RecipientOutcome] | None = None,
+    ) -> ClaimResult:
         """Claim a chunk for ``token`` for ``lease_seconds``, durably.
 
         :class:`Claimed` when it is now this token's (also when this token held it already:
         the lease is renewed), :class:`Held` when another token holds it, :class:`Done` when
-        it was finished.
+        it was finished. ``kept_out``: the recipients (by offset in the chunk) per-number
+        limits kept out of the request, with their ``skipped`` outcomes, recorded with a
+        new claim so that whoever finds it held by a dead worker knows they were not sent.
         """
         _check_token(token)
         if isinstance(lease_seconds, bool) or not (
@@ -447,8 +465,12 @@ class ClaimStore:
                 field="lease_seconds",
                 received=repr(lease_seconds),
             )
+        offsets, kept = "", ""
+        if kept_out:
+            offsets = json.dumps(list(kept_out))
+            kept = encode_outcomes(kept_out.values())
         reply: list[Any] = await self._run(
-            _CLAIM, chunk_index, [token, math.ceil(lease_seconds * 1000)]
+            _CLAIM, chunk_index, [token, math.ceil(lease_seconds * 1000), offsets, kept]
         )
         kind = _text(reply[0])
         if kind == "claimed":
@@ -521,7 +543,7 @@ class ClaimStore:
         reply: list[Any] = await _CHUNK.run(self._redis, [self.chunk_key(chunk_index)], [])
         if not reply:
             return None
-        state, token, left, stored, started, resends, rtoken, rleft = reply
+        state, token, left, stored, started, resends, rtoken, rleft, offsets, kept = reply
         return ChunkRecord(
             state=_text(state),
             token=None if token is None else _text(token),
@@ -531,6 +553,11 @@ class ClaimStore:
             resends=int(resends),
             resend_token=None if rtoken is None else _text(rtoken),
             resend_left=None if rleft is None else rleft / 1000,
+            kept_out=(
+                None
+                if offsets is None or kept is None
+                else dict(zip(json.loads(offsets), decode_outcomes(kept), strict=True))
+            ),
         )
 
     async def unclaimed(self, first: int, count: int) -> list[int]:

@@ -25,7 +25,7 @@ fixed when the campaign was planned, so every run of a shard skips the same numb
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -100,9 +100,15 @@ async def _patiently(call: Callable[[], Awaitable[T]], *, patience: float) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def interrupted_outcomes(index: int, phones: Sequence[str]) -> list[RecipientOutcome]:
-    """The outcomes of chunk ``index`` whose worker stopped during its request: ``unknown``."""
-    return [
+def interrupted_outcomes(
+    index: int,
+    phones: Sequence[str],
+    kept_out: Mapping[int, RecipientOutcome] | None = None,
+) -> list[RecipientOutcome]:
+    """The outcomes of chunk ``index`` whose worker stopped during its request: ``unknown``,
+    but for those per-number limits kept out of the request (``kept_out``, by offset), which
+    keep their outcomes."""
+    outcomes = [
         RecipientOutcome(
             phone=phone,
             status=OutcomeStatus.UNKNOWN,
@@ -115,6 +121,9 @@ def interrupted_outcomes(index: int, phones: Sequence[str]) -> list[RecipientOut
         )
         for phone in phones
     ]
+    for offset, outcome in (kept_out or {}).items():
+        outcomes[offset] = outcome
+    return outcomes
 
 
 class ClaimJournal:
@@ -237,6 +246,7 @@ class ClaimJournal:
                     outcomes=None,
                     started_at=record.started_at,
                     resends=record.resends,
+                    kept_out=record.kept_out,
                 )
             self._recorded -= 1
             await anyio.sleep(min(_POLL, max(record.lease_left or 0, 0.01)))
@@ -261,8 +271,19 @@ class ClaimJournal:
         store allows, before the error is raised: no request was made, and a claim left
         held would make the chunk ``unknown`` once its lease ran out.
         """
+        await self.mark_started_limited(index, {})
+
+    async def mark_started_limited(
+        self, index: int, kept_out: Mapping[int, RecipientOutcome]
+    ) -> None:
+        """:meth:`mark_started`, the claim recording the recipients per-number limits kept
+        out of the request (by offset, with their ``skipped`` outcomes): a worker that
+        finds the claim's holder dead reports them so, not ``unknown``."""
+        claim = partial(self._store.claim, index, self._token, self._lease)
+        if kept_out:
+            claim = partial(claim, kept_out=kept_out)
         try:
-            result = await self._call(partial(self._store.claim, index, self._token, self._lease))
+            result = await self._call(claim)
         except STORE_ERRORS:
             try:
                 await self._store.release(index, self._token)
@@ -364,7 +385,7 @@ class ClaimJournal:
                 self._stored[index] = record.stored
                 return list(record.outcomes)
             if record is not None and (record.lease_left or 0) <= 0:
-                unknown = interrupted_outcomes(index, phones)
+                unknown = interrupted_outcomes(index, phones, record.kept_out)
                 holder = record.token or ""
                 await self._call(partial(self._store.expire, index, holder, unknown))
                 continue  # read what was recorded: ours, or another waiter's

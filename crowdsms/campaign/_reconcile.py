@@ -130,7 +130,7 @@ class ReconcilingJournal(ReplayJournal):
             if not record.finished:
                 if (record.lease_left or 0) > 0:
                     break
-                interrupted = interrupted_outcomes(index, phones)
+                interrupted = interrupted_outcomes(index, phones, record.kept_out)
                 resent = record.resends > 0
                 return _done(
                     self.matcher.apply(index, record.started_at, interrupted, resent=resent)

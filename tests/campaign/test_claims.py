@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 import anyio.to_thread
@@ -11,9 +11,11 @@ import pytest
 import redis.asyncio
 import redis.exceptions
 
+from crowdsms.batch import INTERRUPTED, NUMBER_LIMITED, BatchOutcome, BatchSender
 from crowdsms.campaign import (
     ClaimCounts,
     Claimed,
+    ClaimJournal,
     ClaimStore,
     Done,
     Durability,
@@ -23,7 +25,9 @@ from crowdsms.campaign import (
     encode_outcomes,
 )
 from crowdsms.errors import InvalidInputError
-from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
+from crowdsms.limits import NumberLimiter
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
+from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at, recipients
 from tests.redis_server import RedisServer
 from tests.waiting import scaled, wait_until
 
@@ -300,3 +304,54 @@ async def test_a_journal_waits_out_a_store_restart_instead_of_failing(
             await impatient.mark_started(1)
     finally:
         await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_claim_records_what_per_number_limits_kept_out(store: ClaimStore) -> None:
+    skipped = RecipientOutcome(phone=phone(1), status=OutcomeStatus.SKIPPED, code="limited")
+    assert isinstance(await store.claim(0, "worker-a", 30, kept_out={1: skipped}), Claimed)
+    record = await store.chunk(0)
+    assert record is not None
+    assert record.kept_out == {1: skipped}
+    assert isinstance(await store.claim(1, "worker-a", 30), Claimed)
+    record = await store.chunk(1)
+    assert record is not None
+    assert record.kept_out is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_dead_workers_limited_chunk_keeps_the_numbers_kept_out_skipped(
+    store: ClaimStore, keyed: bool
+) -> None:
+    """A worker dies with a chunk in flight whose request a limit kept number 1 out of: the
+    worker that finds its lease run out reports 1 ``skipped`` (it was in no request), the
+    others ``unknown``, and sends nothing."""
+    limiter = NumberLimiter()
+    limiter.acquire_nowait(phone_at(1))
+
+    with anyio.CancelScope() as killed:
+
+        async def hang(call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+            killed.cancel()  # the worker dies with the request in flight
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        first = FakeChunkSender(max_chunk_size=3, keyed=keyed, script=hang)
+        await BatchSender(first, number_limiter=limiter, runtime=FakeTime().runtime()).send(
+            recipients(3), journal=ClaimJournal(store, token="w1", lease=0.2), job_id="shard"
+        )
+    assert first.phones_received() == [phone_at(0), phone_at(2)]
+    await until_lease_lapsed(store, 0)
+
+    second = FakeChunkSender(max_chunk_size=3, keyed=keyed)
+    got: list[BatchOutcome] = []
+    await BatchSender(second, number_limiter=limiter, runtime=FakeTime().runtime()).send(
+        recipients(3),
+        sink=got.append,
+        journal=ClaimJournal(store, token="w2", lease=30),
+        job_id="shard",
+    )
+    assert second.calls == []
+    assert [item.outcome.code for item in got] == [INTERRUPTED, NUMBER_LIMITED, INTERRUPTED]
+    assert got[1].outcome.status is OutcomeStatus.SKIPPED

@@ -4,7 +4,8 @@ Each example is one campaign shard run by waves of workers: the workers of a wav
 shard at once (as a redelivered Celery task does), each with its own answers (sent, refused
 before the provider acted, throttled, an answer lost before or after the provider acted, a
 refusal of the chunk or of the whole job, the owner's stop, a worker killed mid-request),
-concurrency and retries, and a sender with or without idempotency keys; the next wave runs
+concurrency and retries, and a sender with or without idempotency keys (and, for the
+whole shard, per-number limits that some numbers reached just before); the next wave runs
 the shard again, as ``resume`` does. A last worker answers everything. The provider's
 ledger is what it really sent, and the properties are the batch journal's, across
 processes:
@@ -40,9 +41,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from crowdsms import RetryPolicy
-from crowdsms.batch import NOT_SENT, BatchOutcome, BatchReport, BatchSender
+from crowdsms.batch import NOT_SENT, NUMBER_LIMITED, BatchOutcome, BatchReport, BatchSender
 from crowdsms.campaign import ClaimJournal, ClaimStore, Durability, RedisDeliveryStore, connect
 from crowdsms.deliveries import OptOutWords, ProviderReport, ReportKind
+from crowdsms.limits import NumberLimits, RedisNumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at
 from tests.batch.ledger import (
@@ -94,6 +96,7 @@ class Worker:
         people: list[Recipient],
         chunk_size: int,
         deliveries: RedisDeliveryStore | None = None,
+        limiter: RedisNumberLimiter | None = None,
     ) -> list[BatchOutcome] | None:
         """Run the shard as the campaign's workers do; its outcomes, or ``None`` if killed.
 
@@ -109,6 +112,7 @@ class Worker:
             chunk_retry=RetryPolicy(max_attempts=plan.attempts, jitter=0.0),
             resend_failed_chunks=False,  # as a campaign's shards run
             resend_unconfirmed_after=0.0 if plan.resend_unconfirmed else None,
+            number_limiter=limiter,
             runtime=FakeTime().runtime(),
         )
         journal = ClaimJournal(
@@ -149,6 +153,7 @@ workers = st.builds(WorkerPlan, **WORKER)
     chunk_size=st.integers(1, 3),
     waves=st.lists(st.lists(workers, min_size=1, max_size=3), min_size=1, max_size=3),
     refused=st.sets(st.integers(0, 7), max_size=2),
+    limited=st.none() | st.sets(st.integers(0, 7), max_size=3),
 )
 def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
     redis_server: RedisServer,
@@ -156,6 +161,7 @@ def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
     chunk_size: int,
     waves: list[list[WorkerPlan]],
     refused: set[int],
+    limited: set[int] | None,
 ) -> None:
     if not redis_server.running:  # another test stopped it: bring it back
         redis_server.start()
@@ -168,9 +174,13 @@ def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
         client = connect(redis_server.url)
         store = ClaimStore(client, f"model-{uuid.uuid4().hex}", Durability.FSYNC_ALWAYS)
         ended: list[list[BatchOutcome]] = []
+        limiter = None
+        if limited is not None:  # per-number limits; these numbers had a message just now
+            limiter = RedisNumberLimiter(client, NumberLimits(), prefix=uuid.uuid4().hex)
+            await limiter.acquire_many(phone_at(position) for position in limited)
 
         async def run(worker: Worker) -> None:
-            outcomes = await worker.run(store, people, chunk_size)
+            outcomes = await worker.run(store, people, chunk_size, limiter=limiter)
             if outcomes is not None:
                 ended.append(outcomes)
 
@@ -197,6 +207,9 @@ def test_workers_sharing_claims_never_send_twice_and_lose_nothing(
 
     outcomes = anyio.run(shard)
     assert len(outcomes) == len(people)
+    for position in (limited or set()) & set(range(count)):  # a message just now: no other
+        assert phone_at(position) not in provider.ledger
+        assert outcomes[position].outcome.code == NUMBER_LIMITED, outcomes[position]
     for item in outcomes:
         # A campaign keeps a chunk's failure (its shards never resend failed chunks); what
         # a stopped run left unsent, the last worker sends.
