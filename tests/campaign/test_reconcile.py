@@ -17,7 +17,7 @@ import redis.asyncio
 from crowdsms.batch import BatchOutcome
 from crowdsms.campaign import Campaign, Claimed, Durability, RedisDeliveryStore
 from crowdsms.deliveries import ReportRecorder, job_hash, parse_reference
-from crowdsms.outcomes import DeliveryState
+from crowdsms.outcomes import DeliveryState, OutcomeStatus, RecipientOutcome
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.sandbox import Sandbox, SandboxSettings, serve_asgi, serve_in_thread
@@ -203,3 +203,40 @@ async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_the
     await wait_until(lease_ran_out, missing=lambda: "the resender's 0.5 s lease to run out")
     settled = await campaign.reconcile()
     assert (settled.in_flight, settled.confirmed, settled.unknown) == (10, 10, 0)
+
+
+@pytest.mark.asyncio
+async def test_a_dead_workers_chunk_counts_what_limits_kept_out_as_skipped(
+    redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
+) -> None:
+    phones = write_input(tmp_path / "input.csv")
+    campaign = await Campaign.create(
+        redis,
+        campaign_id="kept",
+        provider="submail",
+        message=MESSAGE,
+        path=tmp_path / "input.csv",
+        shard_rows=20,
+        chunk_size=10,
+        concurrency=1,
+    )
+    await run_all(campaign, sandbox)
+    await pushed(sandbox)
+    claims = campaign.claims(1, Durability.FSYNC_ALWAYS)
+    await redis.delete(claims.chunk_key(0))  # as if a worker that died had claimed it
+    limited = RecipientOutcome(phone=phones[21], status=OutcomeStatus.SKIPPED, code="limited")
+    assert isinstance(await claims.claim(0, "dead", 0.2, kept_out={1: limited}), Claimed)
+
+    async def lease_ran_out() -> bool:
+        record = await claims.chunk(0)
+        return record is not None and (record.lease_left or 0) <= 0
+
+    await wait_until(lease_ran_out, missing=lambda: "the dead worker's 0.2 s lease to run out")
+    summary = await campaign.reconcile()
+    # its other 9 were sent by the first run, whose reports confirm them
+    assert (summary.sent, summary.skipped, summary.unknown, summary.in_flight) == (
+        ROWS - 1,
+        1,
+        0,
+        0,
+    )
