@@ -263,6 +263,7 @@ class Dispatcher:
         started = block.earlier is not None
         ambiguous: CrowdSMSError | None = None  # an earlier attempt that may have been sent
         record = True  # the outcomes go to the journal (the chunk is done)
+        told: tuple[Any, CrowdSMSError | None] | None = None  # for the shared limit
         attempt = 0
         while True:
             attempt += 1
@@ -306,13 +307,15 @@ class Dispatcher:
                 if block.earlier is not None:  # what reports confirmed stays confirmed
                     results = _after_earlier(block.earlier, results, answered=True)
                 self._refusals = ("", 0)
-                await self._control.shared_answer(permit, None)
+                told = (permit, None)
                 break
             error = outcome
             self._tally.retries += max(0, getattr(error, "attempts", 1) - 1)
+            # The shared limit hears of a 429 once the journal has the chunk's state: a
+            # Ctrl-C while telling it must not leave a chunk provably not sent started.
+            told = (permit, error) if isinstance(error, RateLimitedError) else None
             if isinstance(error, RateLimitedError):
                 self._control.rate_limited(generation)
-                await self._control.shared_answer(permit, error)
             if not _provably_not_sent(error):
                 ambiguous = error
             delay = self._retry_delay(error, attempt, keyed=key is not None)
@@ -352,10 +355,14 @@ class Dispatcher:
                 with anyio.CancelScope(shield=True):
                     await states.mark_pending(index)
                 started = False
+            if told is not None:
+                await self._control.shared_answer(*told)
             await self._runtime.sleep(delay)
         if states is not None and record:
             with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
                 await states.mark_done(index, results)
+        if told is not None:
+            await self._control.shared_answer(*told)
         return results
 
     def _stops_the_job(self, error: CrowdSMSError) -> bool:

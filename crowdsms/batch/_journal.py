@@ -338,11 +338,17 @@ def encode_kept_out(kept_out: Mapping[int, RecipientOutcome], *, started_at: flo
     return json.dumps({"started_at": started_at, "kept_out": items}, ensure_ascii=False)
 
 
-def decode_kept_out(text: str, *, started_at: float | None) -> dict[int, RecipientOutcome] | None:
-    """The recipients kept out of a started chunk's request, or ``None`` if the record is
-    not of its last start (a version of crowdsms that does not write it started it since)."""
+def decode_kept_out(
+    text: str, *, started_at: float | None, sent_at: float | None
+) -> dict[int, RecipientOutcome] | None:
+    """The recipients kept out of a started chunk's request, or ``None`` if the record may
+    not be of its last request: a version of crowdsms that does not write it started the
+    chunk since (``started_at`` moved), or sent it again with its key (``sent_at``; this
+    version never resends with its key a chunk that limits kept recipients out of)."""
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("started_at") != started_at:
+        return None
+    if sent_at is not None:
         return None
     return {int(offset): _outcome_from_json(item) for offset, item in data["kept_out"]}
 
@@ -557,7 +563,7 @@ class Journal:
                 resends=resends or 0,
                 sent_at=sent_at,
                 kept_out=(
-                    decode_kept_out(kept, started_at=started_at)
+                    decode_kept_out(kept, started_at=started_at, sent_at=sent_at)
                     if state == "started" and kept is not None
                     else None
                 ),

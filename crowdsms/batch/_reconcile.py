@@ -87,12 +87,13 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
         outcomes: list[RecipientOutcome] = []
         in_flight = 0
         rows = connection.execute(
-            "SELECT idx, state, outcomes, phones, started_at, resends, kept_out FROM chunks "
+            "SELECT idx, state, outcomes, phones, started_at, resends, kept_out, sent_at "
+            "FROM chunks "
             "WHERE job_id = ? "
             "ORDER BY idx",
             (job_id,),
         ).fetchall()
-        for index, state, text, phones, started_at, resends, kept in rows:
+        for index, state, text, phones, started_at, resends, kept, sent_at in rows:
             if state == "pending":
                 continue
             if state == "started":
@@ -108,7 +109,9 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
                     )
                     for phone in _phones(phones)
                 ]
-                kept_out = decode_kept_out(kept, started_at=started_at) if kept else None
+                kept_out = (
+                    decode_kept_out(kept, started_at=started_at, sent_at=sent_at) if kept else None
+                )
                 for offset, outcome in (kept_out or {}).items():  # never in its request
                     interrupted[offset] = outcome
                 outcomes += matcher.apply(index, started_at, interrupted, resent=resends > 0)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 
@@ -23,7 +24,12 @@ from crowdsms.batch import (
     send_batch,
 )
 from crowdsms.batch._journal import Journal
-from crowdsms.errors import ConnectionFailedError, DeliveryCertainty, InvalidInputError
+from crowdsms.errors import (
+    ConnectionFailedError,
+    DeliveryCertainty,
+    InvalidInputError,
+    RateLimitedError,
+)
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
 from .fakes import Call, FakeChunkSender, FakeTime, phone_at, sent
@@ -373,3 +379,59 @@ async def test_ctrl_c_as_a_refused_chunk_goes_back_to_pending_still_records_it(
     report, _ = await run(second, path, job_input(10))
     assert report.sent == 10
     assert report.unknown == 0
+
+
+class SharedPace:
+    """A shared rate limit whose every answer is a round trip (as Redis's are), at half
+    its rate (so each success tells it the rate may recover); ``told`` records them."""
+
+    rate = 100.0
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    async def acquire(self, n: int = 1) -> object:
+        return attrs.make_class("Permit", {"rate": attrs.field(default=50.0)})()
+
+    async def slow_down(
+        self, factor: float = 0.5, *, retry_after: float | None = None, permit: object = None
+    ) -> bool:
+        self.told.append("slow_down")
+        await anyio.lowlevel.checkpoint()
+        return True
+
+    async def recovered(self) -> float:
+        self.told.append("recovered")
+        await anyio.lowlevel.checkpoint()
+        return self.rate
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("answer", ["429", "sent"])
+async def test_ctrl_c_while_telling_a_shared_limit_how_a_request_went_keeps_the_journal_true(
+    tmp_path: Path, answer: str
+) -> None:
+    """Ctrl-C comes as the job tells the shared rate limit of a 429 (provably not sent) or
+    of a success: the journal has the chunk pending, or done with its outcomes, first."""
+    path = tmp_path / "job.sqlite"
+    pace = SharedPace()
+
+    with anyio.CancelScope() as scope:
+
+        async def script(call: Call, recipients: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+            scope.cancel()  # delivered at the job's next checkpoint: telling the limit
+            if answer == "429":
+                raise RateLimitedError("slow down", status_code=429, retry_after=0.5)
+            return [sent(recipient) for recipient in recipients]
+
+        first = FakeChunkSender(max_chunk_size=10, script=script)
+        await send_batch(
+            first, job_input(10), concurrency=1, journal=path, job_id=JOB, shared_pace=pace
+        )
+    assert scope.cancelled_caught
+    assert pace.told == ["slow_down" if answer == "429" else "recovered"]
+    assert states(path) == Counter({"pending" if answer == "429" else "done": 1})
+    second = FakeChunkSender(max_chunk_size=10)
+    report, _ = await run(second, path, job_input(10))
+    assert (report.sent, report.unknown) == (10, 0)
+    assert len(second.calls) == (1 if answer == "429" else 0)

@@ -23,7 +23,7 @@ from crowdsms.batch import (
     reconcile,
 )
 from crowdsms.batch._job import JOURNAL_FORMAT
-from crowdsms.batch._journal import ChunkTakenError, Journal
+from crowdsms.batch._journal import ChunkTakenError, Journal, encode_kept_out
 from crowdsms.batch._limited import chunk_key
 from crowdsms.errors import DeliveryCertainty, InvalidInputError, RequestTimeoutError
 from crowdsms.limits import NumberAdmission, NumberLimiter, NumberLimits, NumberPermit
@@ -415,19 +415,31 @@ async def test_what_limits_kept_out_is_trusted_only_for_the_start_that_recorded_
     assert recorded is not None
     assert recorded.kept_out == {1: skipped}
     await journal.aclose()
-    with contextlib.closing(sqlite3.connect(path)) as connection:  # the other version's start
-        connection.execute("UPDATE chunks SET started_at = started_at + 1")
-        connection.commit()
-    journal = await Journal.open(str(path), job_id=JOB, settings=settings)
-    recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
-    assert recorded is not None
-    assert recorded.state == "started"
-    assert recorded.kept_out is None
-    await journal.mark_started(0)  # a start without limits forgets it too
-    recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
-    assert recorded is not None
-    assert recorded.kept_out is None
-    await journal.aclose()
+    for change, trusted in (
+        ("", True),
+        ("UPDATE chunks SET started_at = started_at + 1", False),  # another version's start
+        ("UPDATE chunks SET sent_at = started_at + 1", False),  # its resend with the key
+    ):
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            kept = encode_kept_out({1: skipped}, started_at=1)
+            connection.execute(
+                "UPDATE chunks SET state = 'started', started_at = 1, sent_at = NULL, kept_out = ?",
+                (kept,),
+            )
+            if change:
+                connection.execute(change)
+            connection.commit()
+        journal = await Journal.open(str(path), job_id=JOB, settings=settings)
+        recorded = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+        assert recorded is not None
+        assert recorded.state == "started"
+        assert recorded.kept_out == ({1: skipped} if trusted else None), change
+        if trusted:
+            await journal.mark_started(0)  # a start without limits forgets it too
+            again = await journal.prepare(0, idempotency_key=None, **prepared)  # type: ignore[arg-type]
+            assert again is not None
+            assert again.kept_out is None
+        await journal.aclose()
 
 
 class TakenJournal:
