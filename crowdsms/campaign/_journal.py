@@ -341,14 +341,16 @@ class ClaimJournal:
     async def _replace_placeholder(self, index: int, outcomes: Sequence[RecipientOutcome]) -> bool:
         """Put ``outcomes`` (this worker's, from the provider's answer) in place of the
         ``unknown`` ones another worker recorded when this one's lease ran out, if the chunk
-        still holds those and nothing else (no report confirmed any, no resend began)."""
+        still holds those and nothing else (no report confirmed any, no resend began), but
+        for the recipients per-number limits kept out of the request, recorded as here."""
         record = await self._call(partial(self._store.chunk, index))
         if record is None or not record.finished or record.resending or record.stored is None:
             return False
         placeholders = record.outcomes
         if len(placeholders) != len(outcomes) or not all(
-            outcome.status is OutcomeStatus.UNKNOWN and outcome.code == INTERRUPTED
-            for outcome in placeholders
+            (placeholder.status is OutcomeStatus.UNKNOWN and placeholder.code == INTERRUPTED)
+            or placeholder == outcome  # kept out of the request by limits: the same outcome
+            for placeholder, outcome in zip(placeholders, outcomes, strict=True)
         ):
             return False
         update = partial(

@@ -236,6 +236,41 @@ async def test_an_answer_after_the_lease_ran_out_replaces_the_unknown_placeholde
 
 
 @pytest.mark.asyncio
+async def test_a_late_answer_replaces_the_placeholders_around_what_limits_kept_out(
+    redis: redis.asyncio.Redis,
+) -> None:
+    """As above, for a chunk whose request a per-number limit kept its second number out
+    of: the other run recorded that one ``skipped`` (from the claim), the first ``unknown``;
+    the slow run's answer still replaces the placeholder."""
+    store = ClaimStore(redis, "overrun-kept", MODE)
+    phones = [phone_at(0), phone_at(1)]
+    limited = RecipientOutcome(phone=phones[1], status=OutcomeStatus.SKIPPED, code="limited")
+    slow = ClaimJournal(store, token="w-slow", lease=0.2)
+    where = {"positions": [0, 1], "phones": phones, "fingerprint": "", "idempotency_key": None}
+    assert await slow.prepare(0, **where) is None  # type: ignore[arg-type]
+    await slow.mark_started_limited(0, {1: limited})
+
+    async def lapsed() -> bool:
+        record = await store.chunk(0)
+        return record is not None and (record.lease_left or 0) <= 0
+
+    await wait_until(lapsed, missing=lambda: "the slow worker's lease to run out")
+    other = ClaimJournal(store, token="w-other", lease=30)
+    recorded = await other.prepare(0, **where)  # type: ignore[arg-type]
+    assert recorded is not None
+    assert recorded.kept_out == {1: limited}
+    await other.mark_done(0, interrupted_outcomes(0, phones, recorded.kept_out))
+    assert [o.status for o in await store.outcomes(0) or ()] == [
+        OutcomeStatus.UNKNOWN,
+        OutcomeStatus.SKIPPED,
+    ]
+
+    answered = [*sent(0, "w-slow"), limited]
+    await slow.mark_done(0, answered)  # the provider's answer came after all
+    assert await store.outcomes(0) == tuple(answered)
+
+
+@pytest.mark.asyncio
 async def test_a_late_answer_leaves_outcomes_that_changed_since_alone(
     redis: redis.asyncio.Redis,
 ) -> None:
