@@ -52,6 +52,24 @@ def write_input(path: Path) -> list[str]:
     return phones
 
 
+async def create(
+    redis: redis.asyncio.Redis, tmp_path: Path, campaign_id: str, *, shard_rows: int
+) -> tuple[list[str], Campaign]:
+    """The input's numbers, and a campaign of it in chunks of 10 sent one at a time."""
+    phones = write_input(tmp_path / "input.csv")
+    campaign = await Campaign.create(
+        redis,
+        campaign_id=campaign_id,
+        provider="submail",
+        message=MESSAGE,
+        path=tmp_path / "input.csv",
+        shard_rows=shard_rows,
+        chunk_size=10,
+        concurrency=1,
+    )
+    return phones, campaign
+
+
 async def pushed(sandbox: Sandbox) -> list[dict[str, str]]:
     """Every delivery report, once the sandbox has pushed one per message it sent."""
     return await reports_pushed(sandbox)
@@ -79,17 +97,7 @@ def statuses(items: list[BatchOutcome], status: str) -> set[str]:
 async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
     redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
 ) -> None:
-    phones = write_input(tmp_path / "input.csv")
-    campaign = await Campaign.create(
-        redis,
-        campaign_id="promo",
-        provider="submail",
-        message=MESSAGE,
-        path=tmp_path / "input.csv",
-        shard_rows=40,
-        chunk_size=10,
-        concurrency=1,
-    )
+    phones, campaign = await create(redis, tmp_path, "promo", shard_rows=40)
     # the first request is processed but its answer lost; the second never arrives; the
     # third is processed and its answer lost again
     sandbox.force_fault("drop_after", provider="submail")
@@ -165,17 +173,7 @@ async def test_reports_confirm_the_unknown_and_only_the_rest_is_resent(
 async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_their_worker(
     redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
 ) -> None:
-    write_input(tmp_path / "input.csv")
-    campaign = await Campaign.create(
-        redis,
-        campaign_id="busy",
-        provider="submail",
-        message=MESSAGE,
-        path=tmp_path / "input.csv",
-        shard_rows=20,
-        chunk_size=10,
-        concurrency=1,
-    )
+    _, campaign = await create(redis, tmp_path, "busy", shard_rows=20)
     sandbox.force_fault("drop_after", provider="submail")  # shard 0's first chunk: unknown
     await run_all(campaign, sandbox)
     await pushed(sandbox)
@@ -209,17 +207,7 @@ async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_the
 async def test_a_dead_workers_chunk_counts_what_limits_kept_out_as_skipped(
     redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
 ) -> None:
-    phones = write_input(tmp_path / "input.csv")
-    campaign = await Campaign.create(
-        redis,
-        campaign_id="kept",
-        provider="submail",
-        message=MESSAGE,
-        path=tmp_path / "input.csv",
-        shard_rows=20,
-        chunk_size=10,
-        concurrency=1,
-    )
+    phones, campaign = await create(redis, tmp_path, "kept", shard_rows=20)
     await run_all(campaign, sandbox)
     await pushed(sandbox)
     claims = campaign.claims(1, Durability.FSYNC_ALWAYS)

@@ -329,21 +329,25 @@ def test_a_wrong_limiter_is_refused_clearly() -> None:
         BatchSender(FakeChunkSender(), number_limiter=NumberLimits())  # type: ignore[arg-type]
 
 
+async def answer_first_then_hang(
+    call: Call, chunk: Sequence[Recipient]
+) -> Sequence[RecipientOutcome]:
+    """Sends the first chunk; every later request hangs (until the job is cancelled)."""
+    if call.number == 0:
+        return [sent(recipient, "a") for recipient in chunk]
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
 @pytest.mark.anyio
 async def test_cancelling_a_job_keeps_the_journal_consistent(tmp_path: Path) -> None:
     path = tmp_path / "job.sqlite"
     limiter = CountingLimiter()
     limiter.acquire_nowait(phone_at(3))
 
-    async def hang(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        if call.number == 0:
-            return [sent(recipient, "a") for recipient in chunk]
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")
-
     with anyio.move_on_after(1):
         await run(
-            FakeChunkSender(max_chunk_size=5, script=hang),
+            FakeChunkSender(max_chunk_size=5, script=answer_first_then_hang),
             recipients(10),
             limiter,
             journal=path,
@@ -370,13 +374,7 @@ async def test_a_chunk_in_flight_keeps_the_numbers_its_limits_kept_out_skipped(
     limiter = CountingLimiter()
     limiter.acquire_nowait(phone_at(7))
 
-    async def hang(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
-        if call.number == 0:
-            return [sent(recipient, "a") for recipient in chunk]
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")
-
-    first = FakeChunkSender(max_chunk_size=5, keyed=keyed, script=hang)
+    first = FakeChunkSender(max_chunk_size=5, keyed=keyed, script=answer_first_then_hang)
     with anyio.move_on_after(1):
         await run(first, recipients(10), limiter, journal=path, concurrency=1)
     assert first.phones_received()[5:] == [phone_at(p) for p in (5, 6, 8, 9)]
