@@ -39,9 +39,9 @@ Keys, with the campaign id as a cluster hash tag: ``{prefix}:campaign:{<id>}:chu
 is a hash (``state`` = started | done | expired, ``token``, ``until`` = lease end in server
 milliseconds while started, ``started`` = when it was last sent (claimed or resent) in
 server milliseconds, ``outcomes`` once done, ``kept_at`` and ``kept`` = the offsets and
-outcomes of the recipients per-number limits kept out of the request, if any; for resends
-``resends`` (how many), ``rtoken`` and ``runtil`` while one runs, ``rlast`` = the last
-resender's token);
+outcomes of the recipients per-number limits kept out of the request, if any, while
+started; for resends ``resends`` (how many), ``rtoken`` and ``runtil`` while one runs,
+``rlast`` = the last resender's token);
 ``{prefix}:campaign:{<id>}:counts`` counts ``started`` (held now), ``done`` (finished or
 expired) and ``expired``.
 """
@@ -119,7 +119,7 @@ end
 if s[1] ~= 'started' then return 0 end
 if ARGV[4] == '1' and tonumber(s[3]) > now then return -1 end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'outcomes', ARGV[2])
-redis.call('HDEL', KEYS[1], 'until')
+redis.call('HDEL', KEYS[1], 'until', 'kept_at', 'kept')
 redis.call('HINCRBY', KEYS[2], 'started', -1)
 redis.call('HINCRBY', KEYS[2], 'done', 1)
 if ARGV[3] == 'expired' then redis.call('HINCRBY', KEYS[2], 'expired', 1) end

@@ -349,7 +349,7 @@ class ClaimJournal:
         placeholders = record.outcomes
         if len(placeholders) != len(outcomes) or not all(
             (placeholder.status is OutcomeStatus.UNKNOWN and placeholder.code == INTERRUPTED)
-            or placeholder == outcome  # kept out of the request by limits: the same outcome
+            or (placeholder.status is OutcomeStatus.SKIPPED and placeholder == outcome)
             for placeholder, outcome in zip(placeholders, outcomes, strict=True)
         ):
             return False

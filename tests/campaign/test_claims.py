@@ -307,12 +307,17 @@ async def test_a_journal_waits_out_a_store_restart_instead_of_failing(
 
 
 @pytest.mark.asyncio
-async def test_a_claim_records_what_per_number_limits_kept_out(store: ClaimStore) -> None:
+async def test_a_claim_records_what_per_number_limits_kept_out(
+    store: ClaimStore, redis: redis.asyncio.Redis
+) -> None:
     skipped = RecipientOutcome(phone=phone(1), status=OutcomeStatus.SKIPPED, code="limited")
     assert isinstance(await store.claim(0, "worker-a", 30, kept_out={1: skipped}), Claimed)
     record = await store.chunk(0)
     assert record is not None
     assert record.kept_out == {1: skipped}
+    assert await store.finish(0, "worker-a", [*sent_chunk(1), skipped])
+    fields = await redis.hkeys(store.chunk_key(0))
+    assert {b"kept_at", b"kept"}.isdisjoint(fields), fields  # the outcomes hold them now
     assert isinstance(await store.claim(1, "worker-a", 30), Claimed)
     record = await store.chunk(1)
     assert record is not None
