@@ -166,3 +166,37 @@ class FakeTime:
             sleep=self.sleep,
             random=lambda: 0.0,
         )
+
+
+@attrs.frozen
+class PacePermit:
+    """A permit of :class:`CheckpointPace`: granted at half the shared rate."""
+
+    rate: float = 50.0
+
+
+class CheckpointPace:
+    """A shared rate limit (``shared_pace``) whose every call yields to the event loop, as
+    a Redis round trip does, and never waits; it runs at half its rate, so each success
+    tells it the rate may recover. ``told`` records what it heard."""
+
+    rate = 100.0
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    async def acquire(self, n: int = 1) -> PacePermit:
+        await anyio.lowlevel.checkpoint()
+        return PacePermit()
+
+    async def slow_down(
+        self, factor: float = 0.5, *, retry_after: float | None = None, permit: object = None
+    ) -> bool:
+        self.told.append("slow_down")
+        await anyio.lowlevel.checkpoint()
+        return True
+
+    async def recovered(self) -> float:
+        self.told.append("recovered")
+        await anyio.lowlevel.checkpoint()
+        return self.rate

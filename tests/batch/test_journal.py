@@ -32,7 +32,7 @@ from crowdsms.errors import (
 )
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
-from .fakes import Call, FakeChunkSender, FakeTime, phone_at, sent
+from .fakes import Call, CheckpointPace, FakeChunkSender, FakeTime, phone_at, sent
 
 JOB = "campaign-2024-05"
 INVALID = {17, 90}
@@ -381,31 +381,6 @@ async def test_ctrl_c_as_a_refused_chunk_goes_back_to_pending_still_records_it(
     assert report.unknown == 0
 
 
-class SharedPace:
-    """A shared rate limit whose every answer is a round trip (as Redis's are), at half
-    its rate (so each success tells it the rate may recover); ``told`` records them."""
-
-    rate = 100.0
-
-    def __init__(self) -> None:
-        self.told: list[str] = []
-
-    async def acquire(self, n: int = 1) -> object:
-        return attrs.make_class("Permit", {"rate": attrs.field(default=50.0)})()
-
-    async def slow_down(
-        self, factor: float = 0.5, *, retry_after: float | None = None, permit: object = None
-    ) -> bool:
-        self.told.append("slow_down")
-        await anyio.lowlevel.checkpoint()
-        return True
-
-    async def recovered(self) -> float:
-        self.told.append("recovered")
-        await anyio.lowlevel.checkpoint()
-        return self.rate
-
-
 @pytest.mark.asyncio
 @pytest.mark.parametrize("answer", ["429", "sent"])
 async def test_ctrl_c_while_telling_a_shared_limit_how_a_request_went_keeps_the_journal_true(
@@ -414,7 +389,7 @@ async def test_ctrl_c_while_telling_a_shared_limit_how_a_request_went_keeps_the_
     """Ctrl-C comes as the job tells the shared rate limit of a 429 (provably not sent) or
     of a success: the journal has the chunk pending, or done with its outcomes, first."""
     path = tmp_path / "job.sqlite"
-    pace = SharedPace()
+    pace = CheckpointPace()
 
     with anyio.CancelScope() as scope:
 

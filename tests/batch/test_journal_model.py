@@ -4,7 +4,8 @@ Each example is one job over one journal: a few runs, each with its own answers 
 chunk requests (sent, refused before the provider acted, throttled with a 429, an answer
 lost before or after the provider acted, a refusal of the chunk or of the whole job, the
 owner's stop, Ctrl-C with a request in flight), its own concurrency, retries and
-``resend_failed_chunks``, and a sender with or without idempotency keys; per-number limits
+``resend_failed_chunks``, a sender with or without idempotency keys, and with or without a
+rate limit shared with other processes (told of each answer); per-number limits
 (some numbers had a message just before the job) and a spend cap may hold for the whole
 job. A last run answers everything. The provider's ledger is what it really sent; the
 properties are the SDK's promises, checked after every run:
@@ -50,7 +51,7 @@ from crowdsms.deliveries import OptOutWords, ProviderReport, ReportKind, SQLiteD
 from crowdsms.limits import NumberLimiter
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
-from .fakes import Call, FakeChunkSender, FakeTime, phone_at
+from .fakes import Call, CheckpointPace, FakeChunkSender, FakeTime, phone_at
 from .ledger import Answer, Owner, Provider, assert_true_to_ledger, examples, never_twice
 
 JOB = "modelled"
@@ -78,6 +79,7 @@ class RunPlan:
     resend_unconfirmed: bool = False  # resend_unconfirmed_after=0: at-least-once
     reports: int = 0  # before the run, the reports recorded: 0 none, 1 every other one, 2 all
     ctrl_c_at_write: int | None = None  # Ctrl-C during this journal write of the run (0: first)
+    shared_pace: bool = False  # a rate limit shared with other processes, told of each answer
 
 
 class OneSegmentEach(FakeChunkSender):
@@ -145,6 +147,7 @@ class Run:
             number_limiter=self.limiter,
             max_segments=self.cap,
             resend_unconfirmed_after=0.0 if plan.resend_unconfirmed else None,
+            shared_pace=CheckpointPace() if plan.shared_pace else None,
             runtime=FakeTime().runtime(),
         )
         got: list[BatchOutcome] = []
@@ -169,6 +172,7 @@ RUN = {  # what varies in every run
     "attempts": st.integers(1, 3),
     "jitter": st.integers(0, 3),
     "ctrl_c_at_write": st.none() | st.integers(0, 6),
+    "shared_pace": st.booleans(),
 }
 plans = st.builds(
     RunPlan,
