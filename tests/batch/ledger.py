@@ -162,6 +162,9 @@ class Owner:
     scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
     random: Random = attrs.Factory(lambda: Random(0))  # seeded: the same run every time
     sender: BatchSender | None = None
+    ctrl_c_with_answer: int | None = None
+    """Ctrl-C comes as the answer to this request (by number) does: the provider's answer
+    reaches the job, and the cancellation its next checkpoint."""
 
     def stop(self) -> None:
         assert self.sender is not None
@@ -171,17 +174,21 @@ class Owner:
         self, answers: Sequence[Answer], call: Call, given: Sequence[Recipient], *, jitter: int
     ) -> Sequence[RecipientOutcome]:
         """Answer ``call`` as ``answers`` say for its number (sent, past their end)."""
-        return await answer(
-            answers[call.number] if call.number < len(answers) else None,
-            call,
-            given,
-            provider=self.provider,
-            ambiguous=self.ambiguous,
-            interrupt=self.scope.cancel,
-            stop=self.stop,
-            yields=self.random.randint(0, jitter),
-            reference=call.reference,
-        )
+        try:
+            return await answer(
+                answers[call.number] if call.number < len(answers) else None,
+                call,
+                given,
+                provider=self.provider,
+                ambiguous=self.ambiguous,
+                interrupt=self.scope.cancel,
+                stop=self.stop,
+                yields=self.random.randint(0, jitter),
+                reference=call.reference,
+            )
+        finally:
+            if call.number == self.ctrl_c_with_answer:
+                self.scope.cancel()
 
 
 def assert_true_to_ledger(

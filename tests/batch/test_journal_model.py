@@ -3,12 +3,12 @@
 Each example is one job over one journal: a few runs, each with its own answers to its
 chunk requests (sent, refused before the provider acted, throttled with a 429, an answer
 lost before or after the provider acted, a refusal of the chunk or of the whole job, the
-owner's stop, Ctrl-C with a request in flight), its own concurrency, retries and
-``resend_failed_chunks``, a sender with or without idempotency keys, and with or without a
-rate limit shared with other processes (told of each answer); per-number limits
-(some numbers had a message just before the job) and a spend cap may hold for the whole
-job. A last run answers everything. The provider's ledger is what it really sent; the
-properties are the SDK's promises, checked after every run:
+owner's stop, Ctrl-C with a request in flight or as its answer comes), its own
+concurrency, retries and ``resend_failed_chunks``, a sender with or without idempotency
+keys, and with or without a rate limit shared with other processes (told of each answer);
+per-number limits (some numbers had a message just before the job) and a spend cap may
+hold for the whole job. A last run answers everything. The provider's ledger is what it
+really sent; the properties are the SDK's promises, checked after every run:
 
 - no number is ever sent twice (a keyed request the provider has processed is answered
   again, not sent again, as providers with keys do);
@@ -80,6 +80,7 @@ class RunPlan:
     reports: int = 0  # before the run, the reports recorded: 0 none, 1 every other one, 2 all
     ctrl_c_at_write: int | None = None  # Ctrl-C during this journal write of the run (0: first)
     shared_pace: bool = False  # a rate limit shared with other processes, told of each answer
+    ctrl_c_with_answer: int | None = None  # Ctrl-C as the answer to this request comes
 
 
 class OneSegmentEach(FakeChunkSender):
@@ -105,7 +106,9 @@ class Run:
     owner: Owner = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.owner = Owner(self.provider, self.ambiguous)
+        self.owner = Owner(
+            self.provider, self.ambiguous, ctrl_c_with_answer=self.plan.ctrl_c_with_answer
+        )
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
         return await self.owner.play(self.plan.answers, call, given, jitter=self.plan.jitter)
@@ -173,6 +176,7 @@ RUN = {  # what varies in every run
     "jitter": st.integers(0, 3),
     "ctrl_c_at_write": st.none() | st.integers(0, 6),
     "shared_pace": st.booleans(),
+    "ctrl_c_with_answer": st.none() | st.integers(0, 6),
 }
 plans = st.builds(
     RunPlan,

@@ -3,12 +3,12 @@
 Each example is one campaign shard run by waves of workers: the workers of a wave run the
 shard at once (as a redelivered Celery task does), each with its own answers (sent, refused
 before the provider acted, throttled, an answer lost before or after the provider acted, a
-refusal of the chunk or of the whole job, the owner's stop, a worker killed mid-request),
-concurrency and retries, and a sender with or without idempotency keys (and, for the
-whole shard, per-number limits that some numbers reached just before); the next wave runs
-the shard again, as ``resume`` does. A last worker answers everything. The provider's
-ledger is what it really sent, and the properties are the batch journal's, across
-processes:
+refusal of the chunk or of the whole job, the owner's stop, a worker killed mid-request or
+as an answer comes), concurrency and retries, and a sender with or without idempotency
+keys (and, for the whole shard, per-number limits that some numbers reached just before);
+the next wave runs the shard again, as ``resume`` does. A last worker answers everything.
+The provider's ledger is what it really sent, and the properties are the batch journal's,
+across processes:
 
 - no number is ever sent twice, by one worker or several;
 - a worker's run that ends gives every recipient one outcome, true to the ledger (``sent``
@@ -72,6 +72,7 @@ class WorkerPlan:
     attempts: int
     jitter: int = 0
     resend_unconfirmed: bool = False  # resend_unconfirmed_after=0: at-least-once
+    killed_with_answer: int | None = None  # killed as the answer to this request comes
 
 
 @attrs.define
@@ -85,7 +86,9 @@ class Worker:
     owner: Owner = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.owner = Owner(self.provider, self.ambiguous)
+        self.owner = Owner(
+            self.provider, self.ambiguous, ctrl_c_with_answer=self.plan.killed_with_answer
+        )
 
     async def answer(self, call: Call, given: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
         return await self.owner.play(self.plan.answers, call, given, jitter=self.plan.jitter)
@@ -143,6 +146,7 @@ WORKER = {  # what varies in every worker's run
     "concurrency": st.integers(1, 3),
     "attempts": st.integers(1, 3),
     "jitter": st.integers(0, 3),
+    "killed_with_answer": st.none() | st.integers(0, 4),
 }
 workers = st.builds(WorkerPlan, **WORKER)
 
