@@ -5,9 +5,9 @@ Each example is one job over one journal, sent through a :class:`FailoverChunkSe
 two providers, ``a`` then ``b``, each with a ledger of what it really sent and its own
 answers to each run's requests (sent, refused before it acted, throttled, an answer lost
 before or after it acted, a refusal of the chunk or of the whole job, the owner's stop,
-Ctrl-C mid-request). ``a`` refuses some numbers for a reason of its own (a template under
-review: they may go on to ``b``), ``b`` refuses some as blocklisted. A last run answers
-everything. Checked after every run:
+Ctrl-C mid-request or as an answer comes). ``a`` refuses some numbers for a reason of its
+own (a template under review: they may go on to ``b``), ``b`` refuses some as blocklisted.
+A last run answers everything. Checked after every run:
 
 - no number is in the two ledgers more than once in all (never twice, across providers);
 - a ``sent`` recipient is in the ledger of the provider its outcome names; ``failed`` and
@@ -45,6 +45,8 @@ class RunPlan:
     answers: dict[str, list[Answer]]  # by provider
     concurrency: int
     jitter: int = 0
+    ctrl_c_with_answer: dict[str, int | None] = attrs.Factory(dict)
+    """By provider: Ctrl-C comes as the answer to this request (by number) does."""
 
 
 @attrs.define
@@ -63,7 +65,12 @@ class Run:
 
     async def go(self, people: list[Recipient], journal: Path) -> list[BatchOutcome] | None:
         owners = {
-            name: Owner(provider, self.ambiguous) for name, provider in self.providers.items()
+            name: Owner(
+                provider,
+                self.ambiguous,
+                ctrl_c_with_answer=self.plan.ctrl_c_with_answer.get(name),
+            )
+            for name, provider in self.providers.items()
         }
         scope = anyio.CancelScope()
         chunk_sender = FailoverChunkSender([self.route(owners[name], name) for name in NAMES])
@@ -93,6 +100,7 @@ plans = st.builds(
     answers=st.fixed_dictionaries(dict.fromkeys(NAMES, answers)),
     concurrency=st.integers(1, 3),
     jitter=st.integers(0, 3),
+    ctrl_c_with_answer=st.fixed_dictionaries(dict.fromkeys(NAMES, st.none() | st.integers(0, 4))),
 )
 
 
