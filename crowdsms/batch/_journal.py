@@ -208,9 +208,10 @@ class JobJournal(Protocol):
     started with its recorded key, which must be the one its request carried; without it,
     a chunk a keyed run recorded and a run without keys left started could be resent by a
     keyed run, and sent twice), and
-    ``mark_started_limited(index, kept_out)`` (the SQLite journal's: ``mark_started`` that
-    also records which recipients per-number limits kept out of the request, with their
-    outcomes, so that a resumed job reports them ``skipped``, not ``unknown``), and
+    ``mark_started_limited(index, kept_out)`` (``mark_started`` that also records which
+    recipients per-number limits kept out of the request, with their outcomes, so that a
+    resumed job, or a campaign's worker that finds the holder dead, reports them
+    ``skipped``, not ``unknown``), and
     ``spend_store()`` (where a job with a spend cap records what each chunk spent, so that
     a resumed job keeps its budget; see :mod:`crowdsms.batch._spend_store`), and
     ``checks_fingerprints`` (a bool, true when absent): false for a journal that never

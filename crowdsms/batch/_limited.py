@@ -29,8 +29,8 @@ that was in flight (``started``) is reported ``unknown`` (code ``interrupted``) 
 the provider has idempotency keys: its request may have carried only the recipients the
 limit allowed, so sending the chunk again with its key could reach a number the limit
 refused. Where the journal records which recipients the limits kept out of the request
-(the SQLite journal does, with ``mark_started_limited``), those keep their ``skipped``
-outcomes; only the recipients the request carried are ``unknown``.
+(``mark_started_limited``: the SQLite journal does, and so do a campaign's claims), those
+keep their ``skipped`` outcomes; only the recipients the request carried are ``unknown``.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ async def mark_started_limited(
     journal: ChunkStates, index: int, kept_out: Mapping[int, RecipientOutcome]
 ) -> None:
     """``journal.mark_started(index)``, recording ``kept_out`` too where the journal can
-    (``mark_started_limited``, the SQLite journal's): a resumed job then reports those
-    recipients ``skipped`` rather than ``unknown``."""
+    (``mark_started_limited``; both journals of crowdsms can): a resumed job then reports
+    those recipients ``skipped`` rather than ``unknown``."""
     record = getattr(journal, "mark_started_limited", None)
     if record is None:
         await journal.mark_started(index)
