@@ -654,10 +654,8 @@ class _Job:
         # "started": the request may have reached the provider. With per-number limits it
         # may have carried part of the chunk only, so it is not sent again (see _limited);
         # the recipients the journal says the limits kept out of it are skipped, as they were.
-        results = interrupted_outcomes(block, self._job_id)
         kept_out = recorded.kept_out or {}
-        for offset, outcome in kept_out.items():
-            results[offset] = outcome
+        results = interrupted_outcomes(block, self._job_id, kept_out)
         if (
             self._keyed
             and recorded.idempotency_key is not None

@@ -346,10 +346,10 @@ def decode_kept_out(
     not be of its last request: a version of crowdsms that does not write it started the
     chunk since (``started_at`` moved), or sent it again with its key (``sent_at``; this
     version never resends with its key a chunk that limits kept recipients out of)."""
+    if sent_at is not None:
+        return None
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("started_at") != started_at:
-        return None
-    if sent_at is not None:
         return None
     return {int(offset): _outcome_from_json(item) for offset, item in data["kept_out"]}
 

@@ -14,7 +14,7 @@ confirmed them), and it stays started in the journal, for a later run to resend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from crowdsms.batch._chunking import Block
 from crowdsms.errors import CrowdSMSError
@@ -93,21 +93,28 @@ def not_sent_outcomes(
     ]
 
 
-def interrupted_outcomes(block: Block, job_id: str) -> list[RecipientOutcome]:
+def interrupted_outcomes(
+    block: Block, job_id: str, kept_out: Mapping[int, RecipientOutcome] | None = None
+) -> list[RecipientOutcome]:
     """``unknown`` (code :data:`INTERRUPTED`) for every recipient of a chunk an earlier run
-    of the job was sending when it stopped: the provider may have sent it."""
+    of the job was sending when it stopped: the provider may have sent it; but for those
+    per-number limits kept out of its request (``kept_out``, by offset), which keep their
+    outcomes."""
     assert block.chunk_index is not None
     message = (
         f"chunk {block.chunk_index} of job {job_id!r} was being sent when the job stopped, so "
         "the provider may have sent it. Check its delivery reports before sending these "
         "recipients again"
     )
-    return [
+    outcomes = [
         RecipientOutcome(
             phone=recipient.phone, status=OutcomeStatus.UNKNOWN, code=INTERRUPTED, message=message
         )
         for recipient in block.recipients
     ]
+    for offset, outcome in (kept_out or {}).items():
+        outcomes[offset] = outcome
+    return outcomes
 
 
 def unsent_outcomes(block: Block, stop: JobStop) -> list[RecipientOutcome]:
