@@ -2,7 +2,8 @@
 
 The job may be running: the webhook app records reports into the same file, and
 ``reconcile`` changes only chunks that are ``done`` (with a compare-and-set, so a chunk the
-job rewrites meanwhile is left to the job). Chunks being sent are counted ``in_flight``. If
+job rewrites meanwhile is left to the job). Chunks being sent are counted ``in_flight``, but
+for the recipients per-number limits kept out of their requests, which are ``skipped``. If
 the job is not running (its lock is free), chunks it left ``started`` when it stopped are
 counted with the reports applied in memory; the journal keeps them ``started`` so that a
 resumed job handles them as usual (resending them under the same idempotency key where the
@@ -97,8 +98,12 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
             if state == "pending":
                 continue
             if state == "started":
-                if running:
-                    in_flight += len(_phones(phones))
+                kept_out = (
+                    decode_kept_out(kept, started_at=started_at, sent_at=sent_at) if kept else None
+                ) or {}
+                if running:  # those limits kept out of its request are settled: skipped
+                    in_flight += len(_phones(phones)) - len(kept_out)
+                    outcomes += [kept_out[offset] for offset in sorted(kept_out)]
                     continue
                 interrupted = [
                     RecipientOutcome(
@@ -109,10 +114,7 @@ def _reconcile(path: str, job_id: str, provider: str | None, pulled: int) -> Del
                     )
                     for phone in _phones(phones)
                 ]
-                kept_out = (
-                    decode_kept_out(kept, started_at=started_at, sent_at=sent_at) if kept else None
-                )
-                for offset, outcome in (kept_out or {}).items():  # never in its request
+                for offset, outcome in kept_out.items():  # never in its request
                     interrupted[offset] = outcome
                 outcomes += matcher.apply(index, started_at, interrupted, resent=resends > 0)
                 continue

@@ -94,7 +94,8 @@ class ReconcilingJournal(ReplayJournal):
     """Replays one shard's chunks with its reports applied, keeping what they changed.
 
     Chunks no worker has claimed yet replay as :data:`NOT_STARTED` placeholders, chunks
-    being sent (or resent) as :data:`IN_FLIGHT` ones; a chunk whose worker died mid-request
+    being sent (or resent) as :data:`IN_FLIGHT` ones (but for the recipients per-number
+    limits kept out of the request, ``skipped``); a chunk whose worker died mid-request
     is counted with the reports applied in memory (a worker's next run of the shard records
     it, ``unknown``).
     """
@@ -122,6 +123,7 @@ class ReconcilingJournal(ReplayJournal):
     ) -> RecordedChunk | None:
         """Chunk ``index`` with the reports applied (its changes kept), or a placeholder."""
         self._index.add_numbers(self.matcher, phones)
+        placeholders = _placeholders(phones, IN_FLIGHT)
         for _attempt in range(_ATTEMPTS):
             record = await self._store.chunk(index)
             if record is None:
@@ -129,6 +131,9 @@ class ReconcilingJournal(ReplayJournal):
                 return _done(_placeholders(phones, NOT_STARTED))
             if not record.finished:
                 if (record.lease_left or 0) > 0:
+                    # Being sent: those limits kept out of its request are settled (skipped).
+                    for offset, outcome in (record.kept_out or {}).items():
+                        placeholders[offset] = outcome
                     break
                 interrupted = interrupted_outcomes(index, phones, record.kept_out)
                 resent = record.resends > 0
@@ -150,8 +155,8 @@ class ReconcilingJournal(ReplayJournal):
             if result == "resending":
                 break
             # changed meanwhile (a worker finished a resend, another reconcile): read again
-        self.in_flight += len(phones)
-        return _done(_placeholders(phones, IN_FLIGHT))
+        self.in_flight += sum(1 for outcome in placeholders if outcome.code == IN_FLIGHT)
+        return _done(placeholders)
 
 
 def counted(outcomes: Iterable[RecipientOutcome]) -> list[RecipientOutcome]:

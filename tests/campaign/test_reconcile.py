@@ -204,12 +204,20 @@ async def test_chunks_being_sent_or_resent_are_counted_in_flight_and_left_to_the
 
 
 @pytest.mark.asyncio
-async def test_a_dead_workers_chunk_counts_what_limits_kept_out_as_skipped(
+async def test_a_live_or_dead_workers_chunk_counts_what_limits_kept_out_as_skipped(
     redis: redis.asyncio.Redis, sandbox: Sandbox, store: RedisDeliveryStore, tmp_path: Path
 ) -> None:
     phones, campaign = await create(redis, tmp_path, "kept", shard_rows=20)
     await run_all(campaign, sandbox)
     await pushed(sandbox)
+    live = campaign.claims(0, Durability.FSYNC_ALWAYS)
+    await redis.delete(live.chunk_key(0))  # as if a live worker were sending it
+    held = RecipientOutcome(phone=phones[1], status=OutcomeStatus.SKIPPED, code="limited")
+    assert isinstance(await live.claim(0, "live", 600, kept_out={1: held}), Claimed)
+    busy = await campaign.reconcile()
+    # the live worker's request carries 9 of its 10; the tenth is settled, skipped
+    assert (busy.in_flight, busy.skipped, busy.unknown) == (9, 1, 0)
+
     claims = campaign.claims(1, Durability.FSYNC_ALWAYS)
     await redis.delete(claims.chunk_key(0))  # as if a worker that died had claimed it
     limited = RecipientOutcome(phone=phones[21], status=OutcomeStatus.SKIPPED, code="limited")
@@ -223,8 +231,8 @@ async def test_a_dead_workers_chunk_counts_what_limits_kept_out_as_skipped(
     summary = await campaign.reconcile()
     # its other 9 were sent by the first run, whose reports confirm them
     assert (summary.sent, summary.skipped, summary.unknown, summary.in_flight) == (
-        ROWS - 1,
-        1,
+        ROWS - 11,
+        2,
         0,
-        0,
+        9,
     )

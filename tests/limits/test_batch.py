@@ -29,6 +29,7 @@ from crowdsms.errors import DeliveryCertainty, InvalidInputError, RequestTimeout
 from crowdsms.limits import NumberAdmission, NumberLimiter, NumberLimits, NumberPermit
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, phone_at, recipients, sent
+from tests.waiting import wait_until
 
 JOB = "limited-job"
 
@@ -375,8 +376,13 @@ async def test_a_chunk_in_flight_keeps_the_numbers_its_limits_kept_out_skipped(
     limiter.acquire_nowait(phone_at(7))
 
     first = FakeChunkSender(max_chunk_size=5, keyed=keyed, script=answer_first_then_hang)
-    with anyio.move_on_after(1):
-        await run(first, recipients(10), limiter, journal=path, concurrency=1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: run(first, recipients(10), limiter, journal=path, concurrency=1))
+        await wait_until(lambda: len(first.calls) == 2, missing=lambda: "the second request")
+        # The job runs, its second chunk in flight: 7 is settled (skipped), the rest is not.
+        summary = await reconcile(path, JOB)
+        assert (summary.sent, summary.in_flight, summary.skipped) == (5, 4, 1)
+        group.cancel_scope.cancel()
     assert first.phones_received()[5:] == [phone_at(p) for p in (5, 6, 8, 9)]
     summary = await reconcile(path, JOB)  # the job stopped: its chunk in flight is counted
     assert (summary.sent, summary.unknown, summary.skipped) == (5, 4, 1)
