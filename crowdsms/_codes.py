@@ -53,6 +53,9 @@ _ADVICE: Mapping[CodeKind, str] = {
 }
 
 
+_UNKNOWN = DeliveryCertainty.UNKNOWN
+_MAY_HAVE_SENT = "; it may have been sent: check its delivery reports before sending it again"
+
 _JOB_WIDE: Mapping[CodeKind, bool] = {
     CodeKind.AUTHENTICATION: True,
     CodeKind.SIGNATURE: True,
@@ -102,7 +105,7 @@ def error_for_code(
         explanation=info.explanation,
         operation=operation,
         certainty=certainty,
-        action=_ADVICE[info.kind],
+        action=_ADVICE[info.kind] + (_MAY_HAVE_SENT if certainty is _UNKNOWN else ""),
         retryable=info.retryable,
         job_wide=info.stops_a_job,
     )

@@ -51,6 +51,12 @@ class DeliveryCertainty(enum.Enum):
 
 _ERROR_TEXTS = ("what", "received", "action", "provider_message")
 
+_ANSWERED = {
+    DeliveryCertainty.NOT_SENT: "refused the request",
+    DeliveryCertainty.UNKNOWN: "answered, perhaps after acting on the request,",
+}
+"""How a provider's error answer reads, by whether it may have acted on the request."""
+
 
 def mask_error_chain(error: BaseException, mask: Callable[[str], str]) -> None:
     """Apply ``mask`` to the texts of ``error`` and of every exception chained to it (its
@@ -281,7 +287,7 @@ class ProviderError(RequestError):
         self.retryable = retryable
         self.job_wide = type(self).job_wide_by_default if job_wide is None else job_wide
         super().__init__(
-            f"{provider} refused the request with code {code}: {explanation}",
+            f"{provider} {_ANSWERED[certainty]} with code {code}: {explanation}",
             certainty=certainty,
             operation=operation,
             received=repr(provider_message),

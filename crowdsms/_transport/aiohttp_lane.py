@@ -104,6 +104,11 @@ class AiohttpLane:
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        # aiohttp sends a GET (or HEAD, PUT, DELETE) once more on its own when a kept-alive
+        # connection drops after the request went out; but a GET may act at the provider (a
+        # pull takes reports off its queue), so only the transport, which knows whether a
+        # request may be repeated, retries. (A private setting: a test fails if it goes.)
+        self._session._retry_connection = False
         return self._session
 
     def _url(self, request: WireRequest) -> URL:

@@ -268,6 +268,36 @@ async def test_a_connection_closed_after_the_request_is_unknown_and_not_retried(
 
 @_ASYNCIO
 @_BOTH
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_reused_connection_closed_after_a_request_is_unknown_and_not_repeated(
+    backend: str, method: str
+) -> None:
+    """A GET may act at the provider (a pull takes reports off its queue): neither library
+    repeats it on its own when the kept-alive connection drops after the request was read
+    (aiohttp would, for GET, by default); the transport decides, and it says ``UNKNOWN``."""
+    requests = 0
+
+    async def handler(stream: anyio.abc.SocketStream) -> None:
+        nonlocal requests
+        async with stream:
+            while True:
+                await _read_head(stream)
+                requests += 1
+                if requests == 2:
+                    return  # read in full (the queue handed out), then the connection drops
+                await stream.send(_answer(b'{"ok":true}'))
+
+    pull = read_request(method=method, idempotent=False, operation="reports.pull")
+    async with _server(handler) as url, _client(url, backend) as client:
+        await client.call(pull)  # opens the connection the next call reuses
+        with pytest.raises(ConnectionFailedError) as caught:
+            await client.call(pull)
+    assert caught.value.certainty is DeliveryCertainty.UNKNOWN
+    assert requests == 2
+
+
+@_ASYNCIO
+@_BOTH
 @pytest.mark.parametrize("declared", [True, False])
 async def test_an_answer_over_the_size_limit_is_refused(backend: str, declared: bool) -> None:
     body = b"x" * 5000

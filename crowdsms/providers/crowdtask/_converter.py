@@ -162,18 +162,29 @@ def error_for_answer(response: ApiResponse) -> CrowdSMSError:
     """The error for a failed answer: a typed provider error, or an HTTP status error."""
     status = response.status_code
     reason = error_reason(response)
-    certainty = DeliveryCertainty.NOT_SENT if status < 500 else DeliveryCertainty.UNKNOWN
-    if reason is not None:
+    # A refusal (4xx, or the error envelope with 2xx) is NOT_SENT; a redirect (crowdsms
+    # follows none) may come after the upload was acted on ("created, see there"), as may
+    # a 5xx: UNKNOWN.
+    refused = status < 300 or 400 <= status < 500
+    certainty = DeliveryCertainty.NOT_SENT if refused else DeliveryCertainty.UNKNOWN
+    if reason is not None and certainty is DeliveryCertainty.NOT_SENT:
         return error_for_code(
             code=status, message=reason, operation=response.operation, certainty=certainty
         )
-    action = (
-        "Check base_url and batch_path (the older documents use /task/batch, the later ones "
-        "/api/task/batch)"
-        if status in (404, 405)
-        else "Check the request against CrowdTask's documentation; report this answer if it "
-        "persists"
-    )
+    if certainty is DeliveryCertainty.UNKNOWN:
+        action = (
+            "Tasks may have been created: look the upload up in CrowdTask before uploading "
+            "these rows again, or some tasks will exist twice"
+        )
+    elif status in (404, 405):
+        action = (
+            "Check base_url and batch_path (the older documents use /task/batch, the later "
+            "ones /api/task/batch)"
+        )
+    else:
+        action = (
+            "Check the request against CrowdTask's documentation; report this answer if it persists"
+        )
     return HTTPStatusError(
         f"CrowdTask answered HTTP {status} without its error envelope",
         status_code=status,

@@ -213,8 +213,26 @@ def answer_message(data: Mapping[str, Any]) -> str:
 
 
 def http_status_error(response: ApiResponse) -> HTTPStatusError:
-    """The error for an HTTP error status whose body is not the gateway's envelope."""
+    """The error for an HTTP status other than 2xx whose body is not the gateway's envelope.
+
+    A 4xx refused the request before processing (``NOT_SENT``). A 3xx is ``UNKNOWN``:
+    crowdsms follows no redirects, and a redirect after a send ("processed, see there") may
+    come after the gateway acted on it.
+    """
     status = response.status_code
+    if status < 400:
+        return HTTPStatusError(
+            f"the gateway answered HTTP {status} (a redirect) without its usual answer",
+            status_code=status,
+            certainty=DeliveryCertainty.UNKNOWN,
+            operation=response.operation,
+            received=f"HTTP {status}, body {excerpt(response.content)}",
+            action=(
+                "The gateway may have acted on the request before redirecting: check its "
+                "delivery reports before sending again, and point base_url at the address "
+                "that answers without a redirect"
+            ),
+        )
     return HTTPStatusError(
         f"the gateway answered HTTP {status} without its usual answer",
         status_code=status,

@@ -151,7 +151,11 @@ def parse_send_result(
     envelope = parse_envelope(response)
     code = envelope.status_code
     if code not in (SUCCESS, PARTIAL_SUCCESS, ALL_FAILED):
-        raise error_for_code(code=code, message=envelope.message, operation=response.operation)
+        # "result": true says the call went through, whatever the code: it may have sent.
+        certainty = DeliveryCertainty.UNKNOWN if envelope.result else None
+        raise error_for_code(
+            code=code, message=envelope.message, operation=response.operation, certainty=certainty
+        )
     info = info_as(envelope, SendInfo, response)
     position = {phone: index for index, phone in enumerate(phones)}
     ids: dict[int, str] = {}

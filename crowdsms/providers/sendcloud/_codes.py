@@ -115,11 +115,14 @@ def error_for_code(
     """The typed error for a request-level code (unknown codes included).
 
     ``certainty`` defaults to ``NOT_SENT`` (the provider refused the request), except for an
-    internal error (501), after which it may have sent part of it: ``UNKNOWN``.
+    internal error (501, and any other code of the 5xx family crowdsms does not know), after
+    which it may have sent part of it: ``UNKNOWN``.
     """
     text = str(code)
     if certainty is None:
-        certainty = DeliveryCertainty.UNKNOWN if text in _AMBIGUOUS else DeliveryCertainty.NOT_SENT
+        server = len(text) == 3 and text.startswith("5") and text.isdigit()
+        ambiguous = text in _AMBIGUOUS or (server and text not in CODES)
+        certainty = DeliveryCertainty.UNKNOWN if ambiguous else DeliveryCertainty.NOT_SENT
     return _error_for_code(
         provider=_PROVIDER,
         code=text,

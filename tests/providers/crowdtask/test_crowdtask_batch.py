@@ -209,6 +209,24 @@ async def test_uploads_are_not_retried_after_an_ambiguous_failure(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("body", [b"", b'{"status": "error", "reason": "moved"}'])
+async def test_a_redirect_after_an_upload_is_unknown_and_not_retried(
+    client: AsyncCrowdTask, body: bytes
+) -> None:
+    """crowdsms follows no redirects; one after an upload ("created, see there") may come
+    after CrowdTask made the tasks, so it is never reported as not sent."""
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.post("/task/batch").mock(
+            return_value=answer(302, body, location="/batches/B1")
+        )
+        with pytest.raises(CrowdSMSError) as caught:
+            await client.tasks.batch(project_id=1, rows=ROWS)
+    assert route.call_count == 1
+    assert caught.value.certainty is DeliveryCertainty.UNKNOWN
+    assert "twice" in str(caught.value)
+
+
+@pytest.mark.asyncio
 async def test_uploads_are_retried_when_not_processed(client: AsyncCrowdTask, sleeps: Any) -> None:
     with respx.mock(base_url=BASE) as mock:
         route = mock.post("/task/batch").mock(

@@ -180,6 +180,25 @@ async def test_http_error_page_raises_http_status_error(client: AsyncPaasw) -> N
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("body", ["<html>See Other</html>", '{"code":"10000","message":"ok"}'])
+async def test_a_redirect_after_a_send_is_unknown_and_not_retried(
+    client: AsyncPaasw, body: str
+) -> None:
+    """crowdsms follows no redirects; one after a send ("processed, see there") may come
+    after the gateway sent it, so it is never reported as not sent."""
+    with mock_gateway() as mock:
+        redirect = raw(body, 303, "text/html")
+        redirect.headers["location"] = "/sms/result/1"
+        route = mock.post("/sms/send").mock(return_value=redirect)
+        with pytest.raises(HTTPStatusError) as caught:
+            await client.sms.send(phones=[PHONE_1], sign=SIGN, content=CONTENT)
+    assert caught.value.status_code == 303
+    assert caught.value.certainty is DeliveryCertainty.UNKNOWN
+    assert "delivery reports" in str(caught.value)
+    assert route.call_count == 1
+
+
+@pytest.mark.asyncio
 async def test_ambiguous_failure_of_a_send_is_not_retried(client: AsyncPaasw) -> None:
     with mock_gateway() as mock:
         route = mock.post("/sms/send").mock(return_value=raw("oops", 500, "text/plain"))

@@ -202,6 +202,8 @@ async def test_all_failed(client: AsyncSendCloud, api: respx.MockRouter) -> None
         (498, "一天内发信太多", ProviderError, DeliveryCertainty.NOT_SENT, False),
         (499, "账户额度不够", ProviderError, DeliveryCertainty.NOT_SENT, False),
         (501, "服务器异常", ProviderError, DeliveryCertainty.UNKNOWN, True),
+        # a server error crowdsms does not know may have come mid-send, as 501 may
+        (500, "服务器内部错误", ProviderError, DeliveryCertainty.UNKNOWN, False),
         (777, "新的错误", ProviderError, DeliveryCertainty.NOT_SENT, False),
     ],
 )
@@ -228,6 +230,18 @@ async def test_request_level_errors(
     assert error.explanation in str(error)
     assert message in str(error)
     assert "sendcloud.sms.send" in str(error)
+
+
+@pytest.mark.asyncio
+async def test_a_code_it_does_not_know_with_result_true_may_have_been_sent(
+    client: AsyncSendCloud, api: respx.MockRouter
+) -> None:
+    """``"result": true`` says the call went through: whatever the code, it may have sent."""
+    route = api.post("/send").mock(return_value=answer(201, "请求已接受", result=True))
+    with pytest.raises(ProviderError) as caught:
+        await client.sms.send(template_id=1, phones=["13800138000"])
+    assert caught.value.certainty is DeliveryCertainty.UNKNOWN
+    assert route.call_count == 1
 
 
 @pytest.mark.asyncio
