@@ -122,6 +122,25 @@ async def test_paasw_reports_in_both_cases_get_one_call_each_and_the_seed_ack():
 
 
 @pytest.mark.asyncio
+async def test_a_paasw_push_with_an_odd_report_is_acknowledged_with_all_its_reports():
+    recorder = Recorder()
+    odd = [
+        {"phoneNumber": "13900000004", "code": "1", "smsSize": "", "success": 0},
+        {"phoneNumber": "13900000005", "success": False},  # no code: not a report
+    ]
+    async with client_for(make_app(recorder)) as client:
+        body = as_json([*REPORTS, *odd])
+        response = await client.post("/paasw/deliver", content=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"code": 10000, "msg": "操作成功"}
+    assert [(type(e), e.raw.get("phoneNumber")) for e in recorder.events][-2:] == [
+        (PaaswDeliveryReport, "13900000004"),
+        (UnknownEvent, "13900000005"),
+    ]
+    assert len(recorder.events) == 5
+
+
+@pytest.mark.asyncio
 async def test_paasw_replies_get_the_reply_ack():
     recorder = Recorder()
     replies = [{"phone_number": "18612345678", "content": "好", "sequence_id": 5}]

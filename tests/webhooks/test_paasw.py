@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from crowdsms.providers.paasw import (
     PaaswReply,
     PaaswWebhook,
 )
-from crowdsms.webhooks import DeliveryOutcome, WebhookFormatError
+from crowdsms.webhooks import DeliveryOutcome, UnknownEvent, WebhookFormatError
 
 from .pushes import JSON, as_json
 
@@ -148,3 +149,63 @@ def test_a_reply_pushed_to_the_report_receiver_is_malformed():
     reply = [{"phoneNumber": "18612345678", "content": "内容"}]
     with pytest.raises(WebhookFormatError):
         PaaswWebhook().parse_deliveries(JSON, as_json(reply))
+
+
+# -- one odd item never costs the others ----------------------------------------------------
+
+GOOD = {
+    "phoneNumber": "13900000001",
+    "code": "10000",
+    "success": True,
+    "bizId": "B1",
+    "smsSize": "1",
+}
+
+
+@pytest.mark.parametrize(
+    ("odd", "outcome"),
+    [
+        ({"code": "1", "smsSize": ""}, DeliveryOutcome.FAILED),  # an empty size on a failure
+        ({"code": "4", "success": 0}, DeliveryOutcome.FAILED),  # 0/1 for false/true
+        ({"code": "777", "success": 1}, DeliveryOutcome.DELIVERED),
+        ({"code": "4", "message": None, "smsSize": 1.0}, DeliveryOutcome.FAILED),
+        ({"code": "4", "bizId": {"id": 1}}, DeliveryOutcome.FAILED),
+    ],
+)
+def test_an_odd_descriptive_field_does_not_refuse_the_push(odd, outcome):
+    bad = {"phoneNumber": "13900000002", "bizId": "B1", **odd}
+    good, read = PaaswWebhook().deliveries.parse(JSON, as_json([GOOD, bad]))
+    assert (good.phone, good.outcome) == ("13900000001", DeliveryOutcome.DELIVERED)
+    assert isinstance(read, PaaswDeliveryReport)
+    assert (read.phone, read.code, read.outcome) == ("13900000002", odd["code"], outcome)
+    assert read.raw == bad
+
+
+def test_an_item_that_is_no_report_becomes_an_unknown_event_and_the_others_are_kept(caplog):
+    no_code = {"phoneNumber": "13900000002", "bizId": "B1", "success": False}
+    with caplog.at_level(logging.WARNING, logger="crowdsms.providers.paasw"):
+        events = PaaswWebhook().deliveries.parse(JSON, as_json([GOOD, no_code, None, GOOD]))
+    assert [type(e) for e in events] == [PaaswDeliveryReport, UnknownEvent, PaaswDeliveryReport]
+    unknown = events[1]
+    assert (unknown.provider, unknown.kind, unknown.raw) == ("paasw", "report", no_code)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "delivery report [1] of 4 does not have the expected fields" in messages[0]
+    assert "UnknownEvent" in messages[0]
+    assert "[2] of 4 is null" in messages[1]
+    assert not any("1390000000" in m for m in messages)
+
+
+def test_a_reply_that_is_no_reply_becomes_an_unknown_event_and_the_others_are_kept():
+    good = {"phoneNumber": "18612345678", "content": "T", "sign": 7, "sequenceId": [1]}
+    no_content = {"phoneNumber": "18612345679", "content": None}
+    reply, unknown = PaaswWebhook().replies.parse(JSON, as_json([good, no_content]))
+    assert isinstance(reply, PaaswReply)
+    assert (reply.phone, reply.content, reply.sign, reply.sequence_id) == (
+        "18612345678",
+        "T",
+        None,
+        None,
+    )
+    assert isinstance(unknown, UnknownEvent)
+    assert (unknown.kind, unknown.raw) == ("reply", no_content)

@@ -44,6 +44,7 @@ __all__ = [
     "answer_message",
     "converter",
     "http_status_error",
+    "loose_time",
     "parse_balance_answer",
     "parse_send_answer",
     "read_answer",
@@ -139,7 +140,14 @@ _TIME_FORMATS: Final = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y%m%d%H%M
 
 
 def _time(value: Any, _: type) -> datetime | None:
-    """Lenient on purpose: a time in an unknown format must not lose a pulled report."""
+    return loose_time(value)
+
+
+def loose_time(value: Any) -> datetime | None:
+    """A gateway time (China time), or ``None`` for anything else.
+
+    Lenient on purpose: a time in an unknown format must not lose a pulled report.
+    """
     if not isinstance(value, str):
         return None
     text = value.strip()

@@ -11,14 +11,16 @@ reports). For the same reason an answer that cannot be parsed raises
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 from crowdsms.errors import CrowdSMSError
 from crowdsms.providers.paasw._models import DeliveryReport, Reply
-from crowdsms.providers.paasw._report_parsing import parse_pulled_deliveries, parse_pulled_replies
+from crowdsms.providers.paasw._report_parsing import (
+    Unreadable,
+    parse_pulled_deliveries,
+    parse_pulled_replies,
+    readable,
+)
 from crowdsms.providers.paasw._requests import (
     DELIVER_PATH,
     REPLIES_PATH,
@@ -26,25 +28,14 @@ from crowdsms.providers.paasw._requests import (
     pull_request,
 )
 from crowdsms.providers.paasw._validation import check_sign
-from crowdsms.providers.paasw._webhooks import PaaswDeliveryWebhook, PaaswReplyWebhook
+from crowdsms.providers.paasw._webhooks import delivery_events, reply_events
 from crowdsms.webhooks._events import Event
 
 __all__ = ["ReportEndpoints"]
 
 logger = logging.getLogger("crowdsms.providers.paasw")
 
-_DELIVERIES = PaaswDeliveryWebhook()
-_REPLIES = PaaswReplyWebhook()
-
-
-def _as_events(
-    receiver: PaaswDeliveryWebhook | PaaswReplyWebhook, items: Sequence[Mapping[str, Any]]
-) -> list[Event]:
-    """The events a push of ``items`` (pulled, already checked) becomes: the same classes,
-    outcomes and times as a push of them."""
-    if not items:
-        return []
-    return receiver.parse((), json.dumps(list(items), ensure_ascii=False))
+_LEFT_OUT = "left out (pull_events returns it as an UnknownEvent)"
 
 
 class ReportEndpoints:
@@ -59,16 +50,28 @@ class ReportEndpoints:
     async def pull_deliveries(self, *, sign: str | None = None) -> list[DeliveryReport]:
         """Take the waiting delivery reports off the queue (``GET /sms/deliver``).
 
-        ``sign`` limits them to one SMS signature. Returns an empty list when none wait.
+        ``sign`` limits them to one SMS signature. Returns an empty list when none wait. An
+        item without a usable ``phoneNumber`` or ``code`` is left out with a warning (see
+        :meth:`pull_events`, which keeps it).
         """
+        return readable(await self._pull_deliveries(sign), "delivery report", fate=_LEFT_OUT)
+
+    async def pull_replies(self, *, sign: str) -> list[Reply]:
+        """Take the waiting replies (上行) for ``sign`` off the queue (``GET /sms/smsUp``).
+
+        An item without a usable ``phoneNumber`` or ``content`` is left out with a warning
+        (see :meth:`pull_events`, which keeps it).
+        """
+        return readable(await self._pull_replies(sign), "reply", fate=_LEFT_OUT)
+
+    async def _pull_deliveries(self, sign: str | None) -> list[DeliveryReport | Unreadable]:
         fields = {} if sign is None else {"sign": check_sign(sign)}
         request = pull_request(
             DELIVER_PATH, operation="paasw.reports.pull_deliveries", fields=fields
         )
         return parse_pulled_deliveries(await self._requests.call(request))
 
-    async def pull_replies(self, *, sign: str) -> list[Reply]:
-        """Take the waiting replies (上行) for ``sign`` off the queue (``GET /sms/smsUp``)."""
+    async def _pull_replies(self, sign: str) -> list[Reply | Unreadable]:
         fields = {"sign": check_sign(sign)}
         request = pull_request(REPLIES_PATH, operation="paasw.reports.pull_replies", fields=fields)
         return parse_pulled_replies(await self._requests.call(request))
@@ -81,6 +84,8 @@ class ReportEndpoints:
         reports are handled alike (e.g. by :class:`crowdsms.deliveries.ReportRecorder`).
         One ``/sms/deliver`` pull (reports of every sign), then, when ``sign`` is given, one
         ``/sms/smsUp`` pull of the replies to it. An empty list means both queues were empty.
+        An item that is not a report or a reply (no number, no code or content) comes as an
+        :class:`~crowdsms.webhooks.UnknownEvent` holding it, logged as a warning.
         Store what it returns before pulling again: the gateway has forgotten it.
 
         A failed delivery pull is raised (see the module's docstring for why it is not
@@ -90,12 +95,11 @@ class ReportEndpoints:
         """
         if sign is not None:
             check_sign(sign)  # refused before anything is taken off a queue
-        reports = await self.pull_deliveries()
-        events = _as_events(_DELIVERIES, [report.raw for report in reports])
+        events = delivery_events(await self._pull_deliveries(None))
         if sign is None:
             return events
         try:
-            replies = await self.pull_replies(sign=sign)
+            replies = await self._pull_replies(sign)
         except CrowdSMSError as exc:
             if not events:
                 raise
@@ -107,4 +111,4 @@ class ReportEndpoints:
                 exc,
             )
             return events
-        return events + _as_events(_REPLIES, [reply.raw for reply in replies])
+        return events + reply_events(replies)

@@ -8,20 +8,31 @@ pushes: put the receiver behind a path nobody can guess, or an IP allow-list.
 Each kind expects its own acknowledgement (seed 002): deliveries
 ``{"code": 10000, "msg": "操作成功"}`` (a number), replies ``{"code": "10000", "msg": "请求成功"}``
 (a string).
+
+An odd item never costs the others: a descriptive field of an unexpected type is ``None``
+in its event (``raw`` keeps it), and an item that is not a report at all (no number, no
+code) becomes an :class:`~crowdsms.webhooks.UnknownEvent` with the item as ``raw``, logged
+as a warning. Only a push with not one readable item is refused (400).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from crowdsms.errors import excerpt
 from crowdsms.providers.paasw._errors import ReportFormatError
 from crowdsms.providers.paasw._events import PaaswDeliveryReport, PaaswReply
-from crowdsms.providers.paasw._models import DeliveryReport, DeliveryStatus
-from crowdsms.providers.paasw._report_parsing import parse_delivery_reports, parse_replies
+from crowdsms.providers.paasw._models import DeliveryReport, DeliveryStatus, Reply
+from crowdsms.providers.paasw._report_parsing import (
+    Unreadable,
+    read_delivery_reports,
+    read_replies,
+    warn_unreadable,
+)
 from crowdsms.webhooks._body import Body, Headers, decode_json
 from crowdsms.webhooks._errors import WebhookFormatError
-from crowdsms.webhooks._events import DeliveryOutcome, Event
+from crowdsms.webhooks._events import DeliveryOutcome, Event, UnknownEvent
 from crowdsms.webhooks._receiver import Acknowledgement, WebhookRoute
 
 __all__ = [
@@ -30,6 +41,8 @@ __all__ = [
     "PaaswDeliveryWebhook",
     "PaaswReplyWebhook",
     "PaaswWebhook",
+    "delivery_events",
+    "reply_events",
 ]
 
 PAASW_DELIVERY_ACK: Final = Acknowledgement.json({"code": 10000, "msg": "操作成功"})
@@ -70,6 +83,60 @@ def _outcome(report: DeliveryReport) -> DeliveryOutcome:
     return DeliveryOutcome.FAILED
 
 
+def _unknown(item: Unreadable, kind: str, noun: str, total: int) -> list[Event]:
+    """An unreadable object as an ``UnknownEvent`` (logged); anything else only logged."""
+    if isinstance(item.raw, Mapping):
+        warn_unreadable(item, noun, total=total, fate="handed on as an UnknownEvent")
+        return [UnknownEvent(provider="paasw", kind=kind, raw=item.raw)]
+    warn_unreadable(item, noun, total=total, fate="left out (it holds no fields)")
+    return []
+
+
+def delivery_events(items: Sequence[DeliveryReport | Unreadable]) -> list[Event]:
+    """The events of pushed or pulled delivery reports: a ``PaaswDeliveryReport`` each, and
+    an ``UnknownEvent`` for each unreadable object."""
+    events: list[Event] = []
+    for item in items:
+        if isinstance(item, Unreadable):
+            events += _unknown(item, "report", "delivery report", len(items))
+            continue
+        events.append(
+            PaaswDeliveryReport(
+                provider="paasw",
+                kind="report",
+                raw=item.raw,
+                message_id=item.biz_id,
+                phone=item.phone,
+                occurred_at=item.report_time or item.send_time,
+                outcome=_outcome(item),
+                report=item,
+            )
+        )
+    return events
+
+
+def reply_events(items: Sequence[Reply | Unreadable]) -> list[Event]:
+    """The events of pushed or pulled replies: a ``PaaswReply`` each, and an
+    ``UnknownEvent`` for each unreadable object."""
+    events: list[Event] = []
+    for item in items:
+        if isinstance(item, Unreadable):
+            events += _unknown(item, "reply", "reply", len(items))
+            continue
+        events.append(
+            PaaswReply(
+                provider="paasw",
+                kind="reply",
+                raw=item.raw,
+                phone=item.phone,
+                content=item.content,
+                occurred_at=item.send_time,
+                reply=item,
+            )
+        )
+    return events
+
+
 class _UnsignedReceiver:
     """What both paasw receivers share: an acknowledgement, and no replay memory."""
 
@@ -103,25 +170,18 @@ class PaaswDeliveryWebhook(_UnsignedReceiver):
 
     def parse(self, headers: Headers, body: Body) -> list[Event]:
         """The pushed reports, one event each; :class:`~crowdsms.webhooks.WebhookFormatError`
-        if the body is not a JSON array of reports."""
+        if the body is not a JSON array of reports.
+
+        An item that is not a report (no ``phoneNumber`` or ``code``) becomes an
+        :class:`~crowdsms.webhooks.UnknownEvent` and the others are kept; a push of which
+        no item is a report is refused.
+        """
         data = _decode(body, "delivery reports")
         try:
-            reports = parse_delivery_reports(data)
+            items = read_delivery_reports(data)
         except ReportFormatError as exc:
             raise _format_error(exc) from exc
-        return [
-            PaaswDeliveryReport(
-                provider=self.provider,
-                kind="report",
-                raw=report.raw,
-                message_id=report.biz_id,
-                phone=report.phone,
-                occurred_at=report.report_time or report.send_time,
-                outcome=_outcome(report),
-                report=report,
-            )
-            for report in reports
-        ]
+        return delivery_events(items)
 
 
 class PaaswReplyWebhook(_UnsignedReceiver):
@@ -132,24 +192,18 @@ class PaaswReplyWebhook(_UnsignedReceiver):
 
     def parse(self, headers: Headers, body: Body) -> list[Event]:
         """The pushed replies, one event each; :class:`~crowdsms.webhooks.WebhookFormatError`
-        if the body is not a JSON array of replies."""
+        if the body is not a JSON array of replies.
+
+        An item that is not a reply (no ``phoneNumber`` or ``content``) becomes an
+        :class:`~crowdsms.webhooks.UnknownEvent` and the others are kept; a push of which
+        no item is a reply is refused.
+        """
         data = _decode(body, "replies")
         try:
-            replies = parse_replies(data)
+            items = read_replies(data)
         except ReportFormatError as exc:
             raise _format_error(exc) from exc
-        return [
-            PaaswReply(
-                provider=self.provider,
-                kind="reply",
-                raw=reply.raw,
-                phone=reply.phone,
-                content=reply.content,
-                occurred_at=reply.send_time,
-                reply=reply,
-            )
-            for reply in replies
-        ]
+        return reply_events(items)
 
 
 class PaaswWebhook:

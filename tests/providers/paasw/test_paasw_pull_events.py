@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ import pytest
 import pytest_asyncio
 import respx
 
+from crowdsms.deliveries import SQLiteDeliveryStore, pull_into
 from crowdsms.errors import HTTPStatusError, InvalidInputError
 from crowdsms.providers import _registry
 from crowdsms.providers.paasw import (
@@ -23,7 +25,7 @@ from crowdsms.providers.paasw import (
     SmsKind,
 )
 from crowdsms.sandbox import Sandbox, serve
-from crowdsms.webhooks import DeliveryOutcome
+from crowdsms.webhooks import DeliveryOutcome, UnknownEvent
 
 from .conftest import BASE_URL, TOKEN, raw, token_answer
 
@@ -182,3 +184,48 @@ async def test_a_failed_delivery_pull_is_raised_and_replies_are_not_pulled(
         with pytest.raises(HTTPStatusError):
             await spec_pull()(client, SIGN)
     assert replies.call_count == 0
+
+
+@pytest.mark.asyncio
+async def test_an_item_that_is_no_report_comes_as_an_unknown_event_and_the_others_stay(
+    client: AsyncPaasw,
+) -> None:
+    # Pulled: the gateway has already dropped the batch, so nothing in it may be lost.
+    no_code = {"phoneNumber": "13900000002", "bizId": "b"}
+    odd = {"phoneNumber": "13900000003", "code": "4", "smsSize": "", "success": 0}
+    no_content = {"phoneNumber": "18612345679"}
+    reply = {"phoneNumber": "18612345678", "content": "T", "sequenceId": None}
+    with gateway() as mock:
+        mock.get("/sms/deliver").mock(return_value=json_answer([REPORT, no_code, odd]))
+        mock.get("/sms/smsUp").mock(return_value=json_answer([no_content, reply]))
+        events = await spec_pull()(client, SIGN)
+    assert [type(e) for e in events] == [
+        PaaswDeliveryReport,
+        UnknownEvent,
+        PaaswDeliveryReport,
+        UnknownEvent,
+        PaaswReply,
+    ]
+    assert [e.raw for e in events] == [REPORT, no_code, odd, no_content, reply]
+    assert [e.kind for e in events] == ["report", "report", "report", "reply", "reply"]
+    assert isinstance(events[2], PaaswDeliveryReport)
+    assert events[2].outcome is DeliveryOutcome.FAILED
+
+
+@pytest.mark.asyncio
+async def test_pull_into_stores_the_readable_reports_of_a_batch_with_an_odd_one(
+    client: AsyncPaasw, tmp_path: Path
+) -> None:
+    odd = {"phoneNumber": "13900000002", "code": "4", "success": 0, "smsSize": 1.0}
+    store = await SQLiteDeliveryStore.open(tmp_path / "job.sqlite")
+    try:
+        with gateway() as mock:
+            mock.get("/sms/deliver").mock(side_effect=[json_answer([REPORT, odd]), json_answer([])])
+            assert await pull_into(lambda sign: spec_pull()(client, sign), store) == 2
+        stored = await store.reports(since=0)
+    finally:
+        await store.aclose()
+    assert sorted((r.phone, r.code) for r in stored) == [
+        ("13900000001", None),
+        ("13900000002", "4"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -210,7 +211,7 @@ async def test_pull_error_envelope_raises_provider_error(client: AsyncPaasw) -> 
         ('["13900000001"]', "is a string, not an object"),
         ('[{"phoneNumber":["13900000001"],"code":"10000"}]', "expected fields"),
         ('[{"phoneNumber":"13900000001","code":{"v":1}}]', "expected fields"),
-        ('[{"phoneNumber":"13900000001","code":"1","success":"maybe"}]', "expected fields"),
+        ('[{"phoneNumber":"13900000001"},{"code":"4"}]', "(and 1 more like it)"),
         ('[{"code":"10000"}]', "expected fields"),
         ('{"phoneNumber":"13900000001"}', "neither a JSON array"),
         ('{"code":"10000","data":"none"}', "is not a JSON array"),
@@ -283,7 +284,7 @@ async def test_replies_in_both_field_name_styles(client: AsyncPaasw, item: dict[
     [
         ("<html>oops</html>", "HTML page"),
         ('[{"phoneNumber":"18612345678","content":', "not valid JSON"),
-        ('[{"phoneNumber":"18612345678","content":42}]', "expected fields"),
+        ('[{"phoneNumber":"18612345678","content":["x"]}]', "expected fields"),
         ('[{"phoneNumber":"18612345678"}]', "expected fields"),
         ("[null]", "is null, not an object"),
     ],
@@ -328,7 +329,7 @@ def test_parse_delivery_reports_accepts_bytes_text_and_a_single_object() -> None
         (b"<html>", "not valid JSON"),
         (42, "got a number"),
         ([1], "[0] is a number"),
-        ([CAMEL_REPORT, {"phoneNumber": "1"}], "[1] does not have the expected fields"),
+        ([{"code": "4"}, {"phoneNumber": "1"}], "[0] does not have the expected fields"),
     ],
 )
 def test_parse_delivery_reports_refuses_other_shapes(data: Any, expected: str) -> None:
@@ -336,3 +337,90 @@ def test_parse_delivery_reports_refuses_other_shapes(data: Any, expected: str) -
         parse_delivery_reports(data)
     assert isinstance(caught.value, ValueError)
     assert expected in str(caught.value)
+
+
+# -- one odd item never costs the others ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("odd", "expected"),
+    [
+        ({"smsSize": ""}, {"sms_size": None}),
+        ({"smsSize": 1.0}, {"sms_size": 1}),
+        ({"smsSize": -1}, {"sms_size": None}),
+        ({"success": 0}, {"success": False}),
+        ({"success": 1}, {"success": True}),
+        ({"success": "maybe"}, {"success": None}),
+        ({"message": 42}, {"message": None}),
+        ({"bizId": ["b"]}, {"biz_id": None}),
+    ],
+)
+def test_a_descriptive_field_of_an_odd_type_is_none_and_kept_in_raw(
+    odd: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    item = {**CAMEL_REPORT, **odd}
+    (report,) = parse_delivery_reports([item])
+    for name, value in expected.items():
+        assert getattr(report, name) == value
+    assert (report.phone, report.code) == ("13900000001", "10000")
+    assert report.raw == item
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"sequenceId": 1.5}, {"sign": 7}, {"content": 1}],
+    ids=["sequenceId", "sign", "content as a number"],
+)
+def test_a_reply_with_an_odd_descriptive_field_is_read(odd: dict[str, Any]) -> None:
+    (reply,) = parse_replies([{**CAMEL_REPLY, **odd}])
+    assert reply.phone == "18612345678"
+    assert reply.content == ("1" if "content" in odd else "内容")
+
+
+def test_an_item_that_is_no_report_is_left_out_with_a_warning_and_the_others_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    odd = {"phoneNumber": "13900000002", "success": False}  # no code
+    with caplog.at_level(logging.WARNING, logger="crowdsms.providers.paasw"):
+        reports = parse_delivery_reports([CAMEL_REPORT, odd, None])
+    assert reports == [EXPECTED_REPORT]
+    first, second = (r.getMessage() for r in caplog.records)
+    assert "delivery report [1] of 3" in first
+    assert "has no code" in first
+    assert "phoneNumber, success" in first  # the field names, to find it by
+    assert "[2] of 3 is null, not an object" in second
+    assert not any("1390000000" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_a_pulled_batch_keeps_its_readable_reports(
+    client: AsyncPaasw, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The gateway has taken the whole batch off its queue: refusing it lost every report.
+    batch = [
+        CAMEL_REPORT,
+        {"phoneNumber": "13900000002", "code": "1", "smsSize": ""},
+        {"phoneNumber": "13900000003", "code": "4", "success": 0, "message": None},
+        {"phoneNumber": "13900000004", "code": ["4"]},
+    ]
+    with gateway() as mock:
+        mock.get("/sms/deliver").mock(return_value=json_answer(batch))
+        with caplog.at_level(logging.WARNING, logger="crowdsms.providers.paasw"):
+            reports = await client.reports.pull_deliveries()
+    assert [(r.phone, r.status) for r in reports] == [
+        ("13900000001", DeliveryStatus.DELIVERED),
+        ("13900000002", DeliveryStatus.SUBMIT_FAILED),
+        ("13900000003", DeliveryStatus.FAILED),
+    ]
+    assert (reports[1].sms_size, reports[2].success) == (None, False)
+    [warning] = caplog.records
+    assert "delivery report [3] of 4" in warning.getMessage()
+    assert "13900000004" not in warning.getMessage()
+
+
+@pytest.mark.asyncio
+async def test_a_pulled_batch_keeps_its_readable_replies(client: AsyncPaasw) -> None:
+    batch = [CAMEL_REPLY, {"phoneNumber": "18612345679", "content": None}]
+    with gateway() as mock:
+        mock.get("/sms/smsUp").mock(return_value=json_answer(batch))
+        assert await client.reports.pull_replies(sign="圆通快递") == [EXPECTED_REPLY]
