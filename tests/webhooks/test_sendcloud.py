@@ -219,6 +219,26 @@ def test_a_reply_by_event_type_in_json_with_a_millisecond_reply_time():
     assert event.occurred_at == datetime.fromtimestamp(NOW - 5, timezone.utc)
 
 
+@pytest.mark.parametrize(
+    ("reply_time", "expected"),
+    [
+        ("20231115060000", datetime(2023, 11, 14, 22, 0, tzinfo=timezone.utc)),  # China time
+        (20231115060000, datetime(2023, 11, 14, 22, 0, tzinfo=timezone.utc)),
+    ],
+)
+def test_a_reply_time_of_14_digits_is_china_time(reply_time, expected):
+    fields = domestic(6, phone="13800138000", replyContent="好的", replyTime=reply_time)
+    [event] = receiver().parse(JSON, as_json(fields))
+    assert event.occurred_at == expected
+
+
+@pytest.mark.parametrize("reply_time", ["²", "99999999999999"])
+def test_a_reply_time_that_is_no_time_falls_back_to_the_push_timestamp(reply_time):
+    fields = domestic(6, phone="13800138000", replyContent="好的", replyTime=reply_time)
+    [event] = receiver().parse(JSON, as_json(fields))
+    assert event.occurred_at == datetime.fromtimestamp(NOW, timezone.utc)
+
+
 def test_a_reply_without_a_reply_time_happened_at_the_push_timestamp():
     [event] = receiver().parse(FORM, form(sendcloud_fields("reply", phone="1", content="x")))
     assert event.occurred_at == datetime.fromtimestamp(NOW, timezone.utc)

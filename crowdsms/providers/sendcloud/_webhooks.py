@@ -71,6 +71,10 @@ _KINDS: Final[Mapping[str, str]] = {
 }
 """Event name or code (domestic and international editions) -> what it is."""
 
+_UNIX_DIGITS: Final = 13
+"""The most digits of a Unix time (milliseconds until the year 2286); 14 digits are a
+compact China time, ``%Y%m%d%H%M%S``."""
+
 SENDCLOUD_EVENT_KINDS: Final = frozenset(_KINDS)
 """The SMSHook event names and codes with a typed class; others become ``UnknownEvent``."""
 
@@ -189,12 +193,13 @@ def _kind_of(fields: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _reply_time(fields: Mapping[str, Any]) -> datetime | None:
-    """``replyTime``: Unix seconds or milliseconds, or a China-time date and time."""
+    """``replyTime``: Unix seconds or milliseconds (up to 13 digits), or a China-time date
+    and time (``2023-11-15 06:00:00``, or the 14 digits ``20231115060000``); else ``None``."""
     text = optional_text(fields, "replyTime", "reply_time")
     if text is None:
         return None
     stripped = text.strip()
-    if stripped.isdigit():
+    if stripped.isascii() and stripped.isdigit() and len(stripped) <= _UNIX_DIGITS:
         return unix_time(float(stripped))
     return china_time(stripped)
 
