@@ -276,6 +276,15 @@ def test_a_push_naming_several_sms_ids_gives_one_event_each(ids):
     assert all(isinstance(e, SendCloudRequest) for e in (first, second))
 
 
+@pytest.mark.parametrize("ids", ["[" * 100_000, "[" * 50_000 + "]" * 50_000])
+def test_sms_ids_nested_too_deep_are_read_as_none_not_a_crash(ids):
+    fields = sendcloud_fields("deliver", smsIds=ids, phone="13800138000")
+    [event] = receiver().parse(JSON, as_json(fields))
+    assert isinstance(event, SendCloudDelivered)
+    assert (event.message_id, event.phone) == (None, "13800138000")
+    assert event.raw["smsIds"] == ids
+
+
 def test_a_timestamp_in_seconds_is_recognised():
     fields = sendcloud_fields("deliver", timestamp=NOW, smsId="a")
     [event] = receiver().parse(FORM, form(fields))

@@ -205,7 +205,10 @@ def _reply_time(fields: Mapping[str, Any]) -> datetime | None:
 
 
 def _sms_ids(fields: Mapping[str, Any]) -> list[str]:
-    """``smsId``, or the ids of ``smsIds`` (a list, a JSON array or a comma-separated text)."""
+    """``smsId``, or the ids of ``smsIds`` (a list, a JSON array or a comma-separated text).
+
+    Lenient, as every descriptive field: a malformed ``smsIds`` gives the ids it can, or none.
+    """
     single = optional_text(fields, "smsId", "sms_id")
     if single:
         return [single]
@@ -215,7 +218,7 @@ def _sms_ids(fields: Mapping[str, Any]) -> list[str]:
         if text.startswith("["):
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deep for the decoder
                 value = text.strip("[]").split(",")
         else:
             value = text.split(",")
