@@ -66,6 +66,7 @@ from crowdsms.batch._input import (
     DETECT_PREFIX_BYTES,
     RecipientSource,
     detect_encoding,
+    read_csv_header,
     read_recipients_csv,
 )
 from crowdsms.batch._job import ProgressCallback
@@ -140,6 +141,7 @@ __all__ = [
     "idempotency_key",
     "journal_has_job",
     "preview_batch",
+    "read_csv_header",
     "read_recipients_csv",
     "reconcile",
     "run_batch_blocking",

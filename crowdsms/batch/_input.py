@@ -19,6 +19,7 @@ __all__ = [
     "RecipientSource",
     "check_source",
     "detect_encoding",
+    "read_csv_header",
     "read_recipients_csv",
 ]
 
@@ -258,11 +259,32 @@ def _records(source: _Source, file: TextIO, yielded: list[int]) -> Iterator[list
         yield row
 
 
+def read_csv_header(path: str | os.PathLike[str], encoding: str | None = None) -> list[str]:
+    """The column names of a CSV file as :func:`read_recipients_csv` reads them: a BOM
+    dropped, blank lines before the header skipped, each name stripped of spaces.
+
+    Raises :class:`InvalidInputError` for an unknown encoding, a header that cannot be
+    decoded or parsed, or an empty file.
+    """
+    return _read_header(_Source.resolve(path, encoding))
+
+
 def _read_header(source: _Source) -> list[str]:
-    with source.open() as file:
-        for row in _records(source, file, [0]):
-            if any(cell.strip() for cell in row):
-                return [cell.strip() for cell in row]
+    try:
+        with source.open() as file:
+            for row in _records(source, file, [0]):
+                if any(cell.strip() for cell in row):
+                    return [cell.strip() for cell in row]
+    except UnicodeError as exc:  # a codec that cannot even start (UTF-16 without a BOM)
+        raise InvalidInputError(
+            f"{source.name} cannot be read as {source.label}",
+            field="encoding",
+            received=str(exc),
+            action=(
+                "Pass the file's real encoding (--encoding on the command line, encoding= in "
+                "Python), or leave it unset to detect UTF-8 or GB18030"
+            ),
+        ) from None
     raise InvalidInputError(
         "the CSV file is empty: it has no header line",
         field="path",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import shlex
 import signal
 import tempfile
@@ -23,8 +22,8 @@ from crowdsms.batch import (
     JournalError,
     JsonlSink,
     SendWindow,
-    detect_encoding,
     journal_has_job,
+    read_csv_header,
     read_recipients_csv,
 )
 from crowdsms.batch._sinks import OutcomeSink
@@ -394,22 +393,14 @@ def _resume_line(state: CliState) -> str:
 
 
 def _header(path: Path, phone_column: str, encoding: str | None) -> list[str]:
+    """The file's columns, read as the job will read them (the reader's own code)."""
     if not path.is_file():
         raise click.BadParameter(f"no such file: {path}", param_hint="RECIPIENTS")
-    chosen = encoding or detect_encoding(path)
     try:
-        with path.open(encoding=chosen, newline="") as handle:
-            header = next(csv.reader(handle), None)
-    except LookupError as exc:
-        raise click.BadParameter(
-            f"{encoding!r} is not an encoding Python knows", param_hint="--encoding"
-        ) from exc
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise click.BadParameter(
-            f"the header of {path} cannot be read as {chosen} ({exc})", param_hint="--encoding"
-        ) from exc
-    if not header:
-        raise click.BadParameter(f"{path} is empty: it needs a header row", param_hint="RECIPIENTS")
+        header = read_csv_header(path, encoding)
+    except InvalidInputError as exc:
+        hint = "--encoding" if exc.field == "encoding" else "RECIPIENTS"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     if phone_column not in header:
         raise click.BadParameter(
             f"{path} has no column {phone_column!r}{did_you_mean(phone_column, header)} "

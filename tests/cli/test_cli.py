@@ -172,6 +172,43 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("\ufeffphone,name\n13800138000,甲\n".encode(), "utf-8"),  # a BOM, encoding given
+        (b"phone, name\n13800138000,a\n", None),  # a space after the comma
+        (b"\nphone,name\n13800138000,a\n", None),  # a blank line before the header
+    ],
+)
+def test_the_header_is_read_as_the_job_reads_it(
+    tmp_path: Path, data: bytes, encoding: str | None
+) -> None:
+    """The command checks the header with the reader's own code: a file the job can read is
+    never refused by the check in front of it."""
+    (tmp_path / "h.csv").write_bytes(data)
+    given = ["--encoding", encoding] if encoding else []
+    result = run(
+        *("send", "h.csv", "--sandbox", "--content", "【测试】@var(name)", "--quiet", *given),
+        *("--output", "out.jsonl"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [row["status"] for row in read_jsonl(tmp_path / "out.jsonl")] == ["sent"]
+
+
+def test_a_file_that_cannot_be_read_as_its_encoding_is_one_line_and_exit_2(
+    tmp_path: Path, recipients: Path
+) -> None:
+    result = run(
+        *("send", "contacts.csv", "--phone-column", "mobile", "--encoding", "utf-16"),
+        *("--sandbox", "--content", "【测试】hi"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot be read as utf-16" in result.stderr
+
+
 def test_malformed_config_is_a_clear_error(tmp_path: Path, recipients: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[submail\napp_id = 1")
