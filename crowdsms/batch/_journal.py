@@ -649,7 +649,8 @@ class Journal:
         return await self._run(lambda: load_reports(self._connection, since=since))
 
     async def opted_out(self) -> frozenset[str]:
-        """The numbers that opted out before the job began (every run of it skips the same)."""
+        """The numbers on the suppression list when the job was created: recorded in the
+        file by then, whatever the date of their reply (every run of it skips the same)."""
         return await self._run(lambda: load_opt_outs(self._connection, before=self.created))
 
     def spend_store(self) -> SpendStore:

@@ -68,8 +68,8 @@ def _reason(screener: Screener, message: str | None) -> str:
 async def _journal_opt_outs(path: str, job_id: str | None) -> frozenset[str]:
     """The suppression list a job ``job_id`` would load from the journal at ``path``.
 
-    Read-only: a missing file has none. A resumed job skips the numbers that opted out
-    before it was first recorded; a new one, every number on the list.
+    Read-only: a missing file has none. A resumed job skips the numbers recorded on the list
+    by the time it was first recorded; a new one, every number on the list.
     """
 
     def work() -> frozenset[str]:

@@ -102,7 +102,13 @@ class ProviderReport:
 
 @attrs.frozen(kw_only=True)
 class InboundReply:
-    """An SMS ``phone`` sent back to the account, saying ``content``."""
+    """An SMS ``phone`` sent back to the account, saying ``content``.
+
+    ``received_at`` is when the provider says the reply came (Unix seconds), else when
+    crowdsms received it: it dates the reply, and names it in :attr:`key`. Whether an
+    opt-out applies to a job does not depend on it: a store keeps when it recorded each
+    opt-out, and a job skips those recorded by its creation.
+    """
 
     provider: str
     phone: str

@@ -66,10 +66,16 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     phone TEXT PRIMARY KEY,
     provider TEXT,
     reply TEXT,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    recorded_at REAL
 );
 """
-"""The tables of the delivery records (created in the journal file beside its own)."""
+"""The tables of the delivery records (created in the journal file beside its own).
+
+``opt_outs.at`` is when the number opted out as the provider dates its reply (or when it
+was added by hand), for people to read; ``recorded_at`` when this store recorded it, which
+decides the jobs it applies to (see :func:`load_opt_outs`).
+"""
 
 
 @attrs.frozen
@@ -98,7 +104,8 @@ class DeliveryStore(Protocol):
         ...
 
     async def opted_out(self, *, before: float | None = None) -> frozenset[str]:
-        """The numbers opted out (those that opted out before ``before``, if given)."""
+        """The numbers opted out (with ``before``, those the store recorded at or before it:
+        a reply recorded later counts from then, whatever time the provider gives it)."""
         ...
 
     async def opt_out(self, phones: Iterable[str], *, reason: str = "added by hand") -> None:
@@ -123,6 +130,9 @@ def _write(
     opted: list[str] = []
     connection.execute("BEGIN IMMEDIATE")
     try:
+        # Taken holding the write lock: a job created after this time (its creation is a
+        # write too) finds these opt-outs committed, so every run of it reads the same list.
+        recorded_at = time.time()
         for record in records:
             if isinstance(record, ProviderReport):
                 cursor = connection.execute(
@@ -158,8 +168,15 @@ def _write(
             replies += cursor.rowcount
             if stop and cursor.rowcount:
                 connection.execute(
-                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at) VALUES (?,?,?,?)",
-                    (record.phone, record.provider, record.content[:200], record.received_at),
+                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at, recorded_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (
+                        record.phone,
+                        record.provider,
+                        record.content[:200],
+                        record.received_at,
+                        recorded_at,
+                    ),
                 )
                 opted.append(record.phone)
         connection.execute("COMMIT")
@@ -197,10 +214,26 @@ def load_reports(
 
 
 def load_opt_outs(connection: sqlite3.Connection, *, before: float | None = None) -> frozenset[str]:
-    """The opted-out numbers in ``connection``'s store (blocking)."""
+    """The opted-out numbers in ``connection``'s store (blocking): with ``before``, those
+    recorded at or before it.
+
+    A job reads the list as of its creation, and a reply dated before the job but recorded
+    after it (pulled by a later ``reconcile``, a late push) must not change what a resumed
+    run skips; a reply dated ahead of the job (a provider's clock or parsing error) must not
+    keep its number off the list of every later job. So the time that counts is when the
+    store recorded the opt-out (``recorded_at``), not the provider's (``at``).
+    """
     if before is None:
         rows = connection.execute("SELECT phone FROM opt_outs")
+    elif _RECORDED_AT in _columns(connection, "opt_outs"):
+        # A row without it was written by an earlier crowdsms after this file was upgraded
+        # (a webhook app not yet updated): it is read as that version read it.
+        rows = connection.execute(
+            "SELECT phone FROM opt_outs WHERE COALESCE(recorded_at, at) <= ?", (before,)
+        )
     else:
+        # A file no version with the column has opened yet, read without changing it (a
+        # preview): what _upgrade_opt_outs would give for a job created before now.
         rows = connection.execute("SELECT phone FROM opt_outs WHERE at <= ?", (before,))
     return frozenset(row[0] for row in rows)
 
@@ -276,19 +309,21 @@ class SQLiteDeliveryStore:
         return await self._run(work)
 
     async def opted_out(self, *, before: float | None = None) -> frozenset[str]:
-        """The numbers opted out (those that opted out before ``before``, if given)."""
+        """The numbers opted out (with ``before``, those recorded at or before it)."""
         return await self._run(lambda: load_opt_outs(self._connection, before=before))
 
     async def opt_out(self, phones: Iterable[str], *, reason: str = "added by hand") -> None:
         """Add ``phones`` to the suppression list."""
-        rows = [(phone, None, reason, time.time()) for phone in phones]
+        wanted = list(phones)
 
         def work() -> None:
             with contextlib.closing(self._connection.cursor()) as cursor:
                 cursor.execute("BEGIN IMMEDIATE")
+                now = time.time()  # holding the write lock, as _write does
                 cursor.executemany(
-                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at) VALUES (?,?,?,?)",
-                    rows,
+                    "INSERT OR IGNORE INTO opt_outs (phone, provider, reply, at, recorded_at) "
+                    "VALUES (?,?,?,?,?)",
+                    [(phone, None, reason, now, now) for phone in wanted],
                 )
                 cursor.execute("COMMIT")
 
@@ -317,6 +352,36 @@ def prepare_connection(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode=WAL").fetchone()
     connection.execute("PRAGMA synchronous=FULL")
     connection.executescript(DELIVERY_SCHEMA)
+    _upgrade_opt_outs(connection)
+
+
+_RECORDED_AT = "recorded_at"
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def _upgrade_opt_outs(connection: sqlite3.Connection) -> None:
+    """Add ``opt_outs.recorded_at`` to a file an earlier version of crowdsms wrote.
+
+    When its rows were recorded is not known, only that it was before now: each gets the
+    earlier of its ``at`` and now. A job created before now (by the earlier version) then
+    skips exactly the numbers it skipped before (those with ``at`` up to its creation), and
+    a row dated ahead of now applies to the jobs created from now on.
+    """
+    if _RECORDED_AT in _columns(connection, "opt_outs"):
+        return
+    # The webhook app and the job open the file at the same time: one of them adds it.
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if _RECORDED_AT not in _columns(connection, "opt_outs"):
+            connection.execute(f"ALTER TABLE opt_outs ADD COLUMN {_RECORDED_AT} REAL")
+            connection.execute("UPDATE opt_outs SET recorded_at = MIN(at, ?)", (time.time(),))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def _unusable(path: str, error: Exception) -> CrowdSMSError:

@@ -7,7 +7,9 @@ import contextlib
 import sqlite3
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import anyio
@@ -28,11 +30,13 @@ from crowdsms.deliveries import (
     OptOutWords,
     ProviderReport,
     ReportKind,
+    ReportRecorder,
     SQLiteDeliveryStore,
     chunk_reference,
 )
 from crowdsms.errors import ConnectionFailedError, DeliveryCertainty, RequestTimeoutError
 from crowdsms.outcomes import DeliveryState, OutcomeStatus, Recipient, RecipientOutcome
+from crowdsms.webhooks import ReplyEvent
 from tests.batch.fakes import Call, FakeChunkSender, FakeTime, Script, phone_at, recipients, sent
 
 JOB = "reports-job"
@@ -250,6 +254,109 @@ async def test_an_opt_out_during_a_job_does_not_change_its_resumption(tmp_path: 
         recipients(CHUNK), journal=journal, job_id=JOB
     )
     assert report.unknown == CHUNK
+
+
+async def reply(journal: Path, phone: str, *, dated: float) -> None:
+    """Record a "T" from ``phone`` whose provider dates it ``dated`` (Unix seconds)."""
+    store = await SQLiteDeliveryStore.open(journal)
+    try:
+        event = ReplyEvent(
+            provider="fake",
+            kind="reply",
+            phone=phone,
+            content="T",
+            occurred_at=datetime.fromtimestamp(dated, timezone.utc),
+        )
+        await ReportRecorder(store)(event)
+    finally:
+        await store.aclose()
+
+
+def skipped_phones(outcomes: list[BatchOutcome]) -> set[str]:
+    return {item.outcome.phone for item in outcomes if item.outcome.code == SKIPPED_OPTED_OUT}
+
+
+@pytest.mark.asyncio
+async def test_a_reply_dated_before_the_job_but_recorded_during_it_does_not_change_its_resumption(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    began = time.time()
+    await BatchSender(ReferencedSender(dropped=[0])).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    # Sent a minute before the job began, recorded only now (a reconcile's pull, a late push).
+    await reply(journal, phone_at(1), dated=began - 60)
+    preview = await BatchSender(ReferencedSender()).preview(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert preview.opted_out == 0
+    report = await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert report.unknown == CHUNK
+    received: list[BatchOutcome] = []
+    await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id="next", sink=received.append
+    )
+    assert skipped_phones(received) == {phone_at(1)}
+
+
+@pytest.mark.asyncio
+async def test_a_reply_dated_ahead_by_the_provider_opts_out_of_the_next_jobs(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    await reply(journal, phone_at(2), dated=time.time() + 365 * 86400)  # a clock or parsing error
+    received: list[BatchOutcome] = []
+    await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id=JOB, sink=received.append
+    )
+    assert skipped_phones(received) == {phone_at(2)}
+
+
+@pytest.mark.asyncio
+async def test_a_journal_of_an_earlier_version_keeps_its_jobs_opt_outs_and_gets_the_time_recorded(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "job.sqlite"
+    began = time.time()
+    await reply(journal, phone_at(3), dated=began - 3600)
+    first = await BatchSender(ReferencedSender(dropped=[0])).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert (first.unknown, first.skipped) == (CHUNK - 1, 1)
+    # As an earlier version left the file: its opt_outs table (no recorded_at), and a reply
+    # (recorded after the job began) that its provider dates a year ahead.
+    with contextlib.closing(sqlite3.connect(journal, isolation_level=None)) as db:
+        db.executescript(
+            """
+            ALTER TABLE opt_outs RENAME TO newer;
+            CREATE TABLE opt_outs (
+                phone TEXT PRIMARY KEY, provider TEXT, reply TEXT, at REAL NOT NULL
+            );
+            INSERT INTO opt_outs SELECT phone, provider, reply, at FROM newer;
+            DROP TABLE newer;
+            """
+        )
+        db.execute(
+            "INSERT INTO opt_outs (phone, provider, reply, at) VALUES (?, 'fake', 'T', ?)",
+            (phone_at(2), began + 365 * 86400),
+        )
+    # Read as it is (a preview changes nothing): the job's list is the one it started with.
+    preview = await BatchSender(ReferencedSender()).preview(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert preview.opted_out == 1
+    resumed = await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id=JOB
+    )
+    assert (resumed.unknown, resumed.skipped) == (CHUNK - 1, 1)
+    received: list[BatchOutcome] = []
+    await BatchSender(ReferencedSender()).send(
+        recipients(CHUNK), journal=journal, job_id="next", sink=received.append
+    )
+    assert skipped_phones(received) == {phone_at(2), phone_at(3)}
 
 
 @pytest.mark.asyncio
