@@ -21,7 +21,8 @@ run on one node), below ``{prefix}:{deliveries}:``:
   carrying no crowdsms reference; ``report:job:<job hash>``: those whose reference names that
   job (expiring ``retention`` after its latest report);
 - ``reply``: a hash, reply key -> the reply (JSON); ``reply:at``: replies by received time;
-- ``opt_out``: a hash, phone -> when it opted out (Unix seconds);
+- ``opt_out``: a hash, phone -> when it was put on the list (Unix seconds: when the store
+  recorded the reply, or ``opt_out`` was called; the reply keeps the provider's time);
 - ``providers``: the providers whose reports are stored.
 """
 
@@ -57,7 +58,8 @@ _WRITE_BATCH = 500
 # KEYS[1] report hash, [2] reply hash, [3] reply:at, [4] opt_out, [5] providers, [6] meta,
 # then the sorted sets the records name by index.
 # ARGV[1] retention (s, 0 = keep), ARGV[2] trim limit, ARGV[3] job-set lifetime (ms, 0 = keep),
-# ARGV[4] number of reports, then per report: key, JSON, received_at, provider,
+# ARGV[4] when the opt-outs are recorded (the client's clock, as opt_out's and a campaign's
+# creation), ARGV[5] number of reports, then per report: key, JSON, received_at, provider,
 #   at-index, loose-index (0: none), job-index (0: none);
 # then the number of replies, then per reply: key, JSON, received_at, phone, stop (1/0).
 # Returns {new reports, new replies, phone opted out, ...}.
@@ -68,7 +70,8 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local retention = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local lifetime = tonumber(ARGV[3])
-local i = 4
+local recorded = ARGV[4]
+local i = 5
 local reports, replies, opted = 0, 0, {}
 local touched = {}
 local n = tonumber(ARGV[i]); i = i + 1
@@ -97,7 +100,7 @@ for _ = 1, m do
         replies = replies + 1
         redis.call('ZADD', KEYS[3], at, key)
         if stop == '1' then
-            redis.call('HSETNX', KEYS[4], phone, at)
+            redis.call('HSETNX', KEYS[4], phone, recorded)
             table.insert(opted, phone)
         end
     end
@@ -390,6 +393,7 @@ class RedisDeliveryStore:
             repr(float(retention)),
             _TRIM,
             0 if self.retention is None else math.ceil(self.retention * 1000),
+            repr(time.time()),
             count_reports,
             *report_args,
             count_replies,
@@ -481,7 +485,13 @@ class RedisDeliveryStore:
         return [_decode_reply(text) for _, text in rows]
 
     async def opt_out_times(self) -> dict[str, float]:
-        """Every number on the suppression list, and when it opted out (Unix seconds)."""
+        """Every number on the suppression list, and when it was put on it (Unix seconds).
+
+        That is when the store recorded the reply (the time the provider gives it stays the
+        reply's: :meth:`replies`): a reply dated earlier but recorded later counts from when
+        it was recorded, and one the provider's clock dates ahead counts at once. Numbers an
+        earlier crowdsms put on the list have the reply's own time.
+        """
         found: dict[str, float] = {}
         cursor: Any = 0
         while True:
@@ -493,7 +503,7 @@ class RedisDeliveryStore:
                 return found
 
     async def opted_out(self, *, before: float | None = None) -> frozenset[str]:
-        """The numbers opted out (those that opted out before ``before``, if given)."""
+        """The numbers opted out (with ``before``, those recorded at or before it)."""
         times = await self.opt_out_times()
         if before is None:
             return frozenset(times)

@@ -125,7 +125,28 @@ async def test_a_stop_reply_opts_its_number_out_once(store: RedisDeliveryStore) 
     assert sorted(await store.replies(since=now - 1), key=lambda r: r.phone) == [stop, chat]
     assert await store.opted_out() == {"13800000001"}
     assert await store.opted_out(before=now - 1) == frozenset()
-    assert await store.opted_out(before=now) == {"13800000001"}
+    assert await store.opted_out(before=time.time()) == {"13800000001"}
+
+
+@pytest.mark.asyncio
+async def test_an_opt_out_counts_from_when_the_store_recorded_it_not_from_the_replys_date(
+    store: RedisDeliveryStore,
+) -> None:
+    began = time.time()
+    # Dated before it was recorded (a pull after a crash, a late push), and a year ahead (a
+    # provider's clock or parsing error).
+    late = InboundReply(provider="p1", phone="13800000001", content="T", received_at=began - 60)
+    ahead = InboundReply(
+        provider="p1", phone="13800000002", content="TD", received_at=began + 365 * 86400
+    )
+    await store.record([late, ahead], words=WORDS)
+    recorded = time.time()
+    assert await store.opted_out(before=began - 0.001) == frozenset()
+    assert await store.opted_out(before=recorded) == {"13800000001", "13800000002"}
+    times = await store.opt_out_times()
+    assert all(began <= at <= recorded for at in times.values())
+    # The replies keep the provider's dates.
+    assert sorted(await store.replies(since=0), key=lambda r: r.phone) == [late, ahead]
 
 
 @pytest.mark.asyncio
