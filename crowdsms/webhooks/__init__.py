@@ -6,9 +6,13 @@ push into typed events after checking it:
 
 - signed pushes are verified (compared in constant time); a forged one raises
   :class:`WebhookSignatureError`;
-- signed pushes must be recent (``max_age``, 10 minutes by default; ``max_ahead``, 5 minutes)
-  and new: the last ``replay_cache_size`` pushes are remembered, and a replay raises
-  :class:`WebhookReplayError`;
+- signed pushes must be recent (``max_age``, 10 minutes by default; ``max_ahead``, 5
+  minutes), which stops old replays only where the provider signs the timestamp (a
+  provider that signs only a token leaves it, and every other field, to whoever holds a
+  captured push), and are handled once: each push's key (its
+  signature) is claimed in a :class:`ReplayStore` before it is handled and kept once it is.
+  The default store is in memory (the last ``replay_cache_size`` pushes, per process);
+  :class:`WebhookApp` takes a durable one (``replay=``: the delivery store you record into);
 - a body that is not the provider's push raises :class:`WebhookFormatError`; form-encoded
   and JSON bodies are both accepted;
 - unsigned pushes (a provider that signs nothing) must be served at a path nobody can
@@ -22,13 +26,18 @@ dropped). ``event.raw`` holds the fields as pushed.
 
 :class:`WebhookApp` is a pure ASGI app (no framework needed; mount it in Starlette or
 FastAPI) that takes each provider's receiver under the provider's registry name and your
-handlers, and answers each provider as it expects once the handlers have returned; 400 for
-a malformed body, 403 for a forged or stale push, 409 for a push received before, 413 for
-a body over 1 MiB. When a handler raises, it answers 500 and logs the error (logger
-``crowdsms.webhooks``), so the provider pushes again: make handlers idempotent (a retried
-push brings all its events again). The README shows a complete app.
+handlers, and answers each provider as it expects once the handlers have returned (and a
+copy of a push handled before the same way, without handling it again); 400 for a
+malformed body, 403 for a forged or stale push, 409 for a request carrying one push twice,
+413 for a body over 1 MiB, 503 (``Retry-After``) for a copy of a push being handled at that
+moment. When a handler raises, it answers 500, logs the error (logger
+``crowdsms.webhooks``) and releases the push, so the provider pushes again: make handlers
+idempotent (a retried push brings all its events again). The README shows a complete app.
 
-Or parse in a framework of your own (``headers`` may be any mapping or list of pairs)::
+Or parse in a framework of your own (``headers`` may be any mapping or list of pairs;
+``parse`` remembers pushes in the receiver's memory only, and refuses a copy with a
+:class:`WebhookReplayError`, 409: ``receiver.verify`` and a :class:`ReplayStore` do what
+:class:`WebhookApp` does)::
 
     async def endpoint(request: Request) -> Response:      # a Starlette endpoint, say
         body = await request.body()
@@ -70,19 +79,28 @@ from crowdsms.webhooks._receiver import (
     ProviderWebhook,
     Receiver,
     SignedReceiver,
+    VerifiedPush,
     WebhookRoute,
 )
 from crowdsms.webhooks._replay import (
+    DEFAULT_HANDLING_LEASE,
     DEFAULT_MAX_AGE,
     DEFAULT_MAX_AHEAD,
     DEFAULT_REPLAY_CACHE_SIZE,
+    DEFAULT_REPLAY_KEEP,
+    MemoryReplayStore,
+    PushState,
+    ReplayKey,
+    ReplayStore,
 )
 
 __all__ = [
+    "DEFAULT_HANDLING_LEASE",
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_AHEAD",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_REPLAY_CACHE_SIZE",
+    "DEFAULT_REPLAY_KEEP",
     "TEXT_SUCCESS",
     "Acknowledgement",
     "Body",
@@ -91,12 +109,17 @@ __all__ = [
     "Event",
     "EventHandler",
     "Headers",
+    "MemoryReplayStore",
     "MessageEvent",
     "ProviderWebhook",
+    "PushState",
     "Receiver",
+    "ReplayKey",
+    "ReplayStore",
     "ReplyEvent",
     "SignedReceiver",
     "UnknownEvent",
+    "VerifiedPush",
     "WebhookApp",
     "WebhookError",
     "WebhookFormatError",

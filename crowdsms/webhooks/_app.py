@@ -1,26 +1,40 @@
 """`WebhookApp`: a pure ASGI app that receives the providers' pushes and calls your handlers.
 
 No web framework is needed: serve it with any ASGI server, or mount it in Starlette or
-FastAPI. For each push it verifies and parses the body, calls a handler per event, in order,
-and answers with the acknowledgement the provider expects. A push whose handler raises is
-answered with HTTP 500 (and logged) so the provider sends it again: handlers should be
-idempotent, as every event of a push is handled again when the push is retried.
+FastAPI. For each push it verifies and parses the body, claims the push in its replay store,
+calls a handler per event, in order, marks the push handled, and answers with the
+acknowledgement the provider expects. A copy of a push handled before is acknowledged
+without calling the handlers; a copy of a push still being handled is answered 503. A push
+whose handler raises is answered with HTTP 500 (and logged), and released from the store, so
+the provider sends it again: handlers should be idempotent, as every event of a push is
+handled again when the push is retried.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, TypeAlias
 
+import anyio
 import attrs
 
 from crowdsms._suggest import did_you_mean
 from crowdsms.errors import ConfigurationError
 from crowdsms.webhooks._errors import WebhookError, WebhookReplayError
 from crowdsms.webhooks._events import Event
-from crowdsms.webhooks._receiver import ProviderWebhook, Receiver
+from crowdsms.webhooks._receiver import ProviderWebhook, Receiver, VerifiedPush
+from crowdsms.webhooks._replay import (
+    DEFAULT_HANDLING_LEASE,
+    DEFAULT_REPLAY_KEEP,
+    MemoryReplayStore,
+    PushState,
+    ReplayKey,
+    ReplayStore,
+)
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "EventHandler", "WebhookApp"]
 
@@ -39,9 +53,40 @@ DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
 
 _TEXT: Final = b"text/plain; charset=utf-8"
 
+_FAILED: Final = b"A handler failed; the push was not acknowledged. Send it again.\n"
+
+_RETRY_AFTER: Final = 30
+"""Seconds a copy of a push still being handled is told to wait (``Retry-After``)."""
+
 
 class _BodyTooLargeError(Exception):
     pass
+
+
+def _check_store(store: object) -> ReplayStore:
+    if not all(
+        callable(getattr(store, name, None))
+        for name in ("claim_push", "complete_push", "release_push")
+    ):
+        raise ConfigurationError(
+            "replay must be a replay store (claim_push, complete_push, release_push)",
+            received=repr(store)[:80],
+            action=(
+                "Pass the delivery store you record into (SQLiteDeliveryStore, "
+                "RedisDeliveryStore), or a MemoryReplayStore"
+            ),
+        )
+    return store  # type: ignore[return-value]
+
+
+def _check_duration(name: str, value: object, example: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        raise ConfigurationError(
+            f"{name} must be a number of seconds above 0",
+            received=repr(value)[:40],
+            action=f"Pass e.g. {name}={example:.0f}",
+        )
+    return float(value)
 
 
 @attrs.frozen
@@ -131,12 +176,26 @@ class WebhookApp:
     ``handlers``, else to ``on_event``, else nowhere (logged at DEBUG and acknowledged).
     Handlers are async functions, called one at a time, in the push's order.
 
-    Answers: the provider's acknowledgement once every event is handled; 400 for a
-    malformed body, 403 for a forged signature or a timestamp outside the window, 409 for a
-    push received before (handlers are not called for these); 413 for a body larger than
-    ``max_body_size``; 500 when a handler raised (logged on the ``crowdsms.webhooks``
-    logger; the push is forgotten so that the provider's retry is accepted). ``GET`` and
-    ``HEAD`` answer 200, for providers that check the URL before using it.
+    Each signed push is claimed by its key (provider and signature) in ``replay``, a
+    :class:`~crowdsms.webhooks.ReplayStore`, before its events are handled, and marked
+    handled (kept ``replay_keep`` seconds, 7 days by default) once they are. Without
+    ``replay`` each receiver's in-memory store is used: empty after a restart, and not
+    shared between worker processes, so a push captured on the wire can then be handled
+    again (with any fields, where the provider signs only a token). Pass the
+    delivery store you record into (``SQLiteDeliveryStore``, ``RedisDeliveryStore``), which
+    keeps the keys durably for every process that uses it. A claim lasts
+    ``handling_lease`` seconds (5 minutes) while its push is handled, so that a worker that
+    died mid-push does not block the provider's retries for longer.
+
+    Answers: the provider's acknowledgement once every event is handled, and for a copy of
+    a push handled before (its handlers are not called again); 400 for a malformed body,
+    403 for a forged signature or a timestamp outside the window, 409 for a request that
+    carries the same push twice (handlers are not called for these); 413 for a body larger
+    than ``max_body_size``; 500 when a handler raised (logged on the ``crowdsms.webhooks``
+    logger; the push is released so that the provider's retry is handled); 503 with
+    ``Retry-After`` for a copy of a push another request is handling now, or when the replay
+    store cannot be reached. ``GET`` and ``HEAD`` answer 200, for providers that check the
+    URL before using it.
     """
 
     def __init__(
@@ -146,6 +205,9 @@ class WebhookApp:
         handlers: Mapping[type[Event], EventHandler] | None = None,
         paths: Mapping[str, str] | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        replay: ReplayStore | None = None,
+        replay_keep: float = DEFAULT_REPLAY_KEEP,
+        handling_lease: float = DEFAULT_HANDLING_LEASE,
         **receivers: ProviderWebhook,
     ) -> None:
         routes = _routes(receivers, dict(paths or {}))
@@ -186,6 +248,10 @@ class WebhookApp:
                 action=f"Pass e.g. max_body_size={DEFAULT_MAX_BODY_SIZE}",
             )
         self._max_body_size = max_body_size
+        self._replay = None if replay is None else _check_store(replay)
+        self._replay_keep = _check_duration("replay_keep", replay_keep, DEFAULT_REPLAY_KEEP)
+        self._lease = _check_duration("handling_lease", handling_lease, DEFAULT_HANDLING_LEASE)
+        self._memory = MemoryReplayStore()  # for receivers without one of their own
 
     def __repr__(self) -> str:
         routes = ", ".join(f"{path} ({route.name})" for path, route in self._routes.items())
@@ -243,39 +309,121 @@ class WebhookApp:
             return
         if body is None:  # the client went away before sending the whole body
             return
+        verify = getattr(route.receiver, "verify", None)
+        if not callable(verify):  # a receiver of your own: parse, and forget on failure
+            await self._push_parsed(route, headers, body, send)
+            return
+        try:
+            pushes: list[VerifiedPush] = verify(headers, body)
+        except WebhookError as error:
+            await _refuse(send, route, error)
+            return
+        store = self._store_for(route.receiver)
+        owner = secrets.token_hex(16)
+        try:
+            states = await self._claim(store, pushes, owner)
+        except Exception:
+            logger.exception(
+                "the replay store failed on a %s push; answered 503 so that the provider "
+                "sends it again",
+                route.name,
+            )
+            await _respond(
+                send,
+                503,
+                b"The replay store cannot be reached; nothing was handled. Send it again.\n",
+                extra=[(b"retry-after", str(_RETRY_AFTER).encode())],
+            )
+            return
+        if PushState.HANDLING in states.values():
+            # 503 with Retry-After, not 409: the copy is not wrong, it came too early. If the
+            # request handling it fails, the push is released and this retry must come back,
+            # and senders of webhooks retry a 503 (busy, come back later) where many treat a
+            # 4xx as final and drop the push.
+            logger.info("a %s push is being handled; answered a copy with 503", route.name)
+            await _respond(
+                send,
+                503,
+                b"This push is being handled now; send it again later.\n",
+                extra=[(b"retry-after", str(_RETRY_AFTER).encode())],
+            )
+            return
+        claimed = [key for key, state in states.items() if state is PushState.NEW]
+        events = [
+            event
+            for push in pushes
+            if push.key is None or states[push.key] is PushState.NEW
+            for event in push.events
+        ]
+        if states and not claimed:
+            logger.info(
+                "acknowledged a copy of a %s push handled before, without handling it again",
+                route.name,
+            )
+            await _acknowledge(send, route.receiver)
+            return
+        try:
+            await self._dispatch(route, events)
+        except Exception:
+            await _settle(store, claimed, route, owner=owner)  # before the 500: a retry waits not
+            _log_handler_failure(route, events)
+            await _respond(send, 500, _FAILED)
+            return
+        except BaseException:
+            await _settle(store, claimed, route, owner=owner)
+            raise
+        await _settle(store, claimed, route, keep=self._replay_keep)
+        await _acknowledge(send, route.receiver)
+
+    def _store_for(self, receiver: Receiver) -> ReplayStore:
+        """The app's store, else the receiver's own memory, else the app's memory."""
+        if self._replay is not None:
+            return self._replay
+        memory = getattr(receiver, "replay_memory", None)
+        return self._memory if memory is None else _check_store(memory)
+
+    async def _claim(
+        self, store: ReplayStore, pushes: Sequence[VerifiedPush], owner: str
+    ) -> dict[ReplayKey, PushState]:
+        """Claim each push's key; on a key being handled elsewhere, drop the claims taken."""
+        states: dict[ReplayKey, PushState] = {}
+        try:
+            for push in pushes:
+                if push.key is None:
+                    continue
+                state = await store.claim_push(push.key, owner=owner, lease=self._lease)
+                states[push.key] = state
+                if state is PushState.HANDLING:
+                    break
+        except BaseException:
+            taken = [key for key, state in states.items() if state is PushState.NEW]
+            await _settle(store, taken, None, owner=owner)
+            raise
+        if PushState.HANDLING in states.values():
+            taken = [key for key, state in states.items() if state is PushState.NEW]
+            await _settle(store, taken, None, owner=owner)
+        return states
+
+    async def _push_parsed(
+        self, route: _Route, headers: list[tuple[bytes, bytes]], body: bytes, send: Send
+    ) -> None:
+        """A receiver without ``verify``: it remembers pushes itself (``parse``/``forget``)."""
         try:
             events = route.receiver.parse(headers, body)
         except WebhookError as error:
-            level = (
-                logging.INFO
-                if isinstance(error, WebhookReplayError) and error.duplicate
-                else logging.WARNING
-            )
-            logger.log(
-                level, "refused a %s push (HTTP %d): %s", route.name, error.status_code, error
-            )
-            await _respond(send, error.status_code, f"{error}\n".encode())
+            await _refuse(send, route, error)
             return
-        handled = False
         try:
             await self._dispatch(route, events)
-            handled = True
         except Exception:
-            logger.exception(
-                "a handler failed on a %s push of %d event(s); answered 500 so that the "
-                "provider sends it again",
-                route.name,
-                len(events),
-            )
-            await _respond(
-                send, 500, b"A handler failed; the push was not acknowledged. Send it again.\n"
-            )
+            route.receiver.forget(headers, body)
+            _log_handler_failure(route, events)
+            await _respond(send, 500, _FAILED)
             return
-        finally:
-            if not handled:
-                route.receiver.forget(headers, body)
-        ack = route.receiver.acknowledgement
-        await _respond(send, ack.status_code, ack.body, content_type=ack.content_type.encode())
+        except BaseException:
+            route.receiver.forget(headers, body)
+            raise
+        await _acknowledge(send, route.receiver)
 
     async def _dispatch(self, route: _Route, events: list[Event]) -> None:
         for event in events:
@@ -316,6 +464,55 @@ class WebhookApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+async def _refuse(send: Send, route: _Route, error: WebhookError) -> None:
+    duplicate = isinstance(error, WebhookReplayError) and error.duplicate
+    level = logging.INFO if duplicate else logging.WARNING
+    logger.log(level, "refused a %s push (HTTP %d): %s", route.name, error.status_code, error)
+    await _respond(send, error.status_code, f"{error}\n".encode())
+
+
+async def _acknowledge(send: Send, receiver: Receiver) -> None:
+    ack = receiver.acknowledgement
+    await _respond(send, ack.status_code, ack.body, content_type=ack.content_type.encode())
+
+
+def _log_handler_failure(route: _Route, events: Sequence[Event]) -> None:
+    logger.exception(
+        "a handler failed on a %s push of %d event(s); answered 500 so that the "
+        "provider sends it again",
+        route.name,
+        len(events),
+    )
+
+
+async def _settle(
+    store: ReplayStore,
+    keys: Sequence[ReplayKey],
+    route: _Route | None,
+    *,
+    owner: str | None = None,
+    keep: float | None = None,
+) -> None:
+    """Release ``owner``'s claims on ``keys`` (handling failed), or mark them handled for
+    ``keep`` seconds; shielded, since the request may be cancelled as it ends."""
+    with anyio.CancelScope(shield=True):
+        for key in keys:
+            try:
+                if keep is not None:
+                    await store.complete_push(key, keep=keep)
+                elif owner is not None:
+                    await store.release_push(key, owner=owner)
+            except Exception:
+                # Handled but not marked (a copy may be handled again once the lease runs
+                # out), or failed but not released (the retry waits for the lease).
+                logger.exception(
+                    "the replay store failed to %s a %s push",
+                    "mark handled" if keep is not None else "release",
+                    route.name if route is not None else "received",
+                )
+                return
 
 
 def _route_path(scope: Scope) -> str:

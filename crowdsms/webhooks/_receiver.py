@@ -3,7 +3,10 @@
 A receiver turns one pushed request into typed events (:meth:`Receiver.parse`), says what to
 answer the provider once they are handled (:attr:`Receiver.acknowledgement`), and can forget
 a push it parsed but that could not be handled, so that the provider's retry is accepted
-(:meth:`Receiver.forget`).
+(:meth:`Receiver.forget`). The built-in receivers also :meth:`~SignedReceiver.verify` a
+request without remembering it: each push's events with the key a
+:class:`~crowdsms.webhooks.ReplayStore` remembers it by, which is what
+:class:`~crowdsms.webhooks.WebhookApp` uses.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from crowdsms.webhooks._replay import (
     DEFAULT_MAX_AGE,
     DEFAULT_MAX_AHEAD,
     DEFAULT_REPLAY_CACHE_SIZE,
+    MemoryReplayStore,
     ReplayGuard,
     ReplayKey,
+    replay_key,
 )
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "ProviderWebhook",
     "Receiver",
     "SignedReceiver",
+    "VerifiedPush",
     "WebhookRoute",
 ]
 
@@ -83,6 +89,16 @@ class Receiver(Protocol):
     def forget(self, headers: Headers, body: Body) -> None:
         """Forget a parsed push that could not be handled, so its retry is accepted."""
         ...
+
+
+@attrs.frozen
+class VerifiedPush:
+    """One verified push of a request: its events, and the key it is remembered by."""
+
+    key: ReplayKey | None
+    """The provider and its verified signature (``<provider>:<hex>``); None for an unsigned
+    push, which nothing can tell from a replay."""
+    events: tuple[Event, ...]
 
 
 @attrs.frozen
@@ -159,11 +175,31 @@ class SignedReceiver:
         if handling its events then fails, call :meth:`forget` so that the provider's retry
         is accepted.
         """
+        pushes = self.verify(headers, body)
+        self._guard.claim(push.key for push in pushes if push.key is not None)
+        return [event for push in pushes for event in push.events]
+
+    def verify(self, headers: Headers, body: Body) -> list[VerifiedPush]:
+        """The pushes of one request, verified (signature, timestamp window), not remembered.
+
+        Raises as :meth:`parse` does, but never for a push received before: the caller
+        claims each push's ``key`` in a :class:`~crowdsms.webhooks.ReplayStore` before
+        handling its events, as :class:`~crowdsms.webhooks.WebhookApp` does. A request that
+        carries the same push twice is refused (:class:`~crowdsms.webhooks.WebhookReplayError`).
+        """
         objects = read_objects(headers, body, provider=self.provider)
-        keys = [self._verify(fields) for fields in objects]
-        events = [event for fields in objects for event in self._events(fields)]
-        self._guard.claim(keys)
-        return events
+        keys = [replay_key(self.provider, self._verify(fields)) for fields in objects]
+        self._guard.check_unique(keys)
+        return [
+            VerifiedPush(key, tuple(self._events(fields)))
+            for key, fields in zip(keys, objects, strict=True)
+        ]
+
+    @property
+    def replay_memory(self) -> MemoryReplayStore:
+        """This receiver's in-memory store (``replay_cache_size`` keys), which :meth:`parse`
+        uses, and :class:`~crowdsms.webhooks.WebhookApp` unless given a store."""
+        return self._guard.memory
 
     def forget(self, headers: Headers, body: Body) -> None:
         """Forget a push returned by :meth:`parse`, so that its retry is accepted."""
@@ -175,7 +211,7 @@ class SignedReceiver:
         for fields in objects:
             signature = fields.get("signature")
             if isinstance(signature, str):
-                keys.append(signature.strip().lower())  # as _verify gives it
+                keys.append(replay_key(self.provider, signature.strip().lower()))  # as verified
         self._guard.release(keys)
 
     # -- for subclasses -------------------------------------------------------------------

@@ -1,27 +1,44 @@
-"""Replay protection for signed pushes: a timestamp window and a bounded memory of pushes.
+"""Replay protection for signed pushes: a timestamp window and a memory of pushes.
 
 A signed push is refused when its timestamp is too old or too far ahead of this machine's
-clock, and when a push with the same signature was received recently. The memory is a
-bounded LRU (the oldest pairs are forgotten first), kept per receiver and safe to share
-between threads.
+clock (where the provider signs the timestamp, this stops old replays; where it signs only a
+token, it stops nothing), and is not handled twice: its key (the signature as verified) is
+remembered.
+
+The memory is a :class:`ReplayStore`. Each key goes through three states: claimed by the
+request handling it (:attr:`PushState.HANDLING`, for a lease), then either completed
+(:attr:`PushState.HANDLED`, kept for ``keep`` seconds: a later copy is acknowledged without
+being handled) or released when handling failed (so that the provider's retry is handled).
+:class:`MemoryReplayStore` keeps the keys in this process only (a bounded LRU, safe to share
+between threads): empty after a restart and not shared between workers. The delivery stores
+(``SQLiteDeliveryStore``, the campaigns' ``RedisDeliveryStore``) keep them durably.
 """
 
 from __future__ import annotations
 
 import collections
+import enum
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Final
+from typing import Final, Protocol
 
 from crowdsms.errors import ConfigurationError
 from crowdsms.webhooks._errors import WebhookReplayError
 
 __all__ = [
+    "DEFAULT_HANDLING_LEASE",
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_AHEAD",
     "DEFAULT_REPLAY_CACHE_SIZE",
+    "DEFAULT_REPLAY_KEEP",
+    "MemoryReplayStore",
+    "PushState",
     "ReplayGuard",
+    "ReplayStore",
+    "replay_key",
     "timestamp_seconds",
 ]
 
@@ -32,7 +49,15 @@ DEFAULT_MAX_AHEAD: Final = 300.0
 """Seconds a push's timestamp may lie in the future (the provider's clock may be ahead)."""
 
 DEFAULT_REPLAY_CACHE_SIZE: Final = 50_000
-"""How many recent pushes (by signature) a receiver remembers."""
+"""How many recent pushes (by signature) a receiver's in-memory store remembers."""
+
+DEFAULT_REPLAY_KEEP: Final = 7 * 86400.0
+"""Seconds a handled push's key is kept (7 days): far longer than any provider retries a
+push, and the whole of the replay protection of a provider that signs only a token."""
+
+DEFAULT_HANDLING_LEASE: Final = 300.0
+"""Seconds a push's claim lasts while it is handled: a claim whose request died (a crashed
+worker) stops blocking the provider's retries after that."""
 
 _MILLISECONDS_FROM: Final = 100_000_000_000
 """Timestamps at least this large are milliseconds (seconds reach it in the year 5138)."""
@@ -40,6 +65,151 @@ _MILLISECONDS_FROM: Final = 100_000_000_000
 ReplayKey = str
 """A push's signature as verified (lower-case hex): one signed text has one, however its
 fields are split (a signature over ``timestamp + token``, say) or the signature is spelled."""
+
+
+def replay_key(provider: str, signature: str) -> ReplayKey:
+    """The key a store remembers a push by: the provider and the verified signature."""
+    return f"{provider}:{signature}"
+
+
+class PushState(enum.Enum):
+    """What a replay store says when a push's key is claimed."""
+
+    NEW = "new"
+    """Not seen (or released, or forgotten): now claimed by the caller, who handles the push
+    and then completes or releases the key."""
+    HANDLING = "handling"
+    """Claimed by another request whose lease has not run out: it is being handled now."""
+    HANDLED = "handled"
+    """Handled before: acknowledge it, without handling it again."""
+
+
+class ReplayStore(Protocol):
+    """Where the keys of received pushes are kept: in memory, or durably, shared by workers.
+
+    Every method is atomic for its key. ``owner`` names the claiming request (a random text),
+    so that a claim taken over after its lease ran out is not released by its first owner;
+    a claim by the same owner again (a command sent twice after a broken connection) is
+    ``NEW`` again.
+    """
+
+    async def claim_push(self, key: ReplayKey, *, owner: str, lease: float) -> PushState:
+        """Claim ``key`` for ``lease`` seconds if it is not claimed or handled; say which."""
+        ...
+
+    async def complete_push(self, key: ReplayKey, *, keep: float) -> None:
+        """Mark ``key`` handled, for ``keep`` seconds (whoever claimed it)."""
+        ...
+
+    async def release_push(self, key: ReplayKey, *, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key`` (handling failed), so that a retry is handled."""
+        ...
+
+
+class _Entry:
+    __slots__ = ("expires", "owner")
+
+    def __init__(self, owner: str | None, expires: float) -> None:
+        self.owner = owner  # None once handled
+        self.expires = expires
+
+
+class MemoryReplayStore:
+    """A :class:`ReplayStore` in this process's memory: the ``capacity`` latest keys.
+
+    Empty after a restart and not shared between worker processes: a push handled before
+    either is handled again if it comes back (and, where the provider signs only a token,
+    may then carry any fields). Use a durable store where that matters.
+    ``clock`` is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        capacity: int = DEFAULT_REPLAY_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ConfigurationError(
+                "replay_cache_size must be a whole number of at least 1",
+                received=repr(capacity)[:40],
+                action=f"Pass e.g. replay_cache_size={DEFAULT_REPLAY_CACHE_SIZE}",
+            )
+        self._capacity = capacity
+        self._clock = clock
+        self._entries: collections.OrderedDict[ReplayKey, _Entry] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryReplayStore(capacity={self._capacity})"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(self, keys: Iterable[ReplayKey]) -> ReplayKey | None:
+        """Mark every key handled (until pushed out) unless one is held: then return it."""
+        with self._lock:
+            wanted = list(keys)
+            for key in wanted:
+                if self._live(key) is not None:
+                    return key
+            for key in wanted:
+                self._put(key, _Entry(None, math.inf))
+            return None
+
+    def claim(self, key: ReplayKey, *, owner: str, lease: float) -> PushState:
+        """:meth:`claim_push`, without awaiting."""
+        with self._lock:
+            entry = self._live(key)
+            if entry is not None and entry.owner != owner:
+                return PushState.HANDLED if entry.owner is None else PushState.HANDLING
+            self._put(key, _Entry(owner, self._clock() + lease))
+            return PushState.NEW
+
+    def complete(self, key: ReplayKey, *, keep: float) -> None:
+        """:meth:`complete_push`, without awaiting."""
+        with self._lock:
+            self._put(key, _Entry(None, self._clock() + keep))
+
+    def release(self, key: ReplayKey, *, owner: str) -> None:
+        """:meth:`release_push`, without awaiting."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.owner == owner:
+                del self._entries[key]
+
+    def forget(self, key: ReplayKey) -> None:
+        """Drop ``key`` whatever its state."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    async def claim_push(self, key: ReplayKey, *, owner: str, lease: float) -> PushState:
+        """Claim ``key`` for ``lease`` seconds if it is not claimed or handled; say which."""
+        return self.claim(key, owner=owner, lease=lease)
+
+    async def complete_push(self, key: ReplayKey, *, keep: float) -> None:
+        """Mark ``key`` handled, for ``keep`` seconds."""
+        self.complete(key, keep=keep)
+
+    async def release_push(self, key: ReplayKey, *, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key``."""
+        self.release(key, owner=owner)
+
+    def _live(self, key: ReplayKey) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def _put(self, key: ReplayKey, entry: _Entry) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
 
 
 def timestamp_seconds(value: float) -> float:
@@ -58,7 +228,7 @@ def _check_seconds(name: str, value: float) -> float:
 
 
 class ReplayGuard:
-    """The timestamp window and the recently seen pushes of one receiver."""
+    """The timestamp window of one receiver, and its memory for :meth:`parse`."""
 
     def __init__(
         self,
@@ -69,19 +239,11 @@ class ReplayGuard:
         capacity: int,
         clock: Callable[[], float],
     ) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ConfigurationError(
-                "replay_cache_size must be a whole number of at least 1",
-                received=repr(capacity)[:40],
-                action=f"Pass e.g. replay_cache_size={DEFAULT_REPLAY_CACHE_SIZE}",
-            )
         self._provider = provider
         self._max_age = _check_seconds("max_age", max_age)
         self._max_ahead = _check_seconds("max_ahead", max_ahead)
-        self._capacity = capacity
         self._clock = clock
-        self._seen: collections.OrderedDict[ReplayKey, None] = collections.OrderedDict()
-        self._lock = threading.Lock()
+        self.memory = MemoryReplayStore(capacity=capacity)
 
     def check_time(self, seconds: float) -> None:
         """Refuse a push whose timestamp (Unix seconds) is outside the window."""
@@ -112,10 +274,10 @@ class ReplayGuard:
                 ),
             )
 
-    def claim(self, keys: Iterable[ReplayKey]) -> None:
-        """Remember ``keys``; refuse them all if any was seen recently, or comes twice."""
+    def check_unique(self, keys: Iterable[ReplayKey]) -> None:
+        """Refuse a request that carries the same push twice."""
         given = list(keys)
-        wanted = list(dict.fromkeys(given))
+        wanted = set(given)
         if len(wanted) != len(given):
             raise WebhookReplayError(
                 "the same push (the same signature) comes twice in one request",
@@ -124,33 +286,31 @@ class ReplayGuard:
                 received=f"{len(given)} pushes, {len(wanted)} different",
                 action="Nothing was handled: a genuine batch of pushes has each push once",
             )
-        with self._lock:
-            for key in wanted:
-                if key in self._seen:
-                    self._seen.move_to_end(key)
-                    raise WebhookReplayError(
-                        "this push (the same signature) was already received",
-                        provider=self._provider,
-                        duplicate=True,
-                        received=f"signature {key[:8]!r}...",
-                        action=(
-                            "Nothing was handled again. A provider that repeats a push it "
-                            "already delivered can be ignored; otherwise it is a replay"
-                        ),
-                    )
-            for key in wanted:
-                self._seen[key] = None
-                if len(self._seen) > self._capacity:
-                    self._seen.popitem(last=False)
+
+    def claim(self, keys: Iterable[ReplayKey]) -> None:
+        """Remember ``keys`` as handled; refuse them all if any was seen, or comes twice."""
+        wanted = list(keys)
+        self.check_unique(wanted)
+        seen = self.memory.remember(wanted)
+        if seen is not None:
+            raise WebhookReplayError(
+                "this push (the same signature) was already received",
+                provider=self._provider,
+                duplicate=True,
+                received=f"signature {seen.rpartition(':')[2][:8]!r}...",
+                action=(
+                    "Nothing was handled again. A provider that repeats a push it "
+                    "already delivered can be ignored; otherwise it is a replay"
+                ),
+            )
 
     def release(self, keys: Iterable[ReplayKey]) -> None:
         """Forget ``keys``, so that the provider's retry of the same push is accepted."""
-        with self._lock:
-            for key in keys:
-                self._seen.pop(key, None)
+        for key in keys:
+            self.memory.forget(key)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self.memory)
 
 
 def _when(seconds: float) -> str:

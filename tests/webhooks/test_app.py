@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -24,7 +25,9 @@ from crowdsms.providers.submail import (
 from crowdsms.webhooks import (
     DeliveryEvent,
     Event,
+    MemoryReplayStore,
     MessageEvent,
+    PushState,
     ReplyEvent,
     UnknownEvent,
     WebhookApp,
@@ -189,15 +192,107 @@ async def test_a_malformed_push_is_400_with_a_reason(path, body, reason):
 
 
 @pytest.mark.asyncio
-async def test_a_replayed_push_is_409_and_handled_once():
+async def test_a_retry_of_a_handled_push_is_acknowledged_and_not_handled_again():
     recorder = Recorder()
     body = form(submail_fields("delivered", send_id="s1"))
     async with client_for(make_app(recorder)) as client:
         first = await client.post("/submail", content=body, headers=FORM)
-        second = await client.post("/submail", content=body, headers=FORM)
-    assert (first.status_code, second.status_code) == (200, 409)
-    assert "already received" in second.text
+        retry = await client.post("/submail", content=body, headers=FORM)
+    assert (first.status_code, first.text) == (200, "success")
+    assert (retry.status_code, retry.text) == (200, "success")  # the ack, not a 409
     assert len(recorder.events) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_copy_with_other_fields_of_a_handled_push_is_not_handled():
+    recorder = Recorder()
+    genuine = submail_fields("delivered", send_id="s1")
+    forged = {**genuine, "events": "mo", "address": "13900009999", "content": "T"}
+    async with client_for(make_app(recorder)) as client:
+        await client.post("/submail", content=form(genuine), headers=FORM)
+        response = await client.post("/submail", content=form(forged), headers=FORM)
+    assert response.status_code == 200
+    assert [type(event) for event in recorder.events] == [SubmailDelivered]
+
+
+@pytest.mark.asyncio
+async def test_a_copy_of_a_push_being_handled_gets_503_and_retry_after():
+    started, go_on = anyio.Event(), anyio.Event()
+    calls: list[Event] = []
+
+    async def slow(event: Event) -> None:
+        calls.append(event)
+        started.set()
+        await go_on.wait()
+
+    body = form(submail_fields("delivered", send_id="s1"))
+    answers: list[httpx.Response] = []
+    async with client_for(make_app(Recorder(), on_event=slow)) as client:
+
+        async def post() -> None:
+            answers.append(await client.post("/submail", content=body, headers=FORM))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(post)
+            await started.wait()
+            copy = await client.post("/submail", content=body, headers=FORM)
+            go_on.set()
+        retry = await client.post("/submail", content=body, headers=FORM)
+    assert copy.status_code == 503
+    assert copy.headers["retry-after"] == "30"
+    assert "being handled" in copy.text
+    assert [answer.status_code for answer in answers] == [200]
+    assert retry.status_code == 200
+    assert len(calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_request_with_the_same_push_twice_is_409_and_not_handled():
+    recorder = Recorder()
+    fields = submail_fields("mo", address="13800138000", content="TD")
+    async with client_for(make_app(recorder)) as client:
+        response = await client.post("/submail", content=as_json([fields, fields]), headers=JSON)
+    assert response.status_code == 409
+    assert recorder.events == []
+
+
+@pytest.mark.asyncio
+async def test_only_the_new_pushes_of_a_request_are_handled():
+    recorder = Recorder()
+    old = submail_fields("delivered", send_id="s1", token="a" * 32)
+    new = submail_fields("delivered", send_id="s2", token="b" * 32)
+    async with client_for(make_app(recorder)) as client:
+        await client.post("/submail", content=as_json(old), headers=JSON)
+        response = await client.post("/submail", content=as_json([old, new]), headers=JSON)
+    assert response.status_code == 200
+    assert [event.message_id for event in recorder.events] == ["s1", "s2"]
+
+
+@pytest.mark.asyncio
+async def test_a_replay_store_that_fails_gives_503_and_nothing_is_handled(caplog):
+    class Down(MemoryReplayStore):
+        async def claim_push(self, key: str, *, owner: str, lease: float) -> PushState:
+            raise ConnectionError("redis is down")
+
+    recorder = Recorder()
+    async with client_for(make_app(recorder, replay=Down())) as client:
+        response = await client.post("/submail", content=form(submail_fields()), headers=FORM)
+    assert response.status_code == 503
+    assert "retry-after" in response.headers
+    assert "redis is down" not in response.text
+    assert recorder.events == []
+
+
+@pytest.mark.asyncio
+async def test_workers_sharing_a_replay_store_handle_a_push_once():
+    store = MemoryReplayStore()
+    one, two = Recorder(), Recorder()
+    body = form(submail_fields("delivered", send_id="s1"))
+    async with client_for(make_app(one, replay=store)) as first:
+        assert (await first.post("/submail", content=body, headers=FORM)).status_code == 200
+    async with client_for(make_app(two, replay=store)) as second:
+        assert (await second.post("/submail", content=body, headers=FORM)).status_code == 200
+    assert (len(one.events), len(two.events)) == (1, 0)
 
 
 @pytest.mark.asyncio
@@ -458,6 +553,12 @@ def test_configuration_errors():
         WebhookApp(smbmail=submail, on_event=handler)
     with pytest.raises(ConfigurationError, match="max_body_size"):
         WebhookApp(submail=submail, on_event=handler, max_body_size=0)
+    with pytest.raises(ConfigurationError, match="replay store"):
+        WebhookApp(submail=submail, on_event=handler, replay=object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="replay_keep"):
+        WebhookApp(submail=submail, on_event=handler, replay_keep=0)
+    with pytest.raises(ConfigurationError, match="handling_lease"):
+        WebhookApp(submail=submail, on_event=handler, handling_lease=float("inf"))
 
 
 def test_the_acknowledgement_bodies():
