@@ -23,7 +23,10 @@ run on one node), below ``{prefix}:{deliveries}:``:
 - ``reply``: a hash, reply key -> the reply (JSON); ``reply:at``: replies by received time;
 - ``opt_out``: a hash, phone -> when it was put on the list (Unix seconds: when the store
   recorded the reply, or ``opt_out`` was called; the reply keeps the provider's time);
-- ``providers``: the providers whose reports are stored.
+- ``providers``: the providers whose reports are stored;
+- ``push:<provider>:<signature>``: the webhook app's replay memory (the store is a
+  :class:`~crowdsms.webhooks.ReplayStore`): ``handling:<owner>`` while a request handles the
+  push (expiring with its lease), then ``handled`` (expiring ``replay_keep`` later).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from crowdsms.deliveries._reference import job_hash, parse_reference
 from crowdsms.deliveries._reports import InboundReply, ProviderReport, ReportKind, report_phone
 from crowdsms.deliveries._store import RecordResult
 from crowdsms.errors import CrowdSMSError, InvalidInputError, excerpt
+from crowdsms.webhooks._replay import PushState, ReplayKey
 
 __all__ = ["DEFAULT_REPORT_RETENTION", "RedisDeliveryStore"]
 
@@ -170,6 +174,43 @@ redis.call('HSET', KEYS[2], 'written', ARGV[1])
 return removed
 """
 )
+
+
+# KEYS[1] the push's key; ARGV[1] owner, ARGV[2] lease (ms).
+# Returns 0 claimed (new, or already this owner's), 1 another owner's, 2 handled.
+_CLAIM_PUSH = LuaScript(
+    """
+local held = redis.call('GET', KEYS[1])
+if held == 'handled' then return 2 end
+if held and held ~= 'handling:' .. ARGV[1] then return 1 end
+redis.call('SET', KEYS[1], 'handling:' .. ARGV[1], 'PX', ARGV[2])
+return 0
+"""
+)
+
+# KEYS[1] the push's key; ARGV[1] keep (ms).
+_COMPLETE_PUSH = LuaScript(
+    """
+redis.call('SET', KEYS[1], 'handled', 'PX', ARGV[1])
+return 1
+"""
+)
+
+# KEYS[1] the push's key; ARGV[1] owner. Deletes the key only if this owner holds it.
+_RELEASE_PUSH = LuaScript(
+    """
+if redis.call('GET', KEYS[1]) == 'handling:' .. ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+)
+
+_PUSH_STATES = {0: PushState.NEW, 1: PushState.HANDLING, 2: PushState.HANDLED}
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _text(value: object) -> str:
@@ -422,6 +463,31 @@ class RedisDeliveryStore:
         args = [repr(time.time()), *wanted]
         removed = await _OPT_IN.run(self._redis, keys, args, durability=self.durability)
         return int(removed)
+
+    # -- the webhook app's replay memory (crowdsms.webhooks.ReplayStore) --------------------
+
+    async def claim_push(self, key: ReplayKey, *, owner: str, lease: float) -> PushState:
+        """Claim ``key`` for ``lease`` seconds if it is not claimed or handled; say which."""
+        answer = await _CLAIM_PUSH.run(
+            self._redis,
+            [self._key("push", key)],
+            [owner, _milliseconds(lease)],
+            durability=self.durability,
+        )
+        return _PUSH_STATES[int(answer)]
+
+    async def complete_push(self, key: ReplayKey, *, keep: float) -> None:
+        """Mark ``key`` handled for ``keep`` seconds (durable before it returns)."""
+        await _COMPLETE_PUSH.run(
+            self._redis,
+            [self._key("push", key)],
+            [_milliseconds(keep)],
+            durability=self.durability,
+        )
+
+    async def release_push(self, key: ReplayKey, *, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key``, so that the provider's retry is handled."""
+        await _RELEASE_PUSH.run(self._redis, [self._key("push", key)], [owner])
 
     # -- reading ----------------------------------------------------------------------------
 

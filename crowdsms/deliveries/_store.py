@@ -10,6 +10,10 @@ Campaigns keep the same records in their shared Redis store, behind the same pro
 Every write is committed with ``synchronous=FULL`` before it returns: a pulled report (which
 the provider has already forgotten) or an acknowledged push survives a crash. Calls run in
 a worker thread, one at a time, like the journal's.
+
+The SQLite store is also a :class:`~crowdsms.webhooks.ReplayStore` (table ``webhook_pushes``):
+``WebhookApp(replay=store)`` remembers the pushes it handled in the same file, for every
+process that opens it and across restarts.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import attrs
 from crowdsms.deliveries._optout import OptOutWords
 from crowdsms.deliveries._reports import InboundReply, ProviderReport, ReportKind
 from crowdsms.errors import CrowdSMSError
+from crowdsms.webhooks._replay import PushState, ReplayKey
 
 __all__ = [
     "DELIVERY_SCHEMA",
@@ -69,13 +74,24 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     at REAL NOT NULL,
     recorded_at REAL
 );
+CREATE TABLE IF NOT EXISTS webhook_pushes (
+    key TEXT PRIMARY KEY,
+    owner TEXT,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_pushes_expires ON webhook_pushes (expires);
 """
-"""The tables of the delivery records (created in the journal file beside its own).
+"""The tables of the delivery records (created in the journal file beside its own), and the
+webhook app's replay memory (``owner`` is the request handling a push, NULL once handled;
+``expires`` the end of its lease, or of its keeping, in Unix seconds).
 
 ``opt_outs.at`` is when the number opted out as the provider dates its reply (or when it
 was added by hand), for people to read; ``recorded_at`` when this store recorded it, which
 decides the jobs it applies to (see :func:`load_opt_outs`).
 """
+
+_PURGE = 100
+"""Expired push keys removed per claim, at most (as pushes arrive, old keys go)."""
 
 
 @attrs.frozen
@@ -244,17 +260,29 @@ class SQLiteDeliveryStore:
     Safe to use from a process other than the job's (the webhook app beside a batch job).
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._connection = connection
         self._limiter = anyio.CapacityLimiter(1)
+        self._clock = clock
         self.path = path
 
     def __repr__(self) -> str:
         return f"SQLiteDeliveryStore({self.path!r})"
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str]) -> SQLiteDeliveryStore:
-        """Open the delivery records of the journal at ``path`` (creating them if needed)."""
+    async def open(
+        cls, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+    ) -> SQLiteDeliveryStore:
+        """Open the delivery records of the journal at ``path`` (creating them if needed).
+
+        ``clock`` (Unix seconds) times the webhook replay memory's leases and keeping.
+        """
         name = os.fspath(path)
 
         def work() -> sqlite3.Connection:
@@ -271,7 +299,7 @@ class SQLiteDeliveryStore:
 
         with anyio.CancelScope(shield=True):
             connection = await anyio.to_thread.run_sync(work)
-        return cls(connection, name)
+        return cls(connection, name, clock=clock)
 
     async def _run(self, func: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(func, limiter=self._limiter)
@@ -339,6 +367,66 @@ class SQLiteDeliveryStore:
             return self._connection.total_changes - before
 
         return await self._run(work)
+
+    # -- the webhook app's replay memory (crowdsms.webhooks.ReplayStore) --------------------
+
+    async def claim_push(self, key: ReplayKey, *, owner: str, lease: float) -> PushState:
+        """Claim ``key`` for ``lease`` seconds if it is not claimed or handled; say which."""
+
+        def work() -> PushState:
+            now = self._clock()
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                row = connection.execute(
+                    "SELECT owner, expires FROM webhook_pushes WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and row[1] > now and row[0] != owner:
+                    state = PushState.HANDLED if row[0] is None else PushState.HANDLING
+                else:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO webhook_pushes (key, owner, expires) "
+                        "VALUES (?,?,?)",
+                        (key, owner, now + lease),
+                    )
+                    state = PushState.NEW
+                connection.execute(
+                    "DELETE FROM webhook_pushes WHERE key IN (SELECT key FROM webhook_pushes "
+                    "WHERE expires <= ? LIMIT ?)",
+                    (now, _PURGE),
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            return state
+
+        with anyio.CancelScope(shield=True):
+            state = await self._run(work)
+        return state  # noqa: RET504 (mypy: a cancel scope may swallow the return)
+
+    async def complete_push(self, key: ReplayKey, *, keep: float) -> None:
+        """Mark ``key`` handled for ``keep`` seconds (committed before it returns)."""
+
+        def work() -> None:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO webhook_pushes (key, owner, expires) VALUES (?,NULL,?)",
+                (key, self._clock() + keep),
+            )
+
+        with anyio.CancelScope(shield=True):
+            await self._run(work)
+
+    async def release_push(self, key: ReplayKey, *, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key``, so that the provider's retry is handled."""
+
+        def work() -> None:
+            self._connection.execute(
+                "DELETE FROM webhook_pushes WHERE key = ? AND owner = ?", (key, owner)
+            )
+
+        with anyio.CancelScope(shield=True):
+            await self._run(work)
 
     async def aclose(self) -> None:
         """Close the connection."""

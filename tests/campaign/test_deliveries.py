@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import attrs
+import httpx
 import pytest
 import redis.asyncio
 
@@ -19,7 +22,8 @@ from crowdsms.deliveries import (
     chunk_reference,
 )
 from crowdsms.errors import InvalidInputError
-from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, ReplyEvent
+from crowdsms.providers.submail import SubmailWebhook
+from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, PushState, ReplyEvent, WebhookApp
 
 WORDS = OptOutWords()
 
@@ -198,3 +202,74 @@ async def test_the_recorder_stores_webhook_events_in_the_shared_store(redis_url:
         assert await elsewhere.opted_out() == frozenset()
     finally:
         await client.aclose()
+
+
+# -- the webhook app's replay memory --------------------------------------------------------
+
+SUBHOOK_KEY = "subhook-key-5c1d"
+PUSH_KEY = "submail:0f1e2d3c"
+
+
+def subhook_push(token: str, **fields: str) -> bytes:
+    body = {
+        "events": "delivered",
+        "address": "13800138000",
+        "send_id": "s1",
+        "timestamp": str(int(time.time())),
+        "token": token,
+        "signature": hashlib.md5((token + SUBHOOK_KEY).encode()).hexdigest(),
+        **fields,
+    }
+    return json.dumps(body).encode()
+
+
+async def post_to_new_app(store: RedisDeliveryStore, body: bytes) -> httpx.Response:
+    """One push to a new WebhookApp (a restarted process, another worker) on ``store``."""
+    app = WebhookApp(
+        submail=SubmailWebhook(key=SUBHOOK_KEY), on_event=ReportRecorder(store), replay=store
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+        return await client.post(
+            "/submail", content=body, headers={"content-type": "application/json"}
+        )
+
+
+@pytest.mark.asyncio
+async def test_push_keys_are_claimed_released_and_kept(
+    store: RedisDeliveryStore, redis: redis.asyncio.Redis
+) -> None:
+    stored = f"crowdsms:{{deliveries}}:push:{PUSH_KEY}"
+    assert await store.claim_push(PUSH_KEY, owner="a", lease=300) is PushState.NEW
+    assert 299_000 < await redis.pttl(stored) <= 300_000  # a dead request's claim runs out
+    assert await store.claim_push(PUSH_KEY, owner="b", lease=300) is PushState.HANDLING
+    assert await store.claim_push(PUSH_KEY, owner="a", lease=300) is PushState.NEW  # sent twice
+    await store.release_push(PUSH_KEY, owner="b")  # not b's claim: kept
+    assert await store.claim_push(PUSH_KEY, owner="b", lease=300) is PushState.HANDLING
+    await store.release_push(PUSH_KEY, owner="a")
+    assert await store.claim_push(PUSH_KEY, owner="b", lease=300) is PushState.NEW
+    await store.complete_push(PUSH_KEY, keep=7 * 86400)
+    await store.release_push(PUSH_KEY, owner="b")  # too late: it was handled
+    assert await store.claim_push(PUSH_KEY, owner="c", lease=300) is PushState.HANDLED
+    assert 7 * 86400_000 - 1000 < await redis.pttl(stored) <= 7 * 86400_000
+
+
+@pytest.mark.asyncio
+async def test_a_captured_push_is_not_handled_again_by_another_worker(redis_url: str) -> None:
+    first = await RedisDeliveryStore.connect(redis_url)
+    try:
+        assert (await post_to_new_app(first, subhook_push("tok-1"))).status_code == 200
+    finally:
+        await first.aclose()  # the process stops
+    worker = await RedisDeliveryStore.connect(redis_url)
+    try:
+        again = await post_to_new_app(worker, subhook_push("tok-1"))
+        forged = subhook_push("tok-1", events="mo", address="13900009999", content="T")
+        replayed = await post_to_new_app(worker, forged)
+        assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
+        assert replayed.status_code == 200
+        assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
+        assert await worker.replies() == []
+        assert [r.phone for r in await worker.reports(since=0)] == ["13800138000"]
+    finally:
+        await worker.aclose()

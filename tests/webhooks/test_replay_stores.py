@@ -1,4 +1,7 @@
-"""The replay stores' contract: claim, complete, release; leases and keeping run out."""
+"""The replay stores' contract: claim, complete, release; leases and keeping run out.
+
+In memory and in the SQLite delivery store (the Redis one: tests/campaign/test_deliveries.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from crowdsms.deliveries import SQLiteDeliveryStore
 from crowdsms.errors import ConfigurationError
 from crowdsms.webhooks import MemoryReplayStore, PushState, ReplayStore
 
@@ -29,7 +33,15 @@ async def memory(clock: Clock) -> AsyncIterator[ReplayStore]:
     yield MemoryReplayStore(clock=clock)
 
 
-@pytest_asyncio.fixture(params=[memory], ids=["memory"])
+async def sqlite(clock: Clock, directory: Path) -> AsyncIterator[ReplayStore]:
+    store = await SQLiteDeliveryStore.open(directory / "job.sqlite", clock=clock)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest_asyncio.fixture(params=[memory, sqlite], ids=["memory", "sqlite"])
 async def made(request: pytest.FixtureRequest, tmp_path: Path):
     clock = Clock()
     factory = request.param

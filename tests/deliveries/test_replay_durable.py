@@ -1,0 +1,93 @@
+"""A push handled once is never handled again by another worker or after a restart.
+
+SUBMAIL signs only ``md5(token + key)``: a captured push's token and signature can carry any
+fields and a fresh timestamp. Only the replay memory stops that, so it must be shared and
+survive restarts: the SQLite delivery store keeps it in the journal file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crowdsms.deliveries import ReportRecorder, SQLiteDeliveryStore
+from crowdsms.providers.submail import SubmailWebhook
+from crowdsms.webhooks import WebhookApp
+
+KEY = "subhook-key-2b7e"
+JSON = {"content-type": "application/json"}
+
+
+def push(token: str, **fields: str) -> bytes:
+    body = {
+        "events": "delivered",
+        "address": "13800138000",
+        "send_id": "s1",
+        "timestamp": str(int(time.time())),
+        "token": token,
+        "signature": hashlib.md5((token + KEY).encode()).hexdigest(),
+        **fields,
+    }
+    return json.dumps(body).encode()
+
+
+async def post(store: SQLiteDeliveryStore, body: bytes) -> httpx.Response:
+    """One push to a new WebhookApp (a restarted process, another worker) on ``store``."""
+    app = WebhookApp(submail=SubmailWebhook(key=KEY), on_event=ReportRecorder(store), replay=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+        return await client.post("/submail", content=body, headers=JSON)
+
+
+@pytest.mark.asyncio
+async def test_a_captured_push_is_not_handled_after_a_restart_or_by_another_worker(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    first = await SQLiteDeliveryStore.open(path)
+    try:
+        assert (await post(first, push("tok-1"))).status_code == 200
+    finally:
+        await first.aclose()  # the process stops
+
+    restarted, worker = await SQLiteDeliveryStore.open(path), await SQLiteDeliveryStore.open(path)
+    try:
+        again = await post(restarted, push("tok-1"))
+        forged = push("tok-1", events="mo", address="13900009999", content="T", send_id="")
+        replayed = await post(worker, forged)
+        assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
+        assert replayed.status_code == 200
+        assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
+        assert await worker.replies() == []
+        assert [r.phone for r in await worker.reports(since=0)] == ["13800138000"]
+    finally:
+        await restarted.aclose()
+        await worker.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_push_whose_handling_failed_is_handled_on_retry_by_another_worker(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    store = await SQLiteDeliveryStore.open(path)
+    try:
+
+        async def broken(event: object) -> None:
+            raise RuntimeError("disk full")
+
+        app = WebhookApp(submail=SubmailWebhook(key=KEY), on_event=broken, replay=store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+            failed = await client.post("/submail", content=push("tok-2"), headers=JSON)
+        assert failed.status_code == 500
+        retried = await post(store, push("tok-2"))
+        assert retried.status_code == 200
+        assert [r.phone for r in await store.reports(since=0)] == ["13800138000"]
+    finally:
+        await store.aclose()
