@@ -5,7 +5,7 @@ One webhook app (or one pull) records the reports of every campaign of a namespa
 reports by their chunk reference, message id or number (see :mod:`crowdsms.deliveries`)::
 
     store = await RedisDeliveryStore.connect("redis://127.0.0.1:6379/1")
-    app = WebhookApp(**receivers, on_event=ReportRecorder(store))
+    app = WebhookApp(**receivers, on_event=ReportRecorder(store), replay=store)
 
 Reports are kept for ``retention`` (30 days by default; older ones are removed as new ones
 arrive), deduplicated by :attr:`~crowdsms.deliveries.ProviderReport.key`, so a push received
