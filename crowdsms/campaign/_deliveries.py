@@ -24,7 +24,7 @@ run on one node), below ``{prefix}:{deliveries}:``:
 - ``opt_out``: a hash, phone -> when it was put on the list (Unix seconds: when the store
   recorded the reply, or ``opt_out`` was called; the reply keeps the provider's time);
 - ``providers``: the providers whose reports are stored;
-- ``push:<provider>:<signature>``: the webhook app's replay memory (the store is a
+- ``push:<provider>:<signature hash>``: the webhook app's replay memory (the store is a
   :class:`~crowdsms.webhooks.ReplayStore`): ``handling:<owner>`` while a request handles the
   push (expiring with its lease), then ``handled`` (expiring ``replay_keep`` later).
 """

@@ -96,8 +96,8 @@ class VerifiedPush:
     """One verified push of a request: its events, and the key it is remembered by."""
 
     key: ReplayKey | None
-    """The provider and its verified signature (``<provider>:<hex>``); None for an unsigned
-    push, which nothing can tell from a replay."""
+    """The provider and a hash of its verified signature (``<provider>:<hex>``); None for an
+    unsigned push, which nothing can tell from a replay."""
     events: tuple[Event, ...]
 
 

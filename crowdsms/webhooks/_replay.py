@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import hashlib
 import math
 import threading
 import time
@@ -63,13 +64,19 @@ _MILLISECONDS_FROM: Final = 100_000_000_000
 """Timestamps at least this large are milliseconds (seconds reach it in the year 5138)."""
 
 ReplayKey = str
-"""A push's signature as verified (lower-case hex): one signed text has one, however its
-fields are split (a signature over ``timestamp + token``, say) or the signature is spelled."""
+"""``<provider>:<hash>`` of a push's signature as verified (lower-case hex): one signed text
+has one, however its fields are split (a signature over ``timestamp + token``, say) or the
+signature is spelled."""
 
 
 def replay_key(provider: str, signature: str) -> ReplayKey:
-    """The key a store remembers a push by: the provider and the verified signature."""
-    return f"{provider}:{signature}"
+    """The key a store remembers a push by: the provider and a hash of the verified signature.
+
+    A hash, not the signature: the stores outlive the request (a journal file, Redis), and a
+    signature beside the text it signs is material for guessing the key offline.
+    """
+    digest = hashlib.sha256(signature.encode("utf-8")).hexdigest()[:32]
+    return f"{provider}:{digest}"
 
 
 class PushState(enum.Enum):
@@ -297,7 +304,7 @@ class ReplayGuard:
                 "this push (the same signature) was already received",
                 provider=self._provider,
                 duplicate=True,
-                received=f"signature {seen.rpartition(':')[2][:8]!r}...",
+                received=f"push {seen[:20]!r}...",
                 action=(
                     "Nothing was handled again. A provider that repeats a push it "
                     "already delivered can be ignored; otherwise it is a replay"

@@ -7,8 +7,10 @@ survive restarts: the SQLite delivery store keeps it in the journal file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -91,3 +93,21 @@ async def test_a_push_whose_handling_failed_is_handled_on_retry_by_another_worke
         assert [r.phone for r in await store.reports(since=0)] == ["13800138000"]
     finally:
         await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_the_journal_keeps_a_hash_of_each_signature_not_the_signature(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.sqlite"
+    store = await SQLiteDeliveryStore.open(path)
+    try:
+        assert (await post(store, push("tok-3"))).status_code == 200
+    finally:
+        await store.aclose()
+    signature = hashlib.md5(("tok-3" + KEY).encode()).hexdigest()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        [(key, owner)] = db.execute("SELECT key, owner FROM webhook_pushes").fetchall()
+    assert key.startswith("submail:")
+    assert signature not in key
+    assert owner is None  # handled
