@@ -154,17 +154,21 @@ def load_credentials(provider: str, *, config: Path | None = None) -> Credential
     return Credentials(provider, credentials, base_url, source)
 
 
-def require_credentials(provider: str, *, config: Path | None = None) -> Credentials:
-    """The credentials for ``provider``; :class:`ConfigurationError` saying where it looked."""
+def require_credentials(
+    provider: str, *, config: Path | None = None, sandbox_hint: bool = True
+) -> Credentials:
+    """The credentials for ``provider``; :class:`ConfigurationError` saying where it looked.
+
+    ``sandbox_hint``: the error also suggests ``--sandbox`` (for commands that have it).
+    """
     credentials = load_credentials(provider, config=config)
     if credentials is None:
-        raise ConfigurationError(
-            f"no {provider} credentials are configured",
-            action=(
-                f"Set {looked_for(provider)}; or pass --sandbox to use the embedded sandbox "
-                "(nothing leaves this machine)"
-            ),
-        )
+        action = f"Set {looked_for(provider)}"
+        if sandbox_hint:
+            action += (
+                "; or pass --sandbox to use the embedded sandbox (nothing leaves this machine)"
+            )
+        raise ConfigurationError(f"no {provider} credentials are configured", action=action)
     return credentials
 
 

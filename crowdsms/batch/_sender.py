@@ -123,11 +123,13 @@ class BatchSender:
       code ``"not_sent"``), and the report's ``stopped`` says why. ``False`` sends every
       chunk anyway.
     - ``resend_failed_chunks`` (``True``): when a journaled job is resumed, chunks that
-      failed as a whole in an earlier run (refused before the provider sent any of them:
-      a wrong key, an exhausted balance, a network failure) are sent again; their failure
-      proves nothing was sent. Per-recipient refusals inside a chunk the provider otherwise
-      accepted (an invalid or blocked number) keep their outcome, as do ``unknown`` chunks,
-      which are never resent without an idempotency key. ``False`` replays every recorded
+      failed as a whole in an earlier run (none of their recipients was sent: a wrong key,
+      an exhausted balance, a network failure, or each recipient refused on its own) are
+      sent again; their failure proves nothing was sent. A chunk whose every recipient was
+      refused one by one (blocked numbers, say) is sent again too, and is likely refused
+      again: the journal does not tell the two apart. Per-recipient refusals inside a chunk
+      the provider otherwise accepted keep their outcome, as do ``unknown`` chunks, which
+      are never resent without an idempotency key. ``False`` replays every recorded
       outcome.
     - ``shared_pace``: a rate limit shared with other processes (e.g.
       :class:`crowdsms.campaign.SharedRateLimiter`), on top of ``rate``: each chunk takes

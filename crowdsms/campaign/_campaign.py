@@ -404,7 +404,7 @@ class Campaign:
         manifest = await self.manifest()
         spec = _registry.get(manifest.provider)
         if credentials is None:
-            configured = require_credentials(manifest.provider)
+            configured = require_credentials(manifest.provider, sandbox_hint=False)
             credentials, base_url = configured.values, base_url or configured.base_url
         mode = await durability(self.redis)
         replicas = await connected_replicas(self.redis)

@@ -191,7 +191,11 @@ async def open_target(
     *,
     use_sandbox: bool,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    sandbox_option: bool = True,
 ) -> AsyncClientBase:
+    """The command's client, entered on ``stack``: the embedded sandbox's or the configured
+    provider's (``sandbox_option``: the command has ``--sandbox``, which a missing
+    credential's error then suggests)."""
     if use_sandbox:
         require_sandbox()
         from crowdsms.sandbox import serve
@@ -200,7 +204,7 @@ async def open_target(
         credentials = sandbox_credentials(provider, running)
         notes.print(f"Using the embedded sandbox at {running.url} (nothing leaves this machine).")
     else:
-        credentials = require_credentials(provider, config=config)
+        credentials = require_credentials(provider, config=config, sandbox_hint=sandbox_option)
     client = make_client(credentials, max_connections=max_connections)
     return await stack.enter_async_context(client)
 

@@ -241,7 +241,9 @@ def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> 
         if no_pull or _registry.get(provider).pull_events is None:
             return await campaign.reconcile()
         async with AsyncExitStack() as stack:
-            client = await open_target(stack, provider, config, use_sandbox=False)
+            client = await open_target(
+                stack, provider, config, use_sandbox=False, sandbox_option=False
+            )
             return await campaign.reconcile(client, sign)
 
     summary = run(lambda: _with_campaign(store, campaign_id, job))

@@ -100,7 +100,9 @@ def reconcile(
             return await reconcile_job(journal, job_id, provider=provider)
         assert provider is not None
         async with AsyncExitStack() as stack:
-            client = await open_target(stack, provider, state.config, use_sandbox=False)
+            client = await open_target(
+                stack, provider, state.config, use_sandbox=False, sandbox_option=False
+            )
 
             async def pull(sign: str | None) -> Sequence[Event]:
                 assert pull_events is not None

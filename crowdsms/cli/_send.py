@@ -198,7 +198,8 @@ def _parse_window(
     "--resume",
     is_flag=True,
     help="Resume the job recorded in --journal: chunks sent before are not sent again; chunks "
-    "never sent, and chunks that failed as a whole (nothing was sent), are sent.",
+    "never sent, and chunks none of whose recipients was sent (failed as a whole, or each "
+    "recipient refused), are sent.",
 )
 @click.option(
     "--resend-unconfirmed-after",

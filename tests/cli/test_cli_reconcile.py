@@ -165,6 +165,21 @@ def test_reconcile_names_a_missing_job(sandbox: Sandbox, tmp_path: Path) -> None
     assert "promo" in result.stderr
 
 
+def test_reconcile_without_credentials_names_them_and_no_option_it_lacks(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = paasw_env(sandbox, tmp_path)
+    assert crowdsms(*send_args(tmp_path), cwd=tmp_path, env=env).returncode == 0
+    result = crowdsms(
+        *("reconcile", "promo", "--provider", "paasw", "--journal", str(tmp_path / "job.sqlite")),
+        cwd=tmp_path,
+        env=clean_env(tmp_path, {}),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "CROWDSMS_PAASW_APP_ID" in result.stderr
+    assert "--sandbox" not in result.stderr  # reconcile has no such option
+
+
 def test_a_bad_send_window_is_named_before_anything_is_sent(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """The README's examples run as written, and its command lines are valid commands.
 
 Each Python block is executed as it stands, imports included, in a fresh namespace, in a
-temporary directory holding the ``contacts.csv`` the examples read. It runs against a
+temporary directory holding the CSV files the examples read (``contacts.csv``, numbers
+in ``phone``; ``customers.csv``, in ``mobile``). It runs against a
 sandbox: clients created with a provider's default base URL are pointed at the sandbox, and
 the sandbox knows the example credentials (``app_id="12345"``, ``app_key="your-app-key"``).
 Each ``crowdsms ...`` line is parsed by the command line itself (without running it).
@@ -75,8 +76,10 @@ def test_every_python_example_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rows = ["mobile,name"] + [f"1380013{i:04d},用户{i}" for i in range(120)]
-    (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rows = [f"1380013{i:04d},用户{i}" for i in range(120)]
+    for name, column in (("customers.csv", "mobile"), ("contacts.csv", "phone")):
+        text = "\n".join([f"{column},name", *rows]) + "\n"
+        (tmp_path / name).write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SUBMAIL_SUBHOOK_KEY", SUBMAIL_SUBHOOK_KEY)
     namespace: dict[str, Any] = {"__name__": f"readme_line_{line}"}

@@ -80,7 +80,7 @@ PROVIDER = ProviderSpec(
     send_options={
         "template_id": "the approved template, with %name% variables (required)",
         "template_text": "the template's text as approved, only to count segments "
-        "(--dry-run, --max-segments, --max-cost); not sent",
+        "(for previews and spend caps, where the command has them); not sent",
     },
     var_name=_var_name,
     template_variables=_template_variables,
