@@ -44,7 +44,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         action="Install it with: pip install 'crowdsms[campaign]'",
     ) from error
 
-from crowdsms.campaign._campaign import Campaign, CampaignStatus
+from crowdsms.campaign._campaign import Campaign, CampaignNotFoundError, CampaignStatus
 from crowdsms.campaign._claims import ClaimCounts, Claimed, ClaimResult, ClaimStore, Done, Held
 from crowdsms.campaign._codec import decode_outcomes, encode_outcomes
 from crowdsms.campaign._deliveries import DEFAULT_REPORT_RETENTION, RedisDeliveryStore
@@ -66,6 +66,7 @@ __all__ = [
     "DEFAULT_REPORT_RETENTION",
     "WAITAOF_TIMEOUT",
     "Campaign",
+    "CampaignNotFoundError",
     "CampaignPlan",
     "CampaignStatus",
     "ClaimCounts",

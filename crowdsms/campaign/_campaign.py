@@ -16,6 +16,7 @@ Delivery reports of every campaign of a store go to its
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 import redis.asyncio
+import redis.exceptions
 
 from crowdsms._credentials import require_credentials
 from crowdsms._transport.backends import aiohttp_installed
@@ -70,7 +72,7 @@ from crowdsms.webhooks._events import Event
 if TYPE_CHECKING:
     from crowdsms.limits._redis import RedisNumberLimiter
 
-__all__ = ["DEFAULT_SHARD_ROWS", "Campaign", "CampaignStatus"]
+__all__ = ["DEFAULT_SHARD_ROWS", "Campaign", "CampaignNotFoundError", "CampaignStatus"]
 
 logger = logging.getLogger("crowdsms.campaign")
 
@@ -80,6 +82,22 @@ DEFAULT_SHARD_ROWS = 5_000
 """Rows per shard: at 200 recipients/s shared by 4 workers, about 100 s of work, well inside
 a broker's visibility timeout of several minutes (a shard outliving it is delivered again,
 which the claims make harmless but wasteful)."""
+
+
+class CampaignNotFoundError(ConfigurationError):
+    """The store holds no campaign of that id (never created, or deleted).
+
+    ``suggestion`` is the closest id the store does hold, if one is close (a typo), else None.
+    """
+
+    def __init__(self, campaign_id: str, suggestion: str | None) -> None:
+        self.campaign_id = campaign_id
+        self.suggestion = suggestion
+        close = f" (did you mean {suggestion!r}?)" if suggestion is not None else ""
+        super().__init__(
+            f"there is no campaign {campaign_id!r} in this Redis{close}",
+            action="Create it first (Campaign.create or crowdsms.campaign.celery.start)",
+        )
 
 
 class Campaign:
@@ -131,9 +149,12 @@ class Campaign:
         """Stop the campaign: running shards take no new chunks; pending ones send nothing.
 
         Requests in flight finish. :meth:`resume` lets the shards run again, and chunks that
-        were not sent are sent then.
+        were not sent are sent then. Raises :class:`CampaignNotFoundError` (and changes
+        nothing) if the store holds no such campaign: the manifest's existence is checked and
+        the cancel recorded in one step, so no cancel outlives a :meth:`delete` it races.
         """
-        await self.redis.set(self.cancel_key, "1")
+        if not await _CANCEL_IF_PLANNED.run(self.redis, [self.manifest_key, self.cancel_key], []):
+            raise await self._not_found()
 
     async def resume(self, *, resend_unconfirmed_after: float | None = None) -> list[int]:
         """Undo :meth:`cancel`; return the shards not done (to hand to workers again).
@@ -156,8 +177,8 @@ class Campaign:
                 field="resend_unconfirmed_after",
                 received=repr(resend_unconfirmed_after),
             )
+        manifest = await self.manifest()  # an unknown campaign: nothing is changed
         await self.redis.delete(self.cancel_key, self.stopped_key)  # they run again
-        manifest = await self.manifest()
         done = {
             int(key): json.loads(value)
             for key, value in (await self.redis.hgetall(self.shards_key)).items()
@@ -176,14 +197,17 @@ class Campaign:
         Finished chunks keep their outcomes until then (about 70 bytes per recipient): delete a
         campaign once its report is written. Workers still running one of its shards fail, at
         the latest when they next look chunks up (every 32 chunks), never sending a chunk
-        again because its record went with the campaign.
+        again because its record went with the campaign. Returns 0 if there is no such
+        campaign.
         """
         escaped = _glob_literal(self.campaign_id)
         patterns = (
             f"{self._prefix}:campaign:{{{escaped}}}:*",
             f"{self._prefix}:campaign:{{{escaped}/*}}:*",
         )
-        deleted = 0
+        # The manifest first: a cancel from then on is refused, and one recorded before is
+        # found by the scans below (which start after), so no cancel key outlives the campaign.
+        deleted = int(await self.redis.delete(self.manifest_key))
         for pattern in patterns:
             batch: list[Any] = []
             async for key in self.redis.scan_iter(pattern, count=1000):
@@ -194,6 +218,32 @@ class Campaign:
             if batch:
                 deleted += await self.redis.delete(*batch)
         return int(deleted)
+
+    @classmethod
+    async def ids(cls, redis: redis.asyncio.Redis, *, prefix: str = "crowdsms") -> list[str]:
+        """The ids of the campaigns the store holds (their manifests), sorted.
+
+        Scans the keyspace (``SCAN``, 1000 keys a round trip): meant for people (a list, a
+        suggestion), not for a hot path.
+        """
+        pattern = f"{_glob_literal(prefix)}:campaign:{{*}}:manifest"
+        head, tail = f"{prefix}:campaign:{{", "}:manifest"
+        found: set[str] = set()
+        async for key in redis.scan_iter(pattern, count=1000):
+            text = key.decode() if isinstance(key, bytes) else str(key)
+            campaign_id = text[len(head) : -len(tail)]
+            if cls(redis, campaign_id, prefix=prefix).manifest_key == text:
+                found.add(campaign_id)
+        return sorted(found)
+
+    async def _not_found(self) -> CampaignNotFoundError:
+        """The error for this campaign's missing manifest, naming a close id if there is one."""
+        try:
+            known = await self.ids(self.redis, prefix=self._prefix)
+        except redis.exceptions.RedisError:  # SCAN not allowed (an ACL): no suggestion
+            known = []
+        close = difflib.get_close_matches(self.campaign_id, known, n=1)
+        return CampaignNotFoundError(self.campaign_id, close[0] if close else None)
 
     async def _planned(self) -> bool:
         """Whether the campaign's manifest is still stored (it was not deleted)."""
@@ -316,7 +366,22 @@ class Campaign:
                     pipe.set(key, json.dumps(shard.opted_out))
             await pipe.execute()
         manifest = attrs.evolve(manifest, plan=lean)
-        won = bool(await redis.set(campaign.manifest_key, manifest.to_json(), nx=True))
+        # A campaign of this id that was deleted may have left state behind (a cancel, a
+        # stop, shards counted done, written after its keys were deleted): a new manifest
+        # starts without it, in the same step.
+        won = bool(
+            await _CREATE.run(
+                redis,
+                [
+                    campaign.manifest_key,
+                    campaign.cancel_key,
+                    campaign.stopped_key,
+                    campaign.shards_key,
+                    campaign.reconciled_key,
+                ],
+                [manifest.to_json()],
+            )
+        )
         # The loser deletes its own keys; the winner the rows of any other plan (a crashed
         # coordinator's, or a loser's still being pushed: never read).
         await campaign._delete_plans_other_than(manifest.snapshot if won else None, snapshot)
@@ -364,10 +429,7 @@ class Campaign:
         """The stored manifest; :class:`ConfigurationError` if there is none."""
         text = await self.redis.get(self.manifest_key)
         if text is None:
-            raise ConfigurationError(
-                f"there is no campaign {self.campaign_id!r} in this Redis",
-                action="Create it first (Campaign.create or crowdsms.campaign.celery.start)",
-            )
+            raise await self._not_found()
         return Manifest.from_json(text)
 
     def job_id(self, shard: int) -> str:
@@ -659,6 +721,26 @@ _SET_IF_DONE = LuaScript(
     """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+)
+
+
+# KEYS[1] the manifest, KEYS[2] the cancel key. Cancels the campaign if it exists.
+_CANCEL_IF_PLANNED = LuaScript(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], '1')
+return 1
+"""
+)
+
+# KEYS[1] the manifest, KEYS[2..] the keys a new campaign starts without; ARGV[1] the
+# manifest. Writes it unless one is stored; returns whether it did.
+_CREATE = LuaScript(
+    """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('DEL', unpack(KEYS, 2))
 return 1
 """
 )

@@ -8,10 +8,11 @@ The campaign store (Redis, with AOF and ``appendfsync always``) is ``--store`` o
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,12 +69,32 @@ def _extra(module: str, extra: str) -> None:
         ) from exc
 
 
+def _no_campaign(campaign_id: str, suggestion: str | None) -> click.ClickException:
+    close = f" (did you mean {suggestion!r}?)" if suggestion is not None else ""
+    return click.ClickException(
+        f"no campaign {campaign_id!r} in this store{close}; nothing was done. "
+        "crowdsms campaign start creates one"
+    )
+
+
+@contextmanager
+def _known_campaign() -> Iterator[None]:
+    """A campaign that is not in the store, as a one-line error."""
+    from crowdsms.campaign import CampaignNotFoundError
+
+    try:
+        yield
+    except CampaignNotFoundError as error:
+        raise _no_campaign(error.campaign_id, error.suggestion) from None
+
+
 async def _with_campaign(store: str, campaign_id: str, job: Callable[[Any], Awaitable[T]]) -> T:
     from crowdsms.campaign import Campaign, connect
 
     redis = connect(store)
     try:
-        return await job(Campaign(redis, campaign_id))
+        with _known_campaign():
+            return await job(Campaign(redis, campaign_id))
     finally:
         await redis.aclose()
 
@@ -291,7 +312,10 @@ def report(campaign_id: str, output: Path, store: str) -> None:
 @click.argument("campaign_id")
 @_store_option
 def cancel(campaign_id: str, store: str) -> None:
-    """Stop the campaign: no new chunks; requests in flight finish."""
+    """Stop the campaign: no new chunks; requests in flight finish.
+
+    An id the store does not hold is refused (exit status 2), with the closest one it holds.
+    """
 
     async def job(campaign: Any) -> None:
         await campaign.cancel()
@@ -326,9 +350,10 @@ def resume(campaign_id: str, store: str, broker: str, resend_after: float | None
     from crowdsms.campaign.celery import resume as resume_campaign
 
     app = Celery("crowdsms", broker=broker)
-    shards = resume_campaign(
-        app, campaign_id=campaign_id, store=store, resend_unconfirmed_after=resend_after
-    )
+    with _known_campaign():
+        shards = resume_campaign(
+            app, campaign_id=campaign_id, store=store, resend_unconfirmed_after=resend_after
+        )
     console.print(f"campaign {campaign_id}: {len(shards)} shards queued again")
     if resend_after is not None:
         notes.print(
@@ -341,10 +366,17 @@ def resume(campaign_id: str, store: str, broker: str, resend_after: float | None
 @click.argument("campaign_id")
 @_store_option
 def delete(campaign_id: str, store: str) -> None:
-    """Delete the campaign's keys from the store (write its report first)."""
+    """Delete the campaign's keys from the store (write its report first).
+
+    An id the store holds no key of is refused (exit status 2).
+    """
 
     async def job(campaign: Any) -> int:
         deleted: int = await campaign.delete()
+        if not deleted:
+            known = await campaign.ids(campaign.redis)
+            close = difflib.get_close_matches(campaign_id, known, n=1)
+            raise _no_campaign(campaign_id, close[0] if close else None)
         return deleted
 
     deleted = run(lambda: _with_campaign(store, campaign_id, job))

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio
 
 from crowdsms import Recipient
-from crowdsms.campaign import Campaign
+from crowdsms.campaign import Campaign, CampaignNotFoundError
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.sandbox import Sandbox, serve_in_thread
 
@@ -271,3 +271,61 @@ async def test_a_cancelled_campaigns_shards_send_nothing(
     assert all(report.interrupted for report in reports)
     assert sum(report.sent for report in reports) == 0
     assert sandbox.ledger.entries() == []
+
+
+@pytest.mark.asyncio
+async def test_cancelling_an_unknown_campaign_is_refused_and_changes_nothing(
+    redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 10)
+    campaign = await create(redis, path)
+    typo = Campaign(redis, "pronio")
+    with pytest.raises(CampaignNotFoundError, match="no campaign 'pronio'") as caught:
+        await typo.cancel()
+    assert caught.value.suggestion == "promo"
+    assert not await redis.exists(typo.cancel_key)
+    assert not await campaign.cancelled()
+    assert await Campaign.ids(redis) == ["promo"]
+
+
+@pytest.mark.asyncio
+async def test_a_campaign_created_under_a_deleted_ones_id_starts_afresh(
+    redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 10)
+    campaign = await create(redis, path)
+    await campaign.delete()
+    # what a cancel, a stopped run and a finished run of the deleted campaign could write
+    # after its keys were deleted
+    await redis.set(campaign.cancel_key, "1")
+    await redis.hset(campaign.stopped_key, "0", "the key was wrong")
+    await redis.hset(campaign.shards_key, "0", '{"sent": 10}')
+    campaign = await create(redis, path)
+    status = await campaign.status()
+    assert not status.cancelled
+    assert status.stopped == {}
+    assert status.shards_done == 0
+
+
+@pytest.mark.asyncio
+async def test_a_cancel_racing_a_delete_leaves_no_key_behind(
+    redis: redis.asyncio.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 10)
+    campaign = await create(redis, path)
+    scan_iter = redis.scan_iter
+    refused: list[bool] = []
+
+    async def scan_then_cancel(*args: object, **kwargs: object) -> AsyncIterator[object]:
+        async for key in scan_iter(*args, **kwargs):  # type: ignore[arg-type]
+            yield key
+        monkeypatch.setattr(redis, "scan_iter", scan_iter)  # once
+        try:  # the cancel arrives once the delete has scanned its keys
+            await Campaign(redis, "promo").cancel()
+        except CampaignNotFoundError:
+            refused.append(True)
+
+    monkeypatch.setattr(redis, "scan_iter", scan_then_cancel)
+    assert await campaign.delete() > 0
+    assert refused
+    assert [key async for key in redis.scan_iter("*promo*")] == []

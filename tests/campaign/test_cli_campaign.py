@@ -245,3 +245,32 @@ async def test_reconcile_status_and_an_at_least_once_resume(
     assert [item.status.value for item in outcomes].count("sent") == 39
     phones = [entry.phone for entry in sandbox.ledger.entries()]
     assert len(phones) == len(set(phones)) == 39
+
+
+async def create_campaign(redis: redis.asyncio.Redis, tmp_path: Path, campaign_id: str) -> None:
+    from crowdsms.providers._spec import MessageOptions
+
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone,name\n13800000001,n1\n", encoding="utf-8")
+    message = MessageOptions(content="【小店】@var(name)", columns=("name",))
+    await Campaign.create(
+        redis, campaign_id=campaign_id, provider="submail", message=message, path=path
+    )
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_campaign_id_is_refused_by_every_command(
+    redis_url: str, redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    await create_campaign(redis, tmp_path, "promo-12")
+    for command in ("cancel", "delete", "status", "reconcile", "resume"):
+        typo = crowdsms("campaign", command, "promo-l2", cwd=tmp_path, store=redis_url)
+        assert typo.returncode == 2, (command, typo.stdout, typo.stderr)
+        assert "no campaign 'promo-l2'" in typo.stderr
+        assert "did you mean 'promo-12'?" in typo.stderr
+        assert "Traceback" not in typo.stderr
+    assert not await Campaign(redis, "promo-12").cancelled()
+    assert not await redis.exists(Campaign(redis, "promo-l2").cancel_key)
+    # the typo's id stays free: a campaign created under it is not cancelled
+    await create_campaign(redis, tmp_path, "promo-l2")
+    assert not await Campaign(redis, "promo-l2").cancelled()
