@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
@@ -283,10 +285,26 @@ def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> 
 )
 @_store_option
 def report(campaign_id: str, output: Path, store: str) -> None:
-    """Write every row's outcome, in input order, once the campaign is done."""
+    """Write every row's outcome, in input order, once the campaign is done.
+
+    The file is written under a temporary name next to it and renamed into place at the
+    end: when the report fails, an existing file of that name is left as it was.
+    """
     if output.suffix not in (".jsonl", ".csv"):
         raise click.BadParameter("must end in .jsonl or .csv", param_hint="--output")
-    sink: OutcomeSink = JsonlSink(output) if output.suffix == ".jsonl" else CsvSink(output)
+    target = Path(os.path.realpath(output))  # a symbolic link keeps pointing at the report
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        temporary.open("x").close()  # the permissions a new file gets (the umask)
+        if target.exists():
+            shutil.copymode(target, temporary)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise click.BadParameter(
+            f"cannot write in {str(target.parent)!r}: {error.strerror or error}",
+            param_hint="--output",
+        ) from None
+    sink: OutcomeSink = JsonlSink(temporary) if output.suffix == ".jsonl" else CsvSink(temporary)
 
     async def job(campaign: Any) -> int:
         count = 0
@@ -304,7 +322,16 @@ def report(campaign_id: str, output: Path, store: str) -> None:
             await sink.close()
         return count
 
-    count = run(lambda: _with_campaign(store, campaign_id, job))
+    try:
+        count = run(lambda: _with_campaign(store, campaign_id, job))
+        try:
+            os.replace(temporary, target)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot replace {str(output)!r}: {error.strerror or error}"
+            ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
     console.print(f"{count:,} outcomes written to {output}")
 
 

@@ -274,3 +274,27 @@ async def test_an_unknown_campaign_id_is_refused_by_every_command(
     # the typo's id stays free: a campaign created under it is not cancelled
     await create_campaign(redis, tmp_path, "promo-l2")
     assert not await Campaign(redis, "promo-l2").cancelled()
+
+
+@pytest.mark.asyncio
+async def test_a_report_that_fails_leaves_the_existing_file_as_it_was(
+    redis_url: str, redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    await create_campaign(redis, tmp_path, "promo")
+    out = tmp_path / "out"
+    out.mkdir()
+    existing = out / "outcomes.jsonl"
+    existing.write_text('{"precious": 1}\n')
+    for campaign_id in ("prom0", "promo"):  # unknown; not done (its shard never ran)
+        failed = crowdsms(
+            "campaign", "report", campaign_id, "--output", str(existing),
+            cwd=tmp_path, store=redis_url,
+        )  # fmt: skip
+        assert failed.returncode == 2, failed.stderr
+        assert existing.read_text() == '{"precious": 1}\n'
+        assert [path.name for path in out.iterdir()] == ["outcomes.jsonl"]  # no temporary
+    nowhere = crowdsms("campaign", "report", "promo", "--output", "no/such/dir/r.jsonl",
+                       cwd=tmp_path, store=redis_url)  # fmt: skip
+    assert nowhere.returncode == 2
+    assert "cannot write in" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
