@@ -22,6 +22,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+import re
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +32,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 
+from crowdsms._client import _shown
 from crowdsms.errors import ConfigurationError, CrowdSMSError, excerpt
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "connected_replicas",
     "durability",
     "make_durable",
+    "scrubbed",
+    "shown_url",
 ]
 
 WAITAOF_TIMEOUT = 5.0
@@ -87,7 +92,48 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
     # WAITAOF and WAIT may take WAITAOF_TIMEOUT to answer: a socket that gave up first would
     # turn "not durable yet" into a timeout, and send the write again.
     options.setdefault("socket_timeout", SOCKET_TIMEOUT)
-    return redis.asyncio.Redis.from_url(url, **options)
+    try:
+        client = redis.asyncio.Redis.from_url(url, **options)
+        # redis-py passes a query's unknown names to each connection it makes: build one now
+        # (it does not connect) so that they fail here, not at the first command.
+        pool = client.connection_pool
+        pool.connection_class(**pool.connection_kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(
+            "the Redis URL (or an option given with it) cannot be used",
+            received=f"{shown_url(url)}: {scrubbed(str(error), url)}",
+            action=(
+                "Pass a URL such as redis://:password@host:6379/0; its query may set only "
+                "redis-py's connection options (e.g. ?socket_timeout=5)"
+            ),
+        ) from None  # the error's context holds the URL, password and all
+    return client
+
+
+_QUERY_SECRET = re.compile(r"([?&](?:password|username)=)[^&#]*", re.IGNORECASE)
+
+
+def shown_url(url: str) -> str:
+    """``url`` for a message: a user name and password (``user:password@`` or in the query)
+    masked; at most 80 characters, quoted."""
+    return _shown(_QUERY_SECRET.sub(r"\1***", url))
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` (an error's message about ``url``) with ``url``'s password masked, should
+    it be there."""
+    secrets = [match.group(2) for match in re.finditer(r"([?&]password=)([^&#]*)", url, re.I)]
+    try:
+        password = urllib.parse.urlsplit(url).password
+    except ValueError:  # a malformed URL: what follows the first ":" before its last "@"
+        userinfo = url.partition("://")[2].rpartition("@")[0]
+        password = userinfo.partition(":")[2] or userinfo
+    if password:
+        secrets.append(password)
+    secrets += [urllib.parse.unquote(secret) for secret in secrets]
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 async def call(client: redis.asyncio.Redis, *args: str | int | float | bytes) -> Any:

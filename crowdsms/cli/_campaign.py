@@ -90,11 +90,109 @@ def _known_campaign() -> Iterator[None]:
         raise _no_campaign(error.campaign_id, error.suggestion) from None
 
 
+class _Unreachable(Exception):
+    """The store did not answer a PING: the command has done nothing."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _reach(client: Any) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        await client.ping()
+    except RedisError as error:
+        raise _Unreachable(error) from error
+
+
+async def _reachable(store: str) -> None:
+    """Raise :class:`_Unreachable` unless the store answers (before a command that writes)."""
+    from crowdsms.campaign import connect
+
+    client = connect(store)
+    try:
+        await _reach(client)
+    finally:
+        await client.aclose()
+
+
+def _reason(error: BaseException, url: str) -> str:
+    """``error``'s message on one line, ``url``'s password masked."""
+    from crowdsms.campaign._redis import scrubbed
+
+    text = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+    return scrubbed(text, url)
+
+
+@contextmanager
+def _store_errors(store: str, *, writes: bool) -> Iterator[None]:
+    """The store's errors as one line, the URL's password masked: exit status 2 when the
+    command did nothing (the store could not be reached, or the command only reads), else 1."""
+    from redis.exceptions import RedisError
+
+    from crowdsms.campaign._redis import shown_url
+
+    try:
+        yield
+    except _Unreachable as unreachable:
+        reason = _reason(unreachable.error, store)
+        raise click.ClickException(
+            f"cannot use the campaign store {shown_url(store)}: {reason}; nothing was done. "
+            "Check that its Redis server is running and that --store (or "
+            "$CROWDSMS_CAMPAIGN_STORE) is its URL"
+        ) from None
+    except RedisError as error:
+        reason = _reason(error, store)
+        what = f"the campaign store {shown_url(store)} failed: {reason}"
+        if not writes:
+            raise click.ClickException(
+                f"{what}; nothing was changed. Run the command again once that is fixed"
+            ) from None
+        click.echo(
+            f"crowdsms: error: {what}; the command may be partly done. Run it again once that "
+            "is fixed: it is safe to repeat",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
+@contextmanager
+def _broker_errors(app: Any, broker: str) -> Iterator[None]:
+    """Check that the broker answers (else exit status 2: nothing was done), then turn its
+    errors while the shards are queued into one line (exit status 1: some may be queued)."""
+    from kombu.exceptions import OperationalError
+
+    from crowdsms.campaign._redis import shown_url
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0)
+    except (OperationalError, OSError) as error:
+        raise click.ClickException(
+            f"cannot reach the Celery broker {shown_url(broker)}: {_reason(error, broker)}; "
+            "nothing was done. Check that it is running and that --broker (or "
+            "$CROWDSMS_CAMPAIGN_BROKER) is its URL"
+        ) from None
+    try:
+        yield
+    except OperationalError as error:  # kombu's, for any transport's connection error
+        click.echo(
+            f"crowdsms: error: the Celery broker {shown_url(broker)} failed: "
+            f"{_reason(error, broker)}; some shards may not be queued. Run the command again "
+            "once the broker answers: it queues the shards not done",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
 async def _with_campaign(store: str, campaign_id: str, job: Callable[[Any], Awaitable[T]]) -> T:
     from crowdsms.campaign import Campaign, connect
 
     redis = connect(store)
     try:
+        await _reach(redis)
         with _known_campaign():
             return await job(Campaign(redis, campaign_id))
     finally:
@@ -167,23 +265,26 @@ def start(
     chosen = choose_message(recipients, provider, options)
     spec = _registry.get(provider)
     app = Celery("crowdsms", broker=broker)
-    start_campaign(
-        app,
-        campaign_id=campaign_id,
-        provider=provider,
-        message=chosen.message,
-        path=os.path.abspath(recipients),
-        store=store,
-        phone_column=chosen.phone_column,
-        var_columns={column: spec.var_name(column) for column in chosen.message.columns},
-        chunk_size=chunk_size,
-        concurrency=concurrency,
-        rate=rate,
-        shard_rows=shard_rows,
-        per_number=per_number,
-        encoding=chosen.encoding,
-        honour_opt_outs=not ignore_opt_outs,
-    )
+    with _store_errors(store, writes=True):
+        run(lambda: _reachable(store))
+    with _store_errors(store, writes=True), _broker_errors(app, broker):
+        start_campaign(
+            app,
+            campaign_id=campaign_id,
+            provider=provider,
+            message=chosen.message,
+            path=os.path.abspath(recipients),
+            store=store,
+            phone_column=chosen.phone_column,
+            var_columns={column: spec.var_name(column) for column in chosen.message.columns},
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            rate=rate,
+            shard_rows=shard_rows,
+            per_number=per_number,
+            encoding=chosen.encoding,
+            honour_opt_outs=not ignore_opt_outs,
+        )
     console.print(f"campaign {campaign_id} started")
     notes.print(f"Follow it with: crowdsms campaign status {campaign_id}")
 
@@ -197,7 +298,8 @@ def status(campaign_id: str, store: str) -> None:
     async def job(campaign: Any) -> Any:
         return await campaign.status()
 
-    state = run(lambda: _with_campaign(store, campaign_id, job))
+    with _store_errors(store, writes=False):
+        state = run(lambda: _with_campaign(store, campaign_id, job))
     left = state.shards - state.shards_done
     console.print(f"campaign {campaign_id}: {state.rows_done:,} of {state.rows:,} rows done")
     console.print(
@@ -269,7 +371,8 @@ def reconcile(campaign_id: str, sign: str | None, no_pull: bool, store: str) -> 
             )
             return await campaign.reconcile(client, sign)
 
-    summary = run(lambda: _with_campaign(store, campaign_id, job))
+    with _store_errors(store, writes=True):
+        summary = run(lambda: _with_campaign(store, campaign_id, job))
     _print_summary(campaign_id, summary)
     if summary.unknown:
         raise SystemExit(1)
@@ -323,7 +426,8 @@ def report(campaign_id: str, output: Path, store: str) -> None:
         return count
 
     try:
-        count = run(lambda: _with_campaign(store, campaign_id, job))
+        with _store_errors(store, writes=False):
+            count = run(lambda: _with_campaign(store, campaign_id, job))
         try:
             os.replace(temporary, target)
         except OSError as error:
@@ -347,7 +451,8 @@ def cancel(campaign_id: str, store: str) -> None:
     async def job(campaign: Any) -> None:
         await campaign.cancel()
 
-    run(lambda: _with_campaign(store, campaign_id, job))
+    with _store_errors(store, writes=True):
+        run(lambda: _with_campaign(store, campaign_id, job))
     console.print(f"campaign {campaign_id} cancelled; resume it with crowdsms campaign resume")
 
 
@@ -377,7 +482,9 @@ def resume(campaign_id: str, store: str, broker: str, resend_after: float | None
     from crowdsms.campaign.celery import resume as resume_campaign
 
     app = Celery("crowdsms", broker=broker)
-    with _known_campaign():
+    with _store_errors(store, writes=True):
+        run(lambda: _reachable(store))
+    with _store_errors(store, writes=True), _broker_errors(app, broker), _known_campaign():
         shards = resume_campaign(
             app, campaign_id=campaign_id, store=store, resend_unconfirmed_after=resend_after
         )
@@ -406,5 +513,6 @@ def delete(campaign_id: str, store: str) -> None:
             raise _no_campaign(campaign_id, close[0] if close else None)
         return deleted
 
-    deleted = run(lambda: _with_campaign(store, campaign_id, job))
+    with _store_errors(store, writes=True):
+        deleted = run(lambda: _with_campaign(store, campaign_id, job))
     console.print(f"campaign {campaign_id}: {deleted:,} keys deleted")

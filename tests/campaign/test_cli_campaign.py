@@ -298,3 +298,104 @@ async def test_a_report_that_fails_leaves_the_existing_file_as_it_was(
     assert nowhere.returncode == 2
     assert "cannot write in" in nowhere.stderr
     assert "Traceback" not in nowhere.stderr
+
+
+def refused_url() -> str:
+    """A Redis URL with a password (s3cret), of a port nothing listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://crowdsms:s3cret@127.0.0.1:{port}/0"
+
+
+def test_a_store_that_refuses_the_connection_is_one_line_with_its_password_masked(
+    tmp_path: Path,
+) -> None:
+    store = refused_url()
+    (tmp_path / "outcomes.jsonl").write_text('{"precious": 1}\n')
+    (tmp_path / "contacts.csv").write_text("phone,name\n13800000001,n1\n")
+    broker = "--broker=redis://127.0.0.1:1/5"
+    commands = [
+        ("status", "promo"),
+        ("cancel", "promo"),
+        ("delete", "promo"),
+        ("reconcile", "promo"),
+        ("report", "promo", "--output", "outcomes.jsonl"),
+        ("resume", "promo", broker),
+        ("start", "contacts.csv", "--id", "promo", "--content", "【小店】@var(name)", broker),
+    ]
+    for command in commands:
+        result = crowdsms("campaign", *command, cwd=tmp_path, store=store)
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith("crowdsms: error: cannot use the campaign store "), (
+            command,
+            result.stderr,
+        )
+        assert "'redis://***@127.0.0.1:" in result.stderr
+        assert "nothing was done" in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+    assert (tmp_path / "outcomes.jsonl").read_text() == '{"precious": 1}\n'
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("redis://crowdsms:s3cret@127.0.0.1:6379/0?foo=bar", "unexpected keyword argument 'foo'"),
+        ("redis://crowdsms:s3cret@[::zz]:6379/0", "'::zz' does not appear to be an IPv4"),
+        ("redis://127.0.0.1:99999/0?password=s3cret", "Port out of range"),
+        ("redis://127.0.0.1:6379/0?password=s3cret&socket_timeout=x", "socket_timeout"),
+    ],
+)
+def test_a_store_url_redis_py_cannot_use_is_one_line(tmp_path: Path, url: str, why: str) -> None:
+    result = crowdsms("campaign", "status", "promo", cwd=tmp_path, store=url)
+    assert result.returncode == 2
+    assert result.stderr.startswith("crowdsms: error: the Redis URL"), result.stderr
+    assert why in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_fails_after_answering_is_one_line(
+    redis_url: str, redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    await create_campaign(redis, tmp_path, "promo")
+    # a user that may PING and read, not run scripts: the cancel fails after the PING
+    await redis.execute_command(  # type: ignore[no-untyped-call]
+        "ACL", "SETUSER", "crowdsms-readonly", "reset", "on", ">s3cret", "~*", "+@read", "+ping"
+    )
+    scheme, _, rest = redis_url.partition("://")
+    store = f"{scheme}://crowdsms-readonly:s3cret@{rest}"
+    try:
+        status = crowdsms("campaign", "status", "promo", cwd=tmp_path, store=store)
+        cancel = crowdsms("campaign", "cancel", "promo", cwd=tmp_path, store=store)
+    finally:
+        await redis.execute_command("ACL", "DELUSER", "crowdsms-readonly")  # type: ignore[no-untyped-call]
+    assert status.returncode == 0, status.stderr
+    assert cancel.returncode == 1
+    assert cancel.stderr.startswith("crowdsms: error: the campaign store 'redis://***@")
+    assert "no permissions to run the 'evalsha' command" in cancel.stderr
+    assert "may be partly done" in cancel.stderr
+    assert len(cancel.stderr.splitlines()) == 1, cancel.stderr
+    assert "s3cret" not in cancel.stdout + cancel.stderr
+    assert not await Campaign(redis, "promo").cancelled()
+
+
+@pytest.mark.asyncio
+async def test_a_broker_that_cannot_be_reached_leaves_the_campaign_unplanned(
+    redis_url: str, redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    (tmp_path / "contacts.csv").write_text("phone,name\n13800000001,n1\n")
+    broker = refused_url()
+    content = "【小店】@var(name)"
+    started = crowdsms("campaign", "start", "contacts.csv", "--id", "promo", "--content",
+                       content, "--broker", broker, cwd=tmp_path, store=redis_url)  # fmt: skip
+    assert started.returncode == 2
+    assert started.stderr.startswith("crowdsms: error: cannot reach the Celery broker ")
+    assert "'redis://***@127.0.0.1:" in started.stderr
+    assert len(started.stderr.splitlines()) == 1, started.stderr
+    assert "s3cret" not in started.stdout + started.stderr
+    assert await Campaign.ids(redis) == []

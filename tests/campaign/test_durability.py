@@ -146,6 +146,25 @@ def test_a_refused_url_is_named_by_its_scheme_only(url: str) -> None:
     assert "S3cretPassw0rd" not in repr(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("redis://u:S3cretPassw0rd@127.0.0.1:6379/0?foo=bar", "unexpected keyword argument"),
+        ("redis://u:S3cretPassw0rd@[::zz]:6379/0", "does not appear to be an IPv4 or IPv6"),
+        ("redis://127.0.0.1:6379/0?password=S3cretPassw0rd&socket_timeout=x", "socket_timeout"),
+    ],
+)
+def test_a_url_redis_py_cannot_use_is_refused_at_once_without_its_password(
+    url: str, why: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="the Redis URL") as caught:
+        connect(url)
+    assert why in str(caught.value)
+    assert "S3cretPassw0rd" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
 @pytest.mark.asyncio
 async def test_the_scheme_may_be_written_in_capitals() -> None:
     client = connect("Redis://127.0.0.1:6379/0")
