@@ -54,6 +54,12 @@ stay ``unknown``). A journal recorded for a different input or chunk size is ref
 :class:`JournalMismatchError`. A resumed job first applies the reports its journal holds;
 with ``resend_unconfirmed_after`` it sends again the recipients still ``unknown`` that long
 after their send (at-least-once, never by default).
+
+A job that cannot go on once it has started (a row that cannot be decoded, a journal that
+does not match the input further on, a sink that fails) stops like an interrupted one: no new
+chunks, requests in flight finish and are journaled, and every chunk read so far has its
+outcomes. Then it raises the error, which carries the job's report (:func:`report_of`); with
+a journal, running the job again once the cause is fixed resumes it.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ from crowdsms.batch._journal import (
 from crowdsms.batch._limited import NUMBER_LIMITED
 from crowdsms.batch._preview import BalanceUnit, LongMessage, Preview
 from crowdsms.batch._reconcile import JobNotFoundError, reconcile
-from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport
+from crowdsms.batch._report import BatchOutcome, BatchProgress, BatchReport, report_of
 from crowdsms.batch._screen import SKIPPED_DUPLICATE, SKIPPED_INVALID, SKIPPED_OPTED_OUT
 from crowdsms.batch._sender import (
     DEFAULT_CONCURRENCY,
@@ -144,6 +150,7 @@ __all__ = [
     "read_csv_header",
     "read_recipients_csv",
     "reconcile",
+    "report_of",
     "run_batch_blocking",
     "send_batch",
 ]

@@ -64,14 +64,14 @@ from crowdsms.batch._confirm import (
 from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher
 from crowdsms.batch._input import RecipientSource, check_source
-from crowdsms.batch._journal import JobJournal, Journal, RecordedChunk
+from crowdsms.batch._journal import JobJournal, Journal, JournalMismatchError, RecordedChunk
 from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
-from crowdsms.batch._report import BatchProgress, BatchReport, Tally
+from crowdsms.batch._report import BatchProgress, BatchReport, Tally, with_report
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, interrupted_outcomes, unsent_outcomes
 from crowdsms.batch._window import SendWindow
-from crowdsms.errors import InvalidInputError
+from crowdsms.errors import CrowdSMSError, InvalidInputError
 from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.telemetry._batch import observe_job
@@ -174,19 +174,42 @@ async def run_job(
                 journal=journal,
                 stop=stop if stop is not None else JobStop(),
             )
-            return await observe_job(
+            report = await observe_job(
                 job.run(source),
                 job_id=job_id,
                 chunk_size=config.chunk_size,
                 concurrency=config.concurrency,
             )
-        finally:
+        except BaseException:
             if sink is not None:
+                await _close_after_error(sink, job_id)
+            raise
+        if sink is not None:
+            try:
                 with anyio.CancelScope(shield=True):
                     await sink.close()
+            except Exception as error:  # the last outcomes may not have been written
+                with_report(error, report)
+                raise
+        return report
     finally:
         if journal is not None and owned:
             await journal.aclose()
+
+
+async def _close_after_error(sink: OutcomeSink, job_id: str) -> None:
+    """Close ``sink`` after the job failed: a failure to close is logged, the job's error
+    stands."""
+    try:
+        with anyio.CancelScope(shield=True):
+            await sink.close()
+    except Exception as error:
+        logger.warning(
+            "batch: job %s: the sink could not be closed either (%s: %s)",
+            job_id,
+            type(error).__name__,
+            error,
+        )
 
 
 def _iterate(items: Any) -> Iterator[object]:
@@ -217,7 +240,10 @@ class _Job:
         stop: JobStop,
     ) -> None:
         self._stop = stop
-        self._input_error: InvalidInputError | None = None
+        self._error: Exception | None = None
+        """The error that halted the job (see :meth:`_halt`), raised once it has drained."""
+        self._sink_failed = False
+        """Whether the sink failed: outcomes are still counted, no longer written."""
         self._items: Iterator[object] = iter(())
         """A plain input's items; for an async input, the batch being read."""
         self._batches: MemoryObjectReceiveStream[_Batch] | None = None
@@ -350,11 +376,14 @@ class _Job:
             self._batches.close()
         if failures:
             raise failures[0]
+        await self._emit_ready()  # what a failure while emitting (the progress callback) left
         assert not self._order, "every block read was emitted"
-        if self._input_error is not None:
-            raise self._input_error
-        if self._journal is not None and not self._stop.interrupted:
-            await self._journal.finish(self._chunker.chunks)
+        error = self._error
+        if self._journal is not None and not self._stop.halted:
+            try:
+                await self._journal.finish(self._chunker.chunks)
+            except JournalMismatchError as exc:  # the input got shorter: all of it was sent
+                error = exc
         await self._report_progress(finished=True)
         report = self._tally.report(
             job_id=self._job_id,
@@ -364,6 +393,8 @@ class _Job:
             interrupted=self._stop.interrupted,
         )
         logger.info("batch: %s", report)
+        if error is not None:
+            raise with_report(error, report)
         return report
 
     # -- reading: one worker at a time ------------------------------------------------------
@@ -393,7 +424,16 @@ class _Job:
                     # request (invalid rows, or the rest of a stopped job), would otherwise
                     # keep the event loop to itself.
                     await anyio.lowlevel.checkpoint()
-                work = await self._submit(block)
+                try:
+                    work = await self._submit(block)
+                except Exception as error:
+                    # The chunk could not be recorded (a journal recorded for another input):
+                    # no request for it; the job drains and raises the error.
+                    if self._order and self._order[-1] is block and not block.done:
+                        self._order.pop()  # no outcome: a resumed job reads it again
+                    self._halt(error, f"chunk {block.chunk_index} could not be recorded")
+                    self._input_done = True
+                    return None
                 if work is not None:
                     return work
         except BaseException:
@@ -439,7 +479,7 @@ class _Job:
             while True:
                 # Once per recipient: no call here that the usual item does not need.
                 for item in self._items:  # a plain input, or the batch of an async one
-                    if stop.interrupted:
+                    if stop.halted:
                         break
                     if type(item) is Recipient and type(item.phone) is str:
                         input_phone = item.phone  # what input_phone_of(item) would return
@@ -463,7 +503,7 @@ class _Job:
         finally:
             self._position = position
         block = self._chunker.flush(position)
-        if block is not None and not stop.interrupted:
+        if block is not None and not stop.halted:
             self._input_done = True  # read to the end: this last block is all that is left
             return block
         return None
@@ -517,19 +557,29 @@ class _Job:
                     await close()
 
     def _unreadable(self, error: InvalidInputError, position: int) -> None:
-        """The input could not be read past ``position``: stop like an interrupted job.
+        """The input could not be read past ``position``: stop, and raise ``error`` once
+        drained (see :meth:`_halt`), so the job can be resumed once the input is fixed."""
+        self._halt(error, f"the input could not be read after {position} recipients")
 
-        Chunks already handed out finish; the error is raised once the job has drained,
-        with the journal consistent, so the job can be resumed once the input is fixed.
+    def _halt(self, error: Exception, reason: str) -> None:
+        """Stop like an interrupted job, because of ``error`` (the first one stands).
+
+        No new chunks are taken and no more input is read; requests in flight finish and
+        are journaled, and every block read so far is emitted. Then :meth:`run` raises
+        ``error`` with the job's report (:func:`~crowdsms.batch.report_of`).
         """
-        logger.warning(
-            "batch: job %s: the input could not be read after %d items (%s); stopping",
-            self._job_id,
-            position,
-            error,
+        detail = (
+            error.what if isinstance(error, CrowdSMSError) else f"{type(error).__name__}: {error}"
         )
-        self._input_error = error
-        self._stop.interrupt(f"the input could not be read after {position} recipients")
+        logger.warning(
+            "batch: job %s: %s (%s); stopping once the requests in flight finish",
+            self._job_id,
+            reason,
+            detail,
+        )
+        if self._error is None:
+            self._error = error
+        self._stop.halt(f"{reason} ({detail})")
 
     async def _submit(self, block: Block) -> _Work | None:
         """Put ``block`` in the reorder buffer; return it as work if it needs a request."""
@@ -769,8 +819,14 @@ class _Job:
                 else:
                     outcomes = block.outcomes()
                     self._tally.add(outcomes, replayed=replayed)
-                    if sink is not None:
-                        await sink.write(outcomes)
+                    if sink is not None and not self._sink_failed:
+                        try:
+                            await sink.write(outcomes)
+                        except Exception as error:
+                            # The outcomes are still counted; requests in flight finish and
+                            # are journaled, then the job raises the error.
+                            self._sink_failed = True
+                            self._halt(error, "the outcomes could not be written")
                 await self._report_progress()
         finally:
             self._emitting = False

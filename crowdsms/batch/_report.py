@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 
 from crowdsms.outcomes import DeliveryState, OutcomeStatus, RecipientOutcome
 from crowdsms.telemetry._batch import observe_emitted
 
-__all__ = ["BatchOutcome", "BatchProgress", "BatchReport"]
+__all__ = ["BatchOutcome", "BatchProgress", "BatchReport", "report_of", "with_report"]
+
+_ATTRIBUTE = "batch_report"
+"""The attribute of an error that carries the report of the job it stopped."""
 
 
 @attrs.frozen
@@ -109,8 +113,9 @@ class BatchReport:
     resumed: bool = False
     stopped: str | None = None
     """Why the job stopped taking new chunks before the end, if it did: the error every chunk
-    would have met, or the owner's request. Its unsent recipients are ``failed`` with code
-    ``"not_sent"``, and a resumed job sends them."""
+    would have met, the owner's request, or an error the job raised with this report
+    (:func:`report_of`). Its unsent recipients are ``failed`` with code ``"not_sent"``, and a
+    resumed job sends them."""
     interrupted: bool = False
     """Whether the owner stopped it (Ctrl-C, :meth:`BatchSender.stop`) rather than an error."""
     examples: Mapping[str, str] = attrs.field(factory=dict)
@@ -126,8 +131,11 @@ class BatchReport:
 
     @property
     def complete(self) -> bool:
-        """Whether every recipient that was not skipped was sent."""
-        return self.sent + self.skipped == self.total and not self.interrupted
+        """Whether every recipient that was not skipped was sent (a job that stopped early
+        never is: it may not have read all of its input)."""
+        return (
+            self.sent + self.skipped == self.total and not self.interrupted and self.stopped is None
+        )
 
     @property
     def sent(self) -> int:
@@ -174,6 +182,32 @@ class BatchReport:
         if self.stopped is not None:
             text += f"; stopped early: {self.stopped}"
         return text
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def with_report(error: _E, report: BatchReport) -> _E:
+    """``error``, carrying ``report`` for :func:`report_of`."""
+    setattr(error, _ATTRIBUTE, report)
+    return error
+
+
+def report_of(error: BaseException) -> BatchReport | None:
+    """The report of the batch job that stopped on ``error`` after it had started, if it did.
+
+    A job that cannot go on (its input cannot be read further, its journal was recorded
+    for another input, its sink failed) stops as :meth:`BatchSender.stop
+    <crowdsms.batch.BatchSender.stop>` does: no new chunks, requests in flight finish and
+    are journaled, and every recipient of a chunk read so far has its outcome, counted in
+    the report and written to the sink (but after the sink's own failure). Then it raises
+    the error, which carries the job's report: its ``stopped`` says why, and
+    its ``requests`` whether this run made any (``0``: nothing was sent). ``None`` for an
+    error raised before the job started (bad arguments, a sink that cannot be opened), or
+    by a job that was cancelled.
+    """
+    report = getattr(error, _ATTRIBUTE, None)
+    return report if isinstance(report, BatchReport) else None
 
 
 class Tally:

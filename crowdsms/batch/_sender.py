@@ -430,6 +430,17 @@ class BatchSender:
         Raises :class:`InvalidInputError` for bad arguments (bad recipients only get
         ``skipped`` outcomes) and :class:`JournalMismatchError` when the journal was
         recorded for another input. Cancelling leaves the journal consistent.
+
+        An error met once the job has started (a row of ``recipients`` that cannot be read,
+        an :class:`InvalidInputError`; a chunk the journal recorded differently, a
+        :class:`JournalMismatchError`; ``sink`` failing, with its own error) stops the job as
+        :meth:`stop` does: no new chunks are sent, requests in flight finish and are
+        journaled, and the outcomes of every chunk read so far are counted (and written, but
+        after a sink's failure). Only then is the error raised, carrying the job's report:
+        :func:`~crowdsms.batch.report_of` returns it, with ``stopped`` saying why and
+        ``requests`` how many requests this run made (some may have been sent, unlike an
+        error raised before the job started, which carries none). With a journal, running
+        the job again once the cause is fixed resumes it.
         """
         check_source(recipients)
         return await self._run(

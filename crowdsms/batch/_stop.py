@@ -10,6 +10,10 @@ journal, so resuming the job sends them. A chunk an earlier run's request may ha
 (which this run was to resend with its idempotency key) is never ``failed``: its
 recipients are ``unknown`` (code :data:`INTERRUPTED`, or ``sent`` where a delivery report
 confirmed them), and it stays started in the journal, for a later run to resend.
+
+A job also stops when it cannot go on (:meth:`JobStop.halt`: an input that cannot be read
+further, a sink that failed): as after the owner's request, it reads no more input, requests
+in flight finish, and the job raises the error once drained, with its report.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ class JobStop:
         """The error that stopped it, if one did."""
         self.interrupted = False
         """Whether its owner stopped it (rather than an error)."""
+        self.halted = False
+        """Whether it reads no more input: its owner stopped it, or an error it raises once
+        drained did (:meth:`halt`)."""
         self.code = NOT_SENT
         """The ``code`` of the outcomes of chunks it did not send."""
 
@@ -63,6 +70,16 @@ class JobStop:
         if self.reason is None:
             self.reason = reason
             self.interrupted = True
+            self.halted = True
+
+    def halt(self, reason: str) -> None:
+        """Stop taking new chunks and reading the input, because of an error the job raises
+        once its requests in flight have finished (an input that cannot be read on, a
+        journal recorded for another input, a sink that failed). The reason of an earlier
+        stop stands."""
+        self.halted = True
+        if self.reason is None:
+            self.reason = reason
 
     def fail(self, error: CrowdSMSError, *, code: str = NOT_SENT) -> None:
         """Stop taking new chunks after ``error``, which would fail them all the same way.
