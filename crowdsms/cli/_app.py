@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,10 +24,12 @@ from crowdsms.providers import _registry
 __all__ = [
     "CliState",
     "ProviderChoice",
+    "as_cli",
     "cli",
     "config_option",
     "console",
     "notes",
+    "one_line",
     "open_target",
     "provider_option",
     "require_sandbox",
@@ -226,3 +229,28 @@ def run(func: Callable[[], Awaitable[T]]) -> T:
         return await func()
 
     return anyio.run(main)
+
+
+_CLI_NAMES = {
+    "chunk_size": "--chunk-size",
+    "job_id": "--job-id",
+    "phone_column": "--phone-column",
+    "var_columns": "--var-column",
+    "template_id": "--template-id",
+    "project_id": "--project-id",
+    "template_text": "--template-text",
+    "max_segments": "--max-segments",
+    "max_cost": "--max-cost",
+    "price_per_segment": "--price",
+}
+_PYTHON_NAME = re.compile(r"\b(" + "|".join(_CLI_NAMES) + r")\b(=\S*)?")
+
+
+def as_cli(text: str) -> str:
+    """An error written for Python callers, in the command line's words (``--chunk-size``)."""
+    return _PYTHON_NAME.sub(lambda match: _CLI_NAMES[match.group(1)], text)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, its runs of white space made single spaces."""
+    return " ".join(text.split())

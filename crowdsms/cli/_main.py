@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
-from crowdsms.cli._app import CliState
+from crowdsms.cli._app import CliState, as_cli, one_line
 from crowdsms.cli._commands import cli
 from crowdsms.errors import CrowdSMSError
 
@@ -30,38 +28,14 @@ def run_cli(args: list[str]) -> int:
             _say("crowdsms: interrupted. Without --journal the job cannot be resumed.")
         return 130
     except click.ClickException as error:
-        _say(f"crowdsms: error: {_one_line(error.format_message())}")
+        _say(f"crowdsms: error: {one_line(error.format_message())}")
         return 2
     except CrowdSMSError as error:
-        _say(f"crowdsms: error: {_one_line(_as_cli(str(error)))}")
+        _say(f"crowdsms: error: {one_line(as_cli(str(error)))}")
         return 2
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else 1
     return 0
-
-
-_CLI_NAMES = {
-    "chunk_size": "--chunk-size",
-    "job_id": "--job-id",
-    "phone_column": "--phone-column",
-    "var_columns": "--var-column",
-    "template_id": "--template-id",
-    "project_id": "--project-id",
-    "template_text": "--template-text",
-    "max_segments": "--max-segments",
-    "max_cost": "--max-cost",
-    "price_per_segment": "--price",
-}
-_PYTHON_NAME = re.compile(r"\b(" + "|".join(_CLI_NAMES) + r")\b(=\S*)?")
-
-
-def _as_cli(text: str) -> str:
-    """An error written for Python callers, in the command line's words (``--chunk-size``)."""
-    return _PYTHON_NAME.sub(lambda match: _CLI_NAMES[match.group(1)], text)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _say(text: str) -> None:

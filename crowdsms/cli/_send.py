@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import tempfile
@@ -25,14 +26,17 @@ from crowdsms.batch import (
     journal_has_job,
     read_csv_header,
     read_recipients_csv,
+    report_of,
 )
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.cli._app import (
     CliState,
+    as_cli,
     cli,
     config_option,
     console,
     notes,
+    one_line,
     open_target,
     provider_option,
     require_sandbox,
@@ -89,8 +93,11 @@ class SendJob:
 
 
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
-failed, are unknown, or were not sent because the job stopped early (the summary says why);
-2 for bad input or configuration, before anything is sent; 130 when interrupted (Ctrl-C)."""
+failed, are unknown, or were not sent because the job stopped early (the summary says why),
+also when an error stopped it after its first request (a row that cannot be decoded, an
+--output that cannot be written): the requests in flight finish, the summary shows what was
+sent, and with --journal the printed command resumes the job; 2 for bad input or
+configuration, before any request (nothing was sent); 130 when interrupted (Ctrl-C)."""
 
 
 _MESSAGE_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] = (
@@ -310,6 +317,7 @@ def send(
         )
     if output is not None and output.suffix not in (".jsonl", ".csv"):
         raise click.BadParameter("must end in .jsonl or .csv", param_hint="--output")
+    check_output(output)
     job = SendJob(
         recipients=recipients,
         provider=provider,
@@ -362,6 +370,7 @@ def demo(
 ) -> None:
     """Send a sample campaign to COUNT generated recipients through the embedded sandbox."""
     require_sandbox()
+    check_output(output)
     message = _registry.get(provider).demo_message
     with tempfile.TemporaryDirectory(prefix="crowdsms-demo-") as folder:
         sample = write_sample_csv(Path(folder) / "recipients.csv", count)
@@ -484,6 +493,20 @@ def _check_journal(journal: Path | None, job_id: str | None, resume: bool) -> No
         )
 
 
+def check_output(path: Path | None) -> None:
+    """Refuse an ``--output`` that cannot be written (its directory missing or read-only),
+    before anything is sent: the job would otherwise fail once it has sent."""
+    if path is None:
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a directory" if folder.exists() else "does not exist"
+        raise click.BadParameter(f"the directory {folder} {what}", param_hint="--output")
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise click.BadParameter(f"{target} is not writable", param_hint="--output")
+
+
 def _sink(path: Path | None) -> OutcomeSink | None:
     if path is None:
         return None
@@ -518,6 +541,9 @@ class SentJob:
 
     report: BatchReport
     http_backend: str
+    error: Exception | None = None
+    """The error that stopped the job after its first request (the report says what was
+    sent until then)."""
 
 
 async def run_send(job: SendJob) -> SentJob:
@@ -564,21 +590,35 @@ async def run_send(job: SendJob) -> SentJob:
                 number_limiter=NumberLimiter(job.per_number) if job.per_number else None,
             )
             report: BatchReport | None = None
-            error: CrowdSMSError | None = None
+            error: Exception | None = None
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_interrupts, sender, group.cancel_scope)
                 try:
                     report = await sender.send(
                         recipients, sink=_sink(job.output), journal=job.journal, job_id=job.job_id
                     )
-                except CrowdSMSError as exc:  # raised as itself, not in an exception group
+                except Exception as exc:  # raised as itself, not in an exception group
                     error = exc
                 group.cancel_scope.cancel()
+            backend = getattr(client, "http_backend", "httpx")
             if error is not None:
-                raise error
+                stopped = report_of(error)
+                if stopped is not None and stopped.requests:
+                    return SentJob(stopped, backend, error)  # some may have been sent
+                if stopped is not None and not isinstance(error, CrowdSMSError):
+                    raise click.ClickException(_error_text(error, job)) from error
+                raise error  # before any request: nothing was sent
             if report is None:
                 raise KeyboardInterrupt
-            return SentJob(report, getattr(client, "http_backend", "httpx"))
+            return SentJob(report, backend)
+
+
+def _error_text(error: Exception, job: SendJob) -> str:
+    """What stopped a job, in a sentence: its own error, or the sink's (an output that cannot
+    be written; the batch layer raises it as it is)."""
+    if isinstance(error, CrowdSMSError):
+        return as_cli(str(error))
+    return f"the outcomes could not be written to {job.output} ({error})"
 
 
 def _price(job: SendJob, spec: ProviderSpec) -> float | None:
@@ -638,10 +678,13 @@ def _finish(sent: SentJob, job: SendJob) -> None:
     spec = _registry.get(job.provider)
     report = sent.report
     console.print(summary_table(report, spec, http_backend=sent.http_backend))
+    sink_failed = sent.error is not None and not isinstance(sent.error, CrowdSMSError)
     if job.output is not None:
-        notes.print(f"Outcomes written to {job.output}")
-    for line in stop_notes(report, spec):
-        notes.print(line, markup=False)
+        until = " until writing failed (the summary counts them all)" if sink_failed else ""
+        notes.print(f"Outcomes written to {job.output}{until}", markup=False)
+    if sent.error is None:
+        for line in stop_notes(report, spec):
+            notes.print(line, markup=False)
     if report.unknown:
         where = (
             f"`crowdsms reconcile {shlex.quote(job.job_id or '')} --journal "
@@ -654,6 +697,8 @@ def _finish(sent: SentJob, job: SendJob) -> None:
             f"Some recipients are 'unknown': their request may have been processed. {where}.",
             markup=False,
         )
+    if sent.error is not None:
+        _stopped_by_error(sent.error, report, job)
     if report.interrupted:
         if job.resume_line is not None:
             click.echo(f"crowdsms: interrupted. Resume with: {job.resume_line}", err=True)
@@ -666,3 +711,22 @@ def _finish(sent: SentJob, job: SendJob) -> None:
         if job.resume_line is not None and report.stopped is not None:
             click.echo(f"crowdsms: once fixed, resume with: {job.resume_line}", err=True)
         raise SystemExit(1)
+
+
+def _stopped_by_error(error: Exception, report: BatchReport, job: SendJob) -> None:
+    """The job stopped on ``error`` after its first request: say so, and how to go on."""
+    click.echo(f"crowdsms: error: {one_line(_error_text(error, job))}", err=True)
+    click.echo(
+        "crowdsms: the job stopped there: the requests in flight finished and no more were "
+        f"made; {report.sent:,} recipients were sent (see the summary).",
+        err=True,
+    )
+    if job.resume_line is not None:
+        click.echo(f"crowdsms: once fixed, resume with: {job.resume_line}", err=True)
+    else:
+        click.echo(
+            "crowdsms: without --journal the job cannot be resumed: running it again sends "
+            "again to the recipients already sent.",
+            err=True,
+        )
+    raise SystemExit(1)

@@ -398,19 +398,74 @@ def test_a_file_undecodable_mid_way_stops_cleanly_and_resumes(
     common = ["send", str(path), "--content", CONTENT, "--quiet", "--journal"]
     common += [str(tmp_path / "job.sqlite"), "--job-id", "mixed"]
     env = submail_env(sandbox, tmp_path)
-    first = crowdsms(*common, cwd=tmp_path, env=env)
-    assert first.returncode == 2, first.stderr
+    early = tmp_path / "early.csv"  # undecodable before any request: exit 2, nothing sent
+    early.write_bytes(b"phone,name,code\n13800138000,a,1\n" + "13800138001,王,2\n".encode("gbk"))
+    early_args = ["send", str(early), "--content", CONTENT, "--quiet", "--encoding", "utf-8"]
+    refused = crowdsms(*early_args, cwd=tmp_path, env=env)
+    assert refused.returncode == 2, refused.stderr
+    assert sandbox.requests("submail") == 0
+
+    first = crowdsms(*common, "--output", "first.jsonl", cwd=tmp_path, env=env)
+    # some were sent: exit 1 (not 2, "nothing was sent"), the summary, how to resume
+    assert first.returncode == 1, first.stderr
     (line,) = error_lines(first)
     assert "row 4602" in line
     assert "--encoding gb18030" in line
     assert "Traceback" not in first.stderr
     sent_before = len(sandbox.ledger.entries(provider="submail"))
     assert 0 < sent_before < 5000
+    assert f"{sent_before:,} recipients were sent" in first.stderr
+    assert "resume with: " in first.stderr
+    assert "job mixed" in first.stdout  # the summary table
+    outcomes = read_jsonl(tmp_path / "first.jsonl")
+    assert sum(o["status"] == "sent" for o in outcomes) == sent_before
     resumed = crowdsms(*common, "--resume", "--encoding", "gb18030", cwd=tmp_path, env=env)
     assert resumed.returncode == 0, resumed.stderr
     phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
     assert len(phones) == 5000
     assert len(set(phones)) == 5000
+
+
+def test_an_output_in_a_missing_directory_is_refused_before_any_request(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    args = ["send", str(contacts(tmp_path)), "--content", CONTENT, "--quiet", "--output"]
+    result = crowdsms(
+        *args, "no/such/dir/out.jsonl", cwd=tmp_path, env=submail_env(sandbox, tmp_path)
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result)
+    assert "--output" in line
+    assert "no/such/dir does not exist" in line
+    assert sandbox.requests("submail") == 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_an_output_that_cannot_be_written_mid_run_stops_and_resumes_without_unknowns(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "full.jsonl").symlink_to("/dev/full")  # every write: no space left on device
+    common = ["send", str(contacts(tmp_path, 400)), "--content", CONTENT, "--quiet"]
+    common += ["--chunk-size", "50", "--journal", "job.sqlite", "--job-id", "full"]
+    env = submail_env(sandbox, tmp_path)
+    first = crowdsms(*common, "--output", "full.jsonl", cwd=tmp_path, env=env)
+    assert first.returncode == 1, first.stderr
+    assert "Traceback" not in first.stderr
+    (line,) = error_lines(first)
+    assert "could not be written to full.jsonl" in line
+    assert "No space left on device" in line
+    assert "resume with: " in first.stderr
+    assert "job full" in first.stdout  # the summary table
+    sent_before = len(sandbox.ledger.entries(provider="submail"))
+    assert sent_before > 0
+    resumed = crowdsms(*common, "--resume", "--output", "again.jsonl", cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    outcomes = read_jsonl(tmp_path / "again.jsonl")
+    assert [o["status"] for o in outcomes] == ["sent"] * 400  # none left unknown
+    phones = [entry.phone for entry in sandbox.ledger.entries(provider="submail")]
+    assert len(phones) == 400
+    assert len(set(phones)) == 400
 
 
 # -- crowdsms check -----------------------------------------------------------------------
