@@ -248,7 +248,16 @@ class AsyncClientBase:
 
     provider: ClassVar[str] = ""
 
-    def __init__(self, *, base_url: str, signer: Signer, **options: Unpack[ClientOptions]) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        signer: Signer,
+        account: str | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        """``account`` is the identity the client signs with (never a secret): a batch
+        job's journal records it, with the provider and the base URL, as where it sends."""
         check_options(type(self).__name__, options)
         self._max_connections = (
             None
@@ -271,6 +280,7 @@ class AsyncClientBase:
             timeout=_timeout(options.get("timeout")),
             max_response_bytes=options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
             user_agent=USER_AGENT,
+            account=account,
         )
 
     @property

@@ -276,6 +276,13 @@ class ChunkSender(Protocol):
     All three are read with ``getattr``, so a chunk sender without them keeps working (its
     previews say the segments are unknown).
 
+    A chunk sender may also have ``target`` (``Mapping[str, str]``): where its chunks go,
+    with nothing secret in it: ``provider``, ``base_url`` (no user name, password or query)
+    and ``account`` (the identity it signs with, e.g. an app id; never a key, nor anything
+    derived from one). A journaled job records it and refuses to resume with a chunk sender
+    whose target differs in a key both have (see :class:`~crowdsms.batch.BatchSender`'s
+    ``target``). Read with ``getattr``: a chunk sender without it is not checked.
+
     A chunk sender may also have ``valid_as_given_with_vars`` (``frozenset[str] | None``): a
     promise about its ``validate``. When it is a set of variable names, ``validate`` returns
     the recipient itself, unchanged, whenever the recipient is a plain :class:`Recipient`

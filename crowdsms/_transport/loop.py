@@ -70,8 +70,11 @@ class Transport:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str = "crowdsms",
+        account: str | None = None,
     ) -> None:
         self.provider = provider
+        self.account = account
+        """The identity the client signs with (an app id, a user name; never a secret)."""
         self.base_url = base_url.rstrip("/")
         self.signer = signer
         self.sender = sender
@@ -86,6 +89,22 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<Transport {self.provider} {self.base_url}>"
+
+    @property
+    def target(self) -> dict[str, str]:
+        """Where the requests go, with nothing secret: the provider, the base URL (scheme,
+        host, port and path only) and the account. A batch job's journal records it."""
+        target = {"provider": self.provider}
+        try:
+            url = httpx.URL(self.base_url)
+        except (httpx.InvalidURL, TypeError):
+            url = None
+        if url is not None and url.host:
+            clean = url.copy_with(username=None, password=None, query=None, fragment=None)
+            target["base_url"] = str(clean).rstrip("/")
+        if self.account is not None:
+            target["account"] = self.account
+        return target
 
     async def aclose(self) -> None:
         """Close the connections."""

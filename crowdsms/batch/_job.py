@@ -41,6 +41,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from typing import Any, cast
@@ -117,6 +118,8 @@ class JobConfig:
     send_window: SendWindow | None = None
     spend_cap: SpendCap | None = None
     number_limiter: NumberLimiting | None = None
+    target: Mapping[str, str] | None = None
+    """Where the job sends (nothing secret), recorded in the journal and checked on resume."""
 
     @property
     def window(self) -> int:
@@ -147,15 +150,14 @@ async def run_job(
     check_source(source)
     owned = journal is None
     if journal_path is not None and journal is None:
-        journal = await Journal.open(
-            journal_path,
-            job_id=job_id,
-            settings={
-                "format": JOURNAL_FORMAT,
-                "chunk_size": config.chunk_size,
-                "max_span": Chunker(config.chunk_size).max_span,
-            },
-        )
+        settings: dict[str, object] = {
+            "format": JOURNAL_FORMAT,
+            "chunk_size": config.chunk_size,
+            "max_span": Chunker(config.chunk_size).max_span,
+        }
+        if config.target is not None:
+            settings["target"] = dict(config.target)
+        journal = await Journal.open(journal_path, job_id=job_id, settings=settings)
         if journal.resumed:
             logger.info(
                 "batch: resuming job %s (%d chunks in the journal)",

@@ -43,6 +43,7 @@ import anyio.to_thread
 import attrs
 
 from crowdsms.batch._spend_store import SpendStore
+from crowdsms.batch._target import describe_target, target_differences
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import load_opt_outs, load_reports, prepare_connection
@@ -411,19 +412,70 @@ def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[
         )
         return False, 0, created
     if row[0] != settings:
+        _check_settings(connection, job_id, row[0], settings)
+    (recorded,) = connection.execute(
+        "SELECT COUNT(*) FROM chunks WHERE job_id = ?", (job_id,)
+    ).fetchone()
+    return True, int(recorded), float(row[1])
+
+
+def _decoded(settings: str) -> tuple[dict[str, object], dict[str, object] | None]:
+    """``(chunking settings, target)`` of encoded settings (no target: ``None``)."""
+    try:
+        decoded = json.loads(settings)
+    except ValueError:
+        return {"unreadable": settings}, None
+    if not isinstance(decoded, dict):
+        return {"unreadable": settings}, None
+    target = decoded.pop("target", None)
+    return decoded, target if isinstance(target, dict) else None
+
+
+def _check_settings(
+    connection: sqlite3.Connection, job_id: str, recorded: str, settings: str
+) -> None:
+    """Refuse a resume with other chunking settings or another target (where it sends).
+
+    A target key only one side has is unknown and accepted (a journal of an earlier version
+    records no target); the keys this run adds are then recorded, so later resumes are
+    checked against them.
+    """
+    old_chunking, old_target = _decoded(recorded)
+    new_chunking, new_target = _decoded(settings)
+    if old_chunking != new_chunking:
         raise JournalMismatchError(
             f"job {job_id!r} cannot resume: the journal recorded it with other chunking "
             "settings, so its chunks would not line up",
-            received=f"recorded {row[0]}, this run {settings}",
+            received=(
+                f"recorded {json.dumps(old_chunking, sort_keys=True)}, "
+                f"this run {json.dumps(new_chunking, sort_keys=True)}"
+            ),
             action=(
                 "Resume with the same chunk_size (and the same chunk sender), or start a new "
                 "job with a new job_id"
             ),
         )
-    (recorded,) = connection.execute(
-        "SELECT COUNT(*) FROM chunks WHERE job_id = ?", (job_id,)
-    ).fetchone()
-    return True, int(recorded), float(row[1])
+    differences = target_differences(old_target, new_target)
+    if differences:
+        raise JournalMismatchError(
+            f"job {job_id!r} cannot resume: it was recorded sending elsewhere, so the chunks "
+            "recorded done would be reported sent while this provider or account never got "
+            "them",
+            received=describe_target(differences),
+            action=(
+                "Resume with the same provider, base URL and account as the job was recorded "
+                "with (on the command line: the same --provider, credentials and --sandbox "
+                "setting). Or start a new job with a new job_id, knowing that it sends to "
+                "every recipient again, including those this job already sent"
+            ),
+        )
+    if new_target is not None:
+        merged = {**(old_target or {}), **new_target}
+        if merged != old_target:
+            connection.execute(
+                "UPDATE jobs SET settings = ? WHERE job_id = ?",
+                (json.dumps({**new_chunking, "target": merged}, sort_keys=True), job_id),
+            )
 
 
 class Journal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, TypedDict
@@ -29,6 +29,7 @@ from crowdsms.batch._previewer import DEFAULT_LONGEST, run_preview
 from crowdsms.batch._report import BatchOutcome, BatchReport
 from crowdsms.batch._sinks import CallbackSink, OutcomeCallback, OutcomeSink
 from crowdsms.batch._stop import JobStop
+from crowdsms.batch._target import check_target, target_of
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import ConfigurationError, CrowdSMSError, InvalidInputError
 from crowdsms.limits import NumberLimiting
@@ -73,6 +74,7 @@ class BatchOptions(TypedDict, total=False):
     max_cost: float | Decimal | None
     price_per_segment: float | Decimal | None
     number_limiter: NumberLimiting | None
+    target: Mapping[str, str] | None
     runtime: Runtime | None
 
 
@@ -168,6 +170,13 @@ class BatchSender:
       replays done chunks without taking permits again, and reports a chunk that was in
       flight as ``unknown`` even with an idempotency key. Resends of unconfirmed
       recipients (``resend_unconfirmed_after``) take no permits.
+    - ``target`` (the chunk sender's ``target``): where the job sends, with nothing secret
+      in it (``provider``, ``base_url``, ``account``; any other texts you add, e.g.
+      ``"sandbox": "yes"``). A journaled job records it, and a resume whose target differs
+      in a key both have is refused with :class:`JournalMismatchError` before anything is
+      sent: the chunks done elsewhere (a rehearsal against a sandbox) would be replayed as
+      ``sent`` while this provider never got them. A key only one side has is unknown and
+      accepted (journals of earlier versions record no target).
     - ``runtime``: the clock, sleep and randomness (tests inject fakes).
 
     Use :meth:`send` to run a job to a sink, or :meth:`stream` (inside ``async with``) to
@@ -199,6 +208,7 @@ class BatchSender:
         max_cost: float | Decimal | None = None,
         price_per_segment: float | Decimal | None = None,
         number_limiter: NumberLimiting | None = None,
+        target: Mapping[str, str] | None = None,
         runtime: Runtime | None = None,
     ) -> None:
         maximum = chunk_sender.max_chunk_size
@@ -311,6 +321,7 @@ class BatchSender:
             else send_window,
             spend_cap=cap,
             number_limiter=number_limiter,
+            target=check_target(target) if target is not None else target_of(chunk_sender),
         )
         self._group: TaskGroup | None = None
         self._streams: list[OutcomeStream] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -173,6 +173,23 @@ class FailoverChunkSender:
         known = [getattr(route.sender, "max_connections", None) for route in self._routes]
         limits = [limit for limit in known if isinstance(limit, int)]
         return min(limits) if limits else None
+
+    @property
+    def target(self) -> dict[str, str]:
+        """Where the chunks may go, with nothing secret: every provider in order, with its
+        base URL and account where its chunk sender tells them (a batch job's journal
+        records it, and a resume elsewhere is refused)."""
+        routes = []
+        for route in self._routes:
+            told = getattr(route.sender, "target", None)
+            told = told if isinstance(told, Mapping) else {}
+            parts = [
+                route.name,
+                *(str(told[key]) for key in ("base_url", "account") if key in told),
+            ]
+            routes.append(" ".join(parts))
+        names = ",".join(route.name for route in self._routes)
+        return {"provider": f"failover({names})", "routes": "; ".join(routes)}
 
     @property
     def supports_idempotency_key(self) -> bool:

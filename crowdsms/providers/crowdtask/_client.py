@@ -95,7 +95,7 @@ class AsyncCrowdTask(AsyncClientBase):
             auth_location=auth_location,
             path_prefix=_base_path(base_url),
         )
-        super().__init__(base_url=base_url, signer=self._signer, **options)
+        super().__init__(base_url=base_url, signer=self._signer, account=access_id, **options)
         self.tasks = TaskEndpoints(
             self._transport,
             batch_path=batch_path,

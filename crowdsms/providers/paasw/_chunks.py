@@ -63,6 +63,12 @@ class PaaswChunkSender:
         return self._requests.max_connections
 
     @property
+    def target(self) -> dict[str, str]:
+        """Where the chunks go, with nothing secret (the provider, the base URL and the
+        account): a batch job's journal records it, and a resume elsewhere is refused."""
+        return self._requests.transport.target
+
+    @property
     def supports_idempotency_key(self) -> bool:
         """``False``: the gateway does not deduplicate sends."""
         return False

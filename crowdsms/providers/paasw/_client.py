@@ -74,7 +74,7 @@ class AsyncPaasw(AsyncClientBase):
         self._signer = PaaswSigner(
             app_id=app_id, secret=checked_secret, token_rejected_codes=token_rejected_codes
         )
-        super().__init__(base_url=base_url, signer=self._signer, **options)
+        super().__init__(base_url=base_url, signer=self._signer, account=app_id, **options)
         self._signer.bind(self._transport)
         requests = PaaswRequests(
             transport=self._transport, signer=self._signer, max_connections=self.max_connections

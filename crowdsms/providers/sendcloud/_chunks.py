@@ -95,6 +95,12 @@ class SendCloudChunkSender:
         return self._max_connections
 
     @property
+    def target(self) -> dict[str, str]:
+        """Where the chunks go, with nothing secret (the provider, the base URL and the
+        account): a batch job's journal records it, and a resume elsewhere is refused."""
+        return self._transport.target
+
+    @property
     def supports_idempotency_key(self) -> bool:
         """Always true: the key is sent as ``sendRequestId``."""
         return True

@@ -84,7 +84,7 @@ class AsyncSendCloud(AsyncClientBase):
         _check_settings(sign_type, sendn_endpoint, max_sendn_recipients, max_var_length)
         self._sms_user = sms_user
         self._signer = SendCloudSigner(sms_user=sms_user, sms_key=key, sign_type=sign_type)
-        super().__init__(base_url=base_url, signer=self._signer, **options)
+        super().__init__(base_url=base_url, signer=self._signer, account=sms_user, **options)
         settings = SmsSettings(
             sendn_endpoint=sendn_endpoint,
             max_sendn_recipients=max_sendn_recipients,

@@ -89,7 +89,7 @@ class AsyncSubmail(AsyncClientBase):
         self._app_id = app_id
         self._sign_type: SignType = sign_type
         signer = SubmailSigner(app_id=app_id, app_key=key, sign_type=sign_type)
-        super().__init__(base_url=base_url, signer=signer, **options)
+        super().__init__(base_url=base_url, signer=signer, account=app_id, **options)
         requests = SubmailRequests(
             transport=self._transport,
             max_multisend_recipients=max_multisend_recipients,
