@@ -29,6 +29,7 @@ from crowdsms.batch import (
     report_of,
 )
 from crowdsms.batch._sinks import OutcomeSink
+from crowdsms.batch._target import target_of
 from crowdsms.cli._app import (
     CliState,
     as_cli,
@@ -487,8 +488,9 @@ def _check_journal(journal: Path | None, job_id: str | None, resume: bool) -> No
         )
     if exists and not resume:
         raise click.BadParameter(
-            f"{journal} already holds job {job_id!r}: pass --resume to continue it, "
-            "or choose another --job-id",
+            f"{journal} already holds job {job_id!r}: pass --resume to continue it (chunks "
+            "already sent are not sent again). Another --job-id starts a new job that sends "
+            "to every recipient again, including those this job already sent",
             param_hint="--job-id",
         )
 
@@ -577,6 +579,7 @@ async def run_send(job: SendJob) -> SentJob:
         with SendProgress(notes, total=total, enabled=job.show_progress) as bar:
             sender = BatchSender(
                 chunk_sender,
+                target=_target(chunk_sender, use_sandbox=job.use_sandbox),
                 concurrency=job.concurrency,
                 rate=job.rate,
                 chunk_size=job.chunk_size,
@@ -619,6 +622,17 @@ def _error_text(error: Exception, job: SendJob) -> str:
     if isinstance(error, CrowdSMSError):
         return as_cli(str(error))
     return f"the outcomes could not be written to {job.output} ({error})"
+
+
+def _target(chunk_sender: object, *, use_sandbox: bool) -> dict[str, str]:
+    """Where the job sends, as its journal records it: the chunk sender's provider, base
+    URL and account, and whether it is the embedded sandbox (whose port changes with every
+    run, so its base URL is not recorded)."""
+    target = dict(target_of(chunk_sender) or {})
+    target["sandbox"] = "yes" if use_sandbox else "no"
+    if use_sandbox:
+        target["base_url"] = "embedded sandbox"
+    return target
 
 
 def _price(job: SendJob, spec: ProviderSpec) -> float | None:
