@@ -302,6 +302,14 @@ def send(
     do and cost; --max-segments and --max-cost cap what it may spend.
     """
     chosen = choose_message(recipients, provider, options)
+    if dry_run and resume:
+        raise click.BadParameter(
+            "--dry-run previews a whole job from the CSV; it cannot tell what a resumed job "
+            "still has to send (the journal's done chunks are not counted). Run --resume "
+            "without --dry-run to continue the job, or --dry-run without --resume (and "
+            "without --journal) to preview the whole file",
+            param_hint="--dry-run",
+        )
     _check_journal(journal, job_id, resume)
     if resend_unconfirmed_after is not None:
         if not resume:

@@ -89,3 +89,15 @@ def test_another_job_id_is_said_to_send_to_everyone_again(sandbox: Sandbox, tmp_
     assert "pass --resume to continue it" in line
     assert "sends to every recipient again, including those this job already sent" in line
     assert sandbox.requests("submail") == 5
+
+
+def test_a_dry_run_of_a_resumed_job_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    env = submail_env(sandbox, tmp_path)
+    assert crowdsms(*job_args(tmp_path), cwd=tmp_path, env=env).returncode == 0
+    dry = crowdsms(*job_args(tmp_path, "--resume", "--dry-run"), cwd=tmp_path, env=env)
+    assert dry.returncode == 2, dry.stdout
+    assert "to send" not in dry.stdout
+    (line,) = error_lines(dry)
+    assert "--dry-run" in line
+    assert "cannot tell what a resumed job still has to send" in line
+    assert sandbox.requests("submail") == 5
