@@ -34,7 +34,8 @@ import redis.exceptions
 from crowdsms._credentials import require_credentials
 from crowdsms._transport.backends import aiohttp_installed
 from crowdsms._transport.connections import shared_ssl_context
-from crowdsms.batch import BatchOutcome, BatchReport, BatchSender
+from crowdsms.batch import BatchOutcome, BatchReport, BatchSender, JournalMismatchError
+from crowdsms.batch._target import describe_target, target_differences
 from crowdsms.campaign._claims import ClaimStore
 from crowdsms.campaign._deliveries import RedisDeliveryStore
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
@@ -139,6 +140,42 @@ class Campaign:
     def stopped_key(self) -> str:
         """The Redis hash of the shards a job-wide error stopped: shard -> why."""
         return f"{self._base}:stopped"
+
+    @property
+    def target_key(self) -> str:
+        """The Redis key of where the campaign sends (provider, base URL, account; nothing
+        secret), recorded by the first shard that runs."""
+        return f"{self._base}:target"
+
+    async def _check_target(self, target: Mapping[str, str] | None) -> None:
+        """Record where the campaign sends, or refuse a shard that would send elsewhere.
+
+        A claim recorded done is never sent again: run against another base URL or account
+        (a sandbox, then the real provider), its recipients would be reported sent while
+        the provider never got them. A key one side lacks is unknown and accepted.
+        """
+        if target is None:
+            return
+        if await self.redis.set(self.target_key, json.dumps(dict(target), sort_keys=True), nx=True):
+            return
+        stored = await self.redis.get(self.target_key)
+        try:
+            recorded = json.loads(stored) if stored is not None else None
+        except ValueError:
+            recorded = None
+        differences = target_differences(recorded if isinstance(recorded, dict) else None, target)
+        if differences:
+            raise JournalMismatchError(
+                f"campaign {self.campaign_id!r} cannot run here: its shards were run sending "
+                "elsewhere, so the chunks recorded done would be reported sent while this "
+                "provider or account never got them",
+                received=describe_target(differences),
+                action=(
+                    "Run its shards with the credentials and base URL it was started with. "
+                    "Or start a new campaign with a new id, knowing that it sends to every "
+                    "recipient again, including those this campaign already sent"
+                ),
+            )
 
     @property
     def cancel_key(self) -> str:
@@ -507,6 +544,7 @@ class Campaign:
                 resend_unconfirmed_after=resend_unconfirmed_after,
                 number_limiter=self.number_limiter(manifest, credentials),
             )
+            await self._check_target(sender.config.target)
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_cancel, sender, group.cancel_scope)
                 report = await sender.send(
