@@ -70,7 +70,9 @@ from crowdsms.batch._control import SharedPace
 from crowdsms.batch._dispatch import DEFAULT_CHUNK_RETRY, WRONG_OUTCOME_COUNT
 from crowdsms.batch._input import (
     DETECT_PREFIX_BYTES,
+    SHORT_ROW,
     RecipientSource,
+    ShortRows,
     detect_encoding,
     read_csv_header,
     read_recipients_csv,
@@ -111,6 +113,7 @@ __all__ = [
     "INTERRUPTED",
     "NOT_SENT",
     "NUMBER_LIMITED",
+    "SHORT_ROW",
     "SKIPPED_DUPLICATE",
     "SKIPPED_INVALID",
     "SKIPPED_OPTED_OUT",
@@ -142,6 +145,7 @@ __all__ = [
     "RecipientSource",
     "SendWindow",
     "SharedPace",
+    "ShortRows",
     "SpendCapReached",
     "detect_encoding",
     "idempotency_key",

@@ -9,14 +9,16 @@ import os
 import re
 from collections.abc import AsyncIterable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO, TypeAlias
+from typing import Literal, TextIO, TypeAlias, overload
 
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import PreSkipped, Recipient
 
 __all__ = [
     "DETECT_PREFIX_BYTES",
+    "SHORT_ROW",
     "RecipientSource",
+    "ShortRows",
     "check_source",
     "detect_encoding",
     "read_csv_header",
@@ -339,20 +341,56 @@ def _plan(
     return index[phone_column], pairs
 
 
+ShortRows: TypeAlias = Literal["empty", "skip"]
+"""What :func:`read_recipients_csv` makes of a row with fewer fields than its header."""
+
+SHORT_ROW = "short_row"
+"""The ``code`` of a recipient skipped because its row lacks a variable's field."""
+
+
+@overload
+def read_recipients_csv(
+    path: str | os.PathLike[str],
+    *,
+    phone_column: str = ...,
+    var_columns: Mapping[str, str] | Sequence[str] | None = ...,
+    encoding: str | None = ...,
+    short_rows: Literal["empty"] = ...,
+) -> Generator[Recipient, None, None]: ...
+
+
+@overload
+def read_recipients_csv(
+    path: str | os.PathLike[str],
+    *,
+    phone_column: str = ...,
+    var_columns: Mapping[str, str] | Sequence[str] | None = ...,
+    encoding: str | None = ...,
+    short_rows: ShortRows,
+) -> Generator[Recipient | PreSkipped, None, None]: ...
+
+
 def read_recipients_csv(
     path: str | os.PathLike[str],
     *,
     phone_column: str = "phone",
     var_columns: Mapping[str, str] | Sequence[str] | None = None,
     encoding: str | None = None,
-) -> Generator[Recipient, None, None]:
+    short_rows: ShortRows = "empty",
+) -> Generator[Recipient | PreSkipped, None, None]:
     """Read recipients from a CSV file, one row at a time (a generator).
 
     The first non-blank line is the header. ``phone_column`` names the column holding the
     number. ``var_columns`` chooses the template variables: a list of column names (each
     variable named like its column), a mapping ``{column: variable name}``, or ``None`` for
-    every column except the phone column. Blank lines are ignored; a short row gives empty
-    values.
+    every column except the phone column. Blank lines are ignored.
+
+    A row with fewer fields than the header (``13800138000`` under ``phone,name``: a tool
+    that drops empty trailing fields, or a field lost to a missing comma) gives, with
+    ``short_rows="empty"`` (the default), empty values for the variables it lacks; with
+    ``"skip"``, a :class:`~crowdsms.outcomes.PreSkipped` (code :data:`SHORT_ROW`) naming
+    them, which a batch job reports ``skipped`` instead of sending a message with a blank
+    where a value should be (the command line does this).
 
     ``encoding`` is the file's text encoding. ``None`` (the default) detects it with
     :func:`detect_encoding`: UTF-8, with or without a byte-order mark, or else GB18030,
@@ -368,10 +406,30 @@ def read_recipients_csv(
     the file (the header is row 1, blank lines count) and ``position`` is the index the
     row's recipient would have had.
     """
+    if short_rows not in ("empty", "skip"):
+        raise InvalidInputError(
+            "short_rows must be 'empty' or 'skip'",
+            field="short_rows",
+            received=repr(short_rows)[:40],
+            action="Pass short_rows='skip' to skip a row that lacks a variable's field",
+        )
     source = _Source.resolve(path, encoding)
     header = _read_header(source)
     phone_index, pairs = _plan(header, phone_column, var_columns)
-    return _rows(source, header, phone_index, pairs)
+    return _rows(source, header, phone_index, pairs, skip_short=short_rows == "skip")
+
+
+def _short_row(
+    phone: str, row: Sequence[str], header: Sequence[str], pairs: Sequence[tuple[str, int]]
+) -> PreSkipped:
+    missing = [header[index] for _, index in pairs if index >= len(row)]
+    names = ", ".join(repr(name) for name in missing)
+    return PreSkipped(
+        phone,
+        SHORT_ROW,
+        f"its row has {len(row)} of the header's {len(header)} fields: no value for {names}. "
+        "Complete the row (an empty value needs its comma too) and send it again",
+    )
 
 
 def _rows(
@@ -379,7 +437,10 @@ def _rows(
     header: list[str],
     phone_index: int,
     pairs: list[tuple[str, int]],
-) -> Generator[Recipient, None, None]:
+    *,
+    skip_short: bool = False,
+) -> Generator[Recipient | PreSkipped, None, None]:
+    needed = max((index for _, index in pairs), default=-1) + 1 if skip_short else 0
     yielded = [0]
     with source.open() as file:
         seen_header = False
@@ -397,5 +458,8 @@ def _rows(
                     )
                 continue
             phone = row[phone_index] if phone_index < len(row) else ""
-            yield Recipient(phone, {var: row[i] if i < len(row) else "" for var, i in pairs})
+            if len(row) < needed:
+                yield _short_row(phone, row, header, pairs)
+            else:
+                yield Recipient(phone, {var: row[i] if i < len(row) else "" for var, i in pairs})
             yielded[0] += 1

@@ -582,6 +582,7 @@ async def run_send(job: SendJob) -> SentJob:
             phone_column=job.phone_column,
             var_columns=var_keys(job.provider, job.var_columns),
             encoding=job.encoding,
+            short_rows="skip",
         )
         total = _count_rows(job.recipients)
         with SendProgress(notes, total=total, enabled=job.show_progress) as bar:
@@ -680,6 +681,7 @@ async def run_dry_run(job: SendJob) -> DryRun:
             phone_column=job.phone_column,
             var_columns=var_keys(job.provider, job.var_columns),
             encoding=job.encoding,
+            short_rows="skip",
         )
         preview = await sender.preview(recipients, journal=job.journal, job_id=job.job_id)
         balance = await _balance(spec, client)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crowdsms.batch import BatchOutcome, read_recipients_csv, send_batch
+from crowdsms.batch import SHORT_ROW, BatchOutcome, read_recipients_csv, send_batch
 from crowdsms.batch._screen import SeenPhones
 from crowdsms.errors import InvalidInputError
 from crowdsms.outcomes import OutcomeStatus, Recipient
@@ -39,6 +39,35 @@ def test_csv_with_a_column_list_or_every_column(tmp_path: Path) -> None:
     every = list(read_recipients_csv(path, phone_column="手机号"))
     # A short row gives empty values; the BOM is not part of the first column's name.
     assert every[1].vars == {"姓名": "李四", "验证码": "5678", "备注": ""}
+
+
+@pytest.mark.asyncio
+async def test_a_short_row_is_skipped_naming_what_it_lacks_when_asked(tmp_path: Path) -> None:
+    """``short_rows="skip"``: a row lacking a variable's field is skipped, never sent with a
+    blank where the value should be; a row that lacks only columns no variable uses is sent."""
+    path = write(tmp_path, "phone,name,code\n13800138000,a,1\n13900139000\n13700137000,c\n")
+    assert [r.vars for r in read_recipients_csv(path)] == [
+        {"name": "a", "code": "1"},
+        {"name": "", "code": ""},  # the default: empty values
+        {"name": "c", "code": ""},
+    ]
+    fake = FakeChunkSender(max_chunk_size=5)
+    received: list[BatchOutcome] = []
+    report = await send_batch(
+        fake,
+        read_recipients_csv(path, var_columns=["name"], short_rows="skip"),
+        sink=received.append,
+    )
+    assert [call.phones for call in fake.calls] == [["13800138000", "13700137000"]]
+    assert [(item.status, item.outcome.code) for item in received] == [
+        (OutcomeStatus.SENT, None),
+        (OutcomeStatus.SKIPPED, SHORT_ROW),
+        (OutcomeStatus.SENT, None),
+    ]
+    assert "no value for 'name'" in (received[1].outcome.message or "")
+    assert report.by_code == {SHORT_ROW: 1}
+    with pytest.raises(InvalidInputError, match="short_rows"):
+        read_recipients_csv(path, short_rows="drop")  # type: ignore[call-overload]
 
 
 def test_csv_in_gbk(tmp_path: Path) -> None:

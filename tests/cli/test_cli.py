@@ -196,6 +196,25 @@ def test_the_header_is_read_as_the_job_reads_it(
     assert [row["status"] for row in read_jsonl(tmp_path / "out.jsonl")] == ["sent"]
 
 
+def test_a_row_without_a_value_the_message_uses_is_skipped_not_sent_blank(
+    tmp_path: Path,
+) -> None:
+    csv_rows = [["phone", "name", "note"], ["13800138000"], ["13900139000", "乙", ""]]
+    write_csv(tmp_path / "c.csv", csv_rows)
+    result = run(
+        *("send", "c.csv", "--sandbox", "--content", "【测试】@var(name)，您好", "--quiet"),
+        *("--output", "out.jsonl"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert [(row["status"], row["code"]) for row in rows] == [
+        ("skipped", "short_row"),
+        ("sent", None),  # an empty value with its comma is a value
+    ]
+    assert "no value for 'name'" in str(rows[0]["message"])
+
+
 def test_a_file_that_cannot_be_read_as_its_encoding_is_one_line_and_exit_2(
     tmp_path: Path, recipients: Path
 ) -> None:
