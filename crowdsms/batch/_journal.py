@@ -419,6 +419,23 @@ def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[
     return True, int(recorded), float(row[1])
 
 
+def _may_have_sent(connection: sqlite3.Connection, job_id: str) -> bool:
+    """Whether a request of the job may have reached its provider: a chunk left started, or
+    one done with a recipient ``sent`` or ``unknown`` (not only failed or skipped ones)."""
+    rows = connection.execute(
+        "SELECT state, outcomes FROM chunks WHERE job_id = ? AND state != 'pending'", (job_id,)
+    )
+    for state, text in rows:
+        if state != "done" or text is None:
+            return True
+        if any(
+            outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
+            for outcome in decode_outcomes(text)
+        ):
+            return True
+    return False
+
+
 def _decoded(settings: str) -> tuple[dict[str, object], dict[str, object] | None]:
     """``(chunking settings, target)`` of encoded settings (no target: ``None``)."""
     try:
@@ -438,7 +455,8 @@ def _check_settings(
 
     A target key only one side has is unknown and accepted (a journal of an earlier version
     records no target); the keys this run adds are then recorded, so later resumes are
-    checked against them.
+    checked against them. Another target is accepted, and recorded, while nothing the job
+    sent may have reached its provider (see :func:`_may_have_sent`).
     """
     old_chunking, old_target = _decoded(recorded)
     new_chunking, new_target = _decoded(settings)
@@ -456,7 +474,7 @@ def _check_settings(
             ),
         )
     differences = target_differences(old_target, new_target)
-    if differences:
+    if differences and _may_have_sent(connection, job_id):
         raise JournalMismatchError(
             f"job {job_id!r} cannot resume: it was recorded sending elsewhere, so the chunks "
             "recorded done would be reported sent while this provider or account never got "
@@ -469,6 +487,8 @@ def _check_settings(
                 "every recipient again, including those this job already sent"
             ),
         )
+    # Nothing reached the provider under a target that differs (a mistyped account, say,
+    # refused for the whole job): the job sends from here on where this run sends.
     if new_target is not None:
         merged = {**(old_target or {}), **new_target}
         if merged != old_target:

@@ -4,7 +4,8 @@ A journal's ``done`` chunks are replayed, never sent again, when the job resumes
 against another provider, another base URL or another account (a dress rehearsal against
 the sandbox resumed for real, or the reverse), the recipients of those chunks would be
 reported ``sent`` while nothing sent them there. So the journal records the job's *target*
-and a resume with a different one is refused.
+and a resume with a different one is refused (unless nothing the job sent may have reached
+its provider: every recipient so far failed or skipped, as under a mistyped account).
 
 A target is a small mapping of non-secret texts: ``provider``, ``base_url`` (scheme, host,
 port and path only: never a user name, password or query) and ``account`` (the identity a
@@ -17,6 +18,7 @@ does not tell) is unknown, and accepted.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import httpx
@@ -71,7 +73,16 @@ def check_target(target: object, *, field: str = "target") -> dict[str, str]:
             checked["base_url"] = url
         elif any(char in given for char in "@?#:"):
             del checked["base_url"]
-    return {key: value[:_MAX_LENGTH] for key, value in checked.items()}
+    return {key: _bounded(value) for key, value in checked.items()}
+
+
+def _bounded(value: str) -> str:
+    """``value``, or, if longer than 200 characters, its start and a hash of the whole: two
+    long values that differ only at their ends (a failover's last route) still differ."""
+    if len(value) <= _MAX_LENGTH:
+        return value
+    suffix = f"... sha256:{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+    return value[: _MAX_LENGTH - len(suffix)] + suffix
 
 
 def target_of(chunk_sender: object) -> dict[str, str] | None:

@@ -172,7 +172,9 @@ class Campaign:
                 received=describe_target(differences),
                 action=(
                     "Run its shards with the credentials and base URL it was started with. "
-                    "Or start a new campaign with a new id, knowing that it sends to every "
+                    "If the shards that ran there sent nothing (a misconfigured first worker: "
+                    "`crowdsms campaign status` counts no sent or unknown recipient), delete "
+                    "the campaign and start it again. Otherwise a new campaign sends to every "
                     "recipient again, including those this campaign already sent"
                 ),
             )
@@ -415,6 +417,7 @@ class Campaign:
                     campaign.stopped_key,
                     campaign.shards_key,
                     campaign.reconciled_key,
+                    campaign.target_key,
                 ],
                 [manifest.to_json()],
             )

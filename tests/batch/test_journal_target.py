@@ -10,21 +10,23 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crowdsms.batch import BatchSender, JournalMismatchError, send_batch
+from crowdsms.batch._target import check_target, target_differences
 from crowdsms.failover import FailoverChunkSender
-from crowdsms.outcomes import Recipient
+from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.providers.crowdtask import AsyncCrowdTask
 from crowdsms.providers.paasw import AsyncPaasw
 from crowdsms.providers.sendcloud import AsyncSendCloud
 from crowdsms.providers.submail import AsyncSubmail
 
-from .fakes import FakeChunkSender, phone_at
+from .fakes import Call, FakeChunkSender, Script, phone_at
 
 JOB = "promo"
 REAL = {"provider": "submail", "base_url": "https://api-v4.mysubmail.com", "account": "12345"}
@@ -35,8 +37,8 @@ def recipients(count: int = 30) -> list[Recipient]:
 
 
 class TargetedSender(FakeChunkSender):
-    def __init__(self, target: dict[str, str] | None) -> None:
-        super().__init__(max_chunk_size=10)
+    def __init__(self, target: dict[str, str] | None, script: Script | None = None) -> None:
+        super().__init__(max_chunk_size=10, script=script)
         if target is not None:
             self.target = target
 
@@ -182,3 +184,41 @@ async def test_built_in_chunk_senders_tell_their_target_and_never_a_secret() -> 
             "paasw https://gw.example.com 0189457543",
         }
         assert BatchSender(senders["submail"]).config.target == targets["submail"]
+
+
+@pytest.mark.asyncio
+async def test_a_job_that_sent_nothing_resumes_where_this_run_sends(tmp_path: Path) -> None:
+    """A mistyped account refused for every recipient: nothing reached the provider under
+    it, so the resume with the right one is not refused, and its target is recorded."""
+    path = tmp_path / "job.sqlite"
+
+    async def refuse(call: Call, chunk: Sequence[Recipient]) -> list[RecipientOutcome]:
+        return [
+            RecipientOutcome(phone=r.phone, status=OutcomeStatus.FAILED, code="refused")
+            for r in chunk
+        ]
+
+    typo = TargetedSender({**REAL, "account": "99999"}, script=refuse)
+    report = await send_batch(typo, recipients(), journal=path, job_id=JOB)
+    assert report.failed == 30
+
+    fixed = TargetedSender(REAL)
+    report = await send_batch(fixed, recipients(), journal=path, job_id=JOB)
+    assert report.sent == 30
+    assert len(fixed.calls) == 3
+    assert recorded_settings(path)["target"] == REAL
+    # and from now on the job is held to where it sent
+    with pytest.raises(JournalMismatchError, match="recorded sending elsewhere"):
+        await send_batch(
+            TargetedSender({**REAL, "account": "99999"}), recipients(), journal=path, job_id=JOB
+        )
+
+
+def test_long_targets_that_differ_only_at_their_ends_still_differ() -> None:
+    """A failover's routes run past the length kept: a later route's account still counts."""
+    routes = "; ".join(f"route {n}: submail https://api-v4.mysubmail.com 1234{n}" for n in range(4))
+    real = check_target({"routes": routes + "; sendcloud AKID-REAL"})
+    sandbox = check_target({"routes": routes + "; sendcloud AKID-SANDBOX"})
+    assert len(real["routes"]) <= 200
+    assert target_differences(real, sandbox) != []
+    assert check_target({"account": "12345"}) == {"account": "12345"}  # short ones kept as is

@@ -300,11 +300,13 @@ async def test_a_campaign_created_under_a_deleted_ones_id_starts_afresh(
     await redis.set(campaign.cancel_key, "1")
     await redis.hset(campaign.stopped_key, "0", "the key was wrong")
     await redis.hset(campaign.shards_key, "0", '{"sent": 10}')
+    await redis.set(campaign.target_key, '{"account": "sandbox"}')  # where it sent
     campaign = await create(redis, path)
     status = await campaign.status()
     assert not status.cancelled
     assert status.stopped == {}
     assert status.shards_done == 0
+    assert not await redis.exists(campaign.target_key)
 
 
 @pytest.mark.asyncio
