@@ -206,6 +206,18 @@ return 0
 """
 )
 
+# KEYS[1] the push's key; ARGV[1] owner, ARGV[2] lease (ms). Extends the claim only if this
+# owner still holds it (an expired key is gone); 1 extended, 0 not held.
+_EXTEND_PUSH = LuaScript(
+    """
+if redis.call('GET', KEYS[1]) == 'handling:' .. ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+end
+return 0
+"""
+)
+
 _PUSH_STATES = {0: PushState.NEW, 1: PushState.HANDLING, 2: PushState.HANDLED}
 
 
@@ -488,6 +500,21 @@ class RedisDeliveryStore:
     async def release_push(self, key: ReplayKey, *, owner: str) -> None:
         """Drop ``owner``'s claim on ``key``, so that the provider's retry is handled."""
         await _RELEASE_PUSH.run(self._redis, [self._key("push", key)], [owner])
+
+    async def extend_push(self, key: ReplayKey, *, owner: str, lease: float) -> bool:
+        """Make ``owner``'s live claim on ``key`` last ``lease`` seconds from now; False when
+        ``owner`` no longer holds it."""
+        answer = await _EXTEND_PUSH.run(
+            self._redis,
+            [self._key("push", key)],
+            [owner, _milliseconds(lease)],
+            durability=self.durability,
+        )
+        return int(answer) == 1
+
+    async def push_handled(self, key: ReplayKey) -> bool:
+        """Whether ``key`` is marked handled (and still kept)."""
+        return _text(await call(self._redis, "GET", self._key("push", key))) == "handled"
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -428,6 +428,34 @@ class SQLiteDeliveryStore:
         with anyio.CancelScope(shield=True):
             await self._run(work)
 
+    async def extend_push(self, key: ReplayKey, *, owner: str, lease: float) -> bool:
+        """Make ``owner``'s live claim on ``key`` last ``lease`` seconds from now; False when
+        ``owner`` no longer holds it."""
+
+        def work() -> bool:
+            now = self._clock()
+            cursor = self._connection.execute(
+                "UPDATE webhook_pushes SET expires = ? WHERE key = ? AND owner = ? AND expires > ?",
+                (now + lease, key, owner, now),
+            )
+            return cursor.rowcount == 1
+
+        with anyio.CancelScope(shield=True):
+            held = await self._run(work)
+        return held  # noqa: RET504 (mypy: a cancel scope may swallow the return)
+
+    async def push_handled(self, key: ReplayKey) -> bool:
+        """Whether ``key`` is marked handled (and still kept)."""
+
+        def work() -> bool:
+            row = self._connection.execute(
+                "SELECT 1 FROM webhook_pushes WHERE key = ? AND owner IS NULL AND expires > ?",
+                (key, self._clock()),
+            ).fetchone()
+            return row is not None
+
+        return await self._run(work)
+
     async def aclose(self) -> None:
         """Close the connection."""
         with anyio.CancelScope(shield=True):

@@ -2,9 +2,10 @@
 
 No web framework is needed: serve it with any ASGI server, or mount it in Starlette or
 FastAPI. For each push it verifies and parses the body, claims the push in its replay store,
-calls a handler per event, in order, marks the push handled, and answers with the
-acknowledgement the provider expects. A copy of a push handled before is acknowledged
-without calling the handlers; a copy of a push still being handled is answered 503. A push
+calls a handler per event, in order (extending the claim while they run), marks the push
+handled, and answers with the acknowledgement the provider expects. A copy of a push handled
+before is acknowledged without calling the handlers; a copy of a push still being handled is
+answered 503, and so is a push that could not be marked handled. A push
 whose handler raises is answered with HTTP 500 (and logged), and released from the store, so
 the provider sends it again: handlers should be idempotent, as every event of a push is
 handled again when the push is retried.
@@ -55,8 +56,22 @@ _TEXT: Final = b"text/plain; charset=utf-8"
 
 _FAILED: Final = b"A handler failed; the push was not acknowledged. Send it again.\n"
 
+_UNRECORDED: Final = b"The push was handled but could not be recorded as handled; send it again.\n"
+
 _RETRY_AFTER: Final = 30
 """Seconds a copy of a push still being handled is told to wait (``Retry-After``)."""
+
+_STORE_METHODS: Final = (
+    "claim_push",
+    "complete_push",
+    "release_push",
+    "extend_push",
+    "push_handled",
+)
+
+COMPLETE_BACKOFF: Final = (0.05, 0.25, 1.0)
+"""Seconds waited before each new attempt to mark a handled push handled, when the replay
+store failed (a Redis failover, SQLite's ``database is locked``)."""
 
 
 class _BodyTooLargeError(Exception):
@@ -64,12 +79,9 @@ class _BodyTooLargeError(Exception):
 
 
 def _check_store(store: object) -> ReplayStore:
-    if not all(
-        callable(getattr(store, name, None))
-        for name in ("claim_push", "complete_push", "release_push")
-    ):
+    if not all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
         raise ConfigurationError(
-            "replay must be a replay store (claim_push, complete_push, release_push)",
+            f"replay must be a replay store ({', '.join(_STORE_METHODS)})",
             received=repr(store)[:80],
             action=(
                 "Pass the delivery store you record into (SQLiteDeliveryStore, "
@@ -184,8 +196,18 @@ class WebhookApp:
     again (with any fields, where the provider signs only a token). Pass the
     delivery store you record into (``SQLiteDeliveryStore``, ``RedisDeliveryStore``), which
     keeps the keys durably for every process that uses it. A claim lasts
-    ``handling_lease`` seconds (5 minutes) while its push is handled, so that a worker that
-    died mid-push does not block the provider's retries for longer.
+    ``handling_lease`` seconds (5 minutes), and is extended every third of that while the
+    handlers run, however long they take; a worker that died mid-push stops extending it,
+    so it blocks the provider's retries no longer than that. Marking a push handled is tried
+    four times (over about a second) before the app gives up on it.
+
+    What remains: a copy is handled a second time, alongside or after the first, only when
+    the claim runs out unextended (the store unreachable, or this process stalled, for a
+    whole lease while the handlers run: logged as an error), or when the push could not be
+    marked handled (answered 503 and logged: the claim runs out after the lease, and the
+    provider's retry, or a copy with forged fields where only a token is signed, is then
+    handled again); and, with the in-memory default store, after a restart or on another
+    worker.
 
     Answers: the provider's acknowledgement once every event is handled, and for a copy of
     a push handled before (its handlers are not called again); 400 for a malformed body,
@@ -193,9 +215,10 @@ class WebhookApp:
     carries the same push twice (handlers are not called for these); 413 for a body larger
     than ``max_body_size``; 500 when a handler raised (logged on the ``crowdsms.webhooks``
     logger; the push is released so that the provider's retry is handled); 503 with
-    ``Retry-After`` for a copy of a push another request is handling now, or when the replay
-    store cannot be reached. ``GET`` and ``HEAD`` answer 200, for providers that check the
-    URL before using it.
+    ``Retry-After`` for a copy of a push another request is handling now, when the replay
+    store cannot be reached, or when the handlers ran but the push could not be marked
+    handled (the provider's retry is handled again: handlers must be idempotent). ``GET``
+    and ``HEAD`` answer 200, for providers that check the URL before using it.
     """
 
     def __init__(
@@ -313,12 +336,12 @@ class WebhookApp:
         if not callable(verify):  # a receiver of your own: parse, and forget on failure
             await self._push_parsed(route, headers, body, send)
             return
+        store = self._store_for(route.receiver)
         try:
             pushes: list[VerifiedPush] = verify(headers, body)
         except WebhookError as error:
             await _refuse(send, route, error)
             return
-        store = self._store_for(route.receiver)
         owner = secrets.token_hex(16)
         try:
             states = await self._claim(store, pushes, owner)
@@ -363,17 +386,90 @@ class WebhookApp:
             await _acknowledge(send, route.receiver)
             return
         try:
-            await self._dispatch(route, events)
-        except Exception:
-            await _settle(store, claimed, route, owner=owner)  # before the 500: a retry waits not
-            _log_handler_failure(route, events)
-            await _respond(send, 500, _FAILED)
-            return
+            failure = await self._handle(store, claimed, owner, route, events)
         except BaseException:
             await _settle(store, claimed, route, owner=owner)
             raise
-        await _settle(store, claimed, route, keep=self._replay_keep)
+        if failure is not None:
+            await _settle(store, claimed, route, owner=owner)  # before the 500: a retry waits not
+            _log_handler_failure(route, events, failure)
+            await _respond(send, 500, _FAILED)
+            return
+        unrecorded = await _settle(store, claimed, route, keep=self._replay_keep)
+        if unrecorded:
+            # Handled, but a copy (the provider's retry, or a forged one where only a token
+            # is signed) would be handled again once the claim's lease runs out: do not tell
+            # the provider all is well. It retries, and the retry is handled again (handlers
+            # are idempotent) or, once the store is back, acknowledged.
+            logger.error(
+                "the replay store could not mark %d of %d key(s) of a %s push handled; "
+                "answered 503 so that the provider sends it again (a copy arriving after the "
+                "claim's lease, %.0f s, is handled again)",
+                unrecorded,
+                len(claimed),
+                route.name,
+                self._lease,
+            )
+            await _respond(
+                send, 503, _UNRECORDED, extra=[(b"retry-after", str(_RETRY_AFTER).encode())]
+            )
+            return
         await _acknowledge(send, route.receiver)
+
+    async def _handle(
+        self,
+        store: ReplayStore,
+        claimed: Sequence[ReplayKey],
+        owner: str,
+        route: _Route,
+        events: list[Event],
+    ) -> Exception | None:
+        """Run the handlers while keeping ``owner``'s claims alive; the handler's error."""
+        if not claimed:
+            try:
+                await self._dispatch(route, events)
+            except Exception as error:
+                return error
+            return None
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._hold, store, list(claimed), owner, route)
+            try:
+                await self._dispatch(route, events)
+            except Exception as error:
+                failure = error
+            finally:
+                group.cancel_scope.cancel()
+        return failure
+
+    async def _hold(
+        self, store: ReplayStore, keys: list[ReplayKey], owner: str, route: _Route
+    ) -> None:
+        """Extend ``owner``'s claims every third of the lease while the handlers run, so that
+        a copy arriving while they are slow is answered 503, not handled alongside."""
+        while keys:
+            await anyio.sleep(self._lease / 3)
+            for key in list(keys):
+                try:
+                    held = await store.extend_push(key, owner=owner, lease=self._lease)
+                except Exception:
+                    logger.warning(
+                        "the replay store failed to extend the claim on a %s push; trying "
+                        "again in %.0f s",
+                        route.name,
+                        self._lease / 3,
+                        exc_info=True,
+                    )
+                    continue
+                if not held:
+                    # The lease ran out before it was extended (the store was unreachable,
+                    # or this process stalled, for a whole lease): a copy may be handled now.
+                    logger.error(
+                        "the claim on a %s push ran out while its handlers ran; a copy may "
+                        "be handled at the same time",
+                        route.name,
+                    )
+                    keys.remove(key)
 
     def _store_for(self, receiver: Receiver) -> ReplayStore:
         """The app's store, else the receiver's own memory, else the app's memory."""
@@ -415,9 +511,9 @@ class WebhookApp:
             return
         try:
             await self._dispatch(route, events)
-        except Exception:
+        except Exception as error:
             route.receiver.forget(headers, body)
-            _log_handler_failure(route, events)
+            _log_handler_failure(route, events, error)
             await _respond(send, 500, _FAILED)
             return
         except BaseException:
@@ -478,12 +574,13 @@ async def _acknowledge(send: Send, receiver: Receiver) -> None:
     await _respond(send, ack.status_code, ack.body, content_type=ack.content_type.encode())
 
 
-def _log_handler_failure(route: _Route, events: Sequence[Event]) -> None:
-    logger.exception(
+def _log_handler_failure(route: _Route, events: Sequence[Event], error: Exception) -> None:
+    logger.error(
         "a handler failed on a %s push of %d event(s); answered 500 so that the "
         "provider sends it again",
         route.name,
         len(events),
+        exc_info=error,
     )
 
 
@@ -494,25 +591,40 @@ async def _settle(
     *,
     owner: str | None = None,
     keep: float | None = None,
-) -> None:
+) -> int:
     """Release ``owner``'s claims on ``keys`` (handling failed), or mark them handled for
-    ``keep`` seconds; shielded, since the request may be cancelled as it ends."""
+    ``keep`` seconds (a failed write is tried again, :data:`COMPLETE_BACKOFF`); shielded,
+    since the request may be cancelled as it ends. Every key is tried; returns how many
+    failed."""
+    failed = 0
     with anyio.CancelScope(shield=True):
         for key in keys:
-            try:
-                if keep is not None:
-                    await store.complete_push(key, keep=keep)
-                elif owner is not None:
-                    await store.release_push(key, owner=owner)
-            except Exception:
-                # Handled but not marked (a copy may be handled again once the lease runs
-                # out), or failed but not released (the retry waits for the lease).
-                logger.exception(
-                    "the replay store failed to %s a %s push",
-                    "mark handled" if keep is not None else "release",
-                    route.name if route is not None else "received",
-                )
-                return
+            delays = COMPLETE_BACKOFF if keep is not None else ()
+            for attempt in range(len(delays) + 1):
+                try:
+                    if keep is not None:
+                        await store.complete_push(key, keep=keep)
+                    elif owner is not None:
+                        await store.release_push(key, owner=owner)
+                except Exception:
+                    if attempt < len(delays):
+                        logger.warning(
+                            "the replay store failed to mark a %s push handled; trying again",
+                            route.name if route is not None else "received",
+                            exc_info=True,
+                        )
+                        await anyio.sleep(delays[attempt])
+                        continue
+                    # Handled but not marked (a copy is handled again once the lease runs
+                    # out), or failed but not released (the retry waits for the lease).
+                    logger.exception(
+                        "the replay store failed to %s a %s push",
+                        "mark handled" if keep is not None else "release",
+                        route.name if route is not None else "received",
+                    )
+                    failed += 1
+                break
+    return failed
 
 
 def _route_path(scope: Scope) -> str:

@@ -6,7 +6,8 @@ token, it stops nothing), and is not handled twice: its key (the signature as ve
 remembered.
 
 The memory is a :class:`ReplayStore`. Each key goes through three states: claimed by the
-request handling it (:attr:`PushState.HANDLING`, for a lease), then either completed
+request handling it (:attr:`PushState.HANDLING`, for a lease that request renews while its
+handlers run), then either completed
 (:attr:`PushState.HANDLED`, kept for ``keep`` seconds: a later copy is acknowledged without
 being handled) or released when handling failed (so that the provider's retry is handled).
 :class:`MemoryReplayStore` keeps the keys in this process only (a bounded LRU, safe to share
@@ -112,6 +113,16 @@ class ReplayStore(Protocol):
         """Drop ``owner``'s claim on ``key`` (handling failed), so that a retry is handled."""
         ...
 
+    async def extend_push(self, key: ReplayKey, *, owner: str, lease: float) -> bool:
+        """Make ``owner``'s live claim on ``key`` last ``lease`` seconds from now; False (and
+        nothing changed) when ``owner`` no longer holds it (its lease ran out, another
+        request took it over, or it was completed)."""
+        ...
+
+    async def push_handled(self, key: ReplayKey) -> bool:
+        """Whether ``key`` is marked handled (and still kept): a read, claiming nothing."""
+        ...
+
 
 class _Entry:
     __slots__ = ("expires", "owner")
@@ -185,6 +196,21 @@ class MemoryReplayStore:
             if entry is not None and entry.owner == owner:
                 del self._entries[key]
 
+    def extend(self, key: ReplayKey, *, owner: str, lease: float) -> bool:
+        """:meth:`extend_push`, without awaiting."""
+        with self._lock:
+            entry = self._live(key)
+            if entry is None or entry.owner is None or entry.owner != owner:
+                return False
+            entry.expires = self._clock() + lease
+            return True
+
+    def handled(self, key: ReplayKey) -> bool:
+        """:meth:`push_handled`, without awaiting."""
+        with self._lock:
+            entry = self._live(key)
+            return entry is not None and entry.owner is None
+
     def forget(self, key: ReplayKey) -> None:
         """Drop ``key`` whatever its state."""
         with self._lock:
@@ -201,6 +227,14 @@ class MemoryReplayStore:
     async def release_push(self, key: ReplayKey, *, owner: str) -> None:
         """Drop ``owner``'s claim on ``key``."""
         self.release(key, owner=owner)
+
+    async def extend_push(self, key: ReplayKey, *, owner: str, lease: float) -> bool:
+        """Make ``owner``'s live claim on ``key`` last ``lease`` seconds from now."""
+        return self.extend(key, owner=owner, lease=lease)
+
+    async def push_handled(self, key: ReplayKey) -> bool:
+        """Whether ``key`` is marked handled."""
+        return self.handled(key)
 
     def _live(self, key: ReplayKey) -> _Entry | None:
         entry = self._entries.get(key)

@@ -255,6 +255,27 @@ async def test_push_keys_are_claimed_released_and_kept(
 
 
 @pytest.mark.asyncio
+async def test_a_push_claim_is_extended_only_by_its_owner_and_handled_is_readable(
+    store: RedisDeliveryStore, redis: redis.asyncio.Redis
+) -> None:
+    stored = f"crowdsms:{{deliveries}}:push:{PUSH_KEY}"
+    assert await store.push_handled(PUSH_KEY) is False
+    assert await store.claim_push(PUSH_KEY, owner="a", lease=5) is PushState.NEW
+    assert await store.extend_push(PUSH_KEY, owner="b", lease=300) is False  # not b's
+    assert await redis.pttl(stored) <= 5000
+    assert await store.extend_push(PUSH_KEY, owner="a", lease=300) is True
+    assert 299_000 < await redis.pttl(stored) <= 300_000
+    assert await store.push_handled(PUSH_KEY) is False  # being handled is not handled
+    await store.complete_push(PUSH_KEY, keep=3600)
+    assert await store.extend_push(PUSH_KEY, owner="a", lease=300) is False  # handled
+    assert 3_599_000 < await redis.pttl(stored) <= 3_600_000
+    assert await store.push_handled(PUSH_KEY) is True
+    await redis.delete(stored)  # expired, or evicted
+    assert await store.extend_push(PUSH_KEY, owner="a", lease=300) is False  # not revived
+    assert await redis.exists(stored) == 0
+
+
+@pytest.mark.asyncio
 async def test_a_captured_push_is_not_handled_again_by_another_worker(redis_url: str) -> None:
     first = await RedisDeliveryStore.connect(redis_url)
     try:

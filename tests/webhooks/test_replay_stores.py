@@ -97,3 +97,35 @@ def test_the_memory_is_bounded_and_checked():
     assert store.claim("a", owner="x", lease=60) is PushState.NEW  # pushed out
     with pytest.raises(ConfigurationError):
         MemoryReplayStore(capacity=0)
+
+
+@pytest.mark.asyncio
+async def test_a_claim_is_extended_only_by_its_owner_while_it_lives(made):
+    store, clock = made
+    assert await store.claim_push(KEY, owner="a", lease=300) is PushState.NEW
+    clock.now += 200
+    assert await store.extend_push(KEY, owner="a", lease=300) is True
+    assert await store.extend_push(KEY, owner="b", lease=300) is False  # not b's
+    clock.now += 299  # 499 s after the claim: alive, as extended
+    assert await store.claim_push(KEY, owner="b", lease=300) is PushState.HANDLING
+    clock.now += 2
+    assert await store.extend_push(KEY, owner="a", lease=300) is False  # ran out: not revived
+    assert await store.claim_push(KEY, owner="b", lease=300) is PushState.NEW
+    assert await store.extend_push(KEY, owner="a", lease=300) is False  # taken over
+    assert await store.claim_push(KEY, owner="c", lease=300) is PushState.HANDLING
+    await store.complete_push(KEY, keep=3600)
+    assert await store.extend_push(KEY, owner="b", lease=300) is False  # handled: stays so
+    assert await store.claim_push(KEY, owner="c", lease=300) is PushState.HANDLED
+
+
+@pytest.mark.asyncio
+async def test_push_handled_reads_the_state_without_claiming(made):
+    store, clock = made
+    assert await store.push_handled(KEY) is False
+    assert await store.claim_push(KEY, owner="a", lease=60) is PushState.NEW
+    assert await store.push_handled(KEY) is False  # being handled is not handled
+    await store.complete_push(KEY, keep=3600)
+    assert await store.push_handled(KEY) is True
+    clock.now += 3601
+    assert await store.push_handled(KEY) is False
+    assert await store.claim_push(KEY, owner="b", lease=60) is PushState.NEW
