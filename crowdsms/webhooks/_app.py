@@ -35,6 +35,7 @@ from crowdsms.webhooks._replay import (
     PushState,
     ReplayKey,
     ReplayStore,
+    StalePushError,
 )
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "EventHandler", "WebhookApp"]
@@ -209,16 +210,17 @@ class WebhookApp:
     handled again); and, with the in-memory default store, after a restart or on another
     worker.
 
-    Answers: the provider's acknowledgement once every event is handled, and for a copy of
-    a push handled before (its handlers are not called again); 400 for a malformed body,
-    403 for a forged signature or a timestamp outside the window, 409 for a request that
-    carries the same push twice (handlers are not called for these); 413 for a body larger
-    than ``max_body_size``; 500 when a handler raised (logged on the ``crowdsms.webhooks``
-    logger; the push is released so that the provider's retry is handled); 503 with
-    ``Retry-After`` for a copy of a push another request is handling now, when the replay
-    store cannot be reached, or when the handlers ran but the push could not be marked
-    handled (the provider's retry is handled again: handlers must be idempotent). ``GET``
-    and ``HEAD`` answer 200, for providers that check the URL before using it.
+    Answers: the provider's acknowledgement once every event is handled, and for a copy of a
+    push handled before (its handlers are not called again), even one whose timestamp has
+    left the window since (a late retry; its signature is verified first); 400 for a
+    malformed body, 403 for a forged signature or a timestamp outside the window, 409 for a
+    request that carries the same push twice (handlers are not called for these); 413 for a
+    body larger than ``max_body_size``; 500 when a handler raised (logged on the
+    ``crowdsms.webhooks`` logger; the push is released so that the provider's retry is
+    handled); 503 with ``Retry-After`` for a copy of a push another request is handling now,
+    when the replay store cannot be reached, or when the handlers ran but the push could not
+    be marked handled (the provider's retry is handled again: handlers must be idempotent).
+    ``GET`` and ``HEAD`` answer 200, for providers that check the URL before using it.
     """
 
     def __init__(
@@ -339,6 +341,17 @@ class WebhookApp:
         store = self._store_for(route.receiver)
         try:
             pushes: list[VerifiedPush] = verify(headers, body)
+        except StalePushError as error:
+            if await _all_handled(store, error.keys, route):
+                logger.info(
+                    "acknowledged a late copy of a %s push handled before (its timestamp is "
+                    "outside the window), without handling it again",
+                    route.name,
+                )
+                await _acknowledge(send, route.receiver)
+            else:
+                await _refuse(send, route, error)
+            return
         except WebhookError as error:
             await _refuse(send, route, error)
             return
@@ -582,6 +595,24 @@ def _log_handler_failure(route: _Route, events: Sequence[Event], error: Exceptio
         len(events),
         exc_info=error,
     )
+
+
+async def _all_handled(store: ReplayStore, keys: Sequence[ReplayKey], route: _Route) -> bool:
+    """Whether every key is marked handled in ``store`` (False when it cannot say)."""
+    if not keys:
+        return False
+    try:
+        for key in keys:
+            if not await store.push_handled(key):
+                return False
+    except Exception:
+        logger.warning(
+            "the replay store failed to say whether a late %s push was handled; refused it",
+            route.name,
+            exc_info=True,
+        )
+        return False
+    return True
 
 
 async def _settle(

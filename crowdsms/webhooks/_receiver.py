@@ -31,6 +31,7 @@ from crowdsms.webhooks._replay import (
     MemoryReplayStore,
     ReplayGuard,
     ReplayKey,
+    StalePushError,
     replay_key,
 )
 
@@ -182,14 +183,28 @@ class SignedReceiver:
     def verify(self, headers: Headers, body: Body) -> list[VerifiedPush]:
         """The pushes of one request, verified (signature, timestamp window), not remembered.
 
-        Raises as :meth:`parse` does, but never for a push received before: the caller
+        Raises as :meth:`parse` does, but never for a push received before (a push whose
+        timestamp is too old raises :class:`~crowdsms.webhooks.WebhookReplayError` with the
+        keys of the request's pushes, in ``keys``, once every signature is verified): the caller
         claims each push's ``key`` in a :class:`~crowdsms.webhooks.ReplayStore` before
         handling its events, as :class:`~crowdsms.webhooks.WebhookApp` does. A request that
         carries the same push twice is refused (:class:`~crowdsms.webhooks.WebhookReplayError`).
         """
         objects = read_objects(headers, body, provider=self.provider)
-        keys = [replay_key(self.provider, self._verify(fields)) for fields in objects]
+        keys: list[ReplayKey] = []
+        stale: StalePushError | None = None
+        for fields in objects:
+            try:
+                keys.append(replay_key(self.provider, self._verify(fields)))
+            except StalePushError as error:  # signed, but too old: every push is verified still
+                if error.key is None:
+                    raise
+                stale = stale or error
+                keys.append(error.key)
         self._guard.check_unique(keys)
+        if stale is not None:
+            stale.keys = tuple(keys)
+            raise stale
         return [
             VerifiedPush(key, tuple(self._events(fields)))
             for key, fields in zip(keys, objects, strict=True)

@@ -40,6 +40,7 @@ __all__ = [
     "PushState",
     "ReplayGuard",
     "ReplayStore",
+    "StalePushError",
     "replay_key",
     "timestamp_seconds",
 ]
@@ -122,6 +123,21 @@ class ReplayStore(Protocol):
     async def push_handled(self, key: ReplayKey) -> bool:
         """Whether ``key`` is marked handled (and still kept): a read, claiming nothing."""
         ...
+
+
+class StalePushError(WebhookReplayError):
+    """A push whose signature is valid but whose timestamp is too old (HTTP 403).
+
+    ``keys`` are the keys of every push of the request, once all of them are verified: when
+    each is marked handled in the replay store, the request is a late retry of pushes
+    handled before (their acknowledgement was lost), which
+    :class:`~crowdsms.webhooks.WebhookApp` acknowledges without handling them again.
+    """
+
+    def __init__(self, what: str, *, provider: str, received: str, action: str) -> None:
+        super().__init__(what, provider=provider, duplicate=False, received=received, action=action)
+        self.key: ReplayKey | None = None
+        self.keys: tuple[ReplayKey, ...] = ()
 
 
 class _Entry:
@@ -286,22 +302,28 @@ class ReplayGuard:
         self._clock = clock
         self.memory = MemoryReplayStore(capacity=capacity)
 
-    def check_time(self, seconds: float) -> None:
-        """Refuse a push whose timestamp (Unix seconds) is outside the window."""
+    def check_time(self, seconds: float, *, key: ReplayKey | None = None) -> None:
+        """Refuse a push whose timestamp (Unix seconds) is outside the window.
+
+        Call it once the signature is verified, with the push's ``key``: a push too old is
+        refused with a :class:`StalePushError` naming it, so that a late retry of a push
+        handled before can be acknowledged.
+        """
         now = self._clock()
         age = now - seconds
         if age > self._max_age:
-            raise WebhookReplayError(
+            stale = StalePushError(
                 f"the push's timestamp is {age:.0f} s old, more than the {self._max_age:.0f} s "
                 "allowed",
                 provider=self._provider,
-                duplicate=False,
                 received=_when(seconds),
                 action=(
                     "A replayed (or very late) push was refused. If the provider retries "
                     "pushes later than that, raise max_age; check this machine's clock"
                 ),
             )
+            stale.key = key
+            raise stale
         if -age > self._max_ahead:
             raise WebhookReplayError(
                 f"the push's timestamp is {-age:.0f} s in the future, more than the "

@@ -1,4 +1,4 @@
-"""A push's claim outlives slow handlers and a store that fails for a moment.
+"""A push's claim outlives slow handlers and a store that fails for a moment; late copies.
 
 SUBMAIL signs only a token: while a push is being handled, and once it is, a copy with other
 fields must not be handled. These drive WebhookApp with a store on a clock of the test's.
@@ -12,11 +12,22 @@ import anyio
 import httpx
 import pytest
 
+from crowdsms.providers.sendcloud import SendCloudWebhook
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.webhooks import Event, MemoryReplayStore, WebhookApp
 from crowdsms.webhooks import _app as app_module
 
-from .pushes import JSON, NOW, SUBMAIL_KEY, as_json, submail_fields
+from .pushes import (
+    FORM,
+    JSON,
+    NOW,
+    SENDCLOUD_KEY,
+    SUBMAIL_KEY,
+    as_json,
+    form,
+    sendcloud_fields,
+    submail_fields,
+)
 
 
 class Clock:
@@ -154,3 +165,36 @@ async def test_a_push_that_cannot_be_marked_handled_is_503_and_every_key_is_trie
     for fields in (one, two):
         assert str(fields["signature"]) not in logged
         assert str(fields["token"]) not in logged
+
+
+def sendcloud_app(clock: Clock, store: MemoryReplayStore, on_event) -> WebhookApp:
+    receiver = SendCloudWebhook(key=SENDCLOUD_KEY, clock=clock)
+    return WebhookApp(sendcloud=receiver, on_event=on_event, replay=store)
+
+
+@pytest.mark.asyncio
+async def test_a_late_retry_of_a_handled_sendcloud_push_is_acknowledged_not_handled():
+    clock = Clock()
+    calls: list[Event] = []
+
+    async def handle(event: Event) -> None:
+        calls.append(event)
+
+    handled = sendcloud_fields("deliver", smsId="1$13800138000", phone="13800138000")
+    never = sendcloud_fields("deliver", smsId="2$13800138001", token="other-token-" * 4)
+    forged = {**handled, "signature": "0" * 64}
+    async with client_for(sendcloud_app(clock, MemoryReplayStore(), handle)) as client:
+        first = await client.post("/sendcloud", content=form(handled), headers=FORM)
+        clock.now += 11 * 60  # the provider retries 11 minutes later (its 200 was lost)
+        again = await client.post("/sendcloud", content=form(handled), headers=FORM)
+        late = await client.post("/sendcloud", content=form(never), headers=FORM)
+        bad = await client.post("/sendcloud", content=form(forged), headers=FORM)
+        mixed = await client.post("/sendcloud", content=as_json([handled, never]), headers=JSON)
+    assert first.status_code == 200
+    assert (again.status_code, again.text) == (200, "success")
+    assert len(calls) == 1
+    assert late.status_code == 403  # a late push never handled is refused as before
+    assert "old" in late.text
+    assert bad.status_code == 403
+    assert "signature" in bad.text  # the signature is checked before the timestamp
+    assert mixed.status_code == 403  # one of its pushes was never handled

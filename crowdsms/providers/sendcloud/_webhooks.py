@@ -42,6 +42,7 @@ from crowdsms.webhooks._replay import (
     DEFAULT_MAX_AHEAD,
     DEFAULT_REPLAY_CACHE_SIZE,
     ReplayKey,
+    replay_key,
     timestamp_seconds,
 )
 
@@ -126,7 +127,7 @@ class SendCloudWebhook(SignedReceiver):
             received=signature,
             rule="HMAC-SHA256(key, timestamp + token)",
         )
-        self._guard.check_time(timestamp_seconds(seconds))
+        self._guard.check_time(timestamp_seconds(seconds), key=replay_key(self.provider, expected))
         return expected  # one signed text, one key: however timestamp and token are split
 
     def _events(self, fields: dict[str, Any]) -> list[Event]:

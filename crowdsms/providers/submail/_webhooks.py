@@ -41,6 +41,7 @@ from crowdsms.webhooks._replay import (
     DEFAULT_MAX_AHEAD,
     DEFAULT_REPLAY_CACHE_SIZE,
     ReplayKey,
+    replay_key,
     timestamp_seconds,
 )
 
@@ -110,7 +111,9 @@ class SubmailWebhook(SignedReceiver):
         )
         if "timestamp" in fields:
             _, seconds = number_text(fields, "timestamp", provider=self.provider)
-            self._guard.check_time(timestamp_seconds(seconds))
+            self._guard.check_time(
+                timestamp_seconds(seconds), key=replay_key(self.provider, expected)
+            )
         elif self._require_timestamp:
             raise WebhookFormatError(
                 "the push has no timestamp, so its age cannot be checked",
