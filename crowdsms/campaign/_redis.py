@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import math
 import re
 import urllib.parse
@@ -34,6 +35,8 @@ from redis.backoff import EqualJitterBackoff
 
 from crowdsms._client import _shown
 from crowdsms.errors import ConfigurationError, CrowdSMSError, excerpt
+
+logger = logging.getLogger("crowdsms.campaign")
 
 __all__ = [
     "WAITAOF_TIMEOUT",
@@ -182,7 +185,13 @@ async def durability(client: redis.asyncio.Redis, *, allow_volatile: bool = Fals
     otherwise a successful ``WAITAOF 1 0`` gives :attr:`Durability.WAITAOF`; otherwise the
     answer is :attr:`Durability.VOLATILE`, which raises
     :class:`~crowdsms.errors.ConfigurationError` unless ``allow_volatile`` is true.
+
+    A server whose ``maxmemory-policy`` is not ``noeviction`` is logged as a warning (logger
+    ``crowdsms.campaign``): when it fills up it evicts keys, the ``volatile-*`` policies
+    first those with a time to live, which are the claims' leases and the webhook replay
+    memory, so a push handled before could be handled again.
     """
+    await _warn_if_evicting(client)
     appendonly = await _config(client, "appendonly")
     appendfsync = await _config(client, "appendfsync")
     if appendonly == "yes" and appendfsync == "always":
@@ -209,6 +218,18 @@ async def durability(client: redis.asyncio.Redis, *, allow_volatile: bool = Fals
         ),
         action=_HOW_TO_FIX,
     )
+
+
+async def _warn_if_evicting(client: redis.asyncio.Redis) -> None:
+    policy = await _config(client, "maxmemory-policy")
+    if policy is not None and policy != "noeviction":
+        logger.warning(
+            "the Redis server's maxmemory-policy is %s, not noeviction: once full it evicts "
+            "keys (the volatile-* policies first those that expire: claims' leases and the "
+            "webhook replay memory), and an evicted key lets a chunk or a push be handled "
+            "again. Set maxmemory-policy noeviction",
+            policy,
+        )
 
 
 async def make_durable(

@@ -276,6 +276,26 @@ async def test_a_push_claim_is_extended_only_by_its_owner_and_handled_is_readabl
 
 
 @pytest.mark.asyncio
+async def test_a_server_that_evicts_keys_is_warned_about(
+    redis_url: str, redis: redis.asyncio.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await redis.config_set("maxmemory-policy", "volatile-lru")
+    try:
+        store = await RedisDeliveryStore.connect(redis_url)
+        await store.aclose()
+    finally:
+        await redis.config_set("maxmemory-policy", "noeviction")
+    warned = [r for r in caplog.records if r.name == "crowdsms.campaign"]
+    assert [r.levelname for r in warned] == ["WARNING"]
+    assert "volatile-lru" in warned[0].getMessage()
+    assert "noeviction" in warned[0].getMessage()
+    caplog.clear()
+    store = await RedisDeliveryStore.connect(redis_url)  # noeviction: nothing to say
+    await store.aclose()
+    assert not [r for r in caplog.records if r.name == "crowdsms.campaign"]
+
+
+@pytest.mark.asyncio
 async def test_a_captured_push_is_not_handled_again_by_another_worker(redis_url: str) -> None:
     first = await RedisDeliveryStore.connect(redis_url)
     try:
