@@ -9,8 +9,9 @@ push into typed events after checking it:
 - signed pushes must be recent (``max_age``, 10 minutes by default; ``max_ahead``, 5
   minutes), which stops old replays only where the provider signs the timestamp (a
   provider that signs only a token leaves it, and every other field, to whoever holds a
-  captured push), and are handled once: each push's key (its
-  signature) is claimed in a :class:`ReplayStore` before it is handled and kept once it is.
+  captured push), and are handled once while a store remembers them: each push's key (the
+  provider and a hash of its verified signature) is claimed in a :class:`ReplayStore`
+  before it is handled (the claim is extended while it is) and marked handled once it is.
   The default store is in memory (the last ``replay_cache_size`` pushes, per process);
   :class:`WebhookApp` takes a durable one (``replay=``: the delivery store you record into);
 - a body that is not the provider's push raises :class:`WebhookFormatError`; form-encoded
@@ -27,12 +28,14 @@ dropped). ``event.raw`` holds the fields as pushed.
 :class:`WebhookApp` is a pure ASGI app (no framework needed; mount it in Starlette or
 FastAPI) that takes each provider's receiver under the provider's registry name and your
 handlers, and answers each provider as it expects once the handlers have returned (and a
-copy of a push handled before the same way, without handling it again); 400 for a
-malformed body, 403 for a forged or stale push, 409 for a request carrying one push twice,
-413 for a body over 1 MiB, 503 (``Retry-After``) for a copy of a push being handled at that
-moment. When a handler raises, it answers 500, logs the error (logger
-``crowdsms.webhooks``) and releases the push, so the provider pushes again: make handlers
-idempotent (a retried push brings all its events again). The README shows a complete app.
+copy of a push handled before the same way, without handling it again); 400 for a malformed
+body, 403 for a forged or stale push (but a late copy of a push handled before is
+acknowledged), 409 for a request carrying one push twice, 413 for a body over 1 MiB, 503
+(``Retry-After``) for a copy of a push being handled at that moment, or for a push handled
+but not marked handled (the store failed). When a handler raises, it answers 500, logs the
+error (logger ``crowdsms.webhooks``) and releases the push, so the provider pushes again:
+make handlers idempotent (a retried push brings all its events again). The README shows a
+complete app.
 
 Or parse in a framework of your own (``headers`` may be any mapping or list of pairs;
 ``parse`` remembers pushes in the receiver's memory only, and refuses a copy with a

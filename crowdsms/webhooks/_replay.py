@@ -2,8 +2,8 @@
 
 A signed push is refused when its timestamp is too old or too far ahead of this machine's
 clock (where the provider signs the timestamp, this stops old replays; where it signs only a
-token, it stops nothing), and is not handled twice: its key (the signature as verified) is
-remembered.
+token, it stops nothing), and is not handled twice while its key (the provider and a hash of
+the signature as verified) is remembered.
 
 The memory is a :class:`ReplayStore`. Each key goes through three states: claimed by the
 request handling it (:attr:`PushState.HANDLING`, for a lease that request renews while its
@@ -59,8 +59,9 @@ DEFAULT_REPLAY_KEEP: Final = 7 * 86400.0
 push, and the whole of the replay protection of a provider that signs only a token."""
 
 DEFAULT_HANDLING_LEASE: Final = 300.0
-"""Seconds a push's claim lasts while it is handled: a claim whose request died (a crashed
-worker) stops blocking the provider's retries after that."""
+"""Seconds a push's claim lasts unless renewed: :class:`~crowdsms.webhooks.WebhookApp`
+extends it every third of that while the handlers run, so a claim whose request died (a
+crashed worker) stops blocking the provider's retries after that."""
 
 _MILLISECONDS_FROM: Final = 100_000_000_000
 """Timestamps at least this large are milliseconds (seconds reach it in the year 5138)."""

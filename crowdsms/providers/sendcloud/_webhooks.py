@@ -86,9 +86,11 @@ class SendCloudWebhook(SignedReceiver):
     ``key`` is the app key SendCloud signs SMSHook pushes with. A push is genuine when
     ``hex(HMAC-SHA256(key, timestamp + token))`` equals its ``signature``. Its timestamp
     must lie at most ``max_age`` seconds in the past and ``max_ahead`` seconds in the future
-    of ``clock()`` (Unix seconds). The last ``replay_cache_size`` signatures are
-    remembered, and a push repeating one is refused, however its timestamp and token split
-    the signed text. ``acknowledgement`` is what
+    of ``clock()`` (Unix seconds). :meth:`parse` remembers the last ``replay_cache_size``
+    signatures and refuses a push repeating one (409), however its timestamp and token split
+    the signed text; :class:`~crowdsms.webhooks.WebhookApp` uses its replay store instead,
+    and acknowledges such a copy without handling it (a late one too, whose timestamp has
+    left the window, once its signature is verified). ``acknowledgement`` is what
     :class:`~crowdsms.webhooks.WebhookApp` answers once the events are handled (HTTP 200,
     ``success``).
     """

@@ -71,10 +71,14 @@ class SubmailWebhook(SignedReceiver):
     ``key`` is the SUBHOOK's key from the SUBMAIL console. A push is genuine when
     ``md5(token + key)`` equals its ``signature``. Its ``timestamp`` must lie at most
     ``max_age`` seconds in the past and ``max_ahead`` seconds in the future of ``clock()``
-    (Unix seconds); ``require_timestamp=False`` accepts pushes without one. The last
-    ``replay_cache_size`` signatures are remembered, and a push repeating one (in any
-    spelling) is refused. ``acknowledgement`` is what :class:`~crowdsms.webhooks.WebhookApp`
-    answers once the events are handled (HTTP 200, ``success``).
+    (Unix seconds); only the token is signed, so the window stops nothing: anyone holding a
+    captured push can send it with a fresh timestamp and other fields.
+    ``require_timestamp=False`` accepts pushes without one. :meth:`parse` remembers the last
+    ``replay_cache_size`` signatures and refuses a push repeating one (in any spelling, 409);
+    :class:`~crowdsms.webhooks.WebhookApp` uses its replay store instead, and acknowledges
+    such a copy without handling it. ``acknowledgement`` is what
+    :class:`~crowdsms.webhooks.WebhookApp` answers once the events are handled (HTTP 200,
+    ``success``).
     """
 
     provider: ClassVar[str] = "submail"
