@@ -64,6 +64,8 @@ def _values(end: str) -> dict[str, Any]:
             ("backup", CrowdSMSError("it went wrong too" + end)),
         ],
         "phone": "13800138000",
+        "campaign_id": "promo-12",
+        "suggestion": "promo-11",
         "count": 1,
         "seconds": 60.0,
         "window": "1 per minute" + end,
