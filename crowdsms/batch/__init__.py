@@ -85,6 +85,7 @@ from crowdsms.batch._journal import (
     JournalBusyError,
     JournalError,
     JournalMismatchError,
+    JournalStorageError,
     journal_has_job,
 )
 from crowdsms.batch._limited import NUMBER_LIMITED
@@ -135,6 +136,7 @@ __all__ = [
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",
+    "JournalStorageError",
     "JsonlSink",
     "LongMessage",
     "OutcomeCallback",

@@ -28,7 +28,7 @@ they are never resent, and their recipients are reported ``unknown``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -219,8 +219,12 @@ class Dispatcher:
         job_id: str = "",
         send_window: SendWindow | None = None,
         validated: bool = False,
+        on_journal_error: Callable[[Exception, str], None] | None = None,
     ) -> None:
         self._job_id = job_id
+        self._on_journal_error = on_journal_error
+        """Called (with the error and why) when a journal write fails; the job then halts
+        and the chunk's outcomes are kept in memory. Without it, the error is raised."""
         self._validated = validated
         self._window = send_window
         self._referenced = bool(getattr(chunk_sender, "supports_reference", False))
@@ -274,18 +278,13 @@ class Dispatcher:
                 if self._window is not None:  # after the pace, which may wait too
                     await wait_for_window(self._window, self._runtime, self._stop)
                 if self._stop:
-                    if ambiguous is not None:
-                        # An earlier attempt may have been sent: its recipients are unknown,
-                        # and the journal keeps the chunk started (in flight).
-                        block.left_in_flight = True
-                        return _unanswered(block, ambiguous)
-                    # Never sent by this run (a chunk waiting to be resent is pending again):
-                    # a resumed job sends it. Unknown if an earlier run's request may have
-                    # reached the provider (the journal keeps it started).
-                    block.left_in_flight = block.earlier is not None
-                    return unsent_outcomes(block, self._stop)
+                    return self._stopped(block, ambiguous)
                 if states is not None and block.earlier is not None:
-                    await _mark_sent_again(states, index)
+                    try:
+                        await _mark_sent_again(states, index)
+                    except Exception as failure:
+                        self._journal_failed(failure, index, "its new send could not be recorded")
+                        return self._stopped(block, ambiguous)
                 if states is not None and not started:
                     try:
                         await self._mark_started(states, index)
@@ -297,6 +296,11 @@ class Dispatcher:
                         except ChunkReleasedError:
                             attempt -= 1  # given back unsent: claim it again, send it here
                             continue
+                    except Exception as failure:
+                        # Nothing sent: the journal keeps the chunk as it had it (pending, or
+                        # started if the write went through after all: unknown on resume).
+                        self._journal_failed(failure, index, "its request could not be recorded")
+                        return self._stopped(block, ambiguous)
                     started = True
                 generation = self._control.generation
                 outcome = await self._attempt(block, key, reference)
@@ -352,18 +356,52 @@ class Dispatcher:
                 # with its recorded key, or (with per-number limits, where the request may
                 # have carried part of the chunk only) reports it unknown. Shielded: a
                 # Ctrl-C now must not leave it started, and its recipients unknown.
-                with anyio.CancelScope(shield=True):
-                    await states.mark_pending(index)
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await states.mark_pending(index)
+                except Exception as failure:
+                    # The journal keeps it started (unknown on resume, the safe side).
+                    self._journal_failed(failure, index, "its retry could not be recorded")
+                    block.left_in_flight = True
+                    if told is not None:
+                        await self._control.shared_answer(*told)
+                    return unsent_outcomes(block, self._stop)
                 started = False
             if told is not None:
                 await self._control.shared_answer(*told)
             await self._runtime.sleep(delay)
         if states is not None and record:
-            with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
-                await states.mark_done(index, results)
+            try:
+                with anyio.CancelScope(shield=True):  # the outcomes of a sent chunk are kept
+                    await states.mark_done(index, results)
+            except Exception as failure:
+                # Its outcomes are kept in memory (counted, written to the sink); the journal
+                # keeps the chunk started, so a resumed job reports it unknown (or resends it
+                # with its key), never sends it as new.
+                self._journal_failed(failure, index, "its outcomes could not be recorded")
+                block.left_in_flight = True
         if told is not None:
             await self._control.shared_answer(*told)
         return results
+
+    def _stopped(self, block: Block, ambiguous: CrowdSMSError | None) -> list[RecipientOutcome]:
+        """The outcomes of a chunk this run sends no more because the job stopped."""
+        if ambiguous is not None:
+            # An earlier attempt may have been sent: its recipients are unknown, and the
+            # journal keeps the chunk started (in flight).
+            block.left_in_flight = True
+            return _unanswered(block, ambiguous)
+        # Never sent by this run (a chunk waiting to be resent is pending again): a resumed
+        # job sends it. Unknown if an earlier run's request may have reached the provider
+        # (the journal keeps it started).
+        block.left_in_flight = block.earlier is not None
+        return unsent_outcomes(block, self._stop)
+
+    def _journal_failed(self, error: Exception, index: int, what: str) -> None:
+        """A journal write for chunk ``index`` failed: halt the job (raise without a job)."""
+        if self._on_journal_error is None:
+            raise error
+        self._on_journal_error(error, f"chunk {index}: {what} in the journal")
 
     def _stops_the_job(self, error: CrowdSMSError) -> bool:
         """Whether ``error`` (a chunk's final one) means every chunk would fail alike.

@@ -65,14 +65,20 @@ from crowdsms.batch._confirm import (
 from crowdsms.batch._control import FlowControl, SharedPace
 from crowdsms.batch._dispatch import Dispatcher
 from crowdsms.batch._input import RecipientSource, check_source
-from crowdsms.batch._journal import JobJournal, Journal, JournalMismatchError, RecordedChunk
+from crowdsms.batch._journal import (
+    JobJournal,
+    Journal,
+    JournalError,
+    JournalMismatchError,
+    RecordedChunk,
+)
 from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally, with_report
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, interrupted_outcomes, unsent_outcomes
 from crowdsms.batch._window import SendWindow
-from crowdsms.errors import CrowdSMSError, InvalidInputError
+from crowdsms.errors import CrowdSMSError
 from crowdsms.limits import NumberLimiting
 from crowdsms.outcomes import ChunkSender, OutcomeStatus, Recipient, RecipientOutcome
 from crowdsms.telemetry._batch import observe_job
@@ -87,7 +93,7 @@ ProgressCallback = Callable[[BatchProgress], "Awaitable[None] | None"]
 JOURNAL_FORMAT = 1
 
 _Work = tuple[Block, "str | None", "Resend | None"]
-_Batch = list[object] | InvalidInputError
+_Batch = list[object] | Exception
 
 _MAY_HAVE_REACHED = (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
 """The outcomes of a resend that count as resent (skipped and failed ones do not)."""
@@ -191,7 +197,7 @@ async def run_job(
                 with anyio.CancelScope(shield=True):
                     await sink.close()
             except Exception as error:  # the last outcomes may not have been written
-                with_report(error, report)
+                with_report(error, attrs.evolve(report, sink_failed=True))
                 raise
         return report
     finally:
@@ -246,6 +252,9 @@ class _Job:
         """The error that halted the job (see :meth:`_halt`), raised once it has drained."""
         self._sink_failed = False
         """Whether the sink failed: outcomes are still counted, no longer written."""
+        self._sink_error: Exception | None = None
+        self._progress_failed = False
+        """Whether the progress callback raised: it is called no more."""
         self._items: Iterator[object] = iter(())
         """A plain input's items; for an async input, the batch being read."""
         self._batches: MemoryObjectReceiveStream[_Batch] | None = None
@@ -302,6 +311,7 @@ class _Job:
             job_id=job_id,
             send_window=config.send_window,
             validated=True,  # the screener validated every recipient (or its promise did)
+            on_journal_error=self._halt,
         )
         self._reports: JobReports | None = None
         self._budget = (
@@ -356,8 +366,9 @@ class _Job:
                 try:
                     await func(*args)
                 except Exception as exc:
-                    # The first failure stops the job; it is raised as it is, not in an
-                    # exception group.
+                    # A failure the job did not expect (the expected ones halt it, see
+                    # _halt): the job is broken off; it is raised as it is, not in an
+                    # exception group, with what was counted so far.
                     failures.append(exc)
                     group.cancel_scope.cancel()
 
@@ -377,27 +388,40 @@ class _Job:
         if self._batches is not None:
             self._batches.close()
         if failures:
-            raise failures[0]
-        await self._emit_ready()  # what a failure while emitting (the progress callback) left
+            failure = failures[0]
+            self._stop.halt(
+                f"broken off by an unexpected {type(failure).__name__}: requests in flight "
+                "were cancelled, and their recipients are unknown on resume"
+            )
+            raise with_report(failure, self._final_report())
+        await self._emit_ready()  # what a failure while emitting left
         assert not self._order, "every block read was emitted"
-        error = self._error
         if self._journal is not None and not self._stop.halted:
             try:
                 await self._journal.finish(self._chunker.chunks)
-            except JournalMismatchError as exc:  # the input got shorter: all of it was sent
-                error = exc
-        await self._report_progress(finished=True)
-        report = self._tally.report(
+            except JournalError as exc:  # the input got shorter (all of it was sent), or
+                self._halt(exc, "the job could not be marked finished")  # a full disk
+        if not self._progress_failed:
+            try:
+                await self._report_progress(finished=True)
+            except Exception as exc:
+                self._halt(exc, "the progress callback raised")
+        error = self._error
+        report = self._final_report()
+        logger.info("batch: %s", report)
+        if error is not None:
+            raise with_report(error, report)
+        return report
+
+    def _final_report(self) -> BatchReport:
+        return self._tally.report(
             job_id=self._job_id,
             duration=self._clock() - self._started,
             resumed=self._journal is not None and self._journal.resumed,
             stopped=self._stop.reason,
             interrupted=self._stop.interrupted,
+            sink_failed=self._sink_failed and self._error is self._sink_error,
         )
-        logger.info("batch: %s", report)
-        if error is not None:
-            raise with_report(error, report)
-        return report
 
     # -- reading: one worker at a time ------------------------------------------------------
 
@@ -429,11 +453,12 @@ class _Job:
                 try:
                     work = await self._submit(block)
                 except Exception as error:
-                    # The chunk could not be recorded (a journal recorded for another input):
-                    # no request for it; the job drains and raises the error.
+                    # The chunk could not be recorded (a journal recorded for another input,
+                    # or that cannot be written): no request for it; the job drains and
+                    # raises the error.
                     if self._order and self._order[-1] is block and not block.done:
                         self._order.pop()  # no outcome: a resumed job reads it again
-                    self._halt(error, f"chunk {block.chunk_index} could not be recorded")
+                    self._halt(error, self._unrecorded(error, block))
                     self._input_done = True
                     return None
                 if work is not None:
@@ -500,7 +525,7 @@ class _Job:
                     self._items = iter(batch)
                     continue
                 break  # stopped
-        except InvalidInputError as exc:
+        except Exception as exc:  # InvalidInputError, or whatever the input raised
             self._unreadable(exc, position)
         finally:
             self._position = position
@@ -517,7 +542,7 @@ class _Job:
             batch = await self._batches.receive()
         except anyio.EndOfStream:
             return None
-        if isinstance(batch, InvalidInputError):
+        if isinstance(batch, Exception):
             raise batch
         return batch
 
@@ -543,7 +568,7 @@ class _Job:
                         if len(batch) >= size:
                             await batches.send(batch)
                             batch = []
-                except InvalidInputError as error:
+                except Exception as error:  # InvalidInputError, or whatever the input raised
                     if batch:
                         await batches.send(batch)
                     await batches.send(error)
@@ -558,7 +583,15 @@ class _Job:
                 with anyio.CancelScope(shield=True):
                     await close()
 
-    def _unreadable(self, error: InvalidInputError, position: int) -> None:
+    def _unrecorded(self, error: Exception, block: Block) -> str:
+        """Why ``block`` could not be put in the reorder buffer, in words."""
+        if isinstance(error, JournalMismatchError):
+            return f"chunk {block.chunk_index} does not match the journal"
+        if isinstance(error, JournalError):
+            return f"chunk {block.chunk_index} could not be recorded in the journal"
+        return f"chunk {block.chunk_index} could not be prepared for sending"
+
+    def _unreadable(self, error: Exception, position: int) -> None:
         """The input could not be read past ``position``: stop, and raise ``error`` once
         drained (see :meth:`_halt`), so the job can be resumed once the input is fixed."""
         self._halt(error, f"the input could not be read after {position} recipients")
@@ -582,6 +615,25 @@ class _Job:
         if self._error is None:
             self._error = error
         self._stop.halt(f"{reason} ({detail})")
+
+    def _broken_off(self, block: Block, error: Exception) -> list[RecipientOutcome]:
+        """The outcomes of ``block`` when sending it raised ``error`` (not the chunk
+        sender's, which makes outcomes): ``unknown``, as the request may have been made;
+        the journal keeps the chunk as it last had it."""
+        message = (
+            f"sending chunk {block.chunk_index} of job {self._job_id!r} raised "
+            f"{type(error).__name__} ({str(error)[:200]}); the request may have been made. "
+            "Check the provider's delivery reports before sending these recipients again"
+        )
+        return [
+            RecipientOutcome(
+                phone=recipient.phone,
+                status=OutcomeStatus.UNKNOWN,
+                code=type(error).__name__,
+                message=message,
+            )
+            for recipient in block.recipients
+        ]
 
     async def _submit(self, block: Block) -> _Work | None:
         """Put ``block`` in the reorder buffer; return it as work if it needs a request."""
@@ -763,29 +815,40 @@ class _Job:
             if work is None:
                 return
             block, key, resend = work
-            if resend is None:
-                if self._limits is not None:
-                    block.finish(await self._limits.send(block, key))
-                else:
-                    block.finish(await self._send(block, key))
-            else:
-                if self._limits is not None:  # a resend is another message to each number
-                    results = await self._limits.send(
-                        resend.sub, key, journal=resend.states, resend=resend.number
-                    )
-                else:
-                    results = await self._send(
-                        resend.sub, key, journal=resend.states, resend=resend.number
-                    )
-                merged = resend.states.merged
-                if merged is None:  # stopped before the request: nothing was resent
-                    merged = resend.states.previous
-                elif resend.states.resent_here:  # not another process's resend
-                    self._tally.resent += sum(
-                        result.status in _MAY_HAVE_REACHED for result in results
-                    )
-                block.finish(merged)
+            try:
+                await self._send_block(block, key, resend)
+            except Exception as error:
+                if not block.done:
+                    if resend is not None:
+                        merged = resend.states.merged
+                        block.finish(merged if merged is not None else resend.states.previous)
+                    else:
+                        block.finish(self._broken_off(block, error))
+                self._halt(error, f"sending chunk {block.chunk_index} failed")
             await self._emit_ready()
+
+    async def _send_block(self, block: Block, key: str | None, resend: Resend | None) -> None:
+        """Send ``block`` (or resend its unconfirmed recipients) and finish it."""
+        if resend is None:
+            if self._limits is not None:
+                block.finish(await self._limits.send(block, key))
+            else:
+                block.finish(await self._send(block, key))
+        else:
+            if self._limits is not None:  # a resend is another message to each number
+                results = await self._limits.send(
+                    resend.sub, key, journal=resend.states, resend=resend.number
+                )
+            else:
+                results = await self._send(
+                    resend.sub, key, journal=resend.states, resend=resend.number
+                )
+            merged = resend.states.merged
+            if merged is None:  # stopped before the request: nothing was resent
+                merged = resend.states.previous
+            elif resend.states.resent_here:  # not another process's resend
+                self._tally.resent += sum(result.status in _MAY_HAVE_REACHED for result in results)
+            block.finish(merged)
 
     async def _send(self, block: Block, key: str | None, **options: Any) -> list[RecipientOutcome]:
         """Send through the dispatcher, within the spend cap if there is one."""
@@ -828,8 +891,14 @@ class _Job:
                             # The outcomes are still counted; requests in flight finish and
                             # are journaled, then the job raises the error.
                             self._sink_failed = True
+                            self._sink_error = error
                             self._halt(error, "the outcomes could not be written")
-                await self._report_progress()
+                if not self._progress_failed:
+                    try:
+                        await self._report_progress()
+                    except Exception as error:  # called no more; the job halts
+                        self._progress_failed = True
+                        self._halt(error, "the progress callback raised")
         finally:
             self._emitting = False
 

@@ -59,6 +59,7 @@ __all__ = [
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",
+    "JournalStorageError",
     "RecordedChunk",
     "journal_has_job",
 ]
@@ -109,6 +110,12 @@ class JournalMismatchError(JournalError):
 
 class JournalBusyError(JournalError):
     """Another job (in this or another process) is using the same journal file."""
+
+
+class JournalStorageError(JournalError):
+    """The journal file could not be written (or read) once opened: a full disk, a file
+    removed or made read-only. A job that meets it stops like a stopped job and raises it
+    with its report; it can be resumed once the storage is fixed."""
 
 
 def _lock(path: str) -> IO[bytes] | None:
@@ -577,7 +584,18 @@ class Journal:
         )
 
     async def _run(self, func: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+        try:
+            return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+        except sqlite3.Error as exc:
+            raise JournalStorageError(
+                f"the journal of job {self.job_id!r} could not be written or read",
+                received=f"{type(exc).__name__}: {exc}",
+                action=(
+                    "Fix the journal's storage (free disk space; check that the file is still "
+                    "there and writable), then resume the job: chunks whose outcomes could "
+                    "not be recorded are reported 'unknown' when it resumes"
+                ),
+            ) from exc
 
     async def prepare(
         self,

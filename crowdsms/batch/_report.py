@@ -128,6 +128,9 @@ class BatchReport:
     by_delivery: Mapping[DeliveryState, int] = attrs.field(factory=dict)
     """Sent recipients by delivery state, for those whose state is known (a resumed job
     applies the reports its journal holds)."""
+    sink_failed: bool = False
+    """Whether the sink failed: the error raised with this report (:func:`report_of`) is
+    the sink's, and the outcomes from then on were counted here but not written."""
 
     @property
     def complete(self) -> bool:
@@ -202,9 +205,12 @@ def report_of(error: BaseException) -> BatchReport | None:
     are journaled, and every recipient of a chunk read so far has its outcome, counted in
     the report and written to the sink (but after the sink's own failure). Then it raises
     the error, which carries the job's report: its ``stopped`` says why, and
-    its ``requests`` whether this run made any (``0``: nothing was sent). ``None`` for an
-    error raised before the job started (bad arguments, a sink that cannot be opened), or
-    by a job that was cancelled.
+    its ``requests`` whether this run made any (``0``: nothing was sent), its
+    ``sink_failed`` whether the error is the sink's. This holds for any :class:`Exception`
+    met once the job has started (a journal that can no longer be written, a progress
+    callback or an input that raises). ``None`` for an error raised before the job started
+    (bad arguments, a sink or journal that cannot be opened), or by a job that was
+    cancelled (Ctrl-C, a cancel scope: requests in flight are cancelled too).
     """
     report = getattr(error, _ATTRIBUTE, None)
     return report if isinstance(report, BatchReport) else None
@@ -298,6 +304,7 @@ class Tally:
         resumed: bool,
         stopped: str | None = None,
         interrupted: bool = False,
+        sink_failed: bool = False,
     ) -> BatchReport:
         """The final report."""
         return BatchReport(
@@ -317,4 +324,5 @@ class Tally:
             confirmed=self.confirmed,
             resent=self.resent,
             by_delivery=dict(self.by_delivery),
+            sink_failed=sink_failed,
         )

@@ -443,15 +443,19 @@ class BatchSender:
         recorded for another input. Cancelling leaves the journal consistent.
 
         An error met once the job has started (a row of ``recipients`` that cannot be read,
-        an :class:`InvalidInputError`; a chunk the journal recorded differently, a
-        :class:`JournalMismatchError`; ``sink`` failing, with its own error) stops the job as
-        :meth:`stop` does: no new chunks are sent, requests in flight finish and are
-        journaled, and the outcomes of every chunk read so far are counted (and written, but
-        after a sink's failure). Only then is the error raised, carrying the job's report:
-        :func:`~crowdsms.batch.report_of` returns it, with ``stopped`` saying why and
+        an :class:`InvalidInputError`, or whatever else the input raises; a chunk the journal
+        recorded differently, a :class:`JournalMismatchError`; a journal that can no longer
+        be written, a :class:`JournalStorageError`; ``sink`` or ``progress`` failing, with its
+        own error) stops the job as :meth:`stop` does: no new chunks are sent, requests in
+        flight finish and are journaled, and the outcomes of every chunk read so far are
+        counted (and written, but after a sink's failure). A chunk whose outcomes the journal
+        could not record keeps them in the report and the sink, and stays started in the
+        journal (``unknown`` on resume). Only then is the error raised, carrying the job's
+        report: :func:`~crowdsms.batch.report_of` returns it, with ``stopped`` saying why,
         ``requests`` how many requests this run made (some may have been sent, unlike an
-        error raised before the job started, which carries none). With a journal, running
-        the job again once the cause is fixed resumes it.
+        error raised before the job started, which carries none) and ``sink_failed``
+        whether the error is the sink's. With a journal, running the job again once the
+        cause is fixed resumes it. Only a cancellation cancels the requests in flight.
         """
         check_source(recipients)
         return await self._run(

@@ -111,6 +111,7 @@ async def test_a_sink_that_fails_lets_the_requests_in_flight_finish(tmp_path: Pa
     assert report is not None
     assert report.stopped is not None
     assert "outcomes could not be written" in report.stopped
+    assert report.sink_failed
     assert report.unknown == 0
     assert report.sent == len(first)
     assert report.requests == len(fake.calls)
@@ -140,7 +141,7 @@ async def test_a_journal_mismatch_mid_resume_raises_with_the_report(tmp_path: Pa
     assert (report.sent, report.replayed, report.requests) == (70, 50, 2)
     assert [o.position for o in outcomes] == list(range(70))
     assert report.stopped is not None
-    assert "chunk 7 could not be recorded" in report.stopped
+    assert "chunk 7 does not match the journal" in report.stopped
 
     again = FakeChunkSender(max_chunk_size=10)
     _, fixed = await run(again, journal=journal)
@@ -178,4 +179,5 @@ async def test_a_sink_that_fails_to_close_raises_with_the_report() -> None:
         await sender_for(fake).send(recipients(COUNT), sink=CloseFails())
     report = report_of(raised.value)
     assert report is not None
+    assert report.sink_failed
     assert (report.sent, report.requests) == (COUNT, 10)
