@@ -96,9 +96,10 @@ class SendJob:
 EXIT_CODES = """Exit status: 0 when every recipient that was not skipped was sent; 1 when some
 failed, are unknown, or were not sent because the job stopped early (the summary says why),
 also when an error stopped it after its first request (a row that cannot be decoded, an
---output that cannot be written): the requests in flight finish, the summary shows what was
-sent, and with --journal the printed command resumes the job; 2 for bad input or
-configuration, before any request (nothing was sent); 130 when interrupted (Ctrl-C)."""
+--output or --journal that cannot be written, e.g. a full disk): the requests in flight
+finish, the summary shows what was sent, and with --journal the printed command resumes the
+job; 2 for bad input or configuration, before any request (nothing was sent); 130 when
+interrupted (Ctrl-C)."""
 
 
 _MESSAGE_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] = (
@@ -618,19 +619,22 @@ async def run_send(job: SendJob) -> SentJob:
                 if stopped is not None and stopped.requests:
                     return SentJob(stopped, backend, error)  # some may have been sent
                 if stopped is not None and not isinstance(error, CrowdSMSError):
-                    raise click.ClickException(_error_text(error, job)) from error
-                raise error  # before any request: nothing was sent
+                    # No request was made (exit 2 says so).
+                    raise click.ClickException(_error_text(error, job, stopped)) from error
+                raise error  # before any request (or none made): nothing was sent
             if report is None:
                 raise KeyboardInterrupt
             return SentJob(report, backend)
 
 
-def _error_text(error: Exception, job: SendJob) -> str:
-    """What stopped a job, in a sentence: its own error, or the sink's (an output that cannot
-    be written; the batch layer raises it as it is)."""
+def _error_text(error: Exception, job: SendJob, report: BatchReport | None) -> str:
+    """What stopped a job, in a sentence: the sink's error (an output that cannot be
+    written; the batch layer raises it as it is, its report says so), or another one."""
+    if report is not None and report.sink_failed:
+        return f"the outcomes could not be written to {job.output} ({error})"
     if isinstance(error, CrowdSMSError):
         return as_cli(str(error))
-    return f"the outcomes could not be written to {job.output} ({error})"
+    return f"the job stopped on an unexpected {type(error).__name__} ({error})"
 
 
 def _target(chunk_sender: object, *, use_sandbox: bool) -> dict[str, str]:
@@ -702,7 +706,7 @@ def _finish(sent: SentJob, job: SendJob) -> None:
     spec = _registry.get(job.provider)
     report = sent.report
     console.print(summary_table(report, spec, http_backend=sent.http_backend))
-    sink_failed = sent.error is not None and not isinstance(sent.error, CrowdSMSError)
+    sink_failed = sent.error is not None and report.sink_failed
     if job.output is not None:
         until = " until writing failed (the summary counts them all)" if sink_failed else ""
         notes.print(f"Outcomes written to {job.output}{until}", markup=False)
@@ -739,7 +743,7 @@ def _finish(sent: SentJob, job: SendJob) -> None:
 
 def _stopped_by_error(error: Exception, report: BatchReport, job: SendJob) -> None:
     """The job stopped on ``error`` after its first request: say so, and how to go on."""
-    click.echo(f"crowdsms: error: {one_line(_error_text(error, job))}", err=True)
+    click.echo(f"crowdsms: error: {one_line(_error_text(error, job, report))}", err=True)
     click.echo(
         "crowdsms: the job stopped there: the requests in flight finished and no more were "
         f"made; {report.sent:,} recipients were sent (see the summary).",
