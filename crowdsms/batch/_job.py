@@ -336,12 +336,16 @@ class _Job:
         """Load the suppression list and, for a resumed job, the reports of its journal."""
         config = self._config
         journal = self._journal
-        suppressed = set(config.opted_out) if config.honour_opt_outs else set()
-        if journal is not None and config.honour_opt_outs:
-            read = getattr(journal, "opted_out", None)
+        suppressed: frozenset[str] = frozenset()
+        if config.honour_opt_outs:
+            suppressed = frozenset(config.opted_out)
+            read = getattr(journal, "opted_out", None) if journal is not None else None
             if read is not None:
-                suppressed.update(await read())
-        self._screener.suppressed = frozenset(suppressed)
+                # The journal's list (100k numbers or more) is used as read, not copied,
+                # unless numbers are also given.
+                listed: frozenset[str] = await read()
+                suppressed = suppressed | listed if suppressed else listed
+        self._screener.suppressed = suppressed
         if self._budget is not None:
             await self._budget.load(journal)
         if journal is not None and (journal.resumed or config.resend_unconfirmed_after is not None):

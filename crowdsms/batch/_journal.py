@@ -62,6 +62,7 @@ __all__ = [
     "JournalStorageError",
     "RecordedChunk",
     "journal_has_job",
+    "load_job_opt_outs",
 ]
 
 T = TypeVar("T")
@@ -89,6 +90,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     resends INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, idx)
 );
+CREATE TABLE IF NOT EXISTS job_opt_outs (
+    job_id TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    PRIMARY KEY (job_id, phone)
+) WITHOUT ROWID;
 """
 
 _ADDED_COLUMNS = {
@@ -98,6 +104,11 @@ _ADDED_COLUMNS = {
     "kept_out": "TEXT",
 }
 """Columns journals written by earlier versions lack; added when such a journal is opened."""
+
+_ADDED_JOB_COLUMNS = {"opt_outs_copied": "INTEGER"}
+"""Columns of ``jobs`` journals written by earlier versions lack. ``opt_outs_copied`` is 1
+for a job whose suppression list was copied into ``job_opt_outs`` when it was created;
+NULL for a job an earlier version created (it has no copy)."""
 
 
 class JournalError(CrowdSMSError):
@@ -400,30 +411,75 @@ def prepare_journal(connection: sqlite3.Connection) -> None:
     for column, kind in _ADDED_COLUMNS.items():
         if column not in present:
             connection.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
+    present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+    for column, kind in _ADDED_JOB_COLUMNS.items():
+        if column not in present:
+            connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
 
-def _start(connection: sqlite3.Connection, job_id: str, settings: str) -> tuple[bool, int, float]:
+def _start(
+    connection: sqlite3.Connection, job_id: str, settings: str
+) -> tuple[bool, int, float, bool]:
     """Set the connection up; record the job or check it.
 
-    ``(resumed, chunks recorded, when the job was created)``.
+    ``(resumed, chunks recorded, when the job was created, whether its suppression list
+    was copied when it was created)``.
     """
     prepare_journal(connection)
+    # One write transaction: the suppression list is copied with the job's row, and no
+    # opt-out recorded by another process (the webhook app, reconcile) slips in between.
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = _record_or_check(connection, job_id, settings)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _record_or_check(
+    connection: sqlite3.Connection, job_id: str, settings: str
+) -> tuple[bool, int, float, bool]:
     row = connection.execute(
-        "SELECT settings, created FROM jobs WHERE job_id = ?", (job_id,)
+        "SELECT settings, created, opt_outs_copied FROM jobs WHERE job_id = ?", (job_id,)
     ).fetchone()
     if row is None:
         created = time.time()
         connection.execute(
-            "INSERT INTO jobs (job_id, settings, created) VALUES (?, ?, ?)",
+            "INSERT INTO jobs (job_id, settings, created, opt_outs_copied) VALUES (?, ?, ?, 1)",
             (job_id, settings, created),
         )
-        return False, 0, created
+        # The job's suppression list, fixed now: every run of it (and its preview) reads
+        # this copy, whatever the list or the clock do later. Copied inside SQLite.
+        connection.execute(
+            "INSERT INTO job_opt_outs (job_id, phone) SELECT ?, phone FROM opt_outs", (job_id,)
+        )
+        return False, 0, created, True
     if row[0] != settings:
         _check_settings(connection, job_id, row[0], settings)
     (recorded,) = connection.execute(
         "SELECT COUNT(*) FROM chunks WHERE job_id = ?", (job_id,)
     ).fetchone()
-    return True, int(recorded), float(row[1])
+    return True, int(recorded), float(row[1]), row[2] is not None
+
+
+def load_job_opt_outs(
+    connection: sqlite3.Connection, job_id: str, *, created: float, copied: bool
+) -> frozenset[str]:
+    """Job ``job_id``'s suppression list (blocking): the copy made when it was created.
+
+    A job an earlier version of crowdsms created has no copy (``copied`` false): it keeps
+    the rule that version gave it, the numbers the store recorded on the list by the time
+    it was created (``recorded_at``, or the reply's date for rows without one; see
+    :func:`~crowdsms.deliveries._store.load_opt_outs`). That rule depends on the clock and
+    on the list keeping its rows: an opt-in by hand, or a clock stepped back, can still
+    change what such a job's resume skips.
+    """
+    if not copied:
+        return load_opt_outs(connection, before=created)
+    rows = connection.execute("SELECT phone FROM job_opt_outs WHERE job_id = ?", (job_id,))
+    return frozenset(row[0] for row in rows)
 
 
 def _may_have_sent(connection: sqlite3.Connection, job_id: str) -> bool:
@@ -518,10 +574,12 @@ class Journal:
         resumed: bool,
         recorded: int,
         created: float = 0.0,
+        opt_outs_copied: bool = False,
     ) -> None:
         self._connection = connection
         self.created = created
         """When the job was first recorded (Unix seconds)."""
+        self._opt_outs_copied = opt_outs_copied
         self._lock = lock
         self._limiter = limiter
         self.job_id = job_id
@@ -549,7 +607,7 @@ class Journal:
         encoded = json.dumps(dict(settings), sort_keys=True)
         name = os.fspath(path)
 
-        def work() -> tuple[sqlite3.Connection, IO[bytes] | None, bool, int, float]:
+        def work() -> tuple[sqlite3.Connection, IO[bytes] | None, bool, int, float, bool]:
             try:
                 lock = _lock(name)
             except OSError as exc:
@@ -557,7 +615,7 @@ class Journal:
             try:
                 connection = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
                 try:
-                    resumed, recorded, created = _start(connection, job_id, encoded)
+                    resumed, recorded, created, copied = _start(connection, job_id, encoded)
                 except BaseException:
                     connection.close()
                     raise
@@ -567,10 +625,10 @@ class Journal:
                 if isinstance(exc, sqlite3.Error):
                     raise _unusable(name, exc) from exc
                 raise
-            return connection, lock, resumed, recorded, created
+            return connection, lock, resumed, recorded, created, copied
 
         with anyio.CancelScope(shield=True):  # never leave an opened connection behind
-            connection, lock, resumed, recorded, created = await anyio.to_thread.run_sync(
+            connection, lock, resumed, recorded, created, copied = await anyio.to_thread.run_sync(
                 work, limiter=limiter
             )
         return cls(
@@ -581,6 +639,7 @@ class Journal:
             resumed=resumed,
             recorded=recorded,
             created=created,
+            opt_outs_copied=copied,
         )
 
     async def _run(self, func: Callable[[], T]) -> T:
@@ -739,9 +798,14 @@ class Journal:
         return await self._run(lambda: load_reports(self._connection, since=since))
 
     async def opted_out(self) -> frozenset[str]:
-        """The numbers on the suppression list when the job was created: recorded in the
-        file by then, whatever the date of their reply (every run of it skips the same)."""
-        return await self._run(lambda: load_opt_outs(self._connection, before=self.created))
+        """The job's suppression list: the numbers on the list when the job was created,
+        copied into the journal then (every run of it skips the same, whatever the list
+        or the clock do later)."""
+        return await self._run(
+            lambda: load_job_opt_outs(
+                self._connection, self.job_id, created=self.created, copied=self._opt_outs_copied
+            )
+        )
 
     def spend_store(self) -> SpendStore:
         """Where a job with a spend cap records what each chunk spent (a table of its own)."""

@@ -29,7 +29,7 @@ import anyio.to_thread
 
 from crowdsms.batch._chunking import Chunker
 from crowdsms.batch._input import RecipientSource, check_source
-from crowdsms.batch._journal import JobJournal, JournalError
+from crowdsms.batch._journal import JobJournal, JournalError, load_job_opt_outs
 from crowdsms.batch._preview import LongMessage, Preview, mask_phone
 from crowdsms.batch._report import BatchOutcome
 from crowdsms.batch._screen import (
@@ -68,8 +68,9 @@ def _reason(screener: Screener, message: str | None) -> str:
 async def _journal_opt_outs(path: str, job_id: str | None) -> frozenset[str]:
     """The suppression list a job ``job_id`` would load from the journal at ``path``.
 
-    Read-only: a missing file has none. A resumed job skips the numbers recorded on the list
-    by the time it was first recorded; a new one, every number on the list.
+    Read-only: a missing file has none. A job in the journal skips the list copied when it
+    was created (one an earlier version created, the numbers recorded by then); a new one,
+    every number on the list (the copy it would make).
     """
 
     def work() -> frozenset[str]:
@@ -78,14 +79,25 @@ async def _journal_opt_outs(path: str, job_id: str | None) -> frozenset[str]:
         try:
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
                 tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+                found = None
+                if job_id is not None and "jobs" in tables:
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+                    query = (
+                        "SELECT created, opt_outs_copied FROM jobs WHERE job_id = ?"
+                        if "opt_outs_copied" in columns
+                        else "SELECT created, NULL FROM jobs WHERE job_id = ?"
+                    )
+                    found = db.execute(query, (job_id,)).fetchone()
+                if found is not None and job_id is not None:
+                    copied_list = found[1] is not None and "job_opt_outs" in tables
+                    if copied_list or "opt_outs" in tables:
+                        return load_job_opt_outs(
+                            db, job_id, created=float(found[0]), copied=copied_list
+                        )
+                    return frozenset()
                 if "opt_outs" not in tables:
                     return frozenset()
-                before = None
-                if job_id is not None and "jobs" in tables:
-                    row = db.execute("SELECT created FROM jobs WHERE job_id = ?", (job_id,))
-                    found = row.fetchone()
-                    before = float(found[0]) if found is not None else None
-                return load_opt_outs(db, before=before)
+                return load_opt_outs(db)
         except sqlite3.Error as exc:
             raise JournalError(
                 f"the journal cannot be read ({exc})",
@@ -104,14 +116,16 @@ async def _suppressed(
 ) -> frozenset[str]:
     if not honour_opt_outs:
         return frozenset()
-    numbers = set(opted_out)
+    numbers = frozenset(opted_out)
+    listed: frozenset[str] = frozenset()
     if isinstance(journal, (str, os.PathLike)):
-        numbers.update(await _journal_opt_outs(os.fspath(journal), job_id))
+        listed = await _journal_opt_outs(os.fspath(journal), job_id)
     elif journal is not None:
         read = getattr(journal, "opted_out", None)
         if read is not None:
-            numbers.update(await read())
-    return frozenset(numbers)
+            listed = frozenset(await read())
+    # The journal's list (100k numbers or more) is used as read, not copied, when it is all.
+    return numbers | listed if numbers else listed
 
 
 class _Counts:

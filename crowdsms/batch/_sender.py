@@ -138,9 +138,10 @@ class BatchSender:
       its permits before it is claimed in the journal and sent, and a 429 slows every
       process sharing it.
     - ``honour_opt_outs`` (``True``): skip (code ``"opted_out"``) every number on the
-      suppression list: the journal's (numbers that replied "stop" before the job began; see
-      :mod:`crowdsms.deliveries`) and ``opted_out``. ``False`` sends to them anyway, for
-      messages the recipient expects regardless, such as verification codes.
+      suppression list: the journal's (numbers on it when the job was created, copied into
+      the journal then; see :mod:`crowdsms.deliveries`) and ``opted_out``. ``False``
+      sends to them anyway, for messages the recipient expects regardless, such as
+      verification codes.
     - ``resend_unconfirmed_after`` (``None``): when a journaled job resumes, recipients
       still ``unknown`` (no report confirmed their send) this many seconds after they were
       sent are sent again. **At-least-once**: a message whose report was lost or is late

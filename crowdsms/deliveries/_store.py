@@ -86,8 +86,10 @@ webhook app's replay memory (``owner`` is the request handling a push, NULL once
 ``expires`` the end of its lease, or of its keeping, in Unix seconds).
 
 ``opt_outs.at`` is when the number opted out as the provider dates its reply (or when it
-was added by hand), for people to read; ``recorded_at`` when this store recorded it, which
-decides the jobs it applies to (see :func:`load_opt_outs`).
+was added by hand), for people to read; ``recorded_at`` when this store recorded it. A
+batch job copies the list into its journal when it is created (``job_opt_outs``, see
+:mod:`crowdsms.batch._journal`); ``recorded_at`` decides the list only of the jobs an
+earlier version created, which have no copy (see :func:`load_opt_outs`).
 """
 
 _PURGE = 100
@@ -231,7 +233,8 @@ def load_reports(
 
 def load_opt_outs(connection: sqlite3.Connection, *, before: float | None = None) -> frozenset[str]:
     """The opted-out numbers in ``connection``'s store (blocking): with ``before``, those
-    recorded at or before it.
+    recorded at or before it (the list of a job an earlier version created; a job created
+    now reads the copy made with it).
 
     A job reads the list as of its creation, and a reply dated before the job but recorded
     after it (pulled by a later ``reconcile``, a late push) must not change what a resumed
