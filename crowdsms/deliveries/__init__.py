@@ -20,7 +20,7 @@ them with what a job sent:
 
 from crowdsms.deliveries._match import CLOCK_MARGIN, CONFIRMED_MESSAGE, Matcher
 from crowdsms.deliveries._optout import DEFAULT_OPT_OUT_WORDS, OptOutWords
-from crowdsms.deliveries._pull import PullEvents, pull_into
+from crowdsms.deliveries._pull import PullEvents, UnreadablePulledError, pull_into
 from crowdsms.deliveries._recorder import ReportRecorder
 from crowdsms.deliveries._reference import (
     ChunkReference,
@@ -57,6 +57,7 @@ __all__ = [
     "ReportKind",
     "ReportRecorder",
     "SQLiteDeliveryStore",
+    "UnreadablePulledError",
     "chunk_reference",
     "job_hash",
     "parse_reference",
