@@ -65,6 +65,8 @@ def _values(end: str) -> dict[str, Any]:
         ],
         "phone": "13800138000",
         "campaign_id": "promo-12",
+        "events": [],
+        "pulled": 2,
         "suggestion": "promo-11",
         "count": 1,
         "seconds": 60.0,
