@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 
 import attrs
-import httpx
 import pytest
 import redis.asyncio
 
@@ -22,8 +19,8 @@ from crowdsms.deliveries import (
     chunk_reference,
 )
 from crowdsms.errors import InvalidInputError
-from crowdsms.providers.submail import SubmailWebhook
-from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, PushState, ReplyEvent, WebhookApp
+from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, PushState, ReplyEvent
+from tests.webhooks.pushes import live_submail_push, post_to_new_app
 
 WORDS = OptOutWords()
 
@@ -206,33 +203,7 @@ async def test_the_recorder_stores_webhook_events_in_the_shared_store(redis_url:
 
 # -- the webhook app's replay memory --------------------------------------------------------
 
-SUBHOOK_KEY = "subhook-key-5c1d"
 PUSH_KEY = "submail:0f1e2d3c"
-
-
-def subhook_push(token: str, **fields: str) -> bytes:
-    body = {
-        "events": "delivered",
-        "address": "13800138000",
-        "send_id": "s1",
-        "timestamp": str(int(time.time())),
-        "token": token,
-        "signature": hashlib.md5((token + SUBHOOK_KEY).encode()).hexdigest(),
-        **fields,
-    }
-    return json.dumps(body).encode()
-
-
-async def post_to_new_app(store: RedisDeliveryStore, body: bytes) -> httpx.Response:
-    """One push to a new WebhookApp (a restarted process, another worker) on ``store``."""
-    app = WebhookApp(
-        submail=SubmailWebhook(key=SUBHOOK_KEY), on_event=ReportRecorder(store), replay=store
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
-        return await client.post(
-            "/submail", content=body, headers={"content-type": "application/json"}
-        )
 
 
 @pytest.mark.asyncio
@@ -299,13 +270,13 @@ async def test_a_server_that_evicts_keys_is_warned_about(
 async def test_a_captured_push_is_not_handled_again_by_another_worker(redis_url: str) -> None:
     first = await RedisDeliveryStore.connect(redis_url)
     try:
-        assert (await post_to_new_app(first, subhook_push("tok-1"))).status_code == 200
+        assert (await post_to_new_app(first, live_submail_push("tok-1"))).status_code == 200
     finally:
         await first.aclose()  # the process stops
     worker = await RedisDeliveryStore.connect(redis_url)
     try:
-        again = await post_to_new_app(worker, subhook_push("tok-1"))
-        forged = subhook_push("tok-1", events="mo", address="13900009999", content="T")
+        again = await post_to_new_app(worker, live_submail_push("tok-1"))
+        forged = live_submail_push("tok-1", events="mo", address="13900009999", content="T")
         replayed = await post_to_new_app(worker, forged)
         assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
         assert replayed.status_code == 200

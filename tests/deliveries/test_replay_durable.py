@@ -8,42 +8,22 @@ survive restarts: the SQLite delivery store keeps it in the journal file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from crowdsms.deliveries import ReportRecorder, SQLiteDeliveryStore
+from crowdsms.deliveries import SQLiteDeliveryStore
 from crowdsms.providers.submail import SubmailWebhook
 from crowdsms.webhooks import WebhookApp
-
-KEY = "subhook-key-2b7e"
-JSON = {"content-type": "application/json"}
-
-
-def push(token: str, **fields: str) -> bytes:
-    body = {
-        "events": "delivered",
-        "address": "13800138000",
-        "send_id": "s1",
-        "timestamp": str(int(time.time())),
-        "token": token,
-        "signature": hashlib.md5((token + KEY).encode()).hexdigest(),
-        **fields,
-    }
-    return json.dumps(body).encode()
-
-
-async def post(store: SQLiteDeliveryStore, body: bytes) -> httpx.Response:
-    """One push to a new WebhookApp (a restarted process, another worker) on ``store``."""
-    app = WebhookApp(submail=SubmailWebhook(key=KEY), on_event=ReportRecorder(store), replay=store)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
-        return await client.post("/submail", content=body, headers=JSON)
+from tests.webhooks.pushes import (
+    JSON,
+    SUBMAIL_KEY,
+    live_submail_push,
+    post_to_new_app,
+    submail_signature,
+)
 
 
 @pytest.mark.asyncio
@@ -53,15 +33,17 @@ async def test_a_captured_push_is_not_handled_after_a_restart_or_by_another_work
     path = tmp_path / "job.sqlite"
     first = await SQLiteDeliveryStore.open(path)
     try:
-        assert (await post(first, push("tok-1"))).status_code == 200
+        assert (await post_to_new_app(first, live_submail_push("tok-1"))).status_code == 200
     finally:
         await first.aclose()  # the process stops
 
     restarted, worker = await SQLiteDeliveryStore.open(path), await SQLiteDeliveryStore.open(path)
     try:
-        again = await post(restarted, push("tok-1"))
-        forged = push("tok-1", events="mo", address="13900009999", content="T", send_id="")
-        replayed = await post(worker, forged)
+        again = await post_to_new_app(restarted, live_submail_push("tok-1"))
+        forged = live_submail_push(
+            "tok-1", events="mo", address="13900009999", content="T", send_id=""
+        )
+        replayed = await post_to_new_app(worker, forged)
         assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
         assert replayed.status_code == 200
         assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
@@ -83,12 +65,12 @@ async def test_a_push_whose_handling_failed_is_handled_on_retry_by_another_worke
         async def broken(event: object) -> None:
             raise RuntimeError("disk full")
 
-        app = WebhookApp(submail=SubmailWebhook(key=KEY), on_event=broken, replay=store)
+        app = WebhookApp(submail=SubmailWebhook(key=SUBMAIL_KEY), on_event=broken, replay=store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
-            failed = await client.post("/submail", content=push("tok-2"), headers=JSON)
+            failed = await client.post("/submail", content=live_submail_push("tok-2"), headers=JSON)
         assert failed.status_code == 500
-        retried = await post(store, push("tok-2"))
+        retried = await post_to_new_app(store, live_submail_push("tok-2"))
         assert retried.status_code == 200
         assert [r.phone for r in await store.reports(since=0)] == ["13800138000"]
     finally:
@@ -102,10 +84,10 @@ async def test_the_journal_keeps_a_hash_of_each_signature_not_the_signature(
     path = tmp_path / "job.sqlite"
     store = await SQLiteDeliveryStore.open(path)
     try:
-        assert (await post(store, push("tok-3"))).status_code == 200
+        assert (await post_to_new_app(store, live_submail_push("tok-3"))).status_code == 200
     finally:
         await store.aclose()
-    signature = hashlib.md5(("tok-3" + KEY).encode()).hexdigest()
+    signature = submail_signature("tok-3")
     with contextlib.closing(sqlite3.connect(path)) as db:
         [(key, owner)] = db.execute("SELECT key, owner FROM webhook_pushes").fetchall()
     assert key.startswith("submail:")

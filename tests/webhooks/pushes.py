@@ -5,8 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from crowdsms.deliveries import ReportRecorder
+from crowdsms.providers.submail import SubmailWebhook
+from crowdsms.webhooks import WebhookApp
+
+if TYPE_CHECKING:
+    from crowdsms.campaign import RedisDeliveryStore
+    from crowdsms.deliveries import SQLiteDeliveryStore
 
 NOW = 1_700_000_000
 """The tests' fixed clock: 2023-11-14 22:13:20 UTC."""
@@ -67,3 +78,25 @@ def form(fields: dict[str, Any]) -> bytes:
 
 def as_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def live_submail_push(token: str, **fields: str) -> bytes:
+    """A SUBMAIL ``delivered`` push signed with :data:`SUBMAIL_KEY`, dated now (for an app on
+    the real clock); ``fields`` change or add fields (a forged copy keeps the token)."""
+    values: dict[str, Any] = {"events": "delivered", "address": "13800138000", "send_id": "s1"}
+    values.update(fields)
+    events = values.pop("events")
+    timestamp = str(int(time.time()))
+    return as_json(submail_fields(events, token=token, timestamp=timestamp, **values))
+
+
+async def post_to_new_app(
+    store: SQLiteDeliveryStore | RedisDeliveryStore, body: bytes
+) -> httpx.Response:
+    """One SUBMAIL push to a new WebhookApp (a restarted process, another worker) recording
+    into ``store``, which is its replay store too."""
+    receiver = SubmailWebhook(key=SUBMAIL_KEY)
+    app = WebhookApp(submail=receiver, on_event=ReportRecorder(store), replay=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+        return await client.post("/submail", content=body, headers=JSON)

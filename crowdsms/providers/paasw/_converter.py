@@ -228,30 +228,26 @@ def http_status_error(response: ApiResponse) -> HTTPStatusError:
     come after the gateway acted on it.
     """
     status = response.status_code
-    if status < 400:
-        return HTTPStatusError(
-            f"the gateway answered HTTP {status} (a redirect) without its usual answer",
-            status_code=status,
-            certainty=DeliveryCertainty.UNKNOWN,
-            operation=response.operation,
-            received=f"HTTP {status}, body {excerpt(response.content)}",
-            action=(
-                "The gateway may have acted on the request before redirecting: check its "
-                "delivery reports before sending again, and point base_url at the address "
-                "that answers without a redirect"
-            ),
-        )
+    redirect = status < 400
     return HTTPStatusError(
-        f"the gateway answered HTTP {status} without its usual answer",
+        f"the gateway answered HTTP {status}{' (a redirect)' if redirect else ''} without its "
+        "usual answer",
         status_code=status,
-        certainty=DeliveryCertainty.NOT_SENT,
+        certainty=DeliveryCertainty.UNKNOWN if redirect else DeliveryCertainty.NOT_SENT,
         operation=response.operation,
         received=f"HTTP {status}, body {excerpt(response.content)}",
-        action=(
-            "The request was refused before processing; check the client's base_url and "
-            "that nothing between you and the gateway (a proxy) rewrites requests"
-        ),
+        action=_REDIRECTED if redirect else _REFUSED,
     )
+
+
+_REDIRECTED = (
+    "The gateway may have acted on the request before redirecting: check its delivery reports "
+    "before sending again, and point base_url at the address that answers without a redirect"
+)
+_REFUSED = (
+    "The request was refused before processing; check the client's base_url and that nothing "
+    "between you and the gateway (a proxy) rewrites requests"
+)
 
 
 def read_answer(response: ApiResponse) -> Any:
