@@ -28,7 +28,6 @@ from crowdsms.batch import (
     read_recipients_csv,
     report_of,
 )
-from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._target import target_of
 from crowdsms.cli._app import (
     CliState,
@@ -48,6 +47,7 @@ from crowdsms.cli._app import (
 from crowdsms.cli._dry_run import Balance, DryRun, dry_run_notes, preview_tables
 from crowdsms.cli._duration import Duration, format_duration
 from crowdsms.cli._limits import per_number_option
+from crowdsms.cli._output import DeferredSink
 from crowdsms.cli._render import SendProgress, stop_notes, summary_table
 from crowdsms.cli._resume import resume_line
 from crowdsms.cli._sample import write_sample_csv
@@ -518,10 +518,11 @@ def check_output(path: Path | None) -> None:
         raise click.BadParameter(f"{target} is not writable", param_hint="--output")
 
 
-def _sink(path: Path | None) -> OutcomeSink | None:
+def _sink(path: Path | None) -> DeferredSink | None:
+    """The ``--output`` sink: it replaces the file only once the job has outcomes."""
     if path is None:
         return None
-    return JsonlSink(path) if path.suffix == ".jsonl" else CsvSink(path)
+    return DeferredSink(JsonlSink(path) if path.suffix == ".jsonl" else CsvSink(path))
 
 
 def _count_rows(path: Path) -> int:
@@ -604,12 +605,15 @@ async def run_send(job: SendJob) -> SentJob:
             )
             report: BatchReport | None = None
             error: Exception | None = None
+            sink = _sink(job.output)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_interrupts, sender, group.cancel_scope)
                 try:
                     report = await sender.send(
-                        recipients, sink=_sink(job.output), journal=job.journal, job_id=job.job_id
+                        recipients, sink=sink, journal=job.journal, job_id=job.job_id
                     )
+                    if sink is not None:
+                        await sink.finish()
                 except Exception as exc:  # raised as itself, not in an exception group
                     error = exc
                 group.cancel_scope.cancel()

@@ -401,9 +401,12 @@ def test_a_file_undecodable_mid_way_stops_cleanly_and_resumes(
     early = tmp_path / "early.csv"  # undecodable before any request: exit 2, nothing sent
     early.write_bytes(b"phone,name,code\n13800138000,a,1\n" + "13800138001,王,2\n".encode("gbk"))
     early_args = ["send", str(early), "--content", CONTENT, "--quiet", "--encoding", "utf-8"]
-    refused = crowdsms(*early_args, cwd=tmp_path, env=env)
+    (tmp_path / "kept.jsonl").write_text('{"an earlier run": true}\n')
+    refused = crowdsms(*early_args, "--output", "kept.jsonl", cwd=tmp_path, env=env)
     assert refused.returncode == 2, refused.stderr
     assert sandbox.requests("submail") == 0
+    # an earlier run's outcomes file is replaced only by a job that has outcomes
+    assert (tmp_path / "kept.jsonl").read_text() == '{"an earlier run": true}\n'
 
     first = crowdsms(*common, "--output", "first.jsonl", cwd=tmp_path, env=env)
     # some were sent: exit 1 (not 2, "nothing was sent"), the summary, how to resume
