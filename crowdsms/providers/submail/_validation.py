@@ -183,12 +183,25 @@ def check_recipients(
     recipients: object, *, placeholders: tuple[str, ...], limit: int
 ) -> list[Recipient]:
     """Check a multisend's recipients: a non-empty sequence of at most ``limit``, each
-    checked by :func:`check_recipient`."""
+    checked by :func:`check_recipient`, each number once (SUBMAIL would send a number given
+    twice twice, and charge for both)."""
     items = check_recipient_count(recipients, limit=limit)
-    return [
-        check_recipient(recipient, position=position, placeholders=placeholders)
-        for position, recipient in enumerate(items)
-    ]
+    checked: list[Recipient] = []
+    first: dict[str, int] = {}
+    for position, recipient in enumerate(items):
+        valid = check_recipient(recipient, position=position, placeholders=placeholders)
+        earlier = first.setdefault(valid.phone, position)
+        if earlier != position:
+            raise InvalidInputError(
+                f"is the same number as recipients[{earlier}] ({valid.phone} once normalized): "
+                "SUBMAIL would send it twice, and charge for both",
+                field=f"recipients[{position}].phone",
+                position=position,
+                received=repr(str(recipient.phone)[:40]),
+                action="Give each number once (a batch job skips the later ones for you)",
+            )
+        checked.append(valid)
+    return checked
 
 
 def check_recipient_count(recipients: object, *, limit: int) -> list[Recipient]:

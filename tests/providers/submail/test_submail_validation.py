@@ -151,6 +151,23 @@ async def test_multisend_bad_phone_names_position(
 
 
 @pytest.mark.asyncio
+async def test_multisend_refuses_a_number_given_twice(
+    make_client: Callable[..., AsyncSubmail],
+) -> None:
+    """SUBMAIL sends each item, so the same number twice would get two messages."""
+    recipients = [
+        Recipient("13800138000", {"name": "a"}),
+        Recipient("13900139000", {"name": "b"}),
+        Recipient("+86 138-0013-8000", {"name": "c"}),
+    ]
+    error = await multisend_error(make_client, recipients=recipients)
+    assert error.field == "recipients[2].phone"
+    assert error.position == 2
+    assert "recipients[0]" in str(error)
+    assert "twice" in str(error)
+
+
+@pytest.mark.asyncio
 async def test_multisend_missing_var_names_recipient_and_key(
     make_client: Callable[..., AsyncSubmail],
 ) -> None:
