@@ -73,7 +73,7 @@ from crowdsms.batch._journal import (
     RecordedChunk,
 )
 from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
-from crowdsms.batch._report import BatchProgress, BatchReport, Tally, with_report
+from crowdsms.batch._report import BatchProgress, BatchReport, Tally, report_of, with_report
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
 from crowdsms.batch._stop import JobStop, interrupted_outcomes, unsent_outcomes
@@ -188,9 +188,11 @@ async def run_job(
                 chunk_size=config.chunk_size,
                 concurrency=config.concurrency,
             )
-        except BaseException:
-            if sink is not None:
-                await _close_after_error(sink, job_id)
+        except BaseException as error:
+            if sink is not None and not await _close_after_error(sink, job_id):
+                stopped = report_of(error)
+                if stopped is not None:  # its last outcomes may not have been written
+                    with_report(error, attrs.evolve(stopped, sink_failed=True))
             raise
         if sink is not None:
             try:
@@ -205,9 +207,9 @@ async def run_job(
             await journal.aclose()
 
 
-async def _close_after_error(sink: OutcomeSink, job_id: str) -> None:
-    """Close ``sink`` after the job failed: a failure to close is logged, the job's error
-    stands."""
+async def _close_after_error(sink: OutcomeSink, job_id: str) -> bool:
+    """Close ``sink`` after the job failed; whether it closed. A failure to close is
+    logged; the job's error stands."""
     try:
         with anyio.CancelScope(shield=True):
             await sink.close()
@@ -218,6 +220,8 @@ async def _close_after_error(sink: OutcomeSink, job_id: str) -> None:
             type(error).__name__,
             error,
         )
+        return False
+    return True
 
 
 def _iterate(items: Any) -> Iterator[object]:
@@ -252,7 +256,6 @@ class _Job:
         """The error that halted the job (see :meth:`_halt`), raised once it has drained."""
         self._sink_failed = False
         """Whether the sink failed: outcomes are still counted, no longer written."""
-        self._sink_error: Exception | None = None
         self._progress_failed = False
         """Whether the progress callback raised: it is called no more."""
         self._items: Iterator[object] = iter(())
@@ -424,7 +427,7 @@ class _Job:
             resumed=self._journal is not None and self._journal.resumed,
             stopped=self._stop.reason,
             interrupted=self._stop.interrupted,
-            sink_failed=self._sink_failed and self._error is self._sink_error,
+            sink_failed=self._sink_failed,
         )
 
     # -- reading: one worker at a time ------------------------------------------------------
@@ -895,7 +898,6 @@ class _Job:
                             # The outcomes are still counted; requests in flight finish and
                             # are journaled, then the job raises the error.
                             self._sink_failed = True
-                            self._sink_error = error
                             self._halt(error, "the outcomes could not be written")
                 if not self._progress_failed:
                     try:

@@ -129,8 +129,9 @@ class BatchReport:
     """Sent recipients by delivery state, for those whose state is known (a resumed job
     applies the reports its journal holds)."""
     sink_failed: bool = False
-    """Whether the sink failed: the error raised with this report (:func:`report_of`) is
-    the sink's, and the outcomes from then on were counted here but not written."""
+    """Whether the sink failed: the outcomes from then on were counted here but not
+    written. The error raised with this report (:func:`report_of`) is the sink's, unless
+    another one stopped the job first (a journal on the same full disk, say)."""
 
     @property
     def complete(self) -> bool:
@@ -204,13 +205,13 @@ def report_of(error: BaseException) -> BatchReport | None:
     <crowdsms.batch.BatchSender.stop>` does: no new chunks, requests in flight finish and
     are journaled, and every recipient of a chunk read so far has its outcome, counted in
     the report and written to the sink (but after the sink's own failure). Then it raises
-    the error, which carries the job's report: its ``stopped`` says why, and
-    its ``requests`` whether this run made any (``0``: nothing was sent), its
-    ``sink_failed`` whether the error is the sink's. This holds for any :class:`Exception`
-    met once the job has started (a journal that can no longer be written, a progress
-    callback or an input that raises). ``None`` for an error raised before the job started
-    (bad arguments, a sink or journal that cannot be opened), or by a job that was
-    cancelled (Ctrl-C, a cancel scope: requests in flight are cancelled too).
+    the error, which carries the job's report: its ``stopped`` says why, its ``requests``
+    whether this run made any (``0``: nothing was sent), its ``sink_failed`` whether the
+    sink failed (the outcomes from then on are not in it). This holds for any
+    :class:`Exception` met once the job has started (a journal that can no longer be
+    written, a progress callback or an input that raises). ``None`` for an error raised
+    before the job started (bad arguments, a sink or journal that cannot be opened), or by
+    a job that was cancelled (Ctrl-C, a cancel scope: requests in flight are cancelled too).
     """
     report = getattr(error, _ATTRIBUTE, None)
     return report if isinstance(report, BatchReport) else None

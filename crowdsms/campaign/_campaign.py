@@ -22,7 +22,15 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,9 +180,7 @@ class Campaign:
                 received=describe_target(differences),
                 action=(
                     "Run its shards with the credentials and base URL it was started with. "
-                    "If the shards that ran there sent nothing (a misconfigured first worker: "
-                    "`crowdsms campaign status` counts no sent or unknown recipient), delete "
-                    "the campaign and start it again. Otherwise a new campaign sends to every "
+                    "Or start a new campaign with a new id, knowing that it sends to every "
                     "recipient again, including those this campaign already sent"
                 ),
             )
@@ -284,9 +290,15 @@ class Campaign:
         close = difflib.get_close_matches(self.campaign_id, known, n=1)
         return CampaignNotFoundError(self.campaign_id, close[0] if close else None)
 
-    async def _planned(self) -> bool:
-        """Whether the campaign's manifest is still stored (it was not deleted)."""
-        return bool(await self.redis.exists(self.manifest_key))
+    def _planned_as(self, text: bytes | str) -> Callable[[], Awaitable[bool]]:
+        """Whether the stored manifest is still ``text``, the one a shard run began with:
+        not deleted, nor deleted and created again under the same id (whose chunks a run of
+        the old campaign must not claim)."""
+
+        async def planned() -> bool:
+            return bool(await self.redis.get(self.manifest_key) == text)
+
+        return planned
 
     async def cancelled(self) -> bool:
         """Whether the campaign was cancelled (and not resumed)."""
@@ -503,7 +515,10 @@ class Campaign:
         sends the shard's recipients still ``unknown`` that long after they were sent, with
         no report confirming them, again: **at-least-once** (see :meth:`resume`).
         """
-        manifest = await self.manifest()
+        text = await self.redis.get(self.manifest_key)
+        if text is None:
+            raise await self._not_found()
+        manifest = Manifest.from_json(text)
         spec = _registry.get(manifest.provider)
         if credentials is None:
             configured = require_credentials(manifest.provider, sandbox_hint=False)
@@ -523,7 +538,7 @@ class Campaign:
             created=manifest.created,
             job_id=job_id,
             opted_out=shard_plan.opted_out,
-            planned=self._planned,
+            planned=self._planned_as(text),
         )
         async with spec.make_client(
             credentials, base_url=base_url, max_connections=manifest.concurrency

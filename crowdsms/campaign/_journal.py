@@ -255,8 +255,9 @@ class ClaimJournal:
         """Raise :class:`~crowdsms.errors.CrowdSMSError` if the campaign was deleted."""
         if self._planned is not None and not await self._call(self._planned):
             raise CrowdSMSError(
-                f"the campaign of {self.job_id!r} was deleted while this run was sending it, "
-                "and its record of what was sent went with it",
+                f"the campaign of {self.job_id!r} was deleted while this run was sending it "
+                "(and perhaps created again under its id), and its record of what was sent "
+                "went with it",
                 action=(
                     "Nothing more is sent. Delete a campaign only once its shards are done "
                     "and its report written"

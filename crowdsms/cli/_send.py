@@ -634,7 +634,7 @@ async def run_send(job: SendJob) -> SentJob:
 def _error_text(error: Exception, job: SendJob, report: BatchReport | None) -> str:
     """What stopped a job, in a sentence: the sink's error (an output that cannot be
     written; the batch layer raises it as it is, its report says so), or another one."""
-    if report is not None and report.sink_failed:
+    if report is not None and report.sink_failed and not isinstance(error, CrowdSMSError):
         return f"the outcomes could not be written to {job.output} ({error})"
     if isinstance(error, CrowdSMSError):
         return as_cli(str(error))

@@ -310,6 +310,25 @@ async def test_a_campaign_created_under_a_deleted_ones_id_starts_afresh(
 
 
 @pytest.mark.asyncio
+async def test_a_shard_run_stops_once_its_campaign_is_deleted_even_if_created_again(
+    redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    """A run of the deleted campaign must not claim the chunks of a new one of the same id
+    (they would be replayed as done by the new campaign's runs, never sent)."""
+    path, _ = write_input(tmp_path / "input.csv", 10)
+    campaign = await create(redis, path)
+    began_with = await redis.get(campaign.manifest_key)
+    assert began_with is not None
+    planned = campaign._planned_as(began_with)  # what each shard run checks
+    assert await planned()
+    await campaign.delete()
+    assert not await planned()
+    await create(redis, path)
+    assert await redis.exists(campaign.manifest_key)
+    assert not await planned()
+
+
+@pytest.mark.asyncio
 async def test_a_cancel_racing_a_delete_leaves_no_key_behind(
     redis: redis.asyncio.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
