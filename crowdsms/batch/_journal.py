@@ -482,6 +482,11 @@ def load_job_opt_outs(
     return frozenset(row[0] for row in rows)
 
 
+_UNSENT_MAY_CHANGE = frozenset({"account", "base_url"})
+"""What a job that sent nothing may change on resume (a mistyped account, a wrong host);
+never its provider, nor between the sandbox and a real provider (a rehearsal)."""
+
+
 def _may_have_sent(connection: sqlite3.Connection, job_id: str) -> bool:
     """Whether a request of the job may have reached its provider: a chunk left started, or
     one done with a recipient ``sent`` or ``unknown`` (not only failed or skipped ones)."""
@@ -518,8 +523,8 @@ def _check_settings(
 
     A target key only one side has is unknown and accepted (a journal of an earlier version
     records no target); the keys this run adds are then recorded, so later resumes are
-    checked against them. Another target is accepted, and recorded, while nothing the job
-    sent may have reached its provider (see :func:`_may_have_sent`).
+    checked against them. Another account or base URL is accepted, and recorded, while
+    nothing the job sent may have reached its provider (see :func:`_may_have_sent`).
     """
     old_chunking, old_target = _decoded(recorded)
     new_chunking, new_target = _decoded(settings)
@@ -537,7 +542,10 @@ def _check_settings(
             ),
         )
     differences = target_differences(old_target, new_target)
-    if differences and _may_have_sent(connection, job_id):
+    if differences and (
+        any(key not in _UNSENT_MAY_CHANGE for key, _, _ in differences)
+        or _may_have_sent(connection, job_id)
+    ):
         raise JournalMismatchError(
             f"job {job_id!r} cannot resume: it was recorded sending elsewhere, so the chunks "
             "recorded done would be reported sent while this provider or account never got "

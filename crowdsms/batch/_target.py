@@ -4,8 +4,9 @@ A journal's ``done`` chunks are replayed, never sent again, when the job resumes
 against another provider, another base URL or another account (a dress rehearsal against
 the sandbox resumed for real, or the reverse), the recipients of those chunks would be
 reported ``sent`` while nothing sent them there. So the journal records the job's *target*
-and a resume with a different one is refused (unless nothing the job sent may have reached
-its provider: every recipient so far failed or skipped, as under a mistyped account).
+and a resume with a different one is refused (but while nothing the job sent may have
+reached its provider, every recipient so far failed or skipped as under a mistyped account,
+another account or base URL is accepted).
 
 A target is a small mapping of non-secret texts: ``provider``, ``base_url`` (scheme, host,
 port and path only: never a user name, password or query) and ``account`` (the identity a

@@ -4,8 +4,8 @@ Some providers queue delivery reports and replies until they are pulled, and a p
 what it returns: whatever is pulled must be stored before the next pull, or it is gone.
 :func:`pull_into` stores each batch (durably) before it asks for the next one.
 
-An item the provider's client cannot read (an :class:`~crowdsms.webhooks.UnknownEvent`,
-e.g. paasw's) is removed from the queue too, but no store can keep it: it is not counted as
+An item the provider's client cannot read (an :class:`~crowdsms.webhooks.UnknownEvent`)
+is removed from the queue too, but no store can keep it: it is not counted as
 pulled, and once every batch is stored :func:`pull_into` raises
 :class:`UnreadablePulledError` carrying those items (their ``raw`` fields), so they are not
 lost without trace.
