@@ -11,6 +11,7 @@ from crowdsms.providers.submail._converter import parse_multisend_outcomes
 from crowdsms.providers.submail._requests import SubmailRequests, multisend_request
 from crowdsms.providers.submail._validation import (
     CheckedContent,
+    check_distinct,
     check_recipient,
     check_recipient_count,
     check_recipients,
@@ -157,6 +158,7 @@ class SubmailChunkSender:
         tag = self._tag if reference is None else check_tag(reference, field="reference")
         if is_checked_by(recipients, self):
             valid = check_recipient_count(recipients, limit=self.max_chunk_size)
+            check_distinct(valid)
         else:
             valid = check_recipients(
                 recipients, placeholders=self._content.placeholders, limit=self.max_chunk_size

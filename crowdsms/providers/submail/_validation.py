@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, NoReturn
 
 import attrs
@@ -25,6 +25,7 @@ __all__ = [
     "MAX_TAG_CHARS",
     "CheckedContent",
     "check_content",
+    "check_distinct",
     "check_recipient",
     "check_recipient_count",
     "check_recipients",
@@ -186,22 +187,31 @@ def check_recipients(
     checked by :func:`check_recipient`, each number once (SUBMAIL would send a number given
     twice twice, and charge for both)."""
     items = check_recipient_count(recipients, limit=limit)
-    checked: list[Recipient] = []
+    checked = [
+        check_recipient(recipient, position=position, placeholders=placeholders)
+        for position, recipient in enumerate(items)
+    ]
+    check_distinct(checked)
+    return checked
+
+
+def check_distinct(recipients: Sequence[Recipient]) -> None:
+    """Refuse a multisend naming a number twice (checked numbers: SUBMAIL would send it
+    twice, and charge for both)."""
+    if len({recipient.phone for recipient in recipients}) == len(recipients):
+        return
     first: dict[str, int] = {}
-    for position, recipient in enumerate(items):
-        valid = check_recipient(recipient, position=position, placeholders=placeholders)
-        earlier = first.setdefault(valid.phone, position)
+    for position, recipient in enumerate(recipients):
+        earlier = first.setdefault(recipient.phone, position)
         if earlier != position:
             raise InvalidInputError(
-                f"is the same number as recipients[{earlier}] ({valid.phone} once normalized): "
-                "SUBMAIL would send it twice, and charge for both",
+                f"is the same number as recipients[{earlier}] ({recipient.phone} once "
+                "normalized): SUBMAIL would send it twice, and charge for both",
                 field=f"recipients[{position}].phone",
                 position=position,
-                received=repr(str(recipient.phone)[:40]),
+                received=repr(recipient.phone),
                 action="Give each number once (a batch job skips the later ones for you)",
             )
-        checked.append(valid)
-    return checked
 
 
 def check_recipient_count(recipients: object, *, limit: int) -> list[Recipient]:
