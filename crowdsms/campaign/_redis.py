@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import logging
 import math
 import re
@@ -96,6 +97,7 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
     # turn "not durable yet" into a timeout, and send the write again.
     options.setdefault("socket_timeout", SOCKET_TIMEOUT)
     try:
+        _check_bracketed_host(rest)
         client = redis.asyncio.Redis.from_url(url, **options)
         # redis-py passes a query's unknown names to each connection it makes: build one now
         # (it does not connect) so that they fail here, not at the first command.
@@ -111,6 +113,18 @@ def connect(url: str, **options: Any) -> redis.asyncio.Redis:
             ),
         ) from None  # the error's context holds the URL, password and all
     return client
+
+
+def _check_bracketed_host(rest: str) -> None:
+    """Raise ``ValueError`` if the URL's host is in brackets but no IPv6 address (Python
+    3.11 and later refuse it while parsing; 3.10 would try to connect to it)."""
+    netloc = rest.partition("/")[0].rpartition("@")[2]
+    if netloc.startswith("["):
+        host = netloc[1 : netloc.find("]")] if "]" in netloc else netloc[1:]
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            raise ValueError(f"{host!r} does not appear to be an IPv4 or IPv6 address") from None
 
 
 _QUERY_SECRET = re.compile(r"([?&](?:password|username)=)[^&#]*", re.IGNORECASE)
