@@ -20,7 +20,11 @@ from crowdsms.deliveries import (
 )
 from crowdsms.errors import InvalidInputError
 from crowdsms.webhooks import DeliveryEvent, DeliveryOutcome, PushState, ReplyEvent
-from tests.webhooks.pushes import live_submail_push, post_to_new_app
+from tests.webhooks.pushes import (
+    check_a_captured_push_is_not_handled_again,
+    live_submail_push,
+    post_to_new_app,
+)
 
 WORDS = OptOutWords()
 
@@ -275,13 +279,6 @@ async def test_a_captured_push_is_not_handled_again_by_another_worker(redis_url:
         await first.aclose()  # the process stops
     worker = await RedisDeliveryStore.connect(redis_url)
     try:
-        again = await post_to_new_app(worker, live_submail_push("tok-1"))
-        forged = live_submail_push("tok-1", events="mo", address="13900009999", content="T")
-        replayed = await post_to_new_app(worker, forged)
-        assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
-        assert replayed.status_code == 200
-        assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
-        assert await worker.replies() == []
-        assert [r.phone for r in await worker.reports(since=0)] == ["13800138000"]
+        await check_a_captured_push_is_not_handled_again(worker, worker)
     finally:
         await worker.aclose()

@@ -20,6 +20,7 @@ from crowdsms.webhooks import WebhookApp
 from tests.webhooks.pushes import (
     JSON,
     SUBMAIL_KEY,
+    check_a_captured_push_is_not_handled_again,
     live_submail_push,
     post_to_new_app,
     submail_signature,
@@ -39,16 +40,7 @@ async def test_a_captured_push_is_not_handled_after_a_restart_or_by_another_work
 
     restarted, worker = await SQLiteDeliveryStore.open(path), await SQLiteDeliveryStore.open(path)
     try:
-        again = await post_to_new_app(restarted, live_submail_push("tok-1"))
-        forged = live_submail_push(
-            "tok-1", events="mo", address="13900009999", content="T", send_id=""
-        )
-        replayed = await post_to_new_app(worker, forged)
-        assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
-        assert replayed.status_code == 200
-        assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
-        assert await worker.replies() == []
-        assert [r.phone for r in await worker.reports(since=0)] == ["13800138000"]
+        await check_a_captured_push_is_not_handled_again(restarted, worker)
     finally:
         await restarted.aclose()
         await worker.aclose()

@@ -100,3 +100,20 @@ async def post_to_new_app(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
         return await client.post("/submail", content=body, headers=JSON)
+
+
+async def check_a_captured_push_is_not_handled_again(
+    restarted: SQLiteDeliveryStore | RedisDeliveryStore,
+    worker: SQLiteDeliveryStore | RedisDeliveryStore,
+) -> None:
+    """After push ``tok-1`` was handled on a store: its copy to ``restarted`` is only
+    acknowledged, and a forged copy (same token, a ``mo`` "T" from another number) to
+    ``worker`` is never handled: no opt-out, no reply, one report."""
+    again = await post_to_new_app(restarted, live_submail_push("tok-1"))
+    forged = live_submail_push("tok-1", events="mo", address="13900009999", content="T")
+    replayed = await post_to_new_app(worker, forged)
+    assert (again.status_code, again.text) == (200, "success")  # acknowledged, not handled
+    assert replayed.status_code == 200
+    assert await worker.opted_out() == frozenset()  # the forged "T" was never handled
+    assert await worker.replies() == []
+    assert [report.phone for report in await worker.reports(since=0)] == ["13800138000"]
