@@ -238,6 +238,10 @@ class Dispatcher:
         self._retry = retry
         self._runtime = runtime
         self._tally = tally
+        self.requested: set[int] = set()
+        """The chunks whose request this run has begun, and whose send has not returned: a
+        chunk not in it when its send raised was never requested by this run (the job
+        removes each chunk once its send returns or raised)."""
 
     @observe_chunk
     async def send(
@@ -303,6 +307,7 @@ class Dispatcher:
                         return self._stopped(block, ambiguous)
                     started = True
                 generation = self._control.generation
+                self.requested.add(index)
                 outcome = await self._attempt(block, key, reference)
             finally:
                 limiter.release()
@@ -349,6 +354,8 @@ class Dispatcher:
                 delay,
             )
             self._tally.retries += 1
+            if ambiguous is None:
+                self.requested.discard(index)  # no request of this run may have reached it
             if states is not None and ambiguous is None and block.earlier is None:
                 # Provably not sent: while waiting, the chunk is pending again, so a crash
                 # during the wait sends it instead of making its recipients unknown. A keyed

@@ -76,7 +76,12 @@ from crowdsms.batch._limited import NUMBER_LIMITED, ChunkLimits
 from crowdsms.batch._report import BatchProgress, BatchReport, Tally, report_of, with_report
 from crowdsms.batch._screen import Screener, input_phone_of
 from crowdsms.batch._sinks import OutcomeSink
-from crowdsms.batch._stop import JobStop, interrupted_outcomes, unsent_outcomes
+from crowdsms.batch._stop import (
+    JobStop,
+    interrupted_outcomes,
+    not_sent_outcomes,
+    unsent_outcomes,
+)
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import CrowdSMSError
 from crowdsms.limits import NumberLimiting
@@ -623,13 +628,26 @@ class _Job:
             self._error = error
         self._stop.halt(f"{reason} ({detail})")
 
-    def _broken_off(self, block: Block, error: Exception) -> list[RecipientOutcome]:
+    def _broken_off(
+        self, block: Block, error: Exception, *, requested: bool
+    ) -> list[RecipientOutcome]:
         """The outcomes of ``block`` when sending it raised ``error`` (not the chunk
-        sender's, which makes outcomes): ``unknown``, as the request may have been made;
-        the journal keeps the chunk as it last had it."""
+        sender's, which makes outcomes); the journal keeps the chunk as it last had it.
+
+        ``unknown`` if this run had begun its request (``requested``), or an earlier run's
+        may have reached the provider; otherwise ``failed`` (not sent), as the journal has it
+        pending: a spend cap's, a limiter's or a rate store's error before the request, say.
+        A resumed job sends those, and only those.
+        """
+        what = f"sending chunk {block.chunk_index} of job {self._job_id!r} raised " + (
+            f"{type(error).__name__} ({str(error)[:200]})"
+        )
+        if not requested:
+            if block.earlier is not None:  # an earlier run's request may have reached it
+                return list(block.earlier)
+            return not_sent_outcomes(block.recipients, f"{what} before its request was made")
         message = (
-            f"sending chunk {block.chunk_index} of job {self._job_id!r} raised "
-            f"{type(error).__name__} ({str(error)[:200]}); the request may have been made. "
+            f"{what}; the request may have been made. "
             "Check the provider's delivery reports before sending these recipients again"
         )
         return [
@@ -822,6 +840,7 @@ class _Job:
             if work is None:
                 return
             block, key, resend = work
+            requested = self._dispatcher.requested
             try:
                 await self._send_block(block, key, resend)
             except Exception as error:
@@ -830,8 +849,11 @@ class _Job:
                         merged = resend.states.merged
                         block.finish(merged if merged is not None else resend.states.previous)
                     else:
-                        block.finish(self._broken_off(block, error))
+                        block.finish(
+                            self._broken_off(block, error, requested=block.chunk_index in requested)
+                        )
                 self._halt(error, f"sending chunk {block.chunk_index} failed")
+            requested.discard(cast(int, block.chunk_index))
             await self._emit_ready()
 
     async def _send_block(self, block: Block, key: str | None, resend: Resend | None) -> None:

@@ -13,7 +13,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from crowdsms.batch import BatchOutcome, BatchProgress, BatchSender, report_of
+from crowdsms.batch import NOT_SENT, BatchOutcome, BatchProgress, BatchSender, report_of
 from crowdsms.batch._journal import Journal, JournalError
 from crowdsms.outcomes import OutcomeStatus, Recipient, RecipientOutcome
 
@@ -188,3 +188,82 @@ async def test_an_input_that_raises_halts_with_the_report(
     _, resumed = await run(again, journal=journal)
     assert (resumed.sent, resumed.unknown) == (COUNT, 0)
     assert len(set(fake.phones_received()) & set(again.phones_received())) == 0
+
+
+class PaceStoreDown:
+    """A shared pace whose store goes away: ``acquire`` raises from its ``fail_at``-th call
+    on, and ``recovered`` raises once ``recovery_fails`` (after the request it follows)."""
+
+    rate = 100.0
+
+    def __init__(self, *, fail_at: int | None = None, recovery_fails: bool = False) -> None:
+        self.acquired = 0
+        self._fail_at = fail_at
+        self._recovery_fails = recovery_fails
+        self._slowed = False
+
+    async def acquire(self, n: int = 1) -> object:
+        self.acquired += 1
+        if self._fail_at is not None and self.acquired >= self._fail_at:
+            raise ConnectionError("the rate store went away")
+        return type("Permit", (), {"rate": 50.0 if self._slowed else 100.0})()
+
+    async def slow_down(
+        self, factor: float = 0.5, *, retry_after: float | None = None, permit: object = None
+    ) -> bool:
+        self._slowed = True
+        return True
+
+    async def recovered(self) -> float:
+        if self._recovery_fails:
+            raise ConnectionError("the rate store went away")
+        self._slowed = False
+        return 100.0
+
+
+@pytest.mark.anyio
+async def test_a_chunk_that_fails_before_its_request_is_reported_not_sent_and_resent_on_resume(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    fake = FakeChunkSender(max_chunk_size=10)
+    outcomes: list[BatchOutcome] = []
+    sender = sender_for(fake, 1, shared_pace=PaceStoreDown(fail_at=3))
+    with pytest.raises(ConnectionError, match="rate store") as raised:
+        await sender.send(recipients(COUNT), sink=outcomes.append, journal=journal, job_id="job-1")
+    report = report_of(raised.value)
+    assert report is not None
+    assert (report.requests, report.sent, report.unknown) == (2, 20, 0)
+    chunk_2 = outcomes[20:30]
+    assert {(o.status, o.outcome.code) for o in chunk_2} == {(OutcomeStatus.FAILED, NOT_SENT)}
+    assert "before its request was made" in (chunk_2[0].outcome.message or "")
+    assert len(outcomes) == 30  # each recipient read has its one outcome; no more is read
+    again = FakeChunkSender(max_chunk_size=10)
+    _, resumed = await run(again, journal=journal)
+    assert (resumed.sent, resumed.unknown) == (COUNT, 0)
+    assert len(again.calls) == 8  # chunks 2-9, as this run's output said: not sent
+    assert not set(fake.phones_received()) & set(again.phones_received())
+
+
+@pytest.mark.anyio
+async def test_a_chunk_whose_send_raised_after_its_request_stays_unknown(tmp_path: Path) -> None:
+    from crowdsms.errors import RateLimitedError
+
+    async def script(call: Call, chunk: Sequence[Recipient]) -> Sequence[RecipientOutcome]:
+        if call.number == 0:
+            raise RateLimitedError("slow down", status_code=429, retry_after=0.5)
+        return [sent(recipient) for recipient in chunk]
+
+    fake = FakeChunkSender(max_chunk_size=10, script=script)
+    outcomes: list[BatchOutcome] = []
+    sender = sender_for(fake, 1, shared_pace=PaceStoreDown(recovery_fails=True))
+    with pytest.raises(ConnectionError, match="rate store") as raised:
+        await sender.send(
+            recipients(COUNT), sink=outcomes.append, journal=tmp_path / "j.sqlite", job_id="job-1"
+        )
+    report = report_of(raised.value)
+    assert report is not None
+    assert len(fake.calls) == 2  # the 429, then the request that went through
+    chunk_0 = outcomes[:10]
+    assert {o.status for o in chunk_0} == {OutcomeStatus.UNKNOWN}
+    assert "the request may have been made" in (chunk_0[0].outcome.message or "")
