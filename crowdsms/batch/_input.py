@@ -419,9 +419,11 @@ def read_recipients_csv(
     return _rows(source, header, phone_index, pairs, skip_short=short_rows == "skip")
 
 
-def _short_row(
+def short_row(
     phone: str, row: Sequence[str], header: Sequence[str], pairs: Sequence[tuple[str, int]]
 ) -> PreSkipped:
+    """The :class:`PreSkipped` (code :data:`SHORT_ROW`) of a ``row`` too short to give
+    each variable of ``pairs`` (name, field index) its value; ``header`` names the fields."""
     missing = [header[index] for _, index in pairs if index >= len(row)]
     names = ", ".join(repr(name) for name in missing)
     return PreSkipped(
@@ -459,7 +461,7 @@ def _rows(
                 continue
             phone = row[phone_index] if phone_index < len(row) else ""
             if len(row) < needed:
-                yield _short_row(phone, row, header, pairs)
+                yield short_row(phone, row, header, pairs)
             else:
                 yield Recipient(phone, {var: row[i] if i < len(row) else "" for var, i in pairs})
             yielded[0] += 1

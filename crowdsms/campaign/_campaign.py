@@ -42,7 +42,13 @@ import redis.exceptions
 from crowdsms._credentials import require_credentials
 from crowdsms._transport.backends import aiohttp_installed
 from crowdsms._transport.connections import shared_ssl_context
-from crowdsms.batch import BatchOutcome, BatchReport, BatchSender, JournalMismatchError
+from crowdsms.batch import (
+    BatchOutcome,
+    BatchReport,
+    BatchSender,
+    JournalMismatchError,
+    ShortRows,
+)
 from crowdsms.batch._target import describe_target, target_differences
 from crowdsms.campaign._claims import ClaimStore
 from crowdsms.campaign._deliveries import RedisDeliveryStore
@@ -324,6 +330,7 @@ class Campaign:
         lease: float = DEFAULT_LEASE,
         honour_opt_outs: bool = True,
         per_number: NumberLimits | None = None,
+        short_rows: ShortRows = "empty",
     ) -> Campaign:
         """Plan the input and store the manifest; the same id again keeps the first plan.
 
@@ -332,6 +339,12 @@ class Campaign:
         shared file; it costs Redis memory). Submitting a campaign twice is harmless: the
         second submission finds the manifest and the claims of the first, and sends nothing
         that was claimed.
+
+        ``short_rows`` says what a row of ``path`` with fewer fields than the header
+        becomes: empty values for the variables it lacks (``"empty"``, as
+        :func:`~crowdsms.batch.read_recipients_csv` does by default), or ``skipped`` with
+        code ``short_row`` (``"skip"``, as the command line does). Every worker reads the
+        rows the same way: the choice is part of the plan.
 
         Numbers on the store's suppression list now (:attr:`deliveries`: they replied "stop")
         are skipped with code ``opted_out``, by every run of every shard, even if they opt
@@ -384,6 +397,7 @@ class Campaign:
                 shard_rows=shard_rows,
                 encoding=encoding,
                 suppressed=suppressed,
+                short_rows=short_rows,
             )
         manifest = Manifest(
             campaign_id=campaign_id,

@@ -13,6 +13,7 @@ and cuts the same chunks. Rows are one line each (a quoted value may not span li
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -32,6 +33,7 @@ from typing import Any
 import attrs
 
 from crowdsms.batch import detect_encoding
+from crowdsms.batch._input import ShortRows, short_row
 from crowdsms.batch._screen import SeenPhones
 from crowdsms.deliveries._reports import report_phone
 from crowdsms.errors import InvalidInputError
@@ -73,6 +75,9 @@ class CampaignPlan:
     rows_key: str | None = None
     """For recipients pushed by the coordinator: the Redis key prefix of each shard's rows
     (``{rows_key}:{shard}``, a list of JSON ``[phone, vars]``); ``None`` for a file."""
+    skip_short_rows: bool = False
+    """Whether a row of the file with fewer fields than a variable's column needs is skipped
+    (code ``short_row``) rather than sent with empty values (``short_rows="skip"``)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the manifest stored in Redis)."""
@@ -110,6 +115,7 @@ class CampaignPlan:
             rows=data["rows"],
             shards=shards,
             rows_key=data.get("rows_key"),
+            skip_short_rows=bool(data.get("skip_short_rows", False)),
         )
 
 
@@ -137,6 +143,25 @@ def _recipient(fields: Sequence[str], plan: CampaignPlan, index: Mapping[str, in
     return Recipient(phone, variables)
 
 
+class _Rows:
+    """Reads a file's rows for ``plan``: recipients, or short rows skipped if it says so."""
+
+    def __init__(self, plan: CampaignPlan) -> None:
+        self._plan = plan
+        self._index = {name: i for i, name in enumerate(plan.header)}
+        self._pairs = [(name, self._index[column]) for column, name in plan.var_columns.items()]
+        needed = max((i for _, i in self._pairs), default=-1) + 1
+        self._needed = needed if plan.skip_short_rows else 0
+
+    def item(self, fields: Sequence[str]) -> Recipient | PreSkipped:
+        """The row's recipient, or its :class:`PreSkipped` if it is short and skipped."""
+        if len(fields) < self._needed:
+            phone_at = self._index[self._plan.phone_column]
+            phone = fields[phone_at] if phone_at < len(fields) else ""
+            return short_row(phone, fields, self._plan.header, self._pairs)
+        return _recipient(fields, self._plan, self._index)
+
+
 def plan_input(
     path: str | Path,
     *,
@@ -146,9 +171,22 @@ def plan_input(
     shard_rows: int,
     encoding: str | None = None,
     suppressed: Collection[str] = frozenset(),
+    short_rows: ShortRows = "empty",
 ) -> CampaignPlan:
     """Read the input once; cut it into shards of ``shard_rows`` rows; find duplicates and
-    the numbers in ``suppressed`` (the suppression list, numbers as reports give them)."""
+    the numbers in ``suppressed`` (the suppression list, numbers as reports give them).
+
+    ``short_rows`` is what a row with fewer fields than the header becomes, as in
+    :func:`~crowdsms.batch.read_recipients_csv`: empty values (``"empty"``), or skipped
+    with code ``short_row`` (``"skip"``); a skipped row is no first occurrence of its
+    number, so a later row of that number is sent."""
+    if short_rows not in ("empty", "skip"):
+        raise InvalidInputError(
+            "short_rows must be 'empty' or 'skip'",
+            field="short_rows",
+            received=repr(short_rows)[:40],
+            action="Pass short_rows='skip' to skip a row that lacks a variable's field",
+        )
     path = str(path)
     encoding = encoding or detect_encoding(path)
     if encoding == "utf-8":
@@ -177,12 +215,12 @@ def plan_input(
         var_columns=dict(var_columns),
         rows=0,
         shards=(),
+        skip_short_rows=short_rows == "skip",
     )
-    index = {name: i for i, name in enumerate(header)}
-    items = ((offset, _recipient(fields, plan, index)) for offset, fields in lines)
+    rows = _Rows(plan)
     planner = _Planner(validate, shard_rows, suppressed)
-    for offset, recipient in items:
-        planner.add(offset, recipient)
+    for offset, fields in lines:
+        planner.add(offset, rows.item(fields))
     return attrs.evolve(plan, rows=planner.position, shards=planner.finish())
 
 
@@ -209,8 +247,9 @@ class _Planner:
         """The index of the shard the last row went to."""
         return int(self._current["index"]) if self._current is not None else 0
 
-    def add(self, offset: int, recipient: Recipient) -> None:
-        """Plan one row (``offset``: its byte offset in the file, or -1)."""
+    def add(self, offset: int, recipient: Recipient | PreSkipped) -> None:
+        """Plan one row (``offset``: its byte offset in the file, or -1); a skipped row
+        (:class:`PreSkipped`) takes its place in its shard and nothing else."""
         current = self._current
         if current is None or current["rows"] == self._shard_rows:
             if current is not None:
@@ -223,10 +262,11 @@ class _Planner:
                 "duplicates": {},
                 "opted_out": {},
             }
-        try:
-            valid: Recipient | None = self._validate(recipient, position=self.position)
-        except InvalidInputError:
-            valid = None  # the shard's own batch job skips it as invalid
+        valid: Recipient | None = None
+        if isinstance(recipient, Recipient):
+            # An invalid number (None here) is skipped by the shard's own batch job.
+            with contextlib.suppress(InvalidInputError):
+                valid = self._validate(recipient, position=self.position)
         if valid is not None:
             earlier = self._seen.first_position(valid.phone, self.position)
             if earlier is not None and earlier < current["first_position"]:
@@ -329,9 +369,10 @@ async def shard_rows(
                 yield _judged(Recipient(phone, variables), position, shard)
                 position += 1
         return
-    index = {name: i for i, name in enumerate(plan.header)}
+    rows = _Rows(plan)
     for _, fields in _lines(plan.path, plan.encoding, shard.offset):
         if position >= end:
             return
-        yield _judged(_recipient(fields, plan, index), position, shard)
+        item = rows.item(fields)
+        yield _judged(item, position, shard) if isinstance(item, Recipient) else item
         position += 1

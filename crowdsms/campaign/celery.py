@@ -44,6 +44,7 @@ from typing import Any
 import anyio
 import celery.signals
 
+from crowdsms.batch import ShortRows
 from crowdsms.campaign._campaign import DEFAULT_SHARD_ROWS, Campaign, load_transport
 from crowdsms.campaign._journal import DEFAULT_LEASE, STORE_ERRORS
 from crowdsms.campaign._redis import connect
@@ -178,13 +179,15 @@ def start(
     lease: float = DEFAULT_LEASE,
     honour_opt_outs: bool = True,
     per_number: NumberLimits | None = None,
+    short_rows: ShortRows = "empty",
 ) -> str:
     """Plan the campaign (once: the same id again keeps its plan) and queue its shards.
 
     Returns the campaign id. Shards already done are not queued again, so calling it again
     after a crash, or after :meth:`Campaign.resume`, continues the campaign. Numbers that
     opted out are skipped unless ``honour_opt_outs=False``; ``per_number`` counts each
-    number's messages in the store (see :meth:`Campaign.create` for both).
+    number's messages in the store; ``short_rows="skip"`` skips a row that lacks a
+    variable's field (see :meth:`Campaign.create` for all three).
     """
     url = _store_url(app, store)
 
@@ -207,6 +210,7 @@ def start(
                 lease=lease,
                 honour_opt_outs=honour_opt_outs,
                 per_number=per_number,
+                short_rows=short_rows,
             )
             return await campaign.resume()
         finally:

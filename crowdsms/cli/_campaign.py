@@ -284,6 +284,7 @@ def start(
             per_number=per_number,
             encoding=chosen.encoding,
             honour_opt_outs=not ignore_opt_outs,
+            short_rows="skip",  # as `send` does: never a blank where a value should be
         )
     console.print(f"campaign {campaign_id} started")
     notes.print(f"Follow it with: crowdsms campaign status {campaign_id}")

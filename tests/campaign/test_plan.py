@@ -57,3 +57,50 @@ def test_a_missing_column_is_refused(tmp_path: Path) -> None:
     path.write_text("mobile,name\n13800138000,a\n")
     with pytest.raises(InvalidInputError, match="no column 'phone'"):
         plan_input(path, phone_column="phone", var_columns={}, validate=validate, shard_rows=5)
+
+
+@pytest.mark.parametrize("short_rows", ["empty", "skip"])
+def test_a_short_row_is_read_as_the_plan_says_by_every_shard(
+    tmp_path: Path, short_rows: str
+) -> None:
+    path = tmp_path / "input.csv"
+    # row 1 lacks its name; row 4 (shard 1) repeats its number, complete
+    path.write_text(
+        "phone,name\n13800000000,a\n13800000001\n13800000002,c\n13800000003,d\n13800000001,e\n"
+    )
+    plan = plan_input(
+        path,
+        phone_column="phone",
+        var_columns={"name": "name"},
+        validate=validate,
+        shard_rows=3,
+        short_rows=short_rows,  # type: ignore[arg-type]
+    )
+    again = plan.from_json(plan.to_json())  # as a worker reads the manifest
+    read = [item for shard in again.shards for item in rows_of(again, shard)]
+    assert len(read) == 5
+    if short_rows == "empty":
+        assert read[1] == Recipient("13800000001", {"name": ""})
+        assert isinstance(read[4], PreSkipped)  # its number came first in shard 0
+        assert read[4].code == "duplicate"
+    else:
+        assert isinstance(read[1], PreSkipped)
+        assert (read[1].phone, read[1].code) == ("13800000001", "short_row")
+        assert "no value for 'name'" in read[1].message
+        # the skipped row was no first occurrence: the complete one later is sent
+        assert read[4] == Recipient("13800000001", {"name": "e"})
+    assert plan.shards[1].duplicates == ({} if short_rows == "skip" else {4: 1})
+
+
+def test_an_unknown_short_rows_choice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "input.csv"
+    path.write_text("phone\n13800138000\n")
+    with pytest.raises(InvalidInputError, match="short_rows must be"):
+        plan_input(
+            path,
+            phone_column="phone",
+            var_columns={},
+            validate=validate,
+            shard_rows=5,
+            short_rows="drop",  # type: ignore[arg-type]
+        )
