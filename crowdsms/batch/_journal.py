@@ -43,7 +43,7 @@ import anyio.to_thread
 import attrs
 
 from crowdsms.batch._spend_store import SpendStore
-from crowdsms.batch._target import describe_target, target_differences
+from crowdsms.batch._target import UNSENT_MAY_CHANGE, describe_target, target_differences
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import load_opt_outs, load_reports, prepare_connection
@@ -482,11 +482,6 @@ def load_job_opt_outs(
     return frozenset(row[0] for row in rows)
 
 
-_UNSENT_MAY_CHANGE = frozenset({"account", "base_url"})
-"""What a job that sent nothing may change on resume (a mistyped account, a wrong host);
-never its provider, nor between the sandbox and a real provider (a rehearsal)."""
-
-
 def _may_have_sent(connection: sqlite3.Connection, job_id: str) -> bool:
     """Whether a request of the job may have reached its provider: a chunk left started, or
     one done with a recipient ``sent`` or ``unknown`` (not only failed or skipped ones)."""
@@ -543,7 +538,7 @@ def _check_settings(
         )
     differences = target_differences(old_target, new_target)
     if differences and (
-        any(key not in _UNSENT_MAY_CHANGE for key, _, _ in differences)
+        any(key not in UNSENT_MAY_CHANGE for key, _, _ in differences)
         or _may_have_sent(connection, job_id)
     ):
         raise JournalMismatchError(

@@ -27,6 +27,7 @@ import httpx
 from crowdsms.errors import InvalidInputError
 
 __all__ = [
+    "UNSENT_MAY_CHANGE",
     "Target",
     "check_target",
     "describe_target",
@@ -37,6 +38,10 @@ __all__ = [
 
 Target = Mapping[str, str]
 """Where a job sends: ``{"provider": ..., "base_url": ..., "account": ...}``."""
+
+UNSENT_MAY_CHANGE = frozenset({"account", "base_url"})
+"""What a job (or campaign) that sent nothing may change: a mistyped account, a wrong host;
+never its provider, nor between the sandbox and a real provider (a rehearsal)."""
 
 _MAX_LENGTH = 200
 

@@ -49,8 +49,9 @@ from crowdsms.batch import (
     JournalMismatchError,
     ShortRows,
 )
-from crowdsms.batch._target import describe_target, target_differences
+from crowdsms.batch._target import UNSENT_MAY_CHANGE, describe_target, target_differences
 from crowdsms.campaign._claims import ClaimStore
+from crowdsms.campaign._codec import decode_outcomes
 from crowdsms.campaign._deliveries import RedisDeliveryStore
 from crowdsms.campaign._journal import DEFAULT_LEASE, ClaimJournal
 from crowdsms.campaign._limiter import SharedRateLimiter
@@ -79,7 +80,7 @@ from crowdsms.deliveries._summary import DeliverySummary
 from crowdsms.errors import ConfigurationError, InvalidInputError
 from crowdsms.limits import NumberLimits
 from crowdsms.limits._windows import check_limits
-from crowdsms.outcomes import ChunkSender, PreSkipped, Recipient
+from crowdsms.outcomes import ChunkSender, OutcomeStatus, PreSkipped, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.webhooks._events import Event
@@ -161,12 +162,17 @@ class Campaign:
         secret), recorded by the first shard that runs."""
         return f"{self._base}:target"
 
-    async def _check_target(self, target: Mapping[str, str] | None) -> None:
+    async def _check_target(self, target: Mapping[str, str] | None, manifest: Manifest) -> None:
         """Record where the campaign sends, or refuse a shard that would send elsewhere.
 
         A claim recorded done is never sent again: run against another base URL or account
         (a sandbox, then the real provider), its recipients would be reported sent while
         the provider never got them. A key one side lacks is unknown and accepted.
+
+        The target stays as recorded even when nothing the campaign sent may have reached
+        a provider (a first worker with a mistyped account): another worker may still be
+        sending with it between two claims. The error then says so, and that deleting the
+        campaign and starting it again sends nothing twice.
         """
         if target is None:
             return
@@ -178,18 +184,58 @@ class Campaign:
         except ValueError:
             recorded = None
         differences = target_differences(recorded if isinstance(recorded, dict) else None, target)
-        if differences:
-            raise JournalMismatchError(
-                f"campaign {self.campaign_id!r} cannot run here: its shards were run sending "
-                "elsewhere, so the chunks recorded done would be reported sent while this "
-                "provider or account never got them",
-                received=describe_target(differences),
-                action=(
-                    "Run its shards with the credentials and base URL it was started with. "
-                    "Or start a new campaign with a new id, knowing that it sends to every "
-                    "recipient again, including those this campaign already sent"
-                ),
+        if not differences:
+            return
+        action = (
+            "Run its shards with the credentials and base URL it was started with. "
+            "Or start a new campaign with a new id, knowing that it sends to every "
+            "recipient again, including those this campaign already sent"
+        )
+        if all(key in UNSENT_MAY_CHANGE for key, _, _ in differences) and not (
+            await self._may_have_sent(manifest)
+        ):
+            action = (
+                "Nothing this campaign sent may have reached a provider: no chunk is being "
+                "sent, and every recipient so far failed or was skipped (a mistyped account, "
+                "say). Stop the workers that run it with the old settings, delete it "
+                f"(crowdsms campaign delete {self.campaign_id}) and start it again with "
+                "these credentials: that sends nothing twice"
             )
+        raise JournalMismatchError(
+            f"campaign {self.campaign_id!r} cannot run here: its shards were run sending "
+            "elsewhere, so the chunks recorded done would be reported sent while this "
+            "provider or account never got them",
+            received=describe_target(differences),
+            action=action,
+        )
+
+    async def _may_have_sent(self, manifest: Manifest) -> bool:
+        """Whether a request of the campaign may have reached its provider: a chunk held
+        (being sent) or expired now, or one done with a recipient ``sent`` or ``unknown``
+        or resent. Scans the claims: only for a shard refused for its target."""
+        mode = Durability.VOLATILE  # reading needs no durability
+        escaped = _glob_literal(self.campaign_id)
+        for shard in manifest.plan.shards:
+            store = self.claims(shard.index, mode)
+            counts = await store.counts()
+            if counts.started or counts.expired:
+                return True
+            if not counts.done:
+                continue
+            pattern = f"{self._prefix}:campaign:{{{escaped}/{shard.index}}}:chunk:*"
+            async for key in self.redis.scan_iter(pattern, count=1000):
+                text = key.decode() if isinstance(key, bytes) else str(key)
+                record = await store.chunk(int(text.rsplit(":", 1)[1]))
+                if record is None:
+                    continue
+                if record.state != "done" or record.stored is None or record.resends:
+                    return True
+                if any(
+                    outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
+                    for outcome in decode_outcomes(record.stored)
+                ):
+                    return True
+        return False
 
     @property
     def cancel_key(self) -> str:
@@ -576,7 +622,7 @@ class Campaign:
                 resend_unconfirmed_after=resend_unconfirmed_after,
                 number_limiter=self.number_limiter(manifest, credentials),
             )
-            await self._check_target(sender.config.target)
+            await self._check_target(sender.config.target, manifest)
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_cancel, sender, group.cancel_scope)
                 report = await sender.send(

@@ -48,3 +48,50 @@ async def test_a_shard_run_against_another_base_url_is_refused(
         assert (await campaign.status()).done
         await campaign.delete()
         assert not await redis.exists(campaign.target_key)
+
+
+@pytest.mark.asyncio
+async def test_a_first_worker_that_sent_nothing_is_named_and_deleting_the_campaign_is_safe(
+    redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 200)
+    campaign = await create(redis, path, shard_rows=100, chunk_size=20)
+    with serve_in_thread() as provider:
+        right = provider.credentials("submail")
+        mistyped = {**right, "app_id": right["app_id"] + "9"}
+        base_url = provider.base_url("submail")
+        # The first worker's account does not exist: the provider refuses its first chunk,
+        # which stops the shard (an error every chunk would get); nothing was sent.
+        report = await campaign.run_shard(0, credentials=mistyped, base_url=base_url)
+        assert (report.sent, report.unknown, report.stopped is not None) == (0, 0, True)
+
+        with pytest.raises(JournalMismatchError, match="sending elsewhere") as info:
+            await campaign.run_shard(0, credentials=right, base_url=base_url)
+        message = str(info.value)
+        assert "Nothing this campaign sent may have reached a provider" in message
+        assert "crowdsms campaign delete promo" in message
+        assert right["app_key"] not in message
+
+        await campaign.delete()
+        campaign = await create(redis, path, shard_rows=100, chunk_size=20)
+        for shard in (0, 1):
+            await campaign.run_shard(shard, credentials=right, base_url=base_url)
+        assert (await campaign.status()).done
+        phones = [entry.phone for entry in provider.ledger.entries()]
+        assert len(phones) == len(set(phones)) > 0
+
+
+@pytest.mark.asyncio
+async def test_a_first_worker_that_sent_something_is_not_called_harmless(
+    redis: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    path, _ = write_input(tmp_path / "input.csv", 100)
+    campaign = await create(redis, path, shard_rows=100, chunk_size=20)
+    with serve_in_thread() as provider:
+        first = provider.credentials("submail")
+        await campaign.run_shard(0, credentials=first, base_url=provider.base_url("submail"))
+        other = {**first, "app_id": first["app_id"] + "9"}
+        with pytest.raises(JournalMismatchError) as info:
+            await campaign.run_shard(0, credentials=other, base_url=provider.base_url("submail"))
+        assert "Nothing this campaign sent" not in str(info.value)
+        assert "every recipient again" in str(info.value)
