@@ -406,6 +406,15 @@ def read_recipients_csv(
     the file (the header is row 1, blank lines count) and ``position`` is the index the
     row's recipient would have had.
     """
+    check_short_rows(short_rows)
+    source = _Source.resolve(path, encoding)
+    header = _read_header(source)
+    phone_index, pairs = _plan(header, phone_column, var_columns)
+    return _rows(source, header, phone_index, pairs, skip_short=short_rows == "skip")
+
+
+def check_short_rows(short_rows: object) -> None:
+    """Raise :class:`InvalidInputError` unless ``short_rows`` is a :data:`ShortRows` value."""
     if short_rows not in ("empty", "skip"):
         raise InvalidInputError(
             "short_rows must be 'empty' or 'skip'",
@@ -413,10 +422,6 @@ def read_recipients_csv(
             received=repr(short_rows)[:40],
             action="Pass short_rows='skip' to skip a row that lacks a variable's field",
         )
-    source = _Source.resolve(path, encoding)
-    header = _read_header(source)
-    phone_index, pairs = _plan(header, phone_column, var_columns)
-    return _rows(source, header, phone_index, pairs, skip_short=short_rows == "skip")
 
 
 def short_row(

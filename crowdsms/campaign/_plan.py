@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from crowdsms.batch import detect_encoding
-from crowdsms.batch._input import ShortRows, short_row
+from crowdsms.batch._input import ShortRows, check_short_rows, short_row
 from crowdsms.batch._screen import SeenPhones
 from crowdsms.deliveries._reports import report_phone
 from crowdsms.errors import InvalidInputError
@@ -180,13 +180,7 @@ def plan_input(
     :func:`~crowdsms.batch.read_recipients_csv`: empty values (``"empty"``), or skipped
     with code ``short_row`` (``"skip"``); a skipped row is no first occurrence of its
     number, so a later row of that number is sent."""
-    if short_rows not in ("empty", "skip"):
-        raise InvalidInputError(
-            "short_rows must be 'empty' or 'skip'",
-            field="short_rows",
-            received=repr(short_rows)[:40],
-            action="Pass short_rows='skip' to skip a row that lacks a variable's field",
-        )
+    check_short_rows(short_rows)
     path = str(path)
     encoding = encoding or detect_encoding(path)
     if encoding == "utf-8":
