@@ -239,9 +239,10 @@ class Dispatcher:
         self._runtime = runtime
         self._tally = tally
         self.requested: set[int] = set()
-        """The chunks whose request this run has begun, and whose send has not returned: a
-        chunk not in it when its send raised was never requested by this run (the job
-        removes each chunk once its send returns or raised)."""
+        """The chunks whose request this run has begun, or that another process took (it
+        may be sending them), and whose send has not returned: a chunk not in it when its
+        send raised was never requested (the job removes each chunk once its send returns
+        or raised)."""
 
     @observe_chunk
     async def send(
@@ -294,11 +295,16 @@ class Dispatcher:
                         await self._mark_started(states, index)
                     except ChunkTakenError:
                         # Another process claimed it first: it sends it; take its outcomes.
+                        # Requested, as far as this run can tell: that process may be
+                        # sending it, so an error while waiting leaves it unknown.
+                        self.requested.add(index)
                         phones = [recipient.phone for recipient in block.recipients]
                         try:
                             return list(await states.wait_outcomes(index, phones))
                         except ChunkReleasedError:
                             attempt -= 1  # given back unsent: claim it again, send it here
+                            if ambiguous is None:  # no request of this run either
+                                self.requested.discard(index)
                             continue
                     except Exception as failure:
                         # Nothing sent: the journal keeps the chunk as it had it (pending, or

@@ -335,6 +335,7 @@ class _Job:
                 wall_time=config.runtime.wall_time,
                 job_id=job_id,
                 stop=stop,
+                requested=self._dispatcher.requested,
             )
             if config.number_limiter is not None
             else None

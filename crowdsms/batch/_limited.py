@@ -178,8 +178,12 @@ class ChunkLimits:
         wall_time: Callable[[], float],
         job_id: str,
         stop: JobStop,
+        requested: set[int] | None = None,
     ) -> None:
         self._stop = stop
+        self._requested = requested if requested is not None else set()
+        """The job's chunks whose request may have been made (the dispatcher's set): a
+        chunk another process took joins it, since that process may be sending it."""
         self._limiter = limiter
         self._send = send
         """Sends a block (the job's dispatcher, within its spend cap if it has one)."""
@@ -273,10 +277,12 @@ class ChunkLimits:
                     # a campaign's claim: nobody else sends it
                     await mark_started_limited(journal, index, dict(enumerate(outcomes)))
             except ChunkTakenError:
+                self._requested.add(index)  # the process that took it may be sending it
                 try:
                     return list(await journal.wait_outcomes(index, phones))
                 except ChunkReleasedError:
-                    continue  # given back unsent: claim it again
+                    self._requested.discard(index)  # given back unsent: claim it again
+                    continue
             break
         with anyio.CancelScope(shield=True):
             await journal.mark_done(index, outcomes)
