@@ -214,7 +214,7 @@ class Campaign:
         (being sent) or expired now, or one done with a recipient ``sent`` or ``unknown``
         or resent. Scans the claims: only for a shard refused for its target."""
         mode = Durability.VOLATILE  # reading needs no durability
-        escaped = _glob_literal(self.campaign_id)
+        prefix, escaped = _glob_literal(self._prefix), _glob_literal(self.campaign_id)
         for shard in manifest.plan.shards:
             store = self.claims(shard.index, mode)
             counts = await store.counts()
@@ -222,7 +222,7 @@ class Campaign:
                 return True
             if not counts.done:
                 continue
-            pattern = f"{self._prefix}:campaign:{{{escaped}/{shard.index}}}:chunk:*"
+            pattern = f"{prefix}:campaign:{{{escaped}/{shard.index}}}:chunk:*"
             async for key in self.redis.scan_iter(pattern, count=1000):
                 text = key.decode() if isinstance(key, bytes) else str(key)
                 record = await store.chunk(int(text.rsplit(":", 1)[1]))
@@ -297,10 +297,10 @@ class Campaign:
         again because its record went with the campaign. Returns 0 if there is no such
         campaign.
         """
-        escaped = _glob_literal(self.campaign_id)
+        prefix, escaped = _glob_literal(self._prefix), _glob_literal(self.campaign_id)
         patterns = (
-            f"{self._prefix}:campaign:{{{escaped}}}:*",
-            f"{self._prefix}:campaign:{{{escaped}/*}}:*",
+            f"{prefix}:campaign:{{{escaped}}}:*",
+            f"{prefix}:campaign:{{{escaped}/*}}:*",
         )
         # The manifest first: a cancel from then on is refused, and one recorded before is
         # found by the scans below (which start after), so no cancel key outlives the campaign.
