@@ -336,6 +336,8 @@ class _Job:
                 job_id=job_id,
                 stop=stop,
                 requested=self._dispatcher.requested,
+                send_window=config.send_window,
+                runtime=config.runtime,
             )
             if config.number_limiter is not None
             else None

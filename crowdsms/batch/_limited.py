@@ -1,9 +1,11 @@
 """Per-number limits in a batch job: a chunk's recipients take permits just before it is sent.
 
 Where the check goes: in the worker that sends the chunk, after the chunk has been cut and
-recorded in the journal as pending, just before it waits for the flow control (a slot of
-the concurrency, the rate) and makes its request; a permit's time is earlier than the
-request by that wait only. Not when screening the input: the numbers a limit refuses
+recorded in the journal as pending and the send window (if any) is open, just before it
+waits for the flow control (a slot of the concurrency, the rate) and makes its request; a
+permit's time is earlier than the request by that wait, and by the backoff of the chunk's
+own retries, only (seconds, a few minutes at most under a ``Retry-After``), never by a
+closed send window's hours. Not when screening the input: the numbers a limit refuses
 change over time, and a chunk's recipients must not (a resumed job cuts the same chunks and
 the journal checks them with a fingerprint). So the chunk keeps every recipient; those a
 limit refuses get a ``skipped`` outcome with code :data:`NUMBER_LIMITED`, the others are
@@ -13,13 +15,16 @@ merged, one per recipient, when it is done.
 
 Permits are taken once per chunk, not per attempt (the chunk's own retries of a
 ``NOT_SENT`` failure reuse them), under a key naming the chunk (:func:`chunk_key`, from the
-job id and the chunk's index): whoever asks again for the same chunk (a resumed job whose
+job's identity and the chunk's index): whoever asks again for the same chunk (a resumed job whose
 earlier run took the permits and crashed, a second worker of a campaign running the same
 shard at once) gets the same permits, and the numbers are not counted twice. Once the
 chunk's outcomes are known, the permits of recipients not sent are given back: ``failed``
 (refused, or never sent because the job stopped) and, when another process took the chunk
 first (a campaign's claims) and its outcomes are used, ``skipped``; ``sent`` and
-``unknown`` ones keep theirs.
+``unknown`` ones keep theirs. A job's identity is its id and when its journal created it
+(:func:`permit_scope`): another job that reuses the id (a daily job with a fixed id, a
+campaign deleted and created again under its id) is another job, and its chunks never get
+the earlier job's permits back, which would let its numbers past their limits.
 
 With a journal, nothing is counted twice and no outcome is lost on resume: a ``done``
 chunk is replayed from the journal without taking permits; a ``pending`` one never reached
@@ -38,16 +43,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 import anyio
 
 from crowdsms._time import CHINA_TIME
+from crowdsms._transport.runtime import Runtime
 from crowdsms.batch._chunking import Block
 from crowdsms.batch._dispatch import ChunkStates
 from crowdsms.batch._journal import ChunkReleasedError, ChunkTakenError, JobJournal
 from crowdsms.batch._stop import JobStop
+from crowdsms.batch._window import SendWindow, wait_for_window
 from crowdsms.limits import NumberLimitedError, NumberLimiting, NumberPermit, mask_phone
 from crowdsms.limits._protocol import distinct_numbers
 from crowdsms.outcomes import OutcomeStatus, RecipientOutcome
@@ -92,9 +100,25 @@ def number_limited_outcome(
 
 
 def chunk_key(job_id: str, index: int) -> str:
-    """The limiter key of chunk ``index`` of ``job_id``: the same in every run and process."""
+    """The limiter key of chunk ``index`` of the job ``job_id`` names (its
+    :func:`permit_scope`): the same in every run and process of that job."""
     digest = hashlib.sha256(job_id.encode()).hexdigest()[:16]
     return f"chunk:{digest}:{index}"
+
+
+def permit_scope(job_id: str, journal: object) -> str:
+    """What names a job's permits: its id and when its journal created it, the same in every
+    run and process of the job, and another for a job that reuses the id.
+
+    Without a journal nothing is resumed: each run is a job of its own. A journal that
+    records no creation time (one of another library) gives the id alone.
+    """
+    if journal is None:
+        return f"{job_id}#{uuid.uuid4().hex}"
+    created = getattr(journal, "created", None)
+    if isinstance(created, float | int) and created > 0:
+        return f"{job_id}@{float(created)!r}"
+    return job_id
 
 
 def merge(
@@ -179,8 +203,13 @@ class ChunkLimits:
         job_id: str,
         stop: JobStop,
         requested: set[int] | None = None,
+        send_window: SendWindow | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         self._stop = stop
+        self._window = send_window
+        self._runtime = runtime
+        self._scope = permit_scope(job_id, journal)
         self._requested = requested if requested is not None else set()
         """The job's chunks whose request may have been made (the dispatcher's set): a
         chunk another process took joins it, since that process may be sending it."""
@@ -208,11 +237,14 @@ class ChunkLimits:
         assert block.chunk_index is not None
         index = block.chunk_index
         states_of: ChunkStates | None = journal if journal is not None else self._journal
+        if self._window is not None and self._runtime is not None:
+            # Permits are dated when taken: not hours before the window lets the chunk go.
+            await wait_for_window(self._window, self._runtime, self._stop)
         if self._stop:  # the job stopped: no permits for a chunk it will not send
             return await self._send(block, key, journal=journal, resend=resend)
         phones = [recipient.phone for recipient in block.recipients]
         numbers = distinct_numbers(phones)  # as the limiter keys them (the same, normally)
-        permits_key = chunk_key(self._job_id, index) + (f".r{resend}" if resend else "")
+        permits_key = chunk_key(self._scope, index) + (f".r{resend}" if resend else "")
         admission = await self._limiter.acquire_many(numbers, key=permits_key)
         now = self._wall_time()
         fixed = {
@@ -247,13 +279,25 @@ class ChunkLimits:
             final = states.merged  # another process sent the chunk (its permits are ours too)
         else:
             final = merge(fixed, offsets, results)
-        await self._release(
-            [
-                admission.allowed[number]
-                for offset, number in enumerate(numbers)
-                if number in admission.allowed and final[offset].status in _NOT_SENT
-            ]
-        )
+        unsent = [
+            admission.allowed[number]
+            for offset, number in enumerate(numbers)
+            if number in admission.allowed and final[offset].status in _NOT_SENT
+        ]
+        try:
+            await self._release(unsent)
+        except Exception as error:
+            # The outcomes are known (and journaled): a limiter that cannot take the
+            # permits back only keeps those numbers counted, the safe side.
+            logger.warning(
+                "batch: job %s: chunk %d: %d permits of recipients not sent could not be "
+                "given back (%s: %s); those numbers stay counted until their windows pass",
+                self._job_id,
+                index,
+                len(unsent),
+                type(error).__name__,
+                str(error)[:200],
+            )
         return final
 
     async def _release(self, permits: Sequence[NumberPermit]) -> None:

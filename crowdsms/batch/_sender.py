@@ -170,7 +170,10 @@ class BatchSender:
       recipients that end ``failed`` (provably not sent) are given back. A resumed job
       replays done chunks without taking permits again, and reports a chunk that was in
       flight as ``unknown`` even with an idempotency key. Resends of unconfirmed
-      recipients (``resend_unconfirmed_after``) take no permits.
+      recipients (``resend_unconfirmed_after``) take permits of their own: each is another
+      message to each number. Permits are taken once the send window is open, under a key
+      of the job's own (its id and when its journal created it), so another job reusing
+      the id never gets them back.
     - ``target`` (the chunk sender's ``target``): where the job sends, with nothing secret
       in it (``provider``, ``base_url``, ``account``; any other texts you add, e.g.
       ``"sandbox": "yes"``). A journaled job records it, and a resume whose target differs

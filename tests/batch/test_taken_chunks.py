@@ -85,12 +85,24 @@ async def test_a_taken_chunk_whose_wait_raised_is_unknown_not_failed() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_taken_chunk_the_other_worker_sent_is_not_failed_when_the_release_raises() -> None:
+async def test_a_taken_chunk_the_other_worker_sent_keeps_its_outcomes_when_the_release_raises() -> (
+    None
+):
     from crowdsms.limits import NumberLimits
 
+    fake = FakeChunkSender(max_chunk_size=5)
+    outcomes: list[BatchOutcome] = []
     limiter = ReleaseFails(NumberLimits.parse("1/m"))
-    outcomes = await outcomes_of(TakenJournal(wait_fails=False), number_limiter=limiter)
-    assert OutcomeStatus.FAILED not in {o.status for o in outcomes}
+    sender = BatchSender(
+        fake, chunk_size=5, concurrency=1, runtime=FakeTime().runtime(), number_limiter=limiter
+    )
+    await sender.send(
+        recipients(5), sink=outcomes.append, journal=TakenJournal(wait_fails=False), job_id="j"
+    )
+    assert fake.calls == []  # the other worker sent it
+    # Its outcomes, as it recorded them: giving back the skipped one's permit failed, which
+    # costs that number its count only.
+    assert [o.status for o in outcomes] == [OutcomeStatus.SKIPPED] + [OutcomeStatus.SENT] * 4
 
 
 @pytest.mark.anyio
