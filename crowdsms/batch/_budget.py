@@ -135,10 +135,15 @@ def spend_cap(
                 "max_cost needs a price per segment, and this chunk sender has no default",
                 action="Pass price_per_segment= (CNY per SMS segment), or use max_segments",
             )
-        if price > 0:
-            limits.append(int((cost / price).to_integral_value(rounding=ROUND_FLOOR)))
-    if not limits:  # a cost cap at a price of 0: nothing to limit
-        return None
+        if price <= 0:
+            raise ConfigurationError(
+                "max_cost needs a price per segment above 0: at a price of 0 no number of "
+                "segments reaches the cap, so it would limit nothing",
+                received=str(price),
+                action="Pass the price you pay (price_per_segment=; --price), or use "
+                "max_segments (--max-segments) to cap the segments themselves",
+            )
+        limits.append(int((cost / price).to_integral_value(rounding=ROUND_FLOOR)))
     return SpendCap(
         segments=min(limits),
         max_segments=max_segments if isinstance(max_segments, int) else None,
@@ -182,9 +187,12 @@ class Budget:
         """Segments spent (and reservations left by earlier runs)."""
         self.reserved = 0
         """Segments reserved by chunks in flight in this run."""
+        self._resumable = False
+        """Whether the job has a journal (a stopped job can then be resumed)."""
 
     async def load(self, journal: object) -> None:
         """Start from what the journal recorded for the job (nothing without a journal)."""
+        self._resumable = journal is not None
         factory = getattr(journal, "spend_store", None)
         if factory is None:
             return
@@ -232,6 +240,12 @@ class Budget:
                     action=(
                         "Resume the job with a higher cap (max_segments= or max_cost=; "
                         "--max-segments or --max-cost) to send the rest"
+                        if self._resumable
+                        else "This job has no journal, so it cannot be resumed: running it "
+                        "again sends to every recipient again, those sent included. Send "
+                        "the rest as a new job of only the recipients not sent (the ones "
+                        "with code spend_cap), or give jobs a journal (journal=; --journal) "
+                        "and resume them with a higher cap"
                     ),
                 ),
                 code=SPEND_CAP,

@@ -284,6 +284,25 @@ def test_bad_caps_are_refused_with_what_to_do() -> None:
     assert spend_cap(fake, max_segments=None, max_cost=None, price_per_segment=None) is None
 
 
+def test_a_cost_cap_at_a_price_of_zero_is_refused_not_dropped() -> None:
+    # At a price of 0 no number of segments reaches the cap: it would limit nothing.
+    with pytest.raises(ConfigurationError, match="above 0") as caught:
+        BatchSender(Rendering(), max_cost=1, price_per_segment=0)
+    assert "max_segments" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_a_capped_job_without_a_journal_never_says_resume() -> None:
+    fake = Rendering(max_chunk_size=10, segments=2)
+    report = await BatchSender(fake, concurrency=1, max_segments=50).send(
+        [Recipient(f"1380013{i:04d}") for i in range(100)]
+    )
+    assert report.stopped is not None
+    assert "cannot be resumed" in report.stopped
+    assert "sends to every recipient again" in report.stopped
+    assert "Resume the job" not in report.stopped
+
+
 def test_the_stop_error_is_a_crowdsms_error() -> None:
     assert issubclass(SpendCapReached, Exception)
 
