@@ -150,21 +150,34 @@ def summary_table(
     return table
 
 
-def stop_notes(report: BatchReport, spec: ProviderSpec) -> list[str]:
-    """Why a job stopped early and what to do, as lines for the terminal."""
+def stop_notes(report: BatchReport, spec: ProviderSpec, *, resumable: bool) -> list[str]:
+    """Why a job stopped early and what to do, as lines for the terminal.
+
+    ``resumable``: whether the job has a journal. Without one, running the command again
+    is a new job that sends to every recipient again, and the lines say so.
+    """
     if report.stopped is None or report.interrupted:
         return []
     lines = [f"The job stopped early: {report.stopped}"]
     lowered = report.stopped.lower()
     lines += [f"What to do: {hint}" for word, hint in spec.hints.items() if word in lowered]
-    if report.by_code.get(SPEND_CAP):
+    capped = bool(report.by_code.get(SPEND_CAP))
+    code = SPEND_CAP if capped else "not_sent"
+    if not resumable:
+        lines.append(
+            f"The recipients not sent are 'failed' with code {code}. Without --journal the "
+            "job cannot be resumed: running the command again sends to every recipient "
+            f"again, those sent included. Send only the rows with code {code} (from "
+            "--output), or use --journal next time."
+        )
+    elif capped:
         lines.append(
             "The recipients not sent are 'failed' with code spend_cap; resuming the job with a "
             "higher --max-segments or --max-cost sends them."
         )
-        return lines
-    lines.append(
-        "Nothing was sent after that answer; the recipients not sent are 'failed' with code "
-        "not_sent, and resuming the job sends them."
-    )
+    else:
+        lines.append(
+            "Nothing was sent after that answer; the recipients not sent are 'failed' with "
+            "code not_sent, and resuming the job sends them."
+        )
     return lines

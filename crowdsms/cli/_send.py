@@ -715,7 +715,7 @@ def _finish(sent: SentJob, job: SendJob) -> None:
         until = " until writing failed (the summary counts them all)" if sink_failed else ""
         notes.print(f"Outcomes written to {job.output}{until}", markup=False)
     if sent.error is None:
-        for line in stop_notes(report, spec):
+        for line in stop_notes(report, spec, resumable=job.resume_line is not None):
             notes.print(line, markup=False)
     if report.unknown:
         where = (

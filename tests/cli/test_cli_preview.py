@@ -159,6 +159,20 @@ def test_a_spend_cap_stops_the_send_and_a_higher_cap_resumes_it(
     assert sum(entry.fee for entry in sandbox.ledger.entries()) == 180
 
 
+def test_a_capped_job_without_a_journal_says_it_cannot_be_resumed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = env_for(sandbox, tmp_path, "submail")
+    args = ["send", str(contacts(tmp_path)), "--content", CONTENT, "--chunk-size", "3"]
+    capped = crowdsms(*args, "--quiet", "--max-segments", "20", cwd=tmp_path, env=env)
+    assert capped.returncode == 1, capped.stderr
+    said = " ".join((capped.stdout + capped.stderr).split())
+    assert "cannot be resumed" in said
+    assert "sends to every recipient again" in said
+    assert "resuming the job" not in said
+    assert "Resume the job" not in said
+
+
 def test_a_cost_cap_uses_the_price(sandbox: Sandbox, tmp_path: Path) -> None:
     env = env_for(sandbox, tmp_path, "submail")
     recipients = str(contacts(tmp_path))
