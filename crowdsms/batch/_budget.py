@@ -140,8 +140,8 @@ def spend_cap(
                 "max_cost needs a price per segment above 0: at a price of 0 no number of "
                 "segments reaches the cap, so it would limit nothing",
                 received=str(price),
-                action="Pass the price you pay (price_per_segment=; --price), or use "
-                "max_segments (--max-segments) to cap the segments themselves",
+                action="Pass price_per_segment= (CNY per SMS segment, the price you pay), "
+                "or use max_segments to cap the segments themselves",
             )
         limits.append(int((cost / price).to_integral_value(rounding=ROUND_FLOOR)))
     return SpendCap(

@@ -4,9 +4,13 @@ Where the check goes: in the worker that sends the chunk, after the chunk has be
 recorded in the journal as pending and the send window (if any) is open, just before it
 waits for the flow control (a slot of the concurrency, the rate) and makes its request; a
 permit's time is earlier than the request by that wait, and by the backoff of the chunk's
-own retries, only (seconds, a few minutes at most under a ``Retry-After``), never by a
-closed send window's hours. Not when screening the input: the numbers a limit refuses
-change over time, and a chunk's recipients must not (a resumed job cuts the same chunks and
+own retries (seconds, a few minutes under a ``Retry-After``). A chunk queued while the
+window is closed takes its permits when it opens. One exception is left: a chunk that took
+its permits just before the window closed and then waited past the close (a retry's
+backoff, say) is sent when the window opens again, counted from the evening before.
+
+The check is not made when screening the input: the numbers a limit refuses change over
+time, and a chunk's recipients must not (a resumed job cuts the same chunks and
 the journal checks them with a fingerprint). So the chunk keeps every recipient; those a
 limit refuses get a ``skipped`` outcome with code :data:`NUMBER_LIMITED`, the others are
 sent in one request (the chunk's index and idempotency key, a subset of its recipients, as

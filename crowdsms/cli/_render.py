@@ -165,10 +165,10 @@ def stop_notes(report: BatchReport, spec: ProviderSpec, *, resumable: bool) -> l
     code = SPEND_CAP if capped else "not_sent"
     if not resumable:
         lines.append(
-            f"The recipients not sent are 'failed' with code {code}. Without --journal the "
-            "job cannot be resumed: running the command again sends to every recipient "
-            f"again, those sent included. Send only the rows with code {code} (from "
-            "--output), or use --journal next time."
+            f"The recipients not sent are 'failed' (code {code}, or the provider's code for "
+            "the requests it refused). Without a journal the job cannot be resumed: running "
+            "the command again sends to every recipient again, those sent included. Send "
+            "only the recipients whose status is 'failed'."
         )
     elif capped:
         lines.append(
