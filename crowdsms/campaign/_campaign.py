@@ -212,29 +212,35 @@ class Campaign:
     async def _may_have_sent(self, manifest: Manifest) -> bool:
         """Whether a request of the campaign may have reached its provider: a chunk held
         (being sent) or expired now, or one done with a recipient ``sent`` or ``unknown``
-        or resent. Scans the claims: only for a shard refused for its target."""
+        or resent. Reads each shard's counts, then scans the claims of the shards with
+        chunks done, in one pass over the keyspace: only for a shard refused for its target."""
         mode = Durability.VOLATILE  # reading needs no durability
-        prefix, escaped = _glob_literal(self._prefix), _glob_literal(self.campaign_id)
+        stores: dict[str, ClaimStore] = {}  # the shards with chunks done, by their number
         for shard in manifest.plan.shards:
             store = self.claims(shard.index, mode)
             counts = await store.counts()
             if counts.started or counts.expired:
                 return True
-            if not counts.done:
+            if counts.done:
+                stores[str(shard.index)] = store
+        if not stores:
+            return False
+        prefix, escaped = _glob_literal(self._prefix), _glob_literal(self.campaign_id)
+        pattern = f"{prefix}:campaign:{{{escaped}/*}}:chunk:*"
+        async for key in self.redis.scan_iter(pattern, count=1000):
+            text = key.decode() if isinstance(key, bytes) else str(key)
+            head, _, index = text.rpartition("}:chunk:")
+            done = stores.get(head.rpartition("/")[2])
+            record = await done.chunk(int(index)) if done is not None else None
+            if record is None:
                 continue
-            pattern = f"{prefix}:campaign:{{{escaped}/{shard.index}}}:chunk:*"
-            async for key in self.redis.scan_iter(pattern, count=1000):
-                text = key.decode() if isinstance(key, bytes) else str(key)
-                record = await store.chunk(int(text.rsplit(":", 1)[1]))
-                if record is None:
-                    continue
-                if record.state != "done" or record.stored is None or record.resends:
-                    return True
-                if any(
-                    outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
-                    for outcome in decode_outcomes(record.stored)
-                ):
-                    return True
+            if record.state != "done" or record.stored is None or record.resends:
+                return True
+            if any(
+                outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
+                for outcome in decode_outcomes(record.stored)
+            ):
+                return True
         return False
 
     @property
