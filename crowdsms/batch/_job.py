@@ -82,6 +82,7 @@ from crowdsms.batch._stop import (
     not_sent_outcomes,
     unsent_outcomes,
 )
+from crowdsms.batch._target import MAY_HAVE_REACHED
 from crowdsms.batch._window import SendWindow
 from crowdsms.errors import CrowdSMSError
 from crowdsms.limits import NumberLimiting
@@ -100,8 +101,6 @@ JOURNAL_FORMAT = 1
 _Work = tuple[Block, "str | None", "Resend | None"]
 _Batch = list[object] | Exception
 
-_MAY_HAVE_REACHED = (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
-"""The outcomes of a resend that count as resent (skipped and failed ones do not)."""
 _YIELD_EVERY = 16
 """A worker lets other tasks run at least once every this many chunks."""
 
@@ -879,7 +878,7 @@ class _Job:
             if merged is None:  # stopped before the request: nothing was resent
                 merged = resend.states.previous
             elif resend.states.resent_here:  # not another process's resend
-                self._tally.resent += sum(result.status in _MAY_HAVE_REACHED for result in results)
+                self._tally.resent += sum(result.status in MAY_HAVE_REACHED for result in results)
             block.finish(merged)
 
     async def _send(self, block: Block, key: str | None, **options: Any) -> list[RecipientOutcome]:

@@ -43,7 +43,12 @@ import anyio.to_thread
 import attrs
 
 from crowdsms.batch._spend_store import SpendStore
-from crowdsms.batch._target import UNSENT_MAY_CHANGE, describe_target, target_differences
+from crowdsms.batch._target import (
+    MAY_HAVE_REACHED,
+    UNSENT_MAY_CHANGE,
+    describe_target,
+    target_differences,
+)
 from crowdsms.deliveries._match import CLOCK_MARGIN
 from crowdsms.deliveries._reports import ProviderReport
 from crowdsms.deliveries._store import load_opt_outs, load_reports, prepare_connection
@@ -491,10 +496,7 @@ def _may_have_sent(connection: sqlite3.Connection, job_id: str) -> bool:
     for state, text in rows:
         if state != "done" or text is None:
             return True
-        if any(
-            outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
-            for outcome in decode_outcomes(text)
-        ):
+        if any(outcome.status in MAY_HAVE_REACHED for outcome in decode_outcomes(text)):
             return True
     return False
 

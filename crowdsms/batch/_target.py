@@ -25,8 +25,10 @@ from collections.abc import Mapping
 import httpx
 
 from crowdsms.errors import InvalidInputError
+from crowdsms.outcomes import OutcomeStatus
 
 __all__ = [
+    "MAY_HAVE_REACHED",
     "UNSENT_MAY_CHANGE",
     "Target",
     "check_target",
@@ -38,6 +40,9 @@ __all__ = [
 
 Target = Mapping[str, str]
 """Where a job sends: ``{"provider": ..., "base_url": ..., "account": ...}``."""
+
+MAY_HAVE_REACHED = frozenset({OutcomeStatus.SENT, OutcomeStatus.UNKNOWN})
+"""The outcomes of a recipient whose message may have reached the provider."""
 
 UNSENT_MAY_CHANGE = frozenset({"account", "base_url"})
 """What a job (or campaign) that sent nothing may change: a mistyped account, a wrong host;

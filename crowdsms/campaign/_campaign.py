@@ -49,7 +49,12 @@ from crowdsms.batch import (
     JournalMismatchError,
     ShortRows,
 )
-from crowdsms.batch._target import UNSENT_MAY_CHANGE, describe_target, target_differences
+from crowdsms.batch._target import (
+    MAY_HAVE_REACHED,
+    UNSENT_MAY_CHANGE,
+    describe_target,
+    target_differences,
+)
 from crowdsms.campaign._claims import ClaimStore
 from crowdsms.campaign._codec import decode_outcomes
 from crowdsms.campaign._deliveries import RedisDeliveryStore
@@ -80,7 +85,7 @@ from crowdsms.deliveries._summary import DeliverySummary
 from crowdsms.errors import ConfigurationError, InvalidInputError
 from crowdsms.limits import NumberLimits
 from crowdsms.limits._windows import check_limits
-from crowdsms.outcomes import ChunkSender, OutcomeStatus, PreSkipped, Recipient
+from crowdsms.outcomes import ChunkSender, PreSkipped, Recipient
 from crowdsms.providers import _registry
 from crowdsms.providers._spec import MessageOptions
 from crowdsms.webhooks._events import Event
@@ -237,8 +242,7 @@ class Campaign:
             if record.state != "done" or record.stored is None or record.resends:
                 return True
             if any(
-                outcome.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
-                for outcome in decode_outcomes(record.stored)
+                outcome.status in MAY_HAVE_REACHED for outcome in decode_outcomes(record.stored)
             ):
                 return True
         return False
